@@ -1,0 +1,43 @@
+"""qness: non-equilibrium steady states of open quantum systems.
+
+Conventions used throughout (hbar = 1):
+
+* ``d rho/dt = -i[H, rho] + sum_k (L_k rho L_k^+ - 1/2 {L_k^+ L_k, rho})``
+  with ``L_k = sqrt(rate_k) A_k``.
+* Column stacking: ``vec(rho) = rho.ravel(order="F")`` (as QuTiP).
+* Site 0 is the leftmost tensor factor; spin basis ``m = +s ... -s``.
+* Currents ``J_k > 0`` flow from bath ``k`` into the system.
+"""
+
+from . import operators
+from .liouvillian import liouvillian, liouvillian_operator
+from .model import (
+    Bath,
+    Drive,
+    Jump,
+    LindbladModel,
+    ModelBuilder,
+    U1Symmetry,
+    Z2Symmetry,
+    as_model,
+    check_symmetry,
+    from_qutip,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "operators",
+    "liouvillian",
+    "liouvillian_operator",
+    "Bath",
+    "Drive",
+    "Jump",
+    "LindbladModel",
+    "ModelBuilder",
+    "U1Symmetry",
+    "Z2Symmetry",
+    "as_model",
+    "check_symmetry",
+    "from_qutip",
+]

@@ -1,0 +1,410 @@
+"""Local operators and their embedding into chains.
+
+Conventions (as QuTiP, so operators are interchangeable with ``qutip.Qobj``):
+
+* Spin-s local basis ordered ``m = +s, +s-1, ..., -s``; for spin-1/2 this is
+  ``|0> = up``, ``sigma_z = diag(1, -1)``, ``sigma_- = |1><0|`` (QuTiP's
+  ``sigmam()``).
+* Truncated bosons: Fock states ``n = 0, 1, ..., cutoff-1``.
+* Tensor order: site 0 is the leftmost factor (as ``qutip.tensor``).
+* Fermions by Jordan-Wigner, **occupied = spin up**:
+  ``c_j = (prod_{l<j} (-sigma^z_l)) sigma^-_j`` and ``n_j = (1 + sigma^z_j)/2``,
+  so that ``sigma^+`` injects a particle and the magnetisation counts
+  particles. QuTiP's ``fdestroy`` uses the opposite assignment (occupied =
+  ``|1>``); the two differ by a particle-hole transformation.
+
+Every operator is returned as a ``scipy.sparse.csr_array`` of dtype
+complex128.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import reduce
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "as_csr",
+    "identity",
+    "sigmax",
+    "sigmay",
+    "sigmaz",
+    "sigmap",
+    "sigmam",
+    "spin_ops",
+    "jx",
+    "jy",
+    "jz",
+    "jp",
+    "jm",
+    "destroy",
+    "create",
+    "num",
+    "local_op",
+    "embed",
+    "chain_operator",
+    "fermion_annihilation",
+    "fermion_creation",
+    "fermion_number",
+    "to_qobj",
+    "from_qobj",
+    "LOCAL_OPERATORS",
+]
+
+
+def as_csr(op, name: str = "operator") -> sp.csr_array:
+    """Return ``op`` as a canonical complex128 ``csr_array``.
+
+    Parameters
+    ----------
+    op : array_like, scipy sparse matrix/array or qutip.Qobj
+        The operator.
+    name : str
+        Name used in error messages.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Complex128, sorted indices, duplicates summed.
+
+    Raises
+    ------
+    ValueError
+        If ``op`` is not two-dimensional or has non-finite entries.
+    """
+    if _is_qobj(op):
+        op = op.to("csr").data_as("csr_matrix")
+    if sp.issparse(op):
+        out = sp.csr_array(op, dtype=np.complex128, copy=True)
+    else:
+        arr = np.asarray(op)
+        if arr.dtype == object:
+            raise ValueError(f"{name}: cannot convert object of type {type(op).__name__} to a matrix")
+        if arr.ndim != 2:
+            raise ValueError(f"{name} must be two-dimensional, got an array of shape {arr.shape}")
+        out = sp.csr_array(arr.astype(np.complex128, copy=False))
+    if out.ndim != 2:
+        raise ValueError(f"{name} must be two-dimensional, got shape {out.shape}")
+    out.sum_duplicates()
+    out.sort_indices()
+    if not np.all(np.isfinite(out.data)):
+        raise ValueError(f"{name} has non-finite (NaN or inf) entries")
+    out.eliminate_zeros()
+    return out
+
+
+def _is_qobj(obj) -> bool:
+    return type(obj).__name__ == "Qobj" and hasattr(obj, "dims")
+
+
+def identity(d: int) -> sp.csr_array:
+    """Identity on a ``d``-dimensional space (complex128 ``csr_array``)."""
+    d = _check_dim(d, "d")
+    return sp.csr_array(sp.eye_array(d, dtype=np.complex128, format="csr"))
+
+
+def _check_dim(d, name):
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
+        raise ValueError(f"{name} must be a positive integer, got {d!r}")
+    return int(d)
+
+
+def sigmax() -> sp.csr_array:
+    """Pauli ``sigma_x``."""
+    return sp.csr_array(np.array([[0, 1], [1, 0]], dtype=np.complex128))
+
+
+def sigmay() -> sp.csr_array:
+    """Pauli ``sigma_y``."""
+    return sp.csr_array(np.array([[0, -1j], [1j, 0]], dtype=np.complex128))
+
+
+def sigmaz() -> sp.csr_array:
+    """Pauli ``sigma_z = diag(1, -1)`` (``|0>`` is spin up)."""
+    return sp.csr_array(np.array([[1, 0], [0, -1]], dtype=np.complex128))
+
+
+def sigmap() -> sp.csr_array:
+    """Raising operator ``sigma_+ = |0><1|`` (as QuTiP's ``sigmap()``)."""
+    return sp.csr_array(np.array([[0, 1], [0, 0]], dtype=np.complex128))
+
+
+def sigmam() -> sp.csr_array:
+    """Lowering operator ``sigma_- = |1><0|`` (as QuTiP's ``sigmam()``)."""
+    return sp.csr_array(np.array([[0, 0], [1, 0]], dtype=np.complex128))
+
+
+def _spin_j(j) -> tuple[float, int]:
+    twoj = 2 * float(j)
+    if not np.isfinite(twoj) or twoj < 1 or abs(twoj - round(twoj)) > 1e-12:
+        raise ValueError(f"spin must be a positive integer or half-integer, got {j!r}")
+    return round(twoj) / 2, round(twoj) + 1
+
+
+def spin_ops(j) -> dict[str, sp.csr_array]:
+    """Spin-``j`` operators ``Jx, Jy, Jz, J+, J-`` (not Pauli: ``Jz = diag(j..-j)``).
+
+    Parameters
+    ----------
+    j : int or half-integer
+        The spin quantum number; the local dimension is ``2j + 1``.
+
+    Returns
+    -------
+    dict
+        Keys ``"x", "y", "z", "+", "-"``; basis ordered ``m = j, ..., -j``
+        as ``qutip.jmat``.
+    """
+    j, d = _spin_j(j)
+    m = j - np.arange(d)
+    # <m+1| J+ |m> = sqrt(j(j+1) - m(m+1)); in our ordering m+1 is one row up.
+    off = np.sqrt(j * (j + 1) - m[1:] * (m[1:] + 1))
+    jp_ = sp.csr_array(sp.diags_array(off.astype(np.complex128), offsets=1, shape=(d, d)))
+    jm_ = sp.csr_array(jp_.T.conj())
+    jz_ = sp.csr_array(sp.diags_array(m.astype(np.complex128), offsets=0, shape=(d, d)))
+    out = {
+        "x": sp.csr_array(0.5 * (jp_ + jm_)),
+        "y": sp.csr_array(-0.5j * (jp_ - jm_)),
+        "z": jz_,
+        "+": jp_,
+        "-": jm_,
+    }
+    for v in out.values():
+        v.eliminate_zeros()
+    return out
+
+
+def jx(j) -> sp.csr_array:
+    """Spin-``j`` ``J_x``."""
+    return spin_ops(j)["x"]
+
+
+def jy(j) -> sp.csr_array:
+    """Spin-``j`` ``J_y``."""
+    return spin_ops(j)["y"]
+
+
+def jz(j) -> sp.csr_array:
+    """Spin-``j`` ``J_z = diag(j, ..., -j)``."""
+    return spin_ops(j)["z"]
+
+
+def jp(j) -> sp.csr_array:
+    """Spin-``j`` raising operator ``J_+``."""
+    return spin_ops(j)["+"]
+
+
+def jm(j) -> sp.csr_array:
+    """Spin-``j`` lowering operator ``J_-``."""
+    return spin_ops(j)["-"]
+
+
+def destroy(cutoff: int) -> sp.csr_array:
+    """Truncated boson annihilation operator ``a`` on Fock states ``0..cutoff-1``."""
+    cutoff = _check_dim(cutoff, "cutoff")
+    off = np.sqrt(np.arange(1, cutoff)).astype(np.complex128)
+    return sp.csr_array(sp.diags_array(off, offsets=1, shape=(cutoff, cutoff)))
+
+
+def create(cutoff: int) -> sp.csr_array:
+    """Truncated boson creation operator ``a^+``."""
+    return sp.csr_array(destroy(cutoff).T)
+
+
+def num(cutoff: int) -> sp.csr_array:
+    """Number operator ``a^+ a = diag(0, 1, ..., cutoff-1)``."""
+    cutoff = _check_dim(cutoff, "cutoff")
+    return sp.csr_array(sp.diags_array(np.arange(cutoff, dtype=np.complex128), offsets=0))
+
+
+def _pauli_named(name):
+    return {
+        "sigmax": sigmax,
+        "sigmay": sigmay,
+        "sigmaz": sigmaz,
+        "sigmap": sigmap,
+        "sigmam": sigmam,
+    }[name]()
+
+
+#: Names accepted wherever a local operator may be given by name, with the
+#: local dimension it needs (``None``: any dimension).
+LOCAL_OPERATORS = {
+    "sigmax": 2,
+    "sigmay": 2,
+    "sigmaz": 2,
+    "sigmap": 2,
+    "sigmam": 2,
+    "jx": None,
+    "jy": None,
+    "jz": None,
+    "jp": None,
+    "jm": None,
+    "destroy": None,
+    "create": None,
+    "num": None,
+    "identity": None,
+    "n": None,
+    "a": None,
+    "adag": None,
+}
+
+
+def local_op(op, d: int) -> sp.csr_array:
+    """Resolve a local operator given by name or as a matrix on a site of dimension ``d``.
+
+    Parameters
+    ----------
+    op : str or array_like
+        A name from :data:`LOCAL_OPERATORS` (``"sigmax"``, ``"destroy"``,
+        ``"jz"`` -- spin ``(d-1)/2`` --, ...) or a ``d x d`` matrix.
+    d : int
+        Local dimension of the site.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        The ``d x d`` operator.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or a matrix of the wrong shape.
+    """
+    d = _check_dim(d, "d")
+    if isinstance(op, str):
+        if op not in LOCAL_OPERATORS:
+            raise ValueError(
+                f"unknown local operator {op!r}; valid names: {', '.join(LOCAL_OPERATORS)}"
+            )
+        need = LOCAL_OPERATORS[op]
+        if need is not None and need != d:
+            raise ValueError(f"operator {op!r} needs local dimension {need}, the site has {d}")
+        if op.startswith("sigma"):
+            return _pauli_named(op)
+        if op in ("jx", "jy", "jz", "jp", "jm"):
+            return spin_ops((d - 1) / 2)[{"jx": "x", "jy": "y", "jz": "z", "jp": "+", "jm": "-"}[op]]
+        if op in ("destroy", "a"):
+            return destroy(d)
+        if op in ("create", "adag"):
+            return create(d)
+        if op in ("num", "n"):
+            return num(d)
+        return identity(d)
+    mat = as_csr(op, "local operator")
+    if mat.shape != (d, d):
+        raise ValueError(f"local operator has shape {mat.shape}, the site needs ({d}, {d})")
+    return mat
+
+
+def _check_dims(dims) -> tuple[int, ...]:
+    dims = tuple(dims)
+    if not dims:
+        raise ValueError("dims must list at least one local dimension")
+    return tuple(_check_dim(d, "each entry of dims") for d in dims)
+
+
+def embed(op, site: int, dims: Sequence[int]) -> sp.csr_array:
+    """Embed a local operator on ``site`` of a chain with local dimensions ``dims``.
+
+    Parameters
+    ----------
+    op : str or array_like
+        Local operator (name or ``dims[site] x dims[site]`` matrix).
+    site : int
+        Site index; site 0 is the leftmost tensor factor.
+    dims : sequence of int
+        Local dimensions of the chain.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        ``I ⊗ ... ⊗ op ⊗ ... ⊗ I`` of size ``prod(dims)``.
+    """
+    return chain_operator({site: op}, dims)
+
+
+def chain_operator(ops: dict, dims: Sequence[int]) -> sp.csr_array:
+    """Tensor product of local operators ``{site: op}`` with identities elsewhere.
+
+    Parameters
+    ----------
+    ops : dict
+        Map from site index to local operator (name or matrix).
+    dims : sequence of int
+        Local dimensions of the chain.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        The product operator on the full space (site 0 leftmost).
+    """
+    dims = _check_dims(dims)
+    n = len(dims)
+    mats = []
+    for site in ops:
+        if isinstance(site, bool) or not isinstance(site, (int, np.integer)) or not 0 <= site < n:
+            raise ValueError(f"site {site!r} out of range for a chain of {n} sites")
+    # Fold identities between factors into single identities to keep kron cheap.
+    left = 1
+    for k in range(n):
+        if k in ops:
+            if left > 1:
+                mats.append(sp.eye_array(left, dtype=np.complex128, format="csr"))
+                left = 1
+            mats.append(local_op(ops[k], dims[k]))
+        else:
+            left *= dims[k]
+    if left > 1:
+        mats.append(sp.eye_array(left, dtype=np.complex128, format="csr"))
+    out = reduce(lambda a, b: sp.kron(a, b, format="csr"), mats)
+    out = sp.csr_array(out, dtype=np.complex128)
+    out.sum_duplicates()
+    out.sort_indices()
+    return out
+
+
+def fermion_annihilation(site: int, n_sites: int) -> sp.csr_array:
+    """Jordan-Wigner fermion ``c_site = (prod_{l<site} (-sigma^z_l)) sigma^-_site``.
+
+    Occupied is spin up (``|0>``), so ``c^+ c = (1 + sigma^z)/2``. See the
+    module docstring for the relation to QuTiP's ``fdestroy``.
+    """
+    ops = {l: -sigmaz() for l in range(site)}
+    ops[site] = sigmam()
+    return chain_operator(ops, (2,) * _check_dim(n_sites, "n_sites"))
+
+
+def fermion_creation(site: int, n_sites: int) -> sp.csr_array:
+    """Jordan-Wigner fermion ``c_site^+`` (Hermitian conjugate of :func:`fermion_annihilation`)."""
+    return sp.csr_array(fermion_annihilation(site, n_sites).T.conj())
+
+
+def fermion_number(site: int, n_sites: int) -> sp.csr_array:
+    """Fermion number ``c^+ c = (1 + sigma^z_site)/2`` (no string)."""
+    return embed(np.array([[1, 0], [0, 0]]), site, (2,) * _check_dim(n_sites, "n_sites"))
+
+
+def to_qobj(op, dims: Sequence[int] | None = None):
+    """Convert an operator to a ``qutip.Qobj`` with chain dims ``[dims, dims]``."""
+    import qutip
+
+    if _is_qobj(op):
+        return op
+    if sp.issparse(op):
+        arr = op.toarray() if op.shape[0] <= 2048 else sp.csr_matrix(op)
+    else:
+        arr = np.asarray(op)
+    if dims is None:
+        dims = [op.shape[0]]
+    return qutip.Qobj(arr, dims=[list(dims), list(dims)])
+
+
+def from_qobj(q) -> tuple[sp.csr_array, tuple[int, ...]]:
+    """Convert a ``qutip.Qobj`` operator to ``(csr_array, dims)``."""
+    if not _is_qobj(q):
+        raise ValueError(f"expected a qutip.Qobj, got {type(q).__name__}")
+    dims = tuple(int(x) for x in np.ravel(q.dims[0]))
+    return as_csr(q), dims
