@@ -118,8 +118,16 @@ def liouvillian(model, *, use_kernel: bool = True) -> sp.csr_array:
 
         return assemble_reference(arr.A, arr.jumps)
     indptr, indices, data = _assemble_kernel(
-        d, arr.a_ptr, arr.a_ind, arr.a_val, arr.l_ptr, arr.l_ind, arr.l_val, arr.l_off,
-        arr.nl, arr.max_row(),
+        d,
+        arr.a_ptr,
+        arr.a_ind,
+        arr.a_val,
+        arr.l_ptr,
+        arr.l_ind,
+        arr.l_val,
+        arr.l_off,
+        arr.nl,
+        arr.max_row(),
     )
     N = d * d
     if N < 2**31 - 1 and indices.size < 2**31 - 1:
@@ -144,8 +152,17 @@ class _LindbladOperator(spla.LinearOperator):
             return apply_reference(arr.A, arr.jumps, x)
         y = np.empty_like(x)
         _apply_kernel(
-            arr.d, arr.a_ptr, arr.a_ind, arr.a_val, arr.l_ptr, arr.l_ind, arr.l_val,
-            arr.l_off, arr.nl, x, y,
+            arr.d,
+            arr.a_ptr,
+            arr.a_ind,
+            arr.a_val,
+            arr.l_ptr,
+            arr.l_ind,
+            arr.l_val,
+            arr.l_off,
+            arr.nl,
+            x,
+            y,
         )
         return y
 

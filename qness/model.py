@@ -12,7 +12,7 @@ jump belongs to. The Liouvillian is derived from the model, never stored.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -198,7 +198,7 @@ class LindbladModel:
                 raise ValueError(f"baths[{name!r}].T must be finite and >= 0, got {b.T!r}")
             if b.mu is not None and not math.isfinite(b.mu):
                 raise ValueError(f"baths[{name!r}].mu must be finite, got {b.mu!r}")
-        for k, j in enumerate(jumps):
+        for j in jumps:
             if j.bath is not None and j.bath not in baths:
                 baths[j.bath] = Bath(j.bath)
         drives = []
@@ -384,9 +384,7 @@ def as_model(obj) -> LindbladModel:
         return obj
     if isinstance(obj, tuple) and len(obj) == 2:
         return from_qutip(*obj)
-    raise ValueError(
-        f"expected a qness.LindbladModel or a tuple (H, c_ops), got {type(obj).__name__}"
-    )
+    raise ValueError(f"expected a qness.LindbladModel or a tuple (H, c_ops), got {type(obj).__name__}")
 
 
 def bose_occupation(omega: float, T: float, mu: float = 0.0) -> float:
@@ -482,7 +480,9 @@ class ModelBuilder:
         if arr.ndim == 0:
             arr = np.full(count, arr.item())
         if arr.shape != (count,):
-            raise ValueError(f"{what}: strength must be a scalar or have {count} entries, got shape {arr.shape}")
+            raise ValueError(
+                f"{what}: strength must be a scalar or have {count} entries, got shape {arr.shape}"
+            )
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{what}: strength has non-finite entries")
         return arr
@@ -661,9 +661,7 @@ class ModelBuilder:
                 down, up = g * (1 - nb), g * nb
             a = local_op(lower, self.dims[i])
             self._jumps.append(Jump(chain_operator({i: a}, self.dims), down, name, f"{name}_down_{i}"))
-            self._jumps.append(
-                Jump(chain_operator({i: a.T.conj()}, self.dims), up, name, f"{name}_up_{i}")
-            )
+            self._jumps.append(Jump(chain_operator({i: a.T.conj()}, self.dims), up, name, f"{name}_up_{i}"))
         return self
 
     def add_symmetry(self, sym) -> ModelBuilder:
@@ -689,7 +687,7 @@ class ModelBuilder:
                 raise ValueError(f"local_charge must be {d} integers for site {i}")
             q = np.round(q).astype(np.int64)
             left = math.prod(self.dims[:i])
-            right = math.prod(self.dims[i + 1:])
+            right = math.prod(self.dims[i + 1 :])
             charges += np.kron(np.ones(left, dtype=np.int64), np.kron(q, np.ones(right, dtype=np.int64)))
         if jump_charges is None:
             jump_charges = tuple(_jump_charge(j.op, charges, f"jump {j.label}") for j in self._jumps)
@@ -734,7 +732,9 @@ def _jump_charge(op, charges, what) -> int:
         return 0
     dq = charges[coo.row] - charges[coo.col]
     if not np.all(dq == dq[0]):
-        raise ValueError(f"{what} does not carry a definite charge (mixes charges {sorted(set(dq.tolist()))})")
+        raise ValueError(
+            f"{what} does not carry a definite charge (mixes charges {sorted(set(dq.tolist()))})"
+        )
     return int(dq[0])
 
 

@@ -276,9 +276,7 @@ def local_op(op, d: int) -> sp.csr_array:
     d = _check_dim(d, "d")
     if isinstance(op, str):
         if op not in LOCAL_OPERATORS:
-            raise ValueError(
-                f"unknown local operator {op!r}; valid names: {', '.join(LOCAL_OPERATORS)}"
-            )
+            raise ValueError(f"unknown local operator {op!r}; valid names: {', '.join(LOCAL_OPERATORS)}")
         need = LOCAL_OPERATORS[op]
         if need is not None and need != d:
             raise ValueError(f"operator {op!r} needs local dimension {need}, the site has {d}")

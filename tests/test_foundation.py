@@ -166,10 +166,13 @@ def test_builder_periodic_bonds_and_per_bond_strengths():
     b.add_coupling([1, 2, 3, 4], "sigmaz", "sigmaz", boundary="periodic")
     m = b.build()
     zz = ops.chain_operator({3: "sigmaz", 0: "sigmaz"}, (2,) * 4)
-    ref = sum(
-        s * ops.chain_operator({i: "sigmaz", j: "sigmaz"}, (2,) * 4).toarray()
-        for s, (i, j) in zip([1, 2, 3], [(0, 1), (1, 2), (2, 3)])
-    ) + 4 * zz.toarray()
+    ref = (
+        sum(
+            s * ops.chain_operator({i: "sigmaz", j: "sigmaz"}, (2,) * 4).toarray()
+            for s, (i, j) in zip([1, 2, 3], [(0, 1), (1, 2), (2, 3)])
+        )
+        + 4 * zz.toarray()
+    )
     np.testing.assert_allclose(m.H.toarray(), ref)
     with pytest.raises(ValueError, match="4 entries"):
         qness.ModelBuilder(2, n=4).add_coupling([1, 2], "sigmaz", "sigmaz", boundary="periodic")
@@ -252,7 +255,9 @@ def test_kernels_equal_reference_twins():
     assert (abs(L - ref).max()) < 1e-13
     rng = np.random.default_rng(0)
     x = rng.normal(size=36) + 1j * rng.normal(size=36)
-    np.testing.assert_allclose(qness.liouvillian_operator(m) @ x, apply_reference(arr.A, arr.jumps, x), atol=1e-12)
+    np.testing.assert_allclose(
+        qness.liouvillian_operator(m) @ x, apply_reference(arr.A, arr.jumps, x), atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("dims", [(2,), (2, 3), (2, 2, 2)])
