@@ -1,0 +1,339 @@
+"""Parameter scans: serial vs process pool vs dask, resumable store, failures, warm starts."""
+
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import h5py
+import numpy as np
+import pytest
+from helpers import dense_liouvillian, dense_steady_state
+
+import qness
+from qness.scan import ScanDefinitionError, load, scan
+
+TESTS_DIR = os.path.dirname(__file__)
+
+
+# ----------------------------------------------------------------- picklable test factories
+def cavity(F, detuning=0.5, kappa=1.0, cutoff=8, U=0.0):
+    """Driven damped (Kerr) cavity: H = D a^+a + U/2 a^+a^+aa + F (a + a^+), L = sqrt(kappa) a."""
+    b = qness.ModelBuilder([cutoff], name="cavity")
+    b.add_onsite(detuning, "num")
+    if U:
+        a = qness.operators.destroy(cutoff)
+        b.add_onsite(U / 2, (a.T @ a.T @ a @ a))
+    b.add_drive(F, "destroy", plus_hc=True)
+    b.add_jump("destroy", kappa)
+    return b.build()
+
+
+def spin_chain(n, h, gamma=1.0):
+    """Transverse-field chain with decay on every site (size parameter ``n``)."""
+    b = qness.ModelBuilder(2, n, name="chain")
+    b.add_onsite(h, "sigmax")
+    b.add_coupling(1.0, "sigmaz", "sigmaz")
+    b.add_jump("sigmam", gamma)
+    return b.build()
+
+
+class DenseNess:
+    """What the scan needs from a NESS: rho, residual, info."""
+
+    def __init__(self, rho, info):
+        self.rho = rho
+        self.residual = 0.0
+        self.info = info
+
+
+def dense_solver(model, x0=None):
+    return DenseNess(dense_steady_state(model), {"warm": x0 is not None, "iterations": 1})
+
+
+def dense_gap(model, ness=None):
+    ev = np.linalg.eigvals(dense_liouvillian(model))
+    ev = ev[np.argsort(-ev.real)]
+    return -ev[1].real
+
+
+def photon_number(model, ness):
+    a = qness.operators.destroy(model.dim).toarray()
+    return np.trace(a.conj().T @ a @ ness.rho).real
+
+
+def was_warm(model, ness):
+    return float(ness.info["warm"])
+
+
+def worker_pid(model, ness):
+    return float(os.getpid())
+
+
+def flaky_factory(F):
+    if F > 1.0:
+        raise ValueError(f"no model at F={F}")
+    return cavity(F)
+
+
+QUANTITIES = {"gap": dense_gap, "n": photon_number, "purity": "purity"}
+
+
+def _coherent_n(F, detuning=0.5, kappa=1.0):
+    return abs(F / (kappa / 2 + 1j * detuning)) ** 2
+
+
+# ----------------------------------------------------------------- tests
+def test_serial_scan_values_and_axes():
+    F = np.linspace(0.1, 0.6, 4)
+    ds = scan(cavity, {"F": F}, QUANTITIES, executor="serial", solver=dense_solver, progress=False)
+    assert ds["n"].dims == ("F",)
+    np.testing.assert_allclose(ds["F"], F)
+    # coherent state of the driven damped cavity: n = |F / (kappa/2 + i D)|^2, gap kappa/2
+    np.testing.assert_allclose(ds["n"], [_coherent_n(f) for f in F], rtol=1e-4)
+    np.testing.assert_allclose(ds["gap"], 0.5, rtol=1e-3)  # truncation at cutoff 8
+    np.testing.assert_allclose(ds["purity"], 1.0, atol=1e-3)
+    assert (ds["error"] == "").all() and ds["done"].all()
+
+
+def test_sizes_axis_and_expect_builtin():
+    ds = scan(
+        spin_chain,
+        {"h": [0.5, 1.0]},
+        {"mz": "expect:sigmaz", "mz0": "expect:sigmaz@0", "gap": dense_gap},
+        sizes=[2, 3],
+        executor="serial",
+        solver=dense_solver,
+        progress=False,
+    )
+    assert ds["mz"].dims == ("n", "h")
+    np.testing.assert_array_equal(ds["n"], [2, 3])
+    m = spin_chain(3, 1.0)
+    rho = dense_steady_state(m)
+    z = [qness.operators.embed("sigmaz", i, m.dims).toarray() for i in range(3)]
+    expected = sum(np.trace(zi @ rho).real for zi in z)
+    np.testing.assert_allclose(ds["mz"].sel(n=3, h=1.0), expected, rtol=1e-8)
+    np.testing.assert_allclose(ds["mz0"].sel(n=3, h=1.0), np.trace(z[0] @ rho).real, rtol=1e-8)
+
+
+def test_warm_start_follows_the_last_axis():
+    ds = scan(
+        cavity,
+        {"detuning": [0.0, 1.0], "F": np.linspace(0.1, 0.5, 4)},
+        {"warm": was_warm},
+        executor="serial",
+        solver=dense_solver,
+        progress=False,
+    )
+    np.testing.assert_array_equal(ds["warm"], [[0, 1, 1, 1], [0, 1, 1, 1]])
+    cold = scan(
+        cavity,
+        {"F": [0.1, 0.2]},
+        {"warm": was_warm},
+        executor="serial",
+        solver=dense_solver,
+        warm_start=False,
+        progress=False,
+    )
+    np.testing.assert_array_equal(cold["warm"], [0, 0])
+
+
+def test_failed_points_recorded_not_fatal(tmp_path):
+    F = [0.5, 1.5, 0.6]
+    ds = scan(
+        flaky_factory,
+        {"F": F},
+        {"n": photon_number},
+        executor="serial",
+        solver=dense_solver,
+        store=tmp_path / "s.h5",
+        progress=False,
+    )
+    assert ds["done"].all()
+    assert np.isnan(ds["n"].values[1]) and "no model at F=1.5" in ds["error"].values[1]
+    assert ds["error"].values[0] == "" and ds["error"].values[2] == ""
+    np.testing.assert_allclose(ds["n"].values[[0, 2]], [_coherent_n(0.5), _coherent_n(0.6)], rtol=1e-4)
+    # a quantity failing at one point leaves the others of that point intact
+    ds2 = scan(
+        functools.partial(cavity, detuning=0.5),
+        {"F": [0.5]},
+        {"n": photon_number, "bad": lambda m, n: 1j},
+        executor="serial",
+        solver=dense_solver,
+        progress=False,
+    )
+    assert np.isfinite(ds2["n"].values[0]) and np.isnan(ds2["bad"].values[0])
+    assert "complex" in ds2["error"].values[0]
+
+
+def test_process_pool_equals_serial():
+    grid = {"detuning": [0.0, 0.7], "F": np.linspace(0.1, 0.6, 5)}
+    small = functools.partial(cavity, cutoff=6)  # small: the test is about the executor, not the physics
+    a = scan(small, grid, QUANTITIES, executor="serial", solver=dense_solver, progress=False)
+    b = scan(small, grid, QUANTITIES, workers=2, solver=dense_solver, progress=False)
+    for q in QUANTITIES:
+        np.testing.assert_allclose(b[q], a[q], rtol=1e-9, atol=1e-12)
+
+
+def test_unpicklable_factory_is_refused_clearly():
+    with pytest.raises(TypeError, match="module level"):
+        scan(lambda F: cavity(F), {"F": [0.1]}, {"n": photon_number}, workers=2, solver=dense_solver)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="unknown quantity"):
+        scan(cavity, {"F": [0.1]}, ["nonsense"], executor="serial", solver=dense_solver)
+    with pytest.raises(ValueError, match="unknown operator"):
+        scan(cavity, {"F": [0.1]}, ["expect:foo"], executor="serial", solver=dense_solver)
+    with pytest.raises(ValueError, match="non-empty"):
+        scan(cavity, {"F": []}, ["purity"], executor="serial", solver=dense_solver)
+    with pytest.raises(ValueError, match="executor"):
+        scan(cavity, {"F": [0.1]}, ["purity"], executor="threads", solver=dense_solver)
+
+
+def test_store_resume_and_definition_check(tmp_path):
+    path = tmp_path / "scan.h5"
+    kw = dict(executor="serial", solver=dense_solver, progress=False, store=path)
+    full = scan(cavity, {"F": np.linspace(0.1, 0.6, 5)}, {"n": photon_number}, **kw)
+    # forget two points, as if the scan had been killed before storing them
+    with h5py.File(path, "r+") as f:
+        f["done"][[1, 3]] = 0
+        f["values"]["n"][[1, 3]] = np.nan
+    # a different solver is a different scan definition: refused ...
+    other_solver = functools.partial(dense_solver)
+    with pytest.raises(ScanDefinitionError, match="solver"):
+        scan(cavity, {"F": np.linspace(0.1, 0.6, 5)}, {"n": photon_number}, **kw | {"solver": other_solver})
+    with pytest.raises(ScanDefinitionError, match="axes"):
+        scan(cavity, {"F": np.linspace(0.1, 1.0, 5)}, {"n": photon_number}, **kw)
+    with pytest.raises(ScanDefinitionError, match="quantities"):
+        scan(cavity, {"F": np.linspace(0.1, 0.6, 5)}, {"m": photon_number}, **kw)
+    # ... the same one resumes
+    again = scan(cavity, {"F": np.linspace(0.1, 0.6, 5)}, {"n": photon_number}, **kw)
+    np.testing.assert_allclose(again["n"], full["n"], rtol=1e-12)
+    assert load(path)["done"].all()
+    definition = json.loads(load(path).attrs["definition"])
+    assert definition["axes"]["F"] == list(np.linspace(0.1, 0.6, 5))
+
+
+def test_resume_computes_only_missing(tmp_path):
+    path = tmp_path / "scan.h5"
+    log = tmp_path / "log.txt"
+    grid = {"F": np.linspace(0.1, 0.6, 6)}
+    factory = functools.partial(logging_factory, str(log))
+    scan(
+        factory,
+        grid,
+        {"n": photon_number},
+        executor="serial",
+        solver=dense_solver,
+        store=path,
+        progress=False,
+    )
+    with h5py.File(path, "r+") as f:
+        f["done"][[0, 4]] = 0
+    log.write_text("")
+    ds = scan(factory, grid, {"n": photon_number}, executor="serial", solver=dense_solver, store=path,
+              progress=False)  # fmt: skip
+    assert sorted(_read_floats(log)) == pytest.approx([grid["F"][0], grid["F"][4]])
+    assert ds["done"].all()
+
+
+def logging_factory(logfile, F):
+    """Append F to a log file (one line per model built), flushed to disk at once."""
+    with open(logfile, "a") as fh:
+        fh.write(f"{F!r}\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    time.sleep(0.15)  # long enough that the parent can kill between points
+    return cavity(F, cutoff=8)
+
+
+def _read_floats(path):
+    with open(path) as fh:
+        return [float(x) for x in fh.read().split()]
+
+
+KILL_SCRIPT = textwrap.dedent(
+    """
+    import functools, sys
+    import numpy as np
+    sys.path.insert(0, {tests!r})
+    from test_scan import logging_factory, dense_solver, photon_number
+    from qness.scan import scan
+    scan(functools.partial(logging_factory, {log!r}), {{"F": np.linspace(0.1, 0.6, 12)}},
+         {{"n": photon_number}}, executor={executor!r}, workers={workers}, solver=dense_solver,
+         store={store!r}, progress=False)
+    """
+)
+
+
+@pytest.mark.parametrize("executor,workers", [("serial", 1), (None, 2)])
+def test_sigkill_loses_no_finished_point_and_rerun_completes(tmp_path, executor, workers):
+    store = str(tmp_path / "killed.h5")
+    log = str(tmp_path / "computed.log")
+    script = tmp_path / "run.py"
+    script.write_text(KILL_SCRIPT.format(tests=TESTS_DIR, log=log, store=store, executor=executor,
+                                         workers=workers))  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if os.path.exists(log) and len(_read_floats(log)) >= 5:
+                break
+            if proc.poll() is not None:
+                pytest.fail(f"scan subprocess ended early with code {proc.returncode}")
+            time.sleep(0.02)
+        else:
+            pytest.fail("scan subprocess made no progress")
+        os.killpg(proc.pid, signal.SIGKILL)  # the scan and its pool workers, without clean-up
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    started = _read_floats(log)
+    part = load(store)
+    done_F = part["F"].values[part["done"].values]
+    assert 0 < len(done_F) < 12, "kill should land in the middle of the scan"
+    # every stored point was really computed, and is correct
+    assert set(np.round(done_F, 12)) <= set(np.round(started, 12))
+    np.testing.assert_allclose(part["n"].values[part["done"].values], [_coherent_n(f) for f in done_F],
+                               rtol=1e-4)  # fmt: skip
+    # rerun: exactly the missing points are computed
+    os.remove(log)
+    full = scan(functools.partial(logging_factory, log), {"F": np.linspace(0.1, 0.6, 12)},
+                {"n": photon_number}, executor=executor, workers=workers, solver=dense_solver,
+                store=store, progress=False)  # fmt: skip
+    recomputed = sorted(_read_floats(log))
+    missing_F = sorted(part["F"].values[~part["done"].values])
+    assert recomputed == pytest.approx(missing_F)
+    assert full["done"].all()
+    np.testing.assert_allclose(full["n"], [_coherent_n(f) for f in np.linspace(0.1, 0.6, 12)], rtol=1e-4)
+
+
+def test_dask_local_cluster_equals_serial(monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    # the dask workers are fresh processes: they import this module by name
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([TESTS_DIR, os.environ.get("PYTHONPATH", "")]))
+    grid = {"detuning": [0.0, 0.7], "F": np.linspace(0.1, 0.9, 4)}
+    small = functools.partial(cavity, cutoff=6)
+    serial = scan(small, grid, QUANTITIES, executor="serial", solver=dense_solver, progress=False)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        ds = scan(small, grid, QUANTITIES | {"pid": worker_pid}, executor=client.get_executor(),
+                  solver=dense_solver, progress=False)  # fmt: skip
+        worker_pids = set(client.run(os.getpid).values())
+    # the work really ran in the dask worker processes
+    assert set(ds["pid"].values.astype(int).ravel()) <= worker_pids
+    assert os.getpid() not in worker_pids
+    for q in QUANTITIES:
+        np.testing.assert_allclose(ds[q], serial[q], rtol=1e-9, atol=1e-12)
+    assert ds["done"].all() and (ds["error"] == "").all()
