@@ -194,7 +194,9 @@ def fermionic_chain(
     in the form d rho/dt = -i[H, rho] + sum_k (L_k rho L_k^+ - 1/2 {L_k^+ L_k, rho}).
     ``c_0`` has no Jordan-Wigner string, ``c_{n-1}`` has the full string:
     the right jumps are ``(prod_{l<n-1} (-sigma^z_l)) sigma^-_{n-1}``, not
-    ``sigma^-_{n-1}`` (the two differ in the coherences between the leads).
+    ``sigma^-_{n-1}``. The two Liouvillians agree on parity-even operators
+    (so the NESS is the same) but differ on parity-odd ones, which changes
+    the spectrum and the gap.
     The NESS is Gaussian: ``G_ij = <c_i^+ c_j>`` solves
     ``i[h, G] - {Gamma/2, G} + diag(Gamma^+) = 0``.
     QuTiP's ``fdestroy`` uses occupied = ``|1>`` instead.
