@@ -879,3 +879,12 @@ def test_tasep_lindblad_current_alpha_plus_beta_one():
 def test_classical_rejects_bad_parameters(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ---------------------------------------- the library's solver, when present
+@pytest.mark.skipif(not hasattr(qness, "steady_state"), reason="qness.steady_state not available yet")
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_steady_state_solver_agrees_on_every_model(case):
+    # uses the declared symmetries (symmetry="auto"), so this also checks them in use
+    _, m = build(case)
+    np.testing.assert_allclose(qness.steady_state(m).rho, ness(m), atol=1e-10)

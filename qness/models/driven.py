@@ -96,10 +96,14 @@ def kerr(
     With ``U = 0``, ``G = eta = nth = 0`` the steady state is the coherent
     state ``alpha = -i F / (kappa/2 + i Delta)``.
 
-    Convention traps: Minganti et al. write ``eta/2 (2 a^2 rho a^+2 - ...)``,
-    the same rate ``eta`` as here, and the Kerr term ``U/2 a^+a^+aa``; some
-    authors use ``U a^+a^+aa`` or ``U (a^+a)^2`` (which shifts ``Delta`` by
-    ``U``). Results depend on ``cutoff``: check convergence in it.
+    With ``F = 0`` and ``G != 0`` this is the two-photon Kerr resonator studied by
+    Minganti et al. Convention traps: sources writing the dissipator as
+    ``kappa/2 (2 a rho a^+ - {a^+a, rho})`` use the same ``kappa`` as here,
+    those writing ``kappa (2 a rho a^+ - {a^+a, rho})`` have ``2 kappa`` here
+    (likewise for ``eta``). A Kerr term written ``U' a^+a^+aa`` is ``U = 2U'``
+    here; ``U' (a^+a)^2`` is ``U = 2U'`` with ``Delta`` shifted by ``U'``; a
+    parametric drive written ``G' (a^+2 + a^2)`` is ``G = 2G'``. Results
+    depend on ``cutoff``: check convergence in it.
     The bath ``"cavity"`` carries no temperature because the rotating frame
     forgets the cavity frequency; ``nth`` is the occupation at that frequency.
 
@@ -305,9 +309,10 @@ def dissipative_ising(
     in the form d rho/dt = -i[H, rho] + sum_k (L_k rho L_k^+ - 1/2 {L_k^+ L_k, rho}).
     In spin language ``V n_i n_j = V/4 (1 + sigma^z_i + sigma^z_j + sigma^z_i sigma^z_j)``:
     an Ising coupling ``V/4``, a longitudinal field and a transverse field
-    ``h``. Convention traps: Lee et al. write the drive as ``Omega/2 sigma^x``
-    (so ``h = Omega/2``) and divide ``V`` by the coordination number;
-    spin-1/2 operators ``S = sigma/2`` would rescale ``h`` by 2.
+    ``h``. Convention traps: Rydberg papers usually write the drive as
+    ``Omega/2 sigma^x`` (then ``h = Omega/2``) and may divide ``V`` by the
+    coordination number; a field written with spin-1/2 operators
+    ``h' S^x = h'/2 sigma^x`` is ``h = h'/2`` here.
 
     References
     ----------
