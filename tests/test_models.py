@@ -417,6 +417,18 @@ def test_collective_fluorescence_operators_and_balance(j):
     assert abs(lhs) < 1e-10
 
 
+@pytest.mark.parametrize("j", [1, 1.5, 3])
+def test_collective_fluorescence_closed_form(j):
+    # Puri & Lawande / Carmichael: rho ∝ A A^+, A = sum_m (J_-/g^*)^m, g = i Omega/gamma
+    omega, gamma = 1.3, 0.7
+    rho = ness(qm.collective_fluorescence(j, omega=omega, gamma=gamma))
+    Jm = qutip.jmat(j, "-").full()
+    g = 1j * omega / gamma
+    A = sum(np.linalg.matrix_power(Jm / np.conj(g), m) for m in range(int(2 * j) + 1))
+    exact = A @ A.conj().T
+    np.testing.assert_allclose(rho, exact / np.trace(exact), atol=1e-10)
+
+
 def test_collective_fluorescence_rejects_bad_j():
     with pytest.raises(ValueError, match="j must"):
         qm.collective_fluorescence(0.3, omega=1.0, gamma=1.0)

@@ -488,7 +488,9 @@ def collective_fluorescence(j, *, omega: float, gamma: float) -> LindbladModel:
 
     in the form d rho/dt = -i[H, rho] + sum_k (L_k rho L_k^+ - 1/2 {L_k^+ L_k, rho}).
     For ``j = 1/2`` this is :func:`mollow` on resonance with the same
-    ``omega`` (``J_x = sigma^x/2``). For large ``j`` the model has the
+    ``omega`` (``J_x = sigma^x/2``). The steady state is known in closed
+    form (Puri & Lawande; Carmichael): ``rho = A A^+ / Tr(A A^+)`` with
+    ``A = sum_{m=0}^{2j} (J_- / g^*)^m`` and ``g = i Omega / gamma``. For large ``j`` the model has the
     cooperative-fluorescence transition at ``Omega = gamma j`` (mean field),
     studied as a boundary time crystal by Iemini et al., who write
     ``L = sqrt(kappa/j) J_-`` (``gamma = kappa/j``).
@@ -496,6 +498,7 @@ def collective_fluorescence(j, *, omega: float, gamma: float) -> LindbladModel:
     References
     ----------
     P. D. Drummond and H. J. Carmichael, Opt. Commun. 27, 160 (1978);
+    R. R. Puri and S. V. Lawande, Phys. Lett. A 72, 200 (1979);
     H. J. Carmichael, J. Phys. B 13, 3551 (1980);
     F. Iemini et al., Phys. Rev. Lett. 121, 035301 (2018).
 
