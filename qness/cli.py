@@ -1,0 +1,480 @@
+"""The ``qness`` command: list models, solve one, measure a gap, scan a grid, plot a scan.
+
+Examples
+--------
+::
+
+    qness models
+    qness steady kerr --set cutoff=20 --set detuning=-1 --set U=0.5 --set F=1 --set kappa=1
+    qness gap boundary_driven_xxz --set n=4 --set delta=0.5
+    qness scan qness.analysis.transitions:kerr_scaled --vary F1=1.5:3.5:21 --size 1,2,3,4 \\
+        --out kerr.h5 --workers 2
+    qness plot kerr.h5 --out kerr.png
+
+``MODEL`` is a name from ``qness models`` or ``module:function`` for any
+importable function returning a :class:`qness.LindbladModel`. Exit codes:
+0 success, 1 a computation failed, 2 bad arguments (unknown model or
+parameter, malformed value).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import functools
+import importlib
+import inspect
+import json
+import sys
+import time
+
+import numpy as np
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """Bad command-line input (exit code 2)."""
+
+
+# --------------------------------------------------------------------------- models
+def _registry() -> dict:
+    import qness.models
+
+    return {name: qness.models.get(name) for name in qness.models.available()}
+
+
+def _first_line(f) -> str:
+    doc = inspect.getdoc(f) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def resolve_model(name: str):
+    """The model function for a registry name or ``module:function``."""
+    if ":" in name:
+        mod, _, attr = name.partition(":")
+        try:
+            f = getattr(importlib.import_module(mod), attr)
+        except (ImportError, AttributeError) as exc:
+            raise UsageError(f"cannot import model {name!r}: {exc}") from None
+        if not callable(f):
+            raise UsageError(f"{name!r} is not callable")
+        return f
+    reg = _registry()
+    if name not in reg:
+        raise UsageError(
+            f"unknown model {name!r}; valid models: {', '.join(sorted(reg))} (or module:function)"
+        )
+    return reg[name]
+
+
+def _parse_value(text: str):
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("inf", "+inf", "-inf", "nan"):
+        return float(low)
+    try:
+        v = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # a string, e.g. form=global
+    if isinstance(v, (int, float, complex, str, bool)) or v is None:
+        return v
+    if isinstance(v, (list, tuple)):
+        return v
+    raise UsageError(f"cannot use value {text!r}")
+
+
+def _parse_sets(items) -> dict:
+    out = {}
+    for item in items or []:
+        key, sep, val = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set expects name=value, got {item!r}")
+        out[key.strip()] = _parse_value(val)
+    return out
+
+
+def _parse_vary(items) -> dict:
+    out = {}
+    for item in items or []:
+        key, sep, spec = item.partition("=")
+        parts = spec.split(":")
+        if not sep or not key.strip() or len(parts) != 3:
+            raise UsageError(f"--vary expects name=start:stop:num, got {item!r}")
+        try:
+            start, stop, num = float(parts[0]), float(parts[1]), int(parts[2])
+        except ValueError:
+            raise UsageError(f"--vary expects numbers in name=start:stop:num, got {item!r}") from None
+        if num < 1:
+            raise UsageError(f"--vary needs num >= 1, got {item!r}")
+        out[key.strip()] = np.linspace(start, stop, num)
+    return out
+
+
+def _parameters(f):
+    sig = inspect.signature(f)
+    params = [
+        p
+        for p in sig.parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY, p.POSITIONAL_ONLY)
+    ]
+    return params
+
+
+def _check_params(f, name, given: set, *, also=()):
+    params = _parameters(f)
+    valid = [p.name for p in params]
+    unknown = sorted(set(given) - set(valid))
+    if unknown:
+        raise UsageError(
+            f"unknown parameter(s) {', '.join(unknown)} for model {name!r}; valid parameters: "
+            + ", ".join(_describe_param(p) for p in params)
+        )
+    missing = [p.name for p in params if p.default is p.empty and p.name not in given and p.name not in also]
+    if missing:
+        raise UsageError(
+            f"model {name!r} needs parameter(s) {', '.join(missing)}; give them with --set name=value "
+            "(valid parameters: " + ", ".join(_describe_param(p) for p in params) + ")"
+        )
+
+
+def _describe_param(p) -> str:
+    return p.name if p.default is p.empty else f"{p.name}={p.default!r}"
+
+
+def _build(f, name, params):
+    _check_params(f, name, set(params))
+    try:
+        return f(**params)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"model {name!r} rejected the parameters: {exc}") from None
+
+
+# --------------------------------------------------------------------------- observables
+def _observables(model, ness) -> dict:
+    from .operators import chain_operator
+
+    rho = np.asarray(ness.rho)
+    out = {"purity": float(np.real(np.vdot(rho.conj().T, rho)))}
+    totals = {}
+    for i, d in enumerate(model.dims):
+        op = "sigmaz" if d == 2 else "num"
+        A = chain_operator({i: op}, model.dims)
+        val = float(np.real(np.sum(A.multiply(rho.T))))
+        key = "<sigmaz>" if op == "sigmaz" else "<n>"
+        totals.setdefault(key, []).append(val)
+    for key, vals in totals.items():
+        out[f"sum {key}"] = float(np.sum(vals))
+        if len(vals) > 1:
+            out[f"{key} per site"] = [round(v, 10) for v in vals]
+    try:
+        from .analysis import heat_currents
+    except ImportError:
+        heat_currents = None
+    if heat_currents is not None and model.baths:
+        try:
+            cur = heat_currents(model, ness)
+            out["heat currents"] = {k: float(np.real(v)) for k, v in dict(cur).items()}
+        except Exception as exc:  # not every model has thermal baths
+            out["heat currents"] = f"n/a ({type(exc).__name__}: {exc})"
+    return out
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    if isinstance(x, (complex, np.complexfloating)):
+        return {"re": float(np.real(x)), "im": float(np.imag(x))}
+    if isinstance(x, (str, int, float, bool)) or x is None:
+        return x
+    return repr(x)
+
+
+# --------------------------------------------------------------------------- commands
+def _cmd_models(args) -> int:
+    reg = _registry()
+    width = max(len(n) for n in reg)
+    for name in sorted(reg):
+        print(f"{name:<{width}}  {_first_line(reg[name])}")
+    return 0
+
+
+def _cmd_steady(args) -> int:
+    import qness
+
+    f = resolve_model(args.model)
+    model = _build(f, args.model, _parse_sets(args.set))
+    t0 = time.perf_counter()
+    ness = qness.steady_state(model, args.method)
+    wall = time.perf_counter() - t0
+    info = dict(ness.info)
+    out = {
+        "model": args.model,
+        "dim": model.dim,
+        "method": str(info.get("method")),
+        "residual": float(ness.residual),
+        "iterations": info.get("iterations"),
+        "time": float(info.get("time", wall)),
+        "observables": _observables(model, ness),
+    }
+    if args.json:
+        print(json.dumps(_jsonable(out), indent=2))
+    else:
+        print(f"model      {args.model} (dimension {model.dim})")
+        print(f"method     {out['method']}")
+        print(f"residual   {out['residual']:.3e}")
+        if out["iterations"] is not None:
+            print(f"iterations {out['iterations']}")
+        print(f"time       {out['time']:.3f} s")
+        for k, v in out["observables"].items():
+            print(f"{k:<10} {v if not isinstance(v, float) else f'{v:.10g}'}")
+    return 0
+
+
+def _cmd_gap(args) -> int:
+    import qness
+
+    f = resolve_model(args.model)
+    model = _build(f, args.model, _parse_sets(args.set))
+    t0 = time.perf_counter()
+    gap = float(qness.liouvillian_gap(model))
+    wall = time.perf_counter() - t0
+    if args.json:
+        print(json.dumps({"model": args.model, "dim": model.dim, "gap": gap, "time": wall}))
+    else:
+        print(f"gap {gap:.10g}  (model {args.model}, dimension {model.dim}, {wall:.3f} s)")
+    return 0
+
+
+def _cmd_scan(args) -> int:
+    from .scan import ScanDefinitionError, scan
+
+    f = resolve_model(args.model)
+    fixed = _parse_sets(args.set)
+    grid = _parse_vary(args.vary)
+    if not grid:
+        raise UsageError("give at least one --vary name=start:stop:num")
+    params = _parameters(f)
+    sizes = None
+    size_name = args.size_name
+    if args.size:
+        try:
+            sizes = [int(s) for s in args.size.split(",") if s.strip()]
+        except ValueError:
+            raise UsageError(f"--size expects integers separated by commas, got {args.size!r}") from None
+        if not sizes:
+            raise UsageError("--size is empty")
+        if size_name is None:
+            if not params:
+                raise UsageError(f"model {args.model!r} takes no parameters")
+            size_name = params[0].name
+    both = set(fixed) & (set(grid) | ({size_name} if sizes else set()))
+    if both:
+        raise UsageError(f"parameter(s) {', '.join(sorted(both))} given both with --set and --vary/--size")
+    varied = set(grid) | ({size_name} if sizes else set())
+    _check_params(f, args.model, set(fixed) | varied)
+    quantities = [q.strip() for q in args.quantities.split(",") if q.strip()]
+    if args.workers is not None and args.scheduler is not None:
+        raise UsageError("give --workers or --scheduler, not both")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be >= 1")
+    factory = functools.partial(f, **fixed)
+    client = None
+    executor = None
+    if args.scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise UsageError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
+        client = Client(args.scheduler)
+        executor = client.get_executor()
+    elif args.workers == 1:
+        executor = "serial"
+    done_before = _done_in_store(args.out) if not args.overwrite else 0
+    t0 = time.perf_counter()
+    try:
+        ds = scan(
+            factory,
+            grid,
+            quantities,
+            sizes=sizes,
+            size_name=size_name or "n",
+            store=args.out,
+            executor=executor,
+            workers=args.workers,
+            progress=not args.no_progress,
+            overwrite=args.overwrite,
+        )
+    except ScanDefinitionError as exc:
+        raise UsageError(str(exc)) from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        if client is not None:
+            client.close()
+    wall = time.perf_counter() - t0
+    failed = int((ds["error"] != "").sum())
+    total = int(ds["done"].size)
+    computed = total - done_before
+    print(f"{total} points in {args.out} ({computed} computed now, {failed} failed), {wall:.1f} s")
+    if failed:
+        errs = ds["error"].values.ravel()
+        print(f"first error: {next(e for e in errs if e)}", file=sys.stderr)
+    if "gap" in ds and ds["gap"].ndim <= 2 and len(grid) == 1:
+        from .analysis.transitions import locate_minimum
+
+        (param,) = grid
+        da = ds["gap"]
+        rows = [da] if not sizes else [da.sel({size_name: N}) for N in sizes]
+        for N, row in zip(sizes or [None], rows):
+            try:
+                xm, gm = locate_minimum(row[param].values, row.values)
+                label = f"{size_name}={N}: " if N is not None else ""
+                print(f"{label}smallest gap {gm:.4g} at {param}={xm:.4g}")
+            except ValueError:
+                pass
+    return 1 if failed == total else 0
+
+
+def _done_in_store(path) -> int:
+    import os
+
+    if not os.path.exists(path):
+        return 0
+    from .scan import load
+
+    try:
+        return int(load(path)["done"].sum())
+    except Exception:  # not a store: scan() reports it
+        return 0
+
+
+def _cmd_plot(args) -> int:
+    import os
+
+    from .plot import gap_curves
+    from .scan import load
+
+    if not os.path.exists(args.file):
+        raise UsageError(f"no such file: {args.file}")
+    try:
+        ds = load(args.file)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{args.file} is not a qness scan store: {exc}") from None
+    q = args.quantity
+    if q not in ds.data_vars or q in ("error", "done", "time"):
+        valid = [v for v in ds.data_vars if v not in ("error", "done")]
+        raise UsageError(f"no quantity {q!r} in {args.file}; it has {', '.join(valid)}")
+    definition = json.loads(ds.attrs["definition"])
+    size_name = definition.get("size_name")
+    ax = gap_curves(ds[q], size_name=size_name, log=not args.linear, ylabel=q)
+    out = args.out or os.path.splitext(args.file)[0] + ".png"
+    ax.figure.savefig(out, dpi=args.dpi, bbox_inches="tight")
+    print(out)
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="qness",
+        description="Non-equilibrium steady states of Lindblad master equations.",
+        epilog="MODEL is a name from `qness models` or module:function.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("models", help="list the named models", description="List the named models.")
+
+    def model_args(sp):
+        sp.add_argument("model", metavar="MODEL", help="model name (see `qness models`) or module:function")
+        sp.add_argument(
+            "--set",
+            action="append",
+            metavar="NAME=VALUE",
+            default=[],
+            help="a model parameter (repeat for several)",
+        )
+        sp.add_argument("--json", action="store_true", help="print JSON")
+
+    s = sub.add_parser("steady", help="solve for the steady state", description="Solve for the NESS.")
+    model_args(s)
+    s.add_argument("--method", default=None, help="steady-state method (default: automatic)")
+
+    g = sub.add_parser("gap", help="the Liouvillian gap", description="Compute the Liouvillian gap.")
+    model_args(g)
+
+    sc = sub.add_parser(
+        "scan",
+        help="scan a parameter grid (resumable)",
+        description="Scan a parameter grid and system sizes into an HDF5 store; rerun to resume.",
+    )
+    sc.add_argument("model", metavar="MODEL", help="model name or module:function")
+    sc.add_argument("--set", action="append", metavar="NAME=VALUE", default=[], help="fixed parameter")
+    sc.add_argument(
+        "--vary", action="append", metavar="NAME=START:STOP:NUM", default=[], help="scanned parameter"
+    )
+    sc.add_argument("--size", metavar="N1,N2,...", help="system sizes")
+    sc.add_argument(
+        "--size-name", metavar="NAME", help="parameter the sizes go to (default: the model's first)"
+    )
+    sc.add_argument("--out", required=True, metavar="FILE", help="HDF5 store (resumed if it exists)")
+    sc.add_argument("--quantities", default="gap", help="comma-separated (default: gap); e.g. gap,purity")
+    sc.add_argument("--workers", type=int, metavar="K", help="local worker processes (1: serial)")
+    sc.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler address")
+    sc.add_argument("--overwrite", action="store_true", help="discard an existing store")
+    sc.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    pl = sub.add_parser("plot", help="plot a scan store", description="Plot a quantity versus the parameter.")
+    pl.add_argument("file", metavar="FILE", help="HDF5 store written by `qness scan`")
+    pl.add_argument("--out", metavar="PNG", help="image file (default: FILE with .png)")
+    pl.add_argument("--quantity", default="gap", help="quantity to plot (default: gap)")
+    pl.add_argument("--linear", action="store_true", help="linear y axis (default: log)")
+    pl.add_argument("--dpi", type=int, default=120)
+    return p
+
+
+_COMMANDS = {
+    "models": _cmd_models,
+    "steady": _cmd_steady,
+    "gap": _cmd_gap,
+    "scan": _cmd_scan,
+    "plot": _cmd_plot,
+}
+
+
+def main(argv=None) -> int:
+    """Run the ``qness`` command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit code: 0 success, 1 a computation failed, 2 bad arguments
+        (argparse errors exit 2 through ``SystemExit``).
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"qness {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        print(f"qness {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

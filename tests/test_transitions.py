@@ -1,0 +1,170 @@
+"""Transitions: finite-size fits, locating the transition, bosonic observables, metastable states."""
+
+import numpy as np
+import pytest
+import qutip
+import scipy.optimize as sopt
+from helpers import dense_liouvillian, dense_steady_state
+
+import qness.models
+from qness.analysis import transitions as tr
+
+
+class DenseSpectrum:
+    """Spectrum from numpy.linalg.eig of the dense L (eigenvalues by Re, descending)."""
+
+    def __init__(self, model, k=4):
+        ev, vecs = np.linalg.eig(dense_liouvillian(model))
+        order = np.argsort(-ev.real)[:k]
+        d = model.dim
+        self.eigenvalues = ev[order]
+        self.eigenmatrices = [vecs[:, j].reshape((d, d), order="F") for j in order]
+        self.gap = -self.eigenvalues[1].real
+
+
+def dense_gap(model, ness=None):
+    return DenseSpectrum(model, k=2).gap
+
+
+# ----------------------------------------------------------------- finite-size scaling
+def test_fits_recover_exponents_and_choose_the_law():
+    rng = np.random.default_rng(1)
+    N = np.arange(2, 12, dtype=float)
+    noise = np.exp(0.02 * rng.normal(size=N.size))
+    power = 3.0 * N**-1.5 * noise
+    expo = 2.0 * np.exp(-N / 2.5) * noise
+    fp = tr.fit_power_law(N, power)
+    assert abs(fp.exponent - 1.5) < 4 * fp.exponent_err and fp.exponent_err < 0.05
+    fe = tr.fit_exponential(N, expo)
+    assert abs(fe.exponent - 2.5) < 4 * fe.exponent_err and fe.exponent_err < 0.1
+    assert tr.finite_size_scaling(N, power).best.law == "power"
+    assert tr.finite_size_scaling(N, expo).best.law == "exponential"
+    np.testing.assert_allclose(fe.predict(N), 2.0 * np.exp(-N / 2.5), rtol=0.05)
+
+
+def test_fit_errors_match_curve_fit_covariance():
+    rng = np.random.default_rng(2)
+    N = np.arange(3, 10, dtype=float)
+    g = 1.7 * N**-0.8 * np.exp(0.05 * rng.normal(size=N.size))
+    fit = tr.fit_power_law(N, g)
+    popt, pcov = sopt.curve_fit(lambda x, la, z: la - z * np.log(x), N, np.log(g))
+    assert fit.exponent == pytest.approx(popt[1], rel=1e-8)
+    assert fit.exponent_err == pytest.approx(np.sqrt(pcov[1, 1]), rel=1e-6)
+    # xi = -1/slope: the delta-method error against curve_fit on the slope
+    ge = 0.9 * np.exp(-N / 3.0) * np.exp(0.05 * rng.normal(size=N.size))
+    fe = tr.fit_exponential(N, ge)
+    popt, pcov = sopt.curve_fit(lambda x, la, s: la + s * x, N, np.log(ge))
+    assert fe.exponent == pytest.approx(-1 / popt[1], rel=1e-8)
+    assert fe.exponent_err == pytest.approx(np.sqrt(pcov[1, 1]) / popt[1] ** 2, rel=1e-6)
+
+
+def test_fit_rejects_bad_input():
+    with pytest.raises(ValueError, match="at least two"):
+        tr.fit_power_law([3], [0.1])
+    with pytest.raises(ValueError, match="positive"):
+        tr.fit_exponential([1, 2], [0.1, -0.1])
+    two = tr.fit_power_law([2, 4], [1.0, 0.25])
+    assert two.exponent == pytest.approx(2.0) and np.isnan(two.exponent_err)
+
+
+def test_locate_minimum_and_crossings():
+    x = np.linspace(0, 2, 21)
+    y = np.exp((x - 1.234) ** 2)  # log y is an exact parabola
+    xm, ym = tr.locate_minimum(x, y)
+    assert xm == pytest.approx(1.234, abs=1e-10) and ym == pytest.approx(1.0, abs=1e-10)
+    assert tr.locate_minimum(x, x + 1)[0] == 0.0  # at the edge: the edge sample
+    c = tr.locate_crossings(x, 2 * x - 1, 0.5 * x + 0.6)
+    np.testing.assert_allclose(c, [1.6 / 1.5])
+    assert tr.locate_crossings(x, x, x + 1).size == 0
+
+
+# ----------------------------------------------------------------- bosonic observables
+def test_photon_number_g2_wigner_reference_states():
+    d = 30
+    coh = qutip.coherent_dm(d, 1.3)
+    assert tr.photon_number(coh) == pytest.approx(1.69, rel=1e-8)
+    assert tr.g2(coh) == pytest.approx(1.0, abs=1e-8)
+    assert tr.g2(qutip.thermal_dm(d, 0.5)) == pytest.approx(2.0, abs=1e-6)
+    assert tr.g2(qutip.fock_dm(d, 1)) == 0.0
+    assert np.isnan(tr.g2(qutip.fock_dm(d, 0)))
+    x = np.linspace(-3, 3, 61)
+    W = tr.wigner(qutip.fock_dm(d, 0).full(), x)
+    X, Y = np.meshgrid(x, x)
+    np.testing.assert_allclose(W, np.exp(-(X**2) - Y**2) / np.pi, atol=1e-10)
+    W1 = tr.wigner(qutip.fock_dm(d, 1), x)
+    assert W1[30, 30] == pytest.approx(-1 / np.pi, rel=1e-8)  # negative at the origin
+
+
+def test_reduced_mode_of_two_modes():
+    a = qutip.coherent_dm(8, 0.7)
+    b = qutip.fock_dm(5, 2)
+    rho = qutip.tensor(a, b).full()
+    np.testing.assert_allclose(tr.reduced_mode(rho, 0, (8, 5)), a.full(), atol=1e-12)
+    assert tr.photon_number(rho, mode=1, dims=(8, 5)) == pytest.approx(2.0)
+    assert tr.photon_number(rho, mode=0, dims=(8, 5)) == pytest.approx(qutip.expect(qutip.num(8), a))
+    with pytest.raises(ValueError, match="dims"):
+        tr.reduced_mode(rho, 0, (8, 4))
+
+
+# ----------------------------------------------------------------- metastability
+def test_kerr_bistability_metastable_states():
+    model = tr.kerr_scaled(3, F1=2.5)
+    spec = DenseSpectrum(model, k=3)
+    rho_ss = dense_steady_state(model)
+    meta = tr.metastable_states(spectrum=spec, ness=rho_ss)
+    assert meta.bistable and meta.separation > 10
+    assert abs(meta.lambda1.imag) < 1e-8
+    for r in (meta.rho_plus, meta.rho_minus):
+        w = np.linalg.eigvalsh(r)
+        assert w[0] > -1e-9 and abs(w[0]) < 1e-8  # positive, and on the boundary
+        assert np.trace(r).real == pytest.approx(1.0)
+    p, m = meta.weights
+    np.testing.assert_allclose(p * meta.rho_plus + m * meta.rho_minus, rho_ss, atol=1e-10)
+    assert 0 < p < 1 and 0 < m < 1
+    n = sorted([tr.photon_number(meta.rho_plus), tr.photon_number(meta.rho_minus)])
+    assert n[1] > 3 * n[0] + 1  # a dim and a bright state
+    assert meta.trace_distance > 0.9
+
+
+def test_no_bistability_for_the_linear_cavity():
+    model = qness.models.kerr(10, detuning=0.0, U=0.0, F=0.4, kappa=1.0)
+    meta = tr.metastable_states(spectrum=DenseSpectrum(model, k=3), ness=dense_steady_state(model))
+    assert not meta.bistable
+    assert meta.separation == pytest.approx(1.0, rel=1e-4)  # lambda = -kappa/2 twice: no separation
+    detuned = qness.models.kerr(10, detuning=1.0, U=0.0, F=0.4, kappa=1.0)
+    meta = tr.metastable_states(spectrum=DenseSpectrum(detuned, k=3), ness=dense_steady_state(detuned))
+    assert not meta.bistable and meta.rho_plus is None  # complex lambda_1 = -kappa/2 +- i Delta
+
+
+def test_kerr_gap_closes_exponentially():
+    sizes = [2, 3, 4]
+    gaps = [dense_gap(tr.kerr_scaled(N, F1=2.5)) for N in sizes]
+    assert np.all(np.diff(gaps) < 0)
+    res = tr.finite_size_scaling(sizes, gaps)
+    assert res.best.law == "exponential"
+    assert 0.5 < res.exponential.exponent < 1.2  # xi ~ 0.8 for these parameters
+
+
+def test_transition_from_gap_scan():
+    import functools
+
+    factory = functools.partial(_kerr_for_scan)
+    da = tr.gap_scan(
+        factory,
+        "F1",
+        np.linspace(1.8, 3.0, 5),
+        [2, 3],
+        size_name="N",
+        gap=dense_gap,
+        executor="serial",
+        progress=False,
+    )
+    assert da.dims == ("N", "F1")
+    out = tr.transition_from_gap(da)
+    assert np.all((out["x_min"] > 2.0) & (out["x_min"] < 3.0))
+    assert out["gap_min"][1] < out["gap_min"][0]
+    assert out["scaling"].best.law in ("power", "exponential")
+
+
+def _kerr_for_scan(N, F1):
+    return tr.kerr_scaled(N, F1=F1, cutoff=4 * N + 8)
