@@ -75,7 +75,7 @@ def kerr_scaled(
     kappa : float
         Photon loss rate.
     cutoff : int, optional
-        Fock truncation; default ``ceil(3 N |Delta| / U1) + 12`` (three
+        Fock truncation; default ``ceil(3 N |Delta| / U1) + 8`` (three
         times the mean-field photon number of the bright branch, plus
         margin; check convergence for other parameters).
 
@@ -96,7 +96,7 @@ def kerr_scaled(
     from ..models import kerr
 
     if cutoff is None:
-        cutoff = int(math.ceil(3 * N * abs(detuning) / max(abs(U1), 1e-12))) + 12
+        cutoff = int(math.ceil(3 * N * abs(detuning) / max(abs(U1), 1e-12))) + 8
     return kerr(int(cutoff), detuning=detuning, U=U1 / N, F=F1 * math.sqrt(N), kappa=kappa)
 
 
