@@ -236,8 +236,15 @@ def test_resume_computes_only_missing(tmp_path):
     with h5py.File(path, "r+") as f:
         f["done"][[0, 4]] = 0
     log.write_text("")
-    ds = scan(factory, grid, {"n": photon_number}, executor="serial", solver=dense_solver, store=path,
-              progress=False)  # fmt: skip
+    ds = scan(
+        factory,
+        grid,
+        {"n": photon_number},
+        executor="serial",
+        solver=dense_solver,
+        store=path,
+        progress=False,
+    )
     assert sorted(_read_floats(log)) == pytest.approx([grid["F"][0], grid["F"][4]])
     assert ds["done"].all()
 
@@ -276,8 +283,9 @@ def test_sigkill_loses_no_finished_point_and_rerun_completes(tmp_path, executor,
     store = str(tmp_path / "killed.h5")
     log = str(tmp_path / "computed.log")
     script = tmp_path / "run.py"
-    script.write_text(KILL_SCRIPT.format(tests=TESTS_DIR, log=log, store=store, executor=executor,
-                                         workers=workers))  # fmt: skip
+    script.write_text(
+        KILL_SCRIPT.format(tests=TESTS_DIR, log=log, store=store, executor=executor, workers=workers)
+    )
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.Popen([sys.executable, str(script)], env=env, start_new_session=True)
     try:
@@ -301,13 +309,21 @@ def test_sigkill_loses_no_finished_point_and_rerun_completes(tmp_path, executor,
     assert 0 < len(done_F) < 12, "kill should land in the middle of the scan"
     # every stored point was really computed, and is correct
     assert set(np.round(done_F, 12)) <= set(np.round(started, 12))
-    np.testing.assert_allclose(part["n"].values[part["done"].values], [_coherent_n(f) for f in done_F],
-                               rtol=1e-4)  # fmt: skip
+    np.testing.assert_allclose(
+        part["n"].values[part["done"].values], [_coherent_n(f) for f in done_F], rtol=1e-4
+    )
     # rerun: exactly the missing points are computed
     os.remove(log)
-    full = scan(functools.partial(logging_factory, log), {"F": np.linspace(0.1, 0.6, 12)},
-                {"n": photon_number}, executor=executor, workers=workers, solver=dense_solver,
-                store=store, progress=False)  # fmt: skip
+    full = scan(
+        functools.partial(logging_factory, log),
+        {"F": np.linspace(0.1, 0.6, 12)},
+        {"n": photon_number},
+        executor=executor,
+        workers=workers,
+        solver=dense_solver,
+        store=store,
+        progress=False,
+    )
     recomputed = sorted(_read_floats(log))
     missing_F = sorted(part["F"].values[~part["done"].values])
     assert recomputed == pytest.approx(missing_F)
@@ -328,8 +344,14 @@ def test_dask_local_cluster_equals_serial(monkeypatch):
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        ds = scan(small, grid, QUANTITIES | {"pid": worker_pid}, executor=client.get_executor(),
-                  solver=dense_solver, progress=False)  # fmt: skip
+        ds = scan(
+            small,
+            grid,
+            QUANTITIES | {"pid": worker_pid},
+            executor=client.get_executor(),
+            solver=dense_solver,
+            progress=False,
+        )
         worker_pids = set(client.run(os.getpid).values())
     # the work really ran in the dask worker processes
     assert set(ds["pid"].values.astype(int).ravel()) <= worker_pids
