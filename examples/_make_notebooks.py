@@ -1,0 +1,337 @@
+"""Build the example notebooks in this folder (without outputs).
+
+    python examples/_make_notebooks.py            # all notebooks
+    python examples/_make_notebooks.py prosen_xxz # one
+
+Each notebook is a list of ("md" | "code", source) cells below. The tests
+(tests/test_notebooks.py) execute every ``examples/*.ipynb`` with nbclient;
+keep each under 30 s. Code cells check the physics they show with
+``assert``, so a notebook that runs is a notebook that is right.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+
+import nbformat
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _cells(spec):
+    out = []
+    for kind, src in spec:
+        src = textwrap.dedent(src).strip("\n")
+        out.append(nbformat.v4.new_markdown_cell(src) if kind == "md" else nbformat.v4.new_code_cell(src))
+    return out
+
+
+NOTEBOOKS: dict[str, list] = {}
+
+# --------------------------------------------------------------------------- Prosen XXZ
+NOTEBOOKS["prosen_xxz"] = [
+    (
+        "md",
+        r"""
+        # Prosen's boundary-driven XXZ chain
+
+        A chain of $n$ spins-1/2 with $H = J\sum_i (\sigma^x_i\sigma^x_{i+1}
+        + \sigma^y_i\sigma^y_{i+1} + \Delta\,\sigma^z_i\sigma^z_{i+1})$,
+        up spins injected at the left end ($L_1 = \sqrt{\gamma}\,\sigma^+_0$) and removed at the
+        right end ($L_2 = \sqrt{\gamma}\,\sigma^-_{n-1}$): maximal driving, whose NESS Prosen
+        found exactly (PRL 107, 137201 (2011)). The spin current is ballistic (independent
+        of $n$) for $|\Delta| < 1$ and decays exponentially with $n$ for $|\Delta| > 1$.
+        """,
+    ),
+    (
+        "code",
+        """
+        %matplotlib inline
+        import numpy as np
+
+        import qness
+        import qness.plot
+        from qness.analysis import transitions
+        from qness.models import boundary_driven_xxz
+        from qness.operators import chain_operator
+        from qness.scan import scan
+
+        model = boundary_driven_xxz(6, delta=0.5, gamma=1.0, mu=1.0)
+        ness = qness.steady_state(model)
+        print(model)
+        print(f"residual {ness.residual:.2e}, method {ness.info['method']}, {ness.info['time']:.3f} s")
+        """,
+    ),
+    (
+        "md",
+        r"""
+        The up-spin current across bond $(i, i+1)$ follows from
+        $\dot n_{i+1} = i[H, n_{i+1}] + \dots$ with $n = (1 + \sigma^z)/2$:
+        $j_i = J\langle \sigma^x_i\sigma^y_{i+1} - \sigma^y_i\sigma^x_{i+1}\rangle$.
+        In the NESS it is the same on every bond and equals the injection rate
+        $\gamma(1 - \langle n_0\rangle)$.
+        """,
+    ),
+    (
+        "code",
+        """
+        def spin_current(model, ness, bond=0):
+            i, dims = bond, model.dims
+            A = chain_operator({i: "sigmax", i + 1: "sigmay"}, dims)
+            A = A - chain_operator({i: "sigmay", i + 1: "sigmax"}, dims)
+            return model.params["J"] * np.real(np.trace(A @ ness.rho))
+
+
+        def magnetisation(model, ness):
+            ops = [chain_operator({i: "sigmaz"}, model.dims) for i in range(len(model.dims))]
+            return np.array([np.real(np.trace(z @ ness.rho)) for z in ops])
+
+
+        currents = [spin_current(model, ness, b) for b in range(5)]
+        n0 = (1 + magnetisation(model, ness)[0]) / 2
+        print("bond currents", np.round(currents, 12))
+        assert np.allclose(currents, currents[0], atol=1e-10)        # continuity
+        assert np.isclose(currents[0], 1.0 * (1 - n0), atol=1e-10)   # = injection at the left end
+        qness.plot.current_profile(currents).figure
+        """,
+    ),
+    (
+        "md",
+        "Magnetisation profiles: flat in the bulk for the XX chain, kink-like deep in the insulating regime.",
+    ),
+    (
+        "code",
+        """
+        ax = None
+        for delta in (0.0, 0.5, 1.0, 1.5):
+            m = boundary_driven_xxz(6, delta=delta)
+            mz = magnetisation(m, qness.steady_state(m))
+            ax = qness.plot.magnetisation_profile(mz, ax=ax, label=f"Δ = {delta}")
+        ax.figure
+        """,
+    ),
+    (
+        "md",
+        r"""
+        ## Current versus length
+
+        A scan over $\Delta$ and the size $n$ (serial here, because `spin_current` is defined
+        in this notebook; with a function from a module, `executor=None` uses every core).
+        """,
+    ),
+    (
+        "code",
+        """
+        import functools
+
+        ds = scan(
+            functools.partial(boundary_driven_xxz, gamma=1.0, mu=1.0),
+            {"delta": [0.0, 0.5, 1.0, 1.5]},
+            {"current": spin_current},
+            sizes=[3, 4, 5, 6, 7],
+            executor="serial",
+            progress=False,
+        )
+        assert (ds["error"] == "").all()
+        j = ds["current"]
+        print(j.round(5).values)
+        # XX chain: ballistic, the current does not depend on n
+        assert np.ptp(j.sel(delta=0.0).values) < 1e-10
+        qness.plot.gap_curves(j.transpose("delta", "n"), "n", size_name="delta", ylabel="spin current").figure
+        """,
+    ),
+    (
+        "code",
+        """
+        fit = transitions.finite_size_scaling(j["n"].values, j.sel(delta=1.5).values)
+        print(f"Δ = 1.5: best law {fit.best.law}, localisation length ξ = "
+              f"{fit.exponential.exponent:.3f} ± {fit.exponential.exponent_err:.3f}")
+        assert fit.best.law == "exponential"
+        """,
+    ),
+]
+
+# --------------------------------------------------------------------------- detailed balance
+NOTEBOOKS["detailed_balance"] = [
+    (
+        "md",
+        r"""
+        # Broken detailed balance: the three-state cycle and the TASEP
+
+        A classical Markov jump process with rates $w_{i\to j}$ is a Lindblad model with jumps
+        $L_{ij} = \sqrt{w_{ij}}\,|j\rangle\langle i|$ and $H = 0$; its NESS is diagonal,
+        $\rho = \mathrm{diag}(p^*)$. Detailed balance, $p_i w_{i\to j} = p_j w_{j\to i}$, holds
+        if and only if every cycle affinity vanishes (Kolmogorov's criterion); otherwise a
+        current circulates and entropy is produced (Schnakenberg, RMP 48, 571 (1976)).
+        """,
+    ),
+    (
+        "code",
+        """
+        %matplotlib inline
+        import functools
+
+        import numpy as np
+        import scipy.sparse.linalg as spla
+
+        import qness
+        import qness.plot
+        from qness.models import tasep, tasep_current, tasep_generator, three_state_cycle
+        from qness.scan import scan
+
+        rates = dict(k_ab=2.0, k_bc=1.0, k_ca=1.5, k_ba=0.5, k_cb=0.5, k_ac=0.5)
+        model = three_state_cycle(**rates)
+        rho = qness.steady_state(model).rho
+        p = np.real(np.diag(rho))
+        assert np.allclose(rho, np.diag(p), atol=1e-12)  # no coherences
+
+        # Kirchhoff / Hill: p_A ∝ sum over spanning trees directed into A
+        r = rates
+        tree = np.array([
+            r["k_bc"] * r["k_ca"] + r["k_ba"] * r["k_ca"] + r["k_cb"] * r["k_ba"],
+            r["k_ca"] * r["k_ab"] + r["k_cb"] * r["k_ab"] + r["k_ac"] * r["k_cb"],
+            r["k_ab"] * r["k_bc"] + r["k_ac"] * r["k_bc"] + r["k_ba"] * r["k_ac"],
+        ])
+        assert np.allclose(p, tree / tree.sum(), atol=1e-12)
+        print("p* =", p.round(6))
+        """,
+    ),
+    (
+        "code",
+        """
+        def cycle_current(model, ness):
+            r, p = model.params, np.real(np.diag(ness.rho))
+            return p[0] * r["k_ab"] - p[1] * r["k_ba"]
+
+
+        def affinity(r):
+            return np.log(r["k_ab"] * r["k_bc"] * r["k_ca"] / (r["k_ba"] * r["k_cb"] * r["k_ac"]))
+
+
+        def entropy_production(model, ness):
+            # Schnakenberg: sum over edges of J_e ln(p_i w_ij / (p_j w_ji)), >= 0
+            r, p = model.params, np.real(np.diag(ness.rho))
+            edges = [(0, 1, "k_ab", "k_ba"), (1, 2, "k_bc", "k_cb"), (2, 0, "k_ca", "k_ac")]
+            return sum(
+                (p[i] * r[f] - p[j] * r[b]) * np.log(p[i] * r[f] / (p[j] * r[b])) for i, j, f, b in edges
+            )
+
+
+        ness = qness.steady_state(model)
+        J = cycle_current(model, ness)
+        print(f"J = {J:.6f}, affinity A = {affinity(rates):.4f}, σ = {entropy_production(model, ness):.6f}")
+        # one cycle: sigma = J * A
+        assert np.isclose(entropy_production(model, ness), J * affinity(rates))
+        """,
+    ),
+    (
+        "md",
+        r"""
+        Vary the rate $k_{AB}$: the current changes sign where the affinity does, and the
+        entropy production $\sigma = J\mathcal{A} \ge 0$ vanishes only at detailed balance
+        ($k_{AB} = k_{BA}k_{CB}k_{AC}/(k_{BC}k_{CA}) = 1/12$ here).
+        """,
+    ),
+    (
+        "code",
+        """
+        fixed = {k: v for k, v in rates.items() if k != "k_ab"}
+        grid = np.geomspace(1 / 48, 4 / 3, 13)  # contains 1/12
+        ds = scan(
+            functools.partial(three_state_cycle, **fixed),
+            {"k_ab": grid},
+            {"J": cycle_current, "sigma": entropy_production},
+            executor="serial",
+            progress=False,
+        )
+        A = np.array([affinity({**fixed, "k_ab": k}) for k in grid])
+        assert np.all(np.sign(ds["J"].values.round(12)) == np.sign(A.round(12)))
+        assert np.all(ds["sigma"].values >= -1e-14)
+        at_db = np.argmin(np.abs(A))
+        assert abs(A[at_db]) < 1e-12 and abs(ds["J"].values[at_db]) < 1e-12
+        ax = qness.plot.profile(ds["J"].values, ylabel="cycle current J", label="J")
+        ax.set_xticks(range(len(grid)), [f"{a:.1f}" for a in A], rotation=60)
+        ax.set_xlabel("affinity A")
+        ax.figure
+        """,
+    ),
+    (
+        "md",
+        r"""
+        ## The open TASEP
+
+        Particles enter at rate $\alpha$, hop only to the right, leave at rate $\beta$: every
+        jump is irreversible, so detailed balance is maximally broken. The exact current is
+        known (Derrida, Evans, Hakim, Pasquier, J. Phys. A 26, 1493 (1993)). First, the
+        Lindblad model on $n$ qubits against the exact result:
+        """,
+    ),
+    (
+        "code",
+        """
+        for n in (3, 4, 5):
+            m = tasep(n, alpha=0.3, beta=0.6)
+            rho = qness.steady_state(m).rho
+            occ_last = np.real(np.trace(qness.operators.embed("sigmaz", n - 1, m.dims) @ rho) + 1) / 2
+            J = 0.6 * occ_last  # exit current
+            print(n, J, tasep_current(n, alpha=0.3, beta=0.6))
+            assert np.isclose(J, tasep_current(n, alpha=0.3, beta=0.6), rtol=1e-8)
+        """,
+    ),
+    (
+        "md",
+        r"""
+        Longer chains through the classical generator ($2^n$ configurations instead of $4^n$):
+        current versus $\alpha$ at $\beta = 0.7$, approaching the phase diagram
+        $J = \alpha(1-\alpha)$ (low density, $\alpha < 1/2$) and $J = 1/4$ (maximal current).
+        """,
+    ),
+    (
+        "code",
+        """
+        def classical_nss(W):
+            vals, vecs = spla.eigs(W.tocsc(), k=1, sigma=0)
+            p = np.real(vecs[:, 0])
+            return p / p.sum()
+
+
+        alphas = np.linspace(0.1, 0.9, 9)
+        curves = {}
+        for n in (4, 8, 10):
+            Js = []
+            for a in alphas:
+                p = classical_nss(tasep_generator(n, alpha=a, beta=0.7))
+                occupied_last = np.array([(s & 1) == 0 for s in range(2**n)])  # bit 0 = occupied
+                Js.append(0.7 * p[occupied_last].sum())
+            curves[n] = np.array(Js)
+            exact = [tasep_current(n, alpha=a, beta=0.7) for a in alphas]
+            assert np.allclose(curves[n], exact, rtol=1e-7)
+        ax = qness.plot.gap_curves(curves, "alpha", x=alphas, size_name="n", log=False, ylabel="current J")
+        ax.plot(alphas, np.where(alphas < 0.5, alphas * (1 - alphas), 0.25), "k--", label="n → ∞")
+        ax.legend()
+        ax.figure
+        """,
+    ),
+]
+
+
+def build(name: str) -> str:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.cells = _cells(NOTEBOOKS[name])
+    path = os.path.join(HERE, f"{name}.ipynb")
+    nbformat.validate(nb)
+    with open(path, "w") as fh:
+        nbformat.write(nb, fh)
+    return path
+
+
+if __name__ == "__main__":
+    names = sys.argv[1:] or list(NOTEBOOKS)
+    for n in names:
+        if n not in NOTEBOOKS:
+            sys.exit(f"unknown notebook {n!r}; known: {', '.join(NOTEBOOKS)}")
+        print(build(n))
