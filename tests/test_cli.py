@@ -98,3 +98,27 @@ def test_main_in_process_returns_codes(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["scan"])
     assert exc.value.code == 2
+
+
+def test_scan_on_a_dask_scheduler(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    out = tmp_path / "dask.h5"
+    args = ["scan", "kerr", *KERR, "--vary", "F=0.1:0.5:4", "--out", str(out)]
+    args += ["--quantities", "expect:num", "--no-progress"]
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        r = run(*args, "--scheduler", cluster.scheduler_address)
+    assert r.returncode == 0, r.stderr
+    local = run(
+        *args[:-5],
+        "--out",
+        str(tmp_path / "local.h5"),
+        "--quantities",
+        "expect:num",
+        "--workers",
+        "1",
+        "--no-progress",
+    )
+    assert local.returncode == 0, local.stderr
+    np.testing.assert_allclose(load(out)["expect:num"], load(tmp_path / "local.h5")["expect:num"], rtol=1e-10)
