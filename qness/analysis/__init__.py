@@ -1,0 +1,42 @@
+"""Analysis of steady states: thermodynamics, entanglement, detailed balance.
+
+Submodules
+----------
+thermo
+    Heat and particle currents per bath, drive power, first-law residual,
+    entropy production, bond currents and continuity (sign convention:
+    ``J_k > 0`` flows from bath ``k`` into the system).
+entanglement
+    Partial traces, entropies, mutual information, logarithmic negativity,
+    concurrence (entropies in bits by default).
+balance
+    Classical Markov networks (Schnakenberg entropy production, cycle
+    affinities, Kolmogorov's criterion, housekeeping/excess split) and a
+    quantum detailed-balance test.
+"""
+
+from . import balance, entanglement, thermo
+from .thermo import (
+    SecondLawWarning,
+    bond_currents,
+    continuity_residual,
+    drive_power,
+    entropy_production,
+    first_law_residual,
+    heat_currents,
+    particle_currents,
+)
+
+__all__ = [
+    "thermo",
+    "entanglement",
+    "balance",
+    "SecondLawWarning",
+    "heat_currents",
+    "particle_currents",
+    "drive_power",
+    "first_law_residual",
+    "entropy_production",
+    "bond_currents",
+    "continuity_residual",
+]
