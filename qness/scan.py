@@ -308,7 +308,12 @@ class _Store:
                 f.attrs["dims"] = json.dumps(dims)
                 coords = f.create_group("coords")
                 for name, values in definition["axes"].items():
-                    coords.create_dataset(name, data=np.asarray(values))
+                    v = np.asarray(values)
+                    if v.dtype.kind == "U":  # HDF5 stores bytes; decoded again by load()
+                        ds = coords.create_dataset(name, data=np.char.encode(v, "utf-8"))
+                        ds.attrs["text"] = 1
+                    else:
+                        coords.create_dataset(name, data=v)
                 vals = f.create_group("values")
                 for q in qnames:
                     vals.create_dataset(q, data=np.full(shape, np.nan))
@@ -363,7 +368,10 @@ def load(store) -> xarray.Dataset:
             raise ValueError(f"{store} is not a qness scan store")
         dims = json.loads(f.attrs["dims"])
         definition = f.attrs["definition"]
-        coords = {name: f["coords"][name][...] for name in dims}
+        coords = {}
+        for name in dims:
+            c = f["coords"][name]
+            coords[name] = np.char.decode(c[...], "utf-8").astype(str) if "text" in c.attrs else c[...]
         data = {q: (dims, f["values"][q][...]) for q in f["values"]}
         data["time"] = (dims, f["time"][...])
         data["error"] = (dims, np.char.decode(f["error"][...], "utf-8").astype(str))
@@ -472,9 +480,10 @@ def scan(
         must also be importable by the workers, i.e. defined in a module,
         not in a notebook.
     grid : mapping of str to 1-D array_like
-        Parameter name -> values. The scan covers the full product, in the
-        mapping's order; the last parameter is the warm-start axis (points
-        along it run one after another in the same worker).
+        Parameter name -> values (numbers, or strings such as
+        ``form=["local", "global"]``). The scan covers the full product, in
+        the mapping's order; the last parameter is the warm-start axis
+        (points along it run one after another in the same worker).
     quantities : sequence or mapping
         What to compute at each point: built-in names (see
         :data:`BUILTIN_QUANTITIES`: ``"gap"``, ``"purity"``, ``"entropy"``,
@@ -578,6 +587,8 @@ def scan(
             v = v.reshape(1)
         if v.ndim != 1 or v.size == 0:
             raise ValueError(f"grid[{name!r}] must be a non-empty 1-D array, got shape {v.shape}")
+        if v.dtype.kind not in "biufcU":
+            raise ValueError(f"grid[{name!r}] must hold numbers or strings, got dtype {v.dtype}")
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"grid parameter names must be identifiers, got {name!r}")
         axes[name] = v

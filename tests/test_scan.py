@@ -120,6 +120,25 @@ def test_sizes_axis_and_expect_builtin():
     np.testing.assert_allclose(ds["mz0"].sel(n=3, h=1.0), np.trace(z[0] @ rho).real, rtol=1e-8)
 
 
+def kerr_form(form, F):
+    return cavity(F, U=0.0 if form == "linear" else 0.5)
+
+
+def test_string_grid_axis_round_trips_through_the_store(tmp_path):
+    ds = scan(
+        kerr_form,
+        {"form": ["linear", "kerr"], "F": [0.2, 0.4]},
+        {"n": photon_number},
+        executor="serial",
+        solver=dense_solver,
+        store=tmp_path / "s.h5",
+        progress=False,
+    )
+    assert list(ds["form"].values) == ["linear", "kerr"]
+    np.testing.assert_allclose(ds["n"].sel(form="linear"), [_coherent_n(0.2), _coherent_n(0.4)], rtol=1e-4)
+    assert load(tmp_path / "s.h5")["n"].sel(form="kerr", F=0.4) == ds["n"].sel(form="kerr", F=0.4)
+
+
 def test_warm_start_follows_the_last_axis():
     ds = scan(
         cavity,
