@@ -229,6 +229,36 @@ NOTEBOOKS["detailed_balance"] = [
     (
         "md",
         r"""
+        The same with `qness.analysis.balance`, which works on the rate matrix
+        $K_{ij} = w_{i\to j}$ of any network (cycle basis, affinities, Kolmogorov's criterion),
+        and its quantum test of detailed balance on the Lindblad NESS:
+        """,
+    ),
+    (
+        "code",
+        """
+        from qness.analysis import balance
+
+
+        def rate_matrix(r):
+            return np.array([[0, r["k_ab"], r["k_ac"]], [r["k_ba"], 0, r["k_bc"]], [r["k_ca"], r["k_cb"], 0]])
+
+
+        K = rate_matrix(rates)
+        assert np.allclose(balance.stationary_distribution(K), p)
+        assert np.isclose(balance.schnakenberg_entropy_production(K, p), entropy_production(model, ness))
+        assert np.allclose(balance.cycle_affinities(K), [affinity(rates)])
+        assert not balance.kolmogorov_criterion(K) and not balance.quantum_detailed_balance(model, ness)
+        at_db = dict(rates, k_ab=1 / 12)
+        m_db = three_state_cycle(**at_db)
+        assert balance.kolmogorov_criterion(rate_matrix(at_db))
+        assert balance.quantum_detailed_balance(m_db, qness.steady_state(m_db))
+        print("affinity", balance.cycle_affinities(K), "detailed balance:", balance.kolmogorov_criterion(K))
+        """,
+    ),
+    (
+        "md",
+        r"""
         Vary the rate $k_{AB}$: the current changes sign where the affinity does, and the
         entropy production $\sigma = J\mathcal{A} \ge 0$ vanishes only at detailed balance
         ($k_{AB} = k_{BA}k_{CB}k_{AC}/(k_{BC}k_{CA}) = 1/12$ here).
