@@ -7,8 +7,7 @@ Examples
     qness models
     qness steady kerr --set cutoff=20 --set detuning=-1 --set U=0.5 --set F=1 --set kappa=1
     qness gap boundary_driven_xxz --set n=4 --set delta=0.5
-    qness scan qness.analysis.transitions:kerr_scaled --vary F1=1.5:3.5:21 --size 1,2,3,4 \\
-        --out kerr.h5 --workers 2
+    qness scan kerr_scaled --vary F1=1.5:3.5:21 --size 1,2,3,4 --out kerr.h5 --workers 2
     qness plot kerr.h5 --out kerr.png
 
 ``MODEL`` is a name from ``qness models`` or ``module:function`` for any
@@ -38,10 +37,19 @@ class UsageError(Exception):
 
 
 # --------------------------------------------------------------------------- models
+def _families() -> dict:
+    """Size-scaled model families for finite-size scans (not in :mod:`qness.models`)."""
+    from .analysis.transitions import kerr_scaled
+
+    return {"kerr_scaled": kerr_scaled}
+
+
 def _registry() -> dict:
     import qness.models
 
-    return {name: qness.models.get(name) for name in qness.models.available()}
+    reg = _families()
+    reg.update({name: qness.models.get(name) for name in qness.models.available()})
+    return reg
 
 
 def _first_line(f) -> str:
