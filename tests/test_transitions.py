@@ -108,7 +108,7 @@ def test_reduced_mode_of_two_modes():
 
 # ----------------------------------------------------------------- metastability
 def test_kerr_bistability_metastable_states():
-    model = tr.kerr_scaled(3, F1=2.5)
+    model = tr.kerr_scaled(3, F1=2.5, cutoff=14)  # converged to ~1e-10 in the gap
     spec = DenseSpectrum(model, k=3)
     rho_ss = dense_steady_state(model)
     meta = tr.metastable_states(spectrum=spec, ness=rho_ss)
@@ -138,7 +138,7 @@ def test_no_bistability_for_the_linear_cavity():
 
 def test_kerr_gap_closes_exponentially():
     sizes = [2, 3, 4]
-    gaps = [dense_gap(tr.kerr_scaled(N, F1=2.5)) for N in sizes]
+    gaps = [dense_gap(tr.kerr_scaled(N, F1=2.5, cutoff=3 * N + 5)) for N in sizes]
     assert np.all(np.diff(gaps) < 0)
     res = tr.finite_size_scaling(sizes, gaps)
     assert res.best.law == "exponential"
@@ -167,4 +167,4 @@ def test_transition_from_gap_scan():
 
 
 def _kerr_for_scan(N, F1):
-    return tr.kerr_scaled(N, F1=F1, cutoff=4 * N + 8)
+    return tr.kerr_scaled(N, F1=F1, cutoff=3 * N + 5)
