@@ -9,7 +9,7 @@ Conventions used throughout (hbar = 1):
 * Currents ``J_k > 0`` flow from bath ``k`` into the system.
 """
 
-from . import operators
+from . import models, operators
 from .liouvillian import liouvillian, liouvillian_operator
 from .model import (
     Bath,
@@ -23,10 +23,24 @@ from .model import (
     check_symmetry,
     from_qutip,
 )
+from .solvers import (
+    NESS,
+    Auto,
+    ConvergenceError,
+    Dense,
+    Direct,
+    Evolve,
+    InsufficientMemoryError,
+    Krylov,
+    NonUniqueSteadyStateError,
+    steady_state,
+    steady_states,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "models",
     "operators",
     "liouvillian",
     "liouvillian_operator",
@@ -40,4 +54,15 @@ __all__ = [
     "as_model",
     "check_symmetry",
     "from_qutip",
+    "NESS",
+    "Auto",
+    "Dense",
+    "Direct",
+    "Evolve",
+    "Krylov",
+    "ConvergenceError",
+    "InsufficientMemoryError",
+    "NonUniqueSteadyStateError",
+    "steady_state",
+    "steady_states",
 ]

@@ -1,0 +1,20 @@
+"""Steady-state and spectral solvers (the engine)."""
+
+from .errors import ConvergenceError, InsufficientMemoryError, NonUniqueSteadyStateError
+from .methods import Auto, Dense, Direct, Evolve, Krylov
+from .result import NESS
+from .steady import steady_state, steady_states
+
+__all__ = [
+    "Auto",
+    "Dense",
+    "Direct",
+    "Evolve",
+    "Krylov",
+    "NESS",
+    "ConvergenceError",
+    "InsufficientMemoryError",
+    "NonUniqueSteadyStateError",
+    "steady_state",
+    "steady_states",
+]

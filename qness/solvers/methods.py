@@ -1,0 +1,185 @@
+"""Solver methods as small frozen dataclasses (dispatched by type).
+
+Each method holds only its own settings; unknown settings are rejected with
+the list of valid ones. Pass an instance (``Krylov(rtol=1e-12)``), a name
+(``"krylov"``) or ``None`` (automatic choice) as ``method=``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Auto", "Dense", "Direct", "Krylov", "Evolve", "resolve_method", "METHODS"]
+
+
+def _positive(name, value, allow_zero=False):
+    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'}, got {value!r}")
+
+
+def _choice(name, value, valid):
+    if value not in valid:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, valid))}; got {value!r}")
+
+
+@dataclass(frozen=True)
+class Auto:
+    """Choose a method by size: dense below ``dense_max``, sparse LU below
+    ``direct_max`` unknowns (of the symmetry sector), preconditioned Krylov above.
+    """
+
+    dense_max: int = 1024
+    direct_max: int = 300_000
+    rtol: float = 1e-12
+
+    def __post_init__(self):
+        _positive("dense_max", self.dense_max, allow_zero=True)
+        _positive("direct_max", self.direct_max, allow_zero=True)
+        _positive("rtol", self.rtol)
+
+
+@dataclass(frozen=True)
+class Dense:
+    """Null vector of the dense Liouvillian (sector) by a full LU / SVD. For small sizes."""
+
+    max_size: int = 6000
+
+    def __post_init__(self):
+        _positive("max_size", self.max_size)
+
+
+@dataclass(frozen=True)
+class Direct:
+    """Sparse LU of the Liouvillian (sector) with one row replaced by the trace condition.
+
+    Attributes
+    ----------
+    backend : {"auto", "superlu", "pardiso"}
+        ``"pardiso"`` (Intel MKL through ``pypardiso``, nested-dissection
+        ordering) when installed, else SciPy's SuperLU.
+    ordering : str
+        SuperLU column ordering: ``"MMD_AT_PLUS_A"`` (default: Liouvillians
+        are structurally symmetric), ``"COLAMD"`` (SciPy's default, fills
+        badly on many-body Liouvillians), ``"MMD_ATA"``, ``"NATURAL"``.
+    refine : int
+        Steps of iterative refinement after the solve.
+    """
+
+    backend: str = "auto"
+    ordering: str = "MMD_AT_PLUS_A"
+    refine: int = 2
+
+    def __post_init__(self):
+        _choice("backend", self.backend, ("auto", "superlu", "pardiso"))
+        _choice("ordering", self.ordering, ("MMD_AT_PLUS_A", "COLAMD", "MMD_ATA", "NATURAL"))
+        if not isinstance(self.refine, int) or self.refine < 0:
+            raise ValueError(f"refine must be a non-negative integer, got {self.refine!r}")
+
+
+@dataclass(frozen=True)
+class Krylov:
+    """Preconditioned Krylov solve of ``L x + w Tr(x) = w`` (matrix-free by default).
+
+    Attributes
+    ----------
+    solver : {"gmres", "lgmres", "bicgstab"}
+        SciPy iterative solver.
+    preconditioner : {"sylvester", "ilu", None}
+        ``"sylvester"``: exact inverse of the no-jump part
+        ``L0(rho) = -i(H_eff rho - rho H_eff^+)`` per symmetry block;
+        ``"ilu"``: incomplete LU of the assembled sector matrix.
+    rtol : float
+        Relative tolerance of the linear solve, ``||b - A x|| <= rtol ||b||``.
+    maxiter : int
+        Maximum number of iterations (GMRES: inner iterations in total).
+    restart : int
+        GMRES restart length.
+    matrix_free : bool
+        Apply ``L`` block by block instead of assembling the sector matrix.
+    """
+
+    solver: str = "gmres"
+    preconditioner: str | None = "sylvester"
+    rtol: float = 1e-12
+    maxiter: int = 2000
+    restart: int = 100
+    matrix_free: bool = True
+    ilu_fill: float = 10.0
+    ilu_drop: float = 1e-5
+
+    def __post_init__(self):
+        _choice("solver", self.solver, ("gmres", "lgmres", "bicgstab"))
+        _choice("preconditioner", self.preconditioner, ("sylvester", "ilu", None))
+        _positive("rtol", self.rtol)
+        _positive("maxiter", self.maxiter)
+        _positive("restart", self.restart)
+
+
+@dataclass(frozen=True)
+class Evolve:
+    """Integrate ``d rho/dt = L rho`` from ``rho0`` until ``||L vec(rho)|| <= atol``.
+
+    For models with several steady states this returns the one reached from
+    ``rho0`` (default: the maximally mixed state). Uses ``expm_multiply`` on
+    the sector matrix with a step that doubles while it can.
+
+    Attributes
+    ----------
+    rho0 : array_like or None
+        Initial density matrix (``d x d``).
+    atol : float
+        Target residual ``||L vec(rho)||_2``.
+    t_max : float
+        Largest total time before giving up (``ConvergenceError``).
+    dt : float
+        First time step.
+    """
+
+    rho0: object = None
+    atol: float = 1e-10
+    t_max: float = 1e7
+    dt: float = 1.0
+
+    def __post_init__(self):
+        _positive("atol", self.atol)
+        _positive("t_max", self.t_max)
+        _positive("dt", self.dt)
+
+
+METHODS = {"auto": Auto, "dense": Dense, "direct": Direct, "krylov": Krylov, "evolve": Evolve}
+
+
+def resolve_method(method, options: dict):
+    """Turn ``method`` (instance, name or None) plus keyword ``options`` into an instance.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method name or an option the method does not have
+        (the message lists the valid ones).
+    """
+    if method is None:
+        method = "auto"
+    if isinstance(method, str):
+        key = method.lower()
+        if key not in METHODS:
+            raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+        method = METHODS[key]()
+    if not dataclasses.is_dataclass(method) or type(method) not in METHODS.values():
+        raise ValueError(
+            f"method must be one of {', '.join(c.__name__ for c in METHODS.values())} or a name; "
+            f"got {type(method).__name__}"
+        )
+    if options:
+        valid = [f.name for f in dataclasses.fields(method)]
+        bad = [k for k in options if k not in valid]
+        if bad:
+            raise ValueError(
+                f"{type(method).__name__} does not take option(s) {', '.join(bad)}; "
+                f"valid options: {', '.join(valid)}"
+            )
+        method = dataclasses.replace(method, **options)
+    return method

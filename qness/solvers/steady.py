@@ -1,0 +1,477 @@
+"""Steady states of Lindblad models: dense, sparse LU, preconditioned Krylov, time evolution.
+
+All methods solve ``L vec(rho) = 0`` with ``Tr(rho) = 1`` in the symmetry
+sector that holds the steady state (``n_left - n_right = 0`` for a weak
+U(1) symmetry), which shrinks the problem from ``d^2`` unknowns to
+``sum_b d_b^2``. The trace condition replaces the equation of the first
+diagonal element (that row of ``L`` is redundant because ``Tr L(x) = 0``):
+
+    A x = c e_r Tr(x) + (1 - e_r e_r^T) L x = c e_r,
+
+with ``c`` the scale of ``L``'s diagonal. ``A`` is non-singular exactly when
+the steady state is unique.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from ..model import LindbladModel, U1Symmetry, Z2Symmetry, as_model
+from ..symmetry import Sector, detect_invariant_subspaces, full_sector, steady_sector
+from .errors import ConvergenceError, InsufficientMemoryError, NonUniqueSteadyStateError
+from .krylov import gmres
+from .methods import Auto, Dense, Direct, Evolve, Krylov, resolve_method
+from .result import NESS
+
+__all__ = ["steady_state", "steady_states", "available_memory"]
+
+
+def available_memory() -> float:
+    """Bytes of memory available to this process (``MemAvailable``; 8 GiB if unknown)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import psutil
+
+        return float(psutil.virtual_memory().available)
+    except ImportError:  # pragma: no cover
+        return 8.0 * 2**30
+
+
+# ------------------------------------------------------------------ the system
+class _System:
+    """The sector problem: matrix (lazily), matrix-free operator, trace row."""
+
+    def __init__(self, model: LindbladModel, sector: Sector):
+        self.model = model
+        self.sector = sector
+        self.n = sector.size
+        self.t = sector.trace_vector()
+        diag = np.flatnonzero(self.t)
+        if diag.size == 0:
+            raise ValueError("the chosen sector holds no diagonal elements: it cannot hold a state")
+        self.r = int(diag[0])
+        self._M = None
+        self._op = None
+        # Scale of L: largest |A_ii| (dissipation and energy scale), at least 1e-300.
+        Heff = model.H_eff()
+        self.c = max(2.0 * float(np.max(np.abs(Heff.diagonal()), initial=0.0)), 1e-300)
+        if not np.isfinite(self.c) or self.c == 0:
+            self.c = 1.0
+
+    def matrix(self) -> sp.csr_array:
+        if self._M is None:
+            self._M = self.sector.matrix(self.model)
+        return self._M
+
+    def operator(self) -> spla.LinearOperator:
+        if self._op is None:
+            self._op = self.sector.operator(self.model)
+        return self._op
+
+    def replaced_matrix(self) -> sp.csr_array:
+        """``A``: the sector matrix with row ``r`` replaced by ``c * t``."""
+        M = self.matrix()
+        keep = np.ones(self.n)
+        keep[self.r] = 0.0
+        diag_idx = np.flatnonzero(self.t)
+        trace_row = sp.csr_array(
+            (np.full(diag_idx.size, self.c, dtype=np.complex128), (np.full(diag_idx.size, self.r), diag_idx)),
+            shape=(self.n, self.n),
+        )
+        A = sp.csr_array(sp.diags_array(keep) @ M) + trace_row
+        A.sum_duplicates()
+        A.eliminate_zeros()
+        return sp.csr_array(A)
+
+    def rhs(self) -> np.ndarray:
+        b = np.zeros(self.n, dtype=np.complex128)
+        b[self.r] = self.c
+        return b
+
+    def replaced_operator(self, use_matrix: bool) -> spla.LinearOperator:
+        L = self.matrix() if use_matrix else self.operator()
+        r, c, t = self.r, self.c, self.t
+
+        def mv(x):
+            y = np.asarray(L @ x).ravel().astype(np.complex128, copy=False)
+            y[r] = c * (t @ x)
+            return y
+
+        return spla.LinearOperator((self.n, self.n), matvec=mv, dtype=np.complex128)
+
+    def residual(self, x: np.ndarray) -> float:
+        """``||L x||_2`` for the sector vector ``x`` (the full residual: zeros elsewhere)."""
+        return float(np.linalg.norm(self.operator() @ x))
+
+
+# ------------------------------------------------------------------ public API
+def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> NESS:
+    """The steady state ``rho`` with ``L(rho) = 0`` and ``Tr(rho) = 1``.
+
+    Parameters
+    ----------
+    model : LindbladModel or tuple (H, c_ops)
+        The master equation ``d rho/dt = -i[H, rho] + sum_k D[L_k] rho``
+        (hbar = 1, ``L_k = sqrt(rate_k) A_k``; QuTiP objects accepted).
+    method : Auto, Dense, Direct, Krylov, Evolve, str or None
+        The algorithm (see :mod:`qness.solvers.methods`); ``None`` chooses by
+        the size of the steady-state sector and the memory available.
+    x0 : array_like or NESS, optional
+        Warm start (``d x d`` density matrix or a previous result), used by
+        the iterative methods; ``Evolve`` starts from it if its ``rho0`` is
+        not set.
+    symmetry : "auto", None, U1Symmetry or Z2Symmetry
+        ``"auto"`` uses the model's declared U(1) (else Z2) symmetry and
+        solves only the sector ``n_left - n_right = 0`` (or parity ``+1``);
+        ``None`` solves the full space.
+    **options
+        Settings of the method, e.g. ``rtol=1e-10`` for ``Krylov``; an
+        unknown name raises ``ValueError`` listing the valid ones.
+
+    Returns
+    -------
+    NESS
+        ``.rho`` (``d x d``, trace 1, Hermitian), ``.residual``
+        ``= ||L vec(rho)||_2`` (column stacking), ``.info`` with the method,
+        its settings, iterations and wall time.
+
+    Raises
+    ------
+    NonUniqueSteadyStateError
+        If the dynamics has invariant subspaces (a strong symmetry or a
+        decoupled part), or the trace-augmented system is singular. Use
+        :func:`steady_states` for one state per subspace, or ``Evolve`` from
+        an initial state.
+    ConvergenceError
+        If an iterative method misses its tolerance (carries the last
+        iterate and its residual).
+    InsufficientMemoryError
+        If a dense or LU solve would not fit in memory.
+    ValueError
+        On bad input (see :func:`qness.from_qutip`) or bad options.
+
+    Notes
+    -----
+    Conventions: ``vec(rho) = rho.ravel(order="F")``;
+    ``L = -i(I⊗H - H^T⊗I) + sum_k [conj(L_k)⊗L_k - 1/2(I⊗L_k^+L_k + (L_k^+L_k)^T⊗I)]``.
+
+    Examples
+    --------
+    >>> import qutip, qness
+    >>> ness = qness.steady_state((qutip.sigmax(), [qutip.sigmam()]))
+    >>> round(ness.expect(qutip.sigmaz()), 6)
+    -0.111111
+    """
+    t0 = time.perf_counter()
+    model = as_model(model)
+    method = resolve_method(method, options)
+    if isinstance(method, Evolve):
+        return _evolve(model, method, x0, t0)
+    comps = detect_invariant_subspaces(model)
+    if len(comps) > 1:
+        raise NonUniqueSteadyStateError(
+            f"the model has {len(comps)} invariant subspaces (sizes {[len(c) for c in comps][:8]}"
+            f"{'...' if len(comps) > 8 else ''}) that the dynamics never connects, so it has at least "
+            f"{len(comps)} steady states; use qness.steady_states(model) for one per subspace, or "
+            "method=Evolve(rho0=...) for the one reached from an initial state",
+            subspaces=comps,
+        )
+    sector = _choose_sector(model, symmetry)
+    system = _System(model, sector)
+    if isinstance(method, Auto):
+        method = _auto_choice(method, system)
+    solver = _DISPATCH[type(method)]
+    x, info = solver(system, method, _warm_start(x0, sector, model))
+    return _finish(model, system, x, method, info, t0)
+
+
+def steady_states(model, method=None, **options) -> list[NESS]:
+    """One steady state per invariant subspace of ``model`` (see :func:`steady_state`).
+
+    The basis is split into the connected components of the graph of
+    ``H`` and the jump operators; each component's restricted model is
+    solved on its own and embedded back. For a connected model this is
+    ``[steady_state(model)]``.
+
+    Returns
+    -------
+    list of NESS
+        One state per component, in order of the components' first index.
+    """
+    model = as_model(model)
+    comps = detect_invariant_subspaces(model)
+    if len(comps) == 1:
+        return [steady_state(model, method, **options)]
+    out = []
+    for comp in comps:
+        sub = _restrict(model, comp)
+        ness = steady_state(sub, method, symmetry=None, **options)
+        rho = np.zeros((model.dim, model.dim), dtype=np.complex128)
+        rho[np.ix_(comp, comp)] = ness.rho
+        info = dict(ness.info, subspace=comp)
+        info.pop("_blocks", None)
+        out.append(NESS(rho, model.dims, ness.residual, info))
+    return out
+
+
+def _restrict(model: LindbladModel, comp: np.ndarray) -> LindbladModel:
+    H = model.H[comp][:, comp]
+    jumps = []
+    for j in model.jumps:
+        op = j.op[comp][:, comp]
+        if op.nnz:
+            jumps.append(dataclasses.replace(j, op=op))
+    return LindbladModel(dims=(len(comp),), H=H, jumps=tuple(jumps), name=f"{model.name}[subspace]")
+
+
+def _choose_sector(model: LindbladModel, symmetry) -> Sector:
+    if symmetry is None or symmetry is False:
+        return full_sector(model.dim)
+    if isinstance(symmetry, str):
+        if symmetry != "auto":
+            raise ValueError(f"symmetry must be 'auto', None, a U1Symmetry or a Z2Symmetry; got {symmetry!r}")
+        if model.u1() is None and model.z2() is None:
+            return full_sector(model.dim)
+        return steady_sector(model)
+    if isinstance(symmetry, (U1Symmetry, Z2Symmetry)):
+        return steady_sector(model, symmetry)
+    raise ValueError(
+        f"symmetry must be 'auto', None, a U1Symmetry or a Z2Symmetry; got {type(symmetry).__name__}"
+    )
+
+
+def _warm_start(x0, sector: Sector, model: LindbladModel):
+    if x0 is None:
+        return None
+    rho0 = getattr(x0, "rho", x0)
+    if hasattr(rho0, "full") and callable(rho0.full):
+        rho0 = rho0.full()
+    rho0 = np.asarray(rho0, dtype=np.complex128)
+    d = model.dim
+    if rho0.shape != (d, d):
+        raise ValueError(f"x0 must be a {d} x {d} density matrix, got shape {rho0.shape}")
+    if not np.all(np.isfinite(rho0)):
+        raise ValueError("x0 has non-finite entries")
+    return sector.from_full(rho0)
+
+
+def _auto_choice(method: Auto, system: _System):
+    n = system.n
+    if n <= method.dense_max:
+        return Dense()
+    if n <= method.direct_max:
+        return Direct()
+    return Krylov(rtol=method.rtol)
+
+
+# ------------------------------------------------------------------ methods
+def _solve_dense(system: _System, method: Dense, x0):
+    n = system.n
+    if n > method.max_size:
+        raise InsufficientMemoryError(
+            f"Dense: the sector has {n} unknowns, above max_size={method.max_size}; use Direct or Krylov",
+            required=16.0 * n * n,
+            available=available_memory(),
+        )
+    A = system.replaced_matrix().toarray()
+    lu, piv = sla.lu_factor(A, check_finite=False)
+    u = np.abs(np.diag(lu))
+    if u.min() <= 1e-13 * u.max():
+        raise NonUniqueSteadyStateError(
+            "the trace-augmented Liouvillian is singular: the steady state is not unique "
+            f"(smallest pivot {u.min():.2e} vs largest {u.max():.2e}); use Evolve(rho0=...)"
+        )
+    x = sla.lu_solve((lu, piv), system.rhs(), check_finite=False)
+    return x, {"iterations": 1}
+
+
+def _pardiso_available() -> bool:
+    try:
+        import pypardiso  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _solve_direct(system: _System, method: Direct, x0):
+    A = system.replaced_matrix()
+    b = system.rhs()
+    backend = method.backend
+    if backend == "auto":
+        backend = "pardiso" if _pardiso_available() else "superlu"
+    info = {"backend": backend, "nnz": int(A.nnz)}
+    if backend == "pardiso":
+        if not _pardiso_available():
+            raise ValueError("backend='pardiso' needs the pypardiso package (pip install 'qness[fast]')")
+        x = _pardiso_solve(A, b)
+        solve = None
+    else:
+        try:
+            lu = spla.splu(
+                sp.csc_matrix(A),
+                permc_spec=method.ordering,
+                diag_pivot_thresh=0.1 if method.ordering == "MMD_AT_PLUS_A" else 1.0,
+                options={"SymmetricMode": method.ordering == "MMD_AT_PLUS_A"},
+            )
+        except MemoryError as exc:
+            raise InsufficientMemoryError(
+                f"Direct: the sparse LU of a {A.shape[0]}-unknown sector ran out of memory; "
+                "use method='krylov'",
+                available=available_memory(),
+            ) from exc
+        except RuntimeError as exc:
+            if "singular" in str(exc).lower():
+                raise NonUniqueSteadyStateError(
+                    "the trace-augmented Liouvillian is exactly singular: the steady state is not "
+                    "unique; use Evolve(rho0=...)"
+                ) from exc
+            raise
+        info["lu_nnz"] = int(lu.L.nnz + lu.U.nnz)
+        solve = lu.solve
+        x = solve(b)
+    for _ in range(method.refine if solve is not None else 0):
+        r = b - A @ x
+        x = x + solve(r)
+    if not np.all(np.isfinite(x)):
+        raise NonUniqueSteadyStateError(
+            "the sparse LU produced non-finite values: the trace-augmented Liouvillian is singular "
+            "(the steady state is not unique)"
+        )
+    info["iterations"] = 1 + (method.refine if solve is not None else 0)
+    return x, info
+
+
+def _pardiso_solve(A: sp.csr_array, b: np.ndarray) -> np.ndarray:
+    """Solve the complex system through its real form with MKL PARDISO (real matrices only)."""
+    import pypardiso
+
+    Ar, Ai = A.real, A.imag
+    big = sp.csr_matrix(sp.bmat([[Ar, -Ai], [Ai, Ar]], format="csr"))
+    rhs = np.concatenate([b.real, b.imag])
+    y = pypardiso.spsolve(big, rhs)
+    n = A.shape[0]
+    return y[:n] + 1j * y[n:]
+
+
+def _solve_krylov(system: _System, method: Krylov, x0):
+    use_matrix = not method.matrix_free or method.preconditioner == "ilu"
+    A = system.replaced_operator(use_matrix)
+    b = system.rhs()
+    M = None
+    if method.preconditioner == "sylvester":
+        M = system.sector.sylvester_preconditioner(system.model)
+    elif method.preconditioner == "ilu":
+        ilu = spla.spilu(
+            sp.csc_matrix(system.replaced_matrix()), fill_factor=method.ilu_fill, drop_tol=method.ilu_drop
+        )
+        M = spla.LinearOperator(A.shape, matvec=ilu.solve, dtype=np.complex128)
+    if x0 is not None:
+        tr = system.t @ x0
+        x0 = x0 / tr if abs(tr) > 1e-14 else None
+    count = [0]
+
+    def cb(_):
+        count[0] += 1
+
+    if method.solver == "gmres":
+        x, ginfo = gmres(A, b, x0, M=M, rtol=method.rtol, restart=method.restart, maxiter=method.maxiter)
+        count[0] = ginfo["iterations"]
+        flag = 0 if ginfo["converged"] else 1
+    else:
+        kw = dict(rtol=method.rtol, atol=0.0, M=M, x0=x0, callback=cb)
+        solve = spla.lgmres if method.solver == "lgmres" else spla.bicgstab
+        x, flag = solve(A, b, maxiter=method.maxiter, **kw)
+    info = {"iterations": count[0], "solver": method.solver, "preconditioner": method.preconditioner}
+    lin_res = float(np.linalg.norm(b - A @ x))
+    info["linear_residual"] = lin_res
+    if flag != 0 or not np.all(np.isfinite(x)) or lin_res > 10 * method.rtol * np.linalg.norm(b):
+        tr = system.t @ x
+        xx = x / tr if np.isfinite(tr) and abs(tr) > 1e-300 else x
+        raise ConvergenceError(
+            f"Krylov ({method.solver}, preconditioner={method.preconditioner}) did not reach "
+            f"rtol={method.rtol:g} in {count[0]} iterations (linear residual {lin_res:.2e})",
+            rho=system.sector.to_full(xx),
+            residual=system.residual(xx) if np.all(np.isfinite(xx)) else np.inf,
+            iterations=count[0],
+        )
+    return x, info
+
+
+def _evolve(model: LindbladModel, method: Evolve, x0, t0) -> NESS:
+    from ..liouvillian import liouvillian
+
+    d = model.dim
+    rho0 = method.rho0 if method.rho0 is not None else (getattr(x0, "rho", x0) if x0 is not None else None)
+    if rho0 is None:
+        rho0 = np.eye(d) / d
+    if hasattr(rho0, "full") and callable(rho0.full):
+        rho0 = rho0.full()
+    rho0 = np.asarray(rho0, dtype=np.complex128)
+    if rho0.shape != (d, d):
+        raise ValueError(f"rho0 must be {d} x {d}, got shape {rho0.shape}")
+    tr = np.trace(rho0)
+    if not np.isfinite(tr) or abs(tr) < 1e-14:
+        raise ValueError("rho0 must have a non-zero finite trace")
+    L = liouvillian(model)
+    x = rho0.ravel(order="F") / tr
+    t, dt, steps = 0.0, method.dt, 0
+    res = float(np.linalg.norm(L @ x))
+    while res > method.atol:
+        if t >= method.t_max:
+            raise ConvergenceError(
+                f"Evolve: residual {res:.2e} above atol={method.atol:g} at t={t:g} >= t_max",
+                rho=x.reshape((d, d), order="F"),
+                residual=res,
+                iterations=steps,
+            )
+        x = spla.expm_multiply(L, x, start=0.0, stop=dt, num=2, endpoint=True)[-1]
+        t += dt
+        steps += 1
+        res = float(np.linalg.norm(L @ x))
+        dt *= 2
+    sector = full_sector(d)
+    system = _System.__new__(_System)
+    system.model, system.sector, system.n = model, sector, d * d
+    system._op = None
+    return _finish(model, system, x, method, {"iterations": steps, "t_final": t}, t0, residual=res)
+
+
+_DISPATCH = {Dense: _solve_dense, Direct: _solve_direct, Krylov: _solve_krylov}
+
+
+def _finish(model, system, x, method, info, t0, residual=None) -> NESS:
+    sector = system.sector
+    rho = sector.to_full(x) if sector.kind != "full" else np.reshape(x, (model.dim, model.dim), order="F")
+    tr = np.trace(rho)
+    if not np.isfinite(tr) or abs(tr) < 1e-300:
+        raise NonUniqueSteadyStateError("the solution has zero trace: no unique steady state")
+    rho = rho / tr
+    herm_err = float(np.max(np.abs(rho - rho.conj().T)))
+    rho = 0.5 * (rho + rho.conj().T)
+    if residual is None:
+        residual = system.residual(sector.from_full(rho) if sector.kind != "full" else rho.ravel(order="F"))
+    info = dict(info)
+    info.update(
+        method=type(method).__name__,
+        options=dataclasses.asdict(method) if not isinstance(method, Evolve) else {"atol": method.atol},
+        sector={"kind": sector.kind, "label": sector.label, "size": sector.size},
+        time=time.perf_counter() - t0,
+        hermiticity_error=herm_err,
+        threads=os.cpu_count(),
+    )
+    if sector.kind == "u1" and len(sector.blocks) > 1:
+        info["_blocks"] = list(sector.blocks)
+    return NESS(rho, model.dims, float(residual), info)
