@@ -176,16 +176,19 @@ def _observables(model, ness) -> dict:
         out[f"sum {key}"] = float(np.sum(vals))
         if len(vals) > 1:
             out[f"{key} per site"] = [round(v, 10) for v in vals]
-    try:
-        from .analysis import heat_currents
-    except ImportError:
-        heat_currents = None
-    if heat_currents is not None and model.baths:
+    if model.baths:
+        from .analysis import entropy_production, heat_currents
+
         try:
             cur = heat_currents(model, ness)
-            out["heat currents"] = {k: float(np.real(v)) for k, v in dict(cur).items()}
-        except Exception as exc:  # not every model has thermal baths
+            out["heat currents"] = {str(k): float(np.real(v)) for k, v in dict(cur).items()}
+        except Exception as exc:  # reported, not fatal: the steady state itself is fine
             out["heat currents"] = f"n/a ({type(exc).__name__}: {exc})"
+        if any(b.T is not None for b in model.baths.values()):
+            try:
+                out["entropy production"] = float(entropy_production(model, ness))
+            except Exception as exc:
+                out["entropy production"] = f"n/a ({type(exc).__name__}: {exc})"
     return out
 
 

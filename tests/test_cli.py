@@ -42,6 +42,16 @@ def test_steady_json_matches_the_coherent_state():
     assert text.returncode == 0 and "residual" in text.stdout and "time" in text.stdout
 
 
+def test_steady_reports_heat_currents_and_entropy_production():
+    args = ["steady", "xxz_thermal_chain", "--set", "n=3", "--set", "T_l=2", "--set", "T_r=0.5", "--json"]
+    r = run(*args)
+    assert r.returncode == 0, r.stderr
+    obs = json.loads(r.stdout)["observables"]
+    J = obs["heat currents"]
+    assert J["left"] > 0 and J["left"] == pytest.approx(-J["right"], abs=1e-12)
+    assert obs["entropy production"] == pytest.approx(-(J["left"] / 2 + J["right"] / 0.5), rel=1e-8)
+
+
 @pytest.mark.parametrize(
     "args,message",
     [

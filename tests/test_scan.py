@@ -139,6 +139,34 @@ def test_string_grid_axis_round_trips_through_the_store(tmp_path):
     assert load(tmp_path / "s.h5")["n"].sel(form="kerr", F=0.4) == ds["n"].sel(form="kerr", F=0.4)
 
 
+def test_current_builtin_is_the_heat_current_from_that_bath():
+    from qness.analysis import heat_currents
+    from qness.models import xxz_thermal_chain
+
+    ds = scan(
+        functools.partial(xxz_thermal_chain, 3, T_r=0.5),
+        {"T_l": [0.5, 2.0]},
+        ["current:left", "current:right"],
+        executor="serial",
+        solver=dense_solver,
+        progress=False,
+    )
+    m = xxz_thermal_chain(3, T_l=2.0, T_r=0.5)
+    J = heat_currents(m, dense_steady_state(m))
+    np.testing.assert_allclose(ds["current:left"].sel(T_l=2.0), J["left"], rtol=1e-8)
+    np.testing.assert_allclose(ds["current:right"].values, -ds["current:left"].values, atol=1e-12)
+    assert abs(ds["current:left"].sel(T_l=0.5)) < 1e-12  # equal temperatures: no current
+    bad = scan(
+        m.replace,
+        {"name": ["x"]},
+        ["current:nowhere"],
+        executor="serial",
+        solver=dense_solver,
+        progress=False,
+    )
+    assert "no bath 'nowhere'" in bad["error"].values[0]
+
+
 def test_warm_start_follows_the_last_axis():
     ds = scan(
         cavity,
