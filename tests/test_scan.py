@@ -15,6 +15,7 @@ import pytest
 from helpers import dense_liouvillian, dense_steady_state
 
 import qness
+import qness.models
 from qness.scan import ScanDefinitionError, load, scan
 
 TESTS_DIR = os.path.dirname(__file__)
@@ -217,6 +218,17 @@ def test_failed_points_recorded_not_fatal(tmp_path):
     assert "complex" in ds2["error"].values[0]
 
 
+def test_warm_start_reaches_the_real_solver():
+    xxz = functools.partial(qness.models.boundary_driven_xxz, 5)
+    grid = {"delta": np.linspace(0.4, 0.6, 6)}
+    q = ["iterations", "expect:sigmaz@0"]
+    warm = scan(xxz, grid, q, method="krylov", executor="serial", progress=False)
+    cold = scan(xxz, grid, q, method="krylov", executor="serial", warm_start=False, progress=False)
+    np.testing.assert_allclose(warm["expect:sigmaz@0"], cold["expect:sigmaz@0"], atol=1e-9)
+    assert warm["iterations"].values[0] == cold["iterations"].values[0]  # first point: nothing to start from
+    assert warm["iterations"].values[1:].sum() < cold["iterations"].values[1:].sum()
+
+
 def test_process_pool_equals_serial():
     grid = {"detuning": [0.0, 0.7], "F": np.linspace(0.1, 0.6, 5)}
     small = functools.partial(cavity, cutoff=6)  # small: the test is about the executor, not the physics
@@ -380,11 +392,13 @@ def test_sigkill_loses_no_finished_point_and_rerun_completes(tmp_path, executor,
 
 def test_dask_local_cluster_equals_serial(monkeypatch):
     distributed = pytest.importorskip("distributed")
-    # the dask workers are fresh processes: they import this module by name
+    # the dask workers are fresh processes: they import this module (worker_pid) by name
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([TESTS_DIR, os.environ.get("PYTHONPATH", "")]))
+    # the library's own model and steady-state solver, as a cluster user would run them
+    kerr = functools.partial(qness.models.kerr, 8, U=0.3, kappa=1.0)
     grid = {"detuning": [0.0, 0.7], "F": np.linspace(0.1, 0.9, 4)}
-    small = functools.partial(cavity, cutoff=6)
-    serial = scan(small, grid, QUANTITIES, executor="serial", solver=dense_solver, progress=False)
+    quantities = {"n": "expect:num", "purity": "purity", "mz": photon_number}
+    serial = scan(kerr, grid, quantities, executor="serial", progress=False)
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
@@ -392,17 +406,13 @@ def test_dask_local_cluster_equals_serial(monkeypatch):
         distributed.Client(cluster) as client,
     ):
         ds = scan(
-            small,
-            grid,
-            QUANTITIES | {"pid": worker_pid},
-            executor=client.get_executor(),
-            solver=dense_solver,
-            progress=False,
+            kerr, grid, quantities | {"pid": worker_pid}, executor=client.get_executor(), progress=False
         )
         worker_pids = set(client.run(os.getpid).values())
     # the work really ran in the dask worker processes
     assert set(ds["pid"].values.astype(int).ravel()) <= worker_pids
     assert os.getpid() not in worker_pids
-    for q in QUANTITIES:
+    for q in quantities:
         np.testing.assert_allclose(ds[q], serial[q], rtol=1e-9, atol=1e-12)
     assert ds["done"].all() and (ds["error"] == "").all()
+    np.testing.assert_allclose(serial["n"], serial["mz"], rtol=1e-10)  # built-in vs hand-made <a^+a>
