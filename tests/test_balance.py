@@ -9,6 +9,7 @@ import pytest
 from helpers import dense_steady_state
 
 import qness
+import qness.analysis
 from qness.analysis import balance as bal
 
 
@@ -171,6 +172,24 @@ def test_quantum_detailed_balance_fails_out_of_equilibrium():
     rho = dense_steady_state(chain)
     assert not bal.quantum_detailed_balance(chain, rho)
     assert bal.detailed_balance_defect(chain, rho) > 1e-3
+
+
+def test_quantum_detailed_balance_local_versus_global_two_qubits():
+    from qness.models import two_node
+
+    common = dict(omega_h=2.0, omega_c=1.0, g=0.3, gamma_h=0.1, gamma_c=0.1, T_h=0.9, T_c=0.9)
+    # Global (Davies) form at one temperature: Gibbs state of H, detailed balance.
+    glob = two_node("qubit", form="global", **common)
+    rho = dense_steady_state(glob)
+    assert bal.quantum_detailed_balance(glob, rho)
+    # Local form with detuned qubits: a current flows at equal temperatures.
+    loc = two_node("qubit", form="local", **common)
+    rho = dense_steady_state(loc)
+    assert abs(qness.analysis.heat_currents(loc, rho)["hot"]) > 1e-3
+    assert not bal.quantum_detailed_balance(loc, rho)
+    # Resonant local form: the product Gibbs state commutes with H, balance holds.
+    res = two_node("qubit", form="local", **dict(common, omega_h=1.0))
+    assert bal.quantum_detailed_balance(res, dense_steady_state(res))
 
 
 @pytest.mark.parametrize("balanced", [True, False])

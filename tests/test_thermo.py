@@ -183,6 +183,28 @@ def test_single_level_between_fermionic_leads_with_chemical_potentials():
     assert entropy_production(m, rho) == pytest.approx(sigma_exact, rel=1e-10)
 
 
+def test_zero_temperature_bath_absorbing_drive_power():
+    # A driven qubit decaying into a T = 0 bath: the drive's work leaves as heat
+    # into the bath, whose entropy grows without bound (sigma = +inf), no warning.
+    b = qness.ModelBuilder(2, n=1)
+    b.add_onsite(0.5, "sigmaz")
+    b.add_drive(0.2, "sigmax")
+    b.add_thermal_bath("cold", 0, omega=1.0, gamma=0.3, T=0.0, lower="sigmam")
+    m = b.build()
+    rho = dense_steady_state(m)
+    J = heat_currents(m, rho)["cold"]
+    P = drive_power(m, rho)["drive_0"]
+    assert J < -1e-3
+    assert J + P == pytest.approx(0.0, abs=1e-15)
+    assert entropy_production(m, rho) == math.inf
+
+
+def test_entropy_production_needs_a_thermal_bath():
+    m = _xx_chain(3)
+    with pytest.raises(ValueError, match="no bath has a temperature"):
+        entropy_production(m, dense_steady_state(m))
+
+
 def test_particle_currents_need_a_charge():
     m = qness.from_qutip(np.diag([1.0, -1.0]), [np.array([[0, 0], [1, 0]])])
     rho = np.diag([0.0, 1.0])
@@ -228,8 +250,10 @@ def test_bond_currents_continuity_boundary_driven_chain():
     # Particles: every bond carries the current injected at the left end.
     assert np.allclose(Ib, Ip["L"], rtol=0, atol=1e-13)
     assert Ip["L"] + Ip["R"] == pytest.approx(0, abs=1e-14)
-    # Same with an explicit density (occupied = up).
+    # Same with an explicit density (occupied = up); the spin current (density
+    # sigma^z = 2 n - 1) is twice the particle current.
     assert np.allclose(bond_currents(m, rho, "particle", density=[[1, 0], [0, 0]]), Ib, atol=1e-14)
+    assert np.allclose(bond_currents(m, rho, "particle", density="sigmaz"), 2 * Ib, atol=1e-13)
     # Energy: the bulk cut (1) is touched by neither bath and equals J_L.
     Je = bond_currents(m, rho, "energy")
     J = heat_currents(m, rho)

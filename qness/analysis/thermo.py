@@ -321,8 +321,8 @@ def entropy_production(model, ness, *, atol: float | None = None) -> float:
     Raises
     ------
     ValueError
-        If a bath has ``mu != 0`` and no particle-number operator is known
-        (declare a U(1) symmetry).
+        If no bath has a temperature, or a bath has ``mu != 0`` and no
+        particle-number operator is known (declare a U(1) symmetry).
 
     Warns
     -----
@@ -334,6 +334,8 @@ def entropy_production(model, ness, *, atol: float | None = None) -> float:
     model = _model(model)
     J = heat_currents(model, ness)
     thermal = [k for k in J if k is not None and model.baths[k].T is not None]
+    if not thermal:
+        raise ValueError("model: no bath has a temperature; entropy production needs thermal baths")
     need_I = any((model.baths[k].mu or 0.0) != 0.0 for k in thermal)
     I = particle_currents(model, ness) if need_I else {}
     if atol is None:
