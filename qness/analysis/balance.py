@@ -93,7 +93,20 @@ def stationary_distribution(K) -> np.ndarray:
 
 
 def probability_fluxes(K, p=None) -> np.ndarray:
-    """Net fluxes ``F_ij = p_i K_ij - p_j K_ji`` (antisymmetric; ``p`` defaults to ``pi``)."""
+    """Net probability fluxes ``F_ij = p_i K_ij - p_j K_ji``.
+
+    Parameters
+    ----------
+    K : array_like, shape (n, n)
+        Rates ``K[i, j]`` from ``i`` to ``j`` (inverse time).
+    p : array_like, shape (n,), optional
+        Distribution; the stationary one by default.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, n)
+        Antisymmetric; ``F_ij > 0`` is net flow from ``i`` to ``j``.
+    """
     K = _K(K)
     p = stationary_distribution(K) if p is None else _p(p, K.shape[0])
     J = p[:, None] * K
@@ -222,7 +235,22 @@ def cycle_affinities(K) -> np.ndarray:
 
 
 def cycle_currents(K, p=None) -> np.ndarray:
-    """Stationary cycle currents ``J_C``: the net flux on each basis cycle's chord, in its orientation."""
+    """Cycle currents ``J_C``: the net flux on each basis cycle's chord, in the cycle's orientation.
+
+    Parameters
+    ----------
+    K : array_like, shape (n, n)
+        Rates ``K[i, j]`` from ``i`` to ``j``.
+    p : array_like, shape (n,), optional
+        Distribution; the stationary one by default (where the edge fluxes
+        decompose into these cycle currents and
+        ``sigma = sum_C J_C A_C``).
+
+    Returns
+    -------
+    numpy.ndarray
+        One current per cycle of :func:`cycle_basis` (inverse time).
+    """
     K = _K(K)
     F = probability_fluxes(K, p)
     return np.array([F[c[0], c[1]] for c in cycle_basis(K)])
@@ -251,7 +279,22 @@ def kolmogorov_criterion(K, *, atol: float = 1e-10) -> bool:
 
 
 def detailed_balance(K, p=None, *, rtol: float = 1e-10) -> bool:
-    """Whether ``p_i K_ij = p_j K_ji`` for all pairs (``p`` defaults to the stationary one)."""
+    """Whether ``p_i K_ij = p_j K_ji`` for all pairs.
+
+    Parameters
+    ----------
+    K : array_like, shape (n, n)
+        Rates ``K[i, j]`` from ``i`` to ``j``.
+    p : array_like, shape (n,), optional
+        Distribution; the stationary one by default.
+    rtol : float
+        Tolerance on ``max |F_ij|`` relative to the largest one-way flux.
+
+    Returns
+    -------
+    bool
+        ``True`` iff every net flux vanishes.
+    """
     K = _K(K)
     F = probability_fluxes(K, p)
     pp = stationary_distribution(K) if p is None else _p(p, K.shape[0])
