@@ -366,12 +366,40 @@ class GaussianNESS:
         return -(m.kappa + m.dephasing) * s + (m.gain + m.dephasing * self.occupations) * hd
 
     def entropy(self, sites: Sequence[int] | None = None, base: float = 2.0) -> float:
-        """Gaussian entropy of ``sites`` (all by default) from ``C``; see :func:`gaussian_entropy`."""
+        """Gaussian von Neumann entropy of a region, from ``C`` restricted to it.
+
+        Parameters
+        ----------
+        sites : sequence of int, optional
+            The region (all sites by default).
+        base : float
+            Logarithm base (2: bits).
+
+        Returns
+        -------
+        float
+            See :func:`gaussian_entropy` (exact without dephasing).
+        """
         C = self.C if sites is None else self.C[np.ix_(list(sites), list(sites))]
         return gaussian_entropy(C, self.model.statistics, base=base)
 
     def mutual_information(self, a: Sequence[int], b: Sequence[int], base: float = 2.0) -> float:
-        """``S(a) + S(b) - S(a u b)`` of the Gaussian state with this ``C`` (bits by default)."""
+        """Mutual information ``S(a) + S(b) - S(a u b)`` of the Gaussian state with this ``C``.
+
+        Parameters
+        ----------
+        a, b : sequence of int
+            Disjoint regions (mode indices).
+        base : float
+            Logarithm base (2: bits).
+
+        Returns
+        -------
+        float
+            ``I(a:b) >= 0``. For fermions this is the mutual information of
+            the fermionic modes, equal to the spin chain's for contiguous
+            regions (Jordan-Wigner strings stay inside them).
+        """
         a, b = list(a), list(b)
         if set(a) & set(b):
             raise ValueError("regions a and b must be disjoint")
@@ -460,8 +488,13 @@ def steady_state(qm: QuadraticModel, *, rtol: float = 1e-12) -> GaussianNESS:
         raise ValueError(f"expected a QuadraticModel, got {type(qm).__name__}")
     X, P = qm.X, qm.P
     solve = _LyapunovSolver(X)
-    _check_damped(qm, np.diag(solve.T))
     g = qm.dephasing
+    if np.any(g > 0):
+        # Dephasing damps coherences but conserves particles: uniqueness needs
+        # the linear jumps alone to damp every mode.
+        _check_damped(qm, np.linalg.eigvals(np.diag(0.5 * qm.kappa) - 1j * qm.h.T))
+    else:
+        _check_damped(qm, np.diag(solve.T))
     info = {"method": "lyapunov (Schur + trsyl)"}
     if np.any(g > 0):
         base = solve(P)

@@ -248,6 +248,9 @@ def test_rates_as_dicts_and_validation():
     with pytest.raises(ValueError, match="not damped"):
         # Antisymmetric mode (c_0 - c_2) of a 3-site ring with loss only on site 1 is dark.
         steady_state(QuadraticModel(h, gain=0, loss={1: 1.0}))
+    with pytest.raises(ValueError, match="not damped"):
+        # Dephasing alone conserves the particle number: one NESS per sector.
+        steady_state(QuadraticModel(h, gain=0, loss=0, dephasing=0.5))
     with pytest.raises(ValueError, match="dephasing"):
         gap(QuadraticModel(h, gain={0: 1}, loss={2: 1}, dephasing=0.1))
     with pytest.raises(ValueError, match="cutoff"):
