@@ -25,6 +25,7 @@ from helpers import dense_steady_state
 import qness
 from qness.analysis import (
     SecondLawWarning,
+    bond_current_operators,
     bond_currents,
     continuity_residual,
     drive_power,
@@ -262,6 +263,18 @@ def test_bond_currents_continuity_boundary_driven_chain():
     # Continuity holds exactly on every cut, boundary cuts included.
     for kind in ("particle", "energy"):
         assert np.max(np.abs(continuity_residual(m, rho, kind))) < 1e-13
+
+
+def test_xx_bond_current_operator_closed_form():
+    m = _xx_chain(3)
+    ops = bond_current_operators(m, "particle")
+    sp_, sm_ = qness.operators.sigmap(), qness.operators.sigmam()
+    for i, j in enumerate(ops):
+        expected = 1j * (
+            qness.operators.chain_operator({i: sp_, i + 1: sm_}, m.dims)
+            - qness.operators.chain_operator({i: sm_, i + 1: sp_}, m.dims)
+        )
+        assert abs(j - expected).max() < 1e-14
 
 
 def test_bond_current_continuity_with_drive():

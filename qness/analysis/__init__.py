@@ -18,6 +18,7 @@ balance
 from . import balance, entanglement, thermo
 from .thermo import (
     SecondLawWarning,
+    bond_current_operators,
     bond_currents,
     continuity_residual,
     drive_power,
@@ -38,5 +39,6 @@ __all__ = [
     "first_law_residual",
     "entropy_production",
     "bond_currents",
+    "bond_current_operators",
     "continuity_residual",
 ]

@@ -68,6 +68,7 @@ __all__ = [
     "first_law_residual",
     "entropy_production",
     "local_terms",
+    "bond_current_operators",
     "bond_currents",
     "continuity_residual",
 ]
@@ -503,6 +504,31 @@ def _left_operators(model: LindbladModel, kind: str, density):
     return out
 
 
+def bond_current_operators(model, kind: str = "particle", *, density=None) -> list:
+    """Current operators across the bonds of a chain, ``j_cut(i) = i [X_left(i), H0]``.
+
+    Parameters
+    ----------
+    model : qness.LindbladModel
+        A chain whose ``H0`` has on-site and nearest-neighbour terms only.
+    kind : {"particle", "energy"}
+        Conserved density transported.
+    density : str or array_like, optional
+        Local density for ``kind="particle"`` (see :func:`bond_currents`).
+
+    Returns
+    -------
+    list of scipy.sparse.csr_array
+        ``n - 1`` Hermitian operators; ``<j_cut(i)>`` is the flow from site
+        ``i`` to ``i+1`` (energy or particles per unit time, hbar = 1). For
+        the XX chain ``H0 = J sum (s^+_i s^-_{i+1} + h.c.)`` and the density
+        ``n = (1 + s^z)/2`` this is ``i J (s^+_i s^-_{i+1} - s^-_i s^+_{i+1})``.
+    """
+    model = _model(model)
+    H0 = model.H0
+    return [sp.csr_array(1j * (X @ H0 - H0 @ X)) for X in _left_operators(model, kind, density)]
+
+
 def bond_currents(model, ness, kind: str = "particle", *, density=None) -> np.ndarray:
     """Currents across the bonds of a chain, ``J_cut(i) = i <[X_left(i), H0]>``.
 
@@ -516,8 +542,9 @@ def bond_currents(model, ness, kind: str = "particle", *, density=None) -> np.nd
         Conserved density transported.
     density : str or array_like, optional
         Local density ``q`` for ``kind="particle"`` (same on every site,
-        e.g. ``"num"`` or ``[[1, 0], [0, 0]]``); by default the on-site
-        parts of the model's U(1) charge.
+        e.g. ``"num"``, ``"sigmaz"`` for a spin current, or
+        ``[[1, 0], [0, 0]]``); by default the on-site parts of the model's
+        U(1) charge.
 
     Returns
     -------
@@ -533,16 +560,12 @@ def bond_currents(model, ness, kind: str = "particle", *, density=None) -> np.nd
     Notes
     -----
     See the module docstring for ``X_left`` and the continuity equation
-    (:func:`continuity_residual`).
+    (:func:`continuity_residual`); the operators are
+    :func:`bond_current_operators`.
     """
     model = _model(model)
     rho = _rho(ness, model.dim)
-    H0 = model.H0
-    out = []
-    for X in _left_operators(model, kind, density):
-        comm = sp.csr_array(X @ H0 - H0 @ X)
-        out.append((1j * _expect(comm, rho)).real)
-    return np.array(out)
+    return np.array([_expect(j, rho).real for j in bond_current_operators(model, kind, density=density)])
 
 
 def continuity_residual(model, ness, kind: str = "particle", *, density=None) -> np.ndarray:
