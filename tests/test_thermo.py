@@ -93,10 +93,13 @@ def test_thermal_qubit_zero_current_and_entropy_production():
     assert abs(first_law_residual(m, rho)) < 1e-14
 
 
-def test_accepts_result_object_and_array_alike():
+def test_accepts_result_object_qobj_and_array_alike():
+    import qutip
+
     m = _two_qubits()
     rho = dense_steady_state(m)
     assert heat_currents(m, _Result(rho)) == heat_currents(m, rho)
+    assert heat_currents(m, qutip.Qobj(rho, dims=[[2, 2], [2, 2]])) == pytest.approx(heat_currents(m, rho))
 
 
 def test_equal_temperatures_uncoupled_qubits_have_zero_currents():
