@@ -9,7 +9,7 @@ Conventions used throughout (hbar = 1):
 * Currents ``J_k > 0`` flow from bath ``k`` into the system.
 """
 
-from . import models, operators
+from . import analysis, gaussian, models, operators
 from .liouvillian import liouvillian, liouvillian_operator
 from .model import (
     Bath,
@@ -40,6 +40,8 @@ from .solvers import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "analysis",
+    "gaussian",
     "models",
     "operators",
     "liouvillian",

@@ -391,10 +391,8 @@ def to_qobj(op, dims: Sequence[int] | None = None):
 
     if _is_qobj(op):
         return op
-    if sp.issparse(op):
-        arr = op.toarray() if op.shape[0] <= 2048 else sp.csr_matrix(op)
-    else:
-        arr = np.asarray(op)
+    # Sparse input stays sparse (QuTiP's CSR layer), as a QuTiP user would build it.
+    arr = sp.csr_matrix(op) if sp.issparse(op) else np.asarray(op)
     if dims is None:
         dims = [op.shape[0]]
     return qutip.Qobj(arr, dims=[list(dims), list(dims)])

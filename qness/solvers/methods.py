@@ -27,17 +27,27 @@ def _choice(name, value, valid):
 
 @dataclass(frozen=True)
 class Auto:
-    """Choose a method by size: dense below ``dense_max``, sparse LU below
-    ``direct_max`` unknowns (of the symmetry sector), preconditioned Krylov above.
+    """Choose a method from the size of the steady-state sector.
+
+    ``Dense`` up to ``dense_max`` unknowns; ``Direct`` (sparse LU) up to
+    ``direct_max`` unknowns when the LU envelope estimate
+    (:func:`qness.solvers.steady.envelope_estimate`) is below
+    ``direct_flops`` and fits in half the available memory (single bosonic
+    modes, small chains); ``Krylov`` with the Sylvester preconditioner
+    otherwise (many-body chains, whose LU fills almost densely), falling
+    back to ``Direct`` if it does not converge and the LU fits. The choice
+    and its reason are recorded in ``NESS.info["auto"]``.
     """
 
     dense_max: int = 1024
-    direct_max: int = 300_000
+    direct_max: int = 2_000_000
+    direct_flops: float = 1e9
     rtol: float = 1e-12
 
     def __post_init__(self):
         _positive("dense_max", self.dense_max, allow_zero=True)
         _positive("direct_max", self.direct_max, allow_zero=True)
+        _positive("direct_flops", self.direct_flops, allow_zero=True)
         _positive("rtol", self.rtol)
 
 
@@ -86,13 +96,19 @@ class Krylov:
     Attributes
     ----------
     solver : {"gmres", "lgmres", "bicgstab"}
-        SciPy iterative solver.
+        ``"gmres"``: qness's right-preconditioned GMRES (block Gram-Schmidt,
+        :mod:`qness.solvers.krylov`); ``"lgmres"``, ``"bicgstab"``: SciPy's.
+        BiCGSTAB uses little memory but breaks down on pure (dark) steady
+        states, where the no-jump part is singular; it then raises
+        ``ConvergenceError``.
     preconditioner : {"sylvester", "ilu", None}
         ``"sylvester"``: exact inverse of the no-jump part
         ``L0(rho) = -i(H_eff rho - rho H_eff^+)`` per symmetry block;
         ``"ilu"``: incomplete LU of the assembled sector matrix.
     rtol : float
-        Relative tolerance of the linear solve, ``||b - A x|| <= rtol ||b||``.
+        Tolerance of the linear solve ``||b - A x||_2 <= rtol`` for the
+        trace-augmented system with ``b = e_r`` (``||b|| = 1``); it bounds the
+        returned state's ``||L vec(rho)||_2`` up to the trace normalisation.
     maxiter : int
         Maximum number of iterations (GMRES: inner iterations in total).
     restart : int

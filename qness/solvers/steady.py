@@ -30,7 +30,7 @@ from .krylov import gmres
 from .methods import Auto, Dense, Direct, Evolve, Krylov, resolve_method
 from .result import NESS
 
-__all__ = ["steady_state", "steady_states", "available_memory"]
+__all__ = ["steady_state", "steady_states", "available_memory", "envelope_estimate"]
 
 
 def available_memory() -> float:
@@ -54,7 +54,7 @@ def available_memory() -> float:
 class _System:
     """The sector problem: matrix (lazily), matrix-free operator, trace row."""
 
-    def __init__(self, model: LindbladModel, sector: Sector):
+    def __init__(self, model: LindbladModel, sector: Sector, weight: float | None = None):
         self.model = model
         self.sector = sector
         self.n = sector.size
@@ -65,11 +65,10 @@ class _System:
         self.r = int(diag[0])
         self._M = None
         self._op = None
-        # Scale of L: largest |A_ii| (dissipation and energy scale), at least 1e-300.
-        Heff = model.H_eff()
-        self.c = max(2.0 * float(np.max(np.abs(Heff.diagonal()), initial=0.0)), 1e-300)
-        if not np.isfinite(self.c) or self.c == 0:
-            self.c = 1.0
+        if weight is None:
+            # Scale of L's rows (largest |2 H_eff_ii|) keeps the LU pivots balanced.
+            weight = 2.0 * float(np.max(np.abs(model.H_eff().diagonal()), initial=0.0))
+        self.c = weight if np.isfinite(weight) and weight > 0 else 1.0
 
     def matrix(self) -> sp.csr_array:
         if self._M is None:
@@ -81,14 +80,15 @@ class _System:
             self._op = self.sector.operator(self.model)
         return self._op
 
-    def replaced_matrix(self) -> sp.csr_array:
+    def replaced_matrix(self, c: float | None = None) -> sp.csr_array:
         """``A``: the sector matrix with row ``r`` replaced by ``c * t``."""
+        c = self.c if c is None else c
         M = self.matrix()
         keep = np.ones(self.n)
         keep[self.r] = 0.0
         diag_idx = np.flatnonzero(self.t)
         trace_row = sp.csr_array(
-            (np.full(diag_idx.size, self.c, dtype=np.complex128), (np.full(diag_idx.size, self.r), diag_idx)),
+            (np.full(diag_idx.size, c, dtype=np.complex128), (np.full(diag_idx.size, self.r), diag_idx)),
             shape=(self.n, self.n),
         )
         A = sp.csr_array(sp.diags_array(keep) @ M) + trace_row
@@ -96,14 +96,15 @@ class _System:
         A.eliminate_zeros()
         return sp.csr_array(A)
 
-    def rhs(self) -> np.ndarray:
+    def rhs(self, c: float | None = None) -> np.ndarray:
         b = np.zeros(self.n, dtype=np.complex128)
-        b[self.r] = self.c
+        b[self.r] = self.c if c is None else c
         return b
 
-    def replaced_operator(self, use_matrix: bool) -> spla.LinearOperator:
+    def replaced_operator(self, use_matrix: bool, c: float | None = None) -> spla.LinearOperator:
         L = self.matrix() if use_matrix else self.operator()
-        r, c, t = self.r, self.c, self.t
+        r, t = self.r, self.t
+        c = self.c if c is None else c
 
         def mv(x):
             y = np.asarray(L @ x).ravel().astype(np.complex128, copy=False)
@@ -191,11 +192,23 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> 
         )
     sector = _choose_sector(model, symmetry)
     system = _System(model, sector)
-    if isinstance(method, Auto):
-        method = _auto_choice(method, system)
-    solver = _DISPATCH[type(method)]
-    x, info = solver(system, method, _warm_start(x0, sector, model))
-    return _finish(model, system, x, method, info, t0)
+    x0 = _warm_start(x0, sector, model)
+    if not isinstance(method, Auto):
+        x, info = _DISPATCH[type(method)](system, method, x0)
+        return _finish(model, system, x, method, info, t0)
+    chosen, note = _auto_choice(method, system)
+    try:
+        x, info = _DISPATCH[type(chosen)](system, chosen, x0)
+    except ConvergenceError as exc:
+        # The iterative route failed: fall back to sparse LU if its envelope fits in memory.
+        _, mem = envelope_estimate(system.matrix())
+        if mem > 0.5 * available_memory():
+            raise
+        note["auto"] += f"; Krylov failed ({exc}), fell back to Direct"
+        chosen = Direct()
+        x, info = _solve_direct(system, chosen, x0)
+    info.update(note)
+    return _finish(model, system, x, chosen, info, t0)
 
 
 def steady_states(model, method=None, **options) -> list[NESS]:
@@ -268,13 +281,41 @@ def _warm_start(x0, sector: Sector, model: LindbladModel):
     return sector.from_full(rho0)
 
 
+def envelope_estimate(M: sp.csr_array) -> tuple[float, float]:
+    """Estimated work and memory of a sparse LU of ``M``, from its envelope in RCM order.
+
+    Returns ``(flops, bytes)`` from the envelope (profile) of the symmetrised
+    pattern in reverse Cuthill-McKee order. An LU *without pivoting* in that
+    order fills at most the envelope, so these are bounds for it; SciPy's
+    SuperLU uses another ordering and partial pivoting, which can fill less
+    or (by pivoting) somewhat more. Cheap (``O(nnz)``): a guide for choosing
+    between a direct and an iterative solve, not a guarantee.
+    """
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    S = sp.csr_matrix(abs(M) + abs(M.T))
+    p = reverse_cuthill_mckee(S, symmetric_mode=True)
+    P = S[p][:, p].tocoo()
+    bw = np.zeros(M.shape[0], dtype=np.int64)
+    np.maximum.at(bw, P.row, P.row - P.col)
+    profile = float(bw.sum())
+    return profile * float(bw.mean()) * 8.0, 2.0 * 16.0 * (profile + M.shape[0])
+
+
 def _auto_choice(method: Auto, system: _System):
     n = system.n
     if n <= method.dense_max:
-        return Dense()
+        return Dense(), {"auto": f"dense: {n} unknowns <= dense_max={method.dense_max}"}
     if n <= method.direct_max:
-        return Direct()
-    return Krylov(rtol=method.rtol)
+        flops, mem = envelope_estimate(system.matrix())
+        if flops <= method.direct_flops and mem <= 0.5 * available_memory():
+            return Direct(), {
+                "auto": f"direct: LU envelope estimate {flops:.2g} flops, {mem / 2**20:.0f} MiB"
+            }
+        reason = f"krylov: LU envelope estimate {flops:.2g} flops above direct_flops={method.direct_flops:g}"
+    else:
+        reason = f"krylov: {n} unknowns > direct_max={method.direct_max}"
+    return Krylov(rtol=method.rtol), {"auto": reason}
 
 
 # ------------------------------------------------------------------ methods
@@ -368,14 +409,17 @@ def _pardiso_solve(A: sp.csr_array, b: np.ndarray) -> np.ndarray:
 
 def _solve_krylov(system: _System, method: Krylov, x0):
     use_matrix = not method.matrix_free or method.preconditioner == "ilu"
-    A = system.replaced_operator(use_matrix)
-    b = system.rhs()
+    # Trace row of weight 1 and b = e_r: ||b - A x|| <= rtol then bounds ||L x|| directly.
+    A = system.replaced_operator(use_matrix, c=1.0)
+    b = system.rhs(c=1.0)
     M = None
     if method.preconditioner == "sylvester":
         M = system.sector.sylvester_preconditioner(system.model)
     elif method.preconditioner == "ilu":
         ilu = spla.spilu(
-            sp.csc_matrix(system.replaced_matrix()), fill_factor=method.ilu_fill, drop_tol=method.ilu_drop
+            sp.csc_matrix(system.replaced_matrix(c=1.0)),
+            fill_factor=method.ilu_fill,
+            drop_tol=method.ilu_drop,
         )
         M = spla.LinearOperator(A.shape, matvec=ilu.solve, dtype=np.complex128)
     if x0 is not None:
@@ -393,7 +437,15 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     else:
         kw = dict(rtol=method.rtol, atol=0.0, M=M, x0=x0, callback=cb)
         solve = spla.lgmres if method.solver == "lgmres" else spla.bicgstab
-        x, flag = solve(A, b, maxiter=method.maxiter, **kw)
+        # SciPy warns on a "lucky breakdown" (Krylov space exhausted = exact solve) of tiny
+        # systems; the true residual is checked below either way.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x, flag = solve(A, b, maxiter=method.maxiter, **kw)
+            for _ in range(5):  # BiCGSTAB breakdown (flag < 0): restart from the last iterate
+                if flag >= 0 or count[0] >= method.maxiter or not np.all(np.isfinite(x)):
+                    break
+                kw["x0"] = x
+                x, flag = solve(A, b, maxiter=method.maxiter - count[0], **kw)
     info = {"iterations": count[0], "solver": method.solver, "preconditioner": method.preconditioner}
     lin_res = float(np.linalg.norm(b - A @ x))
     info["linear_residual"] = lin_res

@@ -1,0 +1,314 @@
+"""Steady-state solvers: analytic references, every method against every other, QuTiP, errors."""
+
+import numpy as np
+import pytest
+import qutip
+import scipy.sparse as sp
+from helpers import dense_steady_state, random_model
+
+import qness
+from qness import operators as ops
+from qness.solvers.steady import envelope_estimate
+
+METHODS = [
+    qness.Dense(),
+    qness.Direct(),
+    qness.Direct(ordering="COLAMD"),
+    qness.Krylov(),
+    qness.Krylov(solver="lgmres", rtol=1e-12),
+    qness.Krylov(preconditioner="ilu", matrix_free=False),
+    qness.Krylov(preconditioner=None, rtol=1e-12, restart=400, maxiter=4000),
+    qness.Evolve(atol=1e-11),
+    qness.Auto(),
+]
+IDS = [repr(m) for m in METHODS]
+
+
+def thermal_qubit(omega, gamma, T):
+    nb = 0.0 if T == 0 else 1.0 / np.expm1(omega / T)
+    b = qness.ModelBuilder(2, n=1)
+    b.add_onsite(omega / 2, "sigmaz")
+    b.add_jump("sigmam", gamma * (nb + 1), bath="b").add_jump("sigmap", gamma * nb, bath="b")
+    return b.build(), nb
+
+
+def xx_chain(n, delta=0.0, gamma=1.0):
+    b = qness.ModelBuilder(2, n=n)
+    b.add_coupling(1.0, "sigmax", "sigmax").add_coupling(1.0, "sigmay", "sigmay")
+    b.add_coupling(delta, "sigmaz", "sigmaz")
+    b.add_jump("sigmap", gamma, sites=0).add_jump("sigmam", gamma, sites=n - 1)
+    b.add_u1([1, 0], name="magnetisation")
+    return b.build()
+
+
+def assert_state(ness, d, resid=1e-9):
+    assert ness.rho.shape == (d, d)
+    assert abs(ness.trace - 1) < 1e-12
+    np.testing.assert_allclose(ness.rho, ness.rho.conj().T, atol=0)
+    assert ness.min_eigenvalue > -1e-10
+    assert ness.residual < resid
+
+
+# ------------------------------------------------------------ analytic references
+@pytest.mark.parametrize("method", METHODS, ids=IDS)
+@pytest.mark.parametrize("T", [0.0, 0.3, 1.0, 5.0])
+def test_thermal_qubit_is_gibbs(method, T):
+    omega, gamma = 1.3, 0.2
+    m, nb = thermal_qubit(omega, gamma, T)
+    ness = qness.steady_state(m, method)
+    assert_state(ness, 2)
+    p_up = nb / (2 * nb + 1)  # Boltzmann: p_up/p_down = exp(-omega/T) = nb/(nb+1)
+    np.testing.assert_allclose(ness.rho, np.diag([p_up, 1 - p_up]), atol=1e-10)
+
+
+@pytest.mark.parametrize("method", METHODS, ids=IDS)
+def test_thermal_oscillator_is_gibbs(method):
+    cutoff, omega, T = 25, 1.0, 0.7
+    b = qness.ModelBuilder(cutoff, n=1)
+    b.add_onsite(omega, "num").add_thermal_bath("bath", 0, omega=omega, gamma=0.3, T=T)
+    ness = qness.steady_state(b.build(), method)
+    p = np.exp(-omega * np.arange(cutoff) / T)
+    np.testing.assert_allclose(np.diag(ness.rho).real, p / p.sum(), atol=1e-10)
+    np.testing.assert_allclose(ness.rho - np.diag(np.diag(ness.rho)), 0, atol=1e-10)
+
+
+@pytest.mark.parametrize("method", METHODS, ids=IDS)
+def test_driven_cavity_is_coherent(method):
+    # H = Delta a^+a + F (a + a^+), L = sqrt(kappa) a  ->  alpha = -i F / (kappa/2 + i Delta)
+    cutoff, Delta, F, kappa = 30, 0.4, 0.6, 1.0
+    b = qness.ModelBuilder(cutoff, n=1)
+    b.add_onsite(Delta, "num").add_drive(F, "destroy", plus_hc=True).add_jump("destroy", kappa)
+    ness = qness.steady_state(b.build(), method)
+    alpha = -1j * F / (kappa / 2 + 1j * Delta)
+    coh = qutip.coherent_dm(cutoff, alpha).full()
+    np.testing.assert_allclose(ness.expect(ops.destroy(cutoff)), alpha, atol=1e-9)
+    np.testing.assert_allclose(ness.rho, coh, atol=1e-8)  # truncation of the coherent state ~1e-12
+
+
+@pytest.mark.parametrize("method", METHODS, ids=IDS)
+@pytest.mark.parametrize("delta_a, omega", [(0.0, 0.7), (0.5, 1.3), (-1.0, 0.4)])
+def test_resonance_fluorescence(method, delta_a, omega):
+    # H = delta/2 sz + Omega/2 sx, L = sqrt(gamma) s-: optical Bloch equations, closed form
+    gamma = 1.0
+    b = qness.ModelBuilder(2, n=1)
+    b.add_onsite(delta_a / 2, "sigmaz").add_onsite(omega / 2, "sigmax").add_jump("sigmam", gamma)
+    ness = qness.steady_state(b.build(), method)
+    s = 2 * omega**2 / (gamma**2 + 4 * delta_a**2)
+    sz = -1 / (1 + s)
+    # Heisenberg: d<s->/dt = -(gamma/2 + i delta) <s-> + i Omega/2 <sz> = 0
+    sm = 1j * omega * sz / (gamma + 2j * delta_a)
+    assert ness.expect(ops.sigmaz()) == pytest.approx(sz, abs=1e-10)
+    np.testing.assert_allclose(ness.expect(ops.sigmam()), sm, atol=1e-10)
+
+
+def spin_currents(ness, n):
+    out = []
+    for i in range(n - 1):
+        xy = ops.chain_operator({i: "sigmax", i + 1: "sigmay"}, (2,) * n)
+        yx = ops.chain_operator({i: "sigmay", i + 1: "sigmax"}, (2,) * n)
+        out.append(2 * (ness.expect(xy) - ness.expect(yx)))
+    return np.array(out)
+
+
+def test_xx_chain_current_independent_of_length():
+    currents = []
+    for n in (2, 3, 4, 5, 6):
+        ness = qness.steady_state(xx_chain(n))
+        j = spin_currents(ness, n)
+        np.testing.assert_allclose(j, j[0], atol=1e-10)  # continuity along the chain
+        currents.append(j[0])
+    np.testing.assert_allclose(currents, currents[0], atol=1e-10)
+    assert abs(currents[0]) > 0.1
+    # XXZ at delta != 0 is not ballistic: the current changes with n
+    jz = [spin_currents(qness.steady_state(xx_chain(n, delta=1.5)), n)[0] for n in (3, 5)]
+    assert abs(jz[0] - jz[1]) > 1e-3
+
+
+# ------------------------------------------------------------ solvers agree
+@pytest.mark.parametrize("dims", [(2,), (3,), (2, 3), (2, 2, 2), (3, 2)])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_every_method_equals_dense_null_vector(dims, seed):
+    m = random_model(dims, n_jumps=2, seed=seed, density=0.7)
+    ref = dense_steady_state(m)
+    for method in METHODS:
+        ness = qness.steady_state(m, method)
+        np.testing.assert_allclose(ness.rho, ref, atol=1e-9, err_msg=repr(method))
+        assert ness.info["method"] == type(method).__name__ or isinstance(method, qness.Auto)
+
+
+@pytest.mark.parametrize("n", [3, 4])
+def test_agrees_with_qutip_steadystate(n):
+    m = xx_chain(n, delta=0.5)
+    Hq, cq = m.to_qutip()
+    ref = qutip.steadystate(Hq, cq).full()
+    for method in ("dense", "direct", "krylov", "auto"):
+        np.testing.assert_allclose(qness.steady_state(m, method).rho, ref, atol=1e-10)
+    ness = qness.steady_state((Hq, cq))  # QuTiP objects directly
+    np.testing.assert_allclose(ness.to_qobj().full(), ref, atol=1e-10)
+    assert ness.to_qobj().dims == Hq.dims
+
+
+@pytest.mark.parametrize("method", ["dense", "direct", "krylov"])
+def test_sector_solve_equals_full_solve(method):
+    m = xx_chain(5, delta=0.7, gamma=0.8)
+    sec = qness.steady_state(m, method)
+    full = qness.steady_state(m, method, symmetry=None)
+    assert sec.info["sector"]["size"] == 252 and full.info["sector"]["size"] == 1024
+    np.testing.assert_allclose(sec.rho, full.rho, atol=1e-10)
+
+
+def test_z2_sector_two_photon_kerr():
+    # Two-photon drive and two-photon loss conserve parity: NESS lives in the even sector.
+    N = 16
+    a = ops.destroy(N)
+    ad = ops.create(N)
+    H = -0.5 * (ad @ a) + 0.5 * (ad @ ad @ a @ a) + 0.8 * (ad @ ad + a @ a)
+    parity = np.where(np.arange(N) % 2 == 0, 1, -1)
+    m = qness.LindbladModel(
+        dims=(N,),
+        H=H,
+        jumps=(qness.Jump(a, 0.1), qness.Jump(a @ a, 0.5)),
+        symmetries=(qness.Z2Symmetry(parity, (-1, 1)),),
+    )
+    sec = qness.steady_state(m, "direct")
+    full = qness.steady_state(m, "direct", symmetry=None)
+    assert sec.info["sector"] == {"kind": "z2", "label": 1, "size": 128}
+    np.testing.assert_allclose(sec.rho, full.rho, atol=1e-10)
+    np.testing.assert_allclose(sec.rho, dense_steady_state(m), atol=1e-9)
+
+
+def test_bicgstab_on_a_chain_and_its_breakdown_reported():
+    # BiCGSTAB converges on mixed steady states; on a pure (dark) steady state the no-jump
+    # part is singular and BiCGSTAB breaks down: that must be an error, never a wrong state.
+    m = xx_chain(5, delta=0.4)
+    ness = qness.steady_state(m, "krylov", solver="bicgstab")
+    np.testing.assert_allclose(ness.rho, qness.steady_state(m, "dense").rho, atol=1e-10)
+    qubit, _ = thermal_qubit(1.3, 0.2, 0.0)
+    with pytest.raises(qness.ConvergenceError, match="bicgstab"):
+        qness.steady_state(qubit, "krylov", solver="bicgstab")
+
+
+def test_warm_start_reduces_iterations():
+    m1, m2 = xx_chain(6, delta=0.5), xx_chain(6, delta=0.52)
+    cold = qness.steady_state(m2, "krylov")
+    warm = qness.steady_state(m2, "krylov", x0=qness.steady_state(m1, "krylov"))
+    assert warm.info["iterations"] < cold.info["iterations"]
+    np.testing.assert_allclose(warm.rho, cold.rho, atol=1e-10)
+
+
+def test_ness_record():
+    m = xx_chain(3, delta=0.3)
+    ness = qness.steady_state(m, "krylov", rtol=1e-13)
+    assert ness.info["options"]["rtol"] == 1e-13
+    assert ness.info["iterations"] > 0 and ness.info["time"] > 0
+    assert ness.info["sector"]["kind"] == "u1"
+    assert isinstance(ness.expect(ops.embed("sigmaz", 0, (2,) * 3)), float)
+    assert isinstance(ness.expect(ops.embed("sigmap", 0, (2,) * 3)), complex)
+    assert ness.hermiticity_error < 1e-12
+    assert 0 < ness.purity <= 1
+    np.testing.assert_allclose(np.sort(np.linalg.eigvalsh(ness.rho)), ness.eigenvalues, atol=1e-13)
+    assert "residual" in repr(ness)
+
+
+def test_auto_records_its_choice():
+    small = qness.steady_state(xx_chain(3))
+    assert small.info["method"] == "Dense" and "dense" in small.info["auto"]
+    big = qness.steady_state(xx_chain(7))
+    assert big.info["method"] == "Krylov" and big.residual < 1e-10
+
+
+def test_envelope_estimate_bounds_unpivoted_rcm_lu():
+    import scipy.sparse.linalg as spla
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    from qness.symmetry import steady_sector
+
+    m = xx_chain(6)
+    M = steady_sector(m).matrix(m)
+    M = sp.csr_array(M - sp.eye_array(M.shape[0]))  # spectrum in Re < 0: non-singular
+    flops, mem = envelope_estimate(M)
+    p = reverse_cuthill_mckee(sp.csr_matrix(abs(M) + abs(M.T)), symmetric_mode=True)
+    lu = spla.splu(sp.csc_matrix(M[p][:, p]), permc_spec="NATURAL", diag_pivot_thresh=0.0)
+    assert 16 * (lu.L.nnz + lu.U.nnz) <= mem and flops > 0
+
+
+# ------------------------------------------------------------ several steady states
+def dephasing_chain(n):
+    b = qness.ModelBuilder(2, n=n)
+    b.add_coupling(1.0, "sigmap", "sigmam", plus_hc=True)
+    b.add_jump("sigmaz", 0.5)
+    return b.build()
+
+
+def test_strong_symmetry_is_reported_not_mixed():
+    m = dephasing_chain(3)
+    with pytest.raises(qness.NonUniqueSteadyStateError, match="4 invariant subspaces") as exc:
+        qness.steady_state(m)
+    assert len(exc.value.subspaces) == 4
+    states = qness.steady_states(m)
+    assert len(states) == 4
+    for s, comp in zip(states, exc.value.subspaces):
+        k = len(comp)
+        np.testing.assert_allclose(s.rho[np.ix_(comp, comp)], np.eye(k) / k, atol=1e-10)
+        assert s.residual < 1e-12
+
+
+def test_evolve_reaches_the_state_of_its_initial_condition():
+    m = dephasing_chain(3)
+    psi = np.zeros(8)
+    psi[3] = 1.0  # |up down down>... one-excitation sector: basis index 0b011 has one down? check via charge
+    rho0 = np.outer(psi, psi)
+    ness = qness.steady_state(m, qness.Evolve(rho0=rho0, atol=1e-11))
+    n_up = np.array([bin(7 - i).count("1") for i in range(8)])  # |0> is up: index bits 0 = up
+    sector = np.flatnonzero(n_up == n_up[3])
+    expect = np.zeros((8, 8))
+    expect[np.ix_(sector, sector)] = np.eye(len(sector)) / len(sector)
+    np.testing.assert_allclose(ness.rho, expect, atol=1e-9)
+
+
+def test_numerically_singular_is_reported():
+    # A qubit with no dynamics at all: every state is stationary (no structure to detect
+    # when H is diagonal with a coupling through a zero-rate channel).
+    m = qness.from_qutip(np.zeros((2, 2)), [np.zeros((2, 2))])
+    with pytest.raises(qness.NonUniqueSteadyStateError):
+        qness.steady_state(m)
+
+
+# ------------------------------------------------------------ failures and bad input
+def test_convergence_error_carries_last_iterate():
+    with pytest.raises(qness.ConvergenceError) as exc:
+        qness.steady_state(xx_chain(5, delta=0.4), qness.Krylov(preconditioner=None, maxiter=3, restart=3))
+    err = exc.value
+    assert err.rho.shape == (32, 32) and err.residual > 1e-8 and err.iterations == 3
+
+
+def test_unknown_options_and_methods_rejected():
+    m = xx_chain(3)
+    with pytest.raises(ValueError, match="valid options: solver, preconditioner, rtol"):
+        qness.steady_state(m, "krylov", tol=1e-3)
+    with pytest.raises(ValueError, match="unknown method 'lu'; valid methods"):
+        qness.steady_state(m, "lu")
+    with pytest.raises(ValueError, match="preconditioner must be one of"):
+        qness.Krylov(preconditioner="jacobi")
+    with pytest.raises(ValueError, match="rtol must be positive"):
+        qness.Krylov(rtol=-1)
+    with pytest.raises(ValueError, match="ordering must be one of"):
+        qness.Direct(ordering="METIS")
+    with pytest.raises(ValueError, match="x0 must be a 8 x 8"):
+        qness.steady_state(m, "krylov", x0=np.eye(4))
+    with pytest.raises(ValueError, match="symmetry must be"):
+        qness.steady_state(m, symmetry="u2")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        qness.Direct(backend="mumps")
+
+
+def test_dense_refuses_large_sectors():
+    with pytest.raises(qness.InsufficientMemoryError, match="max_size"):
+        qness.steady_state(xx_chain(5), qness.Dense(max_size=100))
+
+
+def test_declared_symmetry_that_does_not_hold_is_rejected():
+    m = xx_chain(3)
+    wrong = qness.U1Symmetry(np.arange(8), (1, -1))
+    with pytest.raises(ValueError, match="does not conserve"):
+        qness.steady_state(m, symmetry=wrong)
