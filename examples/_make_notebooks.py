@@ -20,11 +20,13 @@ import nbformat
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _cells(spec):
+def _cells(spec, name):
     out = []
-    for kind, src in spec:
+    for k, (kind, src) in enumerate(spec):
         src = textwrap.dedent(src).strip("\n")
-        out.append(nbformat.v4.new_markdown_cell(src) if kind == "md" else nbformat.v4.new_code_cell(src))
+        cell = nbformat.v4.new_markdown_cell(src) if kind == "md" else nbformat.v4.new_code_cell(src)
+        cell.id = f"{name.replace('_', '-')}-{k}"  # stable ids: rebuilding gives no spurious diff
+        out.append(cell)
     return out
 
 
@@ -68,7 +70,7 @@ NOTEBOOKS["kerr_gap_closing"] = [
             workers=2,
             progress=False,
         )
-        assert (ds["error"] == "").all()
+        assert (ds["error"] == "").all(), set(ds["error"].values.ravel())
         ax = qness.plot.gap_curves(ds["gap"])
         ax.figure
         """,
@@ -231,7 +233,7 @@ NOTEBOOKS["prosen_xxz"] = [
             executor="serial",
             progress=False,
         )
-        assert (ds["error"] == "").all()
+        assert (ds["error"] == "").all(), set(ds["error"].values.ravel())
         j = ds["current"]
         print(j.round(5).values)
         # XX chain: ballistic, the current does not depend on n
@@ -519,7 +521,7 @@ NOTEBOOKS["quantum_wire"] = [
             executor="serial",
             progress=False,
         )
-        assert (ds["error"] == "").all()
+        assert (ds["error"] == "").all(), set(ds["error"].values.ravel())
         J_n = ds["current:left"]
         print(J_n.values.round(6))
         assert np.ptp(J_n.sel(form="local").values) < 1e-10
@@ -550,7 +552,7 @@ NOTEBOOKS["quantum_wire"] = [
             executor="serial",
             progress=False,
         )
-        assert (ds["error"] == "").all()
+        assert (ds["error"] == "").all(), set(ds["error"].values.ravel())
         assert np.all(np.sign(ds["J"].values.round(12)) == np.sign(TL - T_R)[None, :])
         assert np.all(ds["sigma"].values >= -1e-12)
         qness.plot.gap_curves(ds["J"], "T_l", size_name="form", log=False, ylabel="heat current").figure
@@ -617,7 +619,7 @@ NOTEBOOKS["local_vs_global"] = [
             executor="serial",
             progress=False,
         )
-        assert (ds["error"] == "").all()
+        assert (ds["error"] == "").all(), set(ds["error"].values.ravel())
         assert np.allclose(ds["J_hot"], -ds["J_cold"], atol=1e-12)   # no drive: what enters leaves
         assert np.all(ds["sigma"].values >= -1e-12)                   # both respect the second law here
         ax = qness.plot.gap_curves(ds["J_hot"], "g", size_name="form", ylabel="heat current (hot bath)")
@@ -648,7 +650,7 @@ def build(name: str) -> str:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
-    nb.cells = _cells(NOTEBOOKS[name])
+    nb.cells = _cells(NOTEBOOKS[name], name)
     path = os.path.join(HERE, f"{name}.ipynb")
     nbformat.validate(nb)
     with open(path, "w") as fh:
