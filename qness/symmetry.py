@@ -361,6 +361,7 @@ class _SylvesterInverse(spla.LinearOperator):
             self.D.append(D)
             scale = max(scale, float(np.max(np.abs(D.real), initial=0.0)))
         floor = 1e-8 * max(scale, 1e-300)
+        self.floor = floor
         self.den = []
         for bl, br in sector.pairs:
             den = self.D[bl][:, None] + self.D[br].conj()[None, :] - shift
@@ -369,13 +370,23 @@ class _SylvesterInverse(spla.LinearOperator):
         super().__init__(dtype=np.complex128, shape=(sector.size, sector.size))
 
     def _matvec(self, y):
+        return self.solve(y)
+
+    def solve(self, y, shift: complex | None = None) -> np.ndarray:
+        """``(L0 - shift)^{-1} y``; ``shift=None`` uses the shift given at construction."""
         sec = self.sector
         y = np.asarray(y, dtype=np.complex128).ravel()
         x = np.empty_like(y)
         X = sec.split(x)
         for p, ((bl, br), Yp) in enumerate(zip(sec.pairs, sec.split(y))):
             Z = self.Vinv[bl][0] @ Yp @ self.Vinv[br][1]
-            den = self.den[p]
+            if shift is None:
+                den = self.den[p]
+            else:
+                den = self.D[bl][:, None] + self.D[br].conj()[None, :] - shift
+                small = np.abs(den) < self.floor
+                if np.any(small):
+                    den = np.where(small, -self.floor, den)
             Z /= den
             X[p][...] = self.V[bl][0] @ Z @ self.V[br][1]
         return x

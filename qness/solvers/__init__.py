@@ -3,6 +3,7 @@
 from .errors import ConvergenceError, InsufficientMemoryError, NonUniqueSteadyStateError
 from .methods import Auto, Dense, Direct, Evolve, Krylov
 from .result import NESS
+from .spectrum import AutoEig, DenseEig, ShiftInvert, Spectrum, liouvillian_gap, spectrum
 from .steady import steady_state, steady_states
 
 __all__ = [
@@ -17,4 +18,10 @@ __all__ = [
     "NonUniqueSteadyStateError",
     "steady_state",
     "steady_states",
+    "AutoEig",
+    "DenseEig",
+    "ShiftInvert",
+    "Spectrum",
+    "spectrum",
+    "liouvillian_gap",
 ]

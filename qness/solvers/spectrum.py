@@ -1,0 +1,487 @@
+"""The Liouvillian spectrum near zero, its gap, and the slowest modes, sector by sector.
+
+Eigenvalues are sorted by real part, descending; the gap is the positive
+number ``-Re(lambda_1)`` of the slowest non-zero mode (Minganti et al.,
+PRA 98, 042118 (2018)). With a weak U(1) symmetry each sector
+``q = n_left - n_right`` is diagonalised on its own (sector ``-q`` holds the
+complex conjugates of sector ``q`` and is obtained for free); with a Z2
+parity the two sectors ``s = ±1``. The gap is the minimum over sectors.
+
+Methods (frozen dataclasses, chosen per sector by :class:`AutoEig`):
+
+* :class:`DenseEig` -- ``scipy.linalg.eig`` of the dense sector block.
+* :class:`ShiftInvert` -- ARPACK in shift-invert mode around a real shift
+  ``sigma > 0`` just right of zero, reusing one sparse LU of ``L - sigma``
+  (finds the eigenvalues *nearest* zero).
+  With ``inner="krylov"`` the inverse is applied matrix-free by GMRES
+  preconditioned with the no-jump Sylvester inverse, for sectors whose LU
+  does not fit (many-body chains): robust, but each Arnoldi step costs one
+  full linear solve.
+
+Shift-invert finds the eigenvalues *nearest* its shift; for the gap this is
+the slowest mode whenever that mode is closer to zero than any faster mode
+with a large imaginary part (true of gap-closing slow modes; check with
+``DenseEig`` on small sizes when in doubt).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from ..model import LindbladModel, U1Symmetry, Z2Symmetry, as_model
+from ..symmetry import Sector, full_sector, sectors
+from .errors import ConvergenceError
+from .methods import _choice, _positive
+
+__all__ = [
+    "AutoEig",
+    "DenseEig",
+    "ShiftInvert",
+    "Spectrum",
+    "spectrum",
+    "liouvillian_gap",
+]
+
+
+# ------------------------------------------------------------------ methods
+@dataclass(frozen=True)
+class AutoEig:
+    """Per sector: dense below ``dense_max`` unknowns, shift-invert on a sparse LU where
+    the LU is cheap (envelope estimate below ``direct_flops``), shift-invert with
+    Sylvester-preconditioned GMRES inner solves otherwise."""
+
+    dense_max: int = 1500
+    direct_flops: float = 5e9
+    tol: float = 1e-10
+
+    def __post_init__(self):
+        _positive("dense_max", self.dense_max, allow_zero=True)
+        _positive("direct_flops", self.direct_flops, allow_zero=True)
+        _positive("tol", self.tol)
+
+
+@dataclass(frozen=True)
+class DenseEig:
+    """All eigenvalues of the dense sector block (``scipy.linalg.eig``)."""
+
+    max_size: int = 6000
+
+    def __post_init__(self):
+        _positive("max_size", self.max_size)
+
+
+@dataclass(frozen=True)
+class ShiftInvert:
+    """ARPACK shift-invert around ``sigma`` with one sparse LU of ``L - sigma I``.
+
+    Attributes
+    ----------
+    sigma : float or None
+        Real shift; ``None`` uses ``1e-3`` times the scale of ``L``'s diagonal
+        (just right of the spectrum, so ``L - sigma`` is non-singular).
+    ncv : int or None
+        Arnoldi basis size (ARPACK default ``max(2k + 1, 20)``).
+    tol : float
+        ARPACK relative accuracy of the Ritz values.
+    maxiter : int
+        ARPACK restarts.
+    inner : {"lu", "krylov"}
+        How ``(L - sigma)^{-1}`` is applied: one sparse LU reused for every
+        step, or matrix-free GMRES preconditioned by ``(L0 - sigma)^{-1}``.
+    inner_rtol : float
+        Relative tolerance of the inner GMRES solves (``inner="krylov"``).
+    """
+
+    sigma: float | None = None
+    ncv: int | None = None
+    tol: float = 1e-12
+    maxiter: int = 5000
+    inner: str = "lu"
+    inner_rtol: float = 1e-13
+
+    def __post_init__(self):
+        if self.sigma is not None and (not np.isfinite(self.sigma) or self.sigma <= 0):
+            raise ValueError(f"sigma must be positive (right of the spectrum), got {self.sigma!r}")
+        _positive("tol", self.tol)
+        _positive("maxiter", self.maxiter)
+        _choice("inner", self.inner, ("lu", "krylov"))
+        _positive("inner_rtol", self.inner_rtol)
+
+
+EIG_METHODS = {"auto": AutoEig, "dense": DenseEig, "shift-invert": ShiftInvert}
+
+
+def _resolve(method, options):
+    if method is None:
+        method = "auto"
+    if isinstance(method, str):
+        if method.lower() not in EIG_METHODS:
+            raise ValueError(f"unknown spectrum method {method!r}; valid: {', '.join(EIG_METHODS)}")
+        method = EIG_METHODS[method.lower()]()
+    if type(method) not in EIG_METHODS.values():
+        raise ValueError(
+            f"method must be one of {', '.join(c.__name__ for c in EIG_METHODS.values())} or a name; "
+            f"got {type(method).__name__}"
+        )
+    if options:
+        valid = [f.name for f in dataclasses.fields(method)]
+        bad = [k for k in options if k not in valid]
+        if bad:
+            raise ValueError(
+                f"{type(method).__name__} does not take option(s) {', '.join(bad)}; "
+                f"valid options: {', '.join(valid)}"
+            )
+        method = dataclasses.replace(method, **options)
+    return method
+
+
+# ------------------------------------------------------------------ result
+@dataclass(frozen=True, eq=False)
+class Spectrum:
+    """Eigenvalues of a Liouvillian near zero, by sector.
+
+    Attributes
+    ----------
+    eigenvalues : numpy.ndarray (complex)
+        Sorted by real part, descending (the steady state's 0 first).
+    sectors : numpy.ndarray (int)
+        Sector label of each eigenvalue (``q`` for U(1), ``±1`` for Z2,
+        ``0`` without symmetry).
+    eigenmatrices : list of numpy.ndarray
+        Right eigenmatrices ``rho_j`` (``d x d``, unit Frobenius norm):
+        ``L(rho_j) = lambda_j rho_j``; empty if not requested.
+    left_eigenmatrices : list of numpy.ndarray
+        Left eigenmatrices ``sigma_j`` (``L^+(sigma_j) = conj(lambda_j) sigma_j``)
+        if requested.
+    gap : float
+        ``-Re(lambda_1)`` of the slowest mode after the steady state's zero,
+        over all sectors (``0.0`` if zero is degenerate).
+    info : dict
+        Method used per sector, sizes, times, residuals.
+    """
+
+    eigenvalues: np.ndarray
+    sectors: np.ndarray
+    eigenmatrices: list = field(default_factory=list)
+    left_eigenmatrices: list = field(default_factory=list)
+    gap: float = np.nan
+    info: dict = field(default_factory=dict)
+
+    def by_sector(self, label: int) -> np.ndarray:
+        """Eigenvalues of one sector (descending real part)."""
+        return self.eigenvalues[self.sectors == label]
+
+    def slowest_mode(self) -> tuple[complex, np.ndarray]:
+        """``(lambda_1, rho_1)``: the slowest decaying mode (needs eigenmatrices)."""
+        if not self.eigenmatrices:
+            raise ValueError("eigenmatrices were not computed: call spectrum(..., vectors=True)")
+        j = int(self.info["slowest_index"])
+        return complex(self.eigenvalues[j]), self.eigenmatrices[j]
+
+    def plot(self, ax=None, **kwargs):
+        """Eigenvalues in the complex plane (matplotlib), coloured by sector; returns the Axes."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 4))
+        labels = np.unique(self.sectors)
+        for lab in labels:
+            ev = self.by_sector(lab)
+            ax.scatter(ev.real, ev.imag, s=kwargs.get("s", 18), label=f"sector {lab}")
+        ax.axvline(0, color="0.6", lw=0.8)
+        ax.set_xlabel(r"Re $\lambda$")
+        ax.set_ylabel(r"Im $\lambda$")
+        ax.set_title(f"Liouvillian spectrum, gap = {self.gap:.4g}")
+        if len(labels) > 1:
+            ax.legend(fontsize="small")
+        return ax
+
+
+# ------------------------------------------------------------------ per-sector solvers
+def _dense_sector(model, sector, k, method: DenseEig, vectors, left):
+    n = sector.size
+    if n > method.max_size:
+        raise ValueError(f"DenseEig: sector of {n} unknowns exceeds max_size={method.max_size}")
+    M = sector.matrix(model).toarray()
+    if left:
+        w, vl, vr = sla.eig(M, left=True, right=True)
+    else:
+        if vectors:
+            w, vr = sla.eig(M)
+        else:
+            w, vr = sla.eigvals(M), None
+        vl = None
+    order = np.argsort(-w.real, kind="stable")[:k]
+    out = {"values": w[order]}
+    if vectors or left:
+        out["right"] = vr[:, order]
+    if left:
+        out["left"] = vl[:, order]
+    out["info"] = {"method": "DenseEig", "size": n}
+    return out
+
+
+def _scale(model: LindbladModel) -> float:
+    s = 2.0 * float(np.max(np.abs(model.H_eff().diagonal()), initial=0.0))
+    return s if s > 0 else 1.0
+
+
+def _shift_invert_sector(model, sector, k, method: ShiftInvert, vectors, left):
+    n = sector.size
+    if left and method.inner == "krylov":
+        raise ValueError("left eigenmatrices need inner='lu' (or DenseEig)")
+    M = sp.csc_matrix(sector.matrix(model)) if method.inner == "lu" else sector.operator(model)
+    sigma = method.sigma if method.sigma is not None else 1e-3 * _scale(model)
+    kk = min(k, n - 2)
+    out = {}
+
+    def run(Mat, sig, adjoint=False):
+        if method.inner == "lu":
+            lu = spla.splu(
+                sp.csc_matrix(Mat - sig * sp.eye(n, format="csc")),
+                permc_spec="MMD_AT_PLUS_A",
+                diag_pivot_thresh=0.1,
+                options={"SymmetricMode": True},
+            )
+            solve = lu.solve
+        else:
+            solve = _krylov_inverse(model, sector, sig, method.inner_rtol)
+        op = spla.LinearOperator((n, n), matvec=solve, dtype=np.complex128)
+        try:
+            return spla.eigs(
+                Mat, k=kk, sigma=sig, OPinv=op, which="LM", ncv=method.ncv, tol=method.tol,
+                maxiter=method.maxiter, return_eigenvectors=True,
+            )  # fmt: skip
+        except spla.ArpackNoConvergence as exc:
+            raise ConvergenceError(
+                f"ShiftInvert: ARPACK did not converge in sector {sector.label} "
+                f"({len(exc.eigenvalues)} of {kk} eigenvalues)",
+                iterations=method.maxiter,
+            ) from exc
+
+    w, vr = run(M, sigma)
+    order = np.argsort(-w.real, kind="stable")
+    out["values"] = w[order]
+    out["right"] = vr[:, order]
+    if left:
+        wl, vl = run(sp.csc_matrix(M.conj().T), sigma)
+        # match left to right eigenvalues (L^+ has the conjugate eigenvalues)
+        idx = [int(np.argmin(np.abs(wl.conj() - lam))) for lam in out["values"]]
+        out["left"] = vl[:, idx]
+    out["info"] = {"method": "ShiftInvert", "inner": method.inner, "size": n, "sigma": sigma}
+    return out
+
+
+def _krylov_inverse(model, sector, sigma, rtol):
+    """``v -> (L - sigma)^{-1} v`` by GMRES right-preconditioned with ``(L0 - sigma)^{-1}``."""
+    from .krylov import gmres
+
+    op = sector.operator(model)
+    n = sector.size
+    shifted = spla.LinearOperator((n, n), matvec=lambda x: op @ x - sigma * x, dtype=np.complex128)
+    prec = sector.sylvester_preconditioner(model, shift=sigma)
+
+    def solve(v):
+        x, info = gmres(shifted, v, M=prec, rtol=rtol, restart=150, maxiter=3000)
+        if not info["converged"]:
+            raise ConvergenceError(
+                f"ShiftInvert: inner GMRES did not converge (residual {info['residual']:.2e})",
+                iterations=info["iterations"],
+                residual=info["residual"],
+            )
+        return x
+
+    return solve
+
+
+def _auto_sector(model, sector, k, method: AutoEig, vectors, left):
+    from .steady import envelope_estimate
+
+    n = sector.size
+    if n <= method.dense_max:
+        return _dense_sector(model, sector, k, DenseEig(), vectors, left)
+    flops, _ = envelope_estimate(sector.matrix(model))
+    inner = "lu" if (flops <= method.direct_flops or left) else "krylov"
+    return _shift_invert_sector(model, sector, k, ShiftInvert(tol=method.tol, inner=inner), vectors, left)
+
+
+_SECTOR_SOLVERS = {
+    DenseEig: _dense_sector,
+    ShiftInvert: _shift_invert_sector,
+    AutoEig: _auto_sector,
+}
+
+
+# ------------------------------------------------------------------ public API
+def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool = True, left: bool = False,
+             **options) -> Spectrum:  # fmt: skip
+    """The ``k`` eigenvalues of the Liouvillian with the largest real part, by sector.
+
+    Parameters
+    ----------
+    model : LindbladModel or tuple (H, c_ops)
+        The master equation (hbar = 1, standard Lindblad form).
+    k : int
+        Number of eigenvalues returned (over all sectors). Each sector is
+        asked for ``k`` (the steady-state sector for at least 2), so the
+        result is exact for the top ``k`` and the gap is the minimum over
+        sectors.
+    method : AutoEig, DenseEig, ShiftInvert, str or None
+        Per-sector algorithm; ``None`` chooses by sector size.
+    symmetry : "auto", None, U1Symmetry or Z2Symmetry
+        Sector decomposition (default: the model's declared symmetry).
+    vectors : bool
+        Also return the right eigenmatrices (``d x d``, column stacking).
+    left : bool
+        Also return left eigenmatrices (dense and shift-invert only).
+    **options
+        Settings of the method (unknown names raise ``ValueError``).
+
+    Returns
+    -------
+    Spectrum
+        Eigenvalues sorted by real part (descending) with sector labels, the
+        gap and the eigenmatrices. ``DenseEig`` returns the eigenvalues with
+        the largest real part; ``ShiftInvert`` those nearest its shift (just
+        right of zero), see the module notes.
+
+    Notes
+    -----
+    ``L`` is the column-stacking superoperator (as ``qutip.liouvillian``);
+    eigenmatrices satisfy ``L(rho_j) = lambda_j rho_j``. For a U(1)
+    symmetry, sector ``-q`` is the complex conjugate of sector ``q``
+    (``L(rho^+) = L(rho)^+``) and is not diagonalised separately.
+
+    Examples
+    --------
+    >>> import qutip, qness
+    >>> spec = qness.spectrum((qutip.sigmaz(), [qutip.sigmam()]), k=4)
+    >>> round(spec.gap, 6)
+    0.5
+    """
+    t0 = time.perf_counter()
+    model = as_model(model)
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    method = _resolve(method, options)
+    secs = _sector_list(model, symmetry)
+    steady_label = _steady_label(secs)
+    vals, labs, mats, lmats, infos = [], [], [], [], {}
+    u1 = secs[0].kind == "u1"
+    for sec in secs:
+        if u1 and sec.label < 0:
+            continue  # conjugate of sector -q
+        kk = min(max(k, 2) if sec.label == steady_label else k, sec.size)
+        # Sectors too small for an Arnoldi basis are diagonalised exactly.
+        solver = _dense_sector if sec.size <= max(2 * kk + 2, 64) else _SECTOR_SOLVERS[type(method)]
+        res = solver(model, sec, kk, DenseEig() if solver is _dense_sector else method, vectors, left)
+        infos[sec.label] = res["info"]
+        mirror = u1 and sec.label > 0
+        for i, lam in enumerate(res["values"]):
+            vals.append(lam)
+            labs.append(sec.label)
+            if vectors:
+                mats.append(_to_matrix(sec, res["right"][:, i]))
+            if left:
+                lmats.append(_to_matrix(sec, res["left"][:, i]))
+            if mirror:
+                vals.append(np.conj(lam))
+                labs.append(-sec.label)
+                if vectors:
+                    mats.append(mats[-1].conj().T)
+                if left:
+                    lmats.append(lmats[-1].conj().T)
+    vals = np.array(vals, dtype=np.complex128)
+    labs = np.array(labs, dtype=np.int64)
+    order = np.argsort(-vals.real, kind="stable")
+    vals, labs = vals[order], labs[order]
+    mats = [mats[i] for i in order] if vectors else []
+    lmats = [lmats[i] for i in order] if left else []
+    gap, slow = _gap(vals, labs, steady_label, _scale(model))
+    info = {"sectors": infos, "time": time.perf_counter() - t0, "slowest_index": slow,
+            "method": type(method).__name__,
+            # True when every sector was diagonalised exactly (gap = rightmost mode for sure);
+            # False when some sector used shift-invert (eigenvalues nearest zero there).
+            "exact_rightmost": all(v["method"] == "DenseEig" for v in infos.values())}  # fmt: skip
+    keep = min(k, len(vals))
+    if slow is not None and slow >= keep:
+        keep = slow + 1  # always keep the slowest mode that defines the gap
+    return Spectrum(vals[:keep], labs[:keep], mats[:keep], lmats[:keep], gap, info)
+
+
+def liouvillian_gap(model, method=None, *, symmetry="auto", **options) -> float:
+    """The Liouvillian gap ``-Re(lambda_1) > 0`` (hbar = 1; units of the rates).
+
+    Parameters
+    ----------
+    model : LindbladModel or tuple (H, c_ops)
+        The master equation.
+    method, symmetry, **options
+        As for :func:`spectrum`.
+
+    Returns
+    -------
+    float
+        Minimum over sectors of the decay rate of the slowest mode; ``0.0``
+        if the steady state is not unique. Sectors diagonalised by
+        shift-invert contribute their eigenvalue *nearest zero*: a mode with a
+        larger real part but a large imaginary part would be missed there
+        (``spectrum(...).info["exact_rightmost"]`` says whether that can
+        happen; use ``method="dense"`` to be sure on small sizes).
+
+    Examples
+    --------
+    >>> import qutip, qness
+    >>> a = qutip.destroy(10)
+    >>> round(qness.liouvillian_gap((0.5 * a.dag() * a, [a])), 6)  # damped cavity: kappa/2
+    0.5
+    """
+    return spectrum(model, k=2, method=method, symmetry=symmetry, vectors=False, **options).gap
+
+
+def _sector_list(model, symmetry) -> list[Sector]:
+    if symmetry is None or symmetry is False:
+        return [full_sector(model.dim)]
+    if isinstance(symmetry, str):
+        if symmetry != "auto":
+            raise ValueError(f"symmetry must be 'auto', None, a U1Symmetry or a Z2Symmetry; got {symmetry!r}")
+        return sectors(model)
+    if isinstance(symmetry, (U1Symmetry, Z2Symmetry)):
+        return sectors(model, symmetry)
+    raise ValueError(
+        f"symmetry must be 'auto', None, a U1Symmetry or a Z2Symmetry; got {type(symmetry).__name__}"
+    )
+
+
+def _steady_label(secs) -> int:
+    return 1 if secs[0].kind == "z2" else 0
+
+
+def _to_matrix(sector: Sector, x: np.ndarray) -> np.ndarray:
+    rho = sector.to_full(x) if sector.kind != "full" else np.reshape(x, (sector.d, sector.d), order="F")
+    nrm = np.linalg.norm(rho)
+    if nrm > 0:
+        # fix the phase so the largest entry is real positive, and normalise
+        j = np.unravel_index(np.argmax(np.abs(rho)), rho.shape)
+        rho = rho * (abs(rho[j]) / rho[j]) / nrm
+    return rho
+
+
+def _gap(vals, labs, steady_label, scale):
+    """Gap and index of the slowest mode: drop one zero eigenvalue of the steady sector."""
+    zero_tol = 1e-9 * max(1.0, scale)
+    zeros = np.flatnonzero((labs == steady_label) & (np.abs(vals) <= zero_tol))
+    if zeros.size == 0:
+        return np.nan, None
+    rest = [i for i in range(len(vals)) if i != zeros[0]]
+    if not rest:
+        return np.nan, None
+    slow = rest[0]  # sorted by real part descending
+    return float(-vals[slow].real) if abs(vals[slow].real) > zero_tol else 0.0, slow

@@ -1,0 +1,231 @@
+"""Liouvillian spectrum and gap: analytic references, dense diagonalisation, sectors."""
+
+import numpy as np
+import pytest
+import qutip
+from helpers import dense_liouvillian, random_model
+
+import qness
+from qness import operators as ops
+from qness.symmetry import sectors
+
+METHODS = [qness.DenseEig(), qness.ShiftInvert(), qness.ShiftInvert(inner="krylov"), qness.AutoEig()]
+IDS = ["dense", "shift-invert-lu", "shift-invert-krylov", "auto"]
+
+
+def dense_eigs(model):
+    ev = np.linalg.eigvals(dense_liouvillian(model))
+    return ev[np.argsort(-ev.real, kind="stable")]
+
+
+def xxz(n, delta=0.5, gamma=1.0):
+    return qness.models.boundary_driven_xxz(n, delta=delta, gamma=gamma)
+
+
+def same_multiset(a, b, atol):
+    """a and b hold the same complex numbers (with multiplicity) up to atol, in any order."""
+    from scipy.optimize import linear_sum_assignment
+
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape
+    rows, cols = linear_sum_assignment(np.abs(a[:, None] - b[None, :]))
+    assert np.max(np.abs(a[rows] - b[cols]), initial=0.0) < atol, (a, b)
+
+
+def match(found, ref, atol):
+    """Every found eigenvalue is within atol of some reference eigenvalue."""
+    for lam in found:
+        assert np.min(np.abs(ref - lam)) < atol, lam
+
+
+# ------------------------------------------------------------ analytic references
+@pytest.mark.parametrize("method", METHODS, ids=IDS)
+def test_damped_qubit_gap_is_half_gamma(method):
+    gamma = 0.7
+    spec = qness.spectrum((qutip.sigmaz(), [np.sqrt(gamma) * qutip.sigmam()]), k=4, method=method)
+    assert spec.gap == pytest.approx(gamma / 2, abs=1e-10)
+
+
+@pytest.mark.parametrize("method", METHODS, ids=IDS)
+def test_damped_cavity_gap_is_half_kappa(method):
+    kappa, N = 0.9, 20
+    a = qutip.destroy(N)
+    assert qness.liouvillian_gap((0.3 * a.dag() * a, [np.sqrt(kappa) * a]), method=method) == pytest.approx(
+        kappa / 2, abs=1e-9
+    )
+
+
+@pytest.mark.parametrize("T", [0.5, 2.0])
+def test_thermal_qubit_spectrum(T):
+    # rates g_down = gamma (n+1), g_up = gamma n: eigenvalues 0, -(g_down+g_up), -(g_down+g_up)/2 -+ i omega
+    omega, gamma = 1.1, 0.3
+    nb = 1 / np.expm1(omega / T)
+    gd, gu = gamma * (nb + 1), gamma * nb
+    m = qness.from_qutip(
+        omega / 2 * qutip.sigmaz(), [np.sqrt(gd) * qutip.sigmam(), np.sqrt(gu) * qutip.sigmap()]
+    )
+    spec = qness.spectrum(m, k=4, method="dense")
+    G = gd + gu
+    ref = np.array([0, -G / 2 + 1j * omega, -G / 2 - 1j * omega, -G])
+    same_multiset(spec.eigenvalues, ref, 1e-12)
+    assert spec.gap == pytest.approx(G / 2)
+
+
+def test_thermal_oscillator_spectrum():
+    # Damped thermal mode: eigenvalues -kappa (|m|/2 + l) - i omega m (l >= 0), independent of
+    # the occupation, truncation aside. Real parts 0, -kappa/2 (m = +-1), -kappa (l = 1, m = 0
+    # and m = +-2): k = 6 closes that shell.
+    N, omega, kappa, nb = 30, 1.0, 0.4, 0.2
+    b = qness.ModelBuilder(N, n=1).add_onsite(omega, "num")
+    b.add_jump("destroy", kappa * (nb + 1)).add_jump("create", kappa * nb)
+    spec = qness.spectrum(b.build(), k=6, method="dense")
+    ref = np.array([0, -kappa / 2 + 1j * omega, -kappa / 2 - 1j * omega, -kappa, -kappa + 2j, -kappa - 2j])
+    same_multiset(spec.eigenvalues, ref, 1e-6)
+
+
+@pytest.mark.parametrize("method", METHODS, ids=IDS)
+def test_resonance_fluorescence_eigenvalues(method):
+    # H = Omega/2 sx, L = sqrt(gamma) s-: 0, -gamma/2, -3 gamma/4 -+ sqrt(gamma^2/16 - Omega^2)
+    gamma = 1.0
+    for omega in (0.1, 1.0):
+        m = qness.models.mollow(detuning=0.0, omega=omega, gamma=gamma)
+        spec = qness.spectrum(m, k=4, method=method)
+        root = np.sqrt(complex(gamma**2 / 16 - omega**2))
+        ref = np.array([0, -gamma / 2, -3 * gamma / 4 + root, -3 * gamma / 4 - root])
+        same_multiset(spec.eigenvalues, ref, 1e-10)
+
+
+# ------------------------------------------------------------ against dense diagonalisation
+@pytest.mark.parametrize("dims, seed", [((2,), 0), ((2, 3), 2), ((3, 3), 4), ((2, 5), 5), ((4, 3), 6)])
+def test_random_models_against_numpy_eig(dims, seed):
+    m = random_model(dims, n_jumps=2, seed=seed, density=0.6)
+    ref = dense_eigs(m)
+    k = min(6, m.dim**2)
+    spec = qness.spectrum(m, k=k, method="dense")
+    # DenseEig: exactly the k eigenvalues with the largest real part
+    np.testing.assert_allclose(spec.eigenvalues.real, ref[:k].real, atol=1e-9)
+    match(spec.eigenvalues, ref, 1e-9)
+    assert spec.gap == pytest.approx(-ref[1].real, abs=1e-9)
+    # ShiftInvert: the eigenvalues nearest its shift sigma (just right of zero); sectors too
+    # small for Arnoldi (<= 64 unknowns) are diagonalised densely instead.
+    for method in METHODS[1:3]:
+        s = qness.spectrum(m, k=3, method=method)
+        sec = s.info["sectors"][0]
+        if sec["method"] == "DenseEig":
+            assert m.dim**2 <= 64
+            np.testing.assert_allclose(s.eigenvalues.real, ref[:3].real, atol=1e-9)
+        else:
+            dist = np.sort(np.abs(ref - sec["sigma"]))[:3]
+            np.testing.assert_allclose(np.sort(np.abs(s.eigenvalues - sec["sigma"])), dist, atol=1e-8)
+            match(s.eigenvalues, ref, 1e-8)
+            assert not s.info["exact_rightmost"]
+
+
+@pytest.mark.parametrize("method", METHODS, ids=IDS)
+def test_chain_gap_and_eigenmatrices(method):
+    m = xxz(4)
+    ref = dense_eigs(m)
+    spec = qness.spectrum(m, k=4, method=method)
+    assert spec.gap == pytest.approx(-ref[1].real, abs=1e-8)
+    match(spec.eigenvalues, ref, 1e-8)
+    L = dense_liouvillian(m)
+    for lam, rho in zip(spec.eigenvalues, spec.eigenmatrices):
+        assert rho.shape == (16, 16) and np.linalg.norm(rho) == pytest.approx(1)
+        np.testing.assert_allclose(L @ rho.ravel(order="F"), lam * rho.ravel(order="F"), atol=1e-8)
+    # the zero mode is the steady state
+    rho0 = spec.eigenmatrices[0] / np.trace(spec.eigenmatrices[0])
+    np.testing.assert_allclose(rho0, qness.steady_state(m).rho, atol=1e-9)
+
+
+# ------------------------------------------------------------ sectors
+@pytest.mark.parametrize("n", [3, 4])
+def test_union_of_sector_spectra_is_the_full_spectrum(n):
+    m = xxz(n, delta=0.8)
+    full = dense_eigs(m)
+    secs = sectors(m)
+    assert sum(s.size for s in secs) == 4**n
+    parts = np.concatenate([np.linalg.eigvals(s.matrix(m).toarray()) for s in secs])
+    same_multiset(parts, full, 1e-9)
+    # and spectrum() with k = all reproduces it, with sector labels
+    spec = qness.spectrum(m, k=4**n, method="dense", vectors=False)
+    same_multiset(spec.eigenvalues, full, 1e-9)
+    for s in secs:
+        same_multiset(spec.by_sector(s.label), np.linalg.eigvals(s.matrix(m).toarray()), 1e-9)
+
+
+def test_sector_matrix_equals_slice_of_full_liouvillian():
+    m = qness.models.bose_hubbard(2, cutoff=3, J=0.7, U=0.4, detuning=-0.2, F=0.0, kappa=0.5)
+    assert m.u1() is not None
+    for s in sectors(m):
+        A, B = s.matrix(m), s.matrix_reference(m)
+        assert (abs(A - B).max() if (A - B).nnz else 0.0) < 1e-14
+        x = np.random.default_rng(0).normal(size=s.size) + 0j
+        np.testing.assert_allclose(s.operator(m) @ x, A @ x, atol=1e-12)
+
+
+def test_z2_sectors_two_photon_kerr():
+    # F = 0, G != 0, eta > 0: parity symmetric; lambda_1^(-) is the slowest odd-sector eigenvalue
+    m = qness.models.kerr(14, detuning=-0.5, U=0.6, F=0.0, kappa=0.3, G=0.9, eta=0.4)
+    assert m.z2() is not None
+    full = dense_eigs(m)
+    spec = qness.spectrum(m, k=8, method="dense", vectors=False)
+    match(spec.eigenvalues, full, 1e-9)
+    odd = spec.by_sector(-1)
+    even = spec.by_sector(1)
+    assert odd.size and even.size
+    parts = np.concatenate([np.linalg.eigvals(s.matrix(m).toarray()) for s in sectors(m)])
+    same_multiset(parts, full, 1e-8)
+    assert spec.gap == pytest.approx(-full[1].real, abs=1e-9)
+
+
+def test_left_eigenmatrices():
+    m = xxz(3)
+    spec = qness.spectrum(m, k=4, method="dense", left=True)
+    L = dense_liouvillian(m)
+    for lam, sig in zip(spec.eigenvalues, spec.left_eigenmatrices):
+        v = sig.ravel(order="F")
+        np.testing.assert_allclose(L.conj().T @ v, np.conj(lam) * v, atol=1e-9)
+    # the left zero mode is the identity (trace preservation)
+    s0 = spec.left_eigenmatrices[0]
+    np.testing.assert_allclose(s0 / s0[0, 0], np.eye(8), atol=1e-9)
+    spec_si = qness.spectrum(m, k=3, method="shift-invert", left=True)
+    for lam, sig in zip(spec_si.eigenvalues, spec_si.left_eigenmatrices):
+        v = sig.ravel(order="F")
+        np.testing.assert_allclose(L.conj().T @ v, np.conj(lam) * v, atol=1e-8)
+
+
+def test_slowest_mode_and_plot(tmp_path):
+    m = xxz(3)
+    spec = qness.spectrum(m, k=5)
+    lam, rho1 = spec.slowest_mode()
+    assert -lam.real == pytest.approx(spec.gap)
+    L = dense_liouvillian(m)
+    np.testing.assert_allclose(L @ rho1.ravel(order="F"), lam * rho1.ravel(order="F"), atol=1e-9)
+    ax = spec.plot()
+    ax.figure.savefig(tmp_path / "spec.png")
+    assert (tmp_path / "spec.png").stat().st_size > 1000
+    no_vec = qness.spectrum(m, k=3, vectors=False)
+    with pytest.raises(ValueError, match="vectors=True"):
+        no_vec.slowest_mode()
+
+
+def test_degenerate_zero_gives_zero_gap():
+    # two decoupled damped qubits sharing nothing: still unique. Use pure dephasing: many zeros.
+    m = qness.from_qutip(qutip.sigmaz(), [qutip.sigmaz()])
+    assert qness.spectrum(m, k=4, method="dense").gap == 0.0
+
+
+def test_bad_arguments():
+    m = xxz(3)
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        qness.spectrum(m, k=0)
+    with pytest.raises(ValueError, match="unknown spectrum method"):
+        qness.spectrum(m, method="lanczos")
+    with pytest.raises(ValueError, match="valid options"):
+        qness.spectrum(m, method="shift-invert", which="LR")
+    with pytest.raises(ValueError, match="sigma must be positive"):
+        qness.ShiftInvert(sigma=-1.0)
+    with pytest.raises(ValueError, match="inner must be one of"):
+        qness.ShiftInvert(inner="cholesky")
+    with pytest.raises(ValueError, match="left eigenmatrices need inner='lu'"):
+        qness.spectrum(xxz(5), k=2, method=qness.ShiftInvert(inner="krylov"), left=True)
