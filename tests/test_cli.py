@@ -132,3 +132,30 @@ def test_scan_on_a_dask_scheduler(tmp_path):
     )
     assert local.returncode == 0, local.stderr
     np.testing.assert_allclose(load(out)["expect:num"], load(tmp_path / "local.h5")["expect:num"], rtol=1e-10)
+
+
+def test_gap_and_a_gap_closing_scan(tmp_path):
+    r = run("gap", "kerr", *KERR, "--set", "F=0.3", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["gap"] == pytest.approx(0.5, rel=1e-4)  # kappa/2, cutoff 10
+    out = tmp_path / "kerr.h5"
+    s = run(
+        "scan",
+        "kerr_scaled",
+        "--vary",
+        "F1=2:2.8:3",
+        "--size",
+        "2,3",
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--no-progress",
+    )
+    assert s.returncode == 0, s.stderr
+    assert "N=3: smallest gap" in s.stdout
+    gap = load(out)["gap"]
+    assert gap.dims == ("N", "F1") and (gap.sel(N=3) < gap.sel(N=2)).all()
+    p = run("plot", str(out), script=True)
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "kerr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -168,6 +168,16 @@ def test_current_builtin_is_the_heat_current_from_that_bath():
     assert "no bath 'nowhere'" in bad["error"].values[0]
 
 
+def never_called(model, x0=None):
+    raise AssertionError("the gap alone needs no steady state")
+
+
+def test_gap_builtin_needs_no_steady_state():
+    ds = scan(cavity, {"F": [0.1, 0.3]}, ["gap"], executor="serial", solver=never_called, progress=False)
+    assert (ds["error"] == "").all()
+    np.testing.assert_allclose(ds["gap"], [dense_gap(cavity(0.1)), dense_gap(cavity(0.3))], rtol=1e-8)
+
+
 def test_warm_start_follows_the_last_axis():
     ds = scan(
         cavity,

@@ -6,7 +6,6 @@ import qutip
 from helpers import dense_liouvillian, random_model
 
 import qness
-from qness import operators as ops
 from qness.symmetry import sectors
 
 METHODS = [qness.DenseEig(), qness.ShiftInvert(), qness.ShiftInvert(inner="krylov"), qness.AutoEig()]

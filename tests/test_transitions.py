@@ -168,3 +168,32 @@ def test_transition_from_gap_scan():
 
 def _kerr_for_scan(N, F1):
     return tr.kerr_scaled(N, F1=F1, cutoff=3 * N + 5)
+
+
+# ----------------------------------------------------------------- with the library's own spectrum
+def test_library_spectrum_gives_the_same_metastable_states():
+    model = tr.kerr_scaled(3, F1=2.5, cutoff=14)
+    ours = tr.metastable_states(model)  # qness.spectrum and qness.steady_state inside
+    ref = tr.metastable_states(spectrum=DenseSpectrum(model, k=3), ness=dense_steady_state(model))
+    assert ours.bistable and ours.lambda1 == pytest.approx(ref.lambda1, rel=1e-8)
+    pairs = sorted([ours.rho_plus, ours.rho_minus], key=tr.photon_number)
+    refs = sorted([ref.rho_plus, ref.rho_minus], key=tr.photon_number)
+    for a, b in zip(pairs, refs):
+        np.testing.assert_allclose(a, b, atol=1e-7)
+
+
+def test_kerr_gap_closes_exponentially_up_to_larger_n():
+    sizes = np.arange(2, 8)
+    gaps = [qness.liouvillian_gap(tr.kerr_scaled(N, F1=2.4)) for N in sizes]
+    np.testing.assert_allclose(gaps[:2], [dense_gap(tr.kerr_scaled(N, F1=2.4)) for N in sizes[:2]], rtol=1e-8)
+    res = tr.finite_size_scaling(sizes, gaps)
+    assert res.best.law == "exponential"
+    assert res.exponential.exponent_err < 0.1 * res.exponential.exponent
+    assert res.exponential.rss < 0.1 * res.power.rss
+
+
+def test_gap_scan_with_the_default_gap():
+    da = tr.gap_scan(
+        tr.kerr_scaled, "F1", [2.0, 2.4, 2.8], [2, 3], size_name="N", executor="serial", progress=False
+    )
+    np.testing.assert_allclose(da.sel(N=3, F1=2.4), dense_gap(tr.kerr_scaled(3, F1=2.4)), rtol=1e-8)

@@ -57,7 +57,7 @@ class AutoEig:
     the LU is cheap (envelope estimate below ``direct_flops``), shift-invert with
     Sylvester-preconditioned GMRES inner solves otherwise."""
 
-    dense_max: int = 1500
+    dense_max: int = 400
     direct_flops: float = 5e9
     tol: float = 1e-10
 

@@ -1,0 +1,89 @@
+"""qness.steady_state (default call) vs qutip.steadystate (default call), side by side.
+
+Run: ``python benchmarks/bench_steady.py`` (``--quick`` for a smoke run,
+``--qutip-timeout S`` to bound each QuTiP case, default 300 s).
+Models (as in issue 3): boundary-driven XXZ chain (H = sum sx sx + sy sy + 0.5
+sz sz, L = s+ on the first site and s- on the last) with 6 to 12 spins;
+dissipative transverse-field Ising chain (s- on every site) with 6 to 10
+spins; Kerr resonator with 50, 100 and 200 Fock states. Each case runs in a
+fresh process; the residual is ||L vec(rho)||_2 recomputed from qness's
+assembled L (for QuTiP's state too).
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _harness import measure  # noqa: E402
+
+QNESS = {
+    "xxz": "import qness\nmodel = qness.models.boundary_driven_xxz({n}, delta=0.5, gamma=1.0)\n",
+    "ising": "import qness\nmodel = qness.models.dissipative_ising({n}, V=1.0, h=1.0, detuning=0.0, gamma=1.0)\n",
+    "kerr": "import qness\nmodel = qness.models.kerr({n}, detuning=-1.0, U=0.1, F=1.0, kappa=1.0)\n",
+}
+RUN_QNESS = (
+    "ness = qness.steady_state(model)\n"
+    "extra = dict(residual=ness.residual, method=ness.info['method'], sector=ness.info['sector']['size'],"
+    " iterations=ness.info.get('iterations'))"
+)
+# QuTiP builds its operators natively (sparse CSR), as its users do.
+QUTIP = """
+import qness, qutip, numpy as np
+model = {ctor}
+H, c_ops = model.to_qutip()
+"""
+RUN_QUTIP = (
+    "rho = qutip.steadystate(H, c_ops)\n"
+    "L = qness.liouvillian(model)\n"
+    "extra = dict(residual=float(np.linalg.norm(L @ rho.full().ravel(order='F'))))"
+)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--qutip-timeout", type=float, default=300.0)
+    ap.add_argument("--only", choices=list(QNESS), default=None)
+    args = ap.parse_args()
+    if args.quick:
+        plan = {"xxz": [5, 6], "ising": [4], "kerr": [50]}
+        qutip_max = {"xxz": 6, "ising": 4, "kerr": 50}
+    else:
+        plan = {"xxz": [6, 7, 8, 9, 10, 11, 12], "ising": [6, 7, 8, 9, 10], "kerr": [50, 100, 200]}
+        qutip_max = {"xxz": 8, "ising": 8, "kerr": 200}
+    print(
+        "| model | size | qness (s) | qness peak (MiB) | method (sector size, iterations) | residual "
+        "| QuTiP (s) | QuTiP peak (MiB) | QuTiP residual | speed-up |"
+    )
+    print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+    for kind, sizes in plan.items():
+        if args.only and kind != args.only:
+            continue
+        for n in sizes:
+            setup = QNESS[kind].format(n=n)
+            ours = measure(setup, RUN_QNESS)
+            e = ours.get("extra", {})
+            if n <= qutip_max[kind]:
+                ctor = QNESS[kind].format(n=n).split("\n")[1].split("= ", 1)[1]
+                theirs = measure(QUTIP.format(ctor=ctor), RUN_QUTIP, timeout=args.qutip_timeout)
+            else:
+                theirs = {"time": float("nan"), "peak_mib": float("nan"), "error": "not run (out of reach)"}
+            te = theirs.get("extra", {})
+            qt = f"{theirs['time']:.2f}" if "error" not in theirs else theirs["error"]
+            ratio = (
+                theirs["time"] / ours["time"]
+                if "error" not in theirs and "error" not in ours
+                else float("nan")
+            )
+            ot = f"{ours['time']:.2f}" if "error" not in ours else ours["error"]
+            print(
+                f"| {kind} | {n} | {ot} | {ours['peak_mib']:.0f} | {e.get('method')} ({e.get('sector')}, "
+                f"{e.get('iterations')}) | {e.get('residual', float('nan')):.1e} | {qt} | {theirs['peak_mib']:.0f} "
+                f"| {te.get('residual', float('nan')):.1e} | {ratio:.1f}x |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
