@@ -336,20 +336,47 @@ def _cmd_scan(args) -> int:
     if failed:
         errs = ds["error"].values.ravel()
         print(f"first error: {next(e for e in errs if e)}", file=sys.stderr)
-    if "gap" in ds and ds["gap"].ndim <= 2 and len(grid) == 1:
-        from .analysis.transitions import locate_minimum
-
-        (param,) = grid
-        da = ds["gap"]
-        rows = [da] if not sizes else [da.sel({size_name: N}) for N in sizes]
-        for N, row in zip(sizes or [None], rows):
-            try:
-                xm, gm = locate_minimum(row[param].values, row.values)
-                label = f"{size_name}={N}: " if N is not None else ""
-                print(f"{label}smallest gap {gm:.4g} at {param}={xm:.4g}")
-            except ValueError:
-                pass
+    if "gap" in ds and len(grid) == 1:
+        _summarise_gap(ds["gap"], next(iter(grid)), size_name if sizes else None)
     return 1 if failed == total else 0
+
+
+def _summarise_gap(da, param, size_name):
+    """Print where the gap is smallest per size and how that minimum scales with size."""
+    from .analysis.transitions import finite_size_scaling, locate_minimum
+
+    sizes = list(da[size_name].values) if size_name else [None]
+    mins = []
+    for N in sizes:
+        row = da.sel({size_name: N}) if size_name else da
+        try:
+            xm, gm = locate_minimum(row[param].values, row.values)
+        except ValueError:  # no finite positive gap at this size
+            continue
+        label = f"{size_name}={N}: " if size_name else ""
+        print(f"{label}smallest gap {gm:.4g} at {param}={xm:.4g}")
+        mins.append((N, gm))
+    if len(mins) >= 3:
+        fit = finite_size_scaling([m[0] for m in mins], [m[1] for m in mins])
+        e, p = fit.exponential, fit.power
+        print(
+            f"smallest gap vs {size_name}: closes like {'exp(-N/xi)' if fit.best is e else 'N^-z'} "
+            f"(exponential: xi = {e.exponent:.3g} +- {e.exponent_err:.2g}, rss {e.rss:.2g}; "
+            f"power law: z = {p.exponent:.3g} +- {p.exponent_err:.2g}, rss {p.rss:.2g})"
+        )
+
+
+def _title(definition) -> str:
+    """``model (fixed parameters)`` from a scan definition."""
+    f = definition.get("factory")
+    fixed = {}
+    while isinstance(f, dict):  # functools.partial, possibly nested
+        fixed.update(f.get("keywords", {}))
+        f = f.get("partial")
+    name = str(f).rsplit(".", 1)[-1]
+    if fixed:
+        name += " (" + ", ".join(f"{k}={v}" for k, v in fixed.items()) + ")"
+    return name
 
 
 def _done_in_store(path) -> int:
@@ -384,6 +411,7 @@ def _cmd_plot(args) -> int:
     definition = json.loads(ds.attrs["definition"])
     size_name = definition.get("size_name")
     ax = gap_curves(ds[q], size_name=size_name, log=not args.linear, ylabel=q)
+    ax.set_title(_title(definition), fontsize="small")
     out = args.out or os.path.splitext(args.file)[0] + ".png"
     ax.figure.savefig(out, dpi=args.dpi, bbox_inches="tight")
     print(out)
