@@ -312,3 +312,15 @@ def test_declared_symmetry_that_does_not_hold_is_rejected():
     wrong = qness.U1Symmetry(np.arange(8), (1, -1))
     with pytest.raises(ValueError, match="does not conserve"):
         qness.steady_state(m, symmetry=wrong)
+
+
+def test_a_non_stationary_result_is_never_returned(monkeypatch):
+    from qness.solvers import steady
+
+    def broken(system, method, x0):  # a solver that "succeeds" with a wrong vector
+        return np.ones(system.n, dtype=complex), {"iterations": 1}
+
+    monkeypatch.setitem(steady._DISPATCH, qness.Direct, broken)
+    with pytest.raises(qness.ConvergenceError, match="not a steady state") as exc:
+        qness.steady_state(xx_chain(3), "direct")
+    assert exc.value.residual > 1e-3 and exc.value.rho.shape == (8, 8)

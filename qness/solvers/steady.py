@@ -339,72 +339,40 @@ def _solve_dense(system: _System, method: Dense, x0):
     return x, {"iterations": 1}
 
 
-def _pardiso_available() -> bool:
-    try:
-        import pypardiso  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _solve_direct(system: _System, method: Direct, x0):
     A = system.replaced_matrix()
     b = system.rhs()
-    backend = method.backend
-    if backend == "auto":
-        backend = "pardiso" if _pardiso_available() else "superlu"
-    info = {"backend": backend, "nnz": int(A.nnz)}
-    if backend == "pardiso":
-        if not _pardiso_available():
-            raise ValueError("backend='pardiso' needs the pypardiso package (pip install 'qness[fast]')")
-        x = _pardiso_solve(A, b)
-        solve = None
-    else:
-        try:
-            lu = spla.splu(
-                sp.csc_matrix(A),
-                permc_spec=method.ordering,
-                diag_pivot_thresh=0.1 if method.ordering == "MMD_AT_PLUS_A" else 1.0,
-                options={"SymmetricMode": method.ordering == "MMD_AT_PLUS_A"},
-            )
-        except MemoryError as exc:
-            raise InsufficientMemoryError(
-                f"Direct: the sparse LU of a {A.shape[0]}-unknown sector ran out of memory; "
-                "use method='krylov'",
-                available=available_memory(),
+    info = {"backend": "superlu", "nnz": int(A.nnz)}
+    try:
+        lu = spla.splu(
+            sp.csc_matrix(A),
+            permc_spec=method.ordering,
+            diag_pivot_thresh=0.1 if method.ordering == "MMD_AT_PLUS_A" else 1.0,
+            options={"SymmetricMode": method.ordering == "MMD_AT_PLUS_A"},
+        )
+    except MemoryError as exc:
+        raise InsufficientMemoryError(
+            f"Direct: the sparse LU of a {A.shape[0]}-unknown sector ran out of memory; use method='krylov'",
+            available=available_memory(),
+        ) from exc
+    except RuntimeError as exc:
+        if "singular" in str(exc).lower():
+            raise NonUniqueSteadyStateError(
+                "the trace-augmented Liouvillian is exactly singular: the steady state is not "
+                "unique; use Evolve(rho0=...)"
             ) from exc
-        except RuntimeError as exc:
-            if "singular" in str(exc).lower():
-                raise NonUniqueSteadyStateError(
-                    "the trace-augmented Liouvillian is exactly singular: the steady state is not "
-                    "unique; use Evolve(rho0=...)"
-                ) from exc
-            raise
-        info["lu_nnz"] = int(lu.L.nnz + lu.U.nnz)
-        solve = lu.solve
-        x = solve(b)
-    for _ in range(method.refine if solve is not None else 0):
-        r = b - A @ x
-        x = x + solve(r)
+        raise
+    info["lu_nnz"] = int(lu.L.nnz + lu.U.nnz)
+    x = lu.solve(b)
+    for _ in range(method.refine):
+        x = x + lu.solve(b - A @ x)
     if not np.all(np.isfinite(x)):
         raise NonUniqueSteadyStateError(
             "the sparse LU produced non-finite values: the trace-augmented Liouvillian is singular "
             "(the steady state is not unique)"
         )
-    info["iterations"] = 1 + (method.refine if solve is not None else 0)
+    info["iterations"] = 1 + method.refine
     return x, info
-
-
-def _pardiso_solve(A: sp.csr_array, b: np.ndarray) -> np.ndarray:
-    """Solve the complex system through its real form with MKL PARDISO (real matrices only)."""
-    import pypardiso
-
-    Ar, Ai = A.real, A.imag
-    big = sp.csr_matrix(sp.bmat([[Ar, -Ai], [Ai, Ar]], format="csr"))
-    rhs = np.concatenate([b.real, b.imag])
-    y = pypardiso.spsolve(big, rhs)
-    n = A.shape[0]
-    return y[:n] + 1j * y[n:]
 
 
 def _solve_krylov(system: _System, method: Krylov, x0):
@@ -503,6 +471,9 @@ def _evolve(model: LindbladModel, method: Evolve, x0, t0) -> NESS:
 
 _DISPATCH = {Dense: _solve_dense, Direct: _solve_direct, Krylov: _solve_krylov}
 
+#: Largest accepted ``||L vec(rho)||_2`` relative to the scale of ``L``'s diagonal.
+RESIDUAL_GUARD = 1e-8
+
 
 def _finish(model, system, x, method, info, t0, residual=None) -> NESS:
     sector = system.sector
@@ -515,6 +486,17 @@ def _finish(model, system, x, method, info, t0, residual=None) -> NESS:
     rho = 0.5 * (rho + rho.conj().T)
     if residual is None:
         residual = system.residual(sector.from_full(rho) if sector.kind != "full" else rho.ravel(order="F"))
+    # Never return a state that is not stationary: a solver that "succeeded" with a large
+    # residual (near-singular system, breakdown) is reported, with its iterate.
+    bound = RESIDUAL_GUARD * max(1.0, getattr(system, "c", 1.0))
+    if not np.isfinite(residual) or residual > bound:
+        raise ConvergenceError(
+            f"{type(method).__name__} returned a state with ||L vec(rho)|| = {residual:.2e} > {bound:.1e}: "
+            "not a steady state (ill-conditioned or non-unique problem); try another method",
+            rho=rho,
+            residual=float(residual),
+            iterations=int(info.get("iterations", 0)),
+        )
     info = dict(info)
     info.update(
         method=type(method).__name__,
