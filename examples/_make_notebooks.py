@@ -122,8 +122,9 @@ NOTEBOOKS["kerr_gap_closing"] = [
         axes = fig.subplots(1, 3)
         qness.plot.spectrum(spec, ax=axes[0])
         x = np.linspace(-5, 5, 101)
-        qness.plot.wigner(meta.rho_plus, x, ax=axes[1])
-        qness.plot.wigner(meta.rho_minus, x, ax=axes[2])
+        dim, bright = sorted([meta.rho_plus, meta.rho_minus], key=tr.photon_number)
+        qness.plot.wigner(dim, x, ax=axes[1]).set_title("dim metastable state")
+        qness.plot.wigner(bright, x, ax=axes[2]).set_title("bright metastable state")
         fig
         """,
     ),
