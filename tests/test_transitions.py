@@ -136,6 +136,32 @@ def test_no_bistability_for_the_linear_cavity():
     assert not meta.bistable and meta.rho_plus is None  # complex lambda_1 = -kappa/2 +- i Delta
 
 
+class SectorSpectrum(DenseSpectrum):
+    """Dense spectrum with U(1) sector labels q = n_row - n_col read off each eigenmatrix."""
+
+    def __init__(self, model, k):
+        super().__init__(model, k=k)
+        d = model.dim
+        q = np.subtract.outer(np.arange(d), np.arange(d))
+        self.sectors = np.array([int(q.ravel()[np.argmax(np.abs(R).ravel())]) for R in self.eigenmatrices])
+
+
+def test_metastable_states_stay_in_the_steady_state_sector():
+    # thermal damped oscillator, lambda = -kappa (m + n)/2 - i Delta (m - n) in sector q = m - n:
+    # the slowest modes are coherences (q = +-1), the slowest population mode (q = 0) has -kappa
+    model = qness.models.kerr(12, detuning=0.3, U=0.0, F=0.0, kappa=1.0, nth=0.3)
+    spec = SectorSpectrum(model, k=16)
+    assert spec.sectors[1] != 0 and spec.eigenvalues[1].real == pytest.approx(-0.5, abs=1e-4)
+    meta = tr.metastable_states(spectrum=spec, ness=dense_steady_state(model))
+    assert meta.lambda1.real == pytest.approx(-1.0, abs=1e-4) and not meta.bistable
+    for r in (meta.rho_plus, meta.rho_minus):  # still valid states
+        assert np.linalg.eigvalsh(r)[0] > -1e-9 and np.trace(r).real == pytest.approx(1.0)
+    spec.sectors = np.ones_like(spec.sectors)
+    spec.sectors[0] = 0
+    with pytest.raises(ValueError, match="larger k"):
+        tr.metastable_states(spectrum=spec, ness=dense_steady_state(model))
+
+
 def test_kerr_gap_closes_exponentially():
     sizes = [2, 3, 4]
     gaps = [dense_gap(tr.kerr_scaled(N, F1=2.5, cutoff=3 * N + 5)) for N in sizes]

@@ -658,7 +658,9 @@ def metastable_states(
     spectrum : Spectrum, optional
         Anything with ``eigenvalues`` (sorted by real part, descending,
         the first being the steady state's 0) and ``eigenmatrices``
-        (``d x d`` arrays, same order), with at least three modes.
+        (``d x d`` arrays, same order), with at least three modes; if it
+        has ``sectors`` (symmetry labels, as :func:`qness.spectrum`), only
+        the modes in the steady state's sector are used.
     ness : NESS or numpy.ndarray, optional
         The steady state (default: the first eigenmatrix of ``spectrum``,
         made Hermitian with trace 1).
@@ -678,7 +680,16 @@ def metastable_states(
     ------
     ValueError
         If neither ``model`` nor ``spectrum`` is given, or the spectrum has
-        fewer than three modes.
+        fewer than three modes in the steady state's sector.
+
+    Notes
+    -----
+    ``lambda_1`` and ``lambda_2`` are the slowest modes of the steady
+    state's symmetry sector: a first-order transition mixes populations
+    within it. A slow mode in another sector (e.g. the odd-parity sector of
+    the two-photon Kerr resonator) signals spontaneous symmetry breaking
+    instead, and is not a mixture of two states of this form; inspect
+    ``spectrum.sectors`` for it.
     """
     if spectrum is None:
         if model is None:
@@ -688,8 +699,17 @@ def metastable_states(
         spectrum = qness.spectrum(model, k=3)
     ev = np.asarray(spectrum.eigenvalues)
     mats = list(spectrum.eigenmatrices)
-    if ev.size < 3 or len(mats) < 2:
-        raise ValueError("the spectrum needs the steady state and at least two more modes")
+    modes = np.arange(ev.size)
+    sectors = getattr(spectrum, "sectors", None)
+    if sectors is not None and len(sectors) == ev.size:
+        # metastable states mix populations: keep the steady state's own sector
+        modes = modes[np.asarray(sectors) == np.asarray(sectors)[0]]
+    if modes.size < 3 or len(mats) <= modes[1]:
+        raise ValueError(
+            "the spectrum needs the steady state and at least two more modes in its symmetry sector "
+            "(with eigenmatrices); compute it with a larger k"
+        )
+    j1, j2 = int(modes[1]), int(modes[2])
     if ness is None:
         if model is not None:
             import qness
@@ -702,10 +722,10 @@ def metastable_states(
     else:
         rho = _density_matrix(ness)
     rho = 0.5 * (rho + rho.conj().T)
-    lam1, lam2 = complex(ev[1]), complex(ev[2])
+    lam1, lam2 = complex(ev[j1]), complex(ev[j2])
     separation = lam2.real / lam1.real if lam1.real != 0 else math.inf
     is_real = abs(lam1.imag) <= imag_tol + 1e-3 * abs(lam1)
-    K = _hermitian_eigenmatrix(mats[1])
+    K = _hermitian_eigenmatrix(mats[j1])
     if is_real:
         cp = _extremal_c(rho, K, +1, atol)
         cm = _extremal_c(rho, K, -1, atol)
