@@ -12,11 +12,17 @@ equal to ``qutip.liouvillian(H, c_ops).full()``. Internally
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .model import LindbladModel, as_model
+
+# Idle OpenMP workers spin by default; between kernel calls (Python, BLAS, SciPy work)
+# they would steal cores from the main thread. Sleep instead, unless the user chose.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:  # compiled kernels
     from ._kernels.apply import apply_lindblad as _apply_kernel
@@ -27,6 +33,15 @@ except ImportError:  # pragma: no cover - exercised only without a build
     HAVE_KERNELS = False
 
 __all__ = ["liouvillian", "liouvillian_operator", "LindbladArrays", "lindblad_arrays", "HAVE_KERNELS"]
+
+#: Below this many unknowns the kernels run on one thread: waking OpenMP threads costs
+#: more than the work (and much more on a machine shared with other processes).
+SERIAL_BELOW = 50_000
+
+
+def kernel_threads(unknowns: int) -> int:
+    """Threads for a kernel call: 1 for small problems, else 0 (OpenMP default / OMP_NUM_THREADS)."""
+    return 1 if unknowns < SERIAL_BELOW else 0
 
 
 class LindbladArrays:

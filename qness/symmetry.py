@@ -25,7 +25,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .liouvillian import HAVE_KERNELS, lindblad_arrays
+from .liouvillian import HAVE_KERNELS, kernel_threads, lindblad_arrays
 from .model import LindbladModel, U1Symmetry, Z2Symmetry, as_model, check_symmetry
 
 try:
@@ -160,7 +160,7 @@ class Sector:
         indptr, indices, data = _sector_kernel(
             arr.d, arr.a_ptr, arr.a_ind, arr.a_val, arr.l_ptr, arr.l_ind, arr.l_val, arr.l_off,
             arr.nl, arr.max_row(), self.pstart.astype(np.int64), pairs, bsize, boff, perm, blk,
-            loc, pair_off, self.nblocks, self.size,
+            loc, pair_off, self.nblocks, self.size, kernel_threads(self.size),
         )  # fmt: skip
         n = self.size
         if n < 2**31 - 1 and indices.size < 2**31 - 1:

@@ -27,6 +27,14 @@ from libcpp.algorithm cimport sort
 
 cnp.import_array()
 
+
+cdef int _default_threads():
+    import os
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
+    except ValueError:
+        return 1
+
 ctypedef long long idx_t
 
 
@@ -120,7 +128,7 @@ def assemble_lindblad_csr(
     idx_t d,
     const idx_t[::1] a_ptr, const idx_t[::1] a_ind, const double complex[::1] a_val,
     const idx_t[::1] l_ptr, const idx_t[::1] l_ind, const double complex[::1] l_val,
-    const idx_t[::1] l_off, idx_t nl, idx_t max_row,
+    const idx_t[::1] l_off, idx_t nl, idx_t max_row, int nthreads=0,
 ):
     """Assemble ``(indptr, indices, data)`` of ``L`` (size ``d^2``) in CSR form.
 
@@ -148,7 +156,7 @@ def assemble_lindblad_csr(
         int64, int64, complex128; column indices sorted within rows.
     """
     cdef idx_t N = d * d
-    cdef idx_t jp, ip, m, t, nthreads
+    cdef idx_t jp, ip, m, t
     cdef cnp.ndarray[idx_t, ndim=1] counts = np.zeros(N + 1, dtype=np.int64)
     cdef idx_t[::1] cview = counts
     cdef idx_t* marker
@@ -157,7 +165,9 @@ def assemble_lindblad_csr(
     cdef int err = 0
     cdef int* errp = &err  # shared flag: plain assignments in parallel() are thread-private
 
-    with nogil, parallel():
+    if nthreads <= 0:
+        nthreads = _default_threads()
+    with nogil, parallel(num_threads=nthreads):
         marker = <idx_t*> malloc(N * sizeof(idx_t))
         cols = <idx_t*> malloc((max_row + 1) * sizeof(idx_t))
         if marker == NULL or cols == NULL:
@@ -180,7 +190,7 @@ def assemble_lindblad_csr(
     cdef cnp.ndarray[double complex, ndim=1] data = np.empty(nnz, dtype=np.complex128)
     cdef idx_t[::1] iview = indices
     cdef double complex[::1] dview = data
-    with nogil, parallel():
+    with nogil, parallel(num_threads=nthreads):
         marker = <idx_t*> malloc(N * sizeof(idx_t))
         cols = <idx_t*> malloc((max_row + 1) * sizeof(idx_t))
         vals = <double complex*> malloc((max_row + 1) * sizeof(double complex))

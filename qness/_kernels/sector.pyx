@@ -20,6 +20,14 @@ from libcpp.algorithm cimport sort
 
 cnp.import_array()
 
+
+cdef int _default_threads():
+    import os
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
+    except ValueError:
+        return 1
+
 ctypedef long long idx_t
 
 
@@ -122,7 +130,7 @@ def assemble_sector_csr(
     const idx_t[::1] l_off, idx_t nl, idx_t max_row,
     const idx_t[::1] pstart, const idx_t[::1] pairs, const idx_t[::1] bsize,
     const idx_t[::1] boff, const idx_t[::1] perm, const idx_t[::1] blk, const idx_t[::1] loc,
-    const idx_t[::1] pair_off, idx_t nb, idx_t nsec,
+    const idx_t[::1] pair_off, idx_t nb, idx_t nsec, int nthreads=0,
 ):
     """Assemble ``(indptr, indices, data)`` of one sector block (size ``nsec``).
 
@@ -149,6 +157,8 @@ def assemble_sector_csr(
     cdef cnp.ndarray[double complex, ndim=1] data
     cdef idx_t* iptr = NULL
     cdef double complex* dptr = NULL
+    if nthreads <= 0:
+        nthreads = _default_threads()
     for fill in range(2):
         if fill:
             np.cumsum(counts, out=counts)
@@ -157,7 +167,7 @@ def assemble_sector_csr(
             if counts[nsec] > 0:
                 iptr = &indices[0]
                 dptr = &data[0]
-        with nogil, parallel():
+        with nogil, parallel(num_threads=nthreads):
             marker = <idx_t*> malloc((nsec + 1) * sizeof(idx_t))
             cols = <idx_t*> malloc((max_row + 1) * sizeof(idx_t))
             vals = <double complex*> malloc((max_row + 1) * sizeof(double complex))

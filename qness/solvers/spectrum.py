@@ -205,11 +205,11 @@ class Spectrum:
 
 
 # ------------------------------------------------------------------ per-sector solvers
-def _dense_sector(model, sector, k, method: DenseEig, vectors, left):
+def _dense_sector(model, sector, k, method: DenseEig, vectors, left, M=None):
     n = sector.size
     if n > method.max_size:
         raise ValueError(f"DenseEig: sector of {n} unknowns exceeds max_size={method.max_size}")
-    M = sector.matrix(model).toarray()
+    M = (sector.matrix(model) if M is None else M).toarray()
     if left:
         w, vl, vr = sla.eig(M, left=True, right=True)
     else:
@@ -233,11 +233,14 @@ def _scale(model: LindbladModel) -> float:
     return s if s > 0 else 1.0
 
 
-def _shift_invert_sector(model, sector, k, method: ShiftInvert, vectors, left):
+def _shift_invert_sector(model, sector, k, method: ShiftInvert, vectors, left, M=None):
     n = sector.size
     if left and method.inner == "krylov":
         raise ValueError("left eigenmatrices need inner='lu' (or DenseEig)")
-    M = sp.csc_matrix(sector.matrix(model)) if method.inner == "lu" else sector.operator(model)
+    if method.inner == "lu":
+        M = sp.csc_matrix(sector.matrix(model) if M is None else M)
+    else:
+        M = sector.operator(model)
     sigma = method.sigma if method.sigma is not None else 1e-3 * _scale(model)
     kk = min(k, n - 2)
     out = {}
@@ -307,9 +310,10 @@ def _auto_sector(model, sector, k, method: AutoEig, vectors, left):
     n = sector.size
     if n <= method.dense_max:
         return _dense_sector(model, sector, k, DenseEig(), vectors, left)
-    flops, _ = envelope_estimate(sector.matrix(model))
+    M = sector.matrix(model)
+    flops, _ = envelope_estimate(M)
     inner = "lu" if (flops <= method.direct_flops or left) else "krylov"
-    return _shift_invert_sector(model, sector, k, ShiftInvert(tol=method.tol, inner=inner), vectors, left)
+    return _shift_invert_sector(model, sector, k, ShiftInvert(tol=method.tol, inner=inner), vectors, left, M)
 
 
 _SECTOR_SOLVERS = {
