@@ -714,6 +714,7 @@ def _run_parallel(
         try:
             while pending:
                 finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                broken = None
                 for fut in finished:
                     chain = pending.pop(fut)
                     idx = chain.points[chain.pos]
@@ -722,18 +723,22 @@ def _run_parallel(
                     except Exception as exc:
                         # _run_point catches the point's own errors: this is the
                         # executor or the transport failing (dead worker, result
-                        # not transferable).
-                        raise RuntimeError(
-                            f"point {params_of(idx)} could not be run by the executor "
-                            f"({type(exc).__name__}: {exc}); finished points are saved in the store, "
-                            "rerun to resume"
-                        ) from exc
+                        # not transferable). Store the other finished points first.
+                        broken = broken or (idx, exc)
+                        continue
                     record(idx, res)
                     bar.update(1)
                     chain.rho = res[3] if (warm_start and not res[1]) else None
                     chain.pos += 1
-                    if chain.pos < len(chain.points):
+                    if chain.pos < len(chain.points) and broken is None:
                         pending[submit(chain)] = chain
+                if broken is not None:
+                    idx, exc = broken
+                    raise RuntimeError(
+                        f"point {params_of(idx)} could not be run by the executor "
+                        f"({type(exc).__name__}: {exc}); finished points are saved in the store, "
+                        "rerun to resume"
+                    ) from exc
         finally:
             for fut in pending:
                 fut.cancel()

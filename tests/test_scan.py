@@ -248,6 +248,29 @@ def test_process_pool_equals_serial():
         np.testing.assert_allclose(b[q], a[q], rtol=1e-9, atol=1e-12)
 
 
+def crash_once(flag, F):
+    """Kill the worker process (as an out-of-memory kill would) the first time F > 0.45."""
+    if F > 0.45 and os.path.exists(flag):
+        os.remove(flag)
+        os._exit(1)
+    return cavity(F)
+
+
+def test_a_dead_worker_stops_the_scan_and_a_rerun_completes_it(tmp_path):
+    flag = tmp_path / "crash"
+    flag.write_text("")
+    store = tmp_path / "s.h5"
+    factory = functools.partial(crash_once, str(flag))
+    kw = dict(workers=2, solver=dense_solver, store=store, progress=False, chain_length=1)
+    grid = {"F": np.linspace(0.1, 0.6, 6)}
+    with pytest.raises(RuntimeError, match="rerun to resume"):
+        scan(factory, grid, {"n": photon_number}, **kw)
+    assert not load(store)["done"].all()
+    ds = scan(factory, grid, {"n": photon_number}, **kw)  # the flag is gone: no crash now
+    assert ds["done"].all() and (ds["error"] == "").all()
+    np.testing.assert_allclose(ds["n"], [_coherent_n(f) for f in grid["F"]], rtol=1e-4)
+
+
 def test_unpicklable_factory_is_refused_clearly():
     with pytest.raises(TypeError, match="module level"):
         scan(lambda F: cavity(F), {"F": [0.1]}, {"n": photon_number}, workers=2, solver=dense_solver)
