@@ -116,7 +116,11 @@ def _parse_vary(items) -> dict:
             raise UsageError(f"--vary expects numbers in name=start:stop:num, got {item!r}") from None
         if num < 1:
             raise UsageError(f"--vary needs num >= 1, got {item!r}")
-        out[key.strip()] = np.linspace(start, stop, num)
+        values = np.linspace(start, stop, num)
+        integer_ends = all(p.strip().lstrip("+-").isdigit() for p in parts[:2])
+        if integer_ends and np.allclose(values, np.round(values)):
+            values = np.round(values).astype(np.int64)  # e.g. a cutoff or a number of sites
+        out[key.strip()] = values
     return out
 
 
@@ -462,7 +466,12 @@ def _parser() -> argparse.ArgumentParser:
         "--size-name", metavar="NAME", help="parameter the sizes go to (default: the model's first)"
     )
     sc.add_argument("--out", required=True, metavar="FILE", help="HDF5 store (resumed if it exists)")
-    sc.add_argument("--quantities", default="gap", help="comma-separated (default: gap); e.g. gap,purity")
+    sc.add_argument(
+        "--quantities",
+        default="gap",
+        help="comma-separated, from: gap, purity, entropy, residual, iterations, solve_time, "
+        "expect:OP (summed over sites), expect:OP@SITE, current:BATH (default: gap)",
+    )
     sc.add_argument("--workers", type=int, metavar="K", help="local worker processes (1: serial)")
     sc.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler address")
     sc.add_argument("--overwrite", action="store_true", help="discard an existing store")

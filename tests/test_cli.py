@@ -100,6 +100,15 @@ def test_scan_resume_and_plot(tmp_path):
     assert missing.returncode == 2 and "expect:num" in missing.stderr
 
 
+def test_vary_with_integer_ends_gives_integers():
+    from qness.cli import _parse_vary
+
+    assert _parse_vary(["n=2:6:3"])["n"].dtype.kind == "i"
+    assert _parse_vary(["n=2:6:3"])["n"].tolist() == [2, 4, 6]
+    assert _parse_vary(["F=0:1:3"])["F"].tolist() == [0, 0.5, 1.0]  # not integral: floats
+    assert _parse_vary(["F=0.0:2.0:3"])["F"].dtype.kind == "f"
+
+
 def test_main_in_process_returns_codes(capsys):
     assert main(["models"]) == 0
     assert "kerr" in capsys.readouterr().out
