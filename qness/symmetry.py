@@ -33,7 +33,7 @@ try:
 except ImportError:  # pragma: no cover
     _sector_kernel = None
 
-__all__ = ["Sector", "sectors", "steady_sector", "detect_invariant_subspaces"]
+__all__ = ["Sector", "sectors", "steady_sector", "detect_invariant_subspaces", "detect_symmetry"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -259,6 +259,57 @@ def steady_sector(model, symmetry=None, *, check: bool = True) -> Sector:
         if s.label == 0 or (s.kind == "z2" and s.label == 1):
             return s
     raise AssertionError("no steady-state sector")  # pragma: no cover
+
+
+def _level_charges(dims) -> np.ndarray:
+    """``-sum_i k_i`` for basis states ``|k_0 k_1 ...>``: magnetisation (spins, m = s - k) or
+    minus the particle number (Fock states), up to a constant."""
+    charges = np.zeros(1, dtype=np.int64)
+    for d in dims:
+        charges = (charges[:, None] - np.arange(d, dtype=np.int64)[None, :]).ravel()
+    return charges
+
+
+def _jump_charges(model, labels, combine):
+    out = []
+    for j in model.jumps:
+        c = sp.coo_array(j.op)
+        if c.nnz == 0 or j.rate == 0:
+            out.append(0 if combine == "diff" else 1)
+            continue
+        vals = labels[c.row] - labels[c.col] if combine == "diff" else labels[c.row] * labels[c.col]
+        if not np.all(vals == vals[0]):
+            return None
+        out.append(int(vals[0]))
+    return tuple(out)
+
+
+def detect_symmetry(model) -> U1Symmetry | Z2Symmetry | None:
+    """Look for a weak U(1) (then Z2) symmetry diagonal in the computational basis.
+
+    The candidate charge is ``N = -sum_i k_i`` (the total magnetisation of a
+    spin chain in QuTiP's ordering, or minus the total number of quanta); the
+    candidate parity is ``(-1)^{sum_i k_i}``. A candidate is accepted when
+    ``H`` conserves it and every jump changes it by a definite amount.
+
+    Returns
+    -------
+    U1Symmetry, Z2Symmetry or None
+        The symmetry found (``name`` ``"detected N"`` / ``"detected parity"``).
+    """
+    model = as_model(model)
+    charges = _level_charges(model.dims)
+    coo = sp.coo_array(model.H)
+    if np.all(charges[coo.row] == charges[coo.col]):
+        q = _jump_charges(model, charges, "diff")
+        if q is not None and len(np.unique(charges)) > 1:
+            return U1Symmetry(charges, q, "detected N")
+    parity = np.where(charges % 2 == 0, 1, -1)
+    if np.all(parity[coo.row] == parity[coo.col]):
+        p = _jump_charges(model, parity, "prod")
+        if p is not None and len(np.unique(parity)) > 1:
+            return Z2Symmetry(parity, p, "detected parity")
+    return None
 
 
 def detect_invariant_subspaces(model) -> list[np.ndarray]:

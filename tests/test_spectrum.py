@@ -228,3 +228,11 @@ def test_bad_arguments():
         qness.ShiftInvert(inner="cholesky")
     with pytest.raises(ValueError, match="left eigenmatrices need inner='lu'"):
         qness.spectrum(xxz(5), k=2, method=qness.ShiftInvert(inner="krylov"), left=True)
+
+
+def test_spectrum_uses_detected_symmetry():
+    m = xxz(4)
+    bare = qness.from_qutip(m.H, [j.L for j in m.jumps], dims=m.dims)
+    spec = qness.spectrum(bare, k=4, method="dense")
+    assert set(spec.info["sectors"]) == set(range(0, 5))  # q >= 0 computed, -q by conjugation
+    assert spec.gap == pytest.approx(qness.spectrum(bare, k=4, method="dense", symmetry=None).gap, abs=1e-10)

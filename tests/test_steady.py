@@ -185,7 +185,10 @@ def test_bicgstab_on_a_chain_and_its_breakdown_reported():
     np.testing.assert_allclose(ness.rho, qness.steady_state(m, "dense").rho, atol=1e-10)
     qubit, _ = thermal_qubit(1.3, 0.2, 0.0)
     with pytest.raises(qness.ConvergenceError, match="bicgstab"):
-        qness.steady_state(qubit, "krylov", solver="bicgstab")
+        qness.steady_state(qubit, "krylov", solver="bicgstab", symmetry=None)
+    # in its U(1) sector (detected: populations only) the same problem is benign
+    ness = qness.steady_state(qubit, "krylov", solver="bicgstab")
+    np.testing.assert_allclose(ness.rho, np.diag([0.0, 1.0]), atol=1e-12)
 
 
 def test_warm_start_reduces_iterations():
@@ -324,3 +327,43 @@ def test_a_non_stationary_result_is_never_returned(monkeypatch):
     with pytest.raises(qness.ConvergenceError, match="not a steady state") as exc:
         qness.steady_state(xx_chain(3), "direct")
     assert exc.value.residual > 1e-3 and exc.value.rho.shape == (8, 8)
+
+
+def test_symmetry_detected_when_not_declared():
+    from qness.symmetry import detect_symmetry
+
+    declared = xx_chain(4, delta=0.6)
+    bare = qness.from_qutip(declared.H, [j.L for j in declared.jumps], dims=declared.dims)
+    sym = detect_symmetry(bare)
+    assert isinstance(sym, qness.U1Symmetry) and sym.jump_charges == (1, -1)
+    ness = qness.steady_state(bare)
+    assert ness.info["sector"] == {"kind": "u1", "label": 0, "size": 70}
+    np.testing.assert_allclose(ness.rho, qness.steady_state(bare, symmetry=None).rho, atol=1e-10)
+    # parity of the two-photon Kerr resonator; nothing for a coherent drive
+    two = qness.models.kerr(10, detuning=0.3, U=0.5, F=0.0, kappa=1.0, G=0.4)
+    two = qness.from_qutip(two.H, [j.L for j in two.jumps])
+    assert isinstance(detect_symmetry(two), qness.Z2Symmetry)
+    assert detect_symmetry(qness.models.kerr(10, detuning=0.3, U=0.5, F=1.0, kappa=1.0)) is None
+
+
+def test_direct_refuses_a_factorisation_that_cannot_fit(monkeypatch):
+    from qness.solvers import steady
+
+    monkeypatch.setattr(steady, "available_memory", lambda: 1024.0)  # a 1 KiB machine
+    with pytest.raises(qness.InsufficientMemoryError, match="use method='krylov'") as exc:
+        qness.steady_state(xx_chain(4), "direct")
+    assert exc.value.required > exc.value.available == 1024.0
+    ok = qness.steady_state(xx_chain(4), qness.Direct(check_memory=False))
+    assert ok.residual < 1e-12
+    # Auto does not pick an LU that would not fit: it goes matrix-free
+    assert qness.steady_state(xx_chain(6), dense_max=0).info["method"] == "Krylov"
+
+
+def test_ignored_settings_are_rejected():
+    m = xx_chain(3)
+    with pytest.raises(ValueError, match="x0 is not used by Direct"):
+        qness.steady_state(m, "direct", x0=np.eye(8) / 8)
+    with pytest.raises(ValueError, match="only with preconditioner='ilu'"):
+        qness.Krylov(ilu_fill=5.0)
+    with pytest.raises(ValueError, match="only with solver='gmres'"):
+        qness.Krylov(solver="bicgstab", restart=20)

@@ -79,11 +79,15 @@ class Direct:
         badly on many-body Liouvillians), ``"MMD_ATA"``, ``"NATURAL"``.
     refine : int
         Steps of iterative refinement after the solve.
+    check_memory : bool
+        Refuse (``InsufficientMemoryError``) when the envelope estimate of the
+        LU exceeds the available memory.
     """
 
     backend: str = "superlu"
     ordering: str = "MMD_AT_PLUS_A"
     refine: int = 2
+    check_memory: bool = True
 
     def __post_init__(self):
         _choice("backend", self.backend, ("superlu",))
@@ -135,6 +139,13 @@ class Krylov:
         _positive("rtol", self.rtol)
         _positive("maxiter", self.maxiter)
         _positive("restart", self.restart)
+        # settings that the chosen combination would silently ignore are errors
+        if self.preconditioner != "ilu" and (self.ilu_fill, self.ilu_drop) != (10.0, 1e-5):
+            raise ValueError("ilu_fill and ilu_drop are used only with preconditioner='ilu'")
+        if self.solver != "gmres" and self.restart != 100:
+            raise ValueError("restart is used only with solver='gmres'")
+        if self.preconditioner == "ilu" and self.matrix_free:
+            object.__setattr__(self, "matrix_free", False)  # ILU needs the assembled matrix
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..model import LindbladModel, U1Symmetry, Z2Symmetry, as_model
-from ..symmetry import Sector, full_sector, sectors
+from ..symmetry import Sector, detect_symmetry, full_sector, sectors
 from .errors import ConvergenceError
 from .methods import _choice, _positive
 
@@ -456,6 +456,9 @@ def _sector_list(model, symmetry) -> list[Sector]:
     if isinstance(symmetry, str):
         if symmetry != "auto":
             raise ValueError(f"symmetry must be 'auto', None, a U1Symmetry or a Z2Symmetry; got {symmetry!r}")
+        if model.u1() is None and model.z2() is None:
+            found = detect_symmetry(model)
+            return [full_sector(model.dim)] if found is None else sectors(model, found, check=False)
         return sectors(model)
     if isinstance(symmetry, (U1Symmetry, Z2Symmetry)):
         return sectors(model, symmetry)

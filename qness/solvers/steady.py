@@ -24,7 +24,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..model import LindbladModel, U1Symmetry, Z2Symmetry, as_model
-from ..symmetry import Sector, detect_invariant_subspaces, full_sector, steady_sector
+from ..symmetry import Sector, detect_invariant_subspaces, detect_symmetry, full_sector, steady_sector
 from .errors import ConvergenceError, InsufficientMemoryError, NonUniqueSteadyStateError
 from .krylov import gmres
 from .methods import Auto, Dense, Direct, Evolve, Krylov, resolve_method
@@ -135,9 +135,11 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> 
         the iterative methods; ``Evolve`` starts from it if its ``rho0`` is
         not set.
     symmetry : "auto", None, U1Symmetry or Z2Symmetry
-        ``"auto"`` uses the model's declared U(1) (else Z2) symmetry and
-        solves only the sector ``n_left - n_right = 0`` (or parity ``+1``);
-        ``None`` solves the full space.
+        ``"auto"`` uses the model's declared U(1) (else Z2) symmetry, or one
+        found by :func:`qness.symmetry.detect_symmetry` (total magnetisation
+        / number of quanta, or its parity), and solves only the sector
+        ``n_left - n_right = 0`` (or parity ``+1``); ``None`` solves the full
+        space.
     **options
         Settings of the method, e.g. ``rtol=1e-10`` for ``Krylov``; an
         unknown name raises ``ValueError`` listing the valid ones.
@@ -192,6 +194,10 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> 
         )
     sector = _choose_sector(model, symmetry)
     system = _System(model, sector)
+    if x0 is not None and isinstance(method, (Dense, Direct)):
+        raise ValueError(
+            f"x0 is not used by {type(method).__name__} (a direct solve); it is used by Krylov, Evolve and Auto"
+        )
     x0 = _warm_start(x0, sector, model)
     if not isinstance(method, Auto):
         x, info = _DISPATCH[type(method)](system, method, x0)
@@ -257,7 +263,8 @@ def _choose_sector(model: LindbladModel, symmetry) -> Sector:
         if symmetry != "auto":
             raise ValueError(f"symmetry must be 'auto', None, a U1Symmetry or a Z2Symmetry; got {symmetry!r}")
         if model.u1() is None and model.z2() is None:
-            return full_sector(model.dim)
+            found = detect_symmetry(model)
+            return full_sector(model.dim) if found is None else steady_sector(model, found, check=False)
         return steady_sector(model)
     if isinstance(symmetry, (U1Symmetry, Z2Symmetry)):
         return steady_sector(model, symmetry)
@@ -342,6 +349,17 @@ def _solve_dense(system: _System, method: Dense, x0):
 def _solve_direct(system: _System, method: Direct, x0):
     A = system.replaced_matrix()
     b = system.rhs()
+    if method.check_memory:
+        _, mem = envelope_estimate(A)
+        avail = available_memory()
+        if mem > avail:
+            raise InsufficientMemoryError(
+                f"Direct: the LU of this {A.shape[0]}-unknown sector is estimated at up to "
+                f"{mem / 2**30:.1f} GiB (envelope in RCM order) with {avail / 2**30:.1f} GiB available; "
+                "use method='krylov' (matrix-free), or Direct(check_memory=False) to try anyway",
+                required=mem,
+                available=avail,
+            )
     info = {"backend": "superlu", "nnz": int(A.nnz)}
     try:
         lu = spla.splu(
