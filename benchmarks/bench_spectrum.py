@@ -48,8 +48,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--qutip-timeout", type=float, default=600.0)
+    ap.add_argument("--xxz", type=int, nargs="*", default=[6, 7, 8, 9, 10], help="chain lengths")
     args = ap.parse_args()
-    plan = {"kerr": [30] if args.quick else [30, 50, 100], "xxz": [4, 5] if args.quick else [6, 7, 8, 9, 10]}
+    plan = {"kerr": [30] if args.quick else [30, 50, 100], "xxz": [4, 5] if args.quick else args.xxz}
     dense_max = {"kerr": 50, "xxz": 6}
     qutip_max = {"kerr": 50, "xxz": 6}
     print(

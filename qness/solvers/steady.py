@@ -196,7 +196,8 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> 
     system = _System(model, sector)
     if x0 is not None and isinstance(method, (Dense, Direct)):
         raise ValueError(
-            f"x0 is not used by {type(method).__name__} (a direct solve); it is used by Krylov, Evolve and Auto"
+            f"x0 is not used by {type(method).__name__} (a direct solve); "
+            "it is used by Krylov, Evolve and Auto"
         )
     x0 = _warm_start(x0, sector, model)
     if not isinstance(method, Auto):
