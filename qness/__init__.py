@@ -9,7 +9,7 @@ Conventions used throughout (hbar = 1):
 * Currents ``J_k > 0`` flow from bath ``k`` into the system.
 """
 
-from . import analysis, gaussian, models, operators
+from . import analysis, gaussian, models, operators, plot, scan
 from .liouvillian import liouvillian, liouvillian_operator
 from .model import (
     Bath,
@@ -50,6 +50,8 @@ __all__ = [
     "gaussian",
     "models",
     "operators",
+    "plot",
+    "scan",
     "liouvillian",
     "liouvillian_operator",
     "Bath",

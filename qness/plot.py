@@ -60,9 +60,10 @@ def spectrum(spec, *, ax=None, mark_gap: bool = True, **scatter_kw):
     ax.scatter(ev.real, ev.imag, **kw)
     ax.axvline(0.0, color="0.6", lw=0.8)
     ax.axhline(0.0, color="0.6", lw=0.8)
-    if mark_gap and ev.size > 1:
-        order = np.argsort(-ev.real)
-        gap = -ev[order[1]].real
+    gap = getattr(spec, "gap", None)
+    if gap is None and ev.size > 1:
+        gap = -ev[np.argsort(-ev.real)[1]].real
+    if mark_gap and gap is not None and np.isfinite(gap):
         ax.axvline(-gap, color="C3", ls="--", lw=1, label=f"gap = {gap:.3g}")
         ax.legend(loc="best", fontsize="small")
     ax.set_xlabel(r"Re $\lambda$")

@@ -224,7 +224,13 @@ def _run_point(factory, params, quantities, solver, method, x0, return_rho):
             if solver is None:
                 import qness
 
-                ness = qness.steady_state(model, method, x0=x0)
+                # Direct solves take no warm start (and reject one): pass it where it is used.
+                uses_x0 = method is None or (
+                    type(method).__name__ in ("Auto", "Krylov", "Evolve")
+                    if not isinstance(method, str)
+                    else method.lower() in ("auto", "krylov", "evolve")
+                )
+                ness = qness.steady_state(model, method, x0=x0 if uses_x0 else None)
             else:
                 ness = solver(model, x0=x0)
             if return_rho:

@@ -13,9 +13,12 @@ balance
     Classical Markov networks (Schnakenberg entropy production, cycle
     affinities, Kolmogorov's criterion, housekeeping/excess split) and a
     quantum detailed-balance test.
+transitions
+    Dissipative phase transitions: gap scans, finite-size scaling, locating
+    the transition, Wigner function, g2(0), metastable states.
 """
 
-from . import balance, entanglement, thermo
+from . import balance, entanglement, thermo, transitions
 from .thermo import (
     SecondLawWarning,
     bond_current_operators,
@@ -27,11 +30,19 @@ from .thermo import (
     heat_currents,
     particle_currents,
 )
+from .transitions import finite_size_scaling, g2, gap_scan, metastable_states, photon_number, wigner
 
 __all__ = [
     "thermo",
     "entanglement",
     "balance",
+    "transitions",
+    "finite_size_scaling",
+    "gap_scan",
+    "metastable_states",
+    "wigner",
+    "g2",
+    "photon_number",
     "SecondLawWarning",
     "heat_currents",
     "particle_currents",

@@ -186,22 +186,10 @@ class Spectrum:
         return complex(self.eigenvalues[j]), self.eigenmatrices[j]
 
     def plot(self, ax=None, **kwargs):
-        """Eigenvalues in the complex plane (matplotlib), coloured by sector; returns the Axes."""
-        import matplotlib.pyplot as plt
+        """Eigenvalues in the complex plane with the gap marked (see :func:`qness.plot.spectrum`)."""
+        from ..plot import spectrum as _plot_spectrum
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(5, 4))
-        labels = np.unique(self.sectors)
-        for lab in labels:
-            ev = self.by_sector(lab)
-            ax.scatter(ev.real, ev.imag, s=kwargs.get("s", 18), label=f"sector {lab}")
-        ax.axvline(0, color="0.6", lw=0.8)
-        ax.set_xlabel(r"Re $\lambda$")
-        ax.set_ylabel(r"Im $\lambda$")
-        ax.set_title(f"Liouvillian spectrum, gap = {self.gap:.4g}")
-        if len(labels) > 1:
-            ax.legend(fontsize="small")
-        return ax
+        return _plot_spectrum(self, ax=ax, **kwargs)
 
 
 # ------------------------------------------------------------------ per-sector solvers
