@@ -40,8 +40,14 @@ SERIAL_BELOW = 50_000
 
 
 def kernel_threads(unknowns: int) -> int:
-    """Threads for a kernel call: 1 for small problems, else 0 (OpenMP default / OMP_NUM_THREADS)."""
-    return 1 if unknowns < SERIAL_BELOW else 0
+    """Threads for a kernel call: 1 below :data:`SERIAL_BELOW` unknowns, else
+    ``OMP_NUM_THREADS`` (default: the number of CPUs)."""
+    if unknowns < SERIAL_BELOW:
+        return 1
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
+    except ValueError:
+        return 1
 
 
 class LindbladArrays:
@@ -143,6 +149,7 @@ def liouvillian(model, *, use_kernel: bool = True) -> sp.csr_array:
         arr.l_off,
         arr.nl,
         arr.max_row(),
+        kernel_threads(d * d),
     )
     N = d * d
     if N < 2**31 - 1 and indices.size < 2**31 - 1:
@@ -178,6 +185,7 @@ class _LindbladOperator(spla.LinearOperator):
             arr.nl,
             x,
             y,
+            kernel_threads(arr.d * arr.d),
         )
         return y
 

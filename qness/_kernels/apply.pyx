@@ -19,14 +19,6 @@ from libc.stdlib cimport malloc, free
 
 cnp.import_array()
 
-
-cdef int _default_threads():
-    import os
-    try:
-        return max(1, int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
-    except ValueError:
-        return 1
-
 ctypedef long long idx_t
 
 
@@ -49,7 +41,7 @@ def apply_lindblad(
     const idx_t[::1] a_ptr, const idx_t[::1] a_ind, const double complex[::1] a_val,
     const idx_t[::1] l_ptr, const idx_t[::1] l_ind, const double complex[::1] l_val,
     const idx_t[::1] l_off, idx_t nl,
-    const double complex[::1] x, double complex[::1] y, int nthreads=0,
+    const double complex[::1] x, double complex[::1] y, int nthreads,
 ):
     """Write ``vec(L(rho))`` into ``y`` for ``x = vec(rho)`` (length ``d^2``).
 
@@ -62,8 +54,8 @@ def apply_lindblad(
     cdef double complex* yp = &y[0]
     cdef int err = 0
     cdef int* errp = &err  # shared flag: plain assignments in parallel() are thread-private
-    if nthreads <= 0:
-        nthreads = _default_threads()
+    if nthreads < 1:
+        raise ValueError(f"nthreads must be positive, got {nthreads}")
     with nogil, parallel(num_threads=nthreads):
         tmp = <double complex*> malloc(d * sizeof(double complex))
         if tmp == NULL:

@@ -27,14 +27,6 @@ from libcpp.algorithm cimport sort
 
 cnp.import_array()
 
-
-cdef int _default_threads():
-    import os
-    try:
-        return max(1, int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
-    except ValueError:
-        return 1
-
 ctypedef long long idx_t
 
 
@@ -128,7 +120,7 @@ def assemble_lindblad_csr(
     idx_t d,
     const idx_t[::1] a_ptr, const idx_t[::1] a_ind, const double complex[::1] a_val,
     const idx_t[::1] l_ptr, const idx_t[::1] l_ind, const double complex[::1] l_val,
-    const idx_t[::1] l_off, idx_t nl, idx_t max_row, int nthreads=0,
+    const idx_t[::1] l_off, idx_t nl, idx_t max_row, int nthreads,
 ):
     """Assemble ``(indptr, indices, data)`` of ``L`` (size ``d^2``) in CSR form.
 
@@ -165,8 +157,8 @@ def assemble_lindblad_csr(
     cdef int err = 0
     cdef int* errp = &err  # shared flag: plain assignments in parallel() are thread-private
 
-    if nthreads <= 0:
-        nthreads = _default_threads()
+    if nthreads < 1:
+        raise ValueError(f"nthreads must be positive, got {nthreads}")
     with nogil, parallel(num_threads=nthreads):
         marker = <idx_t*> malloc(N * sizeof(idx_t))
         cols = <idx_t*> malloc((max_row + 1) * sizeof(idx_t))

@@ -20,14 +20,6 @@ from libcpp.algorithm cimport sort
 
 cnp.import_array()
 
-
-cdef int _default_threads():
-    import os
-    try:
-        return max(1, int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
-    except ValueError:
-        return 1
-
 ctypedef long long idx_t
 
 
@@ -130,7 +122,7 @@ def assemble_sector_csr(
     const idx_t[::1] l_off, idx_t nl, idx_t max_row,
     const idx_t[::1] pstart, const idx_t[::1] pairs, const idx_t[::1] bsize,
     const idx_t[::1] boff, const idx_t[::1] perm, const idx_t[::1] blk, const idx_t[::1] loc,
-    const idx_t[::1] pair_off, idx_t nb, idx_t nsec, int nthreads=0,
+    const idx_t[::1] pair_off, idx_t nb, idx_t nsec, int nthreads,
 ):
     """Assemble ``(indptr, indices, data)`` of one sector block (size ``nsec``).
 
@@ -157,8 +149,8 @@ def assemble_sector_csr(
     cdef cnp.ndarray[double complex, ndim=1] data
     cdef idx_t* iptr = NULL
     cdef double complex* dptr = NULL
-    if nthreads <= 0:
-        nthreads = _default_threads()
+    if nthreads < 1:
+        raise ValueError(f"nthreads must be positive, got {nthreads}")
     for fill in range(2):
         if fill:
             np.cumsum(counts, out=counts)

@@ -182,8 +182,19 @@ class Evolve:
 METHODS = {"auto": Auto, "dense": Dense, "direct": Direct, "krylov": Krylov, "evolve": Evolve}
 
 
-def resolve_method(method, options: dict):
+def resolve_method(method, options: dict, registry: dict | None = None, what: str = "method"):
     """Turn ``method`` (instance, name or None) plus keyword ``options`` into an instance.
+
+    Parameters
+    ----------
+    method : dataclass instance, str or None
+        ``None`` means ``"auto"``.
+    options : dict
+        Settings to replace on the instance.
+    registry : dict, optional
+        Name -> class of the valid methods (default: the steady-state ones).
+    what : str
+        Used in error messages.
 
     Raises
     ------
@@ -191,16 +202,17 @@ def resolve_method(method, options: dict):
         For an unknown method name or an option the method does not have
         (the message lists the valid ones).
     """
+    registry = METHODS if registry is None else registry
     if method is None:
         method = "auto"
     if isinstance(method, str):
         key = method.lower()
-        if key not in METHODS:
-            raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
-        method = METHODS[key]()
-    if not dataclasses.is_dataclass(method) or type(method) not in METHODS.values():
+        if key not in registry:
+            raise ValueError(f"unknown {what} {method!r}; valid methods: {', '.join(registry)}")
+        method = registry[key]()
+    if not dataclasses.is_dataclass(method) or type(method) not in registry.values():
         raise ValueError(
-            f"method must be one of {', '.join(c.__name__ for c in METHODS.values())} or a name; "
+            f"{what} must be one of {', '.join(c.__name__ for c in registry.values())} or a name; "
             f"got {type(method).__name__}"
         )
     if options:

@@ -26,7 +26,6 @@ with a large imaginary part (true of gap-closing slow modes; check with
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -38,7 +37,7 @@ import scipy.sparse.linalg as spla
 from ..model import LindbladModel, U1Symmetry, Z2Symmetry, as_model
 from ..symmetry import Sector, detect_symmetry, full_sector, sectors
 from .errors import ConvergenceError
-from .methods import _choice, _positive
+from .methods import _choice, _positive, resolve_method
 
 __all__ = [
     "AutoEig",
@@ -119,27 +118,7 @@ EIG_METHODS = {"auto": AutoEig, "dense": DenseEig, "shift-invert": ShiftInvert}
 
 
 def _resolve(method, options):
-    if method is None:
-        method = "auto"
-    if isinstance(method, str):
-        if method.lower() not in EIG_METHODS:
-            raise ValueError(f"unknown spectrum method {method!r}; valid: {', '.join(EIG_METHODS)}")
-        method = EIG_METHODS[method.lower()]()
-    if type(method) not in EIG_METHODS.values():
-        raise ValueError(
-            f"method must be one of {', '.join(c.__name__ for c in EIG_METHODS.values())} or a name; "
-            f"got {type(method).__name__}"
-        )
-    if options:
-        valid = [f.name for f in dataclasses.fields(method)]
-        bad = [k for k in options if k not in valid]
-        if bad:
-            raise ValueError(
-                f"{type(method).__name__} does not take option(s) {', '.join(bad)}; "
-                f"valid options: {', '.join(valid)}"
-            )
-        method = dataclasses.replace(method, **options)
-    return method
+    return resolve_method(method, options, EIG_METHODS, what="spectrum method")
 
 
 # ------------------------------------------------------------------ result
