@@ -380,7 +380,8 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
             "method": type(method).__name__,
             # True when every sector was diagonalised exactly (gap = rightmost mode for sure);
             # False when some sector used shift-invert (eigenvalues nearest zero there).
-            "exact_rightmost": all(v["method"] == "DenseEig" for v in infos.values())}  # fmt: skip
+            "exact_rightmost": all(v["method"] == "DenseEig" for v in infos.values()),
+            "zero_tolerance": ZERO_TOLERANCE * max(1.0, _scale(model))}  # fmt: skip
     keep = min(k, len(vals))
     if slow is not None and slow >= keep:
         keep = slow + 1  # always keep the slowest mode that defines the gap
@@ -401,7 +402,9 @@ def liouvillian_gap(model, method=None, *, symmetry="auto", **options) -> float:
     -------
     float
         Minimum over sectors of the decay rate of the slowest mode; ``0.0``
-        if the steady state is not unique. Sectors diagonalised by
+        if the steady state is not unique, or if the gap is below the
+        resolution ``spectrum(...).info["zero_tolerance"]`` (``1e-12`` times
+        the scale of ``L``'s diagonal). Sectors diagonalised by
         shift-invert contribute their eigenvalue *nearest zero*: a mode with a
         larger real part but a large imaginary part would be missed there
         (``spectrum(...).info["exact_rightmost"]`` says whether that can
@@ -448,9 +451,14 @@ def _to_matrix(sector: Sector, x: np.ndarray) -> np.ndarray:
     return rho
 
 
+#: Eigenvalues within this multiple of the scale of L's diagonal count as zero: a gap
+#: below it is reported as 0.0 (degenerate steady states cannot be told apart from it).
+ZERO_TOLERANCE = 1e-12
+
+
 def _gap(vals, labs, steady_label, scale):
     """Gap and index of the slowest mode: drop one zero eigenvalue of the steady sector."""
-    zero_tol = 1e-9 * max(1.0, scale)
+    zero_tol = ZERO_TOLERANCE * max(1.0, scale)
     zeros = np.flatnonzero((labs == steady_label) & (np.abs(vals) <= zero_tol))
     if zeros.size == 0:
         return np.nan, None
