@@ -367,3 +367,10 @@ def test_ignored_settings_are_rejected():
         qness.Krylov(ilu_fill=5.0)
     with pytest.raises(ValueError, match="only with solver='gmres'"):
         qness.Krylov(solver="bicgstab", restart=20)
+
+
+def test_auto_uses_lu_for_a_single_mode():
+    m = qness.models.kerr(40, detuning=-1.0, U=0.1, F=1.0, kappa=1.0)
+    ness = qness.steady_state(m)
+    assert ness.info["method"] == "Direct" and "single mode" in ness.info["auto"]
+    np.testing.assert_allclose(ness.rho, qness.steady_state(m, "krylov").rho, atol=1e-10)

@@ -314,6 +314,11 @@ def _auto_choice(method: Auto, system: _System):
     n = system.n
     if n <= method.dense_max:
         return Dense(), {"auto": f"dense: {n} unknowns <= dense_max={method.dense_max}"}
+    if n <= method.direct_max and len(system.model.dims) == 1:
+        # one mode: L's graph is a 2-D grid of (i, j), nested dissection keeps the LU small
+        _, mem = envelope_estimate(system.matrix())
+        if mem <= 0.5 * available_memory():
+            return Direct(), {"auto": "direct: single mode (L's graph is a 2-D grid; LU fill stays small)"}
     if n <= method.direct_max:
         flops, mem = envelope_estimate(system.matrix())
         if flops <= method.direct_flops and mem <= 0.5 * available_memory():
