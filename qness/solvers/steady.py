@@ -315,7 +315,7 @@ def _auto_choice(method: Auto, system: _System):
     if n <= method.dense_max:
         return Dense(), {"auto": f"dense: {n} unknowns <= dense_max={method.dense_max}"}
     if n <= method.direct_max and len(system.model.dims) == 1:
-        # one mode: L's graph is a 2-D grid of (i, j), nested dissection keeps the LU small
+        # one mode: L's graph is a 2-D grid of (i, j); a fill-reducing LU stays small
         _, mem = envelope_estimate(system.matrix())
         if mem <= 0.5 * available_memory():
             return Direct(), {"auto": "direct: single mode (L's graph is a 2-D grid; LU fill stays small)"}
