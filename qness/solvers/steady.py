@@ -486,10 +486,7 @@ def _evolve(model: LindbladModel, method: Evolve, x0, t0) -> NESS:
         steps += 1
         res = float(np.linalg.norm(L @ x))
         dt *= 2
-    sector = full_sector(d)
-    system = _System.__new__(_System)
-    system.model, system.sector, system.n = model, sector, d * d
-    system._op = None
+    system = _System(model, full_sector(d))
     return _finish(model, system, x, method, {"iterations": steps, "t_final": t}, t0, residual=res)
 
 
@@ -512,7 +509,7 @@ def _finish(model, system, x, method, info, t0, residual=None) -> NESS:
         residual = system.residual(sector.from_full(rho) if sector.kind != "full" else rho.ravel(order="F"))
     # Never return a state that is not stationary: a solver that "succeeded" with a large
     # residual (near-singular system, breakdown) is reported, with its iterate.
-    bound = RESIDUAL_GUARD * max(1.0, getattr(system, "c", 1.0))
+    bound = RESIDUAL_GUARD * max(1.0, system.c)
     if not np.isfinite(residual) or residual > bound:
         raise ConvergenceError(
             f"{type(method).__name__} returned a state with ||L vec(rho)|| = {residual:.2e} > {bound:.1e}: "
