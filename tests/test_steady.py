@@ -374,3 +374,38 @@ def test_auto_uses_lu_for_a_single_mode():
     ness = qness.steady_state(m)
     assert ness.info["method"] == "Direct" and "single mode" in ness.info["auto"]
     np.testing.assert_allclose(ness.rho, qness.steady_state(m, "krylov").rho, atol=1e-10)
+
+
+def collective_decay_pair():
+    # Two qubits, collective decay L = s-(x)1 + 1(x)s-: the ground state and the dark singlet
+    # are both stationary. The basis graph is connected, so only the solvers can tell.
+    sm = qutip.sigmam()
+    L = qutip.tensor(sm, qutip.qeye(2)) + qutip.tensor(qutip.qeye(2), sm)
+    return qness.from_qutip(0 * qutip.tensor(qutip.qeye(2), qutip.qeye(2)), [L])
+
+
+@pytest.mark.parametrize(
+    "method",
+    [qness.Dense(), qness.Direct(backend="superlu"), qness.Direct(backend="umfpack")],
+    ids=["dense", "superlu", "umfpack"],
+)
+def test_hidden_degeneracy_is_reported_by_direct_methods(method):
+    # Krylov is left out on purpose: on a consistent singular system it converges to one of
+    # the steady states (documented limitation of Krylov; Auto uses Dense at this size).
+    if getattr(method, "backend", None) == "umfpack":
+        pytest.importorskip("cvxopt", reason="UMFPACK comes with the optional cvxopt (qness[fast])")
+    with pytest.raises(qness.NonUniqueSteadyStateError):
+        qness.steady_state(collective_decay_pair(), method, symmetry=None)
+
+
+def test_umfpack_backend_agrees_with_superlu():
+    pytest.importorskip("cvxopt", reason="UMFPACK comes with the optional cvxopt (qness[fast])")
+    for m in (xx_chain(5, delta=0.7), qness.models.kerr(30, detuning=-1.0, U=0.2, F=0.8, kappa=1.0)):
+        u = qness.steady_state(m, qness.Direct(backend="umfpack"))
+        s = qness.steady_state(m, qness.Direct(backend="superlu"))
+        assert u.info["backend"] == "umfpack" and s.info["backend"] == "superlu"
+        np.testing.assert_allclose(u.rho, s.rho, atol=1e-12)
+    assert qness.steady_state(xx_chain(3), "direct").info["backend"] == "umfpack"  # auto prefers it
+    assert qness.steady_state(xx_chain(3), "direct", ordering="COLAMD").info["backend"] == "superlu"
+    with pytest.raises(ValueError, match="ordering is a SuperLU setting"):
+        qness.Direct(backend="umfpack", ordering="COLAMD")

@@ -45,7 +45,9 @@ def gmres(A, b, x0=None, *, M=None, rtol=1e-10, atol=0.0, restart=100, maxiter=2
         The last iterate.
     info : dict
         ``iterations``, ``residual`` (true ``||b - A x||``, recomputed at each
-        restart and at the end), ``converged``.
+        restart and at the end), ``converged``, and ``singular`` (``True`` when
+        the projected least-squares problem was exactly singular, i.e. ``A``
+        is singular; ``x`` is then the last restart's iterate).
     """
     b = np.asarray(b, dtype=np.complex128).ravel()
     n = b.size
@@ -103,9 +105,13 @@ def gmres(A, b, x0=None, *, M=None, rtol=1e-10, atol=0.0, restart=100, maxiter=2
                 callback(est)
             if est <= tol or hn == 0:
                 break
+        diag = np.abs(np.diag(H[:k, :k]))
+        if diag.min() <= 1e-15 * max(diag.max(), 1e-300):
+            # the projected system is exactly singular: A M is singular on the Krylov space
+            return x, {"iterations": it, "residual": beta, "converged": False, "singular": True}
         y = sla.solve_triangular(H[:k, :k], g[:k], check_finite=False)
         x += prec(V[:, :k] @ y)
         del V
         r = b - np.asarray(A @ x).ravel()
         beta = float(np.linalg.norm(r))
-    return x, {"iterations": it, "residual": beta, "converged": bool(beta <= tol)}
+    return x, {"iterations": it, "residual": beta, "converged": bool(beta <= tol), "singular": False}

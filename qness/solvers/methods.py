@@ -67,14 +67,17 @@ class Direct:
 
     Attributes
     ----------
-    backend : {"superlu"}
-        SciPy's SuperLU. (MKL PARDISO through ``pypardiso`` was measured:
-        it handles real matrices only, and through the real 2n form it was
-        slower than SuperLU on the Kerr resonator and returned a wrong state
-        on spin chains, whose real part has zero diagonal pivots; not
-        offered.)
+    backend : {"auto", "superlu", "umfpack"}
+        ``"umfpack"``: SuiteSparse's multifrontal UMFPACK through ``cvxopt``
+        (``pip install "qness[fast]"``), measured 1.2-2.4x faster than
+        SuperLU on Liouvillians (``benchmarks/RESULTS.md``); ``"superlu"``:
+        SciPy's SuperLU; ``"auto"``: UMFPACK when ``cvxopt`` is installed and
+        no SuperLU ``ordering`` was chosen, else SuperLU. (MKL PARDISO through
+        ``pypardiso`` takes real matrices only; through the real 2n form it
+        was slower and returned a wrong state on spin chains, whose real part
+        has zero diagonal pivots: not offered.)
     ordering : str
-        SuperLU column ordering: ``"MMD_AT_PLUS_A"`` (default: Liouvillians
+        SuperLU column ordering (SuperLU only): ``"MMD_AT_PLUS_A"`` (default: Liouvillians
         are structurally symmetric), ``"COLAMD"`` (SciPy's default, fills
         badly on many-body Liouvillians), ``"MMD_ATA"``, ``"NATURAL"``.
     refine : int
@@ -84,13 +87,15 @@ class Direct:
         LU exceeds the available memory.
     """
 
-    backend: str = "superlu"
+    backend: str = "auto"
     ordering: str = "MMD_AT_PLUS_A"
     refine: int = 2
     check_memory: bool = True
 
     def __post_init__(self):
-        _choice("backend", self.backend, ("superlu",))
+        _choice("backend", self.backend, ("auto", "superlu", "umfpack"))
+        if self.backend == "umfpack" and self.ordering != "MMD_AT_PLUS_A":
+            raise ValueError("ordering is a SuperLU setting; UMFPACK chooses its own ordering")
         _choice("ordering", self.ordering, ("MMD_AT_PLUS_A", "COLAMD", "MMD_ATA", "NATURAL"))
         if not isinstance(self.refine, int) or self.refine < 0:
             raise ValueError(f"refine must be a non-negative integer, got {self.refine!r}")
@@ -122,6 +127,16 @@ class Krylov:
         GMRES restart length.
     matrix_free : bool
         Apply ``L`` block by block instead of assembling the sector matrix.
+
+    Notes
+    -----
+    Non-uniqueness: invariant subspaces of the computational basis are
+    detected before any solve, and an exactly singular projected system
+    raises ``NonUniqueSteadyStateError``; but a steady-state degeneracy
+    from a symmetry in a rotated basis (e.g. a dark singlet under collective
+    decay) leaves a consistent singular system on which GMRES converges to
+    *one* of the steady states. ``Dense`` and ``Direct`` report such cases
+    (exactly singular factorisation); use them to check on small sizes.
     """
 
     solver: str = "gmres"

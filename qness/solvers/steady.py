@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+import warnings
 
 import numpy as np
 import scipy.linalg as sla
@@ -341,7 +342,10 @@ def _solve_dense(system: _System, method: Dense, x0):
             available=available_memory(),
         )
     A = system.replaced_matrix().toarray()
-    lu, piv = sla.lu_factor(A, check_finite=False)
+    with warnings.catch_warnings():
+        # an exactly singular matrix is reported below from the pivots, with its meaning
+        warnings.simplefilter("ignore", sla.LinAlgWarning)
+        lu, piv = sla.lu_factor(A, check_finite=False)
     u = np.abs(np.diag(lu))
     if u.min() <= 1e-13 * u.max():
         raise NonUniqueSteadyStateError(
@@ -350,6 +354,30 @@ def _solve_dense(system: _System, method: Dense, x0):
         )
     x = sla.lu_solve((lu, piv), system.rhs(), check_finite=False)
     return x, {"iterations": 1}
+
+
+def _have_umfpack() -> bool:
+    try:
+        from cvxopt import umfpack  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _umfpack_factor(A: sp.csr_array):
+    """Factorise ``A`` once with UMFPACK (through cvxopt); return ``b -> A^{-1} b``."""
+    from cvxopt import matrix, spmatrix, umfpack
+
+    C = sp.coo_array(A)
+    M = spmatrix(C.data.tolist(), C.row.tolist(), C.col.tolist(), C.shape, tc="z")
+    numeric = umfpack.numeric(M, umfpack.symbolic(M))
+
+    def solve(b):
+        B = matrix(np.asarray(b, dtype=np.complex128).reshape(-1, 1), tc="z")
+        umfpack.solve(M, numeric, B)
+        return np.array(B).ravel()
+
+    return solve
 
 
 def _solve_direct(system: _System, method: Direct, x0):
@@ -366,30 +394,39 @@ def _solve_direct(system: _System, method: Direct, x0):
                 required=mem,
                 available=avail,
             )
-    info = {"backend": "superlu", "nnz": int(A.nnz)}
+    backend = method.backend
+    if backend == "auto":
+        backend = "umfpack" if (_have_umfpack() and method.ordering == "MMD_AT_PLUS_A") else "superlu"
+    info = {"backend": backend, "nnz": int(A.nnz)}
     try:
-        lu = spla.splu(
-            sp.csc_matrix(A),
-            permc_spec=method.ordering,
-            diag_pivot_thresh=0.1 if method.ordering == "MMD_AT_PLUS_A" else 1.0,
-            options={"SymmetricMode": method.ordering == "MMD_AT_PLUS_A"},
-        )
+        if backend == "umfpack":
+            if not _have_umfpack():
+                raise ValueError("backend='umfpack' needs cvxopt: pip install 'qness[fast]'")
+            solve = _umfpack_factor(A)
+        else:
+            lu = spla.splu(
+                sp.csc_matrix(A),
+                permc_spec=method.ordering,
+                diag_pivot_thresh=0.1 if method.ordering == "MMD_AT_PLUS_A" else 1.0,
+                options={"SymmetricMode": method.ordering == "MMD_AT_PLUS_A"},
+            )
+            info["lu_nnz"] = int(lu.L.nnz + lu.U.nnz)
+            solve = lu.solve
     except MemoryError as exc:
         raise InsufficientMemoryError(
             f"Direct: the sparse LU of a {A.shape[0]}-unknown sector ran out of memory; use method='krylov'",
             available=available_memory(),
         ) from exc
-    except RuntimeError as exc:
+    except (RuntimeError, ArithmeticError) as exc:
         if "singular" in str(exc).lower():
             raise NonUniqueSteadyStateError(
                 "the trace-augmented Liouvillian is exactly singular: the steady state is not "
                 "unique; use Evolve(rho0=...)"
             ) from exc
         raise
-    info["lu_nnz"] = int(lu.L.nnz + lu.U.nnz)
-    x = lu.solve(b)
+    x = solve(b)
     for _ in range(method.refine):
-        x = x + lu.solve(b - A @ x)
+        x = x + solve(b - A @ x)
     if not np.all(np.isfinite(x)):
         raise NonUniqueSteadyStateError(
             "the sparse LU produced non-finite values: the trace-augmented Liouvillian is singular "
@@ -424,6 +461,12 @@ def _solve_krylov(system: _System, method: Krylov, x0):
 
     if method.solver == "gmres":
         x, ginfo = gmres(A, b, x0, M=M, rtol=method.rtol, restart=method.restart, maxiter=method.maxiter)
+        if ginfo["singular"]:
+            raise NonUniqueSteadyStateError(
+                "GMRES found the trace-augmented Liouvillian singular: the steady state is not unique "
+                "(a dark state or a hidden symmetry); use Evolve(rho0=...) for the state reached "
+                "from an initial condition"
+            )
         count[0] = ginfo["iterations"]
         flag = 0 if ginfo["converged"] else 1
     else:
