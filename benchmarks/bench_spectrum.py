@@ -49,16 +49,23 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--qutip-timeout", type=float, default=600.0)
     ap.add_argument("--xxz", type=int, nargs="*", default=[6, 7, 8, 9, 10], help="chain lengths")
-    ap.add_argument("--gap-xxz", type=int, nargs="*", default=[], help="chain lengths for liouvillian_gap alone")
+    ap.add_argument(
+        "--gap-xxz", type=int, nargs="*", default=[], help="chain lengths for liouvillian_gap alone"
+    )
     args = ap.parse_args()
     if args.gap_xxz:
         print("qness.liouvillian_gap (slowest mode over all sectors; no eigenvectors)")
         print("| model | size | qness (s) | peak (MiB) | gap |")
         print("|---|---:|---:|---:|---:|")
         for n in args.gap_xxz:
-            r = measure(QNESS["xxz"].format(n=n), "extra = dict(gap=qness.liouvillian_gap(model))", timeout=3600)
+            r = measure(
+                QNESS["xxz"].format(n=n), "extra = dict(gap=qness.liouvillian_gap(model))", timeout=3600
+            )
             t = f"{r['time']:.1f}" if "error" not in r else r["error"]
-            print(f"| xxz | {n} | {t} | {r['peak_mib']:.0f} | {r.get('extra', {}).get('gap', float('nan')):.6g} |", flush=True)
+            print(
+                f"| xxz | {n} | {t} | {r['peak_mib']:.0f} | {r.get('extra', {}).get('gap', float('nan')):.6g} |",
+                flush=True,
+            )
         return
     plan = {"kerr": [30] if args.quick else [30, 50, 100], "xxz": [4, 5] if args.quick else args.xxz}
     dense_max = {"kerr": 50, "xxz": 6}

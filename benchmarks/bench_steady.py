@@ -45,7 +45,30 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--qutip-timeout", type=float, default=300.0)
     ap.add_argument("--only", choices=list(QNESS), default=None)
+    ap.add_argument("--backends", action="store_true", help="Direct: UMFPACK (cvxopt) against SuperLU")
     args = ap.parse_args()
+    if args.backends:
+        print("| model | size | unknowns | SuperLU (s) | UMFPACK (s) | SuperLU/UMFPACK | diff of max abs(rho_ij) |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for kind, n in (("xxz", 6), ("xxz", 7), ("ising", 6), ("kerr", 200), ("kerr", 300)):
+            res = {}
+            for backend in ("superlu", "umfpack"):
+                res[backend] = measure(
+                    QNESS[kind].format(n=n),
+                    f"ness = qness.steady_state(model, qness.Direct(backend='{backend}'))\n"
+                    "import numpy as np\nextra = dict(n=ness.info['sector']['size'],"
+                    " r00=[float(np.max(np.abs(ness.rho))), float(np.trace(ness.rho).real)])",
+                )
+            a, b = res["superlu"], res["umfpack"]
+            # max |rho_ij| of each solution must agree: a cheap cross-check across the two processes
+            ok = "extra" in a and "extra" in b
+            diff = abs(a["extra"]["r00"][0] - b["extra"]["r00"][0]) if ok else float("nan")
+            print(
+                f"| {kind} | {n} | {a.get('extra', {}).get('n')} | {a['time']:.3f} | {b['time']:.3f} "
+                f"| {a['time'] / b['time']:.1f}x | {diff:.1e} |",
+                flush=True,
+            )
+        return
     if args.quick:
         plan = {"xxz": [5, 6], "ising": [4], "kerr": [50]}
         qutip_max = {"xxz": 6, "ising": 4, "kerr": 50}

@@ -69,8 +69,9 @@ class Direct:
     ----------
     backend : {"auto", "superlu", "umfpack"}
         ``"umfpack"``: SuiteSparse's multifrontal UMFPACK through ``cvxopt``
-        (``pip install "qness[fast]"``), measured 1.2-2.4x faster than
-        SuperLU on Liouvillians (``benchmarks/RESULTS.md``); ``"superlu"``:
+        (``pip install "qness[fast]"``), measured up to 2.2x faster than
+        SuperLU on spin-chain sectors and on par for a single mode
+        (``benchmarks/RESULTS.md``); ``"superlu"``:
         SciPy's SuperLU; ``"auto"``: UMFPACK when ``cvxopt`` is installed and
         no SuperLU ``ordering`` was chosen, else SuperLU. (MKL PARDISO through
         ``pypardiso`` takes real matrices only; through the real 2n form it
