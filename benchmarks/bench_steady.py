@@ -48,7 +48,9 @@ def main():
     ap.add_argument("--backends", action="store_true", help="Direct: UMFPACK (cvxopt) against SuperLU")
     args = ap.parse_args()
     if args.backends:
-        print("| model | size | unknowns | SuperLU (s) | UMFPACK (s) | SuperLU/UMFPACK | diff of max abs(rho_ij) |")
+        print(
+            "| model | size | unknowns | SuperLU (s) | UMFPACK (s) | SuperLU/UMFPACK | diff of max abs(rho_ij) |"
+        )
         print("|---|---:|---:|---:|---:|---:|---:|")
         for kind, n in (("xxz", 6), ("xxz", 7), ("ising", 6), ("kerr", 200), ("kerr", 300)):
             res = {}
