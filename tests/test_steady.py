@@ -386,12 +386,16 @@ def collective_decay_pair():
 
 @pytest.mark.parametrize(
     "method",
-    [qness.Dense(), qness.Direct(backend="superlu"), qness.Direct(backend="umfpack")],
-    ids=["dense", "superlu", "umfpack"],
+    [
+        qness.Dense(),
+        qness.Direct(backend="superlu"),
+        qness.Direct(backend="umfpack"),
+        qness.Krylov(),
+        qness.Krylov(solver="lgmres"),
+    ],
+    ids=["dense", "superlu", "umfpack", "gmres", "lgmres"],
 )
-def test_hidden_degeneracy_is_reported_by_direct_methods(method):
-    # Krylov is left out on purpose: on a consistent singular system it converges to one of
-    # the steady states (documented limitation of Krylov; Auto uses Dense at this size).
+def test_hidden_degeneracy_is_reported(method):
     if getattr(method, "backend", None) == "umfpack":
         pytest.importorskip("cvxopt", reason="UMFPACK comes with the optional cvxopt (qness[fast])")
     with pytest.raises(qness.NonUniqueSteadyStateError):
@@ -409,3 +413,10 @@ def test_umfpack_backend_agrees_with_superlu():
     assert qness.steady_state(xx_chain(3), "direct", ordering="COLAMD").info["backend"] == "superlu"
     with pytest.raises(ValueError, match="ordering is a SuperLU setting"):
         qness.Direct(backend="umfpack", ordering="COLAMD")
+
+
+def test_krylov_without_the_uniqueness_check_converges_to_one_state():
+    # the documented limitation the check exists for: without it, GMRES lands on one state
+    ness = qness.steady_state(collective_decay_pair(), qness.Krylov(verify_unique=False), symmetry=None)
+    assert ness.residual < 1e-12 and ness.info["uniqueness_checked"] is False
+    assert qness.steady_state(xx_chain(4), "krylov").info["uniqueness_checked"] is True

@@ -128,6 +128,11 @@ class Krylov:
         GMRES restart length.
     matrix_free : bool
         Apply ``L`` block by block instead of assembling the sector matrix.
+    verify_unique : bool or None
+        Solve a second time from a random start and compare: on a singular
+        (non-unique) problem the two solutions differ, and
+        ``NonUniqueSteadyStateError`` is raised. ``None`` (default) verifies
+        sectors of at most 20,000 unknowns, where it costs little.
 
     Notes
     -----
@@ -136,8 +141,9 @@ class Krylov:
     raises ``NonUniqueSteadyStateError``; but a steady-state degeneracy
     from a symmetry in a rotated basis (e.g. a dark singlet under collective
     decay) leaves a consistent singular system on which GMRES converges to
-    *one* of the steady states. ``Dense`` and ``Direct`` report such cases
-    (exactly singular factorisation); use them to check on small sizes.
+    *one* of the steady states. ``verify_unique`` catches that (a second
+    solve from a random start lands elsewhere); ``Dense`` and ``Direct``
+    report it too (exactly singular factorisation).
     """
 
     solver: str = "gmres"
@@ -148,6 +154,7 @@ class Krylov:
     matrix_free: bool = True
     ilu_fill: float = 10.0
     ilu_drop: float = 1e-5
+    verify_unique: bool | None = None
 
     def __post_init__(self):
         _choice("solver", self.solver, ("gmres", "lgmres", "bicgstab"))

@@ -481,7 +481,15 @@ def _solve_krylov(system: _System, method: Krylov, x0):
                     break
                 kw["x0"] = x
                 x, flag = solve(A, b, maxiter=method.maxiter - count[0], **kw)
-    info = {"iterations": count[0], "solver": method.solver, "preconditioner": method.preconditioner}
+    verify = method.verify_unique if method.verify_unique is not None else system.n <= 20_000
+    if verify and flag == 0 and np.all(np.isfinite(x)):
+        _check_unique_krylov(system, method, A, b, M, x)
+    info = {
+        "iterations": count[0],
+        "solver": method.solver,
+        "preconditioner": method.preconditioner,
+        "uniqueness_checked": bool(verify),
+    }
     lin_res = float(np.linalg.norm(b - A @ x))
     info["linear_residual"] = lin_res
     if flag != 0 or not np.all(np.isfinite(x)) or lin_res > 10 * method.rtol * np.linalg.norm(b):
@@ -495,6 +503,36 @@ def _solve_krylov(system: _System, method: Krylov, x0):
             iterations=count[0],
         )
     return x, info
+
+
+def _check_unique_krylov(system: _System, method: Krylov, A, b, M, x) -> None:
+    """A second solve from a random start: a singular (non-unique) problem lands elsewhere."""
+    rng = np.random.default_rng(12345)
+    start = rng.standard_normal(system.n) + 1j * rng.standard_normal(system.n)
+    if method.solver == "gmres":
+        y, ginfo = gmres(A, b, start, M=M, rtol=method.rtol, restart=method.restart, maxiter=method.maxiter)
+        if ginfo["singular"]:
+            raise NonUniqueSteadyStateError(
+                "GMRES found the trace-augmented Liouvillian singular (from a second, random start): "
+                "the steady state is not unique (a dark state or a hidden symmetry); use "
+                "Evolve(rho0=...) for the state reached from an initial condition"
+            )
+        ok = ginfo["converged"]
+    else:
+        solve = spla.lgmres if method.solver == "lgmres" else spla.bicgstab
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y, flag = solve(A, b, x0=start, rtol=method.rtol, atol=0.0, M=M, maxiter=method.maxiter)
+        ok = flag == 0
+    if not ok:
+        return  # the check itself did not converge: it proves nothing either way
+    tx, ty = system.t @ x, system.t @ y
+    diff = np.linalg.norm(x / tx - y / ty) / max(np.linalg.norm(x / tx), 1e-300)
+    if diff > 1e-6:
+        raise NonUniqueSteadyStateError(
+            f"two Krylov solves from different starts reached different steady states (relative "
+            f"difference {diff:.1e}): the steady state is not unique (a dark state or a hidden "
+            "symmetry); use Evolve(rho0=...) for the state reached from an initial condition"
+        )
 
 
 def _evolve(model: LindbladModel, method: Evolve, x0, t0) -> NESS:
