@@ -454,38 +454,12 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     if x0 is not None:
         tr = system.t @ x0
         x0 = x0 / tr if abs(tr) > 1e-14 else None
-    count = [0]
-
-    def cb(_):
-        count[0] += 1
-
-    if method.solver == "gmres":
-        x, ginfo = gmres(A, b, x0, M=M, rtol=method.rtol, restart=method.restart, maxiter=method.maxiter)
-        if ginfo["singular"]:
-            raise NonUniqueSteadyStateError(
-                "GMRES found the trace-augmented Liouvillian singular: the steady state is not unique "
-                "(a dark state or a hidden symmetry); use Evolve(rho0=...) for the state reached "
-                "from an initial condition"
-            )
-        count[0] = ginfo["iterations"]
-        flag = 0 if ginfo["converged"] else 1
-    else:
-        kw = dict(rtol=method.rtol, atol=0.0, M=M, x0=x0, callback=cb)
-        solve = spla.lgmres if method.solver == "lgmres" else spla.bicgstab
-        # SciPy warns on a "lucky breakdown" (Krylov space exhausted = exact solve) of tiny
-        # systems; the true residual is checked below either way.
-        with np.errstate(invalid="ignore", divide="ignore"):
-            x, flag = solve(A, b, maxiter=method.maxiter, **kw)
-            for _ in range(5):  # BiCGSTAB breakdown (flag < 0): restart from the last iterate
-                if flag >= 0 or count[0] >= method.maxiter or not np.all(np.isfinite(x)):
-                    break
-                kw["x0"] = x
-                x, flag = solve(A, b, maxiter=method.maxiter - count[0], **kw)
+    x, flag, iterations = _krylov_run(method, A, b, x0, M)
     verify = method.verify_unique if method.verify_unique is not None else system.n <= 20_000
     if verify and flag == 0 and np.all(np.isfinite(x)):
         _check_unique_krylov(system, method, A, b, M, x)
     info = {
-        "iterations": count[0],
+        "iterations": iterations,
         "solver": method.solver,
         "preconditioner": method.preconditioner,
         "uniqueness_checked": bool(verify),
@@ -497,41 +471,65 @@ def _solve_krylov(system: _System, method: Krylov, x0):
         xx = x / tr if np.isfinite(tr) and abs(tr) > 1e-300 else x
         raise ConvergenceError(
             f"Krylov ({method.solver}, preconditioner={method.preconditioner}) did not reach "
-            f"rtol={method.rtol:g} in {count[0]} iterations (linear residual {lin_res:.2e})",
+            f"rtol={method.rtol:g} in {iterations} iterations (linear residual {lin_res:.2e})",
             rho=system.sector.to_full(xx),
             residual=system.residual(xx) if np.all(np.isfinite(xx)) else np.inf,
-            iterations=count[0],
+            iterations=iterations,
         )
     return x, info
+
+
+_NON_UNIQUE_HINT = (
+    "the steady state is not unique (a dark state or a hidden symmetry); use Evolve(rho0=...) "
+    "for the state reached from an initial condition"
+)
+
+
+def _krylov_run(method: Krylov, A, b, x0, M):
+    """One Krylov solve of ``A x = b``: ``(x, flag, iterations)``, flag 0 when converged.
+
+    Raises ``NonUniqueSteadyStateError`` when GMRES finds the projected system
+    exactly singular (then ``A`` is singular).
+    """
+    if method.solver == "gmres":
+        x, ginfo = gmres(A, b, x0, M=M, rtol=method.rtol, restart=method.restart, maxiter=method.maxiter)
+        if ginfo["singular"]:
+            raise NonUniqueSteadyStateError(
+                f"GMRES found the trace-augmented Liouvillian singular: {_NON_UNIQUE_HINT}"
+            )
+        return x, 0 if ginfo["converged"] else 1, ginfo["iterations"]
+    count = [0]
+
+    def cb(_):
+        count[0] += 1
+
+    kw = dict(rtol=method.rtol, atol=0.0, M=M, x0=x0, callback=cb)
+    solve = spla.lgmres if method.solver == "lgmres" else spla.bicgstab
+    # SciPy warns on a "lucky breakdown" (Krylov space exhausted = exact solve) of tiny
+    # systems; the true residual is checked by the caller either way.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x, flag = solve(A, b, maxiter=method.maxiter, **kw)
+        for _ in range(5):  # BiCGSTAB breakdown (flag < 0): restart from the last iterate
+            if flag >= 0 or count[0] >= method.maxiter or not np.all(np.isfinite(x)):
+                break
+            kw["x0"] = x
+            x, flag = solve(A, b, maxiter=method.maxiter - count[0], **kw)
+    return x, flag, count[0]
 
 
 def _check_unique_krylov(system: _System, method: Krylov, A, b, M, x) -> None:
     """A second solve from a random start: a singular (non-unique) problem lands elsewhere."""
     rng = np.random.default_rng(12345)
     start = rng.standard_normal(system.n) + 1j * rng.standard_normal(system.n)
-    if method.solver == "gmres":
-        y, ginfo = gmres(A, b, start, M=M, rtol=method.rtol, restart=method.restart, maxiter=method.maxiter)
-        if ginfo["singular"]:
-            raise NonUniqueSteadyStateError(
-                "GMRES found the trace-augmented Liouvillian singular (from a second, random start): "
-                "the steady state is not unique (a dark state or a hidden symmetry); use "
-                "Evolve(rho0=...) for the state reached from an initial condition"
-            )
-        ok = ginfo["converged"]
-    else:
-        solve = spla.lgmres if method.solver == "lgmres" else spla.bicgstab
-        with np.errstate(invalid="ignore", divide="ignore"):
-            y, flag = solve(A, b, x0=start, rtol=method.rtol, atol=0.0, M=M, maxiter=method.maxiter)
-        ok = flag == 0
-    if not ok:
+    y, flag, _ = _krylov_run(method, A, b, start, M)
+    if flag != 0:
         return  # the check itself did not converge: it proves nothing either way
     tx, ty = system.t @ x, system.t @ y
     diff = np.linalg.norm(x / tx - y / ty) / max(np.linalg.norm(x / tx), 1e-300)
     if diff > 1e-6:
         raise NonUniqueSteadyStateError(
             f"two Krylov solves from different starts reached different steady states (relative "
-            f"difference {diff:.1e}): the steady state is not unique (a dark state or a hidden "
-            "symmetry); use Evolve(rho0=...) for the state reached from an initial condition"
+            f"difference {diff:.1e}): {_NON_UNIQUE_HINT}"
         )
 
 
