@@ -4,24 +4,10 @@ Runs in a few seconds:  python examples/two_reservoirs.py
 """
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 import qness
 from qness import operators as ops
 from qness.models import boundary_driven_xxz, two_node
-
-
-def steady(model):
-    """``qness.steady_state`` when available, else a sparse solve with the trace condition."""
-    if hasattr(qness, "steady_state"):
-        return qness.steady_state(model).rho
-    d = model.dim
-    L = sp.lil_array(qness.liouvillian(model))
-    L[0, :] = np.eye(d).ravel(order="F")
-    rhs = np.zeros(d * d, dtype=complex)
-    rhs[0] = 1.0
-    return spla.spsolve(sp.csc_array(L), rhs).reshape((d, d), order="F")
 
 
 def spin_current(model, rho, bond):
@@ -42,7 +28,7 @@ for n in (3, 4, 5, 6):
     row = []
     for delta in (0.0, 1.0):
         m = boundary_driven_xxz(n, delta=delta, gamma=1.0, mu=1.0)
-        row.append(spin_current(m, steady(m), (0, 1)))
+        row.append(spin_current(m, qness.steady_state(m).rho, (0, 1)))
     print(f"{n:3d} {row[0]:14.6f} {row[1]:14.6f}")
 
 
@@ -66,6 +52,6 @@ for g in (0.01, 0.1, 0.5):
         m = two_node(
             "qubit", omega_h=1.0, omega_c=0.8, g=g, gamma_h=0.05, gamma_c=0.05, T_h=T_h, T_c=T_c, form=form
         )
-        J = heat_currents(m, steady(m))
+        J = heat_currents(m, qness.steady_state(m).rho)
         sigma = -(J["hot"] / T_h + J["cold"] / T_c)
         print(f"{g:6.2f} {form:>7} {J['hot']:11.3e} {J['cold']:11.3e} {sigma:14.3e}")
