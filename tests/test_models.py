@@ -15,45 +15,8 @@ from helpers import dense_liouvillian, dense_steady_state
 import qness
 import qness.models as qm
 
-
 # ------------------------------------------------------------------ helpers
-def _openblas_thread_controls():
-    """``(get, set)`` thread-count functions of the OpenBLAS copies loaded by numpy and scipy (Linux)."""
-    import ctypes
-
-    try:
-        with open("/proc/self/maps") as fh:
-            paths = sorted({ln.split()[-1] for ln in fh if "openblas" in ln and ln.rstrip().endswith(".so")})
-    except OSError:
-        return []
-    out = []
-    for path in paths:
-        lib = ctypes.CDLL(path)
-        for suffix in ("64_", ""):
-            get = getattr(lib, f"scipy_openblas_get_num_threads{suffix}", None)
-            set_ = getattr(lib, f"scipy_openblas_set_num_threads{suffix}", None)
-            if get is not None and set_ is not None:
-                out.append((get, set_))
-                break
-    return out
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _single_threaded_blas():
-    """Run this module's small dense algebra on one BLAS thread, then restore the previous count.
-
-    On a loaded 2-core machine multi-threaded OpenBLAS turns a 200 x 200 SVD from 30 ms into
-    seconds; the matrices here are far too small to gain from threads.
-    """
-    sla.svd(np.eye(2))  # make sure scipy's OpenBLAS is loaded
-    controls = [(get, set_, get()) for get, set_ in _openblas_thread_controls()]
-    for _, set_, _ in controls:
-        set_(1)
-    yield
-    for _, set_, before in controls:
-        set_(before)
-
-
+# (BLAS is pinned to one thread for the whole session in tests/conftest.py)
 I2 = np.eye(2)
 SX = np.array([[0, 1], [1, 0]], dtype=complex)
 SY = np.array([[0, -1j], [1j, 0]])
