@@ -236,3 +236,82 @@ def test_spectrum_uses_detected_symmetry():
     spec = qness.spectrum(bare, k=4, method="dense")
     assert set(spec.info["sectors"]) == set(range(0, 5))  # q >= 0 computed, -q by conjugation
     assert spec.gap == pytest.approx(qness.spectrum(bare, k=4, method="dense", symmetry=None).gap, abs=1e-10)
+
+
+# ------------------------------------------------------------ Krylov route and certified sectors
+FORCE_KRYLOV = qness.AutoEig(dense_max=0, direct_flops=0)  # every sector large enough: Krylov route
+
+
+def sector_eigs(m, label=None):
+    """Dense eigenvalues of one sector (or of all: the full spectrum, cheaper than dense_eigs)."""
+    secs = [s for s in sectors(m) if label is None or s.label == label]
+    ev = np.concatenate([np.linalg.eigvals(sec.matrix(m).toarray()) for sec in secs])
+    return ev[np.argsort(-ev.real, kind="stable")]
+
+
+def test_krylov_route_gap_deflates_the_steady_state():
+    # vectors=False: the steady sector is searched on trace-zero matrices and 0 added exactly
+    m = xxz(5)
+    spec = qness.spectrum(m, k=1, method=qness.ShiftInvert(inner="krylov"), vectors=False)
+    ref = sector_eigs(m)
+    assert spec.gap == pytest.approx(-ref[1].real, abs=1e-10)
+    info = spec.info["sectors"][0]
+    assert info["inner"] == "krylov" and info["solves"] > 0 and info["residual"] <= 1e-12 * 20
+    assert spec.eigenvalues[0] == 0.0
+
+
+def test_certified_sectors_hold_nothing_right_of_the_threshold():
+    m = xxz(6)
+    spec = qness.spectrum(m, k=1, method=FORCE_KRYLOV, vectors=False)
+    assert spec.gap == pytest.approx(-sector_eigs(m)[1].real, abs=1e-9)
+    certified = [q for q, v in spec.info["sectors"].items() if v["method"] == "certified"]
+    assert certified, spec.info["sectors"]
+    for q in certified:
+        info = spec.info["sectors"][q]
+        assert info["threshold"] == pytest.approx(-spec.gap)
+        assert info["norm"] <= info["eps"] * np.exp(info["time_propagated"] * info["threshold"])
+        assert sector_eigs(m, q)[0].real < info["threshold"]
+
+
+def test_failed_certificate_solves_the_sector():
+    # k = 6 at 6 spins: the sectors q = +-3 hold a real mode at -0.28, right of the steady
+    # sector's sixth eigenvalue (-0.30 +- 1.26i): no certificate can pass, the sector is solved.
+    m = xxz(6)
+    spec = qness.spectrum(m, k=6, method=FORCE_KRYLOV, vectors=False)
+    slow3 = sector_eigs(m, 3)[0]
+    assert slow3.real > -0.3
+    info = spec.info["sectors"][3]
+    assert info["method"] == "ShiftInvert" and info["certificate"]["method"] == "certificate failed"
+    assert np.min(np.abs(spec.by_sector(3) - slow3)) < 1e-9
+    assert np.min(np.abs(spec.by_sector(-3) - np.conj(slow3))) < 1e-9
+    match(spec.eigenvalues, sector_eigs(m), 1e-8)
+
+
+def test_exact_rightmost_when_every_sector_is_dense_or_certified():
+    m = xxz(4)
+    assert qness.spectrum(m, k=2, method="dense").info["exact_rightmost"]
+    assert not qness.spectrum(m, k=2, method=FORCE_KRYLOV, vectors=False).info["exact_rightmost"]
+
+
+def test_krylov_route_reports_no_convergence():
+    with pytest.raises(qness.ConvergenceError, match="did not converge"):
+        qness.spectrum(xxz(5), k=3, method=qness.ShiftInvert(inner="krylov", maxiter=2))
+
+
+def test_krylov_route_degenerate_zero():
+    # collective decay of two spins: the dark singlet is a second steady state
+    sm = qutip.tensor(qutip.sigmam(), qutip.qeye(2)) + qutip.tensor(qutip.qeye(2), qutip.sigmam())
+    m = qness.from_qutip(0.0 * sm.dag() * sm, [sm])
+    for vectors in (False, True):
+        method = qness.ShiftInvert(inner="krylov")
+        spec = qness.spectrum(m, k=2, method=method, symmetry=None, vectors=vectors)
+        assert spec.gap == 0.0
+
+
+def test_bad_krylov_and_certificate_settings():
+    with pytest.raises(ValueError, match="inner_rtol must be below 1"):
+        qness.ShiftInvert(inner="krylov", inner_rtol=1.5)
+    with pytest.raises(ValueError, match="ncv must be at least 3"):
+        qness.ShiftInvert(ncv=2)
+    with pytest.raises(ValueError, match="certify_matvecs"):
+        qness.AutoEig(certify_matvecs=0)

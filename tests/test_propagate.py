@@ -1,0 +1,50 @@
+"""exp(tL) v by the Chebyshev propagator, against scipy.linalg.expm of the dense L."""
+
+import numpy as np
+import pytest
+import scipy.linalg as sla
+from helpers import dense_liouvillian, random_model
+
+import qness
+from qness.solvers.propagate import ChebyshevPropagator, numerical_range_box
+from qness.symmetry import sectors
+
+
+@pytest.mark.parametrize("dims, seed", [((2,), 0), ((2, 3), 1), ((3, 3), 2)])
+@pytest.mark.parametrize("t", [0.05, 1.0, 7.5])
+def test_chebyshev_matches_dense_expm(dims, seed, t):
+    m = random_model(dims, n_jumps=2, seed=seed)
+    L = qness.liouvillian(m)
+    v = np.random.default_rng(seed).normal(size=L.shape[0]) + 0j
+    ref = sla.expm(t * dense_liouvillian(m)) @ v
+    y = ChebyshevPropagator(L).apply(v, t)
+    assert np.linalg.norm(y - ref) <= 1e-11 * np.linalg.norm(v)
+
+
+def test_chebyshev_in_a_sector_of_a_chain():
+    m = qness.models.boundary_driven_xxz(5, delta=0.5, gamma=1.0)
+    for sec in sectors(m):
+        if sec.size < 50:
+            continue
+        M = sec.matrix(m)
+        v = np.random.default_rng(sec.label + 7).normal(size=sec.size) + 1j
+        ref = sla.expm(12.0 * M.toarray()) @ v
+        prop = ChebyshevPropagator(M)
+        y = prop.apply(v, 12.0)
+        assert np.linalg.norm(y - ref) <= 1e-11 * np.linalg.norm(v)
+        # about t times the long half-axis products, not the 1-norm's Taylor count
+        assert prop.matvecs < 4 * 12.0 * prop.f + 200
+
+
+def test_box_contains_numerical_range_and_eigenvalues():
+    m = random_model((2, 3), n_jumps=3, seed=3)
+    L = dense_liouvillian(m)
+    a, b, c1, c2 = numerical_range_box(qness.liouvillian(m))
+    ev = np.linalg.eigvals(L)
+    assert np.all((ev.real >= a) & (ev.real <= b) & (ev.imag >= c1) & (ev.imag <= c2))
+    X = np.random.default_rng(0).normal(size=(L.shape[0], 200)) + 1j * np.random.default_rng(1).normal(
+        size=(L.shape[0], 200)
+    )
+    X /= np.linalg.norm(X, axis=0)
+    w = np.einsum("ij,ij->j", X.conj(), L @ X)  # points of the numerical range
+    assert np.all((w.real >= a) & (w.real <= b) & (w.imag >= c1) & (w.imag <= c2))
