@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).parent))
 from _harness import measure  # noqa: E402
 
@@ -89,10 +91,14 @@ def main():
             qt = f"{theirs['time']:.2f}" if "error" not in theirs else theirs["error"]
             dt = f"{dense['time']:.2f}" if "error" not in dense else dense["error"]
             ot = f"{ours['time']:.2f}" if "error" not in ours else ours["error"]
+            rt = f"{ratio:.0f}x" if np.isfinite(ratio) else "-"
+            d_ours = dist(e.get("ev"), dref)
+            d_theirs = dist(theirs.get("extra", {}).get("ev"), dref)
+            d_ours = f"{d_ours:.1e}" if np.isfinite(d_ours) else "-"
+            d_theirs = f"{d_theirs:.1e}" if np.isfinite(d_theirs) else "-"
             print(
                 f"| {kind} | {n} | {ot} | {e.get('gap', float('nan')):.6g} | {', '.join(e.get('methods', []))} | {qt} "
-                f"| {ratio:.0f}x | {dt} | {dist(e.get('ev'), dref):.1e} "
-                f"| {dist(theirs.get('extra', {}).get('ev'), dref):.1e} |",
+                f"| {rt} | {dt} | {d_ours} | {d_theirs} |",
                 flush=True,
             )
 

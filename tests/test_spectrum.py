@@ -315,3 +315,11 @@ def test_bad_krylov_and_certificate_settings():
         qness.ShiftInvert(ncv=2)
     with pytest.raises(ValueError, match="certify_matvecs"):
         qness.AutoEig(certify_matvecs=0)
+
+
+def test_auto_takes_the_lu_route_for_a_single_mode():
+    # one bosonic mode: LU fill stays small whatever the envelope estimate says
+    m = qness.models.kerr(30, detuning=-1.0, U=0.1, F=1.0, kappa=1.0)
+    spec = qness.spectrum(m, k=3, method=qness.AutoEig(direct_flops=0), vectors=False)
+    assert spec.info["sectors"][0]["inner"] == "lu"
+    assert spec.gap == pytest.approx(qness.spectrum(m, k=3, method="dense").gap, abs=1e-8)

@@ -73,7 +73,10 @@ class AutoEig:
     Attributes
     ----------
     dense_max, direct_flops : float
-        Size and LU-cost thresholds between the three routes.
+        Size and LU-cost thresholds between the three routes: a sector of a
+        many-body model takes the LU route when the envelope estimate of its
+        LU is below ``direct_flops``; a single mode (one tensor factor)
+        always does, since its LU fill stays small.
     tol : float
         Relative accuracy (ARPACK's for the LU route; residual
         ``||L x - lambda x|| <= tol * scale`` for the Krylov route).
@@ -89,7 +92,7 @@ class AutoEig:
     """
 
     dense_max: int = 400
-    direct_flops: float = 5e9
+    direct_flops: float = 2e8
     tol: float = 1e-10
     certify: bool = True
     certify_matvecs: int = 6000
@@ -420,8 +423,11 @@ def _auto_plan(model, sector, method: AutoEig, left):
     if sector.size <= method.dense_max:
         return "dense", None
     M = sector.matrix(model)
+    if left or len(model.dims) == 1:
+        # one mode: L's graph is a 2-D grid of (i, j) and a fill-reducing LU stays small
+        return "lu", M
     flops, _ = envelope_estimate(M)
-    return ("lu" if (flops <= method.direct_flops or left) else "krylov"), M
+    return ("lu" if flops <= method.direct_flops else "krylov"), M
 
 
 def _auto_sector(model, sector, k, method: AutoEig, vectors, left, plan=None, deflate_trace=False):
