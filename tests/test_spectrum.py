@@ -281,7 +281,7 @@ def test_failed_certificate_solves_the_sector():
     slow3 = sector_eigs(m, 3)[0]
     assert slow3.real > -0.3
     info = spec.info["sectors"][3]
-    assert info["method"] == "ShiftInvert" and info["certificate"]["method"] == "certificate failed"
+    assert info["method"] == "ShiftInvert" and info["skip_certificate"]["method"] == "certificate failed"
     assert np.min(np.abs(spec.by_sector(3) - slow3)) < 1e-9
     assert np.min(np.abs(spec.by_sector(-3) - np.conj(slow3))) < 1e-9
     match(spec.eigenvalues, sector_eigs(m), 1e-8)
@@ -290,7 +290,12 @@ def test_failed_certificate_solves_the_sector():
 def test_exact_rightmost_when_every_sector_is_dense_or_certified():
     m = xxz(4)
     assert qness.spectrum(m, k=2, method="dense").info["exact_rightmost"]
-    assert not qness.spectrum(m, k=2, method=FORCE_KRYLOV, vectors=False).info["exact_rightmost"]
+    # the steady sector by shift-invert, then certified to miss nothing right of its gap mode
+    spec = qness.spectrum(m, k=2, method=FORCE_KRYLOV, vectors=False)
+    assert spec.info["sectors"][0]["certificate"]["method"] == "certified"
+    assert spec.info["exact_rightmost"]
+    uncertified = qness.AutoEig(dense_max=0, direct_flops=0, certify=False)
+    assert not qness.spectrum(m, k=2, method=uncertified, vectors=False).info["exact_rightmost"]
 
 
 def test_krylov_route_reports_no_convergence():
@@ -323,3 +328,22 @@ def test_auto_takes_the_lu_route_for_a_single_mode():
     spec = qness.spectrum(m, k=3, method=qness.AutoEig(direct_flops=0), vectors=False)
     assert spec.info["sectors"][0]["inner"] == "lu"
     assert spec.gap == pytest.approx(qness.spectrum(m, k=3, method="dense").gap, abs=1e-8)
+
+
+def test_missing_mode_is_found_in_propagated_vectors():
+    # a slow mode (-0.1) that shift-invert "missed", among faster ones
+    from qness.solvers.spectrum import _missing_mode
+
+    rng = np.random.default_rng(0)
+    lam = np.concatenate([[-0.1 + 3j], -1.0 - rng.random(40) + 5j * rng.standard_normal(40)])
+    S = rng.standard_normal((41, 41)) + np.eye(41) * 5
+    M = S @ np.diag(lam) @ np.linalg.inv(S)
+    v = rng.standard_normal(41) + 0j
+    snaps = []
+    for t in np.arange(20.0, 28.0):
+        y = S @ (np.exp(t * lam) * np.linalg.solve(S, v))
+        snaps.append(y / np.linalg.norm(y))
+    found = _missing_mode(M, snaps, -0.5, [])
+    assert found is not None and abs(found - lam[0]) < 1e-6
+    assert _missing_mode(M, snaps, -0.5, [lam[0]]) is None  # already found: a leak, not missing
+    assert _missing_mode(M, snaps, -0.05, []) is None  # not right of the threshold

@@ -1,6 +1,6 @@
 """Steady-state and spectral solvers (the engine)."""
 
-from .errors import ConvergenceError, InsufficientMemoryError, NonUniqueSteadyStateError
+from .errors import ConvergenceError, InsufficientMemoryError, NonUniqueSteadyStateError, SpectrumWarning
 from .methods import Auto, Dense, Direct, Evolve, Krylov
 from .result import NESS
 from .spectrum import AutoEig, DenseEig, ShiftInvert, Spectrum, liouvillian_gap, spectrum
@@ -16,6 +16,7 @@ __all__ = [
     "ConvergenceError",
     "InsufficientMemoryError",
     "NonUniqueSteadyStateError",
+    "SpectrumWarning",
     "steady_state",
     "steady_states",
     "AutoEig",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ConvergenceError", "NonUniqueSteadyStateError", "InsufficientMemoryError"]
+__all__ = ["ConvergenceError", "NonUniqueSteadyStateError", "InsufficientMemoryError", "SpectrumWarning"]
 
 
 class ConvergenceError(RuntimeError):
@@ -59,3 +59,13 @@ class InsufficientMemoryError(MemoryError):
         super().__init__(message)
         self.required = required
         self.available = available
+
+
+class SpectrumWarning(RuntimeWarning):
+    """A computed spectrum is known or suspected to miss an eigenvalue it should hold.
+
+    Raised as a warning by :func:`qness.spectrum` when propagation shows a
+    mode right of the ``k``-th returned eigenvalue that shift-invert (which
+    finds the eigenvalues nearest zero) did not find, typically a slow mode
+    with a large imaginary part. ``info["exact_rightmost"]`` is then ``False``.
+    """

@@ -21,9 +21,9 @@ Methods (frozen dataclasses, chosen per sector by :class:`AutoEig`):
 Certified sectors (:class:`AutoEig`, ``certify=True``): after the
 steady-state sector, a large sector is first propagated from a random
 vector with ``exp(tL)`` (Chebyshev series, :mod:`qness.solvers.propagate`).
-If its norm falls below ``1e-8 exp(t Re lambda_k)``, where ``lambda_k`` is
+If its norm falls below ``eps exp(t Re lambda_k)``, where ``lambda_k`` is
 the ``k``-th eigenvalue found so far, the sector holds no eigenvalue to the
-right of ``lambda_k`` except with probability below ``n * 1e-16`` (``n`` its
+right of ``lambda_k`` except with probability below ``1e-10`` (``n eps^2``, ``n`` its
 size) and is not diagonalised. Sectors whose decay is too slow for that are
 solved. This is what makes the gap of a 10-spin chain affordable: its
 ``q != 0`` sectors have dense bands of eigenvalues near ``Re = -0.8`` that
@@ -41,6 +41,7 @@ when in doubt.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,7 +51,7 @@ import scipy.sparse.linalg as spla
 
 from ..model import LindbladModel, U1Symmetry, Z2Symmetry, as_model
 from ..symmetry import Sector, detect_symmetry, full_sector, sectors
-from .errors import ConvergenceError
+from .errors import ConvergenceError, SpectrumWarning
 from .methods import _choice, _positive, resolve_method
 
 __all__ = [
@@ -86,9 +87,15 @@ class AutoEig:
         to the right of the ``k``-th found so far (see
         :func:`_certify_sector`); a certified sector is skipped, and it is
         listed in ``info["sectors"]`` with method ``"certified"``.
-    certify_matvecs : int
-        Budget of matrix-vector products per certificate; a sector whose
-        observed decay predicts more is solved instead.
+        Sectors solved by shift-invert are certified the same way not to
+        miss an eigenvalue right of the ``k``-th (shift-invert finds those
+        nearest zero); when one evidently is missed, more are asked for.
+    certify_matvecs, certify_flops : float
+        Budget per certificate: ``max(certify_matvecs, certify_flops / nnz)``
+        products with the sector matrix (so small sectors get more). A
+        certificate whose observed decay predicts more gives up: a skipped
+        sector is then solved, a solved one is reported uncertified
+        (``info["exact_rightmost"]`` is ``False``).
     """
 
     dense_max: int = 400
@@ -96,12 +103,14 @@ class AutoEig:
     tol: float = 1e-10
     certify: bool = True
     certify_matvecs: int = 6000
+    certify_flops: float = 1e9
 
     def __post_init__(self):
         _positive("dense_max", self.dense_max, allow_zero=True)
         _positive("direct_flops", self.direct_flops, allow_zero=True)
         _positive("tol", self.tol)
         _positive("certify_matvecs", self.certify_matvecs)
+        _positive("certify_flops", self.certify_flops, allow_zero=True)
 
 
 @dataclass(frozen=True)
@@ -398,7 +407,7 @@ def _krylov_sector(model, sector, k, method: ShiftInvert, vectors, left, M=None,
                 vals = np.concatenate([[0.0], vals])
             order = np.argsort(-vals.real, kind="stable")
             info.update(solves=count["solves"], inner_iterations=count["iterations"], dimension=V.shape[1],
-                        residual=max(p[1] for p in pairs[:want]))  # fmt: skip
+                        residual=max(p[1] for p in pairs[:want]), resolution=tol)  # fmt: skip
             out = {"values": vals[order], "info": info}
             if vectors:
                 out["right"] = vecs[:, order]
@@ -438,39 +447,120 @@ def _auto_sector(model, sector, k, method: AutoEig, vectors, left, plan=None, de
     return _shift_invert_sector(model, sector, k, inner, vectors, left, M, deflate_trace=deflate_trace)
 
 
-def _certify_sector(model, sector, M, threshold, eps, max_matvecs):
-    """Try to show that no eigenvalue of this sector has real part above ``threshold < 0``.
+def _missing_mode(M, snaps, threshold, found_values):
+    """An eigenvalue right of ``threshold`` in the last propagated vectors that is not found, or None.
 
-    Propagates a random unit vector ``v``: for an eigenvalue ``lambda`` with
-    unit left eigenvector ``w``, ``w^+ exp(tL) v = exp(t lambda) w^+ v``, so
-    ``||exp(tL) v|| <= eps exp(t threshold)`` implies ``|w^+ v| < eps`` for
-    every eigenvalue with ``Re lambda > threshold``. For ``v`` uniform on the
+    Rayleigh-Ritz with ``M`` on their span: a Ritz value with real part above
+    the threshold, a small residual and none of ``found_values`` nearby is a
+    missing mode (a slowly decaying norm alone can also be two beating modes
+    or a found mode leaking through its rounding errors).
+    """
+    Q, _ = np.linalg.qr(np.column_stack(snaps))
+    MQ = M @ Q
+    theta, Y = np.linalg.eig(Q.conj().T @ MQ)
+    scale = max(float(np.max(np.abs(theta))), 1e-300)
+    found = np.asarray(found_values if found_values is not None else [], dtype=np.complex128)
+    best = None
+    for th, y in zip(theta, Y.T):
+        res = np.linalg.norm(MQ @ y - th * (Q @ y)) / np.linalg.norm(y)
+        near = found.size and np.min(np.abs(found - th)) <= 1e-6 * (1.0 + abs(th))
+        if th.real > threshold and res <= 1e-2 * scale and not near:
+            best = th if best is None or th.real > best.real else best
+    return None if best is None else complex(best)
+
+
+def _certify_budget(method: AutoEig, M) -> int:
+    return int(max(method.certify_matvecs, method.certify_flops / max(M.nnz, 1)))
+
+
+def _certify_eps(n: int) -> float:
+    """``eps`` with ``n eps^2 = CERTIFY_PROBABILITY``."""
+    return float(np.sqrt(CERTIFY_PROBABILITY / max(n, 1)))
+
+
+def _certify_sector(model, sector, M, threshold, eps, max_matvecs, found=None, found_values=None,
+                    trace_zero=False):  # fmt: skip
+    """Try to show that no eigenvalue of this sector right of ``threshold < 0`` is missing.
+
+    ``found`` (columns) are right eigenvectors already computed in this
+    sector, ``Q`` an orthonormal basis of their span and ``P = 1 - Q Q^+``.
+    A random unit vector is propagated as ``v <- P exp(hL) v``. For an
+    eigenvalue ``lambda`` not in ``found``, its unit left eigenvector ``w``
+    is orthogonal to every found right eigenvector, so ``w^+ P = w^+`` and
+    ``w^+ v(t) = exp(t lambda) w^+ v(0)``. Hence ``||v(t)|| <= eps
+    exp(t threshold)`` implies ``|w^+ v(0)| < eps`` for every missing
+    eigenvalue with ``Re lambda > threshold``; for ``v(0)`` uniform on the
     unit sphere of ``C^n`` that has probability below ``n eps^2`` per such
-    eigenvalue (``< 1e-9`` for ``eps = 1e-8`` and a million unknowns).
-    Gives up, returning ``False``, when the observed decay rate predicts more
-    than ``max_matvecs`` products: the sector is then solved instead.
+    eigenvalue (``eps`` is chosen to make that ``CERTIFY_PROBABILITY``).
+    The argument needs only the eigenvalues inside the propagator's ellipse
+    (they are: it holds the numerical range), not an accurate ``exp(tL) v``.
+
+    With ``trace_zero`` (steady-state sector) the start is a random
+    trace-zero matrix, which ``exp(tL)`` keeps trace-zero, so the steady
+    state never enters; ``found`` must then exclude it. For a missing
+    ``lambda`` (``w`` orthogonal to the steady state),
+    ``|w^+ v(0)|`` has the law above scaled by at least ``1/sqrt(d)``, so
+    the caller divides ``eps`` by ``sqrt(d)``.
+
+    Returns ``(ok, info)``. It gives up when the observed decay rate
+    predicts more than ``max_matvecs`` products; ``info["slower_mode"]`` is
+    ``True`` when the propagated vector decays more slowly than
+    ``threshold`` itself and its Rayleigh quotient is none of
+    ``found_values`` (not a leak of a found mode through its rounding
+    errors): evidence of a missing eigenvalue right of the threshold.
     """
     from .propagate import ChebyshevPropagator
 
     t0 = time.perf_counter()
     prop = ChebyshevPropagator(M)
     rng = np.random.default_rng(2024 + int(sector.label))
+    if found is not None and found.shape[1]:
+        Q, _ = np.linalg.qr(found)
+
+        def project(x):
+            return x - Q @ (Q.conj().T @ x)
+    else:
+
+        def project(x):
+            return x
+
     v = rng.standard_normal(sector.size) + 1j * rng.standard_normal(sector.size)
+    if trace_zero:
+        # exp(tL) keeps v trace-zero; re-projecting each step removes only rounding
+        tvec = sector.trace_vector()
+        tvec = tvec / np.linalg.norm(tvec)
+        project_found = project
+
+        def project(x):
+            x = project_found(x)
+            return x - tvec * (tvec @ x)
+
+        found_values = [0.0, *(found_values if found_values is not None else [])]
+    v = project(v)
     v /= np.linalg.norm(v)
     h = 6.0 / max(prop.right, 1.0)  # the longest substep whose rounding stays small
-    t, norms, ok = 0.0, [1.0], False
+    t, norms, ok, slower, missing = 0.0, [1.0], False, False, None
+    snaps = []
     while True:
-        v = prop.step(v, h)
+        v = project(prop.step(v, h))
         t += h
         nrm = float(np.linalg.norm(v))
         norms.append(nrm)
+        snaps = [*snaps[-7:], v / nrm]
         if nrm <= eps * np.exp(t * threshold):
             ok = True
             break
-        per_step = prop.matvecs / (len(norms) - 1)
-        if len(norms) >= 3:
-            rate = -np.log(max(norms[-1], 1e-300) / norms[-2]) / h
+        steps = len(norms) - 1
+        per_step = prop.matvecs / steps
+        if steps >= 8:
+            # decay rate over the last quarter of the propagation (early steps are transients)
+            back = max(1, steps // 4)
+            rate = -np.log(max(nrm, 1e-300) / norms[-1 - back]) / (back * h)
             margin = rate + threshold  # decay rate in excess of the threshold's
+            if margin <= 0:
+                missing = _missing_mode(M, snaps, threshold, found_values)
+                slower = missing is not None
+                break
             need = (np.log(nrm) - np.log(eps) - t * threshold) / margin if margin > 0 else np.inf
             if prop.matvecs + need / h * per_step > max_matvecs:
                 break
@@ -478,7 +568,8 @@ def _certify_sector(model, sector, M, threshold, eps, max_matvecs):
             break
     info = {"method": "certified" if ok else "certificate failed", "size": sector.size,
             "threshold": float(threshold), "time_propagated": t, "norm": nrm, "eps": eps,
-            "matvecs": prop.matvecs, "certify_time": time.perf_counter() - t0}  # fmt: skip
+            "matvecs": prop.matvecs, "slower_mode": bool(slower and not ok), "missing": missing,
+            "certify_time": time.perf_counter() - t0}  # fmt: skip
     return ok, info
 
 
@@ -549,34 +640,83 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
     # other sectors be certified (AutoEig) instead of solved.
     order = sorted(range(len(secs)), key=lambda i: (secs[i].label != steady_label, abs(secs[i].label)))
     need = max(k, 2)  # the gap needs 0 and the slowest mode
+    zero_tol = ZERO_TOLERANCE * max(1.0, _scale(model))
+    steady_sec = next((sec for sec in secs if sec.label == steady_label), None)
+    plans = {}
+    if steady_sec is not None and steady_sec.size > max(2 * need + 2, 64):
+        # the Krylov route resolves eigenvalues only to its residual tolerance
+        if isinstance(method, AutoEig):
+            plans[steady_label] = _auto_plan(model, steady_sec, method, left)
+        plan0 = plans[steady_label][0] if steady_label in plans else None
+        if (isinstance(method, ShiftInvert) and method.inner == "krylov") or plan0 == "krylov":
+            zero_tol = max(zero_tol, method.tol * _scale(model))
+    certify = isinstance(method, AutoEig) and method.certify
+
+    def threshold(extra_vals, mirrored):
+        pool = [complex(z).real for z in vals]
+        for z in extra_vals:
+            pool += [z.real, z.real] if mirrored else [z.real]
+        return float(np.sort(pool)[::-1][need - 1]) if len(pool) >= need else None
+
     for sec in (secs[i] for i in order):
         if u1 and sec.label < 0:
             continue  # conjugate of sector -q
         steady = sec.label == steady_label
+        mirror = u1 and sec.label > 0
         kk = min(need if steady else k, sec.size)
         # Sectors too small for an Arnoldi basis are diagonalised exactly.
         solver = _dense_sector if sec.size <= max(2 * kk + 2, 64) else _SECTOR_SOLVERS[type(method)]
-        extra = {}
+        extra, plan = {}, None
         if solver is _auto_sector:
-            extra["plan"] = plan = _auto_plan(model, sec, method, left)
-            if plan[0] == "krylov" and not steady and method.certify and len(vals) >= need:
-                threshold = float(np.sort(np.real(vals))[::-1][need - 1])
-                if threshold < -ZERO_TOLERANCE * max(1.0, _scale(model)):
-                    ok, cinfo = _certify_sector(model, sec, plan[1], threshold, CERTIFY_EPS,
-                                                method.certify_matvecs)  # fmt: skip
-                    if ok:
-                        infos[sec.label] = cinfo
-                        continue
-                    extra["certificate"] = cinfo
-        if steady and not vectors and not left and solver is not _dense_sector:
+            extra["plan"] = plan = plans.pop(sec.label, None) or _auto_plan(model, sec, method, left)
+            if plan[0] == "dense":
+                solver, extra = _dense_sector, {}
+        skip_info = None
+        if solver is _auto_sector and plan[0] == "krylov" and not steady and certify:
+            thr = threshold([], mirror)
+            if thr is not None and thr < -zero_tol:
+                ok, skip_info = _certify_sector(model, sec, plan[1], thr, _certify_eps(sec.size),
+                                                _certify_budget(method, plan[1]))  # fmt: skip
+                if ok:
+                    infos[sec.label] = skip_info
+                    continue
+        checked = certify and solver is _auto_sector
+        if steady and not vectors and not left and solver is not _dense_sector and not checked:
             extra["deflate_trace"] = True
-        certificate = extra.pop("certificate", None)
         sub = DenseEig() if solver is _dense_sector else method
-        res = solver(model, sec, kk, sub, vectors, left, **extra)
+        cap = min(sec.size - 2, max(4 * kk, 64))
+        if checked and plan[0] == "lu":
+            kk = min(kk + 4, cap)  # LU solves are cheap: a few more make a miss less likely
+        while True:
+            res = solver(model, sec, kk, sub, vectors or checked, left, **extra)
+            if not checked:
+                break
+            # Shift-invert found the eigenvalues nearest zero: certify that none right of
+            # the threshold is missing, asking for more when one evidently is.
+            thr = threshold(res["values"], mirror)
+            if thr is None or thr >= -zero_tol:
+                break
+            found, fvals, eps = res["right"], res["values"], _certify_eps(sec.size)
+            if steady:
+                # the steady state is kept out by a trace-zero start; the other right
+                # eigenvectors are trace-zero (tr(L x) = 0 = lambda tr(x))
+                i0 = int(np.argmin(np.abs(fvals)))
+                keep_i = [i for i in range(len(fvals)) if i != i0]
+                tvec = sec.trace_vector() / np.linalg.norm(sec.trace_vector())
+                found = found[:, keep_i] - np.outer(tvec, tvec @ found[:, keep_i])
+                fvals = fvals[keep_i]
+                eps /= np.sqrt(model.dim)
+            ok, cinfo = _certify_sector(model, sec, plan[1], thr, eps, _certify_budget(method, plan[1]),
+                                        found=found, found_values=fvals, trace_zero=steady)  # fmt: skip
+            res["info"]["certificate"] = cinfo
+            if ok or not cinfo["slower_mode"]:
+                break
+            if kk >= cap or plan[0] == "krylov":
+                break  # more nearest-zero eigenvalues are cheap only on an LU; checked at the end
+            kk = min(2 * kk + 2, cap)
         infos[sec.label] = res["info"]
-        if certificate is not None:
-            infos[sec.label]["certificate"] = certificate
-        mirror = u1 and sec.label > 0
+        if skip_info is not None:
+            infos[sec.label]["skip_certificate"] = skip_info
         for i, lam in enumerate(res["values"]):
             vals.append(lam)
             labs.append(sec.label)
@@ -597,13 +737,27 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
     vals, labs = vals[order], labs[order]
     mats = [mats[i] for i in order] if vectors else []
     lmats = [lmats[i] for i in order] if left else []
-    gap, slow = _gap(vals, labs, steady_label, _scale(model))
+    gap, slow = _gap(vals, labs, steady_label, zero_tol)
+    final = float(np.sort(vals.real)[::-1][min(need, len(vals)) - 1]) if len(vals) else -np.inf
+    for label, inf in infos.items():
+        miss = inf.get("certificate", {}).get("missing")
+        if miss is not None and miss.real > final:
+            warnings.warn(
+                f"spectrum: sector {label} holds an eigenvalue near {miss:.6g} (seen by propagation) "
+                f"right of the {need}-th returned, that shift-invert did not find among the "
+                "eigenvalues nearest zero (a slow mode with a large imaginary part); the result "
+                "misses it. Use method='dense' on small sectors or a smaller k.",
+                SpectrumWarning,
+                stacklevel=2,
+            )
     info = {"sectors": infos, "time": time.perf_counter() - t0, "slowest_index": slow,
             "method": type(method).__name__,
             # True when every sector was diagonalised exactly (gap = rightmost mode for sure);
             # False when some sector used shift-invert (eigenvalues nearest zero there).
-            "exact_rightmost": all(v["method"] in ("DenseEig", "certified") for v in infos.values()),
-            "zero_tolerance": ZERO_TOLERANCE * max(1.0, _scale(model))}  # fmt: skip
+            "exact_rightmost": all(v["method"] in ("DenseEig", "certified")
+                                   or v.get("certificate", {}).get("method") == "certified"
+                                   for v in infos.values()),
+            "zero_tolerance": zero_tol}  # fmt: skip
     keep = min(k, len(vals))
     if slow is not None and slow >= keep:
         keep = slow + 1  # always keep the slowest mode that defines the gap
@@ -626,11 +780,16 @@ def liouvillian_gap(model, method=None, *, symmetry="auto", **options) -> float:
         Minimum over sectors of the decay rate of the slowest mode; ``0.0``
         if the steady state is not unique, or if the gap is below the
         resolution ``spectrum(...).info["zero_tolerance"]`` (``1e-12`` times
-        the scale of ``L``'s diagonal). Sectors diagonalised by
-        shift-invert contribute their eigenvalue *nearest zero*: a mode with a
-        larger real part but a large imaginary part would be missed there
-        (``spectrum(...).info["exact_rightmost"]`` says whether that can
-        happen; use ``method="dense"`` to be sure on small sizes).
+        the scale of ``L``'s diagonal; the residual tolerance ``tol`` times
+        that scale when the steady sector takes the Krylov route). Sectors
+        diagonalised by shift-invert find the eigenvalues *nearest zero*;
+        with :class:`AutoEig` (the default) each is then certified by
+        propagation to miss no mode with a larger real part, and more are
+        computed when one evidently is missing.
+        ``spectrum(...).info["exact_rightmost"]`` is ``True`` when every
+        sector was dense or certified; when a certificate was too costly
+        (slow modes close together) it is ``False``: use ``method="dense"``
+        to be sure on small sizes.
 
     Examples
     --------
@@ -675,18 +834,18 @@ def _to_matrix(sector: Sector, x: np.ndarray) -> np.ndarray:
     return rho
 
 
-#: A sector is certified when ``||exp(tL) v|| <= CERTIFY_EPS exp(t threshold)`` for a random
-#: unit ``v`` (failure probability below ``n * CERTIFY_EPS**2`` per missed eigenvalue).
-CERTIFY_EPS = 1e-8
+#: A sector of ``n`` unknowns is certified when ``||exp(tL) v|| <= eps exp(t threshold)`` for a
+#: random unit ``v``, with ``n eps^2 = CERTIFY_PROBABILITY``: the probability that a missing
+#: eigenvalue right of the threshold escapes the test.
+CERTIFY_PROBABILITY = 1e-10
 
 #: Eigenvalues within this multiple of the scale of L's diagonal count as zero: a gap
 #: below it is reported as 0.0 (degenerate steady states cannot be told apart from it).
 ZERO_TOLERANCE = 1e-12
 
 
-def _gap(vals, labs, steady_label, scale):
+def _gap(vals, labs, steady_label, zero_tol):
     """Gap and index of the slowest mode: drop one zero eigenvalue of the steady sector."""
-    zero_tol = ZERO_TOLERANCE * max(1.0, scale)
     zeros = np.flatnonzero((labs == steady_label) & (np.abs(vals) <= zero_tol))
     if zeros.size == 0:
         return np.nan, None
