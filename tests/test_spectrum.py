@@ -347,3 +347,15 @@ def test_missing_mode_is_found_in_propagated_vectors():
     assert found is not None and abs(found - lam[0]) < 1e-6
     assert _missing_mode(M, snaps, -0.5, [lam[0]]) is None  # already found: a leak, not missing
     assert _missing_mode(M, snaps, -0.05, []) is None  # not right of the threshold
+
+
+def test_kerr_gap_is_the_rightmost_mode_not_the_nearest():
+    # Kerr resonator: the mode nearest zero (-0.878, real) is not the slowest one
+    # (-0.524 +- 0.783i); shift-invert alone reported 0.878.
+    m = qness.models.kerr(25, detuning=-1.0, U=0.1, F=1.0, kappa=1.0)
+    ref = qness.spectrum(m, k=2, method="dense", vectors=False).gap
+    assert ref == pytest.approx(0.52357, abs=1e-5)
+    assert qness.liouvillian_gap(m) == pytest.approx(ref, abs=1e-9)
+    spec = qness.spectrum(m, k=6, vectors=False)
+    dense = qness.spectrum(m, k=6, method="dense", vectors=False)
+    np.testing.assert_allclose(np.sort(spec.eigenvalues.real), np.sort(dense.eigenvalues.real), atol=1e-9)
