@@ -404,7 +404,10 @@ def _krylov_sector(model, sector, k, method: ShiftInvert, vectors, left, M=None,
             vals = np.array([p[0] for p in pairs[:want]])
             vecs = np.column_stack([p[2] for p in pairs[:want]])
             if deflate_trace:
+                # 0 is exact; its eigenvector (the steady state) is not computed: a zero column
+                # (used only internally, by the certificate, which excludes it)
                 vals = np.concatenate([[0.0], vals])
+                vecs = np.column_stack([np.zeros(n, np.complex128), vecs])
             order = np.argsort(-vals.real, kind="stable")
             info.update(solves=count["solves"], inner_iterations=count["iterations"], dimension=V.shape[1],
                         residual=max(p[1] for p in pairs[:want]), resolution=tol)  # fmt: skip
@@ -681,7 +684,7 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
                     infos[sec.label] = skip_info
                     continue
         checked = certify and solver is _auto_sector
-        if steady and not vectors and not left and solver is not _dense_sector and not checked:
+        if steady and not vectors and not left and solver is not _dense_sector:
             extra["deflate_trace"] = True
         sub = DenseEig() if solver is _dense_sector else method
         cap = min(sec.size - 2, max(4 * kk, 64))
