@@ -42,7 +42,7 @@ def _openmp_flags():
 
 omp_c, omp_l = _openmp_flags()
 opt = ["-O3"] if sys.platform != "win32" else ["/O2"]
-kernels = ["assemble", "apply", "sector"]
+kernels = ["assemble", "apply", "sector", "chebyshev"]
 extensions = [
     Extension(
         f"qness._kernels.{name}",

@@ -48,3 +48,33 @@ def test_box_contains_numerical_range_and_eigenvalues():
     X /= np.linalg.norm(X, axis=0)
     w = np.einsum("ij,ij->j", X.conj(), L @ X)  # points of the numerical range
     assert np.all((w.real >= a) & (w.real <= b) & (w.imag >= c1) & (w.imag <= c2))
+
+
+def test_fused_chebyshev_kernel_matches_reference_and_numpy_path():
+    import scipy.sparse.linalg as spla
+    from qness._kernels.chebyshev import chebyshev_term
+
+    from qness._kernels.reference import chebyshev_term_reference
+
+    m = qness.models.boundary_driven_xxz(4, delta=0.5, gamma=1.0)
+    sec = next(s for s in sectors(m) if s.label == 1)
+    M = sec.matrix(m)
+    rng = np.random.default_rng(3)
+    cur, prev, acc = (rng.normal(size=(3, sec.size)) + 1j * rng.normal(size=(3, sec.size))).copy()
+    nxt = np.empty_like(cur)
+    args = (0.3 - 1.2j, 1 / (5j), 2.0, 1.0, 0.7 + 0.1j)
+    for nthreads in (1, 2):
+        out_acc = acc.copy()
+        chebyshev_term(M.indptr, M.indices, M.data, cur, prev, nxt, out_acc, *args, nthreads)
+        ref_nxt, ref_add = chebyshev_term_reference(M, cur, prev, *args)
+        np.testing.assert_allclose(nxt, ref_nxt, rtol=0, atol=1e-13)
+        np.testing.assert_allclose(out_acc, acc + ref_add, rtol=0, atol=1e-13)
+    # the propagator's fused path equals its NumPy path (a LinearOperator cannot be fused)
+    v = rng.normal(size=sec.size) + 0j
+    fused = ChebyshevPropagator(M)
+    plain = ChebyshevPropagator(spla.aslinearoperator(M), box=fused.box)
+    assert fused._fused() is not None and plain._fused() is None
+    np.testing.assert_allclose(fused.apply(v, 4.0), plain.apply(v, 4.0), rtol=0, atol=1e-12)
+    assert fused.matvecs == plain.matvecs
+    with pytest.raises(ValueError, match="inconsistent sizes"):
+        chebyshev_term(M.indptr, M.indices, M.data, cur, prev[:-1], nxt, acc, *args, 1)

@@ -34,3 +34,9 @@ def apply_reference(A: sp.csr_array, jumps: list[sp.csr_array], x: np.ndarray) -
         t = L @ rho
         y += (L @ t.conj().T).conj().T
     return y.ravel(order="F")
+
+
+def chebyshev_term_reference(M, cur, prev, z0, inv_s, a, b, c):
+    """SciPy twin of :func:`qness._kernels.chebyshev.chebyshev_term`: returns ``(nxt, c * nxt)``."""
+    nxt = a * (M @ cur - z0 * cur) * inv_s - b * prev
+    return nxt, c * nxt

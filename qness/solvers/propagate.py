@@ -12,6 +12,9 @@ are Gershgorin bounds of the Hermitian and anti-Hermitian parts of ``L``, so
 it holds every eigenvalue and the series converges for the non-normal ``L``
 as well. The series is summed over substeps short enough that rounding in
 the recurrence is not amplified by more than ``exp(6)`` (``~4e-14`` relative).
+For a CSR matrix each term of the recurrence is one fused Cython pass
+(:mod:`qness._kernels.chebyshev`, both cores above 50,000 unknowns): 2.2 ms
+against 4.0 ms with NumPy for a 168,000-unknown sector of a 10-spin chain.
 """
 
 from __future__ import annotations
@@ -125,10 +128,24 @@ class ChebyshevPropagator:
         self.matvecs += 1
         return np.asarray(self.M @ v).ravel()
 
+    def _fused(self):
+        """The CSR arrays for the fused Cython term, or None (other operator types)."""
+        if not hasattr(self, "_csr"):
+            self._csr = None
+            if sp.issparse(self.M) and self.M.format == "csr":
+                M = self.M
+                if M.dtype == np.complex128 and M.indices.dtype == np.int32 and M.indptr.dtype == np.int32:
+                    M = M if M.has_canonical_format else M.copy()
+                    self._csr = (M.indptr, M.indices, M.data)
+        return self._csr
+
     def step(self, v: np.ndarray, h: float) -> np.ndarray:
         """``exp(h M) v`` by one Chebyshev series (``h`` should come from :meth:`substep`)."""
         c = self._coefficients(h)
         z0, scale = self.center, self.f * self.direction
+        csr = self._fused()
+        if csr is not None:
+            return self._step_fused(csr, np.ascontiguousarray(v, dtype=np.complex128), h, c)
 
         def X(u):  # (M - z0)/(f d) u
             return (self._matvec(u) - z0 * u) / scale
@@ -143,6 +160,25 @@ class ChebyshevPropagator:
                 y += c[k] * t_next
                 t_prev, t_cur = t_cur, t_next
         return np.exp(h * z0) * y
+
+    def _step_fused(self, csr, v, h, c):
+        from .._kernels.chebyshev import chebyshev_term
+        from ..liouvillian import kernel_threads
+
+        z0, inv_s = complex(self.center), complex(1.0 / (self.f * self.direction))
+        nth = kernel_threads(v.size)
+        acc = c[0] * v
+        if c.size == 1:
+            return np.exp(h * z0) * acc
+        prev, cur = v, np.empty_like(v)
+        chebyshev_term(*csr, v, v, cur, acc, z0, inv_s, 1.0, 0.0, complex(c[1]), nth)
+        self.matvecs += 1
+        nxt = np.empty_like(v)
+        for k in range(2, c.size):
+            chebyshev_term(*csr, cur, prev, nxt, acc, z0, inv_s, 2.0, 1.0, complex(c[k]), nth)
+            self.matvecs += 1
+            prev, cur, nxt = cur, nxt, (prev if prev is not v else np.empty_like(v))
+        return np.exp(h * z0) * acc
 
     def apply(self, v: np.ndarray, t: float) -> np.ndarray:
         """``exp(t M) v``."""
