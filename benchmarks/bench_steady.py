@@ -46,6 +46,8 @@ def main():
     ap.add_argument("--qutip-timeout", type=float, default=300.0)
     ap.add_argument("--only", choices=list(QNESS), default=None)
     ap.add_argument("--backends", action="store_true", help="Direct: UMFPACK (cvxopt) against SuperLU")
+    ap.add_argument("--sizes", type=int, nargs="*", default=None, help="only these sizes (with --only)")
+    ap.add_argument("--no-qutip", action="store_true", help="time qness alone")
     args = ap.parse_args()
     if args.backends:
         print(
@@ -85,15 +87,16 @@ def main():
     for kind, sizes in plan.items():
         if args.only and kind != args.only:
             continue
-        for n in sizes:
+        for n in sizes if args.sizes is None else args.sizes:
             setup = QNESS[kind].format(n=n)
             ours = measure(setup, RUN_QNESS)
             e = ours.get("extra", {})
-            if n <= qutip_max[kind]:
+            if n <= qutip_max[kind] and not args.no_qutip:
                 ctor = QNESS[kind].format(n=n).split("\n")[1].split("= ", 1)[1]
                 theirs = measure(QUTIP.format(ctor=ctor), RUN_QUTIP, timeout=args.qutip_timeout)
             else:
-                theirs = {"time": float("nan"), "peak_mib": float("nan"), "error": "not run (out of reach)"}
+                why = "not run (--no-qutip)" if args.no_qutip else "not run (out of reach)"
+                theirs = {"time": float("nan"), "peak_mib": float("nan"), "error": why}
             te = theirs.get("extra", {})
             qt = f"{theirs['time']:.2f}" if "error" not in theirs else theirs["error"]
             ratio = (

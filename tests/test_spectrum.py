@@ -359,3 +359,13 @@ def test_kerr_gap_is_the_rightmost_mode_not_the_nearest():
     spec = qness.spectrum(m, k=6, vectors=False)
     dense = qness.spectrum(m, k=6, method="dense", vectors=False)
     np.testing.assert_allclose(np.sort(spec.eigenvalues.real), np.sort(dense.eigenvalues.real), atol=1e-9)
+
+
+def test_warns_when_propagation_sees_modes_shift_invert_missed():
+    # 6 spins, k = 8: the 7th and 8th modes by real part are -0.30 +- 1.26i in the steady
+    # sector, beyond the dozens of eigenvalues nearer zero that shift-invert returns first.
+    m = xxz(6)
+    with pytest.warns(qness.SpectrumWarning, match="slower than the 8-th"):
+        spec = qness.spectrum(m, k=8, vectors=False)
+    assert not spec.info["exact_rightmost"]
+    assert spec.info["sectors"][0]["certificate"]["slower_mode"]
