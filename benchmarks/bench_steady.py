@@ -105,10 +105,11 @@ def main():
                 else float("nan")
             )
             ot = f"{ours['time']:.2f}" if "error" not in ours else ours["error"]
+            rt = f"{ratio:.1f}x" if ratio == ratio else "-"
             print(
                 f"| {kind} | {n} | {ot} | {ours['peak_mib']:.0f} | {e.get('method')} ({e.get('sector')}, "
                 f"{e.get('iterations')}) | {e.get('residual', float('nan')):.1e} | {qt} | {theirs['peak_mib']:.0f} "
-                f"| {te.get('residual', float('nan')):.1e} | {ratio:.1f}x |",
+                f"| {te.get('residual', float('nan')):.1e} | {rt} |",
                 flush=True,
             )
 
