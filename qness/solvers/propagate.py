@@ -119,9 +119,14 @@ class ChebyshevPropagator:
         self._coeffs[key] = c
         return c
 
+    @property
+    def max_step(self) -> float:
+        """The longest substep, ``h * max(right, 1) = 6``: rounding grows at most ``e^6``."""
+        return 6.0 / max(self.right, 1.0)
+
     def substep(self, t: float) -> tuple[float, int]:
-        """Substep ``h`` and count with ``h * max(right, 1) <= 6``: rounding grows at most ``e^6``."""
-        s = max(1, int(np.ceil(abs(t) * max(self.right, 1.0) / 6.0)))
+        """Substep ``h <= max_step`` and count covering ``t``."""
+        s = max(1, int(np.ceil(abs(t) / self.max_step)))
         return t / s, s
 
     def _matvec(self, v):

@@ -270,7 +270,7 @@ def _shift_invert_sector(model, sector, k, method: ShiftInvert, vectors, left, M
     kk = min(k, n - 2)
     out = {}
 
-    def run(Mat, sig, adjoint=False):
+    def run(Mat, sig):
         lu = spla.splu(
             sp.csc_matrix(Mat - sig * sp.eye(n, format="csc")),
             permc_spec="MMD_AT_PLUS_A",
@@ -541,7 +541,7 @@ def _certify_sector(model, sector, M, threshold, eps, max_matvecs, found=None, f
         found_values = [0.0, *(found_values if found_values is not None else [])]
     v = project(v)
     v /= np.linalg.norm(v)
-    h = 6.0 / max(prop.right, 1.0)  # the longest substep whose rounding stays small
+    h = prop.max_step
     t, norms, ok, slower, missing, missing_rate = 0.0, [1.0], False, False, None, None
     snaps = []
     while True:
