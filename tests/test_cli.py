@@ -147,6 +147,7 @@ def test_gap_and_a_gap_closing_scan(tmp_path):
     r = run("gap", "kerr", *KERR, "--set", "F=0.3", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["gap"] == pytest.approx(0.5, rel=1e-4)  # kappa/2, cutoff 10
+    assert json.loads(r.stdout)["certified"] is True  # 100 unknowns: dense, exactly the rightmost
     out = tmp_path / "kerr.h5"
     s = run(
         "scan",
