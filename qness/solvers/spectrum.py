@@ -563,12 +563,15 @@ def _certify_sector(model, sector, M, threshold, eps, max_matvecs, found=None, f
             need = (np.log(nrm) - np.log(eps) - t * threshold) / margin if margin > 0 else np.inf
             if margin <= 0 or prop.matvecs + need / h * per_step > max_matvecs:
                 # stop; report a missing mode if the propagated vectors show one, or if
-                # over the last half they clearly decay more slowly than the threshold
-                # (well above the floor where found modes leak through rounding)
+                # over the last half they clearly decay more slowly than the threshold --
+                # only after long enough for non-normal transients to be over (a threshold
+                # mode decayed by e^5) and well above the floor where found modes leak
+                # through rounding
                 missing = _missing_mode(M, snaps, threshold, found_values)
                 half = steps // 2
                 rate_long = -np.log(max(nrm, 1e-300) / norms[half]) / ((steps - half) * h)
-                if missing is None and nrm > 1e-6 and rate_long < -0.95 * threshold:
+                settled = t * -threshold >= 5.0 and nrm > 1e-6
+                if missing is None and settled and rate_long < -0.95 * threshold:
                     missing_rate = float(rate_long)
                 slower = missing is not None or missing_rate is not None
                 break
