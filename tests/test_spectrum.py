@@ -365,7 +365,12 @@ def test_warns_when_propagation_sees_modes_shift_invert_missed():
     # 6 spins, k = 8: the 7th and 8th modes by real part are -0.30 +- 1.26i in the steady
     # sector, beyond the dozens of eigenvalues nearer zero that shift-invert returns first.
     m = xxz(6)
+    no_fallback = qness.AutoEig(dense_fallback=0)
     with pytest.warns(qness.SpectrumWarning, match="slower than the 8-th"):
-        spec = qness.spectrum(m, k=8, vectors=False)
+        spec = qness.spectrum(m, k=8, method=no_fallback, vectors=False)
     assert not spec.info["exact_rightmost"]
     assert spec.info["sectors"][0]["certificate"]["slower_mode"]
+    # by default a sector this small is then diagonalised densely: exact, no warning
+    spec = qness.spectrum(m, k=8, vectors=False)
+    assert spec.info["exact_rightmost"] and "shift_invert_missed" in spec.info["sectors"][0]
+    np.testing.assert_allclose(np.sort(spec.eigenvalues.real)[::-1][:8], sector_eigs(m)[:8].real, atol=1e-8)

@@ -73,6 +73,9 @@ class AutoEig:
 
     Attributes
     ----------
+    dense_fallback : int
+        A sector up to this size in which propagation sees a mode that
+        shift-invert missed is diagonalised densely instead.
     dense_max, direct_flops : float
         Size and LU-cost thresholds between the three routes: a sector of a
         many-body model takes the LU route when the envelope estimate of its
@@ -99,6 +102,7 @@ class AutoEig:
     """
 
     dense_max: int = 400
+    dense_fallback: int = 1000
     direct_flops: float = 2e8
     tol: float = 1e-10
     certify: bool = True
@@ -107,6 +111,7 @@ class AutoEig:
 
     def __post_init__(self):
         _positive("dense_max", self.dense_max, allow_zero=True)
+        _positive("dense_fallback", self.dense_fallback, allow_zero=True)
         _positive("direct_flops", self.direct_flops, allow_zero=True)
         _positive("tol", self.tol)
         _positive("certify_matvecs", self.certify_matvecs)
@@ -722,6 +727,11 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
                                         found=found, found_values=fvals, trace_zero=steady)  # fmt: skip
             res["info"]["certificate"] = cinfo
             if ok or not cinfo["slower_mode"]:
+                break
+            if sec.size <= method.dense_fallback:
+                # a missed mode in a sector small enough to diagonalise: do that, exactly
+                res = _dense_sector(model, sec, kk, DenseEig(), vectors, left)
+                res["info"]["shift_invert_missed"] = cinfo
                 break
             if kk >= cap or plan[0] == "krylov":
                 break  # more nearest-zero eigenvalues are cheap only on an LU; checked at the end
