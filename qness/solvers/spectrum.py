@@ -30,9 +30,13 @@ solved. This is what makes the gap of a 10-spin chain affordable: its
 shift-invert resolves only with hundreds of solves, while propagation
 dismisses them in about 1,500 products each.
 
-Shift-invert finds the eigenvalues *nearest* its shift; for the gap this is
-the slowest mode whenever that mode is closer to zero than any faster mode
-with a large imaginary part (true of gap-closing slow modes).
+Shift-invert finds the eigenvalues *nearest* its shift, which need not be
+the rightmost (a driven Kerr resonator's nearest mode, ``-0.878``, is not its
+slowest, ``-0.524 +- 0.783i``). With :class:`AutoEig` each shift-invert
+result is certified the same way not to miss a mode right of the ``k``-th;
+when propagation sees one, a sector of at most ``dense_fallback`` unknowns
+is diagonalised densely, an LU sector is asked for more eigenvalues, and
+otherwise a :class:`~qness.SpectrumWarning` says the result misses it.
 ``info["exact_rightmost"]`` is ``True`` only when every sector was either
 diagonalised densely or certified; check with ``DenseEig`` on small sizes
 when in doubt.
