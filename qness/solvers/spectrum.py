@@ -337,6 +337,12 @@ def _krylov_inverse(model, sector, sigma, M=None):
     return solve, count
 
 
+def _unit_trace(sector: Sector) -> np.ndarray:
+    """The trace functional as a unit vector: ``1 - t t^T`` projects on trace-zero matrices."""
+    t = sector.trace_vector()
+    return t / np.linalg.norm(t)
+
+
 def _krylov_sector(model, sector, k, method: ShiftInvert, vectors, left, M=None, deflate_trace=False):
     """Eigenvalues nearest ``sigma`` by inexact shift-invert subspace iteration (``inner="krylov"``).
 
@@ -366,8 +372,7 @@ def _krylov_sector(model, sector, k, method: ShiftInvert, vectors, left, M=None,
     keep = max(want + 3, min(2 * want + 2, maxdim - 4))
     solve, count = _krylov_inverse(model, sector, sigma, A)
     if deflate_trace:
-        tvec = sector.trace_vector().astype(np.complex128)
-        tvec /= np.linalg.norm(tvec)
+        tvec = _unit_trace(sector)
 
         def project(x):
             return x - tvec * (tvec @ x)
@@ -539,8 +544,7 @@ def _certify_sector(model, sector, M, threshold, eps, max_matvecs, found=None, f
     v = rng.standard_normal(sector.size) + 1j * rng.standard_normal(sector.size)
     if trace_zero:
         # exp(tL) keeps v trace-zero; re-projecting each step removes only rounding
-        tvec = sector.trace_vector()
-        tvec = tvec / np.linalg.norm(tvec)
+        tvec = _unit_trace(sector)
         project_found = project
 
         def project(x):
@@ -723,7 +727,7 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
                 # eigenvectors are trace-zero (tr(L x) = 0 = lambda tr(x))
                 i0 = int(np.argmin(np.abs(fvals)))
                 keep_i = [i for i in range(len(fvals)) if i != i0]
-                tvec = sec.trace_vector() / np.linalg.norm(sec.trace_vector())
+                tvec = _unit_trace(sec)
                 found = found[:, keep_i] - np.outer(tvec, tvec @ found[:, keep_i])
                 fvals = fvals[keep_i]
                 eps /= np.sqrt(model.dim)
