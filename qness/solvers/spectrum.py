@@ -56,6 +56,7 @@ import scipy.sparse.linalg as spla
 from ..model import LindbladModel, U1Symmetry, Z2Symmetry, as_model
 from ..symmetry import Sector, detect_symmetry, full_sector, sectors
 from .errors import ConvergenceError, SpectrumWarning
+from .krylov import _orthogonalise, gmres
 from .methods import _choice, _positive, resolve_method
 
 __all__ = [
@@ -314,7 +315,6 @@ def _shift_invert_sector(model, sector, k, method: ShiftInvert, vectors, left, M
 
 def _krylov_inverse(model, sector, sigma, M=None):
     """``(b, rtol) -> (L - sigma)^{-1} b`` by GMRES right-preconditioned with ``(L0 - sigma)^{-1}``."""
-    from .krylov import gmres
 
     op = sector.matrix(model) if M is None else M
     n = sector.size
@@ -386,21 +386,23 @@ def _krylov_sector(model, sector, k, method: ShiftInvert, vectors, left, M=None,
         info.update(solves=0, inner_iterations=0, dimension=0)
         return {"values": np.zeros(1, np.complex128), "info": info}
     rng = np.random.default_rng(12345)
-    V = np.empty((n, 0), np.complex128)
-    W = np.empty((n, 0), np.complex128)
+    # search space V (orthonormal columns) and W = A V, filled column by column
+    Vbuf = np.empty((n, maxdim + 1), np.complex128, order="F")
+    Wbuf = np.empty((n, maxdim + 1), np.complex128, order="F")
+    m = 0
     new = project(solve(project(rng.standard_normal(n) + 1j * rng.standard_normal(n)), method.inner_rtol))
     for _outer in range(method.maxiter):
-        # orthonormalise the new direction (twice) and extend V and W = A V
-        for _ in range(2):
-            new = new - V @ (V.conj().T @ new)
+        # orthonormalise the new direction against V (GMRES's Gram-Schmidt) and extend V, W
         nrm = np.linalg.norm(new)
+        if m:
+            _, nrm, new = _orthogonalise(Vbuf[:, :m], np.array(new, dtype=np.complex128))
         if nrm == 0 or not np.isfinite(nrm):
             new = project(rng.standard_normal(n) + 1j * rng.standard_normal(n))
-            new = new - V @ (V.conj().T @ new)
-            nrm = np.linalg.norm(new)
-        new /= nrm
-        V = np.column_stack([V, new])
-        W = np.column_stack([W, A @ new])
+            _, nrm, new = _orthogonalise(Vbuf[:, :m], new) if m else (None, np.linalg.norm(new), new)
+        Vbuf[:, m] = new / nrm
+        Wbuf[:, m] = A @ Vbuf[:, m]
+        m += 1
+        V, W = Vbuf[:, :m], Wbuf[:, :m]
         # harmonic Ritz pairs for the target sigma: (W_s^H W_s) y = nu (W_s^H V) y
         Ws = W - sigma * V
         nu, Y = sla.eig(Ws.conj().T @ Ws, Ws.conj().T @ V)
@@ -431,9 +433,10 @@ def _krylov_sector(model, sector, k, method: ShiftInvert, vectors, left, M=None,
             return out
         target = next(p for p in pairs[:want] if p[1] > tol)
         r = W @ target[3] - target[0] * target[2]
-        if V.shape[1] >= maxdim:  # thick restart on the best harmonic Ritz vectors
+        if m >= maxdim:  # thick restart on the best harmonic Ritz vectors
             Qk, _ = np.linalg.qr(np.column_stack([p[3] for p in pairs[:keep]]))
-            V, W = V @ Qk, W @ Qk
+            m = Qk.shape[1]
+            Vbuf[:, :m], Wbuf[:, :m] = V @ Qk, W @ Qk
         new = project(solve(r, method.inner_rtol))
     raise ConvergenceError(
         f"ShiftInvert(inner='krylov'): {want} eigenvalues near sigma did not converge in sector "
