@@ -535,10 +535,10 @@ def _certify_sector(model, sector, M, threshold, eps, max_matvecs, found=None, f
     prop = ChebyshevPropagator(M)
     rng = np.random.default_rng(2024 + int(sector.label))
     if found is not None and found.shape[1]:
-        Q, _ = np.linalg.qr(found)
+        Q = np.asfortranarray(np.linalg.qr(found)[0])
 
         def project(x):
-            return x - Q @ (Q.conj().T @ x)
+            return _orthogonalise(Q, np.array(x, dtype=np.complex128))[2]
     else:
 
         def project(x):
