@@ -18,12 +18,14 @@ BLAS products.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from scipy.linalg.lapack import ztrsyl as _ztrsyl
 
 from .liouvillian import HAVE_KERNELS, kernel_threads, lindblad_arrays
 from .model import LindbladModel, U1Symmetry, Z2Symmetry, as_model, check_symmetry
@@ -182,10 +184,15 @@ class Sector:
     def sylvester_preconditioner(self, model: LindbladModel, shift: float = 0.0) -> spla.LinearOperator:
         """Exact inverse of the no-jump part ``L0(rho) = A rho + rho A^+``, ``A = -i H_eff``.
 
-        Solved per block pair through the eigendecomposition of each block
-        of ``H_eff`` (a Sylvester equation). Denominators smaller than a
-        small fraction of the dissipation scale (states untouched by
-        dissipation) are regularised, since this is only a preconditioner.
+        Solved per block pair (a Sylvester equation) through the
+        eigendecomposition of each block of ``H_eff`` where its eigenvector
+        matrix is well conditioned (``cond_1 <= EIG_COND_MAX``), else through
+        the complex Schur form (Bartels-Stewart, backward stable for any
+        non-normal ``H_eff``). Denominators smaller than a small fraction of
+        the dissipation scale (states untouched by dissipation) are
+        regularised, since this is only a preconditioner. The operator's
+        ``route`` attribute says which route was taken (``"eig"``,
+        ``"schur"`` or ``"mixed"``).
         """
         return _SylvesterInverse(self, as_model(model), shift)
 
@@ -397,47 +404,146 @@ class _SectorOperator(spla.LinearOperator):
         return y
 
 
+#: Largest 1-norm condition number of a block's eigenvector matrix for which the
+#: no-jump inverse goes through the eigendecomposition. The error of that route grows
+#: like ``eps * cond(V)^1.5..2`` (measured on driven Jaynes-Cummings blocks: 3e-12 at
+#: cond 3e3, 4e-10 at 4e4, 1e-7 at 9e5, 0.5 at 2e9); above this bound the block pair is
+#: solved through the complex Schur form instead (Bartels-Stewart).
+EIG_COND_MAX = 1e4
+
+#: Base-case size of the recursive triangular Sylvester solve (LAPACK ``ztrsyl``
+#: below it; level-3 splitting above, 2x faster at 300 and 5x at 600 than ``ztrsyl``).
+_TRSYL_BLOCK = 64
+
+
+def _triangular_sylvester(T1: np.ndarray, T2: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """``Z`` with ``T1 Z + Z T2^+ = C`` for upper-triangular ``T1`` (m x m), ``T2`` (n x n).
+
+    Recursive blocked Bartels-Stewart (Jonsson & Kagstrom, ACM TOMS 28, 392 (2002)):
+    split the larger dimension in two, solve the trailing half, update the
+    leading right-hand side with one matrix product, solve the leading half;
+    LAPACK ``ztrsyl`` solves the small base cases.
+    """
+    m, n = C.shape
+    if m <= _TRSYL_BLOCK and n <= _TRSYL_BLOCK:
+        Z, scale, info = _ztrsyl(T1, T2, C, trana="N", tranb="C")
+        if info < 0:  # pragma: no cover - argument error, a bug here
+            raise RuntimeError(f"ztrsyl: illegal argument {-info}")
+        return Z / scale if scale != 1.0 else Z
+    if m >= n:
+        k = m // 2
+        Z2 = _triangular_sylvester(T1[k:, k:], T2, C[k:])
+        Z1 = _triangular_sylvester(T1[:k, :k], T2, C[:k] - T1[:k, k:] @ Z2)
+        return np.vstack([Z1, Z2])
+    k = n // 2
+    Z2 = _triangular_sylvester(T1, T2[k:, k:], C[:, k:])
+    Z1 = _triangular_sylvester(T1, T2[:k, :k], C[:, :k] - Z2 @ T2[:k, k:].conj().T)
+    return np.hstack([Z1, Z2])
+
+
 class _SylvesterInverse(spla.LinearOperator):
+    """``(L0 - shift)^{-1}`` block pair by block pair.
+
+    For a pair ``(bl, br)`` the equation is ``A_l X + X A_r^+ - shift X = Y``
+    with ``A_b = -i H_eff`` restricted to block ``b``. Where the eigenvector
+    matrices of both blocks are well conditioned (``cond_1(V) <= EIG_COND_MAX``)
+    it is solved through ``A_b = V_b D_b V_b^{-1}`` (four matrix products and a
+    division); otherwise through the complex Schur forms ``A_b = U_b T_b U_b^+``:
+    ``(T_l - shift) Z + Z T_r^+ = U_l^+ Y U_r``, a triangular Sylvester equation,
+    and ``X = U_l Z U_r^+``, which is backward stable whatever the
+    non-normality of ``H_eff`` (a driven cavity coupled to a qubit has
+    ``cond(V)`` of 1e9 at 40 photons).
+    """
+
     def __init__(self, sector: Sector, model: LindbladModel, shift: float):
         self.sector = sector
         A = sp.csr_array(-1j * model.H_eff())
-        self.V, self.Vinv, self.D = [], [], []
+        nb = len(sector.blocks)
+        self.V, self.Vinv, self.D = [None] * nb, [None] * nb, [None] * nb
+        self.cond = np.full(nb, np.inf)
+        dense = []
         scale = 0.0
-        for idx in sector.blocks:
+        for b, idx in enumerate(sector.blocks):
             Ab = A[idx][:, idx].toarray()
+            dense.append(Ab)
             D, V = sla.eig(Ab)
-            Vinv = sla.inv(V)
-            self.V.append((V, np.ascontiguousarray(V.conj().T)))
-            self.Vinv.append((Vinv, np.ascontiguousarray(Vinv.conj().T)))
-            self.D.append(D)
+            self.D[b] = D
             scale = max(scale, float(np.max(np.abs(D.real), initial=0.0)))
+            try:
+                with warnings.catch_warnings():
+                    # ill-conditioning is measured below and routed to the Schur form
+                    warnings.simplefilter("ignore", sla.LinAlgWarning)
+                    Vinv = sla.inv(V, check_finite=False)
+            except (sla.LinAlgError, ValueError):
+                continue  # defective: Schur route
+            cond = float(np.linalg.norm(V, 1) * np.linalg.norm(Vinv, 1))
+            self.cond[b] = cond if np.isfinite(cond) else np.inf
+            if self.cond[b] <= EIG_COND_MAX:
+                self.V[b] = (V, np.ascontiguousarray(V.conj().T))
+                self.Vinv[b] = (Vinv, np.ascontiguousarray(Vinv.conj().T))
+        safe = self.cond <= EIG_COND_MAX
+        self.schur_pair = np.array([not (safe[bl] and safe[br]) for bl, br in sector.pairs], dtype=bool)
+        need = np.zeros(nb, dtype=bool)
+        for (bl, br), s in zip(sector.pairs, self.schur_pair):
+            if s:
+                need[bl] = need[br] = True
+        self.tri, self.U = [None] * nb, [None] * nb
+        for b in np.flatnonzero(need):
+            T, U = sla.schur(dense[b], output="complex", check_finite=False)
+            self.tri[b] = T
+            self.U[b] = (U, np.ascontiguousarray(U.conj().T))
+            # Schur diagonal = eigenvalues; use it for the denominators' floor test
+            self.D[b] = np.diag(T).copy()
         floor = 1e-8 * max(scale, 1e-300)
         self.floor = floor
-        self.den = []
-        for bl, br in sector.pairs:
-            den = self.D[bl][:, None] + self.D[br].conj()[None, :] - shift
-            small = np.abs(den) < floor
-            self.den.append(np.where(small, -floor, den) if np.any(small) else den)
+        self.shift = shift
+        self.den = [self._denominators(p, shift) for p in range(len(sector.pairs))]
         super().__init__(dtype=np.complex128, shape=(sector.size, sector.size))
+
+    @property
+    def route(self) -> str:
+        """``"eig"``, ``"schur"`` or ``"mixed"``: how the block pairs are solved."""
+        if not self.schur_pair.any():
+            return "eig"
+        return "schur" if self.schur_pair.all() else "mixed"
+
+    def _denominators(self, p: int, shift) -> np.ndarray:
+        bl, br = self.sector.pairs[p]
+        den = self.D[bl][:, None] + self.D[br].conj()[None, :] - shift
+        small = np.abs(den) < self.floor
+        if self.schur_pair[p]:
+            # rows of T_l whose diagonal meets a (near-)zero denominator are moved left by
+            # 2*floor: every denominator of those rows then has modulus >= floor
+            return np.any(small, axis=1)
+        return np.where(small, -self.floor, den) if np.any(small) else den
 
     def _matvec(self, y):
         return self.solve(y)
 
     def solve(self, y, shift: complex | None = None) -> np.ndarray:
-        """``(L0 - shift)^{-1} y``; ``shift=None`` uses the shift given at construction."""
+        """``(L0 - shift)^{-1} y``; ``shift=None`` uses the shift given at construction.
+
+        Denominators ``lambda_i + conj(lambda_j) - shift`` smaller than
+        ``1e-8`` times the dissipation scale (states untouched by dissipation)
+        are regularised, since this is only a preconditioner.
+        """
         sec = self.sector
         y = np.asarray(y, dtype=np.complex128).ravel()
         x = np.empty_like(y)
         X = sec.split(x)
         for p, ((bl, br), Yp) in enumerate(zip(sec.pairs, sec.split(y))):
-            Z = self.Vinv[bl][0] @ Yp @ self.Vinv[br][1]
-            if shift is None:
-                den = self.den[p]
+            den = self.den[p] if shift is None else self._denominators(p, shift)
+            s = self.shift if shift is None else shift
+            if self.schur_pair[p]:
+                Ul, Ur = self.U[bl], self.U[br]
+                T1 = self.tri[bl] - s * np.eye(len(self.D[bl]))
+                if np.any(den):
+                    rows = np.flatnonzero(den)
+                    T1[rows, rows] -= 2.0 * self.floor
+                Z = _triangular_sylvester(T1, self.tri[br], Ul[1] @ Yp @ Ur[0])
+                X[p][...] = Ul[0] @ Z @ Ur[1]
             else:
-                den = self.D[bl][:, None] + self.D[br].conj()[None, :] - shift
-                small = np.abs(den) < self.floor
-                if np.any(small):
-                    den = np.where(small, -self.floor, den)
-            Z /= den
-            X[p][...] = self.V[bl][0] @ Z @ self.V[br][1]
+                Z = self.Vinv[bl][0] @ Yp @ self.Vinv[br][1]
+                Z /= den
+                X[p][...] = self.V[bl][0] @ Z @ self.V[br][1]
         return x
