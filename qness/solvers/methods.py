@@ -27,27 +27,49 @@ def _choice(name, value, valid):
 
 @dataclass(frozen=True)
 class Auto:
-    """Choose a method from the size of the steady-state sector.
+    """Choose a method from estimated costs of the steady-state sector's solve.
 
-    ``Dense`` up to ``dense_max`` unknowns; ``Direct`` (sparse LU) up to
-    ``direct_max`` unknowns when the LU envelope estimate
-    (:func:`qness.solvers.steady.envelope_estimate`) is below
-    ``direct_flops`` and fits in half the available memory (single bosonic
-    modes, small chains); ``Krylov`` with the Sylvester preconditioner
-    otherwise (many-body chains, whose LU fills almost densely), falling
-    back to ``Direct`` if it does not converge and the LU fits. The choice
-    and its reason are recorded in ``NESS.info["auto"]``.
+    ``Dense`` up to ``dense_max`` unknowns (above about 200 a sparse LU is
+    faster, measured on chains and cavity models). Otherwise ``Direct``
+    (sparse LU) or ``Krylov`` (Sylvester-preconditioned GMRES), whichever
+    :func:`qness.solvers.steady.cost_estimates` predicts faster: a
+    nested-dissection estimate of the LU (cheap for one mode coupled to a
+    few levels, nearly dense for many-body chains) against the dense
+    products of the preconditioner per block pair; ``Direct`` also when the
+    LU's separator estimate ``s^3`` is at most ``direct_flops``, and only
+    when its envelope bound fits in half the available memory. A ``Krylov``
+    solve that has not converged after ``krylov_maxiter`` steps (it stalls:
+    converging solves take 17-145) falls back to ``Direct`` when the LU
+    fits, so the time stays within about ``krylov_maxiter`` steps plus one
+    LU. The choice, the estimates and any fallback are recorded in
+    ``NESS.info["auto"]``.
+
+    Attributes
+    ----------
+    dense_max : int
+        Largest sector solved densely.
+    direct_max : int
+        Largest sector for which a sparse LU is considered.
+    direct_flops : float
+        ``s^3`` (``s`` the estimated top separator of the LU) below which
+        ``Direct`` is taken without comparing with ``Krylov``.
+    krylov_maxiter : int
+        GMRES steps before a stalled Krylov solve falls back to ``Direct``.
+    rtol : float
+        Tolerance of the Krylov solve.
     """
 
-    dense_max: int = 1024
+    dense_max: int = 200
     direct_max: int = 2_000_000
-    direct_flops: float = 1e9
+    direct_flops: float = 1e6
+    krylov_maxiter: int = 500
     rtol: float = 1e-12
 
     def __post_init__(self):
         _positive("dense_max", self.dense_max, allow_zero=True)
         _positive("direct_max", self.direct_max, allow_zero=True)
         _positive("direct_flops", self.direct_flops, allow_zero=True)
+        _positive("krylov_maxiter", self.krylov_maxiter)
         _positive("rtol", self.rtol)
 
 

@@ -205,14 +205,16 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> 
         x, info = _DISPATCH[type(method)](system, method, x0)
         return _finish(model, system, x, method, info, t0)
     chosen, note = _auto_choice(method, system)
+    t1 = time.perf_counter()
     try:
         x, info = _DISPATCH[type(chosen)](system, chosen, x0)
     except ConvergenceError as exc:
-        # The iterative route failed: fall back to sparse LU if its envelope fits in memory.
+        # The iterative route stalled (at most krylov_maxiter steps): fall back to sparse LU
+        # if its envelope fits in memory.
         _, mem = envelope_estimate(system.matrix())
         if mem > 0.5 * available_memory():
             raise
-        note["auto"] += f"; Krylov failed ({exc}), fell back to Direct"
+        note["auto"] += f"; Krylov failed after {time.perf_counter() - t1:.3g} s ({exc}), fell back to Direct"
         chosen = Direct()
         x, info = _solve_direct(system, chosen, x0)
     info.update(note)
@@ -311,25 +313,103 @@ def envelope_estimate(M: sp.csr_array) -> tuple[float, float]:
     return profile * float(bw.mean()) * 8.0, 2.0 * 16.0 * (profile + M.shape[0])
 
 
+#: Time constants of Auto's cost model (seconds, one BLAS thread), fitted on
+#: ``benchmarks/bench_corpus.py`` (see ``benchmarks/RESULTS.md``): a sparse LU
+#: (UMFPACK / SuperLU) costs about ``_T_SEP * s^3 + _T_UNKNOWN * n`` with ``s``
+#: the estimated top separator; one preconditioned GMRES step about
+#: ``_T_PREC * P + _T_ORTH * n`` with ``P = sum m_l m_r (m_l + m_r)`` over the
+#: block pairs (four dense products per pair). Within a factor of a few, which
+#: is what the choice between the two routes needs (they differ by 10-100x
+#: away from the boundary).
+_T_SEP = 1.5e-8
+_T_UNKNOWN = 2e-5
+_T_PREC = 2e-9
+_T_ORTH = 4e-7
+#: GMRES steps assumed by the estimate (Sylvester-preconditioned solves took 17-145 on the
+#: corpus and the spin chains of ``benchmarks/RESULTS.md``).
+_KRYLOV_STEPS = 100
+
+
+def cost_estimates(model: LindbladModel, sector: Sector) -> dict:
+    """Estimated wall times of a sparse LU and of a preconditioned Krylov solve of ``sector``.
+
+    The LU estimate is a nested-dissection argument: with the basis in
+    reverse Cuthill-McKee order the graph of ``H`` and the jumps (``d``
+    nodes) is a strip of bandwidth ``beta``; the Liouvillian's graph on
+    pairs ``(i, j)`` is then a grid of ``(d/beta)^2`` cells of ``beta^2``
+    unknowns, whose top separator has ``s = beta sqrt(n)`` unknowns
+    (``n`` the sector size); the dense factorisation of the separators costs
+    ``O(s^3)``. One mode coupled to a few levels has ``beta`` of 1-3 (an LU
+    in seconds at 90,000 unknowns); a many-body chain has ``beta`` growing
+    like ``d / sqrt(number of sites)`` (an almost dense LU). The Krylov
+    estimate counts the dense products of the Sylvester preconditioner per
+    block pair and the Gram-Schmidt work, for ``_KRYLOV_STEPS`` steps.
+
+    Parameters
+    ----------
+    model : LindbladModel
+    sector : Sector
+        The sector to be solved.
+
+    Returns
+    -------
+    dict
+        ``beta`` (RCM bandwidth of the graph of ``H`` and the jumps),
+        ``separator`` (``s``), ``direct_s`` and ``krylov_s`` (estimated
+        seconds on one thread; the Krylov figure is for one solve).
+    """
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    G = abs(sp.csr_array(model.H))
+    for j in model.jumps:
+        if j.rate > 0:
+            G = G + abs(sp.csr_array(j.op))
+    G = sp.csr_matrix(G + G.T)
+    if G.nnz:
+        p = reverse_cuthill_mckee(G, symmetric_mode=True)
+        P = G[p][:, p].tocoo()
+        beta = max(int(np.max(np.abs(P.row - P.col))), 1)
+    else:
+        beta = 1
+    n = sector.size
+    sizes = np.array([len(b) for b in sector.blocks], dtype=float)
+    pairs = np.asarray(sector.pairs)
+    ml, mr = sizes[pairs[:, 0]], sizes[pairs[:, 1]]
+    prec = float(np.sum(ml * mr * (ml + mr)))
+    sep = min(beta * np.sqrt(n), float(n))
+    return {
+        "beta": beta,
+        "separator": sep,
+        "direct_s": _T_SEP * sep**3 + _T_UNKNOWN * n,
+        "krylov_s": _KRYLOV_STEPS * (_T_PREC * prec + _T_ORTH * n),
+    }
+
+
 def _auto_choice(method: Auto, system: _System):
     n = system.n
     if n <= method.dense_max:
         return Dense(), {"auto": f"dense: {n} unknowns <= dense_max={method.dense_max}"}
-    if n <= method.direct_max and len(system.model.dims) == 1:
-        # one mode: L's graph is a 2-D grid of (i, j); a fill-reducing LU stays small
-        _, mem = envelope_estimate(system.matrix())
-        if mem <= 0.5 * available_memory():
-            return Direct(), {"auto": "direct: single mode (L's graph is a 2-D grid; LU fill stays small)"}
-    if n <= method.direct_max:
-        flops, mem = envelope_estimate(system.matrix())
-        if flops <= method.direct_flops and mem <= 0.5 * available_memory():
-            return Direct(), {
-                "auto": f"direct: LU envelope estimate {flops:.2g} flops, {mem / 2**20:.0f} MiB"
-            }
-        reason = f"krylov: LU envelope estimate {flops:.2g} flops above direct_flops={method.direct_flops:g}"
-    else:
-        reason = f"krylov: {n} unknowns > direct_max={method.direct_max}"
-    return Krylov(rtol=method.rtol), {"auto": reason}
+    krylov = Krylov(rtol=method.rtol, maxiter=method.krylov_maxiter)
+    if n > method.direct_max:
+        return krylov, {"auto": f"krylov: {n} unknowns > direct_max={method.direct_max}"}
+    est = cost_estimates(system.model, system.sector)
+    # the default Krylov solve verifies uniqueness with a second solve up to 20,000 unknowns
+    solves = 2 if n <= 20_000 else 1
+    t_dir, t_kry = est["direct_s"], solves * est["krylov_s"]
+    _, mem = envelope_estimate(system.matrix())
+    fits = mem <= 0.5 * available_memory()
+    figures = (
+        f"estimated LU {t_dir:.2g} s (separator {est['separator']:.0f}, bandwidth {est['beta']}) vs "
+        f"Krylov {t_kry:.2g} s"
+    )
+    if fits and (t_dir <= t_kry or est["separator"] ** 3 <= method.direct_flops):
+        return Direct(), {"auto": f"direct: {figures}", "auto_estimates": est}
+    if not fits:
+        return krylov, {
+            "auto": f"krylov: LU envelope estimate {mem / 2**20:.0f} MiB above half the available memory",
+            "auto_estimates": est,
+        }
+    return krylov, {"auto": f"krylov: {figures}", "auto_estimates": est}
 
 
 # ------------------------------------------------------------------ methods
