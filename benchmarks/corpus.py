@@ -297,5 +297,5 @@ CORPUS: dict[str, Entry] = {
     "thermal_machine": Entry("thermal machine", thermal_machine, 4, 30, "two-qubit engine + mode 30"),
     "fridge": Entry("thermal machine", two_qubit_fridge, 3, 3, "three-qubit absorption refrigerator"),
     "driven_cavity": Entry("driven cavity", driven_cavity, 10, 120, "coherent state, cutoff 120"),
-    "dicke": Entry("Dicke", dicke, 2, 10, "open Dicke, spin 5 x cavity 12"),
+    "dicke": Entry("Dicke", dicke, 1, 10, "open Dicke, spin 5 x cavity 12"),
 }

@@ -30,19 +30,20 @@ class Auto:
     """Choose a method from estimated costs of the steady-state sector's solve.
 
     ``Dense`` up to ``dense_max`` unknowns (above about 200 a sparse LU is
-    faster, measured on chains and cavity models). Otherwise ``Direct``
-    (sparse LU) or ``Krylov`` (Sylvester-preconditioned GMRES), whichever
-    :func:`qness.solvers.steady.cost_estimates` predicts faster: a
-    nested-dissection estimate of the LU (cheap for one mode coupled to a
-    few levels, nearly dense for many-body chains) against the dense
-    products of the preconditioner per block pair; ``Direct`` also when the
-    LU's separator estimate ``s^3`` is at most ``direct_flops``, and only
-    when its envelope bound fits in half the available memory. A ``Krylov``
-    solve that has not converged after ``krylov_maxiter`` steps (it stalls:
-    converging solves take 17-145) falls back to ``Direct`` when the LU
-    fits, so the time stays within about ``krylov_maxiter`` steps plus one
-    LU. The choice, the estimates and any fallback are recorded in
-    ``NESS.info["auto"]``.
+    faster, measured on chains and cavity models). Otherwise
+    :func:`qness.solvers.steady.cost_estimates` predicts the time of a
+    sparse LU (a nested-dissection separator estimate: cheap for one mode
+    coupled to a few levels, nearly dense for many-body chains) and of one
+    step of Sylvester-preconditioned GMRES (the dense products per block
+    pair). ``Direct`` is taken when the LU costs at most about 40 steps (or
+    its separator estimate ``s^3`` is at most ``direct_flops``), and only
+    when its envelope bound fits in half the available memory; otherwise
+    ``Krylov`` runs with a budget of as many steps as one LU is worth
+    (between 40 and ``krylov_maxiter``) and, if it has not converged (a
+    stall, or slow convergence), falls back to ``Direct`` when the LU fits:
+    the time stays within about two LUs. The choice, the estimates and any
+    fallback are recorded in ``NESS.info["auto"]`` (and
+    ``NESS.info["auto_estimates"]``).
 
     Attributes
     ----------
@@ -54,7 +55,7 @@ class Auto:
         ``s^3`` (``s`` the estimated top separator of the LU) below which
         ``Direct`` is taken without comparing with ``Krylov``.
     krylov_maxiter : int
-        GMRES steps before a stalled Krylov solve falls back to ``Direct``.
+        Largest budget of GMRES steps (converging solves take 17-145).
     rtol : float
         Tolerance of the Krylov solve.
     """

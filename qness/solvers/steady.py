@@ -15,6 +15,7 @@ the steady state is unique.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 import warnings
@@ -24,6 +25,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .._threads import limit_blas
 from ..model import LindbladModel, U1Symmetry, Z2Symmetry, as_model
 from ..symmetry import Sector, detect_invariant_subspaces, detect_symmetry, full_sector, steady_sector
 from .errors import ConvergenceError, InsufficientMemoryError, NonUniqueSteadyStateError
@@ -113,6 +115,12 @@ class _System:
             return y
 
         return spla.LinearOperator((self.n, self.n), matvec=mv, dtype=np.complex128)
+
+    def envelope(self) -> tuple[float, float]:
+        """:func:`envelope_estimate` of the sector matrix, computed once."""
+        if getattr(self, "_envelope", None) is None:
+            self._envelope = envelope_estimate(self.matrix())
+        return self._envelope
 
     def residual(self, x: np.ndarray) -> float:
         """``||L x||_2`` for the sector vector ``x`` (the full residual: zeros elsewhere)."""
@@ -211,7 +219,7 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> 
     except ConvergenceError as exc:
         # The iterative route stalled (at most krylov_maxiter steps): fall back to sparse LU
         # if its envelope fits in memory.
-        _, mem = envelope_estimate(system.matrix())
+        _, mem = system.envelope()
         if mem > 0.5 * available_memory():
             raise
         note["auto"] += f"; Krylov failed after {time.perf_counter() - t1:.3g} s ({exc}), fell back to Direct"
@@ -306,9 +314,13 @@ def envelope_estimate(M: sp.csr_array) -> tuple[float, float]:
 
     S = sp.csr_matrix(abs(M) + abs(M.T))
     p = reverse_cuthill_mckee(S, symmetric_mode=True)
-    P = S[p][:, p].tocoo()
+    P = sp.csr_matrix(S[p][:, p])
+    # row i of the envelope starts at its smallest column index (zero width for empty rows)
+    nonempty = np.flatnonzero(np.diff(P.indptr))
     bw = np.zeros(M.shape[0], dtype=np.int64)
-    np.maximum.at(bw, P.row, P.row - P.col)
+    if nonempty.size:
+        first = np.minimum.reduceat(P.indices, P.indptr[nonempty])
+        bw[nonempty] = np.maximum(nonempty - first, 0)
     profile = float(bw.sum())
     return profile * float(bw.mean()) * 8.0, 2.0 * 16.0 * (profile + M.shape[0])
 
@@ -325,9 +337,12 @@ _T_SEP = 1.5e-8
 _T_UNKNOWN = 2e-5
 _T_PREC = 2e-9
 _T_ORTH = 4e-7
-#: GMRES steps assumed by the estimate (Sylvester-preconditioned solves took 17-145 on the
-#: corpus and the spin chains of ``benchmarks/RESULTS.md``).
-_KRYLOV_STEPS = 100
+#: Auto takes the LU when it is estimated to cost at most this many GMRES steps
+#: (Sylvester-preconditioned solves took 17-145 steps on the corpus and the spin
+#: chains of ``benchmarks/RESULTS.md``; a non-normal ``H_eff`` such as a driven
+#: cavity coupled to a qubit needs about 90). Otherwise Krylov runs with a budget
+#: of steps worth about one LU, then falls back to it.
+_DIRECT_STEPS = 40
 
 
 def cost_estimates(model: LindbladModel, sector: Sector) -> dict:
@@ -343,7 +358,7 @@ def cost_estimates(model: LindbladModel, sector: Sector) -> dict:
     in seconds at 90,000 unknowns); a many-body chain has ``beta`` growing
     like ``d / sqrt(number of sites)`` (an almost dense LU). The Krylov
     estimate counts the dense products of the Sylvester preconditioner per
-    block pair and the Gram-Schmidt work, for ``_KRYLOV_STEPS`` steps.
+    block pair and the Gram-Schmidt work of one GMRES step.
 
     Parameters
     ----------
@@ -355,8 +370,8 @@ def cost_estimates(model: LindbladModel, sector: Sector) -> dict:
     -------
     dict
         ``beta`` (RCM bandwidth of the graph of ``H`` and the jumps),
-        ``separator`` (``s``), ``direct_s`` and ``krylov_s`` (estimated
-        seconds on one thread; the Krylov figure is for one solve).
+        ``separator`` (``s``), ``direct_s`` and ``krylov_step_s`` (estimated
+        seconds on one thread: one LU, one GMRES step).
     """
     from scipy.sparse.csgraph import reverse_cuthill_mckee
 
@@ -381,7 +396,7 @@ def cost_estimates(model: LindbladModel, sector: Sector) -> dict:
         "beta": beta,
         "separator": sep,
         "direct_s": _T_SEP * sep**3 + _T_UNKNOWN * n,
-        "krylov_s": _KRYLOV_STEPS * (_T_PREC * prec + _T_ORTH * n),
+        "krylov_step_s": _T_PREC * prec + _T_ORTH * n,
     }
 
 
@@ -389,27 +404,30 @@ def _auto_choice(method: Auto, system: _System):
     n = system.n
     if n <= method.dense_max:
         return Dense(), {"auto": f"dense: {n} unknowns <= dense_max={method.dense_max}"}
-    krylov = Krylov(rtol=method.rtol, maxiter=method.krylov_maxiter)
     if n > method.direct_max:
+        krylov = Krylov(rtol=method.rtol, maxiter=method.krylov_maxiter)
         return krylov, {"auto": f"krylov: {n} unknowns > direct_max={method.direct_max}"}
     est = cost_estimates(system.model, system.sector)
-    # the default Krylov solve verifies uniqueness with a second solve up to 20,000 unknowns
-    solves = 2 if n <= 20_000 else 1
-    t_dir, t_kry = est["direct_s"], solves * est["krylov_s"]
-    _, mem = envelope_estimate(system.matrix())
-    fits = mem <= 0.5 * available_memory()
-    figures = (
-        f"estimated LU {t_dir:.2g} s (separator {est['separator']:.0f}, bandwidth {est['beta']}) vs "
-        f"Krylov {t_kry:.2g} s"
-    )
-    if fits and (t_dir <= t_kry or est["separator"] ** 3 <= method.direct_flops):
-        return Direct(), {"auto": f"direct: {figures}", "auto_estimates": est}
-    if not fits:
+    t_dir, t_step = est["direct_s"], est["krylov_step_s"]
+    steps = t_dir / t_step
+    _, mem = system.envelope()
+    if mem > 0.5 * available_memory():
+        krylov = Krylov(rtol=method.rtol, maxiter=method.krylov_maxiter)
         return krylov, {
             "auto": f"krylov: LU envelope estimate {mem / 2**20:.0f} MiB above half the available memory",
             "auto_estimates": est,
         }
-    return krylov, {"auto": f"krylov: {figures}", "auto_estimates": est}
+    figures = (
+        f"estimated LU {t_dir:.2g} s (separator {est['separator']:.0f}, bandwidth {est['beta']}) "
+        f"= {steps:.0f} GMRES steps of {t_step:.2g} s"
+    )
+    if steps <= _DIRECT_STEPS or est["separator"] ** 3 <= method.direct_flops:
+        return Direct(), {"auto": f"direct: {figures}", "auto_estimates": est}
+    budget = int(min(method.krylov_maxiter, max(steps, _DIRECT_STEPS)))
+    return Krylov(rtol=method.rtol, maxiter=budget), {
+        "auto": f"krylov: {figures}; budget {budget} steps, then Direct",
+        "auto_estimates": est,
+    }
 
 
 # ------------------------------------------------------------------ methods
@@ -449,7 +467,14 @@ def _umfpack_factor(A: sp.csr_array):
     from cvxopt import matrix, spmatrix, umfpack
 
     C = sp.coo_array(A)
-    M = spmatrix(C.data.tolist(), C.row.tolist(), C.col.tolist(), C.shape, tc="z")
+    # cvxopt matrices from NumPy buffers (3x faster than through Python lists)
+    M = spmatrix(
+        matrix(C.data.astype(np.complex128)),
+        matrix(C.row.astype(np.int64)),
+        matrix(C.col.astype(np.int64)),
+        C.shape,
+        tc="z",
+    )
     numeric = umfpack.numeric(M, umfpack.symbolic(M))
 
     def solve(b):
@@ -464,7 +489,7 @@ def _solve_direct(system: _System, method: Direct, x0):
     A = system.replaced_matrix()
     b = system.rhs()
     if method.check_memory:
-        _, mem = envelope_estimate(A)
+        _, mem = system.envelope()  # of the sector matrix: A differs from it in one row
         avail = available_memory()
         if mem > avail:
             raise InsufficientMemoryError(
@@ -649,7 +674,24 @@ def _evolve(model: LindbladModel, method: Evolve, x0, t0) -> NESS:
     return _finish(model, system, x, method, {"iterations": steps, "t_final": t}, t0, residual=res)
 
 
-_DISPATCH = {Dense: _solve_dense, Direct: _solve_direct, Krylov: _solve_krylov}
+def _one_blas_thread_for_small_blocks(solve, dense: bool):
+    """``solve`` run on one BLAS thread when its dense products are small (see :mod:`qness._threads`)."""
+
+    @functools.wraps(solve)
+    def run(system: _System, method, x0):
+        block = system.n if dense else max(len(b) for b in system.sector.blocks)
+        with limit_blas(block):
+            return solve(system, method, x0)
+
+    return run
+
+
+# Direct keeps the default threads: its time goes into the (large) frontal matrices of the LU.
+_DISPATCH = {
+    Dense: _one_blas_thread_for_small_blocks(_solve_dense, dense=True),
+    Direct: _solve_direct,
+    Krylov: _one_blas_thread_for_small_blocks(_solve_krylov, dense=False),
+}
 
 #: Largest accepted ``||L vec(rho)||_2`` relative to the scale of ``L``'s diagonal.
 RESIDUAL_GUARD = 1e-8

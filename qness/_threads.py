@@ -1,0 +1,49 @@
+"""BLAS thread limits for solvers whose time goes into small dense products.
+
+OpenBLAS starts one thread per core and its workers spin while they wait. For
+products of matrices of a few hundred rows (the blocks of the Sylvester
+preconditioner, Gram-Schmidt against a Krylov basis) the threads gain little
+even on an idle machine, and on a shared one (another process busy on a core)
+the spinning makes each product 10-100x slower. The solvers therefore run
+those phases on one BLAS thread, through ``threadpoolctl``, whatever
+``OPENBLAS_NUM_THREADS`` says; large dense work (a dense LU above
+``SMALL_BLOCK`` rows, the frontal matrices of a sparse LU) keeps the default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+__all__ = ["SMALL_BLOCK", "limit_blas"]
+
+#: Largest dense block dimension for which the solvers use a single BLAS thread.
+SMALL_BLOCK = 1000
+
+_controller = None
+
+
+def _get_controller():
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller
+
+
+@contextlib.contextmanager
+def limit_blas(block: int, small: int | None = None):
+    """One BLAS thread inside the ``with`` body when ``block <= small``, else unchanged.
+
+    Parameters
+    ----------
+    block : int
+        Largest dimension of the dense matrices the body multiplies.
+    small : int, optional
+        Threshold (default :data:`SMALL_BLOCK`, read at call time).
+    """
+    if block > (SMALL_BLOCK if small is None else small):
+        yield
+        return
+    with _get_controller().limit(limits=1, user_api="blas"):
+        yield
