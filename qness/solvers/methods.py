@@ -33,13 +33,15 @@ class Auto:
     faster, measured on chains and cavity models). Otherwise
     :func:`qness.solvers.steady.cost_estimates` predicts the time of a
     sparse LU (a nested-dissection separator estimate: cheap for one mode
-    coupled to a few levels, nearly dense for many-body chains) and of one
-    step of Sylvester-preconditioned GMRES (the dense products per block
-    pair). ``Direct`` is taken when the LU costs at most about 40 steps (or
+    coupled to a few levels, nearly dense for many-body chains; or the
+    envelope bound where that is smaller) and of one step of
+    Sylvester-preconditioned GMRES (the dense products per block pair,
+    counted twice up to 20,000 unknowns where Krylov checks uniqueness with
+    a second solve). ``Direct`` is taken when the LU costs at most about 50 steps (or
     its separator estimate ``s^3`` is at most ``direct_flops``), and only
     when its envelope bound fits in half the available memory; otherwise
     ``Krylov`` runs with a budget of as many steps as one LU is worth
-    (between 40 and ``krylov_maxiter``) and, if it has not converged (a
+    (between 50 and ``krylov_maxiter``) and, if it has not converged (a
     stall, or slow convergence), falls back to ``Direct`` when the LU fits:
     the time stays within about two LUs. The choice, the estimates and any
     fallback are recorded in ``NESS.info["auto"]`` (and

@@ -334,7 +334,10 @@ def envelope_estimate(M: sp.csr_array) -> tuple[float, float]:
 #: is what the choice between the two routes needs (they differ by 10-100x
 #: away from the boundary).
 _T_SEP = 1.5e-8
-_T_UNKNOWN = 2e-5
+_T_UNKNOWN = 5e-6
+#: seconds per flop of the envelope bound (:func:`envelope_estimate`), which is the
+#: tighter estimate where the sector matrix is nearly banded (a small envelope)
+_T_ENV = 1e-9
 _T_PREC = 2e-9
 _T_ORTH = 4e-7
 #: Auto takes the LU when it is estimated to cost at most this many GMRES steps
@@ -342,10 +345,10 @@ _T_ORTH = 4e-7
 #: chains of ``benchmarks/RESULTS.md``; a non-normal ``H_eff`` such as a driven
 #: cavity coupled to a qubit needs about 90). Otherwise Krylov runs with a budget
 #: of steps worth about one LU, then falls back to it.
-_DIRECT_STEPS = 40
+_DIRECT_STEPS = 50
 
 
-def cost_estimates(model: LindbladModel, sector: Sector) -> dict:
+def cost_estimates(model: LindbladModel, sector: Sector, envelope_flops: float | None = None) -> dict:
     """Estimated wall times of a sparse LU and of a preconditioned Krylov solve of ``sector``.
 
     The LU estimate is a nested-dissection argument: with the basis in
@@ -358,13 +361,17 @@ def cost_estimates(model: LindbladModel, sector: Sector) -> dict:
     in seconds at 90,000 unknowns); a many-body chain has ``beta`` growing
     like ``d / sqrt(number of sites)`` (an almost dense LU). The Krylov
     estimate counts the dense products of the Sylvester preconditioner per
-    block pair and the Gram-Schmidt work of one GMRES step.
+    block pair and the Gram-Schmidt work of one GMRES step. Where the
+    envelope bound of the LU (:func:`envelope_estimate`, ``envelope_flops``)
+    is smaller than the separator estimate, it is used instead.
 
     Parameters
     ----------
     model : LindbladModel
     sector : Sector
         The sector to be solved.
+    envelope_flops : float, optional
+        The first value of :func:`envelope_estimate` for the sector matrix.
 
     Returns
     -------
@@ -392,10 +399,13 @@ def cost_estimates(model: LindbladModel, sector: Sector) -> dict:
     ml, mr = sizes[pairs[:, 0]], sizes[pairs[:, 1]]
     prec = float(np.sum(ml * mr * (ml + mr)))
     sep = min(beta * np.sqrt(n), float(n))
+    lu = _T_SEP * sep**3
+    if envelope_flops is not None:
+        lu = min(lu, _T_ENV * envelope_flops)
     return {
         "beta": beta,
         "separator": sep,
-        "direct_s": _T_SEP * sep**3 + _T_UNKNOWN * n,
+        "direct_s": lu + _T_UNKNOWN * n,
         "krylov_step_s": _T_PREC * prec + _T_ORTH * n,
     }
 
@@ -407,10 +417,12 @@ def _auto_choice(method: Auto, system: _System):
     if n > method.direct_max:
         krylov = Krylov(rtol=method.rtol, maxiter=method.krylov_maxiter)
         return krylov, {"auto": f"krylov: {n} unknowns > direct_max={method.direct_max}"}
-    est = cost_estimates(system.model, system.sector)
+    flops, mem = system.envelope()
+    est = cost_estimates(system.model, system.sector, flops)
     t_dir, t_step = est["direct_s"], est["krylov_step_s"]
-    steps = t_dir / t_step
-    _, mem = system.envelope()
+    # the default Krylov solve verifies uniqueness by a second solve up to 20,000 unknowns
+    solves = 2 if n <= 20_000 else 1
+    steps = t_dir / (solves * t_step)
     if mem > 0.5 * available_memory():
         krylov = Krylov(rtol=method.rtol, maxiter=method.krylov_maxiter)
         return krylov, {
@@ -419,7 +431,7 @@ def _auto_choice(method: Auto, system: _System):
         }
     figures = (
         f"estimated LU {t_dir:.2g} s (separator {est['separator']:.0f}, bandwidth {est['beta']}) "
-        f"= {steps:.0f} GMRES steps of {t_step:.2g} s"
+        f"= {steps:.0f} GMRES steps of {t_step:.2g} s{' (x2: uniqueness check)' if solves == 2 else ''}"
     )
     if steps <= _DIRECT_STEPS or est["separator"] ** 3 <= method.direct_flops:
         return Direct(), {"auto": f"direct: {figures}", "auto_estimates": est}
