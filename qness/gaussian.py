@@ -70,6 +70,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.special import xlogy
 
+from ._linalg import triangular_sylvester
+
 __all__ = ["QuadraticModel", "GaussianNESS", "steady_state", "gap", "gaussian_entropy"]
 
 _STATISTICS = ("fermion", "boson")
@@ -250,37 +252,11 @@ class QuadraticModel:
     to_model = to_lindblad
 
 
-def _triangular_sylvester(trsyl, A, E, G, block: int = 64):
-    """Solve ``A Y + Y E^+ = G`` for upper-triangular ``A`` and ``E``.
-
-    Recursive blocking (Jonsson and Kagstrom, ACM TOMS 28, 392 (2002)):
-    split the larger dimension in two, solve the trailing block, update the
-    leading right-hand side with one matrix product. The work is then
-    matrix products, about ten times faster than LAPACK's unblocked
-    ``trsyl`` at n = 1000; blocks of size ``block`` go to ``trsyl``.
-    """
-    m, p = G.shape
-    if m <= block and p <= block:
-        Y, scale, info = trsyl(A, E, G, tranb="C")
-        if info < 0:  # pragma: no cover - LAPACK argument error
-            raise RuntimeError(f"trsyl failed with info={info}")
-        return Y / scale
-    if m >= p:
-        k = m // 2
-        Y2 = _triangular_sylvester(trsyl, A[k:, k:], E, G[k:], block)
-        Y1 = _triangular_sylvester(trsyl, A[:k, :k], E, G[:k] - A[:k, k:] @ Y2, block)
-        return np.vstack([Y1, Y2])
-    k = p // 2
-    Y2 = _triangular_sylvester(trsyl, A, E[k:, k:], G[:, k:], block)
-    Y1 = _triangular_sylvester(trsyl, A, E[:k, :k], G[:, :k] - Y2 @ E[:k, k:].conj().T, block)
-    return np.hstack([Y1, Y2])
-
-
 class _LyapunovSolver:
     """Solve ``X Y + Y X^+ = Q`` repeatedly from one complex Schur factorisation of ``X``.
 
     Bartels-Stewart: ``X = U T U^+``, then ``T Z + Z T^+ = U^+ Q U`` by
-    :func:`_triangular_sylvester` and ``Y = U Z U^+``.
+    :func:`qness._linalg.triangular_sylvester` and ``Y = U Z U^+``.
     """
 
     def __init__(self, X: np.ndarray):
@@ -290,7 +266,7 @@ class _LyapunovSolver:
     def __call__(self, Q: np.ndarray) -> np.ndarray:
         U = self.U
         F = U.conj().T @ Q @ U
-        Z = _triangular_sylvester(self._trsyl, self.T, self.T, F)
+        Z = triangular_sylvester(self._trsyl, self.T, self.T, F)
         return U @ Z @ U.conj().T
 
 

@@ -27,6 +27,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.linalg.lapack import ztrsyl as _ztrsyl
 
+from ._linalg import triangular_sylvester
 from .liouvillian import HAVE_KERNELS, kernel_threads, lindblad_arrays
 from .model import LindbladModel, U1Symmetry, Z2Symmetry, as_model, check_symmetry
 
@@ -411,35 +412,6 @@ class _SectorOperator(spla.LinearOperator):
 #: solved through the complex Schur form instead (Bartels-Stewart).
 EIG_COND_MAX = 1e4
 
-#: Base-case size of the recursive triangular Sylvester solve (LAPACK ``ztrsyl``
-#: below it; level-3 splitting above, 2x faster at 300 and 5x at 600 than ``ztrsyl``).
-_TRSYL_BLOCK = 64
-
-
-def _triangular_sylvester(T1: np.ndarray, T2: np.ndarray, C: np.ndarray) -> np.ndarray:
-    """``Z`` with ``T1 Z + Z T2^+ = C`` for upper-triangular ``T1`` (m x m), ``T2`` (n x n).
-
-    Recursive blocked Bartels-Stewart (Jonsson & Kagstrom, ACM TOMS 28, 392 (2002)):
-    split the larger dimension in two, solve the trailing half, update the
-    leading right-hand side with one matrix product, solve the leading half;
-    LAPACK ``ztrsyl`` solves the small base cases.
-    """
-    m, n = C.shape
-    if m <= _TRSYL_BLOCK and n <= _TRSYL_BLOCK:
-        Z, scale, info = _ztrsyl(T1, T2, C, trana="N", tranb="C")
-        if info < 0:  # pragma: no cover - argument error, a bug here
-            raise RuntimeError(f"ztrsyl: illegal argument {-info}")
-        return Z / scale if scale != 1.0 else Z
-    if m >= n:
-        k = m // 2
-        Z2 = _triangular_sylvester(T1[k:, k:], T2, C[k:])
-        Z1 = _triangular_sylvester(T1[:k, :k], T2, C[:k] - T1[:k, k:] @ Z2)
-        return np.vstack([Z1, Z2])
-    k = n // 2
-    Z2 = _triangular_sylvester(T1, T2[k:, k:], C[:, k:])
-    Z1 = _triangular_sylvester(T1, T2[:k, :k], C[:, :k] - Z2 @ T2[:k, k:].conj().T)
-    return np.hstack([Z1, Z2])
-
 
 class _SylvesterInverse(spla.LinearOperator):
     """``(L0 - shift)^{-1}`` block pair by block pair.
@@ -540,7 +512,7 @@ class _SylvesterInverse(spla.LinearOperator):
                 if np.any(den):
                     rows = np.flatnonzero(den)
                     T1[rows, rows] -= 2.0 * self.floor
-                Z = _triangular_sylvester(T1, self.tri[br], Ul[1] @ Yp @ Ur[0])
+                Z = triangular_sylvester(_ztrsyl, T1, self.tri[br], Ul[1] @ Yp @ Ur[0])
                 X[p][...] = Ul[0] @ Z @ Ur[1]
             else:
                 Z = self.Vinv[bl][0] @ Yp @ self.Vinv[br][1]
