@@ -194,7 +194,10 @@ def certify_sector(sector, M, threshold, eps, max_matvecs, deflation=None, found
     project = deflation if deflation is not None else (lambda x: np.array(x, dtype=np.complex128))
     rng = np.random.default_rng(2024 + int(sector.label))
     v = project(rng.standard_normal(sector.size) + 1j * rng.standard_normal(sector.size))
-    v /= np.linalg.norm(v)
+    if np.linalg.norm(v) == 0.0:
+        v = np.zeros(sector.size, np.complex128)
+    else:
+        v /= np.linalg.norm(v)
     if deflation is not None and deflation.tvec is not None:
         found_values = [0.0, *(found_values if found_values is not None else [])]
     h = prop.max_step
@@ -206,12 +209,10 @@ def certify_sector(sector, M, threshold, eps, max_matvecs, deflation=None, found
         t += h
         nrm = float(np.linalg.norm(v))
         norms.append(nrm)
-        snaps = [*snaps[-7:], v / nrm]
         if nrm <= eps * np.exp(t * threshold):
-            ok = True
+            ok = True  # (nrm = 0: every eigenvector of the sector is found, none can be missing)
             break
-        if nrm == 0.0:
-            break
+        snaps = [*snaps[-7:], v / nrm]
         steps = len(norms) - 1
         used = prop.matvecs - m0
         per_step = used / steps
@@ -232,7 +233,7 @@ def certify_sector(sector, M, threshold, eps, max_matvecs, deflation=None, found
             "missing": missing, "rate": rate,
             "deflated": 0 if deflation is None else deflation.rank,
             "certify_time": time.perf_counter() - t0}  # fmt: skip
-    return ok, info, v / max(nrm, 1e-300)
+    return ok, info, v / nrm if nrm > 0 else v
 
 
 def search_missing(M, sector, deflation, count, start, threshold, max_matvecs, refine=None, tol=1e-10,
@@ -243,7 +244,7 @@ def search_missing(M, sector, deflation, count, start, threshold, max_matvecs, r
     range of ``P`` it is ``exp(tau C)``, ``C`` the compression of ``M`` to
     the complement of the found modes, whose eigenvalues are exactly the
     missing ones; ``|exp(tau lambda)| = exp(tau Re lambda)`` orders them by
-    real part. ``tau = 1/|threshold|`` (at least one propagator substep).
+    real part. ``tau = 1/|threshold|``, kept within one to two propagator substeps.
     The eigenvalues come from a Rayleigh-Ritz step with ``M`` on the Arnoldi
     vectors; each is lifted to an eigenvector of ``M`` through the small
     block-triangular system with the found basis ``Q``
@@ -264,8 +265,9 @@ def search_missing(M, sector, deflation, count, start, threshold, max_matvecs, r
     info = {"method": "propagator Arnoldi", "requested": k, "matvecs": 0, "accepted": 0}
     if k < 1:
         return np.zeros(0, np.complex128), np.zeros((n, 0), np.complex128), info
-    tau = max(prop.max_step, 1.0 / max(abs(threshold), 1e-300))
-    tau = min(tau, 200.0 * prop.max_step)
+    # tau: long enough to separate exp(tau lambda) at the threshold from faster modes, but at
+    # most two substeps, so that ARPACK gets many cheap products rather than a few costly ones
+    tau = min(max(prop.max_step, 1.0 / max(abs(threshold), 1e-300)), 2.0 * prop.max_step)
     ncv = int(min(n - 1, max(2 * k + 1, k + 15)))
     # one application costs about (tau/h) series of the substep's length
     v = start if start is not None else np.ones(n, np.complex128)

@@ -18,28 +18,27 @@ Methods (frozen dataclasses, chosen per sector by :class:`AutoEig`):
   GMRES preconditioned with the no-jump Sylvester inverse, and checks every
   eigenpair against the exact ``L``.
 
-Certified sectors (:class:`AutoEig`, ``certify=True``): after the
-steady-state sector, a large sector is first propagated from a random
-vector with ``exp(tL)`` (Chebyshev series, :mod:`qness.solvers.propagate`).
-If its norm falls below ``eps exp(t Re lambda_k)``, where ``lambda_k`` is
-the ``k``-th eigenvalue found so far, the sector holds no eigenvalue to the
-right of ``lambda_k`` except with probability below ``1e-10`` (``n eps^2``, ``n`` its
-size) and is not diagonalised. Sectors whose decay is too slow for that are
-solved. This is what makes the gap of a 10-spin chain affordable: its
-``q != 0`` sectors have dense bands of eigenvalues near ``Re = -0.8`` that
-shift-invert resolves only with hundreds of solves, while propagation
-dismisses them in about 1,500 products each.
-
-Shift-invert finds the eigenvalues *nearest* its shift, which need not be
-the rightmost (a driven Kerr resonator's nearest mode, ``-0.878``, is not its
-slowest, ``-0.524 +- 0.783i``). With :class:`AutoEig` each shift-invert
-result is certified the same way not to miss a mode right of the ``k``-th;
-when propagation sees one, a sector of at most ``dense_fallback`` unknowns
-is diagonalised densely, an LU sector is asked for more eigenvalues, and
-otherwise a :class:`~qness.SpectrumWarning` says the result misses it.
-``info["exact_rightmost"]`` is ``True`` only when every sector was either
-diagonalised densely or certified; check with ``DenseEig`` on small sizes
-when in doubt.
+Rightmost by construction (:class:`AutoEig`, ``certify=True``, the
+default). Shift-invert finds the eigenvalues *nearest* its shift, which need
+not be the rightmost (a detuned driven cavity's slowest pair
+``-kappa/2 +- i omega`` lies further from zero than ``-kappa``; a Kerr
+resonator's nearest mode, ``-0.878``, is not its slowest, ``-0.524 +- 0.783i``).
+Every sector that is not diagonalised densely therefore goes through
+:mod:`qness.solvers.certify`: conjugate partners are added (the spectrum of a
+Liouvillian is closed under conjugation), a propagation certificate is tried
+with the found modes deflated, and where it fails an Arnoldi search on the
+deflated propagator ``P exp(tau L) P`` finds the rightmost modes still
+missing; then the certificate is tried again. A large sector other than the
+steady state's is first propagated alone: if its norm falls below
+``eps exp(t Re lambda_k)``, where ``lambda_k`` is the ``k``-th eigenvalue
+found so far, it holds no eigenvalue right of ``lambda_k`` except with
+probability ``n eps^2 = 1e-10`` and is not diagonalised (this dismisses the
+dense bands of a 10-spin chain's ``q != 0`` sectors in about 1,500 products
+each). A sector of at most ``dense_fallback`` unknowns that is still not
+certified is diagonalised densely; otherwise ``Spectrum.certified`` is
+``False`` and :func:`spectrum` emits a :class:`~qness.SpectrumWarning` naming
+the sector and the evidence. ``info["sectors"][q]["established"]`` says how
+each sector's result was obtained.
 """
 
 from __future__ import annotations
@@ -526,7 +525,7 @@ def _left_vector(M, lam, rng):
 
 
 #: Rounds of (certificate, propagator search) per sector before giving up.
-MAX_ROUNDS = 4
+MAX_ROUNDS = 6
 
 
 def _rightmost(
@@ -551,9 +550,14 @@ def _rightmost(
     refine = _refiner(model, sec, route, M, tol)
     prop = ChebyshevPropagator(M)
     budget = _certify_budget(method, M)
+    if n <= method.dense_fallback:
+        # a dense eig costs about n^3 / nnz products: propagating longer would only lose time
+        budget = int(min(budget, max(n**3 / max(M.nnz, 1), 1000)))
     eps = certify_eps(n) / (np.sqrt(model.dim) if steady else 1.0)
     rounds, ok, searched, added_pairs = [], False, 0, 0
     for _ in range(MAX_ROUNDS):
+        if prop.matvecs > 2 * budget:
+            break
         vals, vecs, added = close_under_conjugation(sec, vals, vecs, zero_tol)
         added_pairs += added
         thr = threshold(vals, mirror)
@@ -570,8 +574,14 @@ def _rightmost(
         rounds.append(cinfo)
         if ok:
             break
-        new_vals, new_vecs, sinfo = search_missing(M, sec, defl, kk + 2, v, thr, budget, refine=refine, tol=tol,
-                                                   prop=prop)  # fmt: skip
+        slower = cinfo["missing"] is not None or (cinfo["rate"] is not None and cinfo["rate"] <= -thr)
+        if route == "krylov" and not slower:
+            # the certificate ran out of budget with no sign of a missing mode (the vector decays
+            # faster than the threshold): on a many-body sector the search would cost more still
+            break
+        new_vals, new_vecs, sinfo = search_missing(
+            M, sec, defl, 2 * kk + 2, v, thr, budget, refine=refine, tol=tol, prop=prop
+        )
         cinfo["search"] = sinfo
         if not len(new_vals):
             break
@@ -650,10 +660,25 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
     Returns
     -------
     Spectrum
-        Eigenvalues sorted by real part (descending) with sector labels, the
-        gap and the eigenmatrices. ``DenseEig`` returns the eigenvalues with
-        the largest real part; ``ShiftInvert`` those nearest its shift (just
-        right of zero), see the module notes.
+        The ``k`` eigenvalues with the largest real part over all sectors
+        (``k + 1`` when the ``k``-th is one of a conjugate pair; more when
+        the slowest mode defining the gap lies beyond), sorted by real part
+        (descending) with sector labels, the gap and the eigenmatrices.
+        An explicit ``ShiftInvert`` returns those nearest its shift (just
+        right of zero), uncertified; ``AutoEig`` and ``DenseEig`` the
+        rightmost (see the module notes).
+
+    Raises
+    ------
+    ValueError
+        ``k`` not a positive integer or larger than ``d**2``; a model with
+        non-finite entries; unknown method options.
+
+    Warns
+    -----
+    SpectrumWarning
+        A sector whose result is not certified (``Spectrum.certified`` is
+        ``False``), with the sector and the evidence.
 
     Notes
     -----
@@ -671,8 +696,12 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
     """
     t0 = time.perf_counter()
     model = as_model(model)
-    if not isinstance(k, (int, np.integer)) or k < 1:
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
+    if k > model.dim**2:
+        raise ValueError(
+            f"k = {k} exceeds the {model.dim**2} eigenvalues of the Liouvillian (dimension {model.dim})"
+        )
     method = _resolve(method, options)
     secs = _sector_list(model, symmetry)
     steady_label = _steady_label(secs)
@@ -808,15 +837,16 @@ def liouvillian_gap(model, method=None, *, symmetry="auto", **options) -> float:
         if the steady state is not unique, or if the gap is below the
         resolution ``spectrum(...).info["zero_tolerance"]`` (``1e-12`` times
         the scale of ``L``'s diagonal; the residual tolerance ``tol`` times
-        that scale when the steady sector takes the Krylov route). Sectors
-        diagonalised by shift-invert find the eigenvalues *nearest zero*;
-        with :class:`AutoEig` (the default) each is then certified by
-        propagation to miss no mode with a larger real part, and more are
-        computed when one evidently is missing.
-        ``spectrum(...).info["exact_rightmost"]`` is ``True`` when every
-        sector was dense or certified; when a certificate was too costly
-        (slow modes close together) it is ``False``: use ``method="dense"``
-        to be sure on small sizes.
+        that scale when the steady sector takes the Krylov route). With
+        :class:`AutoEig` (the default) the slowest mode is the rightmost
+        one, not the one nearest zero: each sector is dense, or certified by
+        propagation, or completed by the propagator search (module notes).
+
+    Warns
+    -----
+    SpectrumWarning
+        When some sector could not be certified (``spectrum(...).certified``
+        is ``False``); the message names the sector and the evidence.
 
     Examples
     --------
