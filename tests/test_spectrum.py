@@ -409,3 +409,25 @@ def test_uncertified_sector_warns_with_its_evidence():
         spec = qness.spectrum(model, k=3, method=starved, vectors=False)
     assert not spec.certified and not spec.info["exact_rightmost"]
     assert "uncertified" in spec.info["sectors"][0]["established"]
+
+
+def test_uncertified_many_body_gap_says_what_budget_would_certify_it():
+    # the steady sector of 6 spins by the Krylov route, with a certificate budget too small:
+    # the warning names the budget that would do, and that budget certifies the gap
+    import re
+
+    m = xxz(6)
+    krylov = dict(dense_max=0, direct_flops=0, dense_fallback=0, certify_flops=0)
+    small = qness.AutoEig(certify_matvecs=2000, **krylov)
+    with pytest.warns(qness.SpectrumWarning, match=r"2nd returned.*certify_matvecs=\d+") as rec:
+        spec = qness.spectrum(m, k=1, method=small, vectors=False)
+    assert not spec.certified
+    budget = int(re.search(r"certify_matvecs=(\d+)", str(rec[0].message)).group(1))
+    enough = qness.AutoEig(
+        dense_max=0, direct_flops=0, dense_fallback=0, certify_matvecs=budget, certify_flops=0
+    )
+    spec2 = qness.spectrum(m, k=1, method=enough, vectors=False)
+    assert spec2.certified
+    assert spec2.gap == pytest.approx(spec.gap, abs=1e-9) and spec2.gap == pytest.approx(
+        -sector_eigs(m)[1].real, abs=1e-9
+    )

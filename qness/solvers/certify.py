@@ -201,7 +201,7 @@ def certify_sector(sector, M, threshold, eps, max_matvecs, deflation=None, found
     if deflation is not None and deflation.tvec is not None:
         found_values = [0.0, *(found_values if found_values is not None else [])]
     h = prop.max_step
-    t, norms, ok, missing, rate = 0.0, [1.0], False, None, None
+    t, norms, ok, missing, rate, predicted = 0.0, [1.0], False, None, None, np.inf
     snaps = []
     nrm = 1.0
     while True:
@@ -222,7 +222,8 @@ def certify_sector(sector, M, threshold, eps, max_matvecs, deflation=None, found
             rate = float(-np.log(nrm / norms[-1 - back]) / (back * h))
             margin = rate + threshold  # decay rate in excess of the threshold's
             need = (np.log(nrm) - np.log(eps) - t * threshold) / margin if margin > 0 else np.inf
-            if margin <= 0 or used + need / h * per_step > max_matvecs:
+            predicted = used + need / h * per_step
+            if margin <= 0 or predicted > max_matvecs:
                 missing = missing_mode(M, snaps, threshold, found_values)
                 break
         elif used + per_step > max_matvecs:
@@ -231,6 +232,7 @@ def certify_sector(sector, M, threshold, eps, max_matvecs, deflation=None, found
             "threshold": float(threshold), "time_propagated": t, "norm": nrm, "eps": eps,
             "bound": float(eps * np.exp(t * threshold)), "matvecs": prop.matvecs - m0,
             "missing": missing, "rate": rate,
+            "predicted_matvecs": float(predicted) if np.isfinite(predicted) else None,
             "deflated": 0 if deflation is None else deflation.rank,
             "certify_time": time.perf_counter() - t0}  # fmt: skip
     return ok, info, v / nrm if nrm > 0 else v
@@ -244,7 +246,7 @@ def search_missing(M, sector, deflation, count, start, threshold, max_matvecs, r
     range of ``P`` it is ``exp(tau C)``, ``C`` the compression of ``M`` to
     the complement of the found modes, whose eigenvalues are exactly the
     missing ones; ``|exp(tau lambda)| = exp(tau Re lambda)`` orders them by
-    real part. ``tau = 1/|threshold|``, kept within one to two propagator substeps.
+    real part. ``tau = 1/|threshold|``, kept within one to eight propagator substeps.
     The eigenvalues come from a Rayleigh-Ritz step with ``M`` on the Arnoldi
     vectors; each is lifted to an eigenvector of ``M`` through the small
     block-triangular system with the found basis ``Q``
@@ -266,8 +268,8 @@ def search_missing(M, sector, deflation, count, start, threshold, max_matvecs, r
     if k < 1:
         return np.zeros(0, np.complex128), np.zeros((n, 0), np.complex128), info
     # tau: long enough to separate exp(tau lambda) at the threshold from faster modes, but at
-    # most two substeps, so that ARPACK gets many cheap products rather than a few costly ones
-    tau = min(max(prop.max_step, 1.0 / max(abs(threshold), 1e-300)), 2.0 * prop.max_step)
+    # most eight substeps, so that ARPACK gets enough products within its budget
+    tau = min(max(prop.max_step, 1.0 / max(abs(threshold), 1e-300)), 8.0 * prop.max_step)
     ncv = int(min(n - 1, max(2 * k + 1, k + 15)))
     # one application costs about (tau/h) series of the substep's length
     v = start if start is not None else np.ones(n, np.complex128)

@@ -577,7 +577,8 @@ def _rightmost(
         slower = cinfo["missing"] is not None or (cinfo["rate"] is not None and cinfo["rate"] <= -thr)
         if route == "krylov" and not slower:
             # the certificate ran out of budget with no sign of a missing mode (the vector decays
-            # faster than the threshold): on a many-body sector the search would cost more still
+            # faster than the threshold): on a many-body sector the search would cost several times
+            # the solve (8 spins: about 23,000 products to converge the next four modes)
             break
         new_vals, new_vecs, sinfo = search_missing(
             M, sec, defl, 2 * kk + 2, v, thr, budget, refine=refine, tol=tol, prop=prop
@@ -613,6 +614,12 @@ def _rightmost(
             evidence += f", decaying at rate {last['rate']:.4g} against threshold {-last['threshold']:.4g}"
         if last.get("missing") is not None:
             evidence += f", a Ritz value near {last['missing']:.6g} that was not found"
+        if last.get("predicted_matvecs") is not None:
+            pred = last["predicted_matvecs"]
+            evidence += (
+                f"; no sign of a missing mode, but the certificate needs about {pred:.3g} products "
+                f"(pass method=qness.AutoEig(certify_matvecs={int(pred * 1.2)}) to run it)"
+            )
         info["evidence"] = evidence
         info["established"] = how + ", uncertified"
     order = np.argsort(-vals.real, kind="stable")
@@ -796,8 +803,7 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
             continue
         warnings.warn(
             f"spectrum: sector {label} ({inf['size']} unknowns) is not certified to hold no eigenvalue "
-            f"right of the {need}-th returned: {inf['evidence']}. The result may miss slow modes; use "
-            "method='dense' on small sectors, or a smaller k.",
+            f"right of the {_ordinal(need)} returned: {inf['evidence']}. The result may miss slow modes.",
             SpectrumWarning,
             stacklevel=2,
         )
@@ -894,6 +900,11 @@ def _to_matrix(sector: Sector, x: np.ndarray) -> np.ndarray:
 #: Eigenvalues within this multiple of the scale of L's diagonal count as zero: a gap
 #: below it is reported as 0.0 (degenerate steady states cannot be told apart from it).
 ZERO_TOLERANCE = 1e-12
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _with_partners(vals, keep, zero_tol) -> np.ndarray:
