@@ -97,20 +97,25 @@ class AutoEig:
         Relative accuracy (ARPACK's for the LU route; residual
         ``||L x - lambda x|| <= tol * scale`` for the Krylov route).
     certify : bool
-        Before solving a large sector (Krylov route) other than the steady
-        state's, try to certify by propagation that it holds no eigenvalue
-        to the right of the ``k``-th found so far (see
-        :func:`_certify_sector`); a certified sector is skipped, and it is
-        listed in ``info["sectors"]`` with method ``"certified"``.
-        Sectors solved by shift-invert are certified the same way not to
-        miss an eigenvalue right of the ``k``-th (shift-invert finds those
-        nearest zero); when one evidently is missed, more are asked for.
+        Make each sector's result its rightmost eigenvalues, certified
+        (:mod:`qness.solvers.certify`): before solving a large sector
+        (Krylov route) other than the steady state's, try to certify by
+        propagation that it holds no eigenvalue right of the ``k``-th found
+        so far (a certified sector is skipped and listed in
+        ``info["sectors"]`` with method ``"certified"``); after solving one
+        by shift-invert, add conjugate partners, certify with the found
+        modes deflated, and where that fails search the deflated propagator
+        for the missing rightmost modes. ``False``: shift-invert results
+        are returned as found (eigenvalues nearest zero), uncertified.
     certify_matvecs, certify_flops : float
         Budget per certificate: ``max(certify_matvecs, certify_flops / nnz)``
-        products with the sector matrix (so small sectors get more). A
-        certificate whose observed decay predicts more gives up: a skipped
-        sector is then solved, a solved one is reported uncertified
-        (``info["exact_rightmost"]`` is ``False``).
+        products with the sector matrix (so small sectors get more; at most
+        about a dense solve's cost, ``n^3 / nnz``, in sectors of up to
+        ``dense_fallback`` unknowns). A certificate whose observed decay
+        predicts more gives up: a skipped sector is then solved, a solved
+        one searched (where there is evidence of a missing mode, or on an
+        LU), diagonalised densely when small, and otherwise reported
+        uncertified with the budget that would do (``SpectrumWarning``).
     """
 
     dense_max: int = 400
