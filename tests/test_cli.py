@@ -12,7 +12,14 @@ import pytest
 from qness.cli import main
 from qness.scan import load
 
-ENV = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# subprocesses import the checkout under test, not whichever copy is installed
+ENV = dict(
+    os.environ,
+    OMP_NUM_THREADS="1",
+    MPLBACKEND="Agg",
+    PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p),
+)
 KERR = ["--set", "cutoff=10", "--set", "detuning=0.5", "--set", "U=0", "--set", "kappa=1"]
 
 

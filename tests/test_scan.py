@@ -18,7 +18,14 @@ import qness
 import qness.models
 from qness.scan import ScanDefinitionError, load, scan
 
-TESTS_DIR = os.path.dirname(__file__)
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TESTS_DIR)
+# subprocesses import the checkout under test, not whichever copy is installed
+SUB_ENV = dict(
+    os.environ,
+    OMP_NUM_THREADS="1",
+    PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p),
+)
 
 
 # ----------------------------------------------------------------- picklable test factories
@@ -378,8 +385,7 @@ def test_sigkill_loses_no_finished_point_and_rerun_completes(tmp_path, executor,
     script.write_text(
         KILL_SCRIPT.format(tests=TESTS_DIR, log=log, store=store, executor=executor, workers=workers)
     )
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, str(script)], env=env, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, str(script)], env=SUB_ENV, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -426,7 +432,7 @@ def test_sigkill_loses_no_finished_point_and_rerun_completes(tmp_path, executor,
 def test_dask_local_cluster_equals_serial(monkeypatch):
     distributed = pytest.importorskip("distributed")
     # the dask workers are fresh processes: they import this module (worker_pid) by name
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([TESTS_DIR, os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([TESTS_DIR, ROOT, os.environ.get("PYTHONPATH", "")]))
     # the library's own model and steady-state solver, as a cluster user would run them
     kerr = functools.partial(qness.models.kerr, 8, U=0.3, kappa=1.0)
     grid = {"detuning": [0.0, 0.7], "F": np.linspace(0.1, 0.9, 4)}
