@@ -440,6 +440,11 @@ def _definition(factory, axes, size_name, sizes, quantities, solver, method) -> 
 
 
 # --------------------------------------------------------------------------- store
+#: File descriptors of the store locks this process holds. ``flock`` belongs to the open file,
+#: which forked pool workers share: they close their copies so that only the scan holds it.
+_HELD_LOCKS: set[int] = set()
+
+
 class _Lock:
     """An exclusive lock on a store: ``<store>.lock`` held with ``flock`` (``msvcrt`` on Windows).
 
@@ -485,6 +490,7 @@ class _Lock:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S")
             os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}, started {stamp}".encode())
             self.fd = fd
+            _HELD_LOCKS.add(fd)
             return self
         raise ScanLockedError(f"cannot take the lock file {self.path} (it keeps being replaced)")
 
@@ -495,7 +501,8 @@ class _Lock:
             os.remove(self.path)  # while still holding it: the next scan makes a fresh file
         except OSError:
             pass
-        os.close(self.fd)  # releases the lock
+        _HELD_LOCKS.discard(self.fd)
+        os.close(self.fd)  # releases the lock (forked workers closed their copies: _init_worker)
         self.fd = None
 
 
@@ -614,6 +621,11 @@ class _Store:
                 f"{self.path} was written by another version of qness (store format {old['version']}, "
                 f"this one writes {_STORE_VERSION}; format 1 stored entropy in nats, 2 in bits)"
             )
+        if old["dims"] != list(dims):
+            raise ScanDefinitionError(
+                f"{self.path} holds a scan with the axes in the order {', '.join(old['dims'])}, not "
+                f"{', '.join(dims)}; give the grid in the stored order"
+            )
         if json.dumps(old["definition"], sort_keys=True) != text:
             positions = self._extension(old["definition"], definition)
             if positions is None:
@@ -639,7 +651,7 @@ class _Store:
     def _extension(old, new):
         """Per-axis positions of the old grid in the new one, if the new scan only adds grid points."""
         same = {k: v for k, v in old.items() if k != "axes"} == {k: v for k, v in new.items() if k != "axes"}
-        if not same or list(old["axes"]) != list(new["axes"]):
+        if not same or set(old["axes"]) != set(new["axes"]):  # (the stored definition's keys are sorted)
             return None
         positions = []
         for name in new["axes"]:
@@ -775,8 +787,18 @@ def _limit_blas_threads():
     threadpool_limits(1)
 
 
+#: Arm PR_SET_PDEATHSIG in pool workers (Linux); the watchdog thread runs in any case.
+_PDEATHSIG = sys.platform.startswith("linux")
+
+
 def _init_worker(scan_pid: int):
     """Initializer of the default pool's workers: one BLAS thread, and die with the scan."""
+    for fd in list(_HELD_LOCKS):  # a forked worker's copy of the scan's store lock
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD_LOCKS.clear()
     _limit_blas_threads()
     _die_with_parent(scan_pid)
 
@@ -795,7 +817,7 @@ def _die_with_parent(scan_pid: int, interval: float = 0.5):
     import threading
 
     ppid = os.getppid()
-    if sys.platform.startswith("linux") and ppid == scan_pid:
+    if _PDEATHSIG and ppid == scan_pid:
         try:
             import ctypes
             import signal
