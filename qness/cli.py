@@ -297,8 +297,8 @@ def _cmd_scan(args) -> int:
         ScanDefinitionError,
         ScanLockedError,
         ScanStoreError,
+        _current_baths,
         _normalise_quantities,
-        bath_names,
         scan,
     )
 
@@ -333,13 +333,11 @@ def _cmd_scan(args) -> int:
     quantities = [q.strip() for q in args.quantities.split(",") if q.strip()]
     try:
         quantities = list(_normalise_quantities(quantities))
-        baths = bath_names(quantities)
+        baths = _current_baths(quantities)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"--quantities: {exc}") from None
     if args.workers is not None and args.scheduler is not None:
         raise UsageError("give --workers or --scheduler, not both")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {args.workers}")
     # the model at the first point: a factory that returns no model, or a bath that does not
     # exist, is a usage error now rather than one error per point later
     first = {k: v[0].item() for k, v in grid.items()} | ({size_name: sizes[0]} if sizes else {})
@@ -380,7 +378,7 @@ def _cmd_scan(args) -> int:
         )
     except (ScanDefinitionError, ScanStoreError) as exc:
         raise UsageError(_store_problem(exc)) from None
-    except ScanLockedError as exc:
+    except (ScanLockedError, ValueError, TypeError) as exc:  # scan() records errors of points itself
         raise UsageError(str(exc)) from None
     finally:
         if client is not None:
@@ -523,6 +521,16 @@ def _fmt(v) -> str:
 
 
 # --------------------------------------------------------------------------- parser
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
 def _method_arg(sp, registry, what):
     names = list(registry)
     sp.add_argument(
@@ -594,7 +602,7 @@ def _parser() -> argparse.ArgumentParser:
         "log_negativity:SITES, concurrence:I+J; SITES is I, I+J+K or I..J (default: gap)",
     )
     _method_arg(sc, METHODS, "steady-state")
-    sc.add_argument("--workers", type=int, metavar="K", help="local worker processes (1: serial)")
+    sc.add_argument("--workers", type=_positive_int, metavar="K", help="local worker processes (1: serial)")
     sc.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler address")
     sc.add_argument("--overwrite", action="store_true", help="discard an existing store")
     sc.add_argument(
@@ -614,7 +622,7 @@ def _parser() -> argparse.ArgumentParser:
         help="fix a grid parameter of a scan of several (nearest value; repeat for several)",
     )
     pl.add_argument("--no-fit", action="store_true", help="no finite-size panel for a gap scan over sizes")
-    pl.add_argument("--dpi", type=int, default=120)
+    pl.add_argument("--dpi", type=_positive_int, default=120, help="resolution (default: 120)")
     return p
 
 

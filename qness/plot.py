@@ -115,7 +115,16 @@ def gap_curves(
     Returns
     -------
     matplotlib.axes.Axes
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is neither an ``xarray.DataArray`` nor a mapping.
+    ValueError
+        For a mapping without ``x``, or more than two dimensions.
     """
+    if not isinstance(data, dict) and not hasattr(data, "dims"):
+        raise TypeError(f"data must be an xarray.DataArray or a dict of curves, got {type(data).__name__}")
     ax = _axes(ax)
     if isinstance(data, dict):
         if x is None:
@@ -180,11 +189,16 @@ def gap_scaling(data, parameter: str | None = None, *, size_name: str | None = N
 
     Raises
     ------
+    TypeError
+        If ``data`` is not an ``xarray.DataArray``.
     ValueError
         If ``data`` is not two-dimensional, or fewer than two sizes have a
         positive finite gap.
     """
     from .analysis.transitions import finite_size_scaling, locate_minimum
+
+    if not hasattr(data, "dims") or not hasattr(data, "sel"):
+        raise TypeError(f"data must be an xarray.DataArray, got {type(data).__name__}")
 
     dims = list(data.dims)
     if len(dims) != 2:

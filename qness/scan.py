@@ -311,7 +311,7 @@ def _resolve_quantity(q):
     )
 
 
-def bath_names(quantities) -> dict:
+def _current_baths(quantities) -> dict:
     """``{quantity name: bath}`` for the current quantities among ``quantities`` (for early checks)."""
     out = {}
     for name, q in _normalise_quantities(quantities).items():
@@ -606,14 +606,12 @@ class _Store:
     def __init__(self, path, definition, dims, shape, qnames, overwrite, retry_failed=False):
         self.path = os.fspath(path)
         self.qnames = qnames
-        self.extended_from = None  # shape of the store before an extension
         text = json.dumps(definition, sort_keys=True)
         if overwrite and os.path.exists(self.path):
             os.remove(self.path)
         if not os.path.exists(self.path):
             self._create(definition, dims, shape, text, old=None)
             self.done = np.zeros(shape, dtype=bool)
-            self.retried = 0
             return
         old = _read_store(self.path)
         if old["version"] != _STORE_VERSION:
@@ -621,7 +619,7 @@ class _Store:
                 f"{self.path} was written by another version of qness (store format {old['version']}, "
                 f"this one writes {_STORE_VERSION}; format 1 stored entropy in nats, 2 in bits)"
             )
-        if old["dims"] != list(dims):
+        if old["dims"] != list(dims) and set(old["dims"]) == set(dims):
             raise ScanDefinitionError(
                 f"{self.path} holds a scan with the axes in the order {', '.join(old['dims'])}, not "
                 f"{', '.join(dims)}; give the grid in the stored order"
@@ -637,15 +635,11 @@ class _Store:
                 raise ScanDefinitionError(
                     f"{self.path} holds a different scan (differs in: {', '.join(diff)}){hint}"
                 )
-            self.extended_from = old["done"].shape
             self._create(definition, dims, shape, text, old=(old, positions))
             old = _read_store(self.path, arrays=True)
         self.done = old["done"].copy()
-        failed = self.done & (old["error"] != b"")
-        self.retried = int(failed.sum()) if retry_failed else 0
-        if retry_failed:
-            self.done &= ~failed
-        self.failed_kept = 0 if retry_failed else int(failed.sum())
+        if retry_failed:  # finished with an error: computed again
+            self.done &= old["error"] == b""
 
     @staticmethod
     def _extension(old, new):

@@ -100,3 +100,7 @@ def test_gap_scaling_draws_the_minima_and_both_fits(tmp_path):
     _save(ax, tmp_path / "scaling.png")
     with pytest.raises(ValueError, match="two dimensions"):
         plot.gap_scaling(da.sel(N=2))
+    with pytest.raises(TypeError, match="xarray.DataArray"):
+        plot.gap_scaling(gaps)
+    with pytest.raises(TypeError, match="xarray.DataArray or a dict"):
+        plot.gap_curves([1.0, 2.0])
