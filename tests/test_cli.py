@@ -216,16 +216,31 @@ def test_gap_and_a_gap_closing_scan(tmp_path):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     width = int.from_bytes(png[16:20], "big")
     assert width > 900  # two panels: the gap curves and the finite-size fit of their minima
-    p = run("plot", str(out), "--no-fit", "--out", str(tmp_path / "one.png"))
-    assert p.returncode == 0 and int.from_bytes((tmp_path / "one.png").read_bytes()[16:20], "big") < 800
+    assert main(["plot", str(out), "--no-fit", "--out", str(tmp_path / "one.png")]) == 0
+    assert int.from_bytes((tmp_path / "one.png").read_bytes()[16:20], "big") < 800
 
 
 SMALL = ["scan", "kerr", *KERR, "--quantities", "expect:num", "--no-progress"]
 
 
-def test_damaged_store_exits_2_naming_the_flag(tmp_path):
+@pytest.fixture
+def cli(capsys):
+    """Run ``qness`` in this process (fast): returns ``(exit code, stdout, stderr)``."""
+
+    def call(*args):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse
+            code = exc.code
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    return call
+
+
+def test_damaged_store_exits_2_naming_the_flag(tmp_path, cli):
     good = tmp_path / "good.h5"
-    r = run(*SMALL, "--vary", "F=0.1:0.3:3", "--out", str(good), "--workers", "1")
+    r = cli(*SMALL, "--vary", "F=0.1:0.3:3", "--out", str(good), "--workers", "1")
     assert r.returncode == 0, r.stderr
     bad = tmp_path / "bad.h5"
     bad.write_bytes(good.read_bytes()[:3000])  # a truncated copy, as a full disk leaves it
@@ -233,29 +248,27 @@ def test_damaged_store_exits_2_naming_the_flag(tmp_path):
         [*SMALL, "--vary", "F=0.1:0.3:3", "--out", str(bad), "--workers", "1"],
         ["plot", str(bad)],
     ):
-        r = run(*args)
+        r = cli(*args)
         assert r.returncode == 2, r.stderr
         assert r.stderr.startswith("usage: qness") and "Traceback" not in r.stderr
         assert "bad.h5 is a truncated HDF5 file" in r.stderr and "--overwrite" in r.stderr
         assert "overwrite=True" not in r.stderr
         assert r.stderr.count("truncated HDF5 file") == 1  # said once
-    r = run(*SMALL, "--vary", "F=0.1:0.3:3", "--out", str(bad), "--workers", "1", "--overwrite")
+    r = cli(*SMALL, "--vary", "F=0.1:0.3:3", "--out", str(bad), "--workers", "1", "--overwrite")
     assert r.returncode == 0 and "3 computed now" in r.stdout, r.stderr
 
 
-def test_extend_retry_and_lock_from_the_command_line(tmp_path):
+def test_extend_retry_and_lock_from_the_command_line(tmp_path, cli):
     from qness.scan import _Lock
 
     out = tmp_path / "s.h5"
     flag = tmp_path / "flag"
     flag.write_text("")
-    env = dict(ENV, PYTHONPATH=os.pathsep.join([ENV["PYTHONPATH"], os.path.dirname(__file__)]))
     base = ["scan", "test_scan:fail_while_flagged", "--set", f"flag={flag}", "--out", str(out)]
     base += ["--quantities", "expect:num", "--workers", "1", "--no-progress"]
 
     def scan_cli(*extra):
-        cmd = [sys.executable, "-m", "qness", *base, *extra]
-        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+        return cli(*base, *extra)
 
     r = scan_cli("--vary", "F=0.1:0.5:3")  # F = 0.1, 0.3, 0.5: 0.5 fails while flagged
     assert r.returncode == 0, r.stderr
@@ -276,14 +289,14 @@ def test_extend_retry_and_lock_from_the_command_line(tmp_path):
     assert f"being written by another scan (pid {os.getpid()} " in r.stderr and "s.h5.lock" in r.stderr
 
 
-def test_current_and_entanglement_quantities_from_the_command_line(tmp_path):
+def test_current_and_entanglement_quantities_from_the_command_line(tmp_path, cli):
     from qness.analysis import particle_currents
     from qness.analysis.entanglement import log_negativity
     from qness.models import boundary_driven_xxz
 
     out = tmp_path / "xxz.h5"
     q = "particle_current:left,spin_current:right,log_negativity:0,entropy"
-    r = run(
+    r = cli(
         "scan", "boundary_driven_xxz", "--set", "n=3", "--vary", "delta=0.5:1.5:2", "--quantities", q,
         "--out", str(out), "--workers", "1", "--no-progress", "--method", "dense",
     )  # fmt: skip
@@ -301,20 +314,20 @@ def test_current_and_entanglement_quantities_from_the_command_line(tmp_path):
     np.testing.assert_allclose(ds["entropy"], -np.sum(w * np.log2(w)), rtol=1e-8)  # bits
 
 
-def test_plot_of_a_scan_of_three_axes_asks_for_at(tmp_path):
+def test_plot_of_a_scan_of_three_axes_asks_for_at(tmp_path, cli):
     out = tmp_path / "s.h5"
-    r = run(
+    r = cli(
         "scan", "kerr", "--set", "U=0", "--set", "kappa=1", "--vary", "F=0.1:0.3:2", "--vary",
         "detuning=0:0.6:2", "--size", "3,4", "--size-name", "cutoff", "--out", str(out),
         "--quantities", "purity", "--workers", "1", "--no-progress",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
-    p = run("plot", str(out), "--quantity", "purity")
+    p = cli("plot", str(out), "--quantity", "purity")
     assert p.returncode == 2 and p.stderr.startswith("usage: qness plot") and "Traceback" not in p.stderr
     assert "dimensions cutoff, F, detuning" in p.stderr and "--at F=0.1" in p.stderr
     png = tmp_path / "s.png"
-    p = run("plot", str(out), "--quantity", "purity", "--at", "detuning=0.6", "--linear", "--out", str(png))
+    p = cli("plot", str(out), "--quantity", "purity", "--at", "detuning=0.6", "--linear", "--out", str(png))
     assert p.returncode == 0, p.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    p = run("plot", str(out), "--quantity", "purity", "--at", "bogus=1")
+    p = cli("plot", str(out), "--quantity", "purity", "--at", "bogus=1")
     assert p.returncode == 2 and "--at expects name=value" in p.stderr
