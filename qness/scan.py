@@ -8,7 +8,10 @@ steady state, and computes scalar quantities at each point. Points run on any
 ``mpi4py.futures.MPIPoolExecutor`` on clusters), each steady-state solve is
 warm-started from the neighbouring point along the last grid axis, and every
 finished point is written to an HDF5 store at once, so a killed scan loses no
-finished point and a rerun computes only what is missing.
+finished point and a rerun computes only what is missing. A rerun with a
+larger grid (or more sizes) extends the store, ``retry_failed=True``
+recomputes failed points, a lock file keeps a second scan off a store in
+use, and the default pool's workers end when the scan's process dies.
 
 Examples
 --------
@@ -942,10 +945,14 @@ def scan(
         (points along it run one after another in the same worker).
     quantities : sequence or mapping
         What to compute at each point: built-in names (see
-        :data:`BUILTIN_QUANTITIES`: ``"gap"``, ``"purity"``, ``"entropy"``,
-        ``"residual"``, ``"iterations"``, ``"solve_time"``,
-        ``"expect:<op>"``, ``"expect:<op>@<site>"``, ``"current:<bath>"``),
-        and/or a mapping ``{name: callable(model, ness) -> float}``. Each
+        :data:`BUILTIN_QUANTITIES`: ``"gap"``, ``"purity"``, ``"entropy"``
+        (bits), ``"residual"``, ``"iterations"``, ``"solve_time"``, and the
+        families of :data:`QUANTITY_PATTERNS`: ``"expect:<op>"``,
+        ``"expect:<op>@<site>"``, ``"current:<bath>"`` (energy),
+        ``"particle_current:<bath>"``, ``"spin_current:<bath>"``,
+        ``"entropy:<sites>"``, ``"mutual_information:<sites>:<sites>"``,
+        ``"negativity:<sites>"``, ``"log_negativity:<sites>"``,
+        ``"concurrence:<i>+<j>"``), and/or a mapping ``{name: callable(model, ness) -> float}``. Each
         value must be a real scalar (a complex value with a non-negligible
         imaginary part is recorded as an error). The steady state is only
         solved for if some quantity needs it (``"gap"`` alone does not).
