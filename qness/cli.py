@@ -486,7 +486,15 @@ def _cmd_plot(args) -> int:
         )
     parameter = curve_dims[0]
     sized = size_name in da.dims
-    scaling = q == "gap" and sized and da.sizes[size_name] >= 3 and not args.no_fit
+    scaling = q == "gap" and sized and not args.no_fit
+    if scaling:  # the fit needs a positive gap at three sizes or more
+        ok = ((da > 0) & np.isfinite(da)).any(parameter)
+        scaling = int(ok.sum()) >= 3
+        if not scaling and da.sizes[size_name] >= 3:
+            print(
+                f"no finite-size panel: fewer than 3 sizes have a positive gap in {args.file}",
+                file=sys.stderr,
+            )
     if scaling:
         from matplotlib.figure import Figure
 

@@ -331,3 +331,24 @@ def test_plot_of_a_scan_of_three_axes_asks_for_at(tmp_path, cli):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     p = cli("plot", str(out), "--quantity", "purity", "--at", "bogus=1")
     assert p.returncode == 2 and "--at expects name=value" in p.stderr
+
+
+def gap_until_cutoff_4(model, ness):
+    """A positive 'gap' on cutoffs 2 and 3 only (as if the larger sizes had all failed)."""
+    return 1.0 / model.dim if model.dim < 4 else float("nan")
+
+
+def test_plot_skips_the_fit_panel_without_three_sizes(tmp_path, cli):
+    import functools
+
+    from qness.models import kerr
+    from qness.scan import scan
+
+    out = tmp_path / "s.h5"
+    factory = functools.partial(kerr, detuning=0.5, U=0.0, kappa=1.0)
+    scan(factory, {"F": [0.1, 0.2, 0.3]}, {"gap": gap_until_cutoff_4}, sizes=[2, 3, 4],
+         size_name="cutoff", store=out, executor="serial", progress=False)  # fmt: skip
+    r = cli("plot", out, "--out", tmp_path / "s.png")
+    assert r.returncode == 0, r.stderr
+    assert "no finite-size panel: fewer than 3 sizes have a positive gap" in r.stderr
+    assert int.from_bytes((tmp_path / "s.png").read_bytes()[16:20], "big") < 800  # one panel
