@@ -617,7 +617,9 @@ class _Store:
             self.done = np.zeros(shape, dtype=bool)
             return
         old = _read_store(self.path)
-        if old["version"] != _STORE_VERSION:
+        # format 1 differs only in the unit of "entropy" (nats): resumable without it
+        compatible = old["version"] == _STORE_VERSION or (old["version"] == 1 and "entropy" not in qnames)
+        if not compatible:
             raise ScanDefinitionError(
                 f"{self.path} was written by another version of qness (store format {old['version']}, "
                 f"this one writes {_STORE_VERSION}; format 1 stored entropy in nats, 2 in bits)"

@@ -735,3 +735,18 @@ def test_a_reordered_grid_is_refused_not_mixed_up(tmp_path):
     scan(cavity, {"detuning": [0.0, 0.5], "F": [0.1, 0.2, 0.3]}, {"n": photon_number}, **kw)
     with pytest.raises(ScanDefinitionError, match="in the order detuning, F"):
         scan(cavity, {"F": [0.1, 0.2, 0.3], "detuning": [0.0, 0.5]}, {"n": photon_number}, **kw)
+
+
+def test_a_format_1_store_resumes_unless_it_holds_entropy_in_nats(tmp_path):
+    kw = dict(executor="serial", solver=dense_solver, progress=False)
+    for q, resumable in ((["purity"], True), (["entropy"], False)):
+        path = tmp_path / f"{q[0]}.h5"
+        scan(cavity, {"F": [0.1, 0.2]}, q, store=path, **kw)
+        with h5py.File(path, "r+") as f:  # as written by the previous release
+            f.attrs["qness_scan"] = 1
+            f["done"][1] = 0
+        if resumable:
+            assert scan(cavity, {"F": [0.1, 0.2]}, q, store=path, **kw).attrs["computed"] == 1
+        else:
+            with pytest.raises(ScanDefinitionError, match="format 1 stored entropy in nats"):
+                scan(cavity, {"F": [0.1, 0.2]}, q, store=path, **kw)
