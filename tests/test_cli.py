@@ -165,7 +165,7 @@ def test_scan_on_a_dask_scheduler(tmp_path):
     args = ["scan", "kerr", *KERR, "--vary", "F=0.1:0.5:4", "--out", str(out)]
     args += ["--quantities", "expect:num", "--no-progress"]
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         r = run(*args, "--scheduler", cluster.scheduler_address)
     assert r.returncode == 0, r.stderr

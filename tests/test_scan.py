@@ -440,7 +440,7 @@ def test_dask_local_cluster_equals_serial(monkeypatch):
     serial = scan(kerr, grid, quantities, executor="serial", progress=False)
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
