@@ -516,7 +516,25 @@ def _cmd_plot(args) -> int:
 
 
 def _ylabel(q: str) -> str:
-    return "Liouvillian gap" if q == "gap" else q
+    """An axis label for a built-in quantity name (the name itself otherwise)."""
+    kind, _, body = q.partition(":")
+    op, _, site = body.partition("@")
+    labels = {
+        "gap": "Liouvillian gap",
+        "purity": "purity tr($\\rho^2$)",
+        "entropy": f"entropy of sites {body} (bits)" if body else "entropy (bits)",
+        "expect": f"$\\langle${op}$\\rangle$" + (f" on site {site}" if site else ", sum over sites"),
+        "current": f"energy current from bath {body}",
+        "heat_current": f"energy current from bath {body}",
+        "particle_current": f"particle current from bath {body}",
+        "spin_current": f"spin current from bath {body}",
+        "log_negativity": f"log negativity of sites {body} (bits)",
+        "negativity": f"negativity of sites {body}",
+        "mutual_information": f"mutual information {body.replace(':', ' : ')} (bits)",
+        "concurrence": f"concurrence of sites {body}",
+        "solve_time": "solve time (s)",
+    }
+    return labels.get(kind, q)
 
 
 def _fmt(v) -> str:

@@ -318,7 +318,7 @@ def test_plot_of_a_scan_of_three_axes_asks_for_at(tmp_path, cli):
     out = tmp_path / "s.h5"
     r = cli(
         "scan", "kerr", "--set", "U=0", "--set", "kappa=1", "--vary", "F=0.1:0.3:2", "--vary",
-        "detuning=0:0.6:2", "--size", "3,4", "--size-name", "cutoff", "--out", str(out),
+        "detuning=0.2:0.8:4", "--size", "3,4", "--size-name", "cutoff", "--out", str(out),
         "--quantities", "purity", "--workers", "1", "--no-progress",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
@@ -331,6 +331,15 @@ def test_plot_of_a_scan_of_three_axes_asks_for_at(tmp_path, cli):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     p = cli("plot", str(out), "--quantity", "purity", "--at", "bogus=1")
     assert p.returncode == 2 and "--at expects name=value" in p.stderr
+    # the title and labels show values without float noise
+    from qness.cli import _title, _ylabel
+
+    ds = load(out)
+    assert ds["detuning"].values[2] == 0.6000000000000001  # as linspace makes it
+    da = ds["purity"].sel(detuning=0.6, method="nearest")
+    assert _title(json.loads(ds.attrs["definition"]), da) == "kerr (U=0, kappa=1, detuning=0.6)"
+    assert _ylabel("expect:num@0") == r"$\langle$num$\rangle$ on site 0"
+    assert _ylabel("log_negativity:0+1") == "log negativity of sites 0+1 (bits)"
 
 
 def gap_until_cutoff_4(model, ness):
