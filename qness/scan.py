@@ -444,8 +444,22 @@ def _definition(factory, axes, size_name, sizes, quantities, solver, method) -> 
 
 # --------------------------------------------------------------------------- store
 #: File descriptors of the store locks this process holds. ``flock`` belongs to the open file,
-#: which forked pool workers share: they close their copies so that only the scan holds it.
+#: which forked children (pool workers, any executor's) share: they close their copies at once, so
+#: that only the scan holds the lock and it ends with the scan.
 _HELD_LOCKS: set[int] = set()
+
+
+def _close_inherited_locks():
+    for fd in list(_HELD_LOCKS):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited_locks)
 
 
 class _Lock:
@@ -792,12 +806,7 @@ _PDEATHSIG = sys.platform.startswith("linux")
 
 def _init_worker(scan_pid: int):
     """Initializer of the default pool's workers: one BLAS thread, and die with the scan."""
-    for fd in list(_HELD_LOCKS):  # a forked worker's copy of the scan's store lock
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-    _HELD_LOCKS.clear()
+    _close_inherited_locks()  # (done at fork already; kept for start methods that copy state)
     _limit_blas_threads()
     _die_with_parent(scan_pid)
 

@@ -750,3 +750,34 @@ def test_a_format_1_store_resumes_unless_it_holds_entropy_in_nats(tmp_path):
         else:
             with pytest.raises(ScanDefinitionError, match="format 1 stored entropy in nats"):
                 scan(cavity, {"F": [0.1, 0.2]}, q, store=path, **kw)
+
+
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="POSIX fork only")
+def test_forked_children_do_not_keep_the_store_lock(tmp_path):
+    """Any executor's forked workers drop their copy of the lock, so it dies with the scan."""
+    import warnings
+
+    from qness.scan import _HELD_LOCKS, _Lock
+
+    path = str(tmp_path / "s.h5")
+    lock = _Lock(path).acquire()
+    ready_r, ready_w = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (Python >= 3.12)
+        pid = os.fork()
+    if pid == 0:  # a worker of some pool, outliving the scan
+        os.write(ready_w, b"1")  # running (the at-fork hooks ran before os.fork returned here)
+        time.sleep(5)
+        os._exit(0)
+    try:
+        assert os.read(ready_r, 1) == b"1"
+        os.close(ready_r)
+        os.close(ready_w)
+        _HELD_LOCKS.discard(lock.fd)  # the scan dies without clean-up: its descriptor closes,
+        os.close(lock.fd)  # the lock file stays
+        lock.fd = None
+        assert os.path.exists(path + ".lock")
+        _Lock(path).acquire().release()  # not blocked by the child's copy
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
