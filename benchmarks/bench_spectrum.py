@@ -118,7 +118,7 @@ CORPUS_SETUP = (
     "from spectrum_corpus import build, dense_spectrum, distance_to_dense\nmodel = build({name!r})\n"
 )
 CORPUS_RUN = (
-    "import warnings\nout = {{}}\n"
+    "import warnings\nout = {}\n"
     "for k in (1, 4, 8):\n"
     "    with warnings.catch_warnings(record=True) as w:\n"
     "        warnings.simplefilter('always')\n"
