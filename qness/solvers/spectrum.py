@@ -580,10 +580,11 @@ def _rightmost(
         if ok:
             break
         slower = cinfo["missing"] is not None or (cinfo["rate"] is not None and cinfo["rate"] <= -thr)
-        if route == "krylov" and not slower:
+        if not slower and (route == "krylov" or n <= method.dense_fallback):
             # the certificate ran out of budget with no sign of a missing mode (the vector decays
-            # faster than the threshold): on a many-body sector the search would cost several times
-            # the solve (8 spins: about 23,000 products to converge the next four modes)
+            # faster than the threshold): a small sector is cheaper to diagonalise, and on a
+            # many-body sector the search would cost several times the solve (8 spins: about
+            # 23,000 products to converge the next four modes)
             break
         new_vals, new_vecs, sinfo = search_missing(
             M, sec, defl, 2 * kk + 2, v, thr, budget, refine=refine, tol=tol, prop=prop
