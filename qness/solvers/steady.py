@@ -157,12 +157,16 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> 
     ------
     NonUniqueSteadyStateError
         If the dynamics has invariant subspaces (a strong symmetry or a
-        decoupled part), or the trace-augmented system is singular. Use
-        :func:`steady_states` for one state per subspace, or ``Evolve`` from
-        an initial state.
+        decoupled part), or the trace-augmented system is singular (checked
+        on every route, see :mod:`qness.solvers.uniqueness`). Use
+        :func:`qness.asymptotic_state` for the state reached from an
+        initial state (exact, a few solves), or :func:`steady_states` for
+        one state per invariant subspace.
     ConvergenceError
-        If an iterative method misses its tolerance (carries the last
-        iterate and its residual).
+        If an iterative method misses its tolerance (``Krylov``: ``rtol``,
+        ``Evolve``: ``atol``; the message names it; carries the last iterate
+        and its residual), or a direct solve returns a residual above
+        ``RESIDUAL_GUARD`` times the scale of ``L``.
     InsufficientMemoryError
         If a dense or LU solve would not fit in memory.
     ValueError
