@@ -32,7 +32,7 @@ from .methods import Auto, Dense, Direct, Evolve, Krylov, resolve_method
 from .result import NESS
 from .uniqueness import NON_UNIQUE_HINT, krylov_check, lu_check
 
-__all__ = ["steady_state", "steady_states", "available_memory", "envelope_estimate"]
+__all__ = ["steady_state", "steady_states", "available_memory", "envelope_estimate", "memory_estimate"]
 
 
 def available_memory() -> float:
@@ -50,6 +50,91 @@ def available_memory() -> float:
         return float(psutil.virtual_memory().available)
     except ImportError:  # pragma: no cover
         return 8.0 * 2**30
+
+
+# ------------------------------------------------------------------ memory guard
+def memory_estimate(model: LindbladModel, sector: Sector, method) -> tuple[float, str]:
+    """Bytes a solve of ``sector`` by ``method`` needs at least, before anything is allocated.
+
+    Cheap (no sector matrix is assembled). ``Krylov``: the GMRES basis
+    ``(restart + 1) x n`` complex vectors plus about 8 work vectors, the
+    preconditioner (Sylvester: about six dense ``d_b x d_b`` complex
+    matrices per block of the basis, and one denominator per unknown; ILU:
+    ``ilu_fill`` times the matrix), and the sector matrix unless
+    ``matrix_free``. ``Dense``: the ``n x n`` matrix. ``Direct``: the sector
+    matrix and its copy with the trace row (a lower bound: the LU's fill is
+    checked after assembly by :func:`envelope_estimate`). ``Evolve``: the
+    full ``d^2`` matrix and a few vectors. ``Auto``: as ``Krylov`` when the
+    sector is above ``direct_max`` (where Auto goes matrix-free), else 0.
+
+    Returns
+    -------
+    (float, str)
+        The estimate in bytes and a short account of it.
+    """
+    n = float(sector.size)
+    d = model.dim
+    H_eff = model.H_eff()
+    row_h = H_eff.nnz / max(d, 1)
+    row_j = sum((j.op.nnz / max(d, 1)) ** 2 for j in model.jumps if j.rate > 0)
+    row = 2.0 * row_h + row_j  # entries per row of L (column stacking: left and right products)
+    matrix = n * row * 20.0  # complex value + int32 index
+    if isinstance(method, Auto):
+        if n <= max(method.dense_max, method.direct_max):
+            return 0.0, "Auto below direct_max"
+        method = Krylov(rtol=method.rtol)
+    if isinstance(method, Dense):
+        return 16.0 * n * n, f"dense {int(n)} x {int(n)} matrix"
+    if isinstance(method, Direct):
+        return 2.0 * matrix, f"sector matrix ({row:.0f} entries per row) and its trace-row copy"
+    if isinstance(method, Evolve):
+        nf = float(d) * d
+        return nf * row * 20.0 + 8 * 16.0 * nf, f"full {d * d}-unknown Liouvillian and work vectors"
+    basis = (method.restart + 1 + 8) * 16.0 * n
+    if method.preconditioner == "sylvester":
+        prec = 6 * 16.0 * sum(float(len(b)) ** 2 for b in sector.blocks) + 16.0 * n
+        what = f"Sylvester preconditioner (largest block {max(len(b) for b in sector.blocks)})"
+    elif method.preconditioner == "ilu":
+        prec = method.ilu_fill * matrix
+        what = f"ILU with fill {method.ilu_fill:g}"
+    else:
+        prec, what = 0.0, "no preconditioner"
+    mat = 0.0 if (method.matrix_free and method.preconditioner != "ilu") else matrix
+    total = basis + prec + mat
+    return total, (
+        f"GMRES basis {basis / 2**30:.3g} GiB ({method.restart + 1} vectors of {int(n)} unknowns), "
+        f"{what} {prec / 2**30:.3g} GiB" + (f", sector matrix {mat / 2**30:.3g} GiB" if mat else "")
+    )
+
+
+def _memory_guard(model: LindbladModel, sector: Sector, method) -> None:
+    """Refuse (``InsufficientMemoryError``) a solve whose estimate exceeds the available memory."""
+    if isinstance(method, Direct) and not method.check_memory:
+        return
+    need, what = memory_estimate(model, sector, method)
+    avail = available_memory()
+    if need <= avail:
+        return
+    name = type(method).__name__
+    krylov = method if isinstance(method, Krylov) else Krylov()
+    if isinstance(method, Auto):
+        krylov = Krylov(rtol=method.rtol)
+    small, _ = memory_estimate(model, sector, dataclasses.replace(krylov, restart=min(20, krylov.restart)))
+    if small > avail:
+        hint = (
+            "a smaller model (fewer sites or a lower cutoff): "
+            "even matrix-free Krylov(restart=20) would not fit"
+        )
+    elif isinstance(method, (Krylov, Auto)):
+        hint = f"Krylov(restart=20) (about {small / 2**30:.3g} GiB), or a smaller model"
+    else:
+        hint = f"method=Krylov(restart=20) (matrix-free, about {small / 2**30:.3g} GiB), or a smaller model"
+    raise InsufficientMemoryError(
+        f"{name}: the sector of {sector.size} unknowns needs an estimated {need / 2**30:.3g} GiB "
+        f"({what}) with {avail / 2**30:.3g} GiB available; try {hint}",
+        required=need,
+        available=avail,
+    )
 
 
 # ------------------------------------------------------------------ the system
@@ -188,6 +273,7 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> 
     model = as_model(model)
     method = resolve_method(method, options)
     if isinstance(method, Evolve):
+        _memory_guard(model, full_sector(model.dim), method)
         return _evolve(model, method, x0, t0)
     comps = detect_invariant_subspaces(model)
     if len(comps) > 1:
@@ -199,6 +285,7 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> 
             subspaces=comps,
         )
     sector = _choose_sector(model, symmetry)
+    _memory_guard(model, sector, method)
     system = _System(model, sector)
     if x0 is not None and isinstance(method, (Dense, Direct)):
         raise ValueError(
