@@ -121,3 +121,15 @@ def test_unique_models_record_the_check():
         assert u["sigma"] > u["threshold"] > 0
     off = qness.steady_state(dark_singlet_qubits(), qness.Krylov(verify_unique=False))
     assert off.info["uniqueness_checked"] is False and "uniqueness" not in off.info
+
+
+# ------------------------------------------------------------ Evolve steers to asymptotic_state
+def test_slow_evolve_warns_and_points_to_asymptotic_state():
+    # a weakly damped driven oscillator, gap 5e-5: Evolve to atol=1e-10 would need t ~ 1e5 (54 s)
+    a = qutip.destroy(4)
+    m = qness.from_qutip(a.dag() * a + 0.1 * (a + a.dag()), [np.sqrt(1e-4) * a])
+    with pytest.warns(RuntimeWarning, match="asymptotic_state"):
+        with pytest.raises(qness.ConvergenceError, match=r"t_max=1000; qness.asymptotic_state"):
+            qness.steady_state(m, qness.Evolve(t_max=1e3))
+    fast = qness.asymptotic_state(m, np.eye(4) / 4)
+    np.testing.assert_allclose(fast.rho, qness.steady_state(m, "direct").rho, atol=1e-12)

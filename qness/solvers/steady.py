@@ -29,6 +29,7 @@ from ..symmetry import Sector, detect_invariant_subspaces, detect_symmetry, full
 from .errors import ConvergenceError, InsufficientMemoryError, NonUniqueSteadyStateError, UniquenessWarning
 from .krylov import gmres
 from .methods import Auto, Dense, Direct, Evolve, Krylov, resolve_method
+from .progress import Progress, logger
 from .result import NESS
 from .uniqueness import NON_UNIQUE_HINT, krylov_check, lu_check
 
@@ -152,6 +153,7 @@ class _System:
         self.r = int(diag[0])
         self._M = None
         self._op = None
+        self.progress = False  # show a tqdm bar (set by steady_state)
         if weight is None:
             # Scale of L's rows (largest |2 H_eff_ii|) keeps the LU pivots balanced.
             weight = 2.0 * float(np.max(np.abs(model.H_eff().diagonal()), initial=0.0))
@@ -206,7 +208,7 @@ class _System:
 
 
 # ------------------------------------------------------------------ public API
-def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> NESS:
+def steady_state(model, method=None, *, x0=None, symmetry="auto", progress=False, **options) -> NESS:
     """The steady state ``rho`` with ``L(rho) = 0`` and ``Tr(rho) = 1``.
 
     Parameters
@@ -227,6 +229,11 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> 
         / number of quanta, or its parity), and solves only the sector
         ``n_left - n_right = 0`` (or parity ``+1``); ``None`` solves the full
         space.
+    progress : bool
+        Show a ``tqdm`` bar on stderr with the iterations and the residual
+        (Krylov, Evolve; the stages of Dense and Direct). The same is
+        recorded at INFO level on the ``"qness"`` logger whether or not the
+        bar is shown (see :mod:`qness.solvers.progress`).
     **options
         Settings of the method, e.g. ``rtol=1e-10`` for ``Krylov``; an
         unknown name raises ``ValueError`` listing the valid ones.
@@ -253,9 +260,13 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> 
         and its residual), or a direct solve returns a residual above
         ``RESIDUAL_GUARD`` times the scale of ``L``.
     InsufficientMemoryError
-        If a dense or LU solve would not fit in memory.
+        If the solve would not fit in memory (estimated before anything
+        large is allocated, see :func:`memory_estimate`; carries the
+        required and available bytes, the message says what to try).
     ValueError
         On bad input (see :func:`qness.from_qutip`) or bad options.
+    TypeError
+        If ``progress`` is not a bool.
 
     Notes
     -----
@@ -270,11 +281,13 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> 
     -0.111111
     """
     t0 = time.perf_counter()
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be a bool, got {type(progress).__name__}")
     model = as_model(model)
     method = resolve_method(method, options)
     if isinstance(method, Evolve):
         _memory_guard(model, full_sector(model.dim), method)
-        return _evolve(model, method, x0, t0)
+        return _evolve(model, method, x0, t0, progress)
     comps = detect_invariant_subspaces(model)
     if len(comps) > 1:
         raise NonUniqueSteadyStateError(
@@ -287,6 +300,10 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> 
     sector = _choose_sector(model, symmetry)
     _memory_guard(model, sector, method)
     system = _System(model, sector)
+    system.progress = bool(progress)
+    logger.info(
+        "steady_state: %s on a %s sector of %d unknowns", type(method).__name__, sector.kind, sector.size
+    )
     if x0 is not None and isinstance(method, (Dense, Direct)):
         raise ValueError(
             f"x0 is not used by {type(method).__name__} (a direct solve); "
@@ -297,6 +314,9 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> 
         x, info = _DISPATCH[type(method)](system, method, x0)
         return _finish(model, system, x, method, info, t0)
     chosen, note = _auto_choice(method, system)
+    logger.info("steady_state: Auto chose %s (%s)", type(chosen).__name__, note["auto"])
+    if isinstance(chosen, Krylov):
+        _memory_guard(model, sector, chosen)
     try:
         x, info = _DISPATCH[type(chosen)](system, chosen, x0)
     except ConvergenceError as exc:
@@ -305,6 +325,7 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> 
         if mem > 0.5 * available_memory():
             raise
         note["auto"] += f"; Krylov failed ({exc}), fell back to Direct"
+        logger.info("steady_state: Krylov failed (%s); Auto falls back to Direct", exc)
         chosen = Direct()
         x, info = _solve_direct(system, chosen, x0)
     info.update(note)
@@ -434,18 +455,24 @@ def _solve_dense(system: _System, method: Dense, x0):
             available=available_memory(),
         )
     A = system.replaced_matrix().toarray()
+    bar = Progress(system.progress, "Dense", total=2, unit="stage")
     with warnings.catch_warnings():
         # an exactly singular matrix is reported by the uniqueness check, with its meaning
         warnings.simplefilter("ignore", sla.LinAlgWarning)
         lu, piv = sla.lu_factor(A, check_finite=False)
-    uniq = lu_check(
-        lambda v: A @ v,
-        lambda v: sla.lu_solve((lu, piv), v, check_finite=False),
-        lambda v: sla.lu_solve((lu, piv), v, trans=2, check_finite=False),
-        n,
-        float(np.abs(A).sum(axis=0).max()),
-    )
-    x = sla.lu_solve((lu, piv), system.rhs(), check_finite=False)
+    bar.step(stage="factorised")
+    try:
+        uniq = lu_check(
+            lambda v: A @ v,
+            lambda v: sla.lu_solve((lu, piv), v, check_finite=False),
+            lambda v: sla.lu_solve((lu, piv), v, trans=2, check_finite=False),
+            n,
+            float(np.abs(A).sum(axis=0).max()),
+        )
+        x = sla.lu_solve((lu, piv), system.rhs(), check_finite=False)
+        bar.step(stage="solved")
+    finally:
+        bar.close()
     return x, {"iterations": 1, "uniqueness": uniq}
 
 
@@ -494,6 +521,7 @@ def _solve_direct(system: _System, method: Direct, x0):
     if backend == "auto":
         backend = "umfpack" if (_have_umfpack() and method.ordering == "MMD_AT_PLUS_A") else "superlu"
     info = {"backend": backend, "nnz": int(A.nnz)}
+    bar = Progress(system.progress, f"Direct ({backend})", total=2, unit="stage")
     try:
         if backend == "umfpack":
             if not _have_umfpack():
@@ -521,10 +549,16 @@ def _solve_direct(system: _System, method: Direct, x0):
                 "the trace-augmented Liouvillian is exactly singular: " + NON_UNIQUE_HINT
             ) from exc
         raise
-    info["uniqueness"] = lu_check(lambda v: A @ v, solve, solve_h, A.shape[0], float(spla.norm(A, 1)))
-    x = solve(b)
-    for _ in range(method.refine):
-        x = x + solve(b - A @ x)
+    finally:
+        bar.step(stage="factorised")
+    try:
+        info["uniqueness"] = lu_check(lambda v: A @ v, solve, solve_h, A.shape[0], float(spla.norm(A, 1)))
+        x = solve(b)
+        for _ in range(method.refine):
+            x = x + solve(b - A @ x)
+        bar.step(stage="solved")
+    finally:
+        bar.close()
     if not np.all(np.isfinite(x)):
         raise NonUniqueSteadyStateError(
             "the sparse LU produced non-finite values: the trace-augmented Liouvillian is singular; "
@@ -552,7 +586,11 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     if x0 is not None:
         tr = system.t @ x0
         x0 = x0 / tr if abs(tr) > 1e-14 else None
-    x, flag, iterations = _krylov_run(method, A, b, x0, M)
+    bar = Progress(system.progress, f"Krylov ({method.solver})", total=method.maxiter)
+    try:
+        x, flag, iterations = _krylov_run(method, A, b, x0, M, callback=bar)
+    finally:
+        bar.close()
     info = {"iterations": iterations, "solver": method.solver, "preconditioner": method.preconditioner}
     lin_res = float(np.linalg.norm(b - A @ x))
     info["linear_residual"] = lin_res
@@ -566,19 +604,32 @@ def _solve_krylov(system: _System, method: Krylov, x0):
             residual=system.residual(xx) if np.all(np.isfinite(xx)) else np.inf,
             iterations=iterations,
         )
+    logger.info("Krylov: converged in %d iterations, linear residual %.2e", iterations, lin_res)
     if method.verify_unique is not False:
-        uniq = krylov_check(
-            A,
-            M,
-            system.n,
-            rtol=method.rtol,
-            x_norm=float(np.linalg.norm(x)),
-            restart=method.restart,
-            chunk=method.restart,
-            budget=min(method.maxiter, max(2 * iterations, 2 * method.restart)),
-            gmres=gmres,
-        )
+        budget = min(method.maxiter, max(2 * iterations, 2 * method.restart))
+        bar = Progress(system.progress, "uniqueness check", total=budget)
+        try:
+            uniq = krylov_check(
+                A,
+                M,
+                system.n,
+                rtol=method.rtol,
+                x_norm=float(np.linalg.norm(x)),
+                restart=method.restart,
+                chunk=method.restart,
+                budget=budget,
+                gmres=gmres,
+                callback=bar,
+            )
+        finally:
+            bar.close()
         info["uniqueness"] = uniq
+        logger.info(
+            "Krylov: uniqueness check sigma <= %.2e vs threshold %.2e (%s)",
+            uniq["sigma"],
+            uniq["threshold"],
+            "verified" if uniq["verified"] else "not verified",
+        )
         if not uniq["verified"]:
             warnings.warn(
                 "Krylov: uniqueness of the steady state not verified (GMRES on a random right-hand "
@@ -592,14 +643,16 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     return x, info
 
 
-def _krylov_run(method: Krylov, A, b, x0, M):
+def _krylov_run(method: Krylov, A, b, x0, M, callback=None):
     """One Krylov solve of ``A x = b``: ``(x, flag, iterations)``, flag 0 when converged.
 
     Raises ``NonUniqueSteadyStateError`` when GMRES finds the projected system
     exactly singular (then ``A`` is singular).
     """
     if method.solver == "gmres":
-        x, ginfo = gmres(A, b, x0, M=M, rtol=method.rtol, restart=method.restart, maxiter=method.maxiter)
+        x, ginfo = gmres(
+            A, b, x0, M=M, rtol=method.rtol, restart=method.restart, maxiter=method.maxiter, callback=callback
+        )
         if ginfo["singular"]:
             raise NonUniqueSteadyStateError(
                 f"GMRES found the trace-augmented Liouvillian singular: {NON_UNIQUE_HINT}"
@@ -609,6 +662,8 @@ def _krylov_run(method: Krylov, A, b, x0, M):
 
     def cb(_):
         count[0] += 1
+        if callback is not None:
+            callback(None)
 
     kw = dict(rtol=method.rtol, atol=0.0, M=M, x0=x0, callback=cb)
     solve = spla.lgmres if method.solver == "lgmres" else spla.bicgstab
@@ -624,7 +679,7 @@ def _krylov_run(method: Krylov, A, b, x0, M):
     return x, flag, count[0]
 
 
-def _evolve(model: LindbladModel, method: Evolve, x0, t0) -> NESS:
+def _evolve(model: LindbladModel, method: Evolve, x0, t0, progress: bool = False) -> NESS:
     from ..liouvillian import liouvillian
 
     d = model.dim
@@ -640,24 +695,67 @@ def _evolve(model: LindbladModel, method: Evolve, x0, t0) -> NESS:
     if not np.isfinite(tr) or abs(tr) < 1e-14:
         raise ValueError("rho0 must have a non-zero finite trace")
     L = liouvillian(model)
+    norm1 = float(spla.norm(L, 1))
     x = rho0.ravel(order="F") / tr
     t, dt, steps = 0.0, method.dt, 0
     res = float(np.linalg.norm(L @ x))
-    while res > method.atol:
-        if t >= method.t_max:
-            raise ConvergenceError(
-                f"Evolve: residual {res:.2e} above atol={method.atol:g} at t={t:g} >= t_max",
-                rho=x.reshape((d, d), order="F"),
-                residual=res,
-                iterations=steps,
-            )
-        x = spla.expm_multiply(L, x, start=0.0, stop=dt, num=2, endpoint=True)[-1]
-        t += dt
-        steps += 1
-        res = float(np.linalg.norm(L @ x))
-        dt *= 2
+    bar = Progress(progress, "Evolve", unit="step")
+    warned = False
+    try:
+        while res > method.atol:
+            if t >= method.t_max:
+                raise ConvergenceError(
+                    f"Evolve: residual {res:.2e} above atol={method.atol:g} at t={t:g} >= "
+                    f"t_max={method.t_max:g}; "
+                    "qness.asymptotic_state(model, rho0) gives the t -> infinity limit from a few solves",
+                    rho=x.reshape((d, d), order="F"),
+                    residual=res,
+                    iterations=steps,
+                )
+            x = spla.expm_multiply(L, x, start=0.0, stop=dt, num=2, endpoint=True)[-1]
+            t += dt
+            steps += 1
+            prev, res = res, float(np.linalg.norm(L @ x))
+            bar.step(res, t=t)
+            if not warned and steps >= 3 and res > method.atol:
+                warned = _warn_slow_evolve(prev, res, dt, method.atol, t, norm1)
+            dt *= 2
+    finally:
+        bar.close(f"t={t:g}, residual {res:.2e}")
     system = _System(model, full_sector(d))
     return _finish(model, system, x, method, {"iterations": steps, "t_final": t}, t0, residual=res)
+
+
+#: Evolve warns when the remaining run is predicted above this many ``||L||_1 t`` (about the number of
+#: operator applications of ``expm_multiply``; measured 2e6 of them took 54 s on a 16-unknown model).
+EVOLVE_WARN_COST = 1e5
+
+
+def _warn_slow_evolve(prev: float, res: float, dt: float, atol: float, t: float, norm1: float) -> bool:
+    """Warn when the decay of the residual over the last step predicts a very long run.
+
+    Over a step of length ``dt`` the residual fell by ``res / prev``; if the
+    slowest mode dominates, it decays at ``rate = -ln(res / prev) / dt`` and
+    reaching ``atol`` takes ``ln(res / atol) / rate`` more. ``expm_multiply``
+    costs about ``||L||_1 t`` operator applications for a time ``t``. The
+    estimate is optimistic while faster modes still decay (they shrink the
+    residual faster), so a warning is never premature.
+    """
+    if not (0 < res < prev):
+        rate = 0.0
+    else:
+        rate = -np.log(res / prev) / dt
+    remaining = np.inf if rate == 0 else np.log(res / atol) / rate
+    if norm1 * remaining <= EVOLVE_WARN_COST:
+        return False
+    warnings.warn(
+        f"Evolve: at t={t:g} the residual {res:.2e} decays at a rate of about {rate:.2g}; reaching "
+        f"atol={atol:g} needs t ~ {remaining:.2g} more (~{norm1 * remaining:.1g} operator applications). "
+        "qness.asymptotic_state(model, rho0) gives the t -> infinity limit from a few solves",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+    return True
 
 
 _DISPATCH = {Dense: _solve_dense, Direct: _solve_direct, Krylov: _solve_krylov}

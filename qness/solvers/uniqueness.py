@@ -110,7 +110,7 @@ def lu_check(matvec, solve, solve_h, n: int, norm1: float, *, steps: int = 2) ->
 
 
 def krylov_check(
-    A, M, n: int, *, rtol: float, x_norm: float, restart: int, chunk: int, budget: int, gmres
+    A, M, n: int, *, rtol: float, x_norm: float, restart: int, chunk: int, budget: int, gmres, callback=None
 ) -> dict:
     """Uniqueness check for a Krylov solve, reusing its preconditioner ``M``.
 
@@ -132,6 +132,8 @@ def krylov_check(
         halve the residual), and iteration budget of each.
     gmres : callable
         :func:`qness.solvers.krylov.gmres`.
+    callback : callable, optional
+        Passed to ``gmres`` (progress).
 
     Returns
     -------
@@ -153,7 +155,7 @@ def krylov_check(
     y, res, its, converged = None, 1.0, 0, False
     while its < budget:
         m = min(chunk, budget - its)
-        y, ginfo = gmres(A, g, y, M=M, rtol=delta, restart=m, maxiter=m)
+        y, ginfo = gmres(A, g, y, M=M, rtol=delta, restart=m, maxiter=m, callback=callback)
         its += ginfo["iterations"]
         ny = float(np.linalg.norm(y))
         if not np.isfinite(ny) or ny == 0:
