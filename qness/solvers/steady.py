@@ -700,7 +700,7 @@ def _evolve(model: LindbladModel, method: Evolve, x0, t0, progress: bool = False
     t, dt, steps = 0.0, method.dt, 0
     res = float(np.linalg.norm(L @ x))
     bar = Progress(progress, "Evolve", unit="step")
-    warned = False
+    warned, rates = False, []
     try:
         while res > method.atol:
             if t >= method.t_max:
@@ -717,8 +717,9 @@ def _evolve(model: LindbladModel, method: Evolve, x0, t0, progress: bool = False
             steps += 1
             prev, res = res, float(np.linalg.norm(L @ x))
             bar.step(res, t=t)
-            if not warned and steps >= 3 and res > method.atol:
-                warned = _warn_slow_evolve(prev, res, dt, method.atol, t, norm1)
+            rates.append(np.log(prev / res) / dt if 0 < res < prev else 0.0)
+            if not warned and res > method.atol:
+                warned = _warn_slow_evolve(rates, res, method.atol, t, norm1)
             dt *= 2
     finally:
         bar.close(f"t={t:g}, residual {res:.2e}")
@@ -731,25 +732,25 @@ def _evolve(model: LindbladModel, method: Evolve, x0, t0, progress: bool = False
 EVOLVE_WARN_COST = 1e5
 
 
-def _warn_slow_evolve(prev: float, res: float, dt: float, atol: float, t: float, norm1: float) -> bool:
-    """Warn when the decay of the residual over the last step predicts a very long run.
+def _warn_slow_evolve(rates: list, res: float, atol: float, t: float, norm1: float) -> bool:
+    """Warn when the decay of the residual predicts a very long run.
 
-    Over a step of length ``dt`` the residual fell by ``res / prev``; if the
-    slowest mode dominates, it decays at ``rate = -ln(res / prev) / dt`` and
-    reaching ``atol`` takes ``ln(res / atol) / rate`` more. ``expm_multiply``
-    costs about ``||L||_1 t`` operator applications for a time ``t``. The
-    estimate is optimistic while faster modes still decay (they shrink the
-    residual faster), so a warning is never premature.
+    ``rates`` holds the decay rates ``-ln(res_k / res_{k-1}) / dt_k`` of the
+    residual over the steps so far. When the last two agree within a factor
+    of 2 (one slow mode dominates), reaching ``atol`` takes
+    ``ln(res / atol) / rate`` more; ``expm_multiply`` costs about
+    ``||L||_1 t`` operator applications for a time ``t``.
     """
-    if not (0 < res < prev):
-        rate = 0.0
-    else:
-        rate = -np.log(res / prev) / dt
-    remaining = np.inf if rate == 0 else np.log(res / atol) / rate
+    if len(rates) < 2:
+        return False
+    r1, r2 = rates[-2], rates[-1]
+    if not (r1 > 0 and r2 > 0 and 0.5 <= r2 / r1 <= 2.0):
+        return False
+    remaining = np.log(res / atol) / r2
     if norm1 * remaining <= EVOLVE_WARN_COST:
         return False
     warnings.warn(
-        f"Evolve: at t={t:g} the residual {res:.2e} decays at a rate of about {rate:.2g}; reaching "
+        f"Evolve: at t={t:g} the residual {res:.2e} decays at a rate of about {r2:.2g}; reaching "
         f"atol={atol:g} needs t ~ {remaining:.2g} more (~{norm1 * remaining:.1g} operator applications). "
         "qness.asymptotic_state(model, rho0) gives the t -> infinity limit from a few solves",
         RuntimeWarning,
