@@ -225,7 +225,7 @@ def _cmd_steady(args) -> int:
     f = resolve_model(args.model)
     model = _build(f, args.model, _parse_sets(args.set))
     t0 = time.perf_counter()
-    ness = qness.steady_state(model, args.method)
+    ness = qness.steady_state(model, args.method, progress=bool(getattr(args, "progress", False)))
     wall = time.perf_counter() - t0
     info = dict(ness.info)
     out = {
@@ -450,6 +450,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("steady", help="solve for the steady state", description="Solve for the NESS.")
     model_args(s)
     s.add_argument("--method", default=None, help="steady-state method (default: automatic)")
+    s.add_argument("--progress", action="store_true", help="show iterations and residual on stderr (tqdm)")
 
     g = sub.add_parser("gap", help="the Liouvillian gap", description="Compute the Liouvillian gap.")
     model_args(g)

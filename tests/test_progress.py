@@ -37,3 +37,29 @@ def test_no_bar_by_default_but_still_logged(capsys, caplog):
 def test_progress_must_be_a_bool():
     with pytest.raises(TypeError, match="progress must be a bool"):
         qness.steady_state(qness.models.boundary_driven_xxz(3, delta=0.5), progress="yes")
+
+
+def test_cli_steady_progress_flag():
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+    cmd = [
+        sys.executable,
+        "-m",
+        "qness",
+        "steady",
+        "boundary_driven_xxz",
+        "--set",
+        "n=4",
+        "--set",
+        "delta=0.5",
+    ]
+    r = subprocess.run(
+        cmd + ["--method", "krylov", "--progress"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert r.returncode == 0, r.stderr
+    assert "qness Krylov (gmres)" in r.stderr and "residual" in r.stdout
+    quiet = subprocess.run(cmd + ["--method", "krylov"], capture_output=True, text=True, env=env, timeout=120)
+    assert quiet.returncode == 0 and "qness Krylov" not in quiet.stderr
