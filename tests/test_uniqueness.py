@@ -63,6 +63,14 @@ def test_dark_cavity_mode_is_not_unique_cutoff_12_matrix_free(method):
         qness.steady_state(m, method)
 
 
+@pytest.mark.parametrize("rtol", [1e-4, 1e-8])
+def test_dark_states_are_found_at_loose_krylov_tolerances(rtol):
+    # the threshold follows rtol: a dark state is a direction with ||A u|| ~ 1e-16, below any rtol
+    for m in (dark_singlet_qubits(), dark_mode_cavities(6)):
+        with pytest.raises(qness.NonUniqueSteadyStateError, match="not determined at this tolerance"):
+            qness.steady_state(m, qness.Krylov(rtol=rtol))
+
+
 @pytest.mark.slow
 def test_dark_cavity_mode_is_not_unique_cutoff_12_direct():
     with pytest.raises(qness.NonUniqueSteadyStateError):
