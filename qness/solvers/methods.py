@@ -186,7 +186,11 @@ class Evolve:
 
     For models with several steady states this returns the one reached from
     ``rho0`` (default: the maximally mixed state). Uses ``expm_multiply`` on
-    the sector matrix with a step that doubles while it can.
+    the full Liouvillian with a step that doubles while it can; the cost
+    grows like ``||L|| / gap`` (53 s for a 4-level oscillator at gap 5e-5),
+    and a ``RuntimeWarning`` says so when the residual's decay predicts a
+    long run. :func:`qness.asymptotic_state` gives the same ``t -> infinity``
+    limit from a few solves, whatever the gap.
 
     Attributes
     ----------

@@ -338,7 +338,9 @@ def steady_states(model, method=None, **options) -> list[NESS]:
     The basis is split into the connected components of the graph of
     ``H`` and the jump operators; each component's restricted model is
     solved on its own and embedded back. For a connected model this is
-    ``[steady_state(model)]``.
+    ``[steady_state(model)]``, which raises ``NonUniqueSteadyStateError``
+    when the degeneracy is hidden in a rotated basis (a dark state); the
+    kernel is then in ``qness.asymptotic_state(model, rho0).info["steady"]``.
 
     Returns
     -------
