@@ -92,7 +92,7 @@ def _kernel(L, solve, n: int, threshold: float, block: int, rng, iterations: int
         p = min(2 * p, n)  # the whole block is kernel: the kernel may be larger
 
 
-def asymptotic_state(model, rho0, *, zero_tol: float = 1e-10, block: int = 4, iterations: int = 4) -> NESS:
+def asymptotic_state(model, rho0, *, zero_tol: float = 1e-10, block: int = 4, iterations: int = 6) -> NESS:
     """The ``t -> infinity`` limit of ``rho(t) = exp(L t) rho0``, unique steady state or not.
 
     Computed from the kernels of ``L`` and of its adjoint (steady states
