@@ -609,7 +609,8 @@ def _solve_krylov(system: _System, method: Krylov, x0):
         )
     logger.info("Krylov: converged in %d iterations, linear residual %.2e", iterations, lin_res)
     if method.verify_unique is not False:
-        budget = min(method.maxiter, max(2 * iterations, 2 * method.restart))
+        # not capped by maxiter: Auto caps the solve itself at a few steps before falling back
+        budget = max(2 * iterations, 2 * method.restart)
         bar = Progress(system.progress, "uniqueness check", total=budget)
         try:
             uniq = krylov_check(
