@@ -141,3 +141,17 @@ def test_slow_evolve_warns_and_points_to_asymptotic_state():
             qness.steady_state(m, qness.Evolve(t_max=1e3))
     fast = qness.asymptotic_state(m, np.eye(4) / 4)
     np.testing.assert_allclose(fast.rho, qness.steady_state(m, "direct").rho, atol=1e-12)
+
+
+def test_an_inconclusive_krylov_check_warns(monkeypatch):
+    # a check that neither converges nor finds a near-null direction is reported, not hidden
+    from qness.solvers import steady
+
+    def inconclusive(A, M, n, **kw):
+        return {"verified": False, "sigma": 1.0, "threshold": 1e-12, "delta": 1e-3, "check_residual": 0.1,
+                "check_iterations": 200, "time": 0.0}  # fmt: skip
+
+    monkeypatch.setattr(steady, "krylov_check", inconclusive)
+    with pytest.warns(qness.UniquenessWarning, match="not verified"):
+        ness = qness.steady_state(qness.models.boundary_driven_xxz(4, delta=0.5), "krylov")
+    assert ness.info["uniqueness"]["verified"] is False
