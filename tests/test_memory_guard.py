@@ -2,6 +2,7 @@
 
 import time
 
+import numpy as np
 import pytest
 
 import qness
@@ -47,3 +48,17 @@ def test_direct_and_dense_point_to_matrix_free_krylov(monkeypatch):
     monkeypatch.setattr(steady, "available_memory", lambda: dense / 2)
     with pytest.raises(qness.InsufficientMemoryError, match=r"method=Krylov\(restart=20\) \(matrix-free"):
         qness.steady_state(m, "dense")
+
+
+def test_asymptotic_state_is_refused_before_building_the_full_liouvillian():
+    m = qness.models.boundary_driven_xxz(16, delta=0.5)
+    t0 = time.perf_counter()
+    with pytest.raises(qness.InsufficientMemoryError, match="asymptotic_state: the full") as exc:
+        qness.asymptotic_state(m, _ket(m.dim))
+    assert time.perf_counter() - t0 < 30 and exc.value.required > exc.value.available
+
+
+def _ket(d):
+    psi = np.zeros(d)
+    psi[0] = 1.0
+    return psi

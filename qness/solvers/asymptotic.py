@@ -163,21 +163,33 @@ def asymptotic_state(model, rho0, *, zero_tol: float = 1e-10, block: int = 4, it
     >>> round(float(np.real(S.conj() @ rho @ S)), 12)
     0.5
     """
-    from .steady import available_memory, envelope_estimate
+    from ..symmetry import full_sector
+    from .methods import Evolve
+    from .steady import available_memory, envelope_estimate, memory_estimate
 
     t0 = time.perf_counter()
     model = as_model(model)
     d = model.dim
-    rho0 = _as_density_matrix(rho0, d)
     if not (np.isfinite(zero_tol) and 0 < zero_tol < 1):
         raise ValueError(f"zero_tol must be in (0, 1), got {zero_tol!r}")
     for name, val in (("block", block), ("iterations", iterations)):
         if not isinstance(val, (int, np.integer)) or val < 1:
             raise ValueError(f"{name} must be a positive integer, got {val!r}")
+    avail = available_memory()
+    need, _ = memory_estimate(model, full_sector(d), Evolve())  # the full L and a few vectors
+    if need > 0.5 * avail:
+        raise InsufficientMemoryError(
+            f"asymptotic_state: the full {d * d}-unknown Liouvillian alone needs about "
+            f"{need / 2**30:.3g} GiB "
+            f"with {avail / 2**30:.3g} GiB available; if the steady state is unique, "
+            "qness.steady_state(model) (symmetry sector, matrix-free Krylov) gives the same state",
+            required=need,
+            available=avail,
+        )
+    rho0 = _as_density_matrix(rho0, d)
     L = sp.csr_array(liouvillian(model))
     n = L.shape[0]
     _, mem = envelope_estimate(L)
-    avail = available_memory()
     if mem > 0.5 * avail:
         raise InsufficientMemoryError(
             f"asymptotic_state: the LU of the full {n}-unknown Liouvillian is estimated at up to "
