@@ -248,7 +248,7 @@ def _cmd_steady(args) -> int:
     f = resolve_model(args.model)
     model = _build(f, args.model, _parse_sets(args.set))
     t0 = time.perf_counter()
-    ness = qness.steady_state(model, args.method or None)
+    ness = qness.steady_state(model, args.method or None, progress=bool(getattr(args, "progress", False)))
     wall = time.perf_counter() - t0
     info = dict(ness.info)
     out = {
@@ -598,6 +598,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("steady", help="solve for the steady state", description="Solve for the NESS.")
     model_args(s)
     _method_arg(s, METHODS, "steady-state")
+    s.add_argument("--progress", action="store_true", help="show iterations and residual on stderr (tqdm)")
 
     g = sub.add_parser("gap", help="the Liouvillian gap", description="Compute the Liouvillian gap.")
     model_args(g)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ConvergenceError", "NonUniqueSteadyStateError", "InsufficientMemoryError", "SpectrumWarning"]
+__all__ = [
+    "ConvergenceError",
+    "NonUniqueSteadyStateError",
+    "InsufficientMemoryError",
+    "SpectrumWarning",
+    "UniquenessWarning",
+]
 
 
 class ConvergenceError(RuntimeError):
@@ -68,4 +74,14 @@ class SpectrumWarning(RuntimeWarning):
     mode right of the ``k``-th returned eigenvalue that shift-invert (which
     finds the eigenvalues nearest zero) did not find, typically a slow mode
     with a large imaginary part. ``info["exact_rightmost"]`` is then ``False``.
+    """
+
+
+class UniquenessWarning(RuntimeWarning):
+    """The uniqueness of a steady state could not be verified.
+
+    Issued by the Krylov route when its check (GMRES on a random right-hand
+    side, :mod:`qness.solvers.uniqueness`) neither converged nor found a
+    near-null direction within its iteration budget. ``NESS.info["uniqueness"]``
+    holds the numbers.
     """
