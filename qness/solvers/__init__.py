@@ -1,6 +1,13 @@
 """Steady-state and spectral solvers (the engine)."""
 
-from .errors import ConvergenceError, InsufficientMemoryError, NonUniqueSteadyStateError, SpectrumWarning
+from .errors import (
+    ClosedSystemError,
+    ConvergenceError,
+    InsufficientMemoryError,
+    NonUniqueSteadyStateError,
+    SpectrumWarning,
+    TruncationWarning,
+)
 from .methods import Auto, Dense, Direct, Evolve, Krylov
 from .result import NESS
 from .spectrum import AutoEig, DenseEig, ShiftInvert, Spectrum, liouvillian_gap, spectrum
@@ -17,6 +24,8 @@ __all__ = [
     "InsufficientMemoryError",
     "NonUniqueSteadyStateError",
     "SpectrumWarning",
+    "TruncationWarning",
+    "ClosedSystemError",
     "steady_state",
     "steady_states",
     "AutoEig",

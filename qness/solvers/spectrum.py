@@ -52,7 +52,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ..model import LindbladModel, U1Symmetry, Z2Symmetry, as_model
+from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
 from ..symmetry import Sector, detect_symmetry, full_sector, sectors
 from .certify import (
     Deflation,
@@ -289,6 +289,8 @@ def _dense_sector(model, sector, k, method: DenseEig, vectors, left, M=None):
 
 
 def _scale(model: LindbladModel) -> float:
+    if isinstance(model, SuperoperatorModel):
+        return model.scale()
     s = 2.0 * float(np.max(np.abs(model.H_eff().diagonal()), initial=0.0))
     return s if s > 0 else 1.0
 
@@ -468,8 +470,9 @@ def _auto_plan(model, sector, method: AutoEig, left):
     if sector.size <= method.dense_max:
         return "dense", None
     M = sector.matrix(model)
-    if left or len(model.dims) == 1:
-        # one mode: L's graph is a 2-D grid of (i, j) and a fill-reducing LU stays small
+    if left or len(model.dims) == 1 or isinstance(model, SuperoperatorModel):
+        # one mode: L's graph is a 2-D grid of (i, j) and a fill-reducing LU stays small;
+        # a bare matrix (SuperoperatorModel) has no Sylvester preconditioner for the Krylov route
         return "lu", M
     flops, _ = envelope_estimate(M)
     return ("lu" if flops <= method.direct_flops else "krylov"), M
@@ -707,8 +710,15 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
     0.5
     """
     t0 = time.perf_counter()
+    if isinstance(k, (list, tuple)):
+        raise TypeError(
+            "k must be a positive integer, got a list: to pass QuTiP's (H, c_ops), pass them as one "
+            "tuple, spectrum((H, c_ops), k=...)"
+        )
     model = as_model(model)
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k must be a positive integer, got {type(k).__name__} {k!r}")
+    if k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if k > model.dim**2:
         raise ValueError(
@@ -868,10 +878,17 @@ def liouvillian_gap(model, method=None, *, symmetry="auto", **options) -> float:
     """
     # k = 1: the steady sector is still asked for 2 eigenvalues (0 and its slowest mode),
     # every other sector only for its slowest one; that is all the gap needs.
+    from .steady import _call_shape
+
+    model, method = _call_shape(model, method)
     return spectrum(model, k=1, method=method, symmetry=symmetry, vectors=False, **options).gap
 
 
 def _sector_list(model, symmetry) -> list[Sector]:
+    if isinstance(model, SuperoperatorModel):
+        from .superop import spectrum_sectors
+
+        return spectrum_sectors(model, symmetry)
     if symmetry is None or symmetry is False:
         return [full_sector(model.dim)]
     if isinstance(symmetry, str):

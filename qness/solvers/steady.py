@@ -24,14 +24,27 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ..model import LindbladModel, U1Symmetry, Z2Symmetry, as_model
+from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
 from ..symmetry import Sector, detect_invariant_subspaces, detect_symmetry, full_sector, steady_sector
-from .errors import ConvergenceError, InsufficientMemoryError, NonUniqueSteadyStateError
+from .errors import (
+    ClosedSystemError,
+    ConvergenceError,
+    InsufficientMemoryError,
+    NonUniqueSteadyStateError,
+    TruncationWarning,
+)
 from .krylov import gmres
 from .methods import Auto, Dense, Direct, Evolve, Krylov, resolve_method
 from .result import NESS
 
-__all__ = ["steady_state", "steady_states", "available_memory", "envelope_estimate"]
+__all__ = [
+    "steady_state",
+    "steady_states",
+    "available_memory",
+    "envelope_estimate",
+    "check_truncation",
+    "TRUNCATION_THRESHOLD",
+]
 
 
 def available_memory() -> float:
@@ -56,6 +69,13 @@ class _System:
     """The sector problem: matrix (lazily), matrix-free operator, trace row."""
 
     def __init__(self, model: LindbladModel, sector: Sector, weight: float | None = None):
+        if isinstance(model, SuperoperatorModel):
+            from .superop import GraphSector
+
+            if sector.kind == "full":
+                sector = GraphSector(0, model.dim, np.arange(model.dim**2))
+            if weight is None:
+                weight = model.scale()
         self.model = model
         self.sector = sector
         self.n = sector.size
@@ -180,10 +200,15 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> 
     -0.111111
     """
     t0 = time.perf_counter()
-    model = as_model(model)
+    model, method = _call_shape(model, method)
     method = resolve_method(method, options)
+    if isinstance(model, SuperoperatorModel):
+        from .superop import solve
+
+        return solve(model, method, x0, symmetry, t0)
     if isinstance(method, Evolve):
         return _evolve(model, method, x0, t0)
+    _check_dissipative(model)
     comps = detect_invariant_subspaces(model)
     if len(comps) > 1:
         raise NonUniqueSteadyStateError(
@@ -232,7 +257,11 @@ def steady_states(model, method=None, **options) -> list[NESS]:
     list of NESS
         One state per component, in order of the components' first index.
     """
-    model = as_model(model)
+    model, method = _call_shape(model, method)
+    if isinstance(model, SuperoperatorModel):
+        from .superop import solve_all
+
+        return solve_all(model, resolve_method(method, options))
     comps = detect_invariant_subspaces(model)
     if len(comps) == 1:
         return [steady_state(model, method, **options)]
@@ -246,6 +275,33 @@ def steady_states(model, method=None, **options) -> list[NESS]:
         info.pop("_blocks", None)
         out.append(NESS(rho, model.dims, ness.residual, info))
     return out
+
+
+def _call_shape(model, method):
+    """``(model, method)`` from QuTiP's call shape ``f(H, c_ops)`` or qness's ``f(model, method)``.
+
+    A list (or tuple of operators) in the place of ``method`` can only be
+    ``c_ops`` (a method is a name, an instance or ``None``), so
+    ``steady_state(H, c_ops)`` means ``steady_state((H, c_ops))``.
+    """
+    if isinstance(method, list) or (isinstance(method, tuple) and not dataclasses.is_dataclass(method)):
+        if isinstance(model, (LindbladModel, SuperoperatorModel)):
+            raise TypeError(
+                f"got a model and a list in the place of method; pass c_ops inside the model, "
+                f"or (H, c_ops) as one tuple (method must be a name or a method instance, not "
+                f"{type(method).__name__})"
+            )
+        return as_model((model, method)), None
+    return as_model(model), method
+
+
+def _check_dissipative(model: LindbladModel) -> None:
+    if not any(j.rate > 0 and j.op.nnz for j in model.jumps):
+        raise ClosedSystemError(
+            "the model has no jump operators (c_ops is empty or zero): a closed system, in which every "
+            "function of H is stationary, so there is no unique steady state; add dissipation, or use "
+            "method=Evolve(rho0=...) to evolve a given state"
+        )
 
 
 def _restrict(model: LindbladModel, comp: np.ndarray) -> LindbladModel:
@@ -608,4 +664,70 @@ def _finish(model, system, x, method, info, t0, residual=None) -> NESS:
     )
     if sector.kind == "u1" and len(sector.blocks) > 1:
         info["_blocks"] = list(sector.blocks)
-    return NESS(rho, model.dims, float(residual), info)
+    check_truncation(model, rho)
+    return NESS(
+        rho,
+        model.dims,
+        float(residual),
+        info,
+        site_kinds=tuple(getattr(model, "site_kinds", ())),
+        qobj_dims=getattr(model, "qobj_dims", None),
+    )
+
+
+#: Largest population of the highest Fock level of a bosonic site accepted without a
+#: :class:`~qness.TruncationWarning` (a state well inside its cutoff puts far less there).
+TRUNCATION_THRESHOLD = 1e-3
+
+
+def check_truncation(model, rho: np.ndarray, threshold: float = TRUNCATION_THRESHOLD) -> dict:
+    """Warn when a bosonic site's highest Fock level holds more than ``threshold`` of the population.
+
+    Only sites declared ``"boson"`` in ``model.site_kinds`` (named models,
+    ``ModelBuilder(..., site_kinds=...)``) are checked; other sites have no
+    cutoff to speak of.
+
+    Parameters
+    ----------
+    model : LindbladModel
+        The model (its ``dims`` and ``site_kinds``).
+    rho : numpy.ndarray
+        The ``d x d`` state.
+    threshold : float
+        Largest accepted population of level ``dims[i] - 1``
+        (default :data:`TRUNCATION_THRESHOLD` = 1e-3).
+
+    Returns
+    -------
+    dict
+        ``{site: population of its highest level}`` for the bosonic sites.
+
+    Warns
+    -----
+    TruncationWarning
+        For each bosonic site above the threshold: the Fock cutoff cuts the
+        state, and every result depends on it; raise the cutoff.
+    """
+    kinds = tuple(getattr(model, "site_kinds", ()))
+    out = {}
+    if "boson" not in kinds:
+        return out
+    dims = tuple(model.dims)
+    p = np.real(np.diagonal(rho)).reshape(dims)
+    for i, kind in enumerate(kinds):
+        if kind != "boson":
+            continue
+        axes = tuple(a for a in range(len(dims)) if a != i)
+        local = p.sum(axis=axes) if axes else p
+        top = float(local[-1])
+        out[i] = top
+        if top > threshold:
+            mean = float(np.sum(np.arange(dims[i]) * local))
+            warnings.warn(
+                f"site {i} is a boson truncated at {dims[i]} Fock levels, and its highest level "
+                f"n = {dims[i] - 1} holds population {top:.3g} > {threshold:g} (<n> = {mean:.3g}): the "
+                "cutoff cuts the state and the results depend on it; raise the cutoff",
+                TruncationWarning,
+                stacklevel=3,
+            )
+    return out
