@@ -590,6 +590,12 @@ def _kossakowski_jumps(ops, rates, labels) -> list[Jump]:
     return jumps
 
 
+#: Largest ``max |vec(1)^T L|`` relative to ``max |L|`` accepted from a Liouvillian matrix. Not
+#: machine precision: ``qutip.piqs`` builds Dicke-basis Liouvillians that preserve the trace only
+#: to about 1e-8 relative; a matrix in row stacking or not a generator at all misses by O(1).
+TRACE_TOLERANCE = 1e-6
+
+
 @dataclass(frozen=True, eq=False)
 class SuperoperatorModel:
     """A master equation given only by its Liouvillian matrix.
@@ -639,7 +645,7 @@ class SuperoperatorModel:
         tL = np.asarray(L[diag_idx].sum(axis=0)).ravel()
         scale = max(float(np.max(np.abs(L.data), initial=0.0)), 1e-300)
         err = float(np.max(np.abs(tL), initial=0.0))
-        if err > 1e-10 * scale:
+        if err > TRACE_TOLERANCE * scale:
             raise ValueError(
                 f"L does not preserve the trace (max |vec(1)^T L| = {err:.3g} against max |L| = "
                 f"{scale:.3g}): it is not a Lindblad generator in column stacking "
@@ -819,6 +825,12 @@ class ModelBuilder:
         Number of sites when ``dims`` is a single int.
     name : str
         Model name.
+    site_kinds : str or sequence of str, optional
+        What the sites are (:attr:`LindbladModel.site_kinds`): one kind for
+        every site (e.g. ``"boson"``) or one per site. Sites declared
+        ``"boson"`` are truncated Fock spaces: :func:`qness.steady_state`
+        warns (:class:`~qness.TruncationWarning`) when their highest level is
+        populated.
 
     Notes
     -----
@@ -838,7 +850,7 @@ class ModelBuilder:
     8
     """
 
-    def __init__(self, dims, n: int | None = None, *, name: str = "model"):
+    def __init__(self, dims, n: int | None = None, *, name: str = "model", site_kinds=None):
         if isinstance(dims, (int, np.integer)):
             if n is None:
                 raise ValueError("give n (number of sites) when dims is a single integer")
@@ -848,6 +860,11 @@ class ModelBuilder:
         self.dims = _check_dims(dims)
         self.n = len(self.dims)
         self.name = name
+        if site_kinds is None:
+            site_kinds = ()
+        elif isinstance(site_kinds, str):
+            site_kinds = (site_kinds,) * self.n
+        self.site_kinds = tuple(site_kinds)
         self._H = []  # list of csr terms
         self._drives: list[Drive] = []
         self._jumps: list[Jump] = []
@@ -1116,6 +1133,7 @@ class ModelBuilder:
             symmetries=tuple(self._symmetries),
             name=self.name,
             params=dict(self._params),
+            site_kinds=self.site_kinds,
         )
         if check_symmetries:
             for s in model.symmetries:

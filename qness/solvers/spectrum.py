@@ -841,15 +841,16 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
     return Spectrum(vals, labs, mats, lmats, gap, info, certified)
 
 
-def liouvillian_gap(model, method=None, *, symmetry="auto", **options) -> float:
+def liouvillian_gap(model, *args, method=None, symmetry="auto", **options) -> float:
     """The Liouvillian gap ``-Re(lambda_1) > 0`` (hbar = 1; units of the rates).
 
     Parameters
     ----------
-    model : LindbladModel or tuple (H, c_ops)
-        The master equation.
+    model : LindbladModel, tuple (H, c_ops), or a Liouvillian
+        The master equation (as for :func:`spectrum`); QuTiP's call shape
+        ``liouvillian_gap(H, c_ops)`` is accepted too.
     method, symmetry, **options
-        As for :func:`spectrum`.
+        As for :func:`spectrum` (``method`` may be given second, positionally).
 
     Returns
     -------
@@ -880,7 +881,7 @@ def liouvillian_gap(model, method=None, *, symmetry="auto", **options) -> float:
     # every other sector only for its slowest one; that is all the gap needs.
     from .steady import _call_shape
 
-    model, method = _call_shape(model, method)
+    model, method = _call_shape(model, args, method)
     return spectrum(model, k=1, method=method, symmetry=symmetry, vectors=False, **options).gap
 
 

@@ -140,15 +140,20 @@ class _System:
 
 
 # ------------------------------------------------------------------ public API
-def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> NESS:
+def steady_state(model, *args, method=None, x0=None, symmetry="auto", **options) -> NESS:
     """The steady state ``rho`` with ``L(rho) = 0`` and ``Tr(rho) = 1``.
 
     Parameters
     ----------
-    model : LindbladModel or tuple (H, c_ops)
+    model : LindbladModel, tuple (H, c_ops), or a Liouvillian
         The master equation ``d rho/dt = -i[H, rho] + sum_k D[L_k] rho``
-        (hbar = 1, ``L_k = sqrt(rate_k) A_k``; QuTiP objects accepted).
+        (hbar = 1, ``L_k = sqrt(rate_k) A_k``; QuTiP objects accepted), or
+        its Liouvillian (a ``Qobj`` of type ``"super"``, a square matrix, a
+        :class:`~qness.SuperoperatorModel`), solved directly (see
+        :mod:`qness.solvers.superop`). QuTiP's call shape
+        ``steady_state(H, c_ops, method=...)`` is accepted too.
     method : Auto, Dense, Direct, Krylov, Evolve, str or None
+        (May be given second, positionally: ``steady_state(model, "dense")``.)
         The algorithm (see :mod:`qness.solvers.methods`); ``None`` chooses by
         the size of the steady-state sector and the memory available.
     x0 : array_like or NESS, optional
@@ -200,7 +205,7 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> 
     -0.111111
     """
     t0 = time.perf_counter()
-    model, method = _call_shape(model, method)
+    model, method = _call_shape(model, args, method)
     method = resolve_method(method, options)
     if isinstance(model, SuperoperatorModel):
         from .superop import solve
@@ -244,7 +249,7 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", **options) -> 
     return _finish(model, system, x, chosen, info, t0)
 
 
-def steady_states(model, method=None, **options) -> list[NESS]:
+def steady_states(model, *args, method=None, **options) -> list[NESS]:
     """One steady state per invariant subspace of ``model`` (see :func:`steady_state`).
 
     The basis is split into the connected components of the graph of
@@ -257,7 +262,7 @@ def steady_states(model, method=None, **options) -> list[NESS]:
     list of NESS
         One state per component, in order of the components' first index.
     """
-    model, method = _call_shape(model, method)
+    model, method = _call_shape(model, args, method)
     if isinstance(model, SuperoperatorModel):
         from .superop import solve_all
 
@@ -277,22 +282,40 @@ def steady_states(model, method=None, **options) -> list[NESS]:
     return out
 
 
-def _call_shape(model, method):
-    """``(model, method)`` from QuTiP's call shape ``f(H, c_ops)`` or qness's ``f(model, method)``.
+def _call_shape(model, args, method=None):
+    """``(model, method)`` from qness's ``f(model, method)`` or QuTiP's ``f(H, c_ops, method=...)``.
 
-    A list (or tuple of operators) in the place of ``method`` can only be
-    ``c_ops`` (a method is a name, an instance or ``None``), so
-    ``steady_state(H, c_ops)`` means ``steady_state((H, c_ops))``.
+    A list (or a tuple that is not a method) second can only be ``c_ops``
+    (a method is a name, an instance or ``None``), so ``steady_state(H,
+    c_ops)`` means ``steady_state((H, c_ops))``. A third positional argument
+    is then the method.
     """
-    if isinstance(method, list) or (isinstance(method, tuple) and not dataclasses.is_dataclass(method)):
-        if isinstance(model, (LindbladModel, SuperoperatorModel)):
-            raise TypeError(
-                f"got a model and a list in the place of method; pass c_ops inside the model, "
-                f"or (H, c_ops) as one tuple (method must be a name or a method instance, not "
-                f"{type(method).__name__})"
-            )
-        return as_model((model, method)), None
-    return as_model(model), method
+    args = tuple(args)
+    if len(args) > 2:
+        raise TypeError(
+            f"expected at most (model, method) or (H, c_ops, method); got {1 + len(args)} arguments"
+        )
+    c_ops = None
+    if args and (
+        isinstance(args[0], list) or (isinstance(args[0], tuple) and not dataclasses.is_dataclass(args[0]))
+    ):
+        c_ops, args = args[0], args[1:]
+    elif len(args) == 2:
+        raise TypeError(
+            f"the second argument must be c_ops (a list) when three are given, got {type(args[0]).__name__}"
+        )
+    if args:
+        if method is not None:
+            raise TypeError("method given both positionally and as method=")
+        method = args[0]
+    if c_ops is None:
+        return as_model(model), method
+    if isinstance(model, (LindbladModel, SuperoperatorModel)):
+        raise TypeError(
+            "got a model and a list of c_ops; put the jumps into the model, or pass (H, c_ops) as one "
+            "tuple (the second argument is the method: a name or a method instance)"
+        )
+    return as_model((model, c_ops)), method
 
 
 def _check_dissipative(model: LindbladModel) -> None:
