@@ -8,7 +8,6 @@ import pytest
 import qutip
 import scipy.linalg as sla
 import scipy.sparse as sp
-from helpers import dense_steady_state
 
 import qness
 from qness.solvers.superop import graph_components
