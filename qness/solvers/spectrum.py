@@ -654,8 +654,13 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
 
     Parameters
     ----------
-    model : LindbladModel or tuple (H, c_ops)
-        The master equation (hbar = 1, standard Lindblad form).
+    model : LindbladModel, tuple (H, c_ops), or a Liouvillian
+        The master equation (hbar = 1, standard Lindblad form), or its
+        Liouvillian matrix (``Qobj`` of type ``"super"``, square matrix,
+        :class:`~qness.SuperoperatorModel`): then the sectors are the
+        connected components of its graph (label 0 holds the components
+        with diagonal elements), and large sectors take the LU shift-invert
+        route (no Sylvester preconditioner without ``H``).
     k : int
         Number of eigenvalues returned (over all sectors). Each sector is
         asked for ``k`` (the steady-state sector for at least 2), so the
@@ -901,7 +906,7 @@ def _sector_list(model, symmetry) -> list[Sector]:
         return sectors(model)
     if isinstance(symmetry, (U1Symmetry, Z2Symmetry)):
         return sectors(model, symmetry)
-    raise ValueError(
+    raise TypeError(
         f"symmetry must be 'auto', None, a U1Symmetry or a Z2Symmetry; got {type(symmetry).__name__}"
     )
 

@@ -278,7 +278,9 @@ def steady_states(model, *args, method=None, **options) -> list[NESS]:
         rho[np.ix_(comp, comp)] = ness.rho
         info = dict(ness.info, subspace=comp)
         info.pop("_blocks", None)
-        out.append(NESS(rho, model.dims, ness.residual, info))
+        out.append(
+            NESS(rho, model.dims, ness.residual, info, site_kinds=model.site_kinds, qobj_dims=model.qobj_dims)
+        )
     return out
 
 
@@ -349,7 +351,7 @@ def _choose_sector(model: LindbladModel, symmetry) -> Sector:
         return steady_sector(model)
     if isinstance(symmetry, (U1Symmetry, Z2Symmetry)):
         return steady_sector(model, symmetry)
-    raise ValueError(
+    raise TypeError(
         f"symmetry must be 'auto', None, a U1Symmetry or a Z2Symmetry; got {type(symmetry).__name__}"
     )
 
