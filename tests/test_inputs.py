@@ -376,3 +376,12 @@ def test_graph_sectors_of_a_spin_chain_liouvillian_match_its_u1_sectors():
     b = qness.spectrum(model, k=10, method="dense").eigenvalues
     assert np.allclose(np.sort(a.real), np.sort(b.real), atol=1e-10)
     assert qness.liouvillian_gap(bare) == pytest.approx(qness.liouvillian_gap(model), rel=1e-9)
+
+
+def test_thermodynamics_of_a_bare_liouvillian_says_what_is_missing():
+    from qness.analysis import heat_currents
+
+    L = qutip.liouvillian(*detuned_cavity(N=4))
+    ness = qness.steady_state(L)
+    with pytest.raises(TypeError, match="bare Liouvillian has no Hamiltonian"):
+        heat_currents(qness.as_model(L), ness)
