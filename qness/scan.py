@@ -51,7 +51,7 @@ __all__ = ["scan", "load", "BUILTIN_QUANTITIES", "ScanDefinitionError"]
 BUILTIN_QUANTITIES = {
     "gap": "Liouvillian gap -Re(lambda_1) > 0 (qness.liouvillian_gap); needs no steady state",
     "purity": "tr(rho^2)",
-    "entropy": "von Neumann entropy -tr(rho log2 rho) (bits, as qness.analysis.entanglement)",
+    "entropy": "von Neumann entropy -tr(rho ln rho) (nats)",
     "residual": "the solver's residual ness.residual",
     "iterations": "the solver's iteration count ness.info['iterations']",
     "solve_time": "the solver's wall time ness.info['time'] (s)",
@@ -78,11 +78,9 @@ def _q_purity(model, ness):
 
 
 def _q_entropy(model, ness):
-    # bits: the one convention for entropies of states (entanglement, gaussian, scan); only
-    # the thermodynamic entropy production (k_B = 1) is in nats
     w = np.linalg.eigvalsh(0.5 * (ness.rho + np.asarray(ness.rho).conj().T))
     w = w[w > 1e-15]
-    return float(-np.sum(w * np.log2(w)))
+    return float(-np.sum(w * np.log(w)))
 
 
 def _q_residual(model, ness):

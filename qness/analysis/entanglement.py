@@ -8,7 +8,7 @@ Conventions
   (``base=numpy.e`` for nats). A Bell pair has ``S = 1`` on each half,
   mutual information 2 and logarithmic negativity 1. This is qness's one
   convention for entropies of states: :mod:`qness.gaussian` and the
-  ``"entropy"`` quantity of :func:`qness.scan` use bits too. Only the
+  ``"entropy"`` quantity of :func:`qness.scan.scan` use bits too. Only the
   thermodynamic entropy production of :mod:`qness.analysis.thermo` is in
   nats (``k_B = 1``), as heat over temperature.
 * Every function validates its input: ``rho`` must be square, match
