@@ -97,8 +97,9 @@ def as_csr(op, name: str = "operator", *, allow_super: bool = False) -> sp.csr_a
             arr = np.asarray(op)
         except ValueError as exc:  # ragged nested lists
             raise TypeError(f"{name}: cannot convert {type(op).__name__} to a matrix ({exc})") from None
-        if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-            raise TypeError(f"{name}: cannot convert object of type {type(op).__name__} to a matrix")
+        if arr.dtype.kind not in "biufc":  # bool, int, uint, float, complex
+            what = type(op).__name__ + (f" of dtype {arr.dtype}" if isinstance(op, np.ndarray) else "")
+            raise TypeError(f"{name}: cannot convert object of type {what} to a matrix")
         if arr.ndim != 2:
             raise ValueError(f"{name} must be two-dimensional, got an array of shape {arr.shape}")
         out = sp.csr_array(arr.astype(np.complex128, copy=False))
