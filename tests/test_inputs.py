@@ -47,6 +47,10 @@ def test_liouvillian_qobj_gives_the_steady_state_of_H_and_c_ops():
     assert np.abs(ness.rho - qness.steady_state((H, c_ops)).rho).max() < 1e-10
     assert ness.dims == (8,)
     assert ness.to_qobj().dims == [[8], [8]]
+    # the matrix itself, and its action, come back unchanged
+    assert np.abs(qness.liouvillian(L).toarray() - L.full()).max() == 0.0
+    v = np.arange(64.0) + 1j
+    assert np.abs(qness.liouvillian_operator(L) @ v - L.full() @ v).max() < 1e-12
 
 
 @pytest.mark.parametrize("method", ["dense", "direct", "krylov", "evolve"])
