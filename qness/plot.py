@@ -327,7 +327,7 @@ def wigner(
     xvec=None,
     yvec=None,
     *,
-    mode: int = 0,
+    mode: int | None = None,
     dims: Sequence[int] | None = None,
     ax=None,
     cmap: str = "RdBu_r",
@@ -342,8 +342,10 @@ def wigner(
     xvec, yvec : 1-D array_like, optional
         Phase-space grid (default ``linspace(-5, 5, 121)``); QuTiP's
         convention ``alpha = (x + i y)/sqrt(2)``.
-    mode : int
-        Which mode of the chain.
+    mode : int, optional
+        Site index of the bosonic mode; required for a state of several
+        sites (non-bosonic sites are refused, see
+        :func:`qness.analysis.wigner`).
     dims : sequence of int, optional
         Local dimensions of the chain (default: one mode).
     ax : matplotlib.axes.Axes, optional

@@ -235,7 +235,7 @@ def test_bad_arguments():
         qness.spectrum(m, k=0)
     with pytest.raises(ValueError, match="unknown spectrum method"):
         qness.spectrum(m, method="lanczos")
-    with pytest.raises(ValueError, match="valid options"):
+    with pytest.raises(TypeError, match="valid options"):
         qness.spectrum(m, method="shift-invert", which="LR")
     with pytest.raises(ValueError, match="sigma must be positive"):
         qness.ShiftInvert(sigma=-1.0)

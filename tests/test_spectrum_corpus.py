@@ -137,8 +137,11 @@ def test_dissipative_ising_6_against_dense():
 # ------------------------------------------------------------ bad input
 def test_bad_k_and_nan():
     model = build("Rabi")
-    for k in (0, -1, 2.5, "3"):
+    for k in (0, -1):
         with pytest.raises(ValueError, match="k must be a positive integer"):
+            qness.spectrum(model, k=k)
+    for k in (2.5, "3"):  # the wrong type (issue 13: TypeError, as Python and QuTiP)
+        with pytest.raises(TypeError, match="k must be a positive integer"):
             qness.spectrum(model, k=k)
     with pytest.raises(ValueError, match="k = 577 exceeds the 576 eigenvalues"):
         qness.spectrum(model, k=577)

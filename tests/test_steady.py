@@ -287,7 +287,7 @@ def test_convergence_error_carries_last_iterate():
 
 def test_unknown_options_and_methods_rejected():
     m = xx_chain(3)
-    with pytest.raises(ValueError, match="valid options: solver, preconditioner, rtol"):
+    with pytest.raises(TypeError, match="valid options: solver, preconditioner, rtol"):
         qness.steady_state(m, "krylov", tol=1e-3)
     with pytest.raises(ValueError, match="unknown method 'lu'; valid methods"):
         qness.steady_state(m, "lu")

@@ -2,10 +2,12 @@
 
 from .asymptotic import asymptotic_state
 from .errors import (
+    ClosedSystemError,
     ConvergenceError,
     InsufficientMemoryError,
     NonUniqueSteadyStateError,
     SpectrumWarning,
+    TruncationWarning,
     UniquenessWarning,
 )
 from .methods import Auto, Dense, Direct, Evolve, Krylov
@@ -25,6 +27,8 @@ __all__ = [
     "NonUniqueSteadyStateError",
     "SpectrumWarning",
     "UniquenessWarning",
+    "TruncationWarning",
+    "ClosedSystemError",
     "steady_state",
     "steady_states",
     "asymptotic_state",

@@ -235,8 +235,11 @@ def resolve_method(method, options: dict, registry: dict | None = None, what: st
     Raises
     ------
     ValueError
-        For an unknown method name or an option the method does not have
-        (the message lists the valid ones).
+        For an unknown method name (the message lists the valid ones).
+    TypeError
+        For an option the method does not have (as Python does for an
+        unexpected keyword argument; the message lists the valid ones), or
+        a ``method`` that is neither a name nor a method instance.
     """
     registry = METHODS if registry is None else registry
     if method is None:
@@ -247,7 +250,7 @@ def resolve_method(method, options: dict, registry: dict | None = None, what: st
             raise ValueError(f"unknown {what} {method!r}; valid methods: {', '.join(registry)}")
         method = registry[key]()
     if not dataclasses.is_dataclass(method) or type(method) not in registry.values():
-        raise ValueError(
+        raise TypeError(
             f"{what} must be one of {', '.join(c.__name__ for c in registry.values())} or a name; "
             f"got {type(method).__name__}"
         )
@@ -255,7 +258,7 @@ def resolve_method(method, options: dict, registry: dict | None = None, what: st
         valid = [f.name for f in dataclasses.fields(method)]
         bad = [k for k in options if k not in valid]
         if bad:
-            raise ValueError(
+            raise TypeError(
                 f"{type(method).__name__} does not take option(s) {', '.join(bad)}; "
                 f"valid options: {', '.join(valid)}"
             )

@@ -52,7 +52,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ..model import LindbladModel, U1Symmetry, Z2Symmetry, as_model
+from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
 from ..symmetry import Sector, detect_symmetry, full_sector, sectors
 from .certify import (
     Deflation,
@@ -289,6 +289,8 @@ def _dense_sector(model, sector, k, method: DenseEig, vectors, left, M=None):
 
 
 def _scale(model: LindbladModel) -> float:
+    if isinstance(model, SuperoperatorModel):
+        return model.scale()
     s = 2.0 * float(np.max(np.abs(model.H_eff().diagonal()), initial=0.0))
     return s if s > 0 else 1.0
 
@@ -468,8 +470,9 @@ def _auto_plan(model, sector, method: AutoEig, left):
     if sector.size <= method.dense_max:
         return "dense", None
     M = sector.matrix(model)
-    if left or len(model.dims) == 1:
-        # one mode: L's graph is a 2-D grid of (i, j) and a fill-reducing LU stays small
+    if left or len(model.dims) == 1 or isinstance(model, SuperoperatorModel):
+        # one mode: L's graph is a 2-D grid of (i, j) and a fill-reducing LU stays small;
+        # a bare matrix (SuperoperatorModel) has no Sylvester preconditioner for the Krylov route
         return "lu", M
     flops, _ = envelope_estimate(M)
     return ("lu" if flops <= method.direct_flops else "krylov"), M
@@ -652,8 +655,13 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
 
     Parameters
     ----------
-    model : LindbladModel or tuple (H, c_ops)
-        The master equation (hbar = 1, standard Lindblad form).
+    model : LindbladModel, tuple (H, c_ops), or a Liouvillian
+        The master equation (hbar = 1, standard Lindblad form), or its
+        Liouvillian matrix (``Qobj`` of type ``"super"``, square matrix,
+        :class:`~qness.SuperoperatorModel`): then the sectors are the
+        connected components of its graph (label 0 holds the components
+        with diagonal elements), and large sectors take the LU shift-invert
+        route (no Sylvester preconditioner without ``H``).
     k : int
         Number of eigenvalues returned (over all sectors). Each sector is
         asked for ``k`` (the steady-state sector for at least 2), so the
@@ -708,8 +716,15 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
     0.5
     """
     t0 = time.perf_counter()
+    if isinstance(k, (list, tuple)):
+        raise TypeError(
+            "k must be a positive integer, got a list: to pass QuTiP's (H, c_ops), pass them as one "
+            "tuple, spectrum((H, c_ops), k=...)"
+        )
     model = as_model(model)
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k must be a positive integer, got {type(k).__name__} {k!r}")
+    if k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if k > model.dim**2:
         raise ValueError(
@@ -832,15 +847,16 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
     return Spectrum(vals, labs, mats, lmats, gap, info, certified)
 
 
-def liouvillian_gap(model, method=None, *, symmetry="auto", **options) -> float:
+def liouvillian_gap(model, *args, method=None, symmetry="auto", **options) -> float:
     """The Liouvillian gap ``-Re(lambda_1) > 0`` (hbar = 1; units of the rates).
 
     Parameters
     ----------
-    model : LindbladModel or tuple (H, c_ops)
-        The master equation.
+    model : LindbladModel, tuple (H, c_ops), or a Liouvillian
+        The master equation (as for :func:`spectrum`); QuTiP's call shape
+        ``liouvillian_gap(H, c_ops)`` is accepted too.
     method, symmetry, **options
-        As for :func:`spectrum`.
+        As for :func:`spectrum` (``method`` may be given second, positionally).
 
     Returns
     -------
@@ -869,10 +885,17 @@ def liouvillian_gap(model, method=None, *, symmetry="auto", **options) -> float:
     """
     # k = 1: the steady sector is still asked for 2 eigenvalues (0 and its slowest mode),
     # every other sector only for its slowest one; that is all the gap needs.
+    from .steady import _call_shape
+
+    model, method = _call_shape(model, args, method)
     return spectrum(model, k=1, method=method, symmetry=symmetry, vectors=False, **options).gap
 
 
 def _sector_list(model, symmetry) -> list[Sector]:
+    if isinstance(model, SuperoperatorModel):
+        from .superop import spectrum_sectors
+
+        return spectrum_sectors(model, symmetry)
     if symmetry is None or symmetry is False:
         return [full_sector(model.dim)]
     if isinstance(symmetry, str):
@@ -884,7 +907,7 @@ def _sector_list(model, symmetry) -> list[Sector]:
         return sectors(model)
     if isinstance(symmetry, (U1Symmetry, Z2Symmetry)):
         return sectors(model, symmetry)
-    raise ValueError(
+    raise TypeError(
         f"symmetry must be 'auto', None, a U1Symmetry or a Z2Symmetry; got {type(symmetry).__name__}"
     )
 

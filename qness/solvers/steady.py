@@ -24,16 +24,31 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ..model import LindbladModel, U1Symmetry, Z2Symmetry, as_model
+from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
 from ..symmetry import Sector, detect_invariant_subspaces, detect_symmetry, full_sector, steady_sector
-from .errors import ConvergenceError, InsufficientMemoryError, NonUniqueSteadyStateError, UniquenessWarning
+from .errors import (
+    ClosedSystemError,
+    ConvergenceError,
+    InsufficientMemoryError,
+    NonUniqueSteadyStateError,
+    TruncationWarning,
+    UniquenessWarning,
+)
 from .krylov import gmres
 from .methods import Auto, Dense, Direct, Evolve, Krylov, resolve_method
 from .progress import Progress, logger
 from .result import NESS
 from .uniqueness import NON_UNIQUE_HINT, krylov_check, lu_check
 
-__all__ = ["steady_state", "steady_states", "available_memory", "envelope_estimate", "memory_estimate"]
+__all__ = [
+    "steady_state",
+    "steady_states",
+    "available_memory",
+    "envelope_estimate",
+    "memory_estimate",
+    "check_truncation",
+    "TRUNCATION_THRESHOLD",
+]
 
 
 def available_memory() -> float:
@@ -143,6 +158,13 @@ class _System:
     """The sector problem: matrix (lazily), matrix-free operator, trace row."""
 
     def __init__(self, model: LindbladModel, sector: Sector, weight: float | None = None):
+        if isinstance(model, SuperoperatorModel):
+            from .superop import GraphSector
+
+            if sector.kind == "full":
+                sector = GraphSector(0, model.dim, np.arange(model.dim**2))
+            if weight is None:
+                weight = model.scale()
         self.model = model
         self.sector = sector
         self.n = sector.size
@@ -208,15 +230,20 @@ class _System:
 
 
 # ------------------------------------------------------------------ public API
-def steady_state(model, method=None, *, x0=None, symmetry="auto", progress=False, **options) -> NESS:
+def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=False, **options) -> NESS:
     """The steady state ``rho`` with ``L(rho) = 0`` and ``Tr(rho) = 1``.
 
     Parameters
     ----------
-    model : LindbladModel or tuple (H, c_ops)
+    model : LindbladModel, tuple (H, c_ops), or a Liouvillian
         The master equation ``d rho/dt = -i[H, rho] + sum_k D[L_k] rho``
-        (hbar = 1, ``L_k = sqrt(rate_k) A_k``; QuTiP objects accepted).
+        (hbar = 1, ``L_k = sqrt(rate_k) A_k``; QuTiP objects accepted), or
+        its Liouvillian (a ``Qobj`` of type ``"super"``, a square matrix, a
+        :class:`~qness.SuperoperatorModel`), solved directly (see
+        :mod:`qness.solvers.superop`). QuTiP's call shape
+        ``steady_state(H, c_ops, method=...)`` is accepted too.
     method : Auto, Dense, Direct, Krylov, Evolve, str or None
+        (May be given second, positionally: ``steady_state(model, "dense")``.)
         The algorithm (see :mod:`qness.solvers.methods`); ``None`` chooses by
         the size of the steady-state sector and the memory available.
     x0 : array_like or NESS, optional
@@ -283,11 +310,16 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", progress=False
     t0 = time.perf_counter()
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be a bool, got {type(progress).__name__}")
-    model = as_model(model)
+    model, method = _call_shape(model, args, method)
     method = resolve_method(method, options)
+    if isinstance(model, SuperoperatorModel):
+        from .superop import solve
+
+        return solve(model, method, x0, symmetry, t0)
     if isinstance(method, Evolve):
         _memory_guard(model, full_sector(model.dim), method)
         return _evolve(model, method, x0, t0, progress)
+    _check_dissipative(model)
     comps = detect_invariant_subspaces(model)
     if len(comps) > 1:
         raise NonUniqueSteadyStateError(
@@ -332,7 +364,7 @@ def steady_state(model, method=None, *, x0=None, symmetry="auto", progress=False
     return _finish(model, system, x, chosen, info, t0)
 
 
-def steady_states(model, method=None, **options) -> list[NESS]:
+def steady_states(model, *args, method=None, **options) -> list[NESS]:
     """One steady state per invariant subspace of ``model`` (see :func:`steady_state`).
 
     The basis is split into the connected components of the graph of
@@ -347,7 +379,11 @@ def steady_states(model, method=None, **options) -> list[NESS]:
     list of NESS
         One state per component, in order of the components' first index.
     """
-    model = as_model(model)
+    model, method = _call_shape(model, args, method)
+    if isinstance(model, SuperoperatorModel):
+        from .superop import solve_all
+
+        return solve_all(model, resolve_method(method, options))
     comps = detect_invariant_subspaces(model)
     if len(comps) == 1:
         return [steady_state(model, method, **options)]
@@ -359,8 +395,55 @@ def steady_states(model, method=None, **options) -> list[NESS]:
         rho[np.ix_(comp, comp)] = ness.rho
         info = dict(ness.info, subspace=comp)
         info.pop("_blocks", None)
-        out.append(NESS(rho, model.dims, ness.residual, info))
+        out.append(
+            NESS(rho, model.dims, ness.residual, info, site_kinds=model.site_kinds, qobj_dims=model.qobj_dims)
+        )
     return out
+
+
+def _call_shape(model, args, method=None):
+    """``(model, method)`` from qness's ``f(model, method)`` or QuTiP's ``f(H, c_ops, method=...)``.
+
+    A list (or a tuple that is not a method) second can only be ``c_ops``
+    (a method is a name, an instance or ``None``), so ``steady_state(H,
+    c_ops)`` means ``steady_state((H, c_ops))``. A third positional argument
+    is then the method.
+    """
+    args = tuple(args)
+    if len(args) > 2:
+        raise TypeError(
+            f"expected at most (model, method) or (H, c_ops, method); got {1 + len(args)} arguments"
+        )
+    c_ops = None
+    if args and (
+        isinstance(args[0], list) or (isinstance(args[0], tuple) and not dataclasses.is_dataclass(args[0]))
+    ):
+        c_ops, args = args[0], args[1:]
+    elif len(args) == 2:
+        raise TypeError(
+            f"the second argument must be c_ops (a list) when three are given, got {type(args[0]).__name__}"
+        )
+    if args:
+        if method is not None:
+            raise TypeError("method given both positionally and as method=")
+        method = args[0]
+    if c_ops is None:
+        return as_model(model), method
+    if isinstance(model, (LindbladModel, SuperoperatorModel)):
+        raise TypeError(
+            "got a model and a list of c_ops; put the jumps into the model, or pass (H, c_ops) as one "
+            "tuple (the second argument is the method: a name or a method instance)"
+        )
+    return as_model((model, c_ops)), method
+
+
+def _check_dissipative(model: LindbladModel) -> None:
+    if not any(j.rate > 0 and j.op.nnz for j in model.jumps):
+        raise ClosedSystemError(
+            "the model has no jump operators (c_ops is empty or zero): a closed system, in which every "
+            "function of H is stationary, so there is no unique steady state; add dissipation, or use "
+            "method=Evolve(rho0=...) to evolve a given state"
+        )
 
 
 def _restrict(model: LindbladModel, comp: np.ndarray) -> LindbladModel:
@@ -385,7 +468,7 @@ def _choose_sector(model: LindbladModel, symmetry) -> Sector:
         return steady_sector(model)
     if isinstance(symmetry, (U1Symmetry, Z2Symmetry)):
         return steady_sector(model, symmetry)
-    raise ValueError(
+    raise TypeError(
         f"symmetry must be 'auto', None, a U1Symmetry or a Z2Symmetry; got {type(symmetry).__name__}"
     )
 
@@ -806,4 +889,70 @@ def _finish(model, system, x, method, info, t0, residual=None) -> NESS:
     )
     if sector.kind == "u1" and len(sector.blocks) > 1:
         info["_blocks"] = list(sector.blocks)
-    return NESS(rho, model.dims, float(residual), info)
+    check_truncation(model, rho)
+    return NESS(
+        rho,
+        model.dims,
+        float(residual),
+        info,
+        site_kinds=tuple(getattr(model, "site_kinds", ())),
+        qobj_dims=getattr(model, "qobj_dims", None),
+    )
+
+
+#: Largest population of the highest Fock level of a bosonic site accepted without a
+#: :class:`~qness.TruncationWarning` (a state well inside its cutoff puts far less there).
+TRUNCATION_THRESHOLD = 1e-3
+
+
+def check_truncation(model, rho: np.ndarray, threshold: float = TRUNCATION_THRESHOLD) -> dict:
+    """Warn when a bosonic site's highest Fock level holds more than ``threshold`` of the population.
+
+    Only sites declared ``"boson"`` in ``model.site_kinds`` (named models,
+    ``ModelBuilder(..., site_kinds=...)``) are checked; other sites have no
+    cutoff to speak of.
+
+    Parameters
+    ----------
+    model : LindbladModel
+        The model (its ``dims`` and ``site_kinds``).
+    rho : numpy.ndarray
+        The ``d x d`` state.
+    threshold : float
+        Largest accepted population of level ``dims[i] - 1``
+        (default :data:`TRUNCATION_THRESHOLD` = 1e-3).
+
+    Returns
+    -------
+    dict
+        ``{site: population of its highest level}`` for the bosonic sites.
+
+    Warns
+    -----
+    TruncationWarning
+        For each bosonic site above the threshold: the Fock cutoff cuts the
+        state, and every result depends on it; raise the cutoff.
+    """
+    kinds = tuple(getattr(model, "site_kinds", ()))
+    out = {}
+    if "boson" not in kinds:
+        return out
+    dims = tuple(model.dims)
+    p = np.real(np.diagonal(rho)).reshape(dims)
+    for i, kind in enumerate(kinds):
+        if kind != "boson":
+            continue
+        axes = tuple(a for a in range(len(dims)) if a != i)
+        local = p.sum(axis=axes) if axes else p
+        top = float(local[-1])
+        out[i] = top
+        if top > threshold:
+            mean = float(np.sum(np.arange(dims[i]) * local))
+            warnings.warn(
+                f"site {i} is a boson truncated at {dims[i]} Fock levels, and its highest level "
+                f"n = {dims[i] - 1} holds population {top:.3g} > {threshold:g} (<n> = {mean:.3g}): the "
+                "cutoff cuts the state and the results depend on it; raise the cutoff",
+                TruncationWarning,
+                stacklevel=3,
+            )
+    return out
