@@ -1,6 +1,11 @@
 """qness.spectrum / liouvillian_gap vs QuTiP's closest route, and accuracy against dense eig.
 
-Run: ``python benchmarks/bench_spectrum.py`` (``--quick`` for a smoke run).
+Run: ``python benchmarks/bench_spectrum.py`` (``--quick`` for a smoke run);
+``--corpus`` runs the model corpus of ``tests/spectrum_corpus.py`` (k = 1, 4, 8 per
+model, default method): time, certified, distance to dense eig, and QuTiP's
+route for comparison (``eigenenergies(sparse=True, sort="high")``, which finds
+the eigenvalues of largest *modulus* near the top of the sorted list, not the
+rightmost).
 QuTiP has no gap function; its route is
 ``qutip.liouvillian(H, c_ops).to("csr").eigenenergies(sparse=True, sort="high", eigvals=k)``.
 Accuracy: the largest distance from each returned eigenvalue to the dense
@@ -54,7 +59,12 @@ def main():
     ap.add_argument(
         "--gap-xxz", type=int, nargs="*", default=[], help="chain lengths for liouvillian_gap alone"
     )
+    ap.add_argument("--corpus", action="store_true", help="the model corpus against dense eig")
+    ap.add_argument("--only", nargs="*", default=None, help="corpus models whose name contains one of these")
     args = ap.parse_args()
+    if args.corpus:
+        corpus(args.only)
+        return
     if args.gap_xxz:
         print("qness.liouvillian_gap (slowest mode over all sectors; no eigenvectors)")
         print("| model | size | qness (s) | peak (MiB) | gap |")
@@ -101,6 +111,55 @@ def main():
                 f"| {rt} | {dt} | {d_ours} | {d_theirs} |",
                 flush=True,
             )
+
+
+CORPUS_SETUP = (
+    "import sys, numpy as np\nsys.path.insert(0, {tests!r})\nimport qness\n"
+    "from spectrum_corpus import build, dense_spectrum, distance_to_dense\nmodel = build({name!r})\n"
+)
+CORPUS_RUN = (
+    "import warnings\nout = {}\n"
+    "for k in (1, 4, 8):\n"
+    "    with warnings.catch_warnings(record=True) as w:\n"
+    "        warnings.simplefilter('always')\n"
+    "        spec = qness.spectrum(model, k=k, vectors=False)\n"
+    "    out[k] = dict(ev=[[complex(z).real, complex(z).imag] for z in spec.eigenvalues],"
+    " certified=bool(spec.certified), warned=len(w))\n"
+    "extra = out\n"
+)
+CORPUS_DENSE = "ev = dense_spectrum(model)\nextra = dict(ev=[[z.real, z.imag] for z in ev])\n"
+
+
+def corpus(only):
+    tests = str(Path(__file__).resolve().parent.parent / "tests")
+    sys.path.insert(0, tests)
+    from spectrum_corpus import CORPUS, build, distance_to_dense
+
+    print(
+        "| model | unknowns | qness k=1,4,8 (s) | certified | warnings | max dist to dense | dense eig (s) |"
+    )
+    print("|---|---:|---:|---|---:|---:|---:|")
+    for name in CORPUS:
+        if only and not any(o.lower() in name.lower() for o in only):
+            continue
+        setup = CORPUS_SETUP.format(tests=tests, name=name)
+        ours = measure(setup, CORPUS_RUN, timeout=1800)
+        dense = measure(setup, CORPUS_DENSE, timeout=1800)
+        if "error" in ours or "error" in dense:
+            print(f"| {name} | | {ours.get('error', '')} | | | | {dense.get('error', '')} |", flush=True)
+            continue
+        ref = np.array([complex(*z) for z in dense["extra"]["ev"]])
+        res = ours["extra"]
+        d = max(
+            distance_to_dense(np.array([complex(*z) for z in res[str(k)]["ev"]]), ref, k) for k in (1, 4, 8)
+        )
+        cert = all(res[str(k)]["certified"] for k in (1, 4, 8))
+        warned = sum(res[str(k)]["warned"] for k in (1, 4, 8))
+        n = build(name).dim ** 2
+        print(
+            f"| {name} | {n} | {ours['time']:.2f} | {cert} | {warned} | {d:.1e} | {dense['time']:.2f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

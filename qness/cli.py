@@ -12,8 +12,10 @@ Examples
 
 ``MODEL`` is a name from ``qness models`` or ``module:function`` for any
 importable function returning a :class:`qness.LindbladModel`. Exit codes:
-0 success, 1 a computation failed, 2 bad arguments (unknown model or
-parameter, malformed value).
+0 success, 1 a computation failed, 2 bad arguments (unknown model,
+parameter, method or quantity, malformed value, a store that is not a
+readable scan store or is being written by another scan); every exit 2
+prints the subcommand's usage and one message.
 """
 
 from __future__ import annotations
@@ -34,6 +36,19 @@ __all__ = ["main"]
 
 class UsageError(Exception):
     """Bad command-line input (exit code 2)."""
+
+
+def _store_problem(exc, command: str = "scan") -> str:
+    """A store error's message, with the command line's flags (not Python arguments) as the remedy."""
+    from .scan import ScanDefinitionError, ScanStoreError
+
+    if command == "plot":
+        return f"{exc.problem}; `qness scan ... --overwrite` writes a new store"
+    if isinstance(exc, ScanDefinitionError):
+        return f"{exc.problem}; use another --out, or --overwrite to discard it"
+    if isinstance(exc, ScanStoreError):
+        return f"{exc.problem}; use another --out, or --overwrite to replace it"
+    return str(exc)
 
 
 # --------------------------------------------------------------------------- models
@@ -156,11 +171,19 @@ def _describe_param(p) -> str:
 
 
 def _build(f, name, params):
+    from .model import LindbladModel
+
     _check_params(f, name, set(params))
     try:
-        return f(**params)
+        model = f(**params)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"model {name!r} rejected the parameters: {exc}") from None
+    if not isinstance(model, LindbladModel):
+        raise UsageError(
+            f"model {name!r} returned {type(model).__name__}, not a qness.LindbladModel; MODEL must be "
+            "a function that returns one"
+        )
+    return model
 
 
 # --------------------------------------------------------------------------- observables
@@ -225,7 +248,7 @@ def _cmd_steady(args) -> int:
     f = resolve_model(args.model)
     model = _build(f, args.model, _parse_sets(args.set))
     t0 = time.perf_counter()
-    ness = qness.steady_state(model, args.method)
+    ness = qness.steady_state(model, args.method or None, progress=bool(getattr(args, "progress", False)))
     wall = time.perf_counter() - t0
     info = dict(ness.info)
     out = {
@@ -257,20 +280,27 @@ def _cmd_gap(args) -> int:
     f = resolve_model(args.model)
     model = _build(f, args.model, _parse_sets(args.set))
     t0 = time.perf_counter()
-    spec = qness.spectrum(model, k=1, vectors=False)
-    gap, exact = float(spec.gap), bool(spec.info["exact_rightmost"])
+    spec = qness.spectrum(model, k=1, method=args.method or None, vectors=False)
+    gap, exact = float(spec.gap), bool(spec.certified)
     wall = time.perf_counter() - t0
     if args.json:
         out = {"model": args.model, "dim": model.dim, "gap": gap, "certified": exact, "time": wall}
         print(json.dumps(out))
     else:
-        how = "certified rightmost" if exact else "nearest zero, not certified rightmost"
+        how = "certified rightmost" if exact else "not certified: see the SpectrumWarning"
         print(f"gap {gap:.10g}  (model {args.model}, dimension {model.dim}, {how}, {wall:.3f} s)")
     return 0
 
 
 def _cmd_scan(args) -> int:
-    from .scan import ScanDefinitionError, scan
+    from .scan import (
+        ScanDefinitionError,
+        ScanLockedError,
+        ScanStoreError,
+        _current_baths,
+        _normalise_quantities,
+        scan,
+    )
 
     f = resolve_model(args.model)
     fixed = _parse_sets(args.set)
@@ -291,16 +321,33 @@ def _cmd_scan(args) -> int:
             if not params:
                 raise UsageError(f"model {args.model!r} takes no parameters")
             size_name = params[0].name
+    elif size_name is not None:
+        raise UsageError("--size-name needs --size")
     both = set(fixed) & (set(grid) | ({size_name} if sizes else set()))
     if both:
         raise UsageError(f"parameter(s) {', '.join(sorted(both))} given both with --set and --vary/--size")
+    if sizes and size_name in grid:
+        raise UsageError(f"parameter {size_name!r} given both with --vary and --size")
     varied = set(grid) | ({size_name} if sizes else set())
     _check_params(f, args.model, set(fixed) | varied)
     quantities = [q.strip() for q in args.quantities.split(",") if q.strip()]
+    try:
+        quantities = list(_normalise_quantities(quantities))
+        baths = _current_baths(quantities)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"--quantities: {exc}") from None
     if args.workers is not None and args.scheduler is not None:
         raise UsageError("give --workers or --scheduler, not both")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError("--workers must be >= 1")
+    # the model at the first point: a factory that returns no model, or a bath that does not
+    # exist, is a usage error now rather than one error per point later
+    first = {k: v[0].item() for k, v in grid.items()} | ({size_name: sizes[0]} if sizes else {})
+    model = _build(f, args.model, fixed | first)
+    for q, bath in baths.items():
+        if bath not in model.baths:
+            valid = ", ".join(map(str, model.baths)) or "none"
+            raise UsageError(
+                f"--quantities {q}: model {args.model!r} has no bath {bath!r} (its baths: {valid})"
+            )
     factory = functools.partial(f, **fixed)
     client = None
     executor = None
@@ -313,7 +360,6 @@ def _cmd_scan(args) -> int:
         executor = client.get_executor()
     elif args.workers == 1:
         executor = "serial"
-    done_before = _done_in_store(args.out) if not args.overwrite else 0
     t0 = time.perf_counter()
     try:
         ds = scan(
@@ -325,12 +371,14 @@ def _cmd_scan(args) -> int:
             store=args.out,
             executor=executor,
             workers=args.workers,
+            method=args.method or None,
             progress=not args.no_progress,
             overwrite=args.overwrite,
+            retry_failed=args.retry_failed,
         )
-    except ScanDefinitionError as exc:
-        raise UsageError(str(exc)) from None
-    except ValueError as exc:
+    except (ScanDefinitionError, ScanStoreError) as exc:
+        raise UsageError(_store_problem(exc)) from None
+    except (ScanLockedError, ValueError, TypeError) as exc:  # scan() records errors of points itself
         raise UsageError(str(exc)) from None
     finally:
         if client is not None:
@@ -338,11 +386,12 @@ def _cmd_scan(args) -> int:
     wall = time.perf_counter() - t0
     failed = int((ds["error"] != "").sum())
     total = int(ds["done"].size)
-    computed = total - done_before
+    computed = int(ds.attrs["computed"])
     print(f"{total} points in {args.out} ({computed} computed now, {failed} failed), {wall:.1f} s")
     if failed:
         errs = ds["error"].values.ravel()
-        print(f"first error: {next(e for e in errs if e)}", file=sys.stderr)
+        hint = "" if args.retry_failed else " (rerun with --retry-failed to compute failed points again)"
+        print(f"first error: {next(e for e in errs if e)}{hint}", file=sys.stderr)
     if "gap" in ds and len(grid) == 1:
         _summarise_gap(ds["gap"], next(iter(grid)), size_name if sizes else None)
     return 1 if failed == total else 0
@@ -373,65 +422,164 @@ def _summarise_gap(da, param, size_name):
         )
 
 
-def _title(definition) -> str:
-    """``model (fixed parameters)`` from a scan definition."""
+def _title(definition, da=None) -> str:
+    """``model (fixed parameters, values fixed with --at)`` from a scan definition."""
     f = definition.get("factory")
     fixed = {}
     while isinstance(f, dict):  # functools.partial, possibly nested
         fixed.update(f.get("keywords", {}))
         f = f.get("partial")
     name = str(f).rsplit(".", 1)[-1]
+    if da is not None:  # scalar coordinates left by --at
+        fixed.update({k: da[k].values.item() for k in da.coords if da[k].ndim == 0})
     if fixed:
-        name += " (" + ", ".join(f"{k}={v}" for k, v in fixed.items()) + ")"
+        name += " (" + ", ".join(f"{k}={_fmt(v)}" for k, v in fixed.items()) + ")"
     return name
-
-
-def _done_in_store(path) -> int:
-    import os
-
-    if not os.path.exists(path):
-        return 0
-    from .scan import load
-
-    try:
-        return int(load(path)["done"].sum())
-    except Exception:  # not a store: scan() reports it
-        return 0
 
 
 def _cmd_plot(args) -> int:
     import os
 
-    from .plot import gap_curves
-    from .scan import load
+    from .plot import gap_curves, gap_scaling
+    from .scan import ScanStoreError, load
 
     if not os.path.exists(args.file):
         raise UsageError(f"no such file: {args.file}")
     try:
         ds = load(args.file)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{args.file} is not a qness scan store: {exc}") from None
+    except ScanStoreError as exc:
+        raise UsageError(_store_problem(exc, "plot")) from None
     q = args.quantity
-    if q not in ds.data_vars or q in ("error", "done", "time"):
-        valid = [v for v in ds.data_vars if v not in ("error", "done")]
+    valid = [v for v in ds.data_vars if v not in ("error", "done", "time")]
+    if q not in valid:
         raise UsageError(f"no quantity {q!r} in {args.file}; it has {', '.join(valid)}")
     definition = json.loads(ds.attrs["definition"])
     size_name = definition.get("size_name")
-    ax = gap_curves(ds[q], size_name=size_name, log=not args.linear, ylabel=q)
-    ax.set_title(_title(definition), fontsize="small")
+    da = ds[q]
+    for item in args.at or []:
+        key, sep, val = item.partition("=")
+        key = key.strip()
+        if not sep or key not in da.dims:
+            raise UsageError(f"--at expects name=value with a name from {', '.join(da.dims)}, got {item!r}")
+        value = _parse_value(val)
+        coord = da[key].values
+        if coord.dtype.kind in "US":
+            if str(value) not in coord.tolist():
+                raise UsageError(f"--at {item}: {key} takes the values {', '.join(map(str, coord))}")
+            da = da.sel({key: str(value)})
+        else:
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise UsageError(f"--at {item}: {key} is numeric, got {val!r}") from None
+            da = da.sel({key: value}, method="nearest")
+    curve_dims = [d for d in da.dims if d != size_name]
+    if len(curve_dims) != 1:
+        if curve_dims:
+            d0 = curve_dims[0]
+            fix = f"fix all but one with --at NAME=VALUE, e.g. --at {d0}={_fmt(da[d0].values[0])}"
+        else:
+            fix = "leave one parameter free (fewer --at)"
+        also = f" (and the sizes, {size_name})" if size_name in da.dims else ""
+        raise UsageError(
+            f"{args.file} has the dimensions {', '.join(da.dims)}; a plot shows one parameter{also}: {fix}"
+        )
+    parameter = curve_dims[0]
+    sized = size_name in da.dims
+    scaling = q == "gap" and sized and not args.no_fit
+    if scaling:  # the fit needs a positive gap at three sizes or more
+        ok = ((da > 0) & np.isfinite(da)).any(parameter)
+        scaling = int(ok.sum()) >= 3
+        if not scaling and da.sizes[size_name] >= 3:
+            print(
+                f"no finite-size panel: fewer than 3 sizes have a positive gap in {args.file}",
+                file=sys.stderr,
+            )
+    if scaling:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(10.0, 3.9), layout="constrained")
+        ax, ax2 = fig.subplots(1, 2)
+        gap_curves(da, parameter, size_name=size_name, log=not args.linear, ylabel="Liouvillian gap", ax=ax)
+        gap_scaling(da, parameter, size_name=size_name, ax=ax2, mark=ax)
+        fig.suptitle(_title(definition, da), fontsize="medium")
+    else:
+        ax = gap_curves(
+            da, parameter, size_name=size_name if sized else None, log=not args.linear, ylabel=_ylabel(q)
+        )
+        ax.set_title(_title(definition, da), fontsize="small")
+        fig = ax.figure
     out = args.out or os.path.splitext(args.file)[0] + ".png"
-    ax.figure.savefig(out, dpi=args.dpi, bbox_inches="tight")
+    fig.savefig(out, dpi=args.dpi, bbox_inches="tight")
     print(out)
     return 0
 
 
+def _ylabel(q: str) -> str:
+    """An axis label for a built-in quantity name (the name itself otherwise)."""
+    kind, _, body = q.partition(":")
+    op, _, site = body.partition("@")
+    labels = {
+        "gap": "Liouvillian gap",
+        "purity": "purity tr($\\rho^2$)",
+        "entropy": f"entropy of sites {body} (bits)" if body else "entropy (bits)",
+        "expect": f"$\\langle${op}$\\rangle$" + (f" on site {site}" if site else ", sum over sites"),
+        "current": f"energy current from bath {body}",
+        "heat_current": f"energy current from bath {body}",
+        "particle_current": f"particle current from bath {body}",
+        "spin_current": f"spin current from bath {body}",
+        "log_negativity": f"log negativity of sites {body} (bits)",
+        "negativity": f"negativity of sites {body}",
+        "mutual_information": f"mutual information {body.replace(':', ' : ')} (bits)",
+        "concurrence": f"concurrence of sites {body}",
+        "solve_time": "solve time (s)",
+    }
+    return labels.get(kind, q)
+
+
+def _fmt(v) -> str:
+    """A number as a short label: 0.6000000000000001 -> 0.6, 3 -> 3."""
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return f"{x:.6g}"
+
+
 # --------------------------------------------------------------------------- parser
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _method_arg(sp, registry, what):
+    names = list(registry)
+    sp.add_argument(
+        "--method",
+        type=str.lower,
+        choices=names,
+        default=None,
+        metavar="METHOD",
+        help=f"{what} method, one of {', '.join(names)} (default: auto)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .solvers.methods import METHODS
+    from .solvers.spectrum import EIG_METHODS
+
     p = argparse.ArgumentParser(
         prog="qness",
         description="Non-equilibrium steady states of Lindblad master equations.",
         epilog="MODEL is a name from `qness models` or module:function.",
     )
+    p.add_argument("--version", action="version", version=f"qness {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("models", help="list the named models", description="List the named models.")
@@ -449,10 +597,12 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("steady", help="solve for the steady state", description="Solve for the NESS.")
     model_args(s)
-    s.add_argument("--method", default=None, help="steady-state method (default: automatic)")
+    _method_arg(s, METHODS, "steady-state")
+    s.add_argument("--progress", action="store_true", help="show iterations and residual on stderr (tqdm)")
 
     g = sub.add_parser("gap", help="the Liouvillian gap", description="Compute the Liouvillian gap.")
     model_args(g)
+    _method_arg(g, EIG_METHODS, "spectrum")
 
     sc = sub.add_parser(
         "scan",
@@ -472,12 +622,19 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument(
         "--quantities",
         default="gap",
-        help="comma-separated, from: gap, purity, entropy, residual, iterations, solve_time, "
-        "expect:OP (summed over sites), expect:OP@SITE, current:BATH (default: gap)",
+        metavar="Q1,Q2,...",
+        help="comma-separated, from: gap, purity, entropy (bits), residual, iterations, solve_time, "
+        "expect:OP (summed over sites), expect:OP@SITE, current:BATH (energy), particle_current:BATH, "
+        "spin_current:BATH, entropy:SITES, mutual_information:SITES:SITES, negativity:SITES, "
+        "log_negativity:SITES, concurrence:I+J; SITES is I, I+J+K or I..J (default: gap)",
     )
-    sc.add_argument("--workers", type=int, metavar="K", help="local worker processes (1: serial)")
+    _method_arg(sc, METHODS, "steady-state")
+    sc.add_argument("--workers", type=_positive_int, metavar="K", help="local worker processes (1: serial)")
     sc.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler address")
     sc.add_argument("--overwrite", action="store_true", help="discard an existing store")
+    sc.add_argument(
+        "--retry-failed", action="store_true", help="compute again the points of the store that failed"
+    )
     sc.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     pl = sub.add_parser("plot", help="plot a scan store", description="Plot a quantity versus the parameter.")
@@ -485,7 +642,14 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--out", metavar="PNG", help="image file (default: FILE with .png)")
     pl.add_argument("--quantity", default="gap", help="quantity to plot (default: gap)")
     pl.add_argument("--linear", action="store_true", help="linear y axis (default: log)")
-    pl.add_argument("--dpi", type=int, default=120)
+    pl.add_argument(
+        "--at",
+        action="append",
+        metavar="NAME=VALUE",
+        help="fix a grid parameter of a scan of several (nearest value; repeat for several)",
+    )
+    pl.add_argument("--no-fit", action="store_true", help="no finite-size panel for a gap scan over sizes")
+    pl.add_argument("--dpi", type=_positive_int, default=120, help="resolution (default: 120)")
     return p
 
 
@@ -517,6 +681,8 @@ def main(argv=None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except UsageError as exc:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        print(sub.choices[args.command].format_usage(), end="", file=sys.stderr)
         print(f"qness {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

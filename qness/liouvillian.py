@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .model import LindbladModel, as_model
+from .model import LindbladModel, SuperoperatorModel, as_model
 
 # Idle OpenMP workers spin by default; between kernel calls (Python, BLAS, SciPy work)
 # they would steal cores from the main thread. Sleep instead, unless the user chose.
@@ -103,6 +103,11 @@ def _canonical(M) -> sp.csr_array:
 def lindblad_arrays(model: LindbladModel) -> LindbladArrays:
     """The kernel inputs for ``model``: ``A = -i H_eff`` and the jump operators."""
     model = as_model(model)
+    if isinstance(model, SuperoperatorModel):
+        raise TypeError(
+            "a model given by its Liouvillian matrix has no H_eff and jump operators; "
+            "use its matrix model.L (qness.liouvillian(model))"
+        )
     return LindbladArrays(sp.csr_array(-1j * model.H_eff()), model.c_ops)
 
 
@@ -132,6 +137,9 @@ def liouvillian(model, *, use_kernel: bool = True) -> sp.csr_array:
     >>> qness.liouvillian(m).shape
     (4, 4)
     """
+    model = as_model(model)
+    if isinstance(model, SuperoperatorModel):
+        return sp.csr_array(model.L, copy=True)
     arr = lindblad_arrays(model)
     d = arr.d
     if not (use_kernel and HAVE_KERNELS):
@@ -215,4 +223,7 @@ def liouvillian_operator(model, *, use_kernel: bool = True) -> spla.LinearOperat
         ``.H`` (adjoint) is the Heisenberg-picture generator. Memory is
         that of ``H`` and the jump operators only.
     """
+    model = as_model(model)
+    if isinstance(model, SuperoperatorModel):
+        return spla.aslinearoperator(model.L)
     return _LindbladOperator(lindblad_arrays(model), use_kernel)

@@ -30,17 +30,23 @@ __all__ = [
     "LindbladModel",
     "ModelBuilder",
     "from_qutip",
+    "from_liouvillian",
+    "SuperoperatorModel",
     "as_model",
     "bose_occupation",
     "fermi_occupation",
 ]
 
 
+#: Allowed entries of :attr:`LindbladModel.site_kinds`.
+SITE_KINDS = ("boson", "spin", "fermion", "other")
+
+
 def _check_rate(rate, name="rate") -> float:
     try:
         r = float(rate)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {rate!r}") from None
+        raise TypeError(f"{name} must be a real number, got {rate!r}") from None
     if not math.isfinite(r):
         raise ValueError(f"{name} must be finite, got {rate!r}")
     if r < 0:
@@ -154,6 +160,20 @@ class LindbladModel:
         Model name.
     params : Mapping
         Parameters the model was built from.
+    site_kinds : tuple of str
+        What each site is, one of ``"boson"`` (a truncated Fock space
+        ``n = 0, 1, ...``), ``"spin"``, ``"fermion"``, ``"other"``; empty
+        when unknown. Outputs that only make sense for modes
+        (:func:`qness.analysis.photon_number`, ``g2``, ``wigner``) refuse
+        sites declared otherwise, and :func:`qness.steady_state` warns
+        (:class:`~qness.TruncationWarning`) when a ``"boson"`` site's
+        highest Fock level is populated.
+    qobj_dims : object
+        QuTiP dimensions of the operators the model was built from when
+        they are not a tensor product of ``dims`` (an excitation-number
+        restricted space, :func:`qutip.enr_destroy`); ``dims`` is then the
+        flat ``(d,)`` and results convert back with these. ``None``
+        otherwise.
 
     Notes
     -----
@@ -171,9 +191,18 @@ class LindbladModel:
     symmetries: tuple = ()
     name: str = "model"
     params: Mapping = field(default_factory=dict)
+    site_kinds: tuple = ()
+    qobj_dims: object = None
 
     def __post_init__(self):
         dims = _check_dims(self.dims)
+        kinds = tuple(self.site_kinds or ())
+        if kinds and len(kinds) != len(dims):
+            raise ValueError(f"site_kinds has {len(kinds)} entries but dims {dims} has {len(dims)} sites")
+        for k in kinds:
+            if k not in SITE_KINDS:
+                raise ValueError(f"site_kinds entries must be one of {SITE_KINDS}, got {k!r}")
+        object.__setattr__(self, "site_kinds", kinds)
         d = math.prod(dims)
         H = as_csr(self.H, "H")
         if H.shape[0] != H.shape[1]:
@@ -265,7 +294,18 @@ class LindbladModel:
         """A copy with some fields replaced (validated again)."""
         kw = {
             f: getattr(self, f)
-            for f in ("dims", "H", "jumps", "baths", "drives", "symmetries", "name", "params")
+            for f in (
+                "dims",
+                "H",
+                "jumps",
+                "baths",
+                "drives",
+                "symmetries",
+                "name",
+                "params",
+                "site_kinds",
+                "qobj_dims",
+            )
         }
         kw.update(changes)
         return LindbladModel(**kw)
@@ -315,22 +355,53 @@ def _check_symmetry_shape(s, d, njumps):
         raise ValueError(f"symmetries must be U1Symmetry or Z2Symmetry, got {type(s).__name__}")
 
 
-def from_qutip(H, c_ops=(), *, dims=None, rates=None, baths=None, name="model") -> LindbladModel:
+def from_qutip(
+    H,
+    c_ops=(),
+    *,
+    dims=None,
+    rates=None,
+    baths=None,
+    bath_labels=None,
+    site_kinds=(),
+    name="model",
+) -> LindbladModel:
     """Make a :class:`LindbladModel` from a Hamiltonian and collapse operators.
 
     Parameters
     ----------
     H : qutip.Qobj, numpy.ndarray or scipy sparse
-        Hermitian Hamiltonian (hbar = 1).
+        Hermitian Hamiltonian (hbar = 1), time-independent.
     c_ops : sequence
         Jump operators ``L_k`` in the form QuTiP uses (rates already inside,
         ``L_k = sqrt(rate_k) A_k``), unless ``rates`` is given.
     dims : sequence of int, optional
         Local dimensions; taken from ``H.dims`` for a Qobj, else ``(d,)``.
-    rates : sequence of float, optional
-        If given, ``c_ops[k]`` is ``A_k`` and the jump is ``sqrt(rates[k]) A_k``.
-    baths : sequence of str, optional
-        Bath label of each jump.
+        A ``Qobj`` whose dims are not a tensor product (an
+        excitation-number restricted space, :func:`qutip.enr_destroy`) is
+        solved as one flat space of its dimension, and results convert
+        back to its own dims (:attr:`LindbladModel.qobj_dims`).
+    rates : sequence of float or 2-D array_like, optional
+        A sequence: ``c_ops[k]`` is ``A_k`` and the jump is
+        ``sqrt(rates[k]) A_k``. A square matrix ``gamma`` (Kossakowski form,
+        correlated decay): the dissipator is
+        ``sum_ij gamma_ij (A_i rho A_j^+ - 1/2 {A_j^+ A_i, rho})``; ``gamma``
+        must be Hermitian positive semi-definite and is diagonalised,
+        ``gamma = U diag(g) U^+``, into jumps ``sqrt(g_k) sum_i U_ik A_i``
+        (labelled ``"gamma_k"``; zero eigenvalues are dropped).
+    baths : mapping or sequence of str, optional
+        A mapping ``{name: T}``, ``{name: (T, mu)}``, ``{name: {"T": T, "mu": mu}}``
+        or ``{name: qness.Bath}`` declaring the reservoirs (temperatures for
+        :mod:`qness.analysis.thermo`; ``T=None`` for a non-thermal bath). For
+        backward compatibility a sequence of str is taken as
+        ``bath_labels``.
+    bath_labels : sequence of str or None, optional
+        The bath of each entry of ``c_ops`` (``None``: no bath). With a
+        rate matrix, entries of different baths must not be correlated
+        (``gamma_ij = 0``).
+    site_kinds : sequence of str, optional
+        See :attr:`LindbladModel.site_kinds` (e.g. ``("boson", "spin")`` for
+        a cavity and a qubit).
     name : str
         Model name.
 
@@ -340,9 +411,15 @@ def from_qutip(H, c_ops=(), *, dims=None, rates=None, baths=None, name="model") 
 
     Raises
     ------
+    TypeError
+        For time-dependent input (``QobjEvo`` or QuTiP's list format: use the
+        rotating frame, or the periodically driven solver once it exists),
+        a superoperator passed as ``H`` or as a jump, or an argument that is
+        not an operator.
     ValueError
         On mismatched shapes or dims, non-square or non-Hermitian ``H``,
-        non-finite entries or negative rates.
+        non-finite entries (NaN or inf, also inside a ``Qobj``), negative
+        rates or a rate matrix that is not Hermitian positive semi-definite.
 
     Examples
     --------
@@ -351,40 +428,367 @@ def from_qutip(H, c_ops=(), *, dims=None, rates=None, baths=None, name="model") 
     >>> m.dims
     (2,)
     """
-    if dims is None and _is_qobj(H):
-        dims = tuple(int(x) for x in np.ravel(H.dims[0]))
+    from .operators import time_dependence
+
+    qobj_dims = None
+    if dims is None and _is_qobj(H) and getattr(H, "type", "oper") == "oper":
+        qdims = H.dims[0]
+        if _nested(qdims) or math.prod(int(x) for x in np.ravel(qdims)) != H.shape[0]:
+            # not a plain tensor product (ENR space or nested dims): one flat space
+            dims = (int(H.shape[0]),)
+            qobj_dims = getattr(H, "_dims", None) or H.dims
+        else:
+            dims = tuple(int(x) for x in qdims)
     Hm = as_csr(H, "H")
     if Hm.shape[0] != Hm.shape[1]:
         raise ValueError(f"H must be square, got shape {Hm.shape}")
     if dims is None:
         dims = (Hm.shape[0],)
-    if _is_qobj(c_ops) or (not isinstance(c_ops, (list, tuple)) and not hasattr(c_ops, "__iter__")):
-        raise ValueError("c_ops must be a list of operators")
+    reason = time_dependence(c_ops)
+    if reason is not None and not isinstance(c_ops, (list, tuple)):
+        raise TypeError(f"c_ops is time-dependent ({reason}); {_time_hint()}")
+    if _is_qobj(c_ops) or isinstance(c_ops, (str, bytes)) or not hasattr(c_ops, "__iter__"):
+        raise TypeError(f"c_ops must be a list of operators, got {type(c_ops).__name__}")
     c_ops = list(c_ops)
-    if rates is not None and len(rates) != len(c_ops):
-        raise ValueError(f"rates has {len(rates)} entries but there are {len(c_ops)} c_ops")
-    if baths is not None and len(baths) != len(c_ops):
-        raise ValueError(f"baths has {len(baths)} entries but there are {len(c_ops)} c_ops")
-    jumps = []
+    if isinstance(baths, (list, tuple)) and bath_labels is None:
+        baths, bath_labels = None, baths
+    if bath_labels is not None:
+        bath_labels = list(bath_labels)
+        if len(bath_labels) != len(c_ops):
+            raise ValueError(f"bath_labels has {len(bath_labels)} entries but there are {len(c_ops)} c_ops")
+        for k, lab in enumerate(bath_labels):
+            if lab is not None and not isinstance(lab, str):
+                raise TypeError(f"bath_labels[{k}] must be a str or None, got {type(lab).__name__}")
+    bath_map = _bath_mapping(baths)
+    ops = []
     for k, c in enumerate(c_ops):
+        op = as_csr(c, f"c_ops[{k}]")
         if _is_qobj(c) and _is_qobj(H) and c.dims != H.dims:
             raise ValueError(f"c_ops[{k}] has dims {c.dims}, H has {H.dims}")
-        op = as_csr(c, f"c_ops[{k}]")
-        rate = 1.0 if rates is None else _check_rate(rates[k], f"rates[{k}]")
-        jumps.append(Jump(op, rate, None if baths is None else baths[k], f"c_ops[{k}]"))
-    return LindbladModel(dims=tuple(dims), H=Hm, jumps=tuple(jumps), name=name)
+        ops.append(op)
+    labels = [None] * len(ops) if bath_labels is None else bath_labels
+    if rates is not None and np.ndim(rates) == 2:
+        jumps = _kossakowski_jumps(ops, rates, labels)
+    else:
+        if rates is not None:
+            if isinstance(rates, (str, bytes)) or not hasattr(rates, "__len__"):
+                raise TypeError(f"rates must be a sequence of numbers or a square matrix, got {rates!r}")
+            if len(rates) != len(c_ops):
+                raise ValueError(f"rates has {len(rates)} entries but there are {len(c_ops)} c_ops")
+        jumps = []
+        for k, op in enumerate(ops):
+            rate = 1.0 if rates is None else _check_rate(rates[k], f"rates[{k}]")
+            jumps.append(Jump(op, rate, labels[k], f"c_ops[{k}]"))
+    for lab in labels:
+        if lab is not None and lab not in bath_map:
+            bath_map[lab] = Bath(lab)
+    return LindbladModel(
+        dims=tuple(dims),
+        H=Hm,
+        jumps=tuple(jumps),
+        baths=bath_map,
+        name=name,
+        site_kinds=tuple(site_kinds or ()),
+        qobj_dims=qobj_dims,
+    )
 
 
-def as_model(obj) -> LindbladModel:
-    """Coerce ``obj`` to a :class:`LindbladModel`.
+def _time_hint() -> str:
+    from .operators import TIME_DEPENDENCE_HINT
 
-    Accepts a model, or a tuple ``(H, c_ops)`` of QuTiP objects or arrays.
+    return TIME_DEPENDENCE_HINT
+
+
+def _nested(dims) -> bool:
+    return any(isinstance(x, (list, tuple)) for x in dims)
+
+
+def _bath_mapping(baths) -> dict:
+    """``baths=`` of :func:`from_qutip` as ``{name: Bath}``."""
+    if baths is None:
+        return {}
+    if not isinstance(baths, Mapping):
+        raise TypeError(
+            "baths must be a mapping {name: T}, {name: (T, mu)} or {name: qness.Bath} "
+            f"(or a list of per-jump labels), got {type(baths).__name__}"
+        )
+    out = {}
+    for name, spec in baths.items():
+        if not isinstance(name, str):
+            raise TypeError(f"bath names must be str, got {name!r}")
+        if isinstance(spec, Bath):
+            out[name] = Bath(name, spec.T, spec.mu)
+            continue
+        if spec is None or isinstance(spec, (int, float, np.integer, np.floating)):
+            T, mu = spec, None
+        elif isinstance(spec, Mapping):
+            bad = set(spec) - {"T", "mu"}
+            if bad:
+                raise ValueError(f"baths[{name!r}] takes keys 'T' and 'mu', got {sorted(bad)}")
+            T, mu = spec.get("T"), spec.get("mu")
+        elif isinstance(spec, (tuple, list)) and len(spec) == 2:
+            T, mu = spec
+        else:
+            raise TypeError(
+                f"baths[{name!r}] must be T, (T, mu), {{'T': T, 'mu': mu}} or a Bath, got {spec!r}"
+            )
+        if T is not None:
+            T = float(T)
+            if not math.isfinite(T) or T < 0:
+                raise ValueError(f"baths[{name!r}]: T must be finite and non-negative, got {T!r}")
+        if mu is not None:
+            mu = float(mu)
+            if not math.isfinite(mu):
+                raise ValueError(f"baths[{name!r}]: mu must be finite, got {mu!r}")
+        out[name] = Bath(name, T, mu)
+    return out
+
+
+def _kossakowski_jumps(ops, rates, labels) -> list[Jump]:
+    """Diagonalise a Hermitian PSD rate matrix into jumps, bath by bath."""
+    try:
+        G = np.asarray(rates, dtype=np.complex128)
+    except (TypeError, ValueError):
+        raise TypeError(f"rates must be a numeric matrix, got {type(rates).__name__}") from None
+    n = len(ops)
+    if G.shape != (n, n):
+        raise ValueError(f"rates is a matrix of shape {G.shape}, expected ({n}, {n}) for {n} c_ops")
+    if not np.all(np.isfinite(G)):
+        raise ValueError("rates has non-finite (NaN or inf) entries")
+    scale = max(float(np.max(np.abs(G), initial=0.0)), 1e-300)
+    herm = float(np.max(np.abs(G - G.conj().T), initial=0.0))
+    if herm > 1e-12 * scale:
+        raise ValueError(
+            f"rates (a Kossakowski matrix) must be Hermitian: max |gamma - gamma^+| = {herm:.3g}"
+        )
+    G = 0.5 * (G + G.conj().T)
+    groups: dict = {}
+    for i, lab in enumerate(labels):
+        groups.setdefault(lab, []).append(i)
+    for la, ia in groups.items():
+        for lb, ib in groups.items():
+            if la != lb and np.max(np.abs(G[np.ix_(ia, ib)]), initial=0.0) > 1e-12 * scale:
+                raise ValueError(
+                    f"rates correlates c_ops of different baths ({la!r} and {lb!r}); a rate-matrix "
+                    "entry gamma_ij may be non-zero only for jumps of one bath"
+                )
+    jumps = []
+    for lab, idx in groups.items():
+        g, U = np.linalg.eigh(G[np.ix_(idx, idx)])
+        if g.min() < -1e-12 * scale:
+            raise ValueError(
+                f"rates (a Kossakowski matrix) must be positive semi-definite; it has the eigenvalue "
+                f"{g.min():.3g} (a negative rate: the map would not be completely positive)"
+            )
+        for k in range(len(idx)):
+            if g[k] <= 1e-14 * scale:
+                continue  # a zero mode of gamma: no jump
+            op = sp.csr_array(sum(U[m, k] * ops[i] for m, i in enumerate(idx)))
+            op.sum_duplicates()
+            op.eliminate_zeros()
+            jumps.append(Jump(op, float(g[k]), lab, f"gamma_{len(jumps)}"))
+    return jumps
+
+
+#: Largest ``max |vec(1)^T L|`` relative to ``max |L|`` accepted from a Liouvillian matrix. Not
+#: machine precision: ``qutip.piqs`` builds Dicke-basis Liouvillians that preserve the trace only
+#: to about 1e-8 relative; a matrix in row stacking or not a generator at all misses by O(1).
+TRACE_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True, eq=False)
+class SuperoperatorModel:
+    """A master equation given only by its Liouvillian matrix.
+
+    For Liouvillians built elsewhere (``qutip.liouvillian``, ``qutip.piqs``,
+    hand-written rate equations). The solvers work on the matrix directly,
+    with symmetry sectors taken from the connected components of its
+    graph; routes that need ``H`` and the jump operators (the Sylvester
+    preconditioner, thermodynamics) are not available.
+
+    Attributes
+    ----------
+    L : scipy.sparse.csr_array
+        ``d^2 x d^2`` generator in column stacking:
+        ``L @ rho.ravel(order="F")`` is ``vec(d rho/dt)``.
+    dims : tuple of int
+        Local dimensions of the Hilbert space (product ``d``).
+    qobj_dims : object
+        QuTiP dimensions of the Hilbert space when not a plain tensor
+        product, else ``None``.
+    name : str
+        Model name.
+
+    Raises
+    ------
+    ValueError
+        If ``L`` is not square of size ``prod(dims)**2``, has non-finite
+        entries, or does not preserve the trace (``vec(1)^T L != 0``: not a
+        Lindblad generator in column stacking).
     """
-    if isinstance(obj, LindbladModel):
+
+    L: sp.csr_array
+    dims: tuple[int, ...]
+    qobj_dims: object = None
+    name: str = "liouvillian"
+
+    def __post_init__(self):
+        L = as_csr(self.L, "L", allow_super=True)
+        dims = _check_dims(self.dims)
+        d = math.prod(dims)
+        if L.shape != (d * d, d * d):
+            raise ValueError(
+                f"L has shape {L.shape}, but dims {dims} give a Hilbert space of dimension {d}, "
+                f"so a Liouvillian of shape ({d * d}, {d * d})"
+            )
+        diag_idx = np.arange(d) * (d + 1)
+        tL = np.asarray(L[diag_idx].sum(axis=0)).ravel()
+        scale = max(float(np.max(np.abs(L.data), initial=0.0)), 1e-300)
+        err = float(np.max(np.abs(tL), initial=0.0))
+        if err > TRACE_TOLERANCE * scale:
+            raise ValueError(
+                f"L does not preserve the trace (max |vec(1)^T L| = {err:.3g} against max |L| = "
+                f"{scale:.3g}): it is not a Lindblad generator in column stacking "
+                "(vec(rho) = rho.ravel(order='F')), or not a Liouvillian at all"
+            )
+        object.__setattr__(self, "L", L)
+        object.__setattr__(self, "dims", dims)
+
+    @property
+    def dim(self) -> int:
+        """Hilbert-space dimension ``prod(dims)``."""
+        return math.prod(self.dims)
+
+    @property
+    def site_kinds(self) -> tuple:
+        """Unknown for a bare Liouvillian: ``()``."""
+        return ()
+
+    def scale(self) -> float:
+        """The largest ``|L_nn|`` (the rate scale used for tolerances), at least 1e-300."""
+        return max(float(np.max(np.abs(self.L.diagonal()), initial=0.0)), 1e-300)
+
+    def __repr__(self) -> str:
+        return f"SuperoperatorModel(name={self.name!r}, dims={self.dims}, dim={self.dim})"
+
+
+def from_liouvillian(L, c_ops=(), *, dims=None, name: str = "liouvillian") -> SuperoperatorModel:
+    """Make a :class:`SuperoperatorModel` from a Liouvillian (and optional extra jumps).
+
+    Parameters
+    ----------
+    L : qutip.Qobj of type "super", scipy sparse or numpy.ndarray
+        The ``d^2 x d^2`` generator in column stacking (as
+        ``qutip.liouvillian``).
+    c_ops : sequence of operators, optional
+        Jump operators whose dissipators ``D[c] = c . c^+ - 1/2 {c^+ c, .}``
+        are added to ``L`` (as ``qutip.steadystate(L, c_ops)`` does).
+    dims : sequence of int, optional
+        Local Hilbert-space dimensions; from the ``Qobj`` (else ``(d,)`` with
+        ``d = sqrt(L.shape[0])``).
+    name : str
+        Model name.
+
+    Returns
+    -------
+    SuperoperatorModel
+
+    Raises
+    ------
+    TypeError
+        If ``L`` is time-dependent or an operator ``Qobj`` (not ``"super"``).
+    ValueError
+        On a non-square size, non-finite entries or a generator that does
+        not preserve the trace.
+
+    Examples
+    --------
+    >>> import qutip, qness
+    >>> ness = qness.steady_state(qutip.liouvillian(qutip.sigmax(), [qutip.sigmam()]))
+    >>> round(ness.expect(qutip.sigmaz()), 6)
+    -0.111111
+    """
+    qobj_dims = None
+    if _is_qobj(L):
+        if getattr(L, "type", None) != "super":
+            raise TypeError(
+                f"L must be a superoperator (Qobj of type 'super'), got a Qobj of type {L.type!r}; "
+                "for a Hamiltonian pass (H, c_ops) as one tuple"
+            )
+        if dims is None:
+            hd = L.dims[0][0]
+            flat = [int(x) for x in np.ravel(hd)] if not _nested(hd) else None
+            n = int(round(math.isqrt(L.shape[0])))
+            if flat is not None and math.prod(flat) == n:
+                dims = tuple(flat)
+            else:
+                dims = (n,)
+    M = as_csr(L, "L", allow_super=True)
+    if M.shape[0] != M.shape[1]:
+        raise ValueError(f"L must be square, got shape {M.shape}")
+    if dims is None:
+        n = math.isqrt(M.shape[0])
+        if n * n != M.shape[0]:
+            raise ValueError(
+                f"L has shape {M.shape}: its size is not a square d^2, so it is not a Liouvillian on a "
+                "d-dimensional space"
+            )
+        dims = (n,)
+    if c_ops is not None and len(c_ops):
+        from .liouvillian import liouvillian
+
+        d = math.prod(_check_dims(dims))
+        zero = sp.csr_array((d, d), dtype=np.complex128)
+        extra = liouvillian(from_qutip(zero, c_ops, dims=tuple(dims)))
+        if extra.shape != M.shape:
+            raise ValueError(f"c_ops act on dimension {d}, L has shape {M.shape}")
+        M = sp.csr_array(M + extra)
+    return SuperoperatorModel(M, tuple(dims), qobj_dims, name)
+
+
+def as_model(obj) -> LindbladModel | SuperoperatorModel:
+    """Coerce ``obj`` to a model: the single place where inputs are interpreted.
+
+    Accepts a :class:`LindbladModel` or :class:`SuperoperatorModel`, a tuple
+    ``(H, c_ops)`` of QuTiP objects, arrays or sparse matrices (see
+    :func:`from_qutip`), or a Liouvillian: a ``Qobj`` of type ``"super"`` or
+    a square matrix of size ``d^2`` (see :func:`from_liouvillian`; use that
+    function to give its ``dims``).
+
+    Raises
+    ------
+    TypeError
+        For anything else (e.g. a single operator ``Qobj``, a time-dependent
+        ``QobjEvo``), with what to pass instead.
+    """
+    if isinstance(obj, (LindbladModel, SuperoperatorModel)):
         return obj
     if isinstance(obj, tuple) and len(obj) == 2:
-        return from_qutip(*obj)
-    raise ValueError(f"expected a qness.LindbladModel or a tuple (H, c_ops), got {type(obj).__name__}")
+        H, c_ops = obj
+        if _is_qobj(H) and getattr(H, "type", None) == "super":
+            raise TypeError(
+                "H is a superoperator (Qobj of type 'super'), not a Hamiltonian; pass the Liouvillian "
+                "alone, e.g. qness.steady_state(L), or qness.from_liouvillian(L, c_ops) to add jumps"
+            )
+        return from_qutip(H, c_ops)
+    if _is_qobj(obj):
+        if getattr(obj, "type", None) == "super":
+            return from_liouvillian(obj)
+        raise TypeError(
+            f"got a single Qobj of type {obj.type!r}; pass (H, c_ops) as one tuple, or a Liouvillian "
+            "(Qobj of type 'super')"
+        )
+    from .operators import time_dependence
+
+    reason = time_dependence(obj)
+    if reason is not None:
+        raise TypeError(f"the model is time-dependent ({reason}); {_time_hint()}")
+    if sp.issparse(obj) or (isinstance(obj, np.ndarray) and obj.ndim == 2):
+        return from_liouvillian(obj)
+    raise TypeError(
+        "expected a qness.LindbladModel, a tuple (H, c_ops), or a Liouvillian (Qobj of type 'super' "
+        f"or a square matrix), got {type(obj).__name__}"
+    )
 
 
 def bose_occupation(omega: float, T: float, mu: float = 0.0) -> float:
@@ -421,6 +825,12 @@ class ModelBuilder:
         Number of sites when ``dims`` is a single int.
     name : str
         Model name.
+    site_kinds : str or sequence of str, optional
+        What the sites are (:attr:`LindbladModel.site_kinds`): one kind for
+        every site (e.g. ``"boson"``) or one per site. Sites declared
+        ``"boson"`` are truncated Fock spaces: :func:`qness.steady_state`
+        warns (:class:`~qness.TruncationWarning`) when their highest level is
+        populated.
 
     Notes
     -----
@@ -440,7 +850,7 @@ class ModelBuilder:
     8
     """
 
-    def __init__(self, dims, n: int | None = None, *, name: str = "model"):
+    def __init__(self, dims, n: int | None = None, *, name: str = "model", site_kinds=None):
         if isinstance(dims, (int, np.integer)):
             if n is None:
                 raise ValueError("give n (number of sites) when dims is a single integer")
@@ -450,6 +860,11 @@ class ModelBuilder:
         self.dims = _check_dims(dims)
         self.n = len(self.dims)
         self.name = name
+        if site_kinds is None:
+            site_kinds = ()
+        elif isinstance(site_kinds, str):
+            site_kinds = (site_kinds,) * self.n
+        self.site_kinds = tuple(site_kinds)
         self._H = []  # list of csr terms
         self._drives: list[Drive] = []
         self._jumps: list[Jump] = []
@@ -718,6 +1133,7 @@ class ModelBuilder:
             symmetries=tuple(self._symmetries),
             name=self.name,
             params=dict(self._params),
+            site_kinds=self.site_kinds,
         )
         if check_symmetries:
             for s in model.symmetries:

@@ -27,6 +27,7 @@ import scipy.sparse as sp
 
 __all__ = [
     "as_csr",
+    "time_dependence",
     "identity",
     "sigmax",
     "sigmay",
@@ -54,7 +55,7 @@ __all__ = [
 ]
 
 
-def as_csr(op, name: str = "operator") -> sp.csr_array:
+def as_csr(op, name: str = "operator", *, allow_super: bool = False) -> sp.csr_array:
     """Return ``op`` as a canonical complex128 ``csr_array``.
 
     Parameters
@@ -63,6 +64,9 @@ def as_csr(op, name: str = "operator") -> sp.csr_array:
         The operator.
     name : str
         Name used in error messages.
+    allow_super : bool
+        Accept a ``Qobj`` of type ``"super"`` (a superoperator); by default
+        it is refused, since an operator is expected.
 
     Returns
     -------
@@ -71,17 +75,31 @@ def as_csr(op, name: str = "operator") -> sp.csr_array:
 
     Raises
     ------
+    TypeError
+        If ``op`` is time-dependent (``qutip.QobjEvo`` or QuTiP's list
+        format), a superoperator, a ket/bra, a string or another object
+        that is not a matrix.
     ValueError
-        If ``op`` is not two-dimensional or has non-finite entries.
+        If ``op`` is not two-dimensional or has non-finite entries (checked
+        on the ``Qobj``'s own data: QuTiP's conversion to CSR drops NaN).
     """
+    reason = time_dependence(op)
+    if reason is not None:
+        raise TypeError(f"{name} is time-dependent ({reason}); {TIME_DEPENDENCE_HINT}")
+    if isinstance(op, str):
+        raise TypeError(f"{name} must be a matrix (array, sparse or qutip.Qobj), got the string {op!r}")
     if _is_qobj(op):
-        op = op.to("csr").data_as("csr_matrix")
+        op = _qobj_matrix(op, name, allow_super)
     if sp.issparse(op):
         out = sp.csr_array(op, dtype=np.complex128, copy=True)
     else:
-        arr = np.asarray(op)
-        if arr.dtype == object:
-            raise ValueError(f"{name}: cannot convert object of type {type(op).__name__} to a matrix")
+        try:
+            arr = np.asarray(op)
+        except ValueError as exc:  # ragged nested lists
+            raise TypeError(f"{name}: cannot convert {type(op).__name__} to a matrix ({exc})") from None
+        if arr.dtype.kind not in "biufc":  # bool, int, uint, float, complex
+            what = type(op).__name__ + (f" of dtype {arr.dtype}" if isinstance(op, np.ndarray) else "")
+            raise TypeError(f"{name}: cannot convert object of type {what} to a matrix")
         if arr.ndim != 2:
             raise ValueError(f"{name} must be two-dimensional, got an array of shape {arr.shape}")
         out = sp.csr_array(arr.astype(np.complex128, copy=False))
@@ -93,6 +111,96 @@ def as_csr(op, name: str = "operator") -> sp.csr_array:
         raise ValueError(f"{name} has non-finite (NaN or inf) entries")
     out.eliminate_zeros()
     return out
+
+
+#: What every refusal of a time-dependent input suggests instead.
+TIME_DEPENDENCE_HINT = (
+    "a steady state needs a time-independent generator: move to the rotating frame of the drive "
+    "(rotating-wave approximation) to remove the time dependence, or, for a periodic drive, use "
+    "the periodically driven solver (qness.floquet_steady_state, planned; not yet available)"
+)
+
+
+def time_dependence(obj) -> str | None:
+    """Describe how ``obj`` is time-dependent in QuTiP's formats, or ``None``.
+
+    Recognises ``qutip.QobjEvo`` and QuTiP's list format (``[H0, [H1,
+    coeff]]`` or ``[op, coeff]`` with a string, callable, array or
+    ``qutip.Coefficient`` coefficient).
+    """
+    tname = type(obj).__name__
+    if tname == "QobjEvo":
+        return "a qutip.QobjEvo"
+    if isinstance(obj, (list, tuple)) and not isinstance(obj, np.ndarray):
+        items = list(obj)
+        if len(items) == 2 and _is_qobj(items[0]) and _is_coefficient(items[1]):
+            return f"QuTiP's list format [op, {_coefficient_repr(items[1])}]"
+        for it in items:
+            if type(it).__name__ == "QobjEvo":
+                return "a list holding a qutip.QobjEvo"
+            if isinstance(it, (list, tuple)) and len(it) == 2 and _is_qobj(it[0]) and _is_coefficient(it[1]):
+                return f"QuTiP's list format [..., [op, {_coefficient_repr(it[1])}]]"
+        if items and any(_is_qobj(it) for it in items):
+            return "QuTiP's list format (a list of Qobj terms)"
+    return None
+
+
+def _is_coefficient(c) -> bool:
+    if isinstance(c, str) or callable(c):
+        return True
+    if type(c).__name__.endswith("Coefficient"):
+        return True
+    if isinstance(c, (list, np.ndarray)):
+        try:
+            arr = np.asarray(c)
+        except ValueError:
+            return False
+        return arr.ndim == 1 and arr.size > 1 and np.issubdtype(arr.dtype, np.number)
+    return False
+
+
+def _coefficient_repr(c) -> str:
+    if isinstance(c, str):
+        return repr(c)
+    if callable(c) and not type(c).__name__.endswith("Coefficient"):
+        return f"function {getattr(c, '__name__', 'f')}(t)"
+    if type(c).__name__.endswith("Coefficient"):
+        return type(c).__name__
+    return "an array of values in t"
+
+
+def _qobj_matrix(q, name: str, allow_super: bool):
+    """The data of an operator ``Qobj`` as a SciPy/NumPy matrix, checked for NaN before conversion."""
+    qtype = getattr(q, "type", "oper")
+    if qtype in ("super",):
+        if not allow_super:
+            raise TypeError(
+                f"{name} is a superoperator (Qobj of type 'super', shape {q.shape}), not an operator; "
+                "pass a Liouvillian alone, e.g. qness.steady_state(L), or build the model from (H, c_ops)"
+            )
+        if getattr(q, "superrep", "super") not in (None, "super"):
+            raise ValueError(
+                f"{name} is a superoperator in the {q.superrep!r} representation; convert it with "
+                "qutip.to_super(...) first"
+            )
+    elif qtype in ("ket", "bra", "operator-ket", "operator-bra"):
+        raise TypeError(f"{name} must be an operator, got a Qobj of type {qtype!r} (shape {q.shape})")
+    data = q.data
+    kind = type(data).__name__
+    if kind == "Dense":
+        mat = data.as_ndarray()
+        if not np.all(np.isfinite(mat)):
+            raise ValueError(f"{name} has non-finite (NaN or inf) entries")
+        return mat
+    if kind in ("CSR", "Dia"):
+        mat = data.as_scipy()
+        if not np.all(np.isfinite(mat.data)):
+            raise ValueError(f"{name} has non-finite (NaN or inf) entries")
+        return mat
+    mat = q.full()  # any other data layer: check the dense values
+    if not np.all(np.isfinite(mat)):
+        raise ValueError(f"{name} has non-finite (NaN or inf) entries")
+    return mat
 
 
 def _is_qobj(obj) -> bool:

@@ -17,12 +17,22 @@ import numpy as np
 __all__ = [
     "spectrum",
     "gap_curves",
+    "gap_scaling",
     "profile",
     "current_profile",
     "magnetisation_profile",
     "wigner",
     "entanglement_profile",
 ]
+
+
+def _fmt(v) -> str:
+    """A number as a short label: ``0.6000000000000001`` -> ``0.6`` (6 significant digits)."""
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return f"{x:.6g}"
 
 
 def _axes(ax, figsize=(5.0, 3.6)):
@@ -105,12 +115,21 @@ def gap_curves(
     Returns
     -------
     matplotlib.axes.Axes
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is neither an ``xarray.DataArray`` nor a mapping.
+    ValueError
+        For a mapping without ``x``, or more than two dimensions.
     """
+    if not isinstance(data, dict) and not hasattr(data, "dims"):
+        raise TypeError(f"data must be an xarray.DataArray or a dict of curves, got {type(data).__name__}")
     ax = _axes(ax)
     if isinstance(data, dict):
         if x is None:
             raise ValueError("give x with a mapping of curves")
-        curves = [(f"{size_name or 'N'} = {k}", np.asarray(x), np.asarray(v)) for k, v in data.items()]
+        curves = [(f"{size_name or 'N'} = {_fmt(k)}", np.asarray(x), np.asarray(v)) for k, v in data.items()]
         xlabel = parameter or "parameter"
     else:
         dims = list(data.dims)
@@ -122,7 +141,7 @@ def gap_curves(
                 size_name = dims[0] if parameter is None or parameter != dims[0] else dims[1]
             parameter = parameter or next(d for d in dims if d != size_name)
             curves = [
-                (f"{size_name} = {N}", data[parameter].values, data.sel({size_name: N}).values)
+                (f"{size_name} = {_fmt(N)}", data[parameter].values, data.sel({size_name: N}).values)
                 for N in data[size_name].values
             ]
         else:
@@ -139,6 +158,93 @@ def gap_curves(
     ax.set_ylabel(ylabel)
     if any(label for label, *_ in curves):
         ax.legend(fontsize="small")
+    return ax
+
+
+def gap_scaling(data, parameter: str | None = None, *, size_name: str | None = None, ax=None, mark=None):
+    """The smallest gap per system size with its finite-size fits (exponential and power law).
+
+    For each size the minimum of the gap over the parameter is located
+    (:func:`qness.analysis.transitions.locate_minimum`, refined by a
+    parabola in ``log gap``), and the minima are fitted by ``a exp(-N/xi)``
+    and ``a N^-z`` (:func:`qness.analysis.finite_size_scaling`). The better
+    fit is drawn solid, the other dashed; the legend gives ``xi`` or ``z``
+    with their standard errors.
+
+    Parameters
+    ----------
+    data : xarray.DataArray
+        Gaps with dims ``(size_name, parameter)``, e.g. a scan's ``ds["gap"]``.
+    parameter, size_name : str, optional
+        The dimensions (default: the size is the first, the parameter the other).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw.
+    mark : matplotlib.axes.Axes, optional
+        Axes holding the gap curves (:func:`gap_curves`) on which to mark
+        each size's minimum.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is not an ``xarray.DataArray``.
+    ValueError
+        If ``data`` is not two-dimensional, or fewer than two sizes have a
+        positive finite gap.
+    """
+    from .analysis.transitions import finite_size_scaling, locate_minimum
+
+    if not hasattr(data, "dims") or not hasattr(data, "sel"):
+        raise TypeError(f"data must be an xarray.DataArray, got {type(data).__name__}")
+
+    dims = list(data.dims)
+    if len(dims) != 2:
+        raise ValueError(f"data must have two dimensions (size, parameter), got {dims}")
+    size_name = size_name or (dims[0] if parameter != dims[0] else dims[1])
+    parameter = parameter or next(d for d in dims if d != size_name)
+    sizes, minima = [], []
+    for k, N in enumerate(data[size_name].values):
+        row = np.asarray(data.sel({size_name: N}).values, dtype=float)
+        ok = np.isfinite(row) & (row > 0)
+        if ok.sum() == 0:
+            continue
+        xm, gm = locate_minimum(np.asarray(data[parameter].values, dtype=float)[ok], row[ok])
+        sizes.append(float(N))
+        minima.append(gm)
+        if mark is not None:
+            mark.plot([xm], [gm], marker="*", ms=9, color=f"C{k}", ls="none", zorder=3)
+    if len(sizes) < 2:
+        raise ValueError("a finite-size fit needs a positive gap at two sizes or more")
+    sizes, minima = np.array(sizes), np.array(minima)
+    ax = _axes(ax)
+    ax.plot(sizes, minima, "o", color="k", label="smallest gap")
+    fit = finite_size_scaling(sizes, minima)
+    Nf = np.linspace(sizes.min(), sizes.max(), 200)
+    e, p = fit.exponential, fit.power
+
+    def pm(value, err):
+        return f"{value:.3g}" if not np.isfinite(err) else f"{value:.3g} $\\pm$ {err:.2g}"
+
+    for f, label in (
+        (e, f"$a\\,e^{{-{size_name}/\\xi}}$, $\\xi$ = {pm(e.exponent, e.exponent_err)}"),
+        (p, f"$a\\,{size_name}^{{-z}}$, z = {pm(p.exponent, p.exponent_err)}"),
+    ):
+        best = f is fit.best
+        ax.plot(
+            Nf,
+            f.predict(Nf),
+            ls="-" if best else "--",
+            color="C3" if best else "0.5",
+            label=label + (" (better fit)" if best else ""),
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel(size_name)
+    ax.set_ylabel(f"smallest gap over {parameter}")
+    ax.set_title("finite-size scaling of the gap minimum", fontsize="small")
+    ax.legend(fontsize="small")
     return ax
 
 
@@ -221,7 +327,7 @@ def wigner(
     xvec=None,
     yvec=None,
     *,
-    mode: int = 0,
+    mode: int | None = None,
     dims: Sequence[int] | None = None,
     ax=None,
     cmap: str = "RdBu_r",
@@ -236,8 +342,10 @@ def wigner(
     xvec, yvec : 1-D array_like, optional
         Phase-space grid (default ``linspace(-5, 5, 121)``); QuTiP's
         convention ``alpha = (x + i y)/sqrt(2)``.
-    mode : int
-        Which mode of the chain.
+    mode : int, optional
+        Site index of the bosonic mode; required for a state of several
+        sites (non-bosonic sites are refused, see
+        :func:`qness.analysis.wigner`).
     dims : sequence of int, optional
         Local dimensions of the chain (default: one mode).
     ax : matplotlib.axes.Axes, optional

@@ -67,3 +67,40 @@ def test_wigner_plot(tmp_path):
     clim = mesh.get_clim()
     assert clim[0] == pytest.approx(-clim[1])  # colour map centred on zero
     _save(ax, tmp_path / "wigner.png")
+
+
+def test_legend_values_have_no_float_noise():
+    F = np.linspace(1, 3, 5)
+    sizes = [0.1 + 0.2, 0.6000000000000001, 2.0]  # 0.30000000000000004, as arithmetic leaves them
+    da = xr.DataArray(np.ones((3, 5)), dims=("g", "F"), coords={"g": sizes, "F": F})
+    labels = [t.get_text() for t in plot.gap_curves(da, log=False).get_legend().get_texts()]
+    assert labels == ["g = 0.3", "g = 0.6", "g = 2"]
+
+
+def test_gap_scaling_draws_the_minima_and_both_fits(tmp_path):
+    """Gaps with a dip whose depth closes like 3 exp(-N/0.8): the fit must find xi = 0.8."""
+    F = np.linspace(1.5, 3.5, 41)
+    sizes = np.array([2, 4, 6, 8])
+    xi, Fc = 0.8, 2.3
+    gaps = np.array([3 * np.exp(-N / xi) * np.exp(((F - Fc) / 0.5) ** 2) for N in sizes])
+    da = xr.DataArray(gaps, dims=("N", "F1"), coords={"N": sizes, "F1": F})
+    curves = plot.gap_curves(da)
+    ax = plot.gap_scaling(da, mark=curves)
+    assert ax.get_xlabel() == "N" and ax.get_ylabel() == "smallest gap over F1" and ax.get_yscale() == "log"
+    points = ax.get_lines()[0]
+    np.testing.assert_allclose(points.get_xdata(), sizes)
+    np.testing.assert_allclose(points.get_ydata(), 3 * np.exp(-sizes / xi), rtol=1e-9)  # exact at F = Fc
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == "smallest gap"
+    assert "\\xi$ = 0.8" in labels[1] and "(better fit)" in labels[1]  # the exponential law wins
+    assert "z = " in labels[2] and "better" not in labels[2]
+    stars = [ln for ln in curves.get_lines() if ln.get_marker() == "*"]
+    assert len(stars) == 4
+    np.testing.assert_allclose([s.get_xdata()[0] for s in stars], Fc, atol=1e-9)  # parabola in log gap
+    _save(ax, tmp_path / "scaling.png")
+    with pytest.raises(ValueError, match="two dimensions"):
+        plot.gap_scaling(da.sel(N=2))
+    with pytest.raises(TypeError, match="xarray.DataArray"):
+        plot.gap_scaling(gaps)
+    with pytest.raises(TypeError, match="xarray.DataArray or a dict"):
+        plot.gap_curves([1.0, 2.0])

@@ -312,7 +312,7 @@ def test_rejects_bad_inputs():
     m = _thermal_qubit()
     with pytest.raises(ValueError, match="ness"):
         heat_currents(m, np.eye(3) / 3)
-    with pytest.raises(ValueError, match="model"):
+    with pytest.raises(TypeError, match="model"):  # the wrong type (issue 13)
         heat_currents("not a model", np.eye(2) / 2)
     with pytest.raises(ValueError, match="kind"):
         bond_currents(_xx_chain(3), np.eye(8) / 8, "spin")

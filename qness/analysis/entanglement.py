@@ -6,7 +6,11 @@ Conventions
   the local dimensions; regions are lists of site indices.
 * Entropies are in bits (``base=2``) unless ``base`` says otherwise
   (``base=numpy.e`` for nats). A Bell pair has ``S = 1`` on each half,
-  mutual information 2 and logarithmic negativity 1.
+  mutual information 2 and logarithmic negativity 1. This is qness's one
+  convention for entropies of states: :mod:`qness.gaussian` and the
+  ``"entropy"`` quantity of :func:`qness.scan.scan` use bits too. Only the
+  thermodynamic entropy production of :mod:`qness.analysis.thermo` is in
+  nats (``k_B = 1``), as heat over temperature.
 * Every function validates its input: ``rho`` must be square, match
   ``prod(dims)``, be Hermitian and have unit trace (``ValueError`` naming
   the argument otherwise). NESS result objects (``.rho``), ``qutip.Qobj``

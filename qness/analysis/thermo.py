@@ -87,7 +87,13 @@ class SecondLawWarning(UserWarning):
 
 def _model(model) -> LindbladModel:
     if not isinstance(model, LindbladModel):
-        raise ValueError(f"model must be a qness.LindbladModel, got {type(model).__name__}")
+        hint = (
+            ": a bare Liouvillian has no Hamiltonian, jumps or baths to split it by; build the model "
+            "with qness.from_qutip(H, c_ops, baths=..., bath_labels=...)"
+            if type(model).__name__ == "SuperoperatorModel"
+            else ""
+        )
+        raise TypeError(f"model must be a qness.LindbladModel, got {type(model).__name__}{hint}")
     return model
 
 

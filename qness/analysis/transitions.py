@@ -442,32 +442,81 @@ def _density_matrix(state) -> np.ndarray:
     return rho
 
 
-def reduced_mode(state, mode: int = 0, dims: Sequence[int] | None = None) -> np.ndarray:
+def _state_dims(state, rho: np.ndarray, dims) -> tuple[tuple[int, ...], tuple]:
+    """``(dims, site_kinds)``: given dims, else the state's own (NESS or Qobj), else one site."""
+    kinds = tuple(getattr(state, "site_kinds", ()) or ())
+    if dims is None:
+        if hasattr(state, "rho") and hasattr(state, "dims"):
+            dims = tuple(state.dims)
+        elif hasattr(state, "full") and hasattr(state, "dims"):  # qutip.Qobj
+            qd = state.dims[0]
+            flat = [int(x) for x in np.ravel(qd)] if not any(isinstance(x, list) for x in qd) else []
+            dims = tuple(flat) if flat and math.prod(flat) == rho.shape[0] else (rho.shape[0],)
+        else:
+            dims = (rho.shape[0],)
+    dims = tuple(int(d) for d in dims)
+    if math.prod(dims) != rho.shape[0]:
+        raise ValueError(f"dims {dims} do not match the state's dimension {rho.shape[0]}")
+    if kinds and len(kinds) != len(dims):
+        kinds = ()
+    return dims, kinds
+
+
+def _mode_index(mode, dims, kinds, what: str) -> int:
+    if mode is None:
+        if len(dims) == 1:
+            mode = 0
+        else:
+            bosons = [i for i, k in enumerate(kinds) if k == "boson"]
+            hint = f" (bosonic sites: {bosons})" if bosons else ""
+            raise ValueError(
+                f"{what}: the state has {len(dims)} sites (dims {dims}); give mode= (the site index of "
+                f"the bosonic mode){hint}"
+            )
+    if isinstance(mode, bool) or not isinstance(mode, (int, np.integer)):
+        raise TypeError(f"mode must be a site index (int), got {type(mode).__name__}")
+    if not -len(dims) <= mode < len(dims):
+        raise ValueError(f"mode {mode} out of range for dims {dims}")
+    mode = int(mode) % len(dims)
+    if kinds and kinds[mode] != "boson":
+        raise ValueError(
+            f"{what}: site {mode} is a {kinds[mode]} (the model's site_kinds {kinds}), not a bosonic mode"
+        )
+    return mode
+
+
+def reduced_mode(state, mode: int | None = None, dims: Sequence[int] | None = None) -> np.ndarray:
     """The reduced density matrix of one site (mode) of a chain.
 
     Parameters
     ----------
     state : NESS, numpy.ndarray, qutip.Qobj
         A density matrix (or a ket) of dimension ``prod(dims)``.
-    mode : int
-        Which site to keep (site 0 is the leftmost tensor factor).
+    mode : int, optional
+        Which site to keep (site 0 is the leftmost tensor factor); may be
+        omitted for a single site.
     dims : sequence of int, optional
-        Local dimensions; default: a single mode.
+        Local dimensions; default: the state's own (``NESS.dims``, a
+        ``Qobj``'s dims), else a single site.
 
     Returns
     -------
     numpy.ndarray
         ``dims[mode] x dims[mode]``.
+
+    Raises
+    ------
+    ValueError
+        If the state has several sites and ``mode`` is not given, or
+        ``mode`` is out of range.
     """
     rho = _density_matrix(state)
-    if dims is None:
-        dims = (rho.shape[0],)
-    dims = tuple(int(d) for d in dims)
-    if math.prod(dims) != rho.shape[0]:
-        raise ValueError(f"dims {dims} do not match the state's dimension {rho.shape[0]}")
-    if not -len(dims) <= mode < len(dims):
-        raise ValueError(f"mode {mode} out of range for dims {dims}")
-    mode %= len(dims)
+    dims, _ = _state_dims(state, rho, dims)
+    mode = _mode_index(mode, dims, (), "reduced_mode")
+    return _reduce(rho, dims, mode)
+
+
+def _reduce(rho, dims, mode):
     n = len(dims)
     t = rho.reshape(dims + dims)
     # trace out every other site: contract index k with k + n
@@ -482,50 +531,67 @@ def reduced_mode(state, mode: int = 0, dims: Sequence[int] | None = None) -> np.
     return np.einsum("".join(row) + "".join(col) + "->" + row[mode] + col[mode], t)
 
 
+def _boson_mode(state, mode, dims, what) -> np.ndarray:
+    rho = _density_matrix(state)
+    dims, kinds = _state_dims(state, rho, dims)
+    return _reduce(rho, dims, _mode_index(mode, dims, kinds, what))
+
+
 def _mode_ops(d):
     a = np.diag(np.sqrt(np.arange(1, d)), 1).astype(complex)
     return a, a.conj().T
 
 
-def photon_number(state, mode: int = 0, dims: Sequence[int] | None = None) -> float:
+_MODE_DOC = """state : NESS, numpy.ndarray, qutip.Qobj
+        State (truncated Fock basis ``n = 0, 1, ...`` on the mode).
+    mode : int, optional
+        Site index of the bosonic mode (site 0 is the leftmost tensor
+        factor); required when the state has several sites.
+    dims : sequence of int, optional
+        Local dimensions; default: the state's own (``NESS.dims`` or the
+        ``Qobj``'s dims), else one mode."""
+
+_MODE_RAISES = """Raises
+    ------
+    ValueError
+        If the state has several sites and ``mode`` is not given, or the
+        site is declared non-bosonic (``NESS.site_kinds``, from the model:
+        e.g. the qubit of a cavity-qubit model or a spin chain)."""
+
+
+def photon_number(state, mode: int | None = None, dims: Sequence[int] | None = None) -> float:
     """Mean photon number ``<a^+ a>`` of a bosonic mode.
 
     Parameters
     ----------
-    state : NESS, numpy.ndarray, qutip.Qobj
-        State of the chain (truncated Fock basis ``n = 0, 1, ...`` per mode).
-    mode : int
-        Which mode.
-    dims : sequence of int, optional
-        Local dimensions (default: one mode).
+    {mode_doc}
 
     Returns
     -------
     float
+
+    {raises}
     """
-    r = reduced_mode(state, mode, dims)
+    r = _boson_mode(state, mode, dims, "photon_number")
     return float(np.real(np.sum(np.arange(r.shape[0]) * np.diag(r))))
 
 
-def g2(state, mode: int = 0, dims: Sequence[int] | None = None) -> float:
+def g2(state, mode: int | None = None, dims: Sequence[int] | None = None) -> float:
     """Equal-time second-order coherence ``g2(0) = <a^+ a^+ a a> / <a^+ a>^2``.
 
     Parameters
     ----------
-    state : NESS, numpy.ndarray, qutip.Qobj
-        State of the chain.
-    mode : int
-        Which mode.
-    dims : sequence of int, optional
-        Local dimensions (default: one mode).
+    {mode_doc}
 
     Returns
     -------
     float
         1 for a coherent state, 2 for a thermal state, 0 for a Fock state
         ``|1>``; NaN for the vacuum.
+
+    {raises}
     """
-    r = reduced_mode(state, mode, dims)
+    r = _boson_mode(state, mode, dims, "g2")
     n = np.arange(r.shape[0])
     p = np.real(np.diag(r))
     mean = float(np.sum(n * p))
@@ -534,34 +600,38 @@ def g2(state, mode: int = 0, dims: Sequence[int] | None = None) -> float:
     return float(np.sum(n * (n - 1) * p) / mean**2)
 
 
-def wigner(state, xvec, yvec=None, *, mode: int = 0, dims: Sequence[int] | None = None) -> np.ndarray:
+def wigner(
+    state, xvec, yvec=None, *, mode: int | None = None, dims: Sequence[int] | None = None
+) -> np.ndarray:
     """Wigner function of a bosonic mode (via :func:`qutip.wigner`).
 
     Parameters
     ----------
-    state : NESS, numpy.ndarray, qutip.Qobj
-        State of the chain.
+    {mode_doc}
     xvec, yvec : 1-D array_like
         Phase-space grid; ``yvec`` defaults to ``xvec``. QuTiP's convention
         ``g = sqrt(2)``: ``alpha = (x + i y) / sqrt(2)``, so the vacuum is
         ``exp(-x^2 - y^2) / pi``.
-    mode : int
-        Which mode.
-    dims : sequence of int, optional
-        Local dimensions (default: one mode).
 
     Returns
     -------
     numpy.ndarray
         ``W[j, i]`` at ``(xvec[i], yvec[j])`` (shape ``(len(yvec), len(xvec))``),
         normalised to ``integral W dx dy = 1``.
+
+    {raises}
     """
     import qutip
 
-    r = reduced_mode(state, mode, dims)
+    r = _boson_mode(state, mode, dims, "wigner")
     xvec = np.asarray(xvec, dtype=float)
     yvec = xvec if yvec is None else np.asarray(yvec, dtype=float)
     return np.asarray(qutip.wigner(qutip.Qobj(0.5 * (r + r.conj().T)), xvec, yvec))
+
+
+for _f in (photon_number, g2, wigner):
+    _f.__doc__ = _f.__doc__.replace("{mode_doc}", _MODE_DOC).replace("{raises}", _MODE_RAISES)
+del _f
 
 
 # --------------------------------------------------------------------------- metastability

@@ -115,7 +115,7 @@ def boundary_driven_xxz(
     J = real(J, "J")
     dephasing = nonneg(dephasing, "dephasing")
 
-    b = ModelBuilder(2, n, name="boundary_driven_xxz")
+    b = ModelBuilder(2, n, name="boundary_driven_xxz", site_kinds="spin")
     b.add_coupling(J, "sigmax", "sigmax")
     b.add_coupling(J, "sigmay", "sigmay")
     b.add_coupling(J * delta, "sigmaz", "sigmaz")
@@ -325,7 +325,7 @@ def xxz_thermal_chain(
     form = choice(form, "form", ("local", "global"))
     statistics = choice(statistics, "statistics", ("fermion", "boson"))
 
-    b = ModelBuilder(2, n, name="xxz_thermal_chain")
+    b = ModelBuilder(2, n, name="xxz_thermal_chain", site_kinds="spin")
     b.add_coupling(J, "sigmax", "sigmax")
     b.add_coupling(J, "sigmay", "sigmay")
     b.add_coupling(J * delta, "sigmaz", "sigmaz")
@@ -522,7 +522,7 @@ def two_node(
                 f"(g^2 < omega_h omega_c), got {lower:.6g}"
             )
 
-    b = ModelBuilder(dims, name="two_node")
+    b = ModelBuilder(dims, name="two_node", site_kinds="spin" if kind == "qubit" else "boson")
     if kind == "qubit":
         b.add_onsite([omega_h / 2, omega_c / 2], "sigmaz")
         b.add_coupling(g, "sigmap", "sigmam", plus_hc=True)

@@ -161,7 +161,7 @@ def markov_network(rates, *, n_states: int | None = None, name: str = "markov_ne
     ['0->1', '1->2', '2->0']
     """
     table, n = _rate_table(rates, n_states)
-    b = ModelBuilder((n,), name=name)
+    b = ModelBuilder((n,), name=name, site_kinds="other")
     for (i, j), w in table.items():
         op = sp.csr_array(([1.0 + 0j], ([j], [i])), shape=(n, n))
         b.add_collective_jump(op, w, label=f"{i}->{j}")
@@ -320,7 +320,7 @@ def tasep(
     """
     n, r = _asep_rates(n, alpha, beta, p, q, gamma, delta)
     dims = (2,) * n
-    b = ModelBuilder(dims, name="tasep")
+    b = ModelBuilder(dims, name="tasep", site_kinds="other")
     boundary = (
         ("sigmap", r["alpha"], 0, "left", "in"),
         ("sigmam", r["gamma"], 0, "left", "out"),

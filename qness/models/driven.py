@@ -129,7 +129,7 @@ def kerr(
     nth = nonneg(nth, "nth")
 
     a, ad = ops.destroy(cutoff), ops.create(cutoff)
-    b = ModelBuilder((cutoff,), name="kerr")
+    b = ModelBuilder((cutoff,), name="kerr", site_kinds="boson")
     b.add_onsite(detuning, "num")
     if U != 0:
         b.add_onsite(U / 2, ad @ ad @ a @ a)
@@ -233,7 +233,7 @@ def bose_hubbard(
         raise ValueError(f"n must be at least 3 for boundary='periodic', got {n}")
 
     a, ad = ops.destroy(cutoff), ops.create(cutoff)
-    b = ModelBuilder(cutoff, n, name="bose_hubbard")
+    b = ModelBuilder(cutoff, n, name="bose_hubbard", site_kinds="boson")
     b.add_onsite(detuning, "num")
     if U != 0:
         b.add_onsite(U / 2, ad @ ad @ a @ a)
@@ -335,7 +335,7 @@ def dissipative_ising(
         raise ValueError(f"n must be at least 3 for boundary='periodic', got {n}")
 
     nop = np.array([[1.0, 0.0], [0.0, 0.0]])
-    b = ModelBuilder(2, n, name="dissipative_ising")
+    b = ModelBuilder(2, n, name="dissipative_ising", site_kinds="spin")
     for i in range(n):
         b.add_drive(h, "sigmax", sites=[i], label=f"h_{i}")
     b.add_onsite(-detuning, nop)
@@ -407,7 +407,7 @@ def mollow(*, detuning: float, omega: float, gamma: float) -> LindbladModel:
     detuning = real(detuning, "detuning")
     omega = real(omega, "omega")
     gamma = nonneg(gamma, "gamma")
-    b = ModelBuilder((2,), name="mollow")
+    b = ModelBuilder((2,), name="mollow", site_kinds="spin")
     b.add_onsite(detuning / 2, "sigmaz")
     b.add_drive(omega / 2, "sigmax", label="omega")
     if gamma > 0:
@@ -515,7 +515,7 @@ def collective_fluorescence(j, *, omega: float, gamma: float) -> LindbladModel:
     omega = real(omega, "omega")
     gamma = nonneg(gamma, "gamma")
     d = S["z"].shape[0]
-    b = ModelBuilder((d,), name="collective_fluorescence")
+    b = ModelBuilder((d,), name="collective_fluorescence", site_kinds="spin")
     b.add_drive(omega, S["x"], label="omega")
     if gamma > 0:
         b.add_collective_jump(S["-"], gamma, bath="radiation", label="J-")

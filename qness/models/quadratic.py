@@ -109,7 +109,7 @@ def harmonic_chain(
         raise ValueError(f"g={g!r}: the global form needs positive normal-mode frequencies (|g| < omega/2)")
 
     dims = (cutoff,) * n
-    b = ModelBuilder(dims, name="harmonic_chain")
+    b = ModelBuilder(dims, name="harmonic_chain", site_kinds="boson")
     b.add_onsite(omega, "num")
     b.add_coupling(g, "create", "destroy", plus_hc=True)
     b.add_bath("left", T=T_l, mu=0.0)
@@ -221,7 +221,7 @@ def fermionic_chain(
     T_l, T_r = nonneg(T_l, "T_l"), nonneg(T_r, "T_r")
 
     c = [ops.fermion_annihilation(j, n) for j in range(n)]
-    b = ModelBuilder(2, n, name="fermionic_chain")
+    b = ModelBuilder(2, n, name="fermionic_chain", site_kinds="fermion")
     b.add_onsite(eps, np.array([[1, 0], [0, 0]]))
     for j in range(n - 1):
         hop = c[j].T.conj() @ c[j + 1]

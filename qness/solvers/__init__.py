@@ -1,6 +1,15 @@
 """Steady-state and spectral solvers (the engine)."""
 
-from .errors import ConvergenceError, InsufficientMemoryError, NonUniqueSteadyStateError, SpectrumWarning
+from .asymptotic import asymptotic_state
+from .errors import (
+    ClosedSystemError,
+    ConvergenceError,
+    InsufficientMemoryError,
+    NonUniqueSteadyStateError,
+    SpectrumWarning,
+    TruncationWarning,
+    UniquenessWarning,
+)
 from .methods import Auto, Dense, Direct, Evolve, Krylov
 from .result import NESS
 from .spectrum import AutoEig, DenseEig, ShiftInvert, Spectrum, liouvillian_gap, spectrum
@@ -17,8 +26,12 @@ __all__ = [
     "InsufficientMemoryError",
     "NonUniqueSteadyStateError",
     "SpectrumWarning",
+    "UniquenessWarning",
+    "TruncationWarning",
+    "ClosedSystemError",
     "steady_state",
     "steady_states",
+    "asymptotic_state",
     "AutoEig",
     "DenseEig",
     "ShiftInvert",

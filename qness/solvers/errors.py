@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ConvergenceError", "NonUniqueSteadyStateError", "InsufficientMemoryError", "SpectrumWarning"]
+__all__ = [
+    "ConvergenceError",
+    "NonUniqueSteadyStateError",
+    "ClosedSystemError",
+    "InsufficientMemoryError",
+    "SpectrumWarning",
+    "TruncationWarning",
+    "UniquenessWarning",
+]
 
 
 class ConvergenceError(RuntimeError):
     """An iterative solver did not reach its tolerance.
+
+    Its message always contains "did not converge" (prefixed
+    ``"Did not converge: "`` when the solver's own text does not say so),
+    as in SciPy and QuTiP.
 
     Attributes
     ----------
@@ -23,6 +35,8 @@ class ConvergenceError(RuntimeError):
     def __init__(
         self, message: str, *, rho: np.ndarray | None = None, residual: float = np.nan, iterations: int = 0
     ):
+        if "did not converge" not in message.lower():
+            message = f"Did not converge: {message}"
         super().__init__(message)
         self.rho = rho
         self.residual = residual
@@ -42,6 +56,14 @@ class NonUniqueSteadyStateError(ValueError):
     def __init__(self, message: str, *, subspaces=()):
         super().__init__(message)
         self.subspaces = list(subspaces)
+
+
+class ClosedSystemError(NonUniqueSteadyStateError, TypeError):
+    """The model has no dissipation (no jump operators): every function of ``H`` is stationary.
+
+    A :class:`NonUniqueSteadyStateError`, and also a ``TypeError`` as QuTiP
+    raises for a non-dissipative system.
+    """
 
 
 class InsufficientMemoryError(MemoryError):
@@ -68,4 +90,28 @@ class SpectrumWarning(RuntimeWarning):
     mode right of the ``k``-th returned eigenvalue that shift-invert (which
     finds the eigenvalues nearest zero) did not find, typically a slow mode
     with a large imaginary part. ``info["exact_rightmost"]`` is then ``False``.
+    """
+
+
+class UniquenessWarning(RuntimeWarning):
+    """The uniqueness of a steady state could not be verified.
+
+    Issued by the Krylov route when its check (GMRES on a random right-hand
+    side, :mod:`qness.solvers.uniqueness`) neither converged nor found a
+    near-null direction within its iteration budget. ``NESS.info["uniqueness"]``
+    holds the numbers.
+    """
+
+
+class TruncationWarning(RuntimeWarning):
+    """A bosonic site's Fock cutoff cuts the state.
+
+    Warned by :func:`qness.steady_state` when the highest Fock level
+    ``n = cutoff - 1`` of a site declared ``"boson"``
+    (:attr:`qness.LindbladModel.site_kinds`: named models and
+    :class:`~qness.ModelBuilder` sites declared bosonic) holds more than
+    :data:`qness.solvers.steady.TRUNCATION_THRESHOLD` (``1e-3``) of the
+    population: the truncated model is then not the physical one (e.g. a
+    coherent state with ``<n> = 100`` in 5 levels), and every result
+    depends on the cutoff. Raise the cutoff.
     """

@@ -14,6 +14,11 @@ __all__ = ["NESS"]
 
 
 def _expect(rho: np.ndarray, op, d: int):
+    if isinstance(op, str):
+        raise TypeError(
+            f"op must be an operator (array, sparse or qutip.Qobj), got the string {op!r}; build the "
+            "operator, e.g. qness.operators.chain_operator({site: 'num'}, ness.dims)"
+        )
     if _is_qobj(op):
         op = as_csr(op, "op")
     if sp.issparse(op):
@@ -46,12 +51,18 @@ class NESS:
         settings), ``sector`` (label and size solved), ``iterations``,
         ``time`` (s), ``hermiticity_error`` (before symmetrisation), and
         solver-specific entries.
+    site_kinds : tuple of str
+        The model's :attr:`~qness.LindbladModel.site_kinds` (empty if unknown).
+    qobj_dims : object
+        QuTiP dims of a non-tensor-product space (ENR), else ``None``.
     """
 
     rho: np.ndarray
     dims: tuple
     residual: float
     info: dict = field(default_factory=dict)
+    site_kinds: tuple = ()
+    qobj_dims: object = None
 
     @property
     def dim(self) -> int:
@@ -92,7 +103,20 @@ class NESS:
 
         Returns a float when ``op`` is Hermitian (imaginary part below
         1e-12), else a complex number.
+
+        Raises
+        ------
+        TypeError
+            If ``op`` is not an operator (e.g. a string such as ``"num"``).
+        ValueError
+            If ``op``'s shape differs from the state's, or (for a ``Qobj``)
+            its dims do not match the state's tensor structure, e.g. the
+            factors in another order with the same total size, as
+            ``qutip.expect`` refuses. A ``Qobj`` on one flat space of the
+            right size is accepted on a chain state and vice versa.
         """
+        if _is_qobj(op):
+            self._check_qobj_dims(op)
         val = _expect(self.rho, op, self.dim)
         mat = as_csr(op, "op")
         herm = (abs(mat - mat.T.conj()).max() if mat.nnz else 0.0) <= 1e-12 * max(
@@ -100,10 +124,33 @@ class NESS:
         )
         return float(val.real) if herm else val
 
+    def _check_qobj_dims(self, op) -> None:
+        if getattr(op, "type", "oper") != "oper":
+            return  # as_csr refuses it with its own message
+        if self.qobj_dims is not None:
+            mine = getattr(self.qobj_dims, "as_list", lambda: self.qobj_dims)()
+            if op.dims != mine and op.shape == (self.dim, self.dim):
+                raise ValueError(f"op has dims {op.dims}, the state has dims {mine}")
+            return
+        left, right = op.dims
+        if any(isinstance(x, (list, tuple)) for x in list(left) + list(right)):
+            return
+        want = [int(x) for x in self.dims]
+        for side in (left, right):
+            side = [int(x) for x in side]
+            if side != want and len(side) > 1 and len(want) > 1:
+                raise ValueError(
+                    f"op has dims {op.dims}, the state has dims {[want, want]}: the tensor factors "
+                    "differ (same total size, another order or split?); build op with the state's "
+                    "factor order (site 0 leftmost)"
+                )
+
     def to_qobj(self):
-        """The state as a ``qutip.Qobj`` with chain dims."""
+        """The state as a ``qutip.Qobj`` with chain dims (or the model's own QuTiP dims, e.g. ENR)."""
         import qutip
 
+        if self.qobj_dims is not None:
+            return qutip.Qobj(self.rho, dims=self.qobj_dims)
         return qutip.Qobj(self.rho, dims=[list(self.dims), list(self.dims)])
 
     def __repr__(self) -> str:

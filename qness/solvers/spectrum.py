@@ -18,28 +18,27 @@ Methods (frozen dataclasses, chosen per sector by :class:`AutoEig`):
   GMRES preconditioned with the no-jump Sylvester inverse, and checks every
   eigenpair against the exact ``L``.
 
-Certified sectors (:class:`AutoEig`, ``certify=True``): after the
-steady-state sector, a large sector is first propagated from a random
-vector with ``exp(tL)`` (Chebyshev series, :mod:`qness.solvers.propagate`).
-If its norm falls below ``eps exp(t Re lambda_k)``, where ``lambda_k`` is
-the ``k``-th eigenvalue found so far, the sector holds no eigenvalue to the
-right of ``lambda_k`` except with probability below ``1e-10`` (``n eps^2``, ``n`` its
-size) and is not diagonalised. Sectors whose decay is too slow for that are
-solved. This is what makes the gap of a 10-spin chain affordable: its
-``q != 0`` sectors have dense bands of eigenvalues near ``Re = -0.8`` that
-shift-invert resolves only with hundreds of solves, while propagation
-dismisses them in about 1,500 products each.
-
-Shift-invert finds the eigenvalues *nearest* its shift, which need not be
-the rightmost (a driven Kerr resonator's nearest mode, ``-0.878``, is not its
-slowest, ``-0.524 +- 0.783i``). With :class:`AutoEig` each shift-invert
-result is certified the same way not to miss a mode right of the ``k``-th;
-when propagation sees one, a sector of at most ``dense_fallback`` unknowns
-is diagonalised densely, an LU sector is asked for more eigenvalues, and
-otherwise a :class:`~qness.SpectrumWarning` says the result misses it.
-``info["exact_rightmost"]`` is ``True`` only when every sector was either
-diagonalised densely or certified; check with ``DenseEig`` on small sizes
-when in doubt.
+Rightmost by construction (:class:`AutoEig`, ``certify=True``, the
+default). Shift-invert finds the eigenvalues *nearest* its shift, which need
+not be the rightmost (a detuned driven cavity's slowest pair
+``-kappa/2 +- i omega`` lies further from zero than ``-kappa``; a Kerr
+resonator's nearest mode, ``-0.878``, is not its slowest, ``-0.524 +- 0.783i``).
+Every sector that is not diagonalised densely therefore goes through
+:mod:`qness.solvers.certify`: conjugate partners are added (the spectrum of a
+Liouvillian is closed under conjugation), a propagation certificate is tried
+with the found modes deflated, and where it fails an Arnoldi search on the
+deflated propagator ``P exp(tau L) P`` finds the rightmost modes still
+missing; then the certificate is tried again. A large sector other than the
+steady state's is first propagated alone: if its norm falls below
+``eps exp(t Re lambda_k)``, where ``lambda_k`` is the ``k``-th eigenvalue
+found so far, it holds no eigenvalue right of ``lambda_k`` except with
+probability ``n eps^2 = 1e-10`` and is not diagonalised (this dismisses the
+dense bands of a 10-spin chain's ``q != 0`` sectors in about 1,500 products
+each). A sector of at most ``dense_fallback`` unknowns that is still not
+certified is diagonalised densely; otherwise ``Spectrum.certified`` is
+``False`` and :func:`spectrum` emits a :class:`~qness.SpectrumWarning` naming
+the sector and the evidence. ``info["sectors"][q]["established"]`` says how
+each sector's result was obtained.
 """
 
 from __future__ import annotations
@@ -53,8 +52,16 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ..model import LindbladModel, U1Symmetry, Z2Symmetry, as_model
+from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
 from ..symmetry import Sector, detect_symmetry, full_sector, sectors
+from .certify import (
+    Deflation,
+    certify_eps,
+    certify_sector,
+    close_under_conjugation,
+    search_missing,
+    unit_trace,
+)
 from .errors import ConvergenceError, SpectrumWarning
 from .krylov import _orthogonalise, gmres
 from .methods import _choice, _positive, resolve_method
@@ -90,20 +97,25 @@ class AutoEig:
         Relative accuracy (ARPACK's for the LU route; residual
         ``||L x - lambda x|| <= tol * scale`` for the Krylov route).
     certify : bool
-        Before solving a large sector (Krylov route) other than the steady
-        state's, try to certify by propagation that it holds no eigenvalue
-        to the right of the ``k``-th found so far (see
-        :func:`_certify_sector`); a certified sector is skipped, and it is
-        listed in ``info["sectors"]`` with method ``"certified"``.
-        Sectors solved by shift-invert are certified the same way not to
-        miss an eigenvalue right of the ``k``-th (shift-invert finds those
-        nearest zero); when one evidently is missed, more are asked for.
+        Make each sector's result its rightmost eigenvalues, certified
+        (:mod:`qness.solvers.certify`): before solving a large sector
+        (Krylov route) other than the steady state's, try to certify by
+        propagation that it holds no eigenvalue right of the ``k``-th found
+        so far (a certified sector is skipped and listed in
+        ``info["sectors"]`` with method ``"certified"``); after solving one
+        by shift-invert, add conjugate partners, certify with the found
+        modes deflated, and where that fails search the deflated propagator
+        for the missing rightmost modes. ``False``: shift-invert results
+        are returned as found (eigenvalues nearest zero), uncertified.
     certify_matvecs, certify_flops : float
         Budget per certificate: ``max(certify_matvecs, certify_flops / nnz)``
-        products with the sector matrix (so small sectors get more). A
-        certificate whose observed decay predicts more gives up: a skipped
-        sector is then solved, a solved one is reported uncertified
-        (``info["exact_rightmost"]`` is ``False``).
+        products with the sector matrix (so small sectors get more; at most
+        about a dense solve's cost, ``n^3 / nnz``, in sectors of up to
+        ``dense_fallback`` unknowns). A certificate whose observed decay
+        predicts more gives up: a skipped sector is then solved, a solved
+        one searched (where there is evidence of a missing mode, or on an
+        LU), diagonalised densely when small, and otherwise reported
+        uncertified with the budget that would do (``SpectrumWarning``).
     """
 
     dense_max: int = 400
@@ -214,7 +226,16 @@ class Spectrum:
         ``-Re(lambda_1)`` of the slowest mode after the steady state's zero,
         over all sectors (``0.0`` if zero is degenerate).
     info : dict
-        Method used per sector, sizes, times, residuals.
+        Method used per sector, sizes, times, residuals; ``info["sectors"][q]
+        ["established"]`` says how each sector's result was established
+        (dense, certified by propagation, found by the propagator search).
+    certified : bool
+        ``True`` when every sector was diagonalised densely or certified by
+        propagation to hold no eigenvalue right of the ``k``-th returned
+        (probability of a miss below ``1e-10`` per sector): the eigenvalues
+        are the rightmost ones. ``False`` otherwise, and then
+        :func:`spectrum` has warned (``SpectrumWarning``) unless the method
+        asked for no certificate.
     """
 
     eigenvalues: np.ndarray
@@ -223,6 +244,7 @@ class Spectrum:
     left_eigenmatrices: list = field(default_factory=list)
     gap: float = np.nan
     info: dict = field(default_factory=dict)
+    certified: bool = False
 
     def by_sector(self, label: int) -> np.ndarray:
         """Eigenvalues of one sector (descending real part)."""
@@ -256,7 +278,7 @@ def _dense_sector(model, sector, k, method: DenseEig, vectors, left, M=None):
         else:
             w, vr = sla.eigvals(M), None
         vl = None
-    order = np.argsort(-w.real, kind="stable")[:k]
+    order = np.argsort(-w.real, kind="stable")[: k + 2]  # +2: partners of a pair at the k-th
     out = {"values": w[order]}
     if vectors or left:
         out["right"] = vr[:, order]
@@ -267,6 +289,8 @@ def _dense_sector(model, sector, k, method: DenseEig, vectors, left, M=None):
 
 
 def _scale(model: LindbladModel) -> float:
+    if isinstance(model, SuperoperatorModel):
+        return model.scale()
     s = 2.0 * float(np.max(np.abs(model.H_eff().diagonal()), initial=0.0))
     return s if s > 0 else 1.0
 
@@ -337,12 +361,6 @@ def _krylov_inverse(model, sector, sigma, M=None):
     return solve, count
 
 
-def _unit_trace(sector: Sector) -> np.ndarray:
-    """The trace functional as a unit vector: ``1 - t t^T`` projects on trace-zero matrices."""
-    t = sector.trace_vector()
-    return t / np.linalg.norm(t)
-
-
 def _krylov_sector(model, sector, k, method: ShiftInvert, vectors, left, M=None, deflate_trace=False):
     """Eigenvalues nearest ``sigma`` by inexact shift-invert subspace iteration (``inner="krylov"``).
 
@@ -372,7 +390,7 @@ def _krylov_sector(model, sector, k, method: ShiftInvert, vectors, left, M=None,
     keep = max(want + 3, min(2 * want + 2, maxdim - 4))
     solve, count = _krylov_inverse(model, sector, sigma, A)
     if deflate_trace:
-        tvec = _unit_trace(sector)
+        tvec = unit_trace(sector)
 
         def project(x):
             return x - tvec * (tvec @ x)
@@ -452,8 +470,9 @@ def _auto_plan(model, sector, method: AutoEig, left):
     if sector.size <= method.dense_max:
         return "dense", None
     M = sector.matrix(model)
-    if left or len(model.dims) == 1:
-        # one mode: L's graph is a 2-D grid of (i, j) and a fill-reducing LU stays small
+    if left or len(model.dims) == 1 or isinstance(model, SuperoperatorModel):
+        # one mode: L's graph is a 2-D grid of (i, j) and a fill-reducing LU stays small;
+        # a bare matrix (SuperoperatorModel) has no Sylvester preconditioner for the Krylov route
         return "lu", M
     flops, _ = envelope_estimate(M)
     return ("lu" if flops <= method.direct_flops else "krylov"), M
@@ -467,138 +486,159 @@ def _auto_sector(model, sector, k, method: AutoEig, vectors, left, plan=None, de
     return _shift_invert_sector(model, sector, k, inner, vectors, left, M, deflate_trace=deflate_trace)
 
 
-def _missing_mode(M, snaps, threshold, found_values):
-    """An eigenvalue right of ``threshold`` in the last propagated vectors that is not found, or None.
-
-    Rayleigh-Ritz with ``M`` on their span: a Ritz value with real part above
-    the threshold, a small residual and none of ``found_values`` nearby is a
-    missing mode (a slowly decaying norm alone can also be two beating modes
-    or a found mode leaking through its rounding errors).
-    """
-    Q, _ = np.linalg.qr(np.column_stack(snaps))
-    MQ = M @ Q
-    theta, Y = np.linalg.eig(Q.conj().T @ MQ)
-    scale = max(float(np.max(np.abs(theta))), 1e-300)
-    found = np.asarray(found_values if found_values is not None else [], dtype=np.complex128)
-    best = None
-    for th, y in zip(theta, Y.T):
-        res = np.linalg.norm(MQ @ y - th * (Q @ y)) / np.linalg.norm(y)
-        near = found.size and np.min(np.abs(found - th)) <= 1e-6 * (1.0 + abs(th))
-        if th.real > threshold and res <= 1e-2 * scale and not near:
-            best = th if best is None or th.real > best.real else best
-    return None if best is None else complex(best)
-
-
 def _certify_budget(method: AutoEig, M) -> int:
     return int(max(method.certify_matvecs, method.certify_flops / max(M.nnz, 1)))
 
 
-def _certify_eps(n: int) -> float:
-    """``eps`` with ``n eps^2 = CERTIFY_PROBABILITY``."""
-    return float(np.sqrt(CERTIFY_PROBABILITY / max(n, 1)))
+def _refiner(model, sector, route, M, tol):
+    """``(lambda, x) -> (lambda, x)``: Rayleigh-quotient iteration with a complex shift.
+
+    On an LU (``route="lu"``) each step factorises ``M - lambda``; on the
+    Krylov route it solves by Sylvester-preconditioned GMRES.
+    """
+    n = M.shape[0]
+
+    def refine(lam, x):
+        for _ in range(4):
+            try:
+                if route == "krylov":
+                    solve, _count = _krylov_inverse(model, sector, lam, M)
+                    y = solve(x, 1e-10)
+                else:
+                    y = spla.splu(sp.csc_matrix(M - lam * sp.eye(n, format="csc"))).solve(x)
+            except (RuntimeError, ConvergenceError):
+                break  # exactly singular at lambda, or no solve: keep what there is
+            nrm = np.linalg.norm(y)
+            if not np.isfinite(nrm) or nrm == 0:
+                break
+            x = y / nrm
+            Mx = M @ x
+            lam = complex(np.vdot(x, Mx))
+            if np.linalg.norm(Mx - lam * x) <= tol:
+                break
+        return lam, x
+
+    return refine
 
 
-def _certify_sector(model, sector, M, threshold, eps, max_matvecs, found=None, found_values=None,
-                    trace_zero=False):  # fmt: skip
-    """Try to show that no eigenvalue of this sector right of ``threshold < 0`` is missing.
+def _left_vector(M, lam, rng):
+    """A unit left eigenvector of ``M`` for ``lam`` (``M^+ w = conj(lam) w``) by inverse iteration."""
+    n = M.shape[0]
+    lu = spla.splu(sp.csc_matrix(M.conj().T - np.conj(lam) * sp.eye(n, format="csc")))
+    w = rng.standard_normal(n) + 1j * rng.standard_normal(n)
+    for _ in range(3):
+        w = lu.solve(w)
+        w /= np.linalg.norm(w)
+    return w
 
-    ``found`` (columns) are right eigenvectors already computed in this
-    sector, ``Q`` an orthonormal basis of their span and ``P = 1 - Q Q^+``.
-    A random unit vector is propagated as ``v <- P exp(hL) v``. For an
-    eigenvalue ``lambda`` not in ``found``, its unit left eigenvector ``w``
-    is orthogonal to every found right eigenvector, so ``w^+ P = w^+`` and
-    ``w^+ v(t) = exp(t lambda) w^+ v(0)``. Hence ``||v(t)|| <= eps
-    exp(t threshold)`` implies ``|w^+ v(0)| < eps`` for every missing
-    eigenvalue with ``Re lambda > threshold``; for ``v(0)`` uniform on the
-    unit sphere of ``C^n`` that has probability below ``n eps^2`` per such
-    eigenvalue (``eps`` is chosen to make that ``CERTIFY_PROBABILITY``).
-    The argument needs only the eigenvalues inside the propagator's ellipse
-    (they are: it holds the numerical range), not an accurate ``exp(tL) v``.
 
-    With ``trace_zero`` (steady-state sector) the start is a random
-    trace-zero matrix, which ``exp(tL)`` keeps trace-zero, so the steady
-    state never enters; ``found`` must then exclude it. For a missing
-    ``lambda`` (``w`` orthogonal to the steady state),
-    ``|w^+ v(0)|`` has the law above scaled by at least ``1/sqrt(d)``, so
-    the caller divides ``eps`` by ``sqrt(d)``.
+#: Rounds of (certificate, propagator search) per sector before giving up.
+MAX_ROUNDS = 6
 
-    Returns ``(ok, info)``. It gives up when the observed decay rate
-    predicts more than ``max_matvecs`` products; ``info["slower_mode"]`` is
-    ``True`` when the propagated vector decays more slowly than
-    ``threshold`` itself and its Rayleigh quotient is none of
-    ``found_values`` (not a leak of a found mode through its rounding
-    errors): evidence of a missing eigenvalue right of the threshold.
+
+def _rightmost(
+    model, sec, plan, res, kk, method: AutoEig, threshold, mirror, steady, zero_tol, vectors, left
+):
+    """Make a shift-invert result the sector's rightmost eigenvalues, certified, or say it is not.
+
+    Conjugate partners are added, then the certificate is tried with the
+    found modes deflated; where it fails, the propagator search finds the
+    rightmost modes still missing, they are deflated too, and the
+    certificate is tried again (see :mod:`qness.solvers.certify`). A sector
+    that stays uncertified is diagonalised densely when it has at most
+    ``dense_fallback`` unknowns; otherwise its info says why it is not
+    certified (and :func:`spectrum` warns).
     """
     from .propagate import ChebyshevPropagator
 
-    t0 = time.perf_counter()
+    route, M = plan
+    n = sec.size
+    vals, vecs = res["values"], res["right"]
+    tol = (1e-11 if route == "lu" else method.tol) * _scale(model)
+    refine = _refiner(model, sec, route, M, tol)
     prop = ChebyshevPropagator(M)
-    rng = np.random.default_rng(2024 + int(sector.label))
-    if found is not None and found.shape[1]:
-        Q = np.asfortranarray(np.linalg.qr(found)[0])
-
-        def project(x):
-            return _orthogonalise(Q, np.array(x, dtype=np.complex128))[2]
+    budget = _certify_budget(method, M)
+    if n <= method.dense_fallback:
+        # a dense eig costs about n^3 / nnz products: propagating longer would only lose time
+        budget = int(min(budget, max(n**3 / max(M.nnz, 1), 1000)))
+    eps = certify_eps(n) / (np.sqrt(model.dim) if steady else 1.0)
+    rounds, ok, searched, added_pairs = [], False, 0, 0
+    for _ in range(MAX_ROUNDS):
+        if prop.matvecs > 2 * budget:
+            break
+        vals, vecs, added = close_under_conjugation(sec, vals, vecs, zero_tol)
+        added_pairs += added
+        thr = threshold(vals, mirror)
+        if thr is None or thr >= -zero_tol:
+            ok = True  # the k-th eigenvalue is zero: nothing lies right of it
+            break
+        keep_i = np.arange(len(vals))
+        if steady:
+            # the steady state is kept out by the trace-zero deflation; the other right
+            # eigenvectors are trace-zero (tr(L x) = 0 = lambda tr(x))
+            keep_i = np.delete(keep_i, int(np.argmin(np.abs(vals))))
+        defl = Deflation(sec, vecs[:, keep_i], trace_zero=steady)
+        ok, cinfo, v = certify_sector(sec, M, thr, eps, budget, defl, vals[keep_i], prop=prop)
+        rounds.append(cinfo)
+        if ok:
+            break
+        slower = cinfo["missing"] is not None or (cinfo["rate"] is not None and cinfo["rate"] <= -thr)
+        if not slower and (route == "krylov" or n <= method.dense_fallback):
+            # the certificate ran out of budget with no sign of a missing mode (the vector decays
+            # faster than the threshold): a small sector is cheaper to diagonalise, and on a
+            # many-body sector the search would cost several times the solve (8 spins: about
+            # 23,000 products to converge the next four modes)
+            break
+        new_vals, new_vecs, sinfo = search_missing(
+            M, sec, defl, 2 * kk + 2, v, thr, budget, refine=refine, tol=tol, prop=prop
+        )
+        cinfo["search"] = sinfo
+        if not len(new_vals):
+            break
+        searched += len(new_vals)
+        vals = np.concatenate([vals, new_vals])
+        vecs = np.column_stack([vecs, new_vecs])
+    info = res["info"]
+    info.update(certified=ok, rounds=len(rounds), found_by_search=searched, conjugates_added=added_pairs)
+    if rounds:
+        info["certificate"] = rounds[-1]
+    how = f"{info['method']} ({info.get('inner', '')})"
+    if searched:
+        how += f" + propagator search ({searched} modes)"
+    if not ok and n <= method.dense_fallback:
+        # a sector small enough to diagonalise: do that, exactly
+        dense = _dense_sector(model, sec, kk, DenseEig(), vectors, left)
+        dense["info"].update(certified=True, established=f"dense after {how} was not certified",
+                             not_certified=rounds[-1] if rounds else None)  # fmt: skip
+        return dense
+    if ok:
+        info["established"] = how + (", certified by propagation" if rounds else ", k-th eigenvalue is zero")
     else:
-
-        def project(x):
-            return x
-
-    v = rng.standard_normal(sector.size) + 1j * rng.standard_normal(sector.size)
-    if trace_zero:
-        # exp(tL) keeps v trace-zero; re-projecting each step removes only rounding
-        tvec = _unit_trace(sector)
-        project_found = project
-
-        def project(x):
-            x = project_found(x)
-            return x - tvec * (tvec @ x)
-
-        found_values = [0.0, *(found_values if found_values is not None else [])]
-    v = project(v)
-    v /= np.linalg.norm(v)
-    h = prop.max_step
-    t, norms, ok, slower, missing, missing_rate = 0.0, [1.0], False, False, None, None
-    snaps = []
-    while True:
-        v = project(prop.step(v, h))
-        t += h
-        nrm = float(np.linalg.norm(v))
-        norms.append(nrm)
-        snaps = [*snaps[-7:], v / nrm]
-        if nrm <= eps * np.exp(t * threshold):
-            ok = True
-            break
-        steps = len(norms) - 1
-        per_step = prop.matvecs / steps
-        if steps >= 8:
-            # decay rate over the last quarter of the propagation (early steps are transients)
-            back = max(1, steps // 4)
-            rate = -np.log(max(nrm, 1e-300) / norms[-1 - back]) / (back * h)
-            margin = rate + threshold  # decay rate in excess of the threshold's
-            need = (np.log(nrm) - np.log(eps) - t * threshold) / margin if margin > 0 else np.inf
-            if margin <= 0 or prop.matvecs + need / h * per_step > max_matvecs:
-                # stop; report a missing mode if the propagated vectors show one, or if
-                # over the last half they clearly decay more slowly than the threshold --
-                # only after long enough for non-normal transients to be over (a threshold
-                # mode decayed by e^5) and well above the floor where found modes leak
-                # through rounding
-                missing = _missing_mode(M, snaps, threshold, found_values)
-                half = steps // 2
-                rate_long = -np.log(max(nrm, 1e-300) / norms[half]) / ((steps - half) * h)
-                settled = t * -threshold >= 5.0 and nrm > 1e-6
-                if missing is None and settled and rate_long < -0.95 * threshold:
-                    missing_rate = float(rate_long)
-                slower = missing is not None or missing_rate is not None
-                break
-        elif prop.matvecs + per_step > max_matvecs:
-            break
-    info = {"method": "certified" if ok else "certificate failed", "size": sector.size,
-            "threshold": float(threshold), "time_propagated": t, "norm": nrm, "eps": eps,
-            "matvecs": prop.matvecs, "slower_mode": bool(slower and not ok), "missing": missing,
-            "missing_rate": missing_rate,
-            "certify_time": time.perf_counter() - t0}  # fmt: skip
-    return ok, info
+        last = rounds[-1] if rounds else {}
+        evidence = (
+            f"propagation over t = {last.get('time_propagated', 0):.3g} ({last.get('matvecs', 0)} products) "
+            f"left norm {last.get('norm', np.nan):.3g} > bound {last.get('bound', np.nan):.3g}"
+        )
+        if last.get("rate") is not None:
+            evidence += f", decaying at rate {last['rate']:.4g} against threshold {-last['threshold']:.4g}"
+        if last.get("missing") is not None:
+            evidence += f", a Ritz value near {last['missing']:.6g} that was not found"
+        if last.get("predicted_matvecs") is not None:
+            pred = last["predicted_matvecs"]
+            evidence += (
+                f"; no sign of a missing mode, but the certificate needs about {pred:.3g} products "
+                f"(pass method=qness.AutoEig(certify_matvecs={int(pred * 1.2)}) to run it)"
+            )
+        info["evidence"] = evidence
+        info["established"] = how + ", uncertified"
+    order = np.argsort(-vals.real, kind="stable")
+    res["values"], res["right"] = vals[order], vecs[:, order]
+    if left:
+        rng = np.random.default_rng(7)
+        lv = [res["left"][:, j] for j in range(res["left"].shape[1])]
+        lv += [_left_vector(M, lam, rng) for lam in vals[len(lv) :]]
+        res["left"] = np.column_stack(lv)[:, order]
+    return res
 
 
 _SECTOR_SOLVERS = {
@@ -615,8 +655,13 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
 
     Parameters
     ----------
-    model : LindbladModel or tuple (H, c_ops)
-        The master equation (hbar = 1, standard Lindblad form).
+    model : LindbladModel, tuple (H, c_ops), or a Liouvillian
+        The master equation (hbar = 1, standard Lindblad form), or its
+        Liouvillian matrix (``Qobj`` of type ``"super"``, square matrix,
+        :class:`~qness.SuperoperatorModel`): then the sectors are the
+        connected components of its graph (label 0 holds the components
+        with diagonal elements), and large sectors take the LU shift-invert
+        route (no Sylvester preconditioner without ``H``).
     k : int
         Number of eigenvalues returned (over all sectors). Each sector is
         asked for ``k`` (the steady-state sector for at least 2), so the
@@ -636,10 +681,25 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
     Returns
     -------
     Spectrum
-        Eigenvalues sorted by real part (descending) with sector labels, the
-        gap and the eigenmatrices. ``DenseEig`` returns the eigenvalues with
-        the largest real part; ``ShiftInvert`` those nearest its shift (just
-        right of zero), see the module notes.
+        The ``k`` eigenvalues with the largest real part over all sectors
+        (``k + 1`` when the ``k``-th is one of a conjugate pair; more when
+        the slowest mode defining the gap lies beyond), sorted by real part
+        (descending) with sector labels, the gap and the eigenmatrices.
+        An explicit ``ShiftInvert`` returns those nearest its shift (just
+        right of zero), uncertified; ``AutoEig`` and ``DenseEig`` the
+        rightmost (see the module notes).
+
+    Raises
+    ------
+    ValueError
+        ``k`` not a positive integer or larger than ``d**2``; a model with
+        non-finite entries; unknown method options.
+
+    Warns
+    -----
+    SpectrumWarning
+        A sector whose result is not certified (``Spectrum.certified`` is
+        ``False``), with the sector and the evidence.
 
     Notes
     -----
@@ -656,9 +716,20 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
     0.5
     """
     t0 = time.perf_counter()
+    if isinstance(k, (list, tuple)):
+        raise TypeError(
+            "k must be a positive integer, got a list: to pass QuTiP's (H, c_ops), pass them as one "
+            "tuple, spectrum((H, c_ops), k=...)"
+        )
     model = as_model(model)
-    if not isinstance(k, (int, np.integer)) or k < 1:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k must be a positive integer, got {type(k).__name__} {k!r}")
+    if k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
+    if k > model.dim**2:
+        raise ValueError(
+            f"k = {k} exceeds the {model.dim**2} eigenvalues of the Liouvillian (dimension {model.dim})"
+        )
     method = _resolve(method, options)
     secs = _sector_list(model, symmetry)
     steady_label = _steady_label(secs)
@@ -703,50 +774,27 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
         if solver is _auto_sector and plan[0] == "krylov" and not steady and certify:
             thr = threshold([], mirror)
             if thr is not None and thr < -zero_tol:
-                ok, skip_info = _certify_sector(model, sec, plan[1], thr, _certify_eps(sec.size),
-                                                _certify_budget(method, plan[1]))  # fmt: skip
+                ok, skip_info, _ = certify_sector(sec, plan[1], thr, certify_eps(sec.size),
+                                                  _certify_budget(method, plan[1]))  # fmt: skip
                 if ok:
-                    infos[sec.label] = skip_info
+                    infos[sec.label] = {**skip_info, "established": "certified by propagation, not solved"}
                     continue
         checked = certify and solver is _auto_sector
         if steady and not vectors and not left and solver is not _dense_sector:
             extra["deflate_trace"] = True
         sub = DenseEig() if solver is _dense_sector else method
-        cap = min(sec.size - 2, max(4 * kk, 64))
         if checked and plan[0] == "lu":
-            kk = min(kk + 4, cap)  # LU solves are cheap: a few more make a miss less likely
-        while True:
-            res = solver(model, sec, kk, sub, vectors or checked, left, **extra)
-            if not checked:
-                break
-            # Shift-invert found the eigenvalues nearest zero: certify that none right of
-            # the threshold is missing, asking for more when one evidently is.
-            thr = threshold(res["values"], mirror)
-            if thr is None or thr >= -zero_tol:
-                break
-            found, fvals, eps = res["right"], res["values"], _certify_eps(sec.size)
-            if steady:
-                # the steady state is kept out by a trace-zero start; the other right
-                # eigenvectors are trace-zero (tr(L x) = 0 = lambda tr(x))
-                i0 = int(np.argmin(np.abs(fvals)))
-                keep_i = [i for i in range(len(fvals)) if i != i0]
-                tvec = _unit_trace(sec)
-                found = found[:, keep_i] - np.outer(tvec, tvec @ found[:, keep_i])
-                fvals = fvals[keep_i]
-                eps /= np.sqrt(model.dim)
-            ok, cinfo = _certify_sector(model, sec, plan[1], thr, eps, _certify_budget(method, plan[1]),
-                                        found=found, found_values=fvals, trace_zero=steady)  # fmt: skip
-            res["info"]["certificate"] = cinfo
-            if ok or not cinfo["slower_mode"]:
-                break
-            if sec.size <= method.dense_fallback:
-                # a missed mode in a sector small enough to diagonalise: do that, exactly
-                res = _dense_sector(model, sec, kk, DenseEig(), vectors, left)
-                res["info"]["shift_invert_missed"] = cinfo
-                break
-            if kk >= cap or plan[0] == "krylov":
-                break  # more nearest-zero eigenvalues are cheap only on an LU; checked at the end
-            kk = min(2 * kk + 2, cap)
+            kk = min(kk + 4, sec.size - 2)  # LU solves are cheap: a few more make a miss less likely
+        res = solver(model, sec, kk, sub, vectors or checked, left, **extra)
+        if checked:
+            res = _rightmost(model, sec, plan, res, kk, method, threshold, mirror, steady, zero_tol, vectors,
+                             left)  # fmt: skip
+        elif solver is _dense_sector:
+            res["info"]["established"] = "dense"
+            res["info"]["certified"] = True
+        else:
+            res["info"]["established"] = f"{type(sub).__name__}, not certified (eigenvalues nearest sigma)"
+            res["info"]["certified"] = False
         infos[sec.label] = res["info"]
         if skip_info is not None:
             infos[sec.label]["skip_certificate"] = skip_info
@@ -771,47 +819,44 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
     mats = [mats[i] for i in order] if vectors else []
     lmats = [lmats[i] for i in order] if left else []
     gap, slow = _gap(vals, labs, steady_label, zero_tol)
-    final = float(np.sort(vals.real)[::-1][min(need, len(vals)) - 1]) if len(vals) else -np.inf
     for label, inf in infos.items():
-        cert = inf.get("certificate", {})
-        miss, rate = cert.get("missing"), cert.get("missing_rate")
-        if miss is not None and miss.real > final:
-            seen = f"an eigenvalue near {miss:.6g}"
-        elif rate is not None and -rate > final:
-            seen = f"modes decaying at rate {rate:.4g}"
-        else:
+        if inf.get("certified", True) or "uncertified" not in inf.get("established", ""):
             continue
         warnings.warn(
-            f"spectrum: propagation shows {seen} in sector {label}, slower than the {need}-th "
-            "eigenvalue returned, that shift-invert did not find among those nearest zero (slow "
-            "modes with large imaginary parts); the result misses them. Use method='dense' on "
-            "small sectors or a smaller k.",
+            f"spectrum: sector {label} ({inf['size']} unknowns) is not certified to hold no eigenvalue "
+            f"right of the {_ordinal(need)} returned: {inf['evidence']}. The result may miss slow modes.",
             SpectrumWarning,
             stacklevel=2,
         )
+    certified = all(v.get("certified", v["method"] == "certified") for v in infos.values())
     info = {"sectors": infos, "time": time.perf_counter() - t0, "slowest_index": slow,
             "method": type(method).__name__,
-            # True when every sector was diagonalised exactly (gap = rightmost mode for sure);
-            # False when some sector used shift-invert (eigenvalues nearest zero there).
-            "exact_rightmost": all(v["method"] in ("DenseEig", "certified")
-                                   or v.get("certificate", {}).get("method") == "certified"
-                                   for v in infos.values()),
+            # True when every sector was diagonalised densely or its shift-invert result
+            # certified by propagation (the eigenvalues returned are the rightmost ones)
+            "exact_rightmost": certified, "certified": certified,
             "zero_tolerance": zero_tol}  # fmt: skip
     keep = min(k, len(vals))
     if slow is not None and slow >= keep:
         keep = slow + 1  # always keep the slowest mode that defines the gap
-    return Spectrum(vals[:keep], labs[:keep], mats[:keep], lmats[:keep], gap, info)
+    idx = _with_partners(vals, keep, zero_tol)
+    vals, labs = vals[idx], labs[idx]
+    mats = [mats[i] for i in idx] if vectors else []
+    lmats = [lmats[i] for i in idx] if left else []
+    if slow is not None:
+        info["slowest_index"] = int(np.flatnonzero(idx == slow)[0])
+    return Spectrum(vals, labs, mats, lmats, gap, info, certified)
 
 
-def liouvillian_gap(model, method=None, *, symmetry="auto", **options) -> float:
+def liouvillian_gap(model, *args, method=None, symmetry="auto", **options) -> float:
     """The Liouvillian gap ``-Re(lambda_1) > 0`` (hbar = 1; units of the rates).
 
     Parameters
     ----------
-    model : LindbladModel or tuple (H, c_ops)
-        The master equation.
+    model : LindbladModel, tuple (H, c_ops), or a Liouvillian
+        The master equation (as for :func:`spectrum`); QuTiP's call shape
+        ``liouvillian_gap(H, c_ops)`` is accepted too.
     method, symmetry, **options
-        As for :func:`spectrum`.
+        As for :func:`spectrum` (``method`` may be given second, positionally).
 
     Returns
     -------
@@ -820,15 +865,16 @@ def liouvillian_gap(model, method=None, *, symmetry="auto", **options) -> float:
         if the steady state is not unique, or if the gap is below the
         resolution ``spectrum(...).info["zero_tolerance"]`` (``1e-12`` times
         the scale of ``L``'s diagonal; the residual tolerance ``tol`` times
-        that scale when the steady sector takes the Krylov route). Sectors
-        diagonalised by shift-invert find the eigenvalues *nearest zero*;
-        with :class:`AutoEig` (the default) each is then certified by
-        propagation to miss no mode with a larger real part, and more are
-        computed when one evidently is missing.
-        ``spectrum(...).info["exact_rightmost"]`` is ``True`` when every
-        sector was dense or certified; when a certificate was too costly
-        (slow modes close together) it is ``False``: use ``method="dense"``
-        to be sure on small sizes.
+        that scale when the steady sector takes the Krylov route). With
+        :class:`AutoEig` (the default) the slowest mode is the rightmost
+        one, not the one nearest zero: each sector is dense, or certified by
+        propagation, or completed by the propagator search (module notes).
+
+    Warns
+    -----
+    SpectrumWarning
+        When some sector could not be certified (``spectrum(...).certified``
+        is ``False``); the message names the sector and the evidence.
 
     Examples
     --------
@@ -839,10 +885,17 @@ def liouvillian_gap(model, method=None, *, symmetry="auto", **options) -> float:
     """
     # k = 1: the steady sector is still asked for 2 eigenvalues (0 and its slowest mode),
     # every other sector only for its slowest one; that is all the gap needs.
+    from .steady import _call_shape
+
+    model, method = _call_shape(model, args, method)
     return spectrum(model, k=1, method=method, symmetry=symmetry, vectors=False, **options).gap
 
 
 def _sector_list(model, symmetry) -> list[Sector]:
+    if isinstance(model, SuperoperatorModel):
+        from .superop import spectrum_sectors
+
+        return spectrum_sectors(model, symmetry)
     if symmetry is None or symmetry is False:
         return [full_sector(model.dim)]
     if isinstance(symmetry, str):
@@ -854,7 +907,7 @@ def _sector_list(model, symmetry) -> list[Sector]:
         return sectors(model)
     if isinstance(symmetry, (U1Symmetry, Z2Symmetry)):
         return sectors(model, symmetry)
-    raise ValueError(
+    raise TypeError(
         f"symmetry must be 'auto', None, a U1Symmetry or a Z2Symmetry; got {type(symmetry).__name__}"
     )
 
@@ -873,14 +926,37 @@ def _to_matrix(sector: Sector, x: np.ndarray) -> np.ndarray:
     return rho
 
 
-#: A sector of ``n`` unknowns is certified when ``||exp(tL) v|| <= eps exp(t threshold)`` for a
-#: random unit ``v``, with ``n eps^2 = CERTIFY_PROBABILITY``: the probability that a missing
-#: eigenvalue right of the threshold escapes the test.
-CERTIFY_PROBABILITY = 1e-10
-
 #: Eigenvalues within this multiple of the scale of L's diagonal count as zero: a gap
 #: below it is reported as 0.0 (degenerate steady states cannot be told apart from it).
 ZERO_TOLERANCE = 1e-12
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _with_partners(vals, keep, zero_tol) -> np.ndarray:
+    """Indices of the first ``keep`` values and of the conjugate partners they lack.
+
+    A Liouvillian's spectrum is closed under conjugation: when the ``k``-th
+    value is one of a pair, both are returned. ``vals`` is sorted by real
+    part, descending; so is the result.
+    """
+    idx = list(range(keep))
+    for i in range(keep):
+        lam = vals[i]
+        if abs(lam.imag) <= max(zero_tol, 1e-9 * (1.0 + abs(lam))):
+            continue
+        d = np.abs(vals - np.conj(lam))
+        tol = 1e-8 * (1.0 + abs(lam))
+        if np.any(d[idx] <= tol):
+            continue
+        cand = [j for j in range(keep, len(vals)) if d[j] <= tol and j not in idx]
+        if cand:
+            idx.append(cand[0])
+    idx = np.array(idx, dtype=np.int64)
+    return idx[np.argsort(-vals[idx].real, kind="stable")]
 
 
 def _gap(vals, labs, steady_label, zero_tol):

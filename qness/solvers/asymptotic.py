@@ -1,0 +1,240 @@
+"""The ``t -> infinity`` state reached from an initial state, unique steady state or not.
+
+The kernel of a Liouvillian is spanned by steady states ``rho_1 .. rho_k``;
+the kernel of its adjoint by conserved quantities ``J_1 .. J_k``
+(``d/dt Tr(J_i^+ rho) = 0``), normalised so that ``Tr(J_i^+ rho_j) = delta_ij``.
+The zero eigenvalue of a Lindblad generator is semisimple, so
+
+    rho_inf = sum_i Tr(J_i^+ rho0) rho_i = P_0 rho0,
+
+with ``P_0`` the spectral projector on the kernel. Both kernels come from a
+few solves with one sparse LU of ``L - s`` (block inverse iteration with a
+small shift ``s``), never from integrating over times of order ``1/gap``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from ..liouvillian import liouvillian
+from ..model import as_model
+from .errors import ConvergenceError, InsufficientMemoryError
+from .result import NESS
+
+__all__ = ["asymptotic_state"]
+
+
+def _as_density_matrix(rho0, d: int) -> np.ndarray:
+    if hasattr(rho0, "full") and callable(rho0.full):
+        rho0 = rho0.full()
+    try:
+        rho0 = np.asarray(rho0, dtype=np.complex128)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"rho0 must be a density matrix or a ket (array or Qobj), got {type(rho0)}") from exc
+    if rho0.shape in ((d,), (d, 1)):
+        psi = rho0.ravel()
+        rho0 = np.outer(psi, psi.conj())
+    if rho0.shape != (d, d):
+        raise ValueError(f"rho0 must be a {d} x {d} density matrix or a ket of length {d}, got {rho0.shape}")
+    if not np.all(np.isfinite(rho0)):
+        raise ValueError("rho0 has non-finite entries")
+    tr = np.trace(rho0)
+    if abs(tr) < 1e-14:
+        raise ValueError("rho0 must have a non-zero trace")
+    return rho0 / tr
+
+
+def _factor(B: sp.csr_array):
+    """``(solve, solve_h)`` for ``B`` (dense LU when small, else UMFPACK or SuperLU)."""
+    from .steady import _have_umfpack, _umfpack_factor
+
+    n = B.shape[0]
+    if n <= 1500:
+        lu = sla.lu_factor(B.toarray(), check_finite=False)
+        return (
+            lambda X: sla.lu_solve(lu, X, check_finite=False),
+            lambda X: sla.lu_solve(lu, X, trans=2, check_finite=False),
+        )
+    if _have_umfpack():
+        f = _umfpack_factor(B)
+
+        def cols(X, trans):
+            return np.column_stack([f(X[:, j], trans) for j in range(X.shape[1])])
+
+        return (lambda X: cols(X, "N")), (lambda X: cols(X, "C"))
+    lu = spla.splu(
+        sp.csc_matrix(B), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.1, options={"SymmetricMode": True}
+    )
+    return (lambda X: lu.solve(X)), (lambda X: lu.solve(X, trans="H"))
+
+
+def _kernel(L, solve, n: int, threshold: float, block: int, rng, iterations: int):
+    """Orthonormal basis of the kernel of ``L`` by block inverse iteration + ordered Schur form.
+
+    Returns ``(basis, ritz)`` with the Ritz values of the block (kernel ones first).
+    """
+    p = min(block, n)
+    while True:
+        X = rng.standard_normal((n, p)) + 1j * rng.standard_normal((n, p))
+        X, _ = sla.qr(X, mode="economic")
+        for _ in range(iterations):
+            X, _ = sla.qr(solve(X), mode="economic")
+        T = X.conj().T @ (L @ X)
+        S, Z, k = sla.schur(T, output="complex", sort=lambda z: abs(z) <= threshold)
+        ritz = np.diag(S)
+        if k < p or p == n:
+            return X @ Z[:, :k], ritz
+        p = min(2 * p, n)  # the whole block is kernel: the kernel may be larger
+
+
+def asymptotic_state(model, rho0, *, zero_tol: float = 1e-10, block: int = 4, iterations: int = 6) -> NESS:
+    """The ``t -> infinity`` limit of ``rho(t) = exp(L t) rho0``, unique steady state or not.
+
+    Computed from the kernels of ``L`` and of its adjoint (steady states
+    ``rho_i`` and conserved quantities ``J_i``, biorthonormal:
+    ``Tr(J_i^+ rho_j) = delta_ij``) as
+    ``rho_inf = sum_i Tr(J_i^+ rho0) rho_i``, the spectral projection of
+    ``rho0`` on the kernel. Costs one sparse LU of ``L - s`` (``s`` a small
+    shift) and a few block solves, independent of the gap (``Evolve`` takes
+    a time of order ``1/gap``).
+
+    Parameters
+    ----------
+    model : LindbladModel or tuple (H, c_ops)
+        The master equation (hbar = 1, ``L_k = sqrt(rate_k) A_k``; QuTiP
+        objects accepted).
+    rho0 : array_like or qutip.Qobj
+        Initial density matrix (``d x d``) or ket (length ``d``); it is
+        normalised to trace 1.
+    zero_tol : float
+        Eigenvalues with ``|lambda| <= zero_tol * ||L||_1`` count as zero
+        (relaxation slower than ``1 / (zero_tol ||L||_1)`` is treated as
+        conservation).
+    block : int
+        Initial block size of the inverse iteration (doubled while the whole
+        block is kernel).
+    iterations : int
+        Steps of block inverse iteration.
+
+    Returns
+    -------
+    NESS
+        ``.rho`` (``d x d``, trace 1), ``.residual = ||L vec(rho)||_2``,
+        ``.info`` with ``kernel_dim`` (number of independent steady states),
+        ``steady`` (a basis of the kernel: ``d x d`` matrices, orthonormal as
+        vectors, not normalised states), ``conserved`` (``d x d`` matrices
+        ``J_i`` with ``Tr(J_i^+ steady_j) = delta_ij``), ``time``.
+
+    Raises
+    ------
+    ValueError
+        If ``rho0`` has the wrong shape, non-finite entries or zero trace.
+    TypeError
+        If ``rho0`` is not array-like.
+    InsufficientMemoryError
+        If the sparse LU of the full ``d^2 x d^2`` Liouvillian would not fit.
+    ConvergenceError
+        If the kernels found do not satisfy ``||L R|| <= zero_tol ||L||_1``
+        (increase ``iterations``).
+
+    Notes
+    -----
+    Works in the full space (a conserved quantity may couple symmetry
+    sectors). If ``L`` has eigenvalues ``i omega != 0`` (persistent
+    oscillations, e.g. an undamped mode), ``rho(t)`` has no limit and the
+    result is its time average ``lim (1/T) int_0^T rho(t) dt``.
+
+    Examples
+    --------
+    Two qubits under collective decay with a dark singlet:
+
+    >>> import numpy as np, qutip, qness
+    >>> sm = qutip.sigmam()
+    >>> s1, s2 = qutip.tensor(sm, qutip.qeye(2)), qutip.tensor(qutip.qeye(2), sm)
+    >>> model = (0.35 * (s1 + s1.dag() + s2 + s2.dag()), [s1 + s2])
+    >>> eg = qutip.tensor(qutip.basis(2, 0), qutip.basis(2, 1))
+    >>> rho = qness.asymptotic_state(model, eg).rho
+    >>> S = (eg - qutip.tensor(qutip.basis(2, 1), qutip.basis(2, 0))).unit().full().ravel()
+    >>> round(float(np.real(S.conj() @ rho @ S)), 12)
+    0.5
+    """
+    from ..symmetry import full_sector
+    from .methods import Evolve
+    from .steady import available_memory, envelope_estimate, memory_estimate
+
+    t0 = time.perf_counter()
+    model = as_model(model)
+    d = model.dim
+    if not (np.isfinite(zero_tol) and 0 < zero_tol < 1):
+        raise ValueError(f"zero_tol must be in (0, 1), got {zero_tol!r}")
+    for name, val in (("block", block), ("iterations", iterations)):
+        if not isinstance(val, (int, np.integer)) or val < 1:
+            raise ValueError(f"{name} must be a positive integer, got {val!r}")
+    avail = available_memory()
+    need, _ = memory_estimate(model, full_sector(d), Evolve())  # the full L and a few vectors
+    if need > 0.5 * avail:
+        raise InsufficientMemoryError(
+            f"asymptotic_state: the full {d * d}-unknown Liouvillian alone needs about "
+            f"{need / 2**30:.3g} GiB "
+            f"with {avail / 2**30:.3g} GiB available; if the steady state is unique, "
+            "qness.steady_state(model) (symmetry sector, matrix-free Krylov) gives the same state",
+            required=need,
+            available=avail,
+        )
+    rho0 = _as_density_matrix(rho0, d)
+    L = sp.csr_array(liouvillian(model))
+    n = L.shape[0]
+    _, mem = envelope_estimate(L)
+    if mem > 0.5 * avail:
+        raise InsufficientMemoryError(
+            f"asymptotic_state: the LU of the full {n}-unknown Liouvillian is estimated at up to "
+            f"{mem / 2**30:.1f} GiB with {avail / 2**30:.1f} GiB available; if the steady state is "
+            "unique, qness.steady_state(model) (symmetry sector, matrix-free Krylov) gives the same state",
+            required=mem,
+            available=avail,
+        )
+    norm1 = float(spla.norm(L, 1)) or 1.0
+    threshold = zero_tol * norm1
+    shift = 10 * threshold
+    B = sp.csr_array(L - shift * sp.eye_array(n, dtype=np.complex128, format="csr"))
+    solve, solve_h = _factor(B)
+    rng = np.random.default_rng(7)
+    R, _ = _kernel(L, solve, n, threshold, block, rng, iterations)
+    LH = sp.csr_array(L.conj().T)
+    W, _ = _kernel(LH, solve_h, n, threshold, block, rng, iterations)
+    k = R.shape[1]
+    res_r = float(np.linalg.norm(L @ R)) if k else 0.0
+    res_l = float(np.linalg.norm(LH @ W)) if W.shape[1] else 0.0
+    if k == 0 or W.shape[1] != k or max(res_r, res_l) > threshold * np.sqrt(k):
+        raise ConvergenceError(
+            f"asymptotic_state: found {k} right and {W.shape[1]} left kernel vectors with residuals "
+            f"{res_r:.1e}, {res_l:.1e} (limit zero_tol x ||L||_1 = {threshold:.1e}); "
+            "increase iterations or zero_tol"
+        )
+    G = W.conj().T @ R  # biorthonormalise: J = W G^{-H}, so that J^H R = 1
+    coeff = np.linalg.solve(G, W.conj().T @ rho0.ravel(order="F"))
+    x = R @ coeff
+    rho = x.reshape((d, d), order="F")
+    rho = rho / np.trace(rho)
+    herm_err = float(np.max(np.abs(rho - rho.conj().T)))
+    if np.allclose(rho0, rho0.conj().T, atol=1e-12):
+        rho = 0.5 * (rho + rho.conj().T)
+    J = W @ np.linalg.inv(G).conj().T
+    steady = [R[:, i].reshape((d, d), order="F") for i in range(k)]
+    conserved = [J[:, i].reshape((d, d), order="F") for i in range(k)]
+    info = {
+        "method": "asymptotic_state",
+        "kernel_dim": k,
+        "steady": steady,
+        "conserved": conserved,
+        "zero_tol": zero_tol,
+        "shift": shift,
+        "hermiticity_error": herm_err,
+        "time": time.perf_counter() - t0,
+    }
+    return NESS(rho, model.dims, float(np.linalg.norm(L @ rho.ravel(order="F"))), info)

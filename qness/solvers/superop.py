@@ -1,0 +1,225 @@
+"""Solvers for a model given only by its Liouvillian matrix (:class:`~qness.SuperoperatorModel`).
+
+The matrix is solved directly. Its symmetry sectors are the connected
+components of its graph (an edge ``m -- n`` wherever ``L_mn != 0``): the
+unknowns of one component never mix with another's, so each component is an
+invariant block of ``L``. This finds the U(1) sectors ``n_left - n_right =
+q`` of a weakly symmetric model without being told the charge, and splits
+them further where the dynamics allows (e.g. pure dephasing). Components
+that hold diagonal elements ``rho_ii`` carry trace; each of them holds a
+steady state of its own, so more than one means the steady state is not
+unique.
+
+The routes that need ``H`` and the jump operators (the no-jump Sylvester
+preconditioner of ``Krylov`` and of ``ShiftInvert(inner="krylov")``) are
+not available here: ``Krylov`` uses an incomplete LU of the matrix instead
+(recorded in ``NESS.info["superoperator"]``), and ``AutoEig`` takes the
+sparse-LU shift-invert route.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from scipy.sparse.csgraph import connected_components
+
+from ..model import SuperoperatorModel
+from .errors import ConvergenceError, NonUniqueSteadyStateError
+from .methods import Auto, Dense, Direct, Evolve, Krylov
+
+__all__ = ["GraphSector", "graph_components", "steady_sector", "spectrum_sectors"]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class GraphSector:
+    """A set of Liouville-space unknowns closed under ``L`` (a union of graph components).
+
+    Offers the interface of :class:`qness.symmetry.Sector` that the solvers
+    use, for a :class:`~qness.SuperoperatorModel`.
+
+    Attributes
+    ----------
+    label : int
+        0 for the sector holding the steady state(s), 1, 2, ... for others.
+    d : int
+        Hilbert-space dimension.
+    idx : numpy.ndarray
+        Column-stacked indices ``i + d j`` of the unknowns, ascending.
+    """
+
+    label: int
+    d: int
+    idx: np.ndarray
+    kind: str = "graph"
+
+    @property
+    def size(self) -> int:
+        """Number of unknowns."""
+        return int(self.idx.size)
+
+    @property
+    def blocks(self) -> tuple:
+        """No Hilbert-space blocks (kept for interface compatibility)."""
+        return ()
+
+    def indices(self) -> np.ndarray:
+        """Column-stacked indices of the unknowns."""
+        return self.idx
+
+    def to_full(self, x: np.ndarray) -> np.ndarray:
+        """The ``d x d`` matrix whose sector part is ``x`` (zeros elsewhere)."""
+        v = np.zeros(self.d * self.d, dtype=np.complex128)
+        v[self.idx] = x
+        return v.reshape((self.d, self.d), order="F")
+
+    def from_full(self, rho: np.ndarray) -> np.ndarray:
+        """The sector part of a ``d x d`` matrix."""
+        return np.asarray(rho, dtype=np.complex128).ravel(order="F")[self.idx]
+
+    def trace_vector(self) -> np.ndarray:
+        """``t`` with ``t @ x = Tr(rho)``."""
+        i, j = self.idx % self.d, self.idx // self.d
+        return (i == j).astype(float)
+
+    def matrix(self, model: SuperoperatorModel) -> sp.csr_array:
+        """The sector block of ``model.L``."""
+        if self.size == model.L.shape[0]:
+            return model.L
+        return sp.csr_array(model.L[self.idx][:, self.idx])
+
+    def operator(self, model: SuperoperatorModel) -> spla.LinearOperator:
+        """The sector block as a ``LinearOperator`` (through the assembled matrix)."""
+        return spla.aslinearoperator(self.matrix(model))
+
+    def sylvester_preconditioner(self, model, shift: float = 0.0):
+        """Not available: raises ``ValueError`` (it needs ``H_eff``)."""
+        raise ValueError(
+            "the Sylvester (no-jump) preconditioner needs H and the jump operators, which a model "
+            "given only by its Liouvillian (SuperoperatorModel) does not have; use Direct, Dense, "
+            "Krylov(preconditioner='ilu') or ShiftInvert(inner='lu')"
+        )
+
+
+def graph_components(model: SuperoperatorModel) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Connected components of the graph of ``model.L``.
+
+    Returns
+    -------
+    steady, other : list of numpy.ndarray
+        Column-stacked index arrays of the components that hold diagonal
+        elements ``rho_ii`` (each carries a steady state) and of the rest,
+        each in order of its first index.
+    """
+    L = model.L
+    G = sp.csr_array(abs(L) + abs(L.T))
+    n, lab = connected_components(G, directed=False)
+    d = model.dim
+    order = np.argsort(lab, kind="stable")
+    bounds = np.flatnonzero(np.diff(lab[order])) + 1
+    comps = sorted(np.split(order, bounds), key=lambda c: int(c[0]))
+    steady, other = [], []
+    for c in comps:
+        c = np.sort(c)
+        (steady if np.any(c % d == c // d) else other).append(c)
+    return steady, other
+
+
+def steady_sector(model: SuperoperatorModel, symmetry="auto") -> GraphSector:
+    """The sector holding the steady state; ``NonUniqueSteadyStateError`` if several do."""
+    N = model.dim**2
+    if symmetry is None or symmetry is False:
+        return GraphSector(0, model.dim, np.arange(N))
+    if symmetry != "auto":
+        raise ValueError(
+            "symmetry for a Liouvillian-only model must be 'auto' (sectors from the matrix's graph) "
+            f"or None (the whole matrix); got {symmetry!r}"
+        )
+    steady, _ = graph_components(model)
+    if len(steady) > 1:
+        raise NonUniqueSteadyStateError(
+            f"the Liouvillian splits into {len(steady)} invariant blocks that each hold diagonal "
+            f"elements (sizes {[len(c) for c in steady][:8]}), so it has at least {len(steady)} steady "
+            "states; use qness.steady_states(L) for one per block, or method=Evolve(rho0=...) for "
+            "the one reached from an initial state",
+            subspaces=steady,
+        )
+    return GraphSector(0, model.dim, steady[0])
+
+
+def spectrum_sectors(model: SuperoperatorModel, symmetry="auto") -> list[GraphSector]:
+    """Sectors for :func:`qness.spectrum`: label 0 holds every trace-carrying component."""
+    N = model.dim**2
+    if symmetry is None or symmetry is False:
+        return [GraphSector(0, model.dim, np.arange(N))]
+    if symmetry != "auto":
+        raise ValueError(
+            "symmetry for a Liouvillian-only model must be 'auto' (sectors from the matrix's graph) "
+            f"or None (the whole matrix); got {symmetry!r}"
+        )
+    steady, other = graph_components(model)
+    out = [GraphSector(0, model.dim, np.sort(np.concatenate(steady)))]
+    out += [GraphSector(k + 1, model.dim, c) for k, c in enumerate(other)]
+    return out
+
+
+def adapt_method(method):
+    """``(method, note)``: a method that works on a bare matrix (Krylov's Sylvester -> ILU)."""
+    if isinstance(method, Krylov) and method.preconditioner == "sylvester":
+        return dataclasses.replace(method, preconditioner="ilu", matrix_free=False), (
+            "Krylov's Sylvester preconditioner needs H and the jumps; used preconditioner='ilu'"
+        )
+    return method, None
+
+
+def solve(model: SuperoperatorModel, method, x0, symmetry, t0, sector=None):
+    """:func:`qness.steady_state` for a :class:`~qness.SuperoperatorModel`."""
+    from . import steady as _st
+
+    if isinstance(method, Evolve):
+        return _st._evolve(model, method, x0, t0)
+    if sector is None:
+        sector = steady_sector(model, symmetry)
+    system = _st._System(model, sector, weight=model.scale())
+    if x0 is not None and isinstance(method, (Dense, Direct)):
+        raise ValueError(
+            f"x0 is not used by {type(method).__name__} (a direct solve); "
+            "it is used by Krylov, Evolve and Auto"
+        )
+    x0 = _st._warm_start(x0, sector, model)
+    note = {}
+    if isinstance(method, Auto):
+        chosen, note = _st._auto_choice(method, system)
+    else:
+        chosen = method
+    chosen, why = adapt_method(chosen)
+    if why:
+        note["superoperator"] = why
+    try:
+        x, info = _st._DISPATCH[type(chosen)](system, chosen, x0)
+    except ConvergenceError as exc:
+        if not isinstance(method, Auto):
+            raise
+        _, mem = _st.envelope_estimate(system.matrix())
+        if mem > 0.5 * _st.available_memory():
+            raise
+        note["auto"] = note.get("auto", "") + f"; Krylov failed ({exc}), fell back to Direct"
+        chosen = Direct()
+        x, info = _st._solve_direct(system, chosen, x0)
+    info.update(note)
+    return _st._finish(model, system, x, chosen, info, t0)
+
+
+def solve_all(model: SuperoperatorModel, method):
+    """:func:`qness.steady_states` for a :class:`~qness.SuperoperatorModel`: one state per block."""
+    steady, _ = graph_components(model)
+    out = []
+    for c in steady:
+        sector = GraphSector(0, model.dim, c)
+        ness = solve(model, method, None, "auto", time.perf_counter(), sector=sector)
+        ness.info["subspace"] = c
+        out.append(ness)
+    return out

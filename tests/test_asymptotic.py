@@ -1,0 +1,96 @@
+"""qness.asymptotic_state: the t -> infinity limit from rho0, unique or not (issue 12, item 5)."""
+
+import numpy as np
+import pytest
+import qutip
+import scipy.linalg as sla
+
+import qness
+
+
+def dark_singlet_qubits():
+    sm = qutip.sigmam()
+    s1, s2 = qutip.tensor(sm, qutip.qeye(2)), qutip.tensor(qutip.qeye(2), sm)
+    return qness.from_qutip(0.35 * (s1 + s1.dag() + s2 + s2.dag()), [s1 + s2])
+
+
+def propagate(model, rho0, t):
+    """Oracle: rho(t) = expm(L t) vec(rho0) with the dense L (column stacking)."""
+    d = model.dim
+    x = sla.expm(qness.liouvillian(model).toarray() * t) @ np.asarray(rho0).ravel(order="F")
+    return x.reshape((d, d), order="F")
+
+
+def test_dark_singlet_keeps_its_population():
+    m = dark_singlet_qubits()
+    up, down = qutip.basis(2, 0), qutip.basis(2, 1)  # QuTiP: |0> is the excited state
+    eg = qutip.tensor(up, down)
+    singlet = ((eg - qutip.tensor(down, up)) / np.sqrt(2)).full().ravel()
+    ness = qness.asymptotic_state(m, eg)
+    assert ness.info["kernel_dim"] == 2
+    assert abs(singlet.conj() @ ness.rho @ singlet - 0.5) < 1e-12  # <S|rho0|S> = 1/2 is conserved
+    # slowest decay rate 0.224: at t = 300 every other mode is below 1e-29
+    exact = propagate(m, (eg * eg.dag()).full(), 300.0)
+    np.testing.assert_allclose(ness.rho, exact, atol=1e-12)
+    assert abs(ness.trace - 1) < 1e-12 and ness.residual < 1e-13
+    # the conserved quantities are biorthonormal to the kernel basis and conserved: L^+ J = 0
+    L = qness.liouvillian(m)
+    for i, J in enumerate(ness.info["conserved"]):
+        assert np.linalg.norm(L.conj().T @ J.ravel(order="F")) < 1e-12
+        for j, R in enumerate(ness.info["steady"]):
+            assert abs(np.vdot(J.ravel(order="F"), R.ravel(order="F")) - (i == j)) < 1e-10
+
+
+def test_unique_model_gives_the_steady_state():
+    m = qness.models.boundary_driven_xxz(4, delta=0.5)
+    rho0 = qutip.rand_dm(16, seed=3).full()
+    ness = qness.asymptotic_state(m, rho0)
+    assert ness.info["kernel_dim"] == 1
+    np.testing.assert_allclose(ness.rho, qness.steady_state(m).rho, atol=1e-12)
+
+
+def test_invariant_subspaces_follow_the_initial_state():
+    # dephasing XX chain conserves the magnetisation: the limit is uniform within rho0's sector
+    b = qness.ModelBuilder(2, n=3)
+    b.add_coupling(1.0, "sigmap", "sigmam", plus_hc=True).add_jump("sigmaz", 0.5)
+    m = b.build()
+    psi = np.zeros(8)
+    psi[3] = 1.0
+    ness = qness.asymptotic_state(m, psi)
+    assert ness.info["kernel_dim"] == 4
+    np.testing.assert_allclose(ness.rho, propagate(m, np.outer(psi, psi), 400.0), atol=1e-11)
+    np.testing.assert_allclose(sorted(np.diag(ness.rho).real)[-3:], [1 / 3] * 3, atol=1e-12)
+
+
+def test_dark_cavity_mode_matches_the_spectral_projector():
+    # two cavities, loss on a + b only: (a - b)/sqrt(2) is undamped (up to the truncation), so L
+    # has two steady states and undamped oscillations (eigenvalues near +-i): rho(t) has no limit,
+    # and the result is the projection on the kernel (the time average)
+    N = 4
+    a = qutip.tensor(qutip.destroy(N), qutip.qeye(N))
+    b = qutip.tensor(qutip.qeye(N), qutip.destroy(N))
+    H = a.dag() * a + b.dag() * b + 0.3 * (a + b + a.dag() + b.dag())
+    m = qness.from_qutip(H, [np.sqrt(0.5) * (a + b)])
+    rho0 = qutip.tensor(qutip.basis(N, 1), qutip.basis(N, 0))
+    ness = qness.asymptotic_state(m, rho0)
+    # oracle: the spectral projector on the eigenvalue 0 from the dense eigendecomposition
+    w, vl, vr = sla.eig(qness.liouvillian(m).toarray(), left=True)
+    zero = np.abs(w) < 1e-10
+    assert zero.sum() == 2 == ness.info["kernel_dim"]
+    R, Lf = vr[:, zero], vl[:, zero]
+    P = R @ np.linalg.solve(Lf.conj().T @ R, Lf.conj().T)
+    expect = (P @ (rho0 * rho0.dag()).full().ravel(order="F")).reshape((N * N, N * N), order="F")
+    np.testing.assert_allclose(ness.rho, expect, atol=1e-10)
+    assert ness.residual < 1e-12 and abs(ness.trace - 1) < 1e-12
+
+
+def test_bad_initial_states_are_rejected():
+    m = dark_singlet_qubits()
+    with pytest.raises(ValueError, match="4 x 4"):
+        qness.asymptotic_state(m, np.eye(3))
+    with pytest.raises(ValueError, match="non-zero trace"):
+        qness.asymptotic_state(m, np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="zero_tol"):
+        qness.asymptotic_state(m, np.eye(4), zero_tol=2.0)
+    with pytest.raises(TypeError, match="rho0"):
+        qness.asymptotic_state(m, object())

@@ -1,0 +1,391 @@
+"""What a QuTiP user passes in: Liouvillians, time dependence, ENR spaces, NaN, rate matrices,
+baths, call shapes and exception types (issue 13, "Inputs")."""
+
+import math
+
+import numpy as np
+import pytest
+import qutip
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+import qness
+from qness.solvers.superop import graph_components
+
+# ------------------------------------------------------------------ fixtures
+
+
+def detuned_cavity(N=8, delta=0.7, F=0.4, kappa=1.0):
+    a = qutip.destroy(N)
+    return delta * a.dag() * a + F * (a + a.dag()), [math.sqrt(kappa) * a]
+
+
+def two_qubits_collective():
+    sm1 = qutip.tensor(qutip.sigmam(), qutip.qeye(2))
+    sm2 = qutip.tensor(qutip.qeye(2), qutip.sigmam())
+    H = 0.5 * qutip.tensor(qutip.sigmax(), qutip.qeye(2)) + 0.3 * qutip.tensor(qutip.qeye(2), qutip.sigmaz())
+    return H, sm1, sm2
+
+
+def dense_null_state(L: np.ndarray, d: int) -> np.ndarray:
+    """Independent oracle: the null vector of a dense Liouvillian (SVD), trace 1."""
+    _, s, vh = sla.svd(L)
+    assert s[-1] < 1e-10 * s[0] and s[-2] > 1e-8 * s[0]
+    rho = vh[-1].conj().reshape((d, d), order="F")
+    return rho / np.trace(rho)
+
+
+# ------------------------------------------------------------------ superoperators
+
+
+def test_liouvillian_qobj_gives_the_steady_state_of_H_and_c_ops():
+    H, c_ops = detuned_cavity()
+    L = qutip.liouvillian(H, c_ops)
+    ness = qness.steady_state(L)
+    oracle = dense_null_state(L.full(), 8)
+    assert np.abs(ness.rho - oracle).max() < 1e-10
+    assert np.abs(ness.rho - qness.steady_state((H, c_ops)).rho).max() < 1e-10
+    assert ness.dims == (8,)
+    assert ness.to_qobj().dims == [[8], [8]]
+    # the matrix itself, and its action, come back unchanged
+    assert np.abs(qness.liouvillian(L).toarray() - L.full()).max() == 0.0
+    v = np.arange(64.0) + 1j
+    assert np.abs(qness.liouvillian_operator(L) @ v - L.full() @ v).max() < 1e-12
+
+
+@pytest.mark.parametrize("method", ["dense", "direct", "krylov", "evolve"])
+def test_liouvillian_every_steady_state_route(method):
+    H, c_ops = detuned_cavity(N=6)
+    L = qutip.liouvillian(H, c_ops)
+    ness = qness.steady_state(L, method)
+    assert np.abs(ness.rho - dense_null_state(L.full(), 6)).max() < 1e-8
+    if method == "krylov":
+        # the Sylvester preconditioner needs H_eff; the bare matrix is preconditioned by ILU
+        assert "ilu" in ness.info["superoperator"]
+
+
+def test_liouvillian_graph_sectors_agree_with_the_full_matrix():
+    # a detuned driven cavity has no U(1) symmetry (the drive breaks it) -> one component;
+    # a thermal cavity has one: the components are the sectors n_left - n_right = q
+    N = 6
+    a = qutip.destroy(N)
+    L = qutip.liouvillian(0.8 * a.dag() * a, [math.sqrt(1.3) * a, math.sqrt(0.4) * a.dag()])
+    model = qness.as_model(L)
+    steady, other = graph_components(model)
+    assert len(steady) == 1 and len(steady[0]) == N  # the diagonal q = 0
+    assert sorted(len(c) for c in other) == sorted([N - abs(q) for q in range(-N + 1, N) if q])
+    by_sector = qness.steady_state(model)
+    full = qness.steady_state(model, symmetry=None)
+    assert by_sector.info["sector"]["size"] == N and full.info["sector"]["size"] == N * N
+    assert np.abs(by_sector.rho - full.rho).max() < 1e-12
+    spec_sec = qness.spectrum(model, k=8, method="dense")
+    spec_full = qness.spectrum(model, k=8, method="dense", symmetry=None)
+    exact = np.sort_complex(np.linalg.eigvals(L.full()))
+    exact = exact[np.argsort(-exact.real, kind="stable")][:8]
+    assert np.allclose(np.sort(spec_sec.eigenvalues.real), np.sort(spec_full.eigenvalues.real), atol=1e-10)
+    assert np.allclose(np.sort(spec_sec.eigenvalues.real), np.sort(exact.real), atol=1e-10)
+    assert qness.liouvillian_gap(L) == pytest.approx(-exact[1].real, rel=1e-9)
+    assert spec_sec.gap == pytest.approx(spec_full.gap, rel=1e-10)
+
+
+def test_liouvillian_spectrum_matches_model_spectrum():
+    H, c_ops = detuned_cavity(N=20)
+    L = qutip.liouvillian(H, c_ops)
+    a = qness.spectrum(L, k=6).eigenvalues
+    b = qness.spectrum((H, c_ops), k=6).eigenvalues
+    assert np.allclose(a, b, atol=1e-9)
+    # damped cavity: gap kappa / 2 (up to the cutoff's effect, ~1e-12 at 20 levels)
+    assert qness.liouvillian_gap(L) == pytest.approx(0.5, rel=1e-9)
+
+
+def test_piqs_dicke_liouvillian():
+    from qutip import piqs
+
+    N = 4
+    system = piqs.Dicke(N, hamiltonian=piqs.jspin(N, "x", basis="dicke"), emission=1.0, dephasing=0.4)
+    L = system.liouvillian()
+    ness = qness.steady_state(L)
+    # piqs leaves the unknowns it does not use (coherences between j blocks) as zero rows, so
+    # the full matrix has a 3-dimensional kernel and QuTiP's default direct solve reports it
+    # singular; the graph components separate them from the 35 unknowns of the steady block
+    assert ness.info["sector"]["size"] == 35
+    # oracle: evolve the fully excited Dicke state for a long time with the dense propagator
+    # (QuTiP's method="eigen" returns a mixture with the spurious kernel: not positive)
+    rho0 = np.zeros((9, 9))
+    rho0[0, 0] = 1.0
+    late = (sla.expm(400.0 * L.full()) @ rho0.ravel(order="F")).reshape((9, 9), order="F")
+    # piqs's matrix loses trace at a relative rate ~1e-8: renormalise the evolved state
+    assert np.abs(ness.rho - late / np.trace(late)).max() < 1e-8
+    assert ness.min_eigenvalue > 0
+    assert np.abs(qness.steady_state(L, "direct").rho - ness.rho).max() < 1e-10
+
+
+def test_hermitian_superoperator_is_not_taken_as_a_hamiltonian():
+    # pure dephasing: L = diag(0, -2, -2, 0) is Hermitian, and has two steady states
+    L = qutip.liouvillian(0 * qutip.sigmaz(), [qutip.sigmaz()])
+    model = qness.as_model(L)
+    assert isinstance(model, qness.SuperoperatorModel) and model.dims == (2,)
+    with pytest.raises(qness.NonUniqueSteadyStateError, match="at least 2 steady states"):
+        qness.steady_state(L)
+    states = qness.steady_states(L)
+    assert [np.real(np.diag(s.rho)).round(12).tolist() for s in states] == [[1, 0], [0, 1]]
+    assert qness.liouvillian_gap(L, method="dense") == 0.0
+
+
+def test_superoperator_as_H_or_jump_is_refused():
+    L = qutip.liouvillian(qutip.sigmax(), [qutip.sigmam()])
+    with pytest.raises(TypeError, match="superoperator"):
+        qness.steady_state((L, []))
+    with pytest.raises(TypeError, match="superoperator"):
+        qness.steady_state((qutip.sigmax(), [L]))
+    with pytest.raises(TypeError, match="superoperator"):
+        qness.from_qutip(L, [])
+
+
+def test_sparse_liouvillian_with_dims_and_extra_jumps():
+    H, s1, s2 = two_qubits_collective()
+    L = qutip.liouvillian(H, [s1]).data_as("csr_matrix")
+    model = qness.from_liouvillian(L, [s2.full()], dims=(2, 2))
+    ref = qness.steady_state((H, [s1, s2]))
+    ness = qness.steady_state(model)
+    assert ness.dims == (2, 2) and ness.to_qobj().dims == [[2, 2], [2, 2]]
+    assert np.abs(ness.rho - ref.rho).max() < 1e-10
+    # a bare square sparse matrix is a Liouvillian on sqrt(size) states
+    assert qness.as_model(sp.csr_array(L)).dims == (4,)
+
+
+def test_matrix_that_is_not_a_liouvillian_is_refused():
+    with pytest.raises(ValueError, match="does not preserve the trace"):
+        qness.steady_state(np.diag([0.0, -1.0, -1.0, -1.0]))
+    with pytest.raises(ValueError, match="not a square"):
+        qness.from_liouvillian(np.zeros((6, 6)))
+    with pytest.raises(TypeError, match="superoperator"):
+        qness.from_liouvillian(qutip.sigmaz())
+
+
+def test_liouvillian_krylov_preconditioner_routes():
+    L = qutip.liouvillian(*detuned_cavity(N=10))
+    with pytest.raises(ValueError, match="Sylvester"):
+        qness.spectrum(L, k=2, method=qness.ShiftInvert(inner="krylov"))
+    vals = qness.spectrum(L, k=4, method="shift-invert").eigenvalues
+    ref = qness.spectrum(L, k=4, method="dense").eigenvalues
+    assert max(np.min(np.abs(ref - v)) for v in vals) < 1e-8
+    assert max(np.min(np.abs(vals - v)) for v in ref) < 1e-8
+
+
+# ------------------------------------------------------------------ time dependence
+
+
+@pytest.mark.filterwarnings("ignore:`cython`:UserWarning")  # QuTiP compiling a string coefficient
+def test_time_dependent_input_is_refused_with_the_way_out():
+    H0, sx, sm = qutip.sigmaz(), qutip.sigmax(), qutip.sigmam()
+    cases = [
+        ([H0, [sx, "cos(t)"]], [sm]),
+        ([H0, [sx, lambda t, args: np.cos(t)]], [sm]),
+        (qutip.QobjEvo([H0, [sx, "cos(t)"]]), [sm]),
+        (H0, [[sm, "exp(-t)"]]),
+        (H0, [qutip.QobjEvo([[sm, "exp(-t)"]])]),
+        (H0, [[sm, np.linspace(0, 1, 10)]]),
+    ]
+    for H, c_ops in cases:
+        with pytest.raises(TypeError, match="time-dependent") as err:
+            qness.steady_state((H, c_ops))
+        msg = str(err.value)
+        assert "rotating frame" in msg and "qness.floquet_steady_state" in msg
+    with pytest.raises(TypeError, match="time-dependent"):
+        qness.steady_state(qutip.QobjEvo([H0, [sx, "cos(t)"]]))
+
+
+# ------------------------------------------------------------------ ENR spaces
+
+
+def test_enr_operators_solved_as_one_flat_space():
+    # the issue's example: 6 two-level modes, at most one excitation (7 states)
+    a = qutip.enr_destroy([2] * 6, excitations=1)
+    H = sum(a[i].dag() * a[i + 1] + a[i + 1].dag() * a[i] for i in range(5))
+    c_ops = [math.sqrt(0.5) * a[0].dag(), math.sqrt(0.7) * a[5]]
+    ness = qness.steady_state((H, c_ops))
+    assert ness.rho.shape == (7, 7) and ness.dims == (7,)
+    ref = dense_null_state(qutip.liouvillian(H, c_ops).full(), 7)
+    assert np.abs(ness.rho - ref).max() < 1e-10
+    q = ness.to_qobj()
+    assert q.dims == H.dims and q.shape == (7, 7)
+    n5 = a[5].dag() * a[5]
+    assert qutip.expect(n5, q) == pytest.approx(ness.expect(n5), abs=1e-12)
+    assert ness.expect(n5) == pytest.approx(np.real(np.trace(n5.full() @ ref)), abs=1e-10)
+
+
+# ------------------------------------------------------------------ NaN inside a Qobj
+
+
+def test_non_finite_entries_rejected_for_every_input_type():
+    nan_diag = np.diag([0, np.nan, 1, 2, 3])
+    a = qutip.destroy(5)
+    # (QuTiP's own conversion, Qobj(...).to("csr"), drops the NaN before qness sees it)
+    for H in (qutip.Qobj(nan_diag), nan_diag, sp.csr_array(nan_diag), qutip.Qobj(nan_diag).to("dia")):
+        with pytest.raises(ValueError, match="H has non-finite"):
+            qness.steady_state((H, [a]))
+    for bad in (np.nan * a, (np.inf * a).to("dense"), np.nan * a.full(), qutip.Qobj(nan_diag)):
+        with pytest.raises(ValueError, match=r"c_ops\[0\] has non-finite"):
+            qness.steady_state((a.dag() * a, [bad]))
+    L = qutip.liouvillian(a.dag() * a, [a])
+    with pytest.raises(ValueError, match="L has non-finite"):
+        qness.steady_state(L * np.nan)
+    with pytest.raises(ValueError, match=r"rates\[0\] must be finite"):
+        qness.from_qutip(a.dag() * a, [a], rates=[np.nan])
+    with pytest.raises(ValueError, match="rates has non-finite"):
+        qness.from_qutip(a.dag() * a, [a, a.dag()], rates=[[1, np.nan], [np.nan, 1]])
+
+
+# ------------------------------------------------------------------ rate matrices and baths
+
+
+def kossakowski_liouvillian(H, ops, gamma) -> np.ndarray:
+    """Independent oracle: sum_ij gamma_ij (A_i . A_j^+ - 1/2 {A_j^+ A_i, .}) by numpy.kron."""
+    d = H.shape[0]
+    eye = np.eye(d)
+    L = -1j * (np.kron(eye, H) - np.kron(H.T, eye))
+    for i, Ai in enumerate(ops):
+        for j, Aj in enumerate(ops):
+            g = gamma[i, j]
+            AjdAi = Aj.conj().T @ Ai
+            L += g * (np.kron(Aj.conj(), Ai) - 0.5 * (np.kron(eye, AjdAi) + np.kron(AjdAi.T, eye)))
+    return L
+
+
+def test_kossakowski_rate_matrix_is_diagonalised_into_jumps():
+    H, s1, s2 = two_qubits_collective()
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((2, 2)) + 1j * rng.standard_normal((2, 2))
+    gamma = X @ X.conj().T  # Hermitian positive definite
+    model = qness.from_qutip(H, [s1, s2], rates=gamma)
+    ref = kossakowski_liouvillian(H.full(), [s1.full(), s2.full()], gamma)
+    assert np.abs(qness.liouvillian(model).toarray() - ref).max() < 1e-12
+    assert np.abs(qness.steady_state(model).rho - dense_null_state(ref, 4)).max() < 1e-10
+    # fully correlated decay gamma = [[1, 1], [1, 1]] is one collective jump s1 + s2
+    model = qness.from_qutip(H, [s1, s2], rates=np.ones((2, 2)))
+    assert len(model.jumps) == 1
+    coll = qutip.liouvillian(H, [s1 + s2]).full()
+    assert np.abs(qness.liouvillian(model).toarray() - coll).max() < 1e-12
+
+
+def test_bad_rate_matrices_are_refused():
+    H, s1, s2 = two_qubits_collective()
+    with pytest.raises(ValueError, match="must be Hermitian"):
+        qness.from_qutip(H, [s1, s2], rates=[[1, 0.5], [0.2, 1]])
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        qness.from_qutip(H, [s1, s2], rates=[[1, 2], [2, 1]])
+    with pytest.raises(ValueError, match=r"shape \(3, 3\)"):
+        qness.from_qutip(H, [s1, s2], rates=np.eye(3))
+    with pytest.raises(ValueError, match="correlates c_ops of different baths"):
+        qness.from_qutip(H, [s1, s2], rates=np.ones((2, 2)), bath_labels=["a", "b"])
+
+
+def test_baths_and_labels_give_thermodynamics_of_a_qutip_model():
+    from qness.analysis import entropy_production, heat_currents
+
+    params = dict(omega_h=1.0, omega_c=0.6, g=0.1, gamma_h=0.05, gamma_c=0.07, T_h=2.0, T_c=0.5)
+    named = qness.models.two_node("qubit", **params)
+    H, c_ops = named.to_qutip()
+    labels = [j.bath for j in named.jumps if j.rate > 0]
+    model = qness.from_qutip(H, c_ops, baths={"hot": 2.0, "cold": {"T": 0.5}}, bath_labels=labels)
+    assert model.baths["hot"].T == 2.0 and model.baths["cold"].T == 0.5
+    ness, ref = qness.steady_state(model), qness.steady_state(named)
+    J, Jref = heat_currents(model, ness), heat_currents(named, ref)
+    assert J["hot"] == pytest.approx(Jref["hot"], rel=1e-9) and J["hot"] > 0
+    assert J["hot"] + J["cold"] == pytest.approx(0.0, abs=1e-12)
+    sigma = entropy_production(model, ness)
+    assert sigma == pytest.approx(-J["hot"] / 2.0 - J["cold"] / 0.5, rel=1e-9) and sigma > 0
+    with pytest.raises(TypeError, match="baths must be a mapping"):
+        qness.from_qutip(H, c_ops, baths=3.0)
+
+
+# ------------------------------------------------------------------ call shapes and types
+
+
+def test_qutip_call_shape_works():
+    H, c_ops = detuned_cavity(N=20)
+    a = qness.steady_state(H, c_ops)
+    b = qness.steady_state((H, c_ops))
+    assert np.abs(a.rho - b.rho).max() < 1e-14
+    assert qness.steady_state(H, c_ops, method="dense").info["method"] == "Dense"
+    assert qness.steady_state(H, c_ops, "direct").info["method"] == "Direct"
+    assert qness.steady_state((H, c_ops), "dense").info["method"] == "Dense"
+    assert qness.liouvillian_gap(H, c_ops) == pytest.approx(0.5, rel=1e-9)
+    assert len(qness.steady_states(H, c_ops)) == 1
+    with pytest.raises(TypeError, match="as one tuple"):
+        qness.spectrum(H, c_ops)
+
+
+def test_expect_of_a_string_says_what_to_pass():
+    ness = qness.steady_state(detuned_cavity(N=5))
+    with pytest.raises(TypeError, match="got the string 'num'"):
+        ness.expect("num")
+
+
+def test_wrong_argument_types_raise_type_error():
+    H, c_ops = detuned_cavity(N=4)
+    model = qness.from_qutip(H, c_ops)
+    with pytest.raises(TypeError, match="expected a qness.LindbladModel"):
+        qness.steady_state("kerr")
+    with pytest.raises(TypeError, match="single Qobj"):
+        qness.steady_state(H)
+    with pytest.raises(TypeError, match="method must be one of"):
+        qness.steady_state(model, 3)
+    with pytest.raises(TypeError, match="does not take option"):
+        qness.steady_state(model, "direct", bad_opt=True)
+    with pytest.raises(TypeError, match="c_ops must be a list"):
+        qness.from_qutip(H, c_ops[0])
+    with pytest.raises(TypeError, match="must be an operator, got a Qobj of type 'ket'"):
+        qness.steady_state((qutip.basis(4, 3), []))
+    with pytest.raises(TypeError, match="must be a real number"):
+        qness.from_qutip(H, c_ops, rates=["fast"])
+    with pytest.raises(TypeError, match="k must be a positive integer"):
+        qness.spectrum(model, k=2.5)
+    with pytest.raises(TypeError, match="symmetry must be"):
+        qness.steady_state(model, symmetry=3)
+    with pytest.raises(TypeError, match="symmetry must be"):
+        qness.spectrum(model, symmetry=3)
+    # still ValueError for a value of the right type that is wrong
+    with pytest.raises(ValueError, match="unknown method"):
+        qness.steady_state(model, "not a method")
+
+
+def test_closed_system_is_refused_like_qutip():
+    a = qutip.destroy(4)
+    with pytest.raises(TypeError, match="no jump operators"):
+        qness.steady_state((a + a.dag(), []))
+    with pytest.raises(qness.NonUniqueSteadyStateError):
+        qness.steady_state((a + a.dag(), [0 * a]))
+
+
+def test_non_convergence_says_did_not_converge():
+    H, c_ops = detuned_cavity(N=6)
+    with pytest.raises(qness.ConvergenceError, match="(?i)did not converge"):
+        qness.steady_state((H, c_ops), qness.Evolve(t_max=0.1, dt=0.1))
+    with pytest.raises(RuntimeError, match="(?i)did not converge"):
+        qness.steady_state((H, c_ops), qness.Krylov(maxiter=1, preconditioner=None, verify_unique=False))
+
+
+def test_graph_sectors_of_a_spin_chain_liouvillian_match_its_u1_sectors():
+    # boundary-driven XXZ: qness's own model splits by magnetisation; the bare matrix is split
+    # by its graph, which must find the same (or finer) blocks and the same spectrum
+    model = qness.models.boundary_driven_xxz(3, delta=0.5, gamma=0.8, mu=0.6, dephasing=0.3)
+    L = qness.liouvillian(model)
+    bare = qness.from_liouvillian(L, dims=model.dims)
+    steady, other = graph_components(bare)
+    assert len(steady) == 1 and sum(map(len, steady + other)) == 64 and len(other) >= 2
+    assert np.abs(qness.steady_state(bare).rho - qness.steady_state(model).rho).max() < 1e-12
+    a = qness.spectrum(bare, k=10, method="dense").eigenvalues
+    b = qness.spectrum(model, k=10, method="dense").eigenvalues
+    assert np.allclose(np.sort(a.real), np.sort(b.real), atol=1e-10)
+    assert qness.liouvillian_gap(bare) == pytest.approx(qness.liouvillian_gap(model), rel=1e-9)
+
+
+def test_thermodynamics_of_a_bare_liouvillian_says_what_is_missing():
+    from qness.analysis import heat_currents
+
+    L = qutip.liouvillian(*detuned_cavity(N=4))
+    ness = qness.steady_state(L)
+    with pytest.raises(TypeError, match="bare Liouvillian has no Hamiltonian"):
+        heat_currents(qness.as_model(L), ness)
