@@ -618,8 +618,9 @@ def _auto_choice(method: Auto, system: _System):
     flops, mem = system.envelope()
     est = cost_estimates(system.model, system.sector, flops)
     t_dir, t_step = est["direct_s"], est["krylov_step_s"]
-    # the default Krylov solve verifies uniqueness by a second solve up to 20,000 unknowns
-    solves = 2 if n <= 20_000 else 1
+    # the default Krylov solve then checks uniqueness with GMRES on a random right-hand side,
+    # which took 0.3-5x the solve's steps on the corpus (benchmarks/RESULTS.md): count it as one
+    solves = 2
     steps = t_dir / (solves * t_step)
     if mem > 0.5 * available_memory():
         krylov = Krylov(rtol=method.rtol, maxiter=method.krylov_maxiter)
@@ -629,7 +630,7 @@ def _auto_choice(method: Auto, system: _System):
         }
     figures = (
         f"estimated LU {t_dir:.2g} s (separator {est['separator']:.0f}, bandwidth {est['beta']}) "
-        f"= {steps:.0f} GMRES steps of {t_step:.2g} s{' (x2: uniqueness check)' if solves == 2 else ''}"
+        f"= {steps:.0f} GMRES steps of {t_step:.2g} s (x{solves}: uniqueness check)"
     )
     if steps <= _DIRECT_STEPS or est["separator"] ** 3 <= method.direct_flops:
         return Direct(), {"auto": f"direct: {figures}", "auto_estimates": est}
