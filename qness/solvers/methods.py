@@ -36,9 +36,10 @@ class Auto:
     coupled to a few levels, nearly dense for many-body chains; or the
     envelope bound where that is smaller) and of one step of
     Sylvester-preconditioned GMRES (the dense products per block pair,
-    counted twice for Krylov's uniqueness check). ``Direct`` is taken when the LU costs at most about 50 steps (or
-    its separator estimate ``s^3`` is at most ``direct_flops``), and only
-    when its envelope bound fits in half the available memory; otherwise
+    counted twice for Krylov's uniqueness check). ``Direct`` is taken when
+    the LU costs at most about 50 steps (or its separator estimate ``s^3``
+    is at most ``direct_flops``), and only when its envelope bound fits in
+    half the available memory; otherwise
     ``Krylov`` runs with a budget of as many steps as one LU is worth
     (between 50 and ``krylov_maxiter``) and, if it has not converged (a
     stall, or slow convergence), falls back to ``Direct`` when the LU fits:
