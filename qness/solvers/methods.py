@@ -107,7 +107,9 @@ class Direct:
         are structurally symmetric), ``"COLAMD"`` (SciPy's default, fills
         badly on many-body Liouvillians), ``"MMD_ATA"``, ``"NATURAL"``.
     refine : int
-        Steps of iterative refinement after the solve.
+        Largest number of steps of iterative refinement after the solve; a
+        step is skipped once the residual is at the level of the LU's
+        backward error (``||b - A x||_1 <= 8 eps ||A||_1 ||x||_1``).
     check_memory : bool
         Refuse (``InsufficientMemoryError``) when the envelope estimate of the
         LU exceeds the available memory.

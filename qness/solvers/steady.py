@@ -755,10 +755,18 @@ def _solve_direct(system: _System, method: Direct, x0):
     finally:
         bar.step(stage="factorised")
     try:
-        info["uniqueness"] = lu_check(lambda v: A @ v, solve, solve_h, A.shape[0], float(spla.norm(A, 1)))
+        norm1 = float(spla.norm(A, 1))
+        info["uniqueness"] = lu_check(lambda v: A @ v, solve, solve_h, A.shape[0], norm1)
         x = solve(b)
+        refined = 0
         for _ in range(method.refine):
-            x = x + solve(b - A @ x)
+            r = b - A @ x
+            # at the level of the LU's backward error a refinement step cannot improve x: skip it
+            # (a solve costs as much as 10-20% of the factorisation on cavity models)
+            if np.linalg.norm(r, 1) <= 8 * np.finfo(float).eps * norm1 * np.linalg.norm(x, 1):
+                break
+            x = x + solve(r)
+            refined += 1
         bar.step(stage="solved")
     finally:
         bar.close()
@@ -767,7 +775,7 @@ def _solve_direct(system: _System, method: Direct, x0):
             "the sparse LU produced non-finite values: the trace-augmented Liouvillian is singular; "
             + NON_UNIQUE_HINT
         )
-    info["iterations"] = 1 + method.refine
+    info["iterations"] = 1 + refined
     return x, info
 
 
