@@ -580,6 +580,17 @@ def cost_estimates(model: LindbladModel, sector: Sector, envelope_flops: float |
     """
     from scipy.sparse.csgraph import reverse_cuthill_mckee
 
+    n = sector.size
+    if not isinstance(model, LindbladModel) or not hasattr(sector, "blocks"):
+        # a bare superoperator: no H to read the structure from, no blocks; the envelope bound
+        # (or a dense LU) against Gram-Schmidt work alone
+        lu = _T_SEP * float(n) ** 3 if envelope_flops is None else _T_ENV * envelope_flops
+        return {
+            "beta": None,
+            "separator": float(n),
+            "direct_s": lu + _T_UNKNOWN * n,
+            "krylov_step_s": _T_ORTH * n,
+        }
     G = abs(sp.csr_array(model.H))
     for j in model.jumps:
         if j.rate > 0:
@@ -591,7 +602,6 @@ def cost_estimates(model: LindbladModel, sector: Sector, envelope_flops: float |
         beta = max(int(np.max(np.abs(P.row - P.col))), 1)
     else:
         beta = 1
-    n = sector.size
     sizes = np.array([len(b) for b in sector.blocks], dtype=float)
     pairs = np.asarray(sector.pairs)
     ml, mr = sizes[pairs[:, 0]], sizes[pairs[:, 1]]
@@ -977,7 +987,8 @@ def _one_blas_thread_for_small_blocks(solve, dense: bool):
 
     @functools.wraps(solve)
     def run(system: _System, method, x0):
-        block = system.n if dense else max(len(b) for b in system.sector.blocks)
+        # (a sector of a bare superoperator has no dense blocks: sparse work only)
+        block = system.n if dense else max((len(b) for b in getattr(system.sector, "blocks", ())), default=0)
         with limit_blas(block):
             return solve(system, method, x0)
 
