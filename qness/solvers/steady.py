@@ -252,8 +252,10 @@ def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=F
         ``steady_state(H, c_ops, method=...)`` is accepted too.
     method : Auto, Dense, Direct, Krylov, Evolve, str or None
         (May be given second, positionally: ``steady_state(model, "dense")``.)
-        The algorithm (see :mod:`qness.solvers.methods`); ``None`` chooses by
-        the size of the steady-state sector and the memory available.
+        The algorithm (see :mod:`qness.solvers.methods`); ``None`` is
+        ``Auto()``: it chooses from estimated costs of a sparse LU and of
+        a Krylov solve of the steady-state sector, and the memory available
+        (the reason is in ``info["auto"]``).
     x0 : array_like or NESS, optional
         Warm start (``d x d`` density matrix or a previous result), used by
         the iterative methods; ``Evolve`` starts from it if its ``rho0`` is
