@@ -84,12 +84,14 @@ class InsufficientMemoryError(MemoryError):
 
 
 class SpectrumWarning(RuntimeWarning):
-    """A computed spectrum is known or suspected to miss an eigenvalue it should hold.
+    """A computed spectrum could not be certified to be the rightmost eigenvalues.
 
-    Raised as a warning by :func:`qness.spectrum` when propagation shows a
-    mode right of the ``k``-th returned eigenvalue that shift-invert (which
-    finds the eigenvalues nearest zero) did not find, typically a slow mode
-    with a large imaginary part. ``info["exact_rightmost"]`` is then ``False``.
+    Warned by :func:`qness.spectrum` and :func:`qness.liouvillian_gap` when
+    some sector's result is not certified: the propagation certificate ran
+    out of budget (the message gives the budget that would do) or saw a
+    slower mode that the propagator search could not resolve. The message
+    names the sector and the evidence; ``Spectrum.certified`` (and
+    ``info["exact_rightmost"]``) is then ``False``.
     """
 
 
