@@ -132,13 +132,15 @@ def close_under_conjugation(sector, values, vectors, zero_tol):
     )
 
 
-def missing_mode(M, snaps, threshold, found_values):
+def missing_mode(M, snaps, threshold, found_values, max_residual=1e-2):
     """An eigenvalue right of ``threshold`` in the last propagated vectors that is not found, or None.
 
     Rayleigh-Ritz with ``M`` on their span: a Ritz value with real part above
     the threshold, a small residual and none of ``found_values`` nearby is a
     missing mode (a slowly decaying norm alone can also be two beating modes
-    or a found mode leaking through its rounding errors).
+    or a found mode leaking through its rounding errors). ``max_residual`` is
+    relative to the largest Ritz value; ``np.inf`` gives a rough location
+    (a shift for shift-invert) rather than evidence.
     """
     Q, _ = np.linalg.qr(np.column_stack(snaps))
     MQ = M @ Q
@@ -149,7 +151,7 @@ def missing_mode(M, snaps, threshold, found_values):
     for th, y in zip(theta, Y.T):
         res = np.linalg.norm(MQ @ y - th * (Q @ y)) / np.linalg.norm(y)
         near = found.size and np.min(np.abs(found - th)) <= 1e-6 * (1.0 + abs(th))
-        if th.real > threshold and res <= 1e-2 * scale and not near:
+        if th.real > threshold and res <= max_residual * scale and not near:
             best = th if best is None or th.real > best.real else best
     return None if best is None else complex(best)
 
@@ -183,8 +185,9 @@ def certify_sector(sector, M, threshold, eps, max_matvecs, deflation=None, found
     predicts more than ``max_matvecs`` products, or when the vector decays no
     faster than the threshold itself; ``info["missing"]`` is then a Ritz
     value of the last propagated vectors right of the threshold that is none
-    of ``found_values`` (evidence of a missing eigenvalue), and
-    ``info["rate"]`` the decay rate observed at the end.
+    of ``found_values`` (evidence of a missing eigenvalue), ``info["guess"]``
+    the rightmost such Ritz value whatever its residual (a location to
+    search), and ``info["rate"]`` the decay rate observed at the end.
     """
     from .propagate import ChebyshevPropagator
 
@@ -201,7 +204,7 @@ def certify_sector(sector, M, threshold, eps, max_matvecs, deflation=None, found
     if deflation is not None and deflation.tvec is not None:
         found_values = [0.0, *(found_values if found_values is not None else [])]
     h = prop.max_step
-    t, norms, ok, missing, rate, predicted = 0.0, [1.0], False, None, None, np.inf
+    t, norms, ok, missing, guess, rate, predicted = 0.0, [1.0], False, None, None, None, np.inf
     snaps = []
     nrm = 1.0
     while True:
@@ -225,13 +228,18 @@ def certify_sector(sector, M, threshold, eps, max_matvecs, deflation=None, found
             predicted = used + need / h * per_step
             if margin <= 0 or predicted > max_matvecs:
                 missing = missing_mode(M, snaps, threshold, found_values)
+                guess = (
+                    missing
+                    if missing is not None
+                    else missing_mode(M, snaps, threshold, found_values, np.inf)
+                )
                 break
         elif used + per_step > max_matvecs:
             break
     info = {"method": "certified" if ok else "certificate failed", "size": sector.size,
             "threshold": float(threshold), "time_propagated": t, "norm": nrm, "eps": eps,
             "bound": float(eps * np.exp(t * threshold)), "matvecs": prop.matvecs - m0,
-            "missing": missing, "rate": rate,
+            "missing": missing, "guess": guess, "rate": rate,
             "predicted_matvecs": float(predicted) if np.isfinite(predicted) else None,
             "deflated": 0 if deflation is None else deflation.rank,
             "certify_time": time.perf_counter() - t0}  # fmt: skip

@@ -52,6 +52,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .._threads import limit_blas
 from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
 from ..symmetry import Sector, detect_symmetry, full_sector, sectors
 from .certify import (
@@ -532,6 +533,36 @@ def _left_vector(M, lam, rng):
     return w
 
 
+def _near_shift(M, sigma, count, deflation, tol):
+    """Eigenpairs of ``M`` nearest the complex ``sigma`` (ARPACK on one LU) that ``deflation`` lacks.
+
+    A pair is new when its vector is not (to 1e-6) in the span already found; it is kept when
+    ``||M x - lambda x|| <= tol``. Returns ``(values, vectors, info)`` as :func:`search_missing`.
+    """
+    n = M.shape[0]
+    t0 = time.perf_counter()
+    info = {"method": "shift-invert near a located mode", "sigma": complex(sigma)}
+    k = int(min(count, n - 2))
+    try:
+        lu = spla.splu(sp.csc_matrix(M - sigma * sp.eye(n, format="csc")))
+        op = spla.LinearOperator((n, n), matvec=lu.solve, dtype=np.complex128)
+        w, X = spla.eigs(M, k=k, sigma=sigma, OPinv=op, which="LM", tol=1e-12, maxiter=2000)
+    except (RuntimeError, spla.ArpackNoConvergence) as exc:
+        info.update(error=str(exc), accepted=0, time=time.perf_counter() - t0)
+        return np.zeros(0, np.complex128), np.zeros((n, 0), np.complex128), info
+    vals, vecs = [], []
+    for lam, x in zip(w, X.T):
+        x = x / np.linalg.norm(x)
+        if np.linalg.norm(deflation(x)) <= 1e-6 or np.linalg.norm(M @ x - lam * x) > tol:
+            continue
+        vals.append(complex(lam))
+        vecs.append(x)
+    info.update(accepted=len(vals), time=time.perf_counter() - t0)
+    if not vals:
+        return np.zeros(0, np.complex128), np.zeros((n, 0), np.complex128), info
+    return np.array(vals), np.column_stack(vecs), info
+
+
 #: Rounds of (certificate, propagator search) per sector before giving up.
 MAX_ROUNDS = 6
 
@@ -589,9 +620,16 @@ def _rightmost(
             # many-body sector the search would cost several times the solve (8 spins: about
             # 23,000 products to converge the next four modes)
             break
-        new_vals, new_vecs, sinfo = search_missing(
-            M, sec, defl, 2 * kk + 2, v, thr, budget, refine=refine, tol=tol, prop=prop
-        )
+        new_vals = np.zeros(0)
+        if route == "lu" and cinfo["guess"] is not None:
+            # the certificate's last vectors locate the slow modes: shift-invert on an LU at that
+            # complex shift finds them and their neighbours for one factorisation (far cheaper
+            # than propagation); the propagator search is the fallback when it finds nothing new
+            new_vals, new_vecs, sinfo = _near_shift(M, cinfo["guess"], 2 * kk + 2, defl, tol)
+        if not len(new_vals):
+            new_vals, new_vecs, sinfo = search_missing(
+                M, sec, defl, 2 * kk + 2, v, thr, budget, refine=refine, tol=tol, prop=prop
+            )
         cinfo["search"] = sinfo
         if not len(new_vals):
             break
@@ -601,10 +639,10 @@ def _rightmost(
     info = res["info"]
     info.update(certified=ok, rounds=len(rounds), found_by_search=searched, conjugates_added=added_pairs)
     if rounds:
-        info["certificate"] = rounds[-1]
+        info["certificate"], info["certificates"] = rounds[-1], rounds
     how = f"{info['method']} ({info.get('inner', '')})"
     if searched:
-        how += f" + propagator search ({searched} modes)"
+        how += f" + search ({searched} modes)"
     if not ok and n <= method.dense_fallback:
         # a sector small enough to diagonalise: do that, exactly
         dense = _dense_sector(model, sec, kk, DenseEig(), vectors, left)
@@ -785,16 +823,18 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
         sub = DenseEig() if solver is _dense_sector else method
         if checked and plan[0] == "lu":
             kk = min(kk + 4, sec.size - 2)  # LU solves are cheap: a few more make a miss less likely
-        res = solver(model, sec, kk, sub, vectors or checked, left, **extra)
-        if checked:
-            res = _rightmost(model, sec, plan, res, kk, method, threshold, mirror, steady, zero_tol, vectors,
-                             left)  # fmt: skip
-        elif solver is _dense_sector:
-            res["info"]["established"] = "dense"
-            res["info"]["certified"] = True
-        else:
-            res["info"]["established"] = f"{type(sub).__name__}, not certified (eigenvalues nearest sigma)"
-            res["info"]["certified"] = False
+        # small dense products (Sylvester blocks, Ritz matrices, dense sectors up to the fallback)
+        # run on one BLAS thread: OpenBLAS's spinning workers slow them 5-50x on a busy machine
+        with limit_blas(sec.size if solver is _dense_sector else _largest_block(sec)):
+            res = solver(model, sec, kk, sub, vectors or checked, left, **extra)
+            if checked:
+                res = _rightmost(model, sec, plan, res, kk, method, threshold, mirror, steady, zero_tol,
+                                 vectors, left)  # fmt: skip
+        if not checked and solver is _dense_sector:
+            res["info"].update(established="dense", certified=True)
+        elif not checked:
+            res["info"].update(established=f"{type(sub).__name__}, not certified (eigenvalues nearest sigma)",
+                               certified=False)  # fmt: skip
         infos[sec.label] = res["info"]
         if skip_info is not None:
             infos[sec.label]["skip_certificate"] = skip_info
@@ -929,6 +969,12 @@ def _to_matrix(sector: Sector, x: np.ndarray) -> np.ndarray:
 #: Eigenvalues within this multiple of the scale of L's diagonal count as zero: a gap
 #: below it is reported as 0.0 (degenerate steady states cannot be told apart from it).
 ZERO_TOLERANCE = 1e-12
+
+
+def _largest_block(sec) -> int:
+    """The largest dense block the sector's Sylvester preconditioner multiplies."""
+    blocks = getattr(sec, "blocks", None)
+    return max((len(b) for b in blocks), default=0) if blocks else sec.d
 
 
 def _ordinal(n: int) -> str:
