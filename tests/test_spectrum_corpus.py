@@ -153,3 +153,51 @@ def test_bad_k_and_nan():
         qness.spectrum((H_nan, [a.full()]), k=2)
     with pytest.raises(ValueError, match="(?i)nan|finite"):
         qness.liouvillian_gap((H_nan, [a.full()]))
+
+
+# ------------------------------------------------------------ found by trying to break it
+def test_tied_real_parts_keep_conjugate_pairs():
+    # linear driven cavity: eigenvalues -(m + n)/2 + 3i(m - n) tie in real part; the dense route
+    # used to cut -1.5 - 9i from its partner (rounding decided the order among equal real parts)
+    m = qness.models.kerr(15, detuning=3.0, U=0.0, F=0.5, kappa=1.0)
+    spec = qness.spectrum(m, 7)
+    check(spec, dense_spectrum(m), 7)
+    three = sum(qutip.tensor([qutip.sigmaz() if i == j else qutip.qeye(2) for i in range(3)]) * w
+                for j, w in enumerate([0.9, 1.3, 2.1]))  # fmt: skip
+    c = [qutip.tensor([qutip.sigmam() if i == j else qutip.qeye(2) for i in range(3)]) for j in range(3)]
+    spec = qness.spectrum((three, c), 1, symmetry=None)
+    np.testing.assert_allclose(
+        sorted(spec.eigenvalues, key=np.imag), [-0.5 - 1.8j, 0, -0.5 + 1.8j], atol=1e-9
+    )
+
+
+@pytest.mark.parametrize(
+    "model, gap",
+    [
+        (qness.models.bose_hubbard(2, cutoff=4, J=3e3, U=0.0, detuning=0.0, F=1.0, kappa=1.0), 0.5),
+        (qness.models.kerr(20, detuning=0.0, U=0.0, F=1e4, kappa=1.0), 0.5),
+        (qness.models.collective_fluorescence(5, omega=1e5, gamma=1.0), 0.5),
+    ],
+    ids=["bose-hubbard J=3e3", "kerr F=1e4", "fluorescence omega=1e5"],
+)
+def test_zero_is_recognised_when_L_is_large_off_the_diagonal(model, gap):
+    # the computed zero is off by ~1e-16 ||L||, and ||L|| ~ F or J >> the diagonal: the gap was nan
+    assert qness.liouvillian_gap(model) == pytest.approx(gap, abs=1e-6)
+    assert qness.spectrum(model, 2, vectors=False).gap == pytest.approx(gap, abs=1e-6)
+
+
+def test_degenerate_steady_state_with_a_large_hamiltonian_has_gap_zero():
+    # two decoupled blocks (two steady states) with ||H|| ~ 1e4 and a zero diagonal: the gap is 0,
+    # not a tiny positive or negative number
+    rng = np.random.default_rng(5)
+    d1, d = 6, 12
+    H = np.zeros((d, d), complex)
+    C = np.zeros((d, d))
+    for sl in (slice(0, d1), slice(d1, d)):
+        A = rng.standard_normal((d1, d1)) + 1j * rng.standard_normal((d1, d1))
+        A = A + A.conj().T
+        np.fill_diagonal(A, 0)
+        H[sl, sl] = 1e4 * A
+        C[sl, sl] = 0.3 * rng.standard_normal((d1, d1))
+    assert qness.liouvillian_gap((H, [C])) == 0.0
+    assert qness.spectrum((H, [C]), 3).gap == 0.0

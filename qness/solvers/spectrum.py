@@ -279,7 +279,14 @@ def _dense_sector(model, sector, k, method: DenseEig, vectors, left, M=None):
         else:
             w, vr = sla.eigvals(M), None
         vl = None
-    order = np.argsort(-w.real, kind="stable")[: k + 2]  # +2: partners of a pair at the k-th
+    order = np.argsort(-w.real, kind="stable")
+    if 0 < k < len(w):
+        # keep every value tied with the k-th in real part (partners of a pair cut at the k-th,
+        # whose order among equal real parts rounding decides)
+        cut = w.real[order[k - 1]]
+        tie = max(1e-9 * (1.0 + abs(cut)), 1e-13 * float(np.max(np.abs(w))))
+        k = int(np.count_nonzero(w.real >= cut - tie))
+    order = order[:k]
     out = {"values": w[order]}
     if vectors or left:
         out["right"] = vr[:, order]
@@ -287,6 +294,21 @@ def _dense_sector(model, sector, k, method: DenseEig, vectors, left, M=None):
         out["left"] = vl[:, order]
     out["info"] = {"method": "DenseEig", "size": n}
     return out
+
+
+def _norm_scale(model) -> float:
+    """A bound on ``||L||`` (twice the largest absolute row sum of ``H_eff``, or of ``L`` itself).
+
+    The computed zero eigenvalue is off by about ``1e-16 ||L||``, and ``||L||`` can far exceed the
+    diagonal scale (a resonant drive or hopping of size ``F`` or ``J`` puts ``F`` off the diagonal).
+    """
+    if isinstance(model, SuperoperatorModel):
+        A = model.L
+        factor = 1.0
+    else:
+        A = model.H_eff()
+        factor = 2.0
+    return factor * float(np.max(np.asarray(abs(sp.csr_array(A)).sum(axis=1)).ravel(), initial=0.0))
 
 
 def _scale(model: LindbladModel) -> float:
@@ -777,7 +799,7 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
     # other sectors be certified (AutoEig) instead of solved.
     order = sorted(range(len(secs)), key=lambda i: (secs[i].label != steady_label, abs(secs[i].label)))
     need = max(k, 2)  # the gap needs 0 and the slowest mode
-    zero_tol = ZERO_TOLERANCE * max(1.0, _scale(model))
+    zero_tol = ZERO_TOLERANCE * max(1.0, _scale(model), _norm_scale(model))
     steady_sec = next((sec for sec in secs if sec.label == steady_label), None)
     plans = {}
     if steady_sec is not None and steady_sec.size > max(2 * need + 2, 64):
@@ -859,6 +881,14 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
     mats = [mats[i] for i in order] if vectors else []
     lmats = [lmats[i] for i in order] if left else []
     gap, slow = _gap(vals, labs, steady_label, zero_tol)
+    if slow is None and len(vals) > 1:
+        near = float(np.min(np.abs(vals[labs == steady_label]), initial=np.inf))
+        warnings.warn(
+            f"spectrum: no eigenvalue of the steady-state sector is zero to the resolution {zero_tol:.2g} "
+            f"(the nearest is {near:.3g} from zero), so the gap is not defined (nan)",
+            SpectrumWarning,
+            stacklevel=2,
+        )
     for label, inf in infos.items():
         if inf.get("certified", True) or "uncertified" not in inf.get("established", ""):
             continue
