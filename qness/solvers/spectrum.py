@@ -558,12 +558,13 @@ def _left_vector(M, lam, rng):
 def _near_shift(M, sigma, count, deflation, tol):
     """Eigenpairs of ``M`` nearest the complex ``sigma`` (ARPACK on one LU) that ``deflation`` lacks.
 
-    A pair is new when its vector is not (to 1e-6) in the span already found; it is kept when
+    A pair is new when its vector is not (to 1e-6) in the span already found (nor, in the steady
+    sector, the steady state: every other eigenvector is trace-zero); it is kept when
     ``||M x - lambda x|| <= tol``. Returns ``(values, vectors, info)`` as :func:`search_missing`.
     """
     n = M.shape[0]
     t0 = time.perf_counter()
-    info = {"method": "shift-invert near a located mode", "sigma": complex(sigma)}
+    info = {"method": "shift-invert on an LU", "sigma": complex(sigma)}
     k = int(min(count, n - 2))
     try:
         lu = spla.splu(sp.csc_matrix(M - sigma * sp.eye(n, format="csc")))
@@ -577,6 +578,8 @@ def _near_shift(M, sigma, count, deflation, tol):
         x = x / np.linalg.norm(x)
         if np.linalg.norm(deflation(x)) <= 1e-6 or np.linalg.norm(M @ x - lam * x) > tol:
             continue
+        if deflation.tvec is not None and abs(deflation.tvec @ x) > 1e-6:
+            continue  # the steady state (the only eigenvector with a trace), found already
         vals.append(complex(lam))
         vecs.append(x)
     info.update(accepted=len(vals), time=time.perf_counter() - t0)
@@ -615,7 +618,7 @@ def _rightmost(
         # a dense eig costs about n^3 / nnz products: propagating longer would only lose time
         budget = int(min(budget, max(n**3 / max(M.nnz, 1), 1000)))
     eps = certify_eps(n) / (np.sqrt(model.dim) if steady else 1.0)
-    rounds, ok, searched, added_pairs = [], False, 0, 0
+    rounds, ok, searched, added_pairs, widened = [], False, 0, 0, 0
     for _ in range(MAX_ROUNDS):
         if prop.matvecs > 2 * budget:
             break
@@ -635,7 +638,7 @@ def _rightmost(
         rounds.append(cinfo)
         if ok:
             break
-        slower = cinfo["missing"] is not None or (cinfo["rate"] is not None and cinfo["rate"] <= -thr)
+        slower = cinfo["slower_mode"]
         if not slower and (route == "krylov" or n <= method.dense_fallback):
             # the certificate ran out of budget with no sign of a missing mode (the vector decays
             # faster than the threshold): a small sector is cheaper to diagonalise, and on a
@@ -643,11 +646,16 @@ def _rightmost(
             # 23,000 products to converge the next four modes)
             break
         new_vals = np.zeros(0)
-        if route == "lu" and cinfo["guess"] is not None:
-            # the certificate's last vectors locate the slow modes: shift-invert on an LU at that
-            # complex shift finds them and their neighbours for one factorisation (far cheaper
-            # than propagation); the propagator search is the fallback when it finds nothing new
-            new_vals, new_vecs, sinfo = _near_shift(M, cinfo["guess"], 2 * kk + 2, defl, tol)
+        if route == "lu" and (cinfo["guess"] is not None or widened < 2):
+            # shift-invert on an LU is far cheaper than propagation: at the location of the slow
+            # modes the certificate's last vectors give, or else at the first shift for
+            # more of the modes nearest zero (deflated, they let the certificate pass sooner; twice
+            # at most, since where the margin is set by modes far from zero that never ends); the
+            # propagator search is the fallback
+            at = cinfo["guess"]
+            if at is None:
+                at, widened = res["info"].get("sigma", 0.0), widened + 1
+            new_vals, new_vecs, sinfo = _near_shift(M, at, 2 * kk + 2 + len(vals), defl, tol)
         if not len(new_vals):
             new_vals, new_vecs, sinfo = search_missing(
                 M, sec, defl, 2 * kk + 2, v, thr, budget, refine=refine, tol=tol, prop=prop
