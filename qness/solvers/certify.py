@@ -252,6 +252,7 @@ def certify_sector(sector, M, threshold, eps, max_matvecs, deflation=None, found
             "threshold": float(threshold), "time_propagated": t, "norm": nrm, "eps": eps,
             "bound": float(eps * np.exp(t * threshold)), "matvecs": prop.matvecs - m0,
             "missing": missing, "guess": guess, "rate": rate, "slower_mode": slower,
+            "settled": bool(t * -threshold >= 5.0),
             "predicted_matvecs": float(predicted) if np.isfinite(predicted) else None,
             "deflated": 0 if deflation is None else deflation.rank,
             "certify_time": time.perf_counter() - t0}  # fmt: skip
