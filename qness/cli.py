@@ -31,6 +31,8 @@ import time
 
 import numpy as np
 
+from .plot import _fmt  # one label format for figures and messages (plot imports matplotlib lazily)
+
 __all__ = ["main"]
 
 
@@ -535,15 +537,6 @@ def _ylabel(q: str) -> str:
         "solve_time": "solve time (s)",
     }
     return labels.get(kind, q)
-
-
-def _fmt(v) -> str:
-    """A number as a short label: 0.6000000000000001 -> 0.6, 3 -> 3."""
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return str(v)
-    return f"{x:.6g}"
 
 
 # --------------------------------------------------------------------------- parser
