@@ -10,6 +10,7 @@ from .errors import (
     TruncationWarning,
     UniquenessWarning,
 )
+from .floquet import FloquetNESS, floquet_steady_state
 from .methods import Auto, Dense, Direct, Evolve, Krylov
 from .result import NESS
 from .spectrum import AutoEig, DenseEig, ShiftInvert, Spectrum, liouvillian_gap, spectrum
@@ -22,6 +23,8 @@ __all__ = [
     "Evolve",
     "Krylov",
     "NESS",
+    "FloquetNESS",
+    "floquet_steady_state",
     "ConvergenceError",
     "InsufficientMemoryError",
     "NonUniqueSteadyStateError",

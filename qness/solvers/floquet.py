@@ -1,0 +1,713 @@
+"""Limit cycles of periodically driven open systems (the Floquet steady state).
+
+A Lindblad generator with a periodic Hamiltonian,
+
+    H(t) = H + sum_{m >= 1} (V_m e^{-i m omega t} + V_m^+ e^{i m omega t}),
+
+drives every initial state (when the limit cycle is unique) to a periodic
+state ``rho(t + T) = rho(t)``, ``T = 2 pi / omega``. Write the generator and
+the state as Fourier series in the convention used throughout this module,
+
+    L(t) = sum_k L_k e^{i k omega t},      rho(t) = sum_n rho_n e^{i n omega t},
+
+where ``L_0`` is the time-independent Liouvillian and, for ``m >= 1``,
+``L_{+m} = -i[V_m^+, .]`` and ``L_{-m} = -i[V_m, .]`` (commutator
+superoperators, column stacking). Inserting both into ``d rho/dt = L(t) rho``
+gives, for every integer ``n``,
+
+    (L_0 - i n omega) rho_n + sum_{k != 0} L_k rho_{n-k} = 0,
+
+block-banded in ``n`` (block-tridiagonal for a single harmonic). The trace
+condition ``Tr rho_0 = 1`` replaces one redundant row of the ``n = 0``
+block; ``Tr rho_n = 0`` for ``n != 0`` follows from the equations. The
+system is truncated to ``|n| <= N`` (``rho_{|n| > N} = 0``) and ``N`` is
+increased until the outermost harmonics are negligible.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from ..liouvillian import liouvillian
+from ..model import LindbladModel, SuperoperatorModel, as_model, from_qutip
+from ..operators import _is_qobj, as_csr
+from .errors import ConvergenceError, TruncationWarning
+from .result import _expect
+
+__all__ = ["FloquetNESS", "floquet_steady_state", "commutator_superoperator"]
+
+#: Samples per period used to read the Fourier coefficients of a coefficient function.
+_COEFF_SAMPLES = 64
+
+
+# ---------------------------------------------------------------- superoperators
+def commutator_superoperator(V) -> sp.csr_array:
+    """``-i[V, .]`` as a sparse superoperator in column stacking.
+
+    Parameters
+    ----------
+    V : array_like, sparse or qutip.Qobj
+        A ``d x d`` operator (need not be Hermitian).
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        ``d^2 x d^2``: ``-i (I ⊗ V - V^T ⊗ I)``, so that
+        ``commutator_superoperator(V) @ rho.ravel("F")`` is
+        ``vec(-i (V rho - rho V))``.
+    """
+    V = as_csr(V, "V")
+    d = V.shape[0]
+    eye = sp.identity(d, dtype=np.complex128, format="csr")
+    out = sp.csr_array(-1j * (sp.kron(eye, V) - sp.kron(V.T, eye)))
+    out.sum_duplicates()
+    out.eliminate_zeros()
+    return out
+
+
+# ---------------------------------------------------------------- result
+@dataclass(frozen=True, eq=False)
+class FloquetNESS:
+    """A limit cycle ``rho(t + T) = rho(t)`` of a periodically driven master equation.
+
+    Convention: ``rho(t) = sum_n rho_n e^{i n omega t}`` (hbar = 1, ``t`` in
+    the inverse units of the Hamiltonian), with ``rho_{-n} = rho_n^+``.
+
+    Attributes
+    ----------
+    harmonics : dict of int -> numpy.ndarray
+        ``n -> rho_n`` (``d x d``) for ``|n| <= N``; ``rho_0`` is the period
+        average (trace 1), ``Tr rho_n = 0`` for ``n != 0``.
+    omega : float
+        Drive angular frequency (period ``T = 2 pi / omega``).
+    dims : tuple of int
+        Local dimensions of the model.
+    residual : float
+        ``||A x||_2`` of the truncated harmonic system (all rows but the
+        trace row), ``x`` the stacked ``vec(rho_n)``.
+    time_residual : float
+        ``max_t ||d rho/dt - L(t) rho(t)||_F`` over sample times in one
+        period (the derivative taken from the Fourier series): it includes
+        the truncation error of the harmonics, which ``residual`` does not.
+    info : dict
+        ``harmonics`` (the truncation ``N``), ``tried`` (the ``N`` solved),
+        ``outermost`` (``max ||rho_{+-N}||_F``), ``tol``, ``converged``,
+        ``method``, ``backend``, ``unknowns``, ``iterations``, ``time`` (s),
+        ``hermiticity_error`` (``max |rho_{-n} - rho_n^+|`` before
+        symmetrisation), ``drive_harmonics`` (the ``k`` with ``L_k != 0``).
+    qobj_dims : object
+        QuTiP dims of a non-tensor-product space, else ``None``.
+    """
+
+    harmonics: dict
+    omega: float
+    dims: tuple
+    residual: float
+    time_residual: float
+    info: dict = field(default_factory=dict)
+    qobj_dims: object = None
+
+    @property
+    def dim(self) -> int:
+        """Hilbert-space dimension."""
+        return self.average.shape[0]
+
+    @property
+    def period(self) -> float:
+        """``T = 2 pi / omega``."""
+        return 2.0 * math.pi / self.omega
+
+    @property
+    def nharmonics(self) -> int:
+        """The truncation ``N`` (harmonics ``-N..N`` kept)."""
+        return max(self.harmonics)
+
+    @property
+    def average(self) -> np.ndarray:
+        """The period-averaged state ``rho_0`` (``d x d``, trace 1)."""
+        return self.harmonics[0]
+
+    def rho(self, t) -> np.ndarray:
+        """The state at time ``t``.
+
+        Parameters
+        ----------
+        t : float or array_like of float
+            Time(s), same units as ``1/omega``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``d x d`` for a scalar ``t``, else ``(len(t), d, d)``.
+        """
+        ts = np.asarray(t, dtype=float)
+        if not np.all(np.isfinite(ts)):
+            raise ValueError(f"t must be finite, got {t!r}")
+        flat = ts.reshape(-1)
+        out = np.zeros((flat.size, self.dim, self.dim), dtype=np.complex128)
+        for n, rn in self.harmonics.items():
+            out += np.exp(1j * n * self.omega * flat)[:, None, None] * rn[None]
+        return out[0] if ts.ndim == 0 else out.reshape(ts.shape + (self.dim, self.dim))
+
+    def expect(self, op, t=None):
+        """``Tr(op rho(t))``, or its period average ``Tr(op rho_0)`` when ``t`` is None.
+
+        Parameters
+        ----------
+        op : array_like, sparse or qutip.Qobj
+            ``d x d`` operator.
+        t : float, array_like or None
+            Time(s); ``None`` for the period average.
+
+        Returns
+        -------
+        float, complex or numpy.ndarray
+            Real when ``op`` is Hermitian (imaginary part dropped), an array
+            for array ``t``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For an operator of the wrong type or shape.
+        """
+        mat = as_csr(op, "op")
+        if mat.shape != (self.dim, self.dim):
+            raise ValueError(f"op has shape {mat.shape}, the state is {self.dim} x {self.dim}")
+        herm = (abs(mat - mat.T.conj()).max() if mat.nnz else 0.0) <= 1e-12 * max(
+            1.0, abs(mat).max() if mat.nnz else 1.0
+        )
+        if t is None:
+            val = _expect(self.average, mat, self.dim)
+            return float(val.real) if herm else val
+        # Tr(op rho(t)) = sum_n Tr(op rho_n) e^{i n omega t}
+        coef = {n: _expect(rn, mat, self.dim) for n, rn in self.harmonics.items()}
+        ts = np.asarray(t, dtype=float)
+        vals = sum(c * np.exp(1j * n * self.omega * ts) for n, c in coef.items())
+        if herm:
+            vals = np.real(vals)
+        return vals.item() if ts.ndim == 0 else vals
+
+    def to_qobj(self, t=None):
+        """The state at ``t`` (the period average when ``t`` is None) as a ``qutip.Qobj``."""
+        import qutip
+
+        rho = self.average if t is None else self.rho(t)
+        if np.ndim(rho) != 2:
+            raise ValueError("to_qobj takes one time t (a scalar), not an array")
+        dims = self.qobj_dims if self.qobj_dims is not None else [list(self.dims), list(self.dims)]
+        return qutip.Qobj(rho, dims=dims)
+
+    def __repr__(self) -> str:
+        return (
+            f"FloquetNESS(dim={self.dim}, omega={self.omega:g}, harmonics={self.nharmonics}, "
+            f"residual={self.residual:.2e}, time_residual={self.time_residual:.2e}, "
+            f"time={self.info.get('time', float('nan')):.3g}s)"
+        )
+
+
+# ---------------------------------------------------------------- input parsing
+def _is_list_term(x) -> bool:
+    return isinstance(x, (list, tuple)) and len(x) == 2 and not _is_qobj(x) and _coefficient_like(x[1])
+
+
+def _coefficient_like(c) -> bool:
+    if isinstance(c, str) or callable(c):
+        return True
+    return isinstance(c, np.ndarray) or (isinstance(c, list) and len(c) > 1)
+
+
+def _split_qutip_list(H, name: str):
+    """``(static terms, [(op, coeff, label), ...])`` of QuTiP's list format."""
+    static, terms = [], []
+    for k, item in enumerate(H):
+        if _is_list_term(item):
+            terms.append((item[0], item[1], f"{name}[{k}]"))
+        elif type(item).__name__ == "QobjEvo":
+            raise TypeError(
+                f"{name}[{k}] is a qutip.QobjEvo; give its terms in QuTiP's list format "
+                "[H0, [H1, 'cos(w*t)']] instead"
+            )
+        else:
+            static.append(item)
+    return static, terms
+
+
+_FREQ_RE = re.compile(
+    r"\b(?:cos|sin|exp)\s*\(\s*(?:-?\s*1j\s*\*\s*)?"
+    r"([A-Za-z_]\w*|[0-9.]+(?:[eE][+-]?\d+)?)\s*\*\s*t\b"
+)
+
+
+def _string_frequencies(s: str, args: dict) -> list[float]:
+    out = []
+    for tok in _FREQ_RE.findall(s):
+        try:
+            out.append(abs(float(tok)))
+        except ValueError:
+            if tok in args:
+                try:
+                    out.append(abs(float(args[tok])))
+                except (TypeError, ValueError):
+                    pass
+    return [w for w in out if w > 0]
+
+
+_NAMESPACE = {
+    "cos": np.cos,
+    "sin": np.sin,
+    "exp": np.exp,
+    "sqrt": np.sqrt,
+    "pi": np.pi,
+    "abs": np.abs,
+    "real": np.real,
+    "imag": np.imag,
+    "conj": np.conj,
+    "tanh": np.tanh,
+    "np": np,
+}
+
+
+def _coefficient_function(coeff, label: str, args: dict):
+    """A vectorised ``f(t_array)`` for a QuTiP coefficient (string or callable)."""
+    if isinstance(coeff, str):
+        code = compile(coeff, f"<{label} coefficient>", "eval")
+        ns = dict(_NAMESPACE)
+        ns.update(args)
+
+        def f(ts):
+            try:
+                val = eval(code, {"__builtins__": {}}, {**ns, "t": ts})  # noqa: S307 - QuTiP's string format
+            except Exception as exc:
+                raise ValueError(f"{label}: cannot evaluate the coefficient {coeff!r}: {exc}") from exc
+            return np.broadcast_to(np.asarray(val, dtype=np.complex128), ts.shape)
+
+        return f
+    if callable(coeff) and not type(coeff).__name__.endswith("Coefficient"):
+
+        def call(t):
+            try:
+                return coeff(t, args)
+            except TypeError:
+                return coeff(t, **args) if args else coeff(t)
+
+        def f(ts):
+            return np.array([complex(call(float(t))) for t in ts])
+
+        return f
+    raise TypeError(
+        f"{label}: the coefficient must be a string such as 'cos(2.0*t)' or a function f(t, args); "
+        f"got {type(coeff).__name__} (an array of values in t is not a periodic drive)"
+    )
+
+
+def _fourier_coefficients(f, omega: float, label: str, coeff) -> dict:
+    """``{k: c_k}`` with ``f(t) = sum_k c_k e^{i k omega t}``; ValueError if ``f`` is not such a series."""
+    M = _COEFF_SAMPLES
+    T = 2 * math.pi / omega
+    ts = np.arange(M) * T / M
+    vals = f(ts)
+    if not np.all(np.isfinite(vals)):
+        raise ValueError(f"{label}: the coefficient {coeff!r} is not finite over one period")
+    if np.max(np.abs(vals.imag), initial=0.0) > 1e-12 * max(1.0, np.max(np.abs(vals))):
+        raise ValueError(
+            f"{label}: the coefficient {coeff!r} is complex; a Hermitian H(t) needs a real "
+            "coefficient times a Hermitian operator (use drive={m: V_m} for complex harmonics)"
+        )
+    c = np.fft.fft(vals.real) / M
+    ks = np.fft.fftfreq(M, d=1.0 / M).astype(int)
+    scale = max(float(np.max(np.abs(c))), 1e-300)
+    keep = {int(k): complex(ck) for k, ck in zip(ks, c) if abs(ck) > 1e-14 * scale and abs(k) < M // 2}
+    # Verify at off-grid times, also several periods later: a non-periodic or not
+    # band-limited coefficient fails here.
+    rng = np.random.default_rng(1234)
+    probe = rng.uniform(0, T, 12) + T * rng.integers(1, 50, 12)
+    approx = sum(ck * np.exp(1j * k * omega * probe) for k, ck in keep.items())
+    exact = f(probe).real
+    err = float(np.max(np.abs(approx - exact)))
+    if not err <= 1e-9 * max(scale, float(np.max(np.abs(exact)))):
+        raise ValueError(
+            f"{label}: the coefficient {coeff!r} is not a periodic function of period 2*pi/omega = {T:.6g} "
+            f"with a few harmonics (mismatch {err:.2e} of its Fourier series); a limit cycle needs a "
+            "periodic drive: give the right omega, or a coefficient such as 'cos(w*t)' with w numeric "
+            "(or in args)"
+        )
+    if max((abs(k) for k in keep), default=0) > M // 4:
+        raise ValueError(f"{label}: the coefficient {coeff!r} needs more than {M // 4} harmonics of omega")
+    return keep
+
+
+def _op(x, label: str, d: int, model_dims) -> sp.csr_array:
+    op = as_csr(x, label)
+    if op.shape != (d, d):
+        raise ValueError(f"{label} has shape {op.shape}, the model is {d} x {d}")
+    if _is_qobj(x) and getattr(x, "type", "oper") == "oper":
+        left = x.dims[0]
+        if not any(isinstance(v, (list, tuple)) for v in left):
+            if len(left) > 1 and len(model_dims) > 1 and [int(v) for v in left] != list(model_dims):
+                raise ValueError(f"{label} has dims {x.dims}, the model has dims {list(model_dims)}")
+    return op
+
+
+def _hermitian(op: sp.csr_array) -> bool:
+    if op.nnz == 0:
+        return True
+    return abs(op - op.T.conj()).max() <= 1e-12 * max(1.0, abs(op).max())
+
+
+def _parse(model, drive, omega, args):
+    """``(model, static_extra, {k: H_k} for k != 0, omega)`` with ``H(t) = sum_k H_k e^{i k omega t}``."""
+    args = dict(args or {})
+    terms = []  # QuTiP list terms (op, coeff, label)
+    if isinstance(model, (list, tuple)) and len(model) == 2 and isinstance(model[0], list):
+        H, c_ops = model
+        static, terms_h = _split_qutip_list(H, "model H")
+        if not static:
+            raise ValueError("model H in QuTiP's list format needs a time-independent part H0")
+        H0 = static[0]
+        for s in static[1:]:
+            H0 = H0 + s
+        model = from_qutip(H0, c_ops)
+        terms += terms_h
+    model = as_model(model)
+    if isinstance(model, LindbladModel):
+        d, dims = model.dim, tuple(model.dims)
+    elif isinstance(model, SuperoperatorModel):
+        d, dims = model.dim, tuple(model.dims)
+    else:  # pragma: no cover - as_model returns one of the two
+        raise TypeError(f"unsupported model {type(model).__name__}")
+
+    fourier: dict[int, sp.csr_array] = {}
+
+    def add(k, op):
+        fourier[k] = fourier[k] + op if k in fourier else op
+
+    static_extra = None
+    if drive is None:
+        if not terms:
+            raise ValueError(
+                "drive is None and the model has no time-dependent terms: give drive (an operator "
+                "for H + drive cos(omega t), or {m: V_m}) or H in QuTiP's list format"
+            )
+    elif isinstance(drive, dict):
+        if not drive:
+            raise ValueError("drive is an empty dict: give at least one harmonic {m: V_m}")
+        for m, V in drive.items():
+            if isinstance(m, bool) or not isinstance(m, (int, np.integer)):
+                raise TypeError(f"drive keys must be positive integers (harmonic m), got {m!r}")
+            if m <= 0:
+                raise ValueError(
+                    f"drive keys must be positive integers m >= 1 (H(t) = H + sum_m (V_m e^{{-i m omega t}} "
+                    f"+ h.c.)), got {m}; put a static term into H"
+                )
+            Vm = _op(V, f"drive[{m}]", d, dims)
+            add(-int(m), Vm)
+            add(int(m), sp.csr_array(Vm.T.conj()))
+    elif isinstance(drive, (list, tuple)) and (
+        _is_list_term(drive) or all(_is_list_term(x) for x in drive) and len(drive) > 0
+    ):
+        terms += (
+            [(drive[0], drive[1], "drive")]
+            if _is_list_term(drive)
+            else [(x[0], x[1], f"drive[{k}]") for k, x in enumerate(drive)]
+        )
+    else:
+        op = _op(drive, "drive", d, dims)
+        if not _hermitian(op):
+            raise ValueError(
+                "drive is not Hermitian: H(t) = H + drive cos(omega t) needs a Hermitian drive; for "
+                "complex harmonics use drive={m: V_m} (H + sum_m V_m e^{-i m omega t} + h.c.)"
+            )
+        add(-1, 0.5 * op)
+        add(1, 0.5 * op)
+
+    if terms and omega is None:
+        freqs = []
+        for _, c, _ in terms:
+            if isinstance(c, str):
+                freqs += _string_frequencies(c, args)
+        if not freqs:
+            raise ValueError(
+                "omega is not given and cannot be read from the coefficients: give omega, or a "
+                "coefficient such as 'cos(2.0*t)' (a number, or a name in args, times t)"
+            )
+        omega = min(freqs)
+    omega = _check_omega(omega)
+    for op, c, label in terms:
+        opm = _op(op, label, d, dims)
+        if not _hermitian(opm):
+            raise ValueError(f"{label}: the operator is not Hermitian (H(t) must be Hermitian)")
+        f = _coefficient_function(c, label, args)
+        for k, ck in _fourier_coefficients(f, omega, label, c).items():
+            if k == 0:
+                static_extra = ck.real * opm if static_extra is None else static_extra + ck.real * opm
+            else:
+                add(k, ck * opm)
+    fourier = {k: sp.csr_array(v) for k, v in fourier.items() if v.nnz and abs(v).max() > 0}
+    if not fourier:
+        raise ValueError("the drive is zero: nothing depends on time (use qness.steady_state)")
+    return model, static_extra, fourier, omega
+
+
+def _check_omega(omega) -> float:
+    if omega is None:
+        raise ValueError("omega (the drive's angular frequency) is required")
+    if isinstance(omega, bool) or not isinstance(omega, (int, float, np.integer, np.floating)):
+        raise TypeError(f"omega must be a positive real number, got {type(omega).__name__}")
+    omega = float(omega)
+    if not (math.isfinite(omega) and omega > 0):
+        raise ValueError(f"omega must be a positive finite angular frequency, got {omega!r}")
+    return omega
+
+
+# ---------------------------------------------------------------- the solve
+def _assemble(L0: sp.csr_array, Ls: dict, omega: float, N: int) -> sp.csr_array:
+    D = L0.shape[0]
+    K = 2 * N + 1
+    n = np.arange(-N, N + 1)
+    A = sp.kron(sp.identity(K, format="csr"), L0, format="csr") - 1j * omega * sp.kron(
+        sp.diags_array(n.astype(float)), sp.identity(D, format="csr"), format="csr"
+    )
+    for k, Lk in Ls.items():
+        if abs(k) < K:
+            # equation n holds L_k rho_{n-k}: block (row n, column n-k)
+            A = A + sp.kron(sp.eye_array(K, K, k=-k, format="csr"), Lk, format="csr")
+    return sp.csr_array(A)
+
+
+def _lu_solver(A: sp.csr_array, backend: str):
+    from .steady import _have_umfpack, _umfpack_factor
+
+    if backend == "auto":
+        backend = "umfpack" if _have_umfpack() else "superlu"
+    if backend == "umfpack":
+        if not _have_umfpack():
+            raise ValueError("backend='umfpack' needs cvxopt: pip install 'qness[fast]'")
+        return _umfpack_factor(A), backend
+    if backend != "superlu":
+        raise ValueError(f"backend must be 'auto', 'umfpack' or 'superlu', got {backend!r}")
+    lu = spla.splu(sp.csc_matrix(A), permc_spec="COLAMD")
+    return lu.solve, backend
+
+
+def _solve_truncated(L0, Ls, omega, N, d, weight, backend):
+    D = d * d
+    A = _assemble(L0, Ls, omega, N)
+    r = N * D  # first diagonal element rho_00 of the n = 0 block
+    diag = N * D + np.arange(d) * (d + 1)
+    keep = np.ones(A.shape[0])
+    keep[r] = 0.0
+    trace_row = sp.csr_array((np.full(d, weight, dtype=np.complex128), (np.full(d, r), diag)), shape=A.shape)
+    Ar = sp.csr_array(sp.diags_array(keep) @ A) + trace_row
+    b = np.zeros(A.shape[0], dtype=np.complex128)
+    b[r] = weight
+    try:
+        solve, backend = _lu_solver(sp.csr_array(Ar), backend)
+        x = solve(b)
+        x = x + solve(b - Ar @ x)  # one step of iterative refinement
+    except (RuntimeError, ArithmeticError) as exc:
+        raise ConvergenceError(
+            f"the truncated harmonic system (N={N}) is singular: the limit cycle is not unique, or "
+            f"L_0 has an eigenvalue i n omega (a resonance with the drive): {exc}"
+        ) from exc
+    if not np.all(np.isfinite(x)):
+        raise ConvergenceError(f"the truncated harmonic system (N={N}) gave non-finite values (singular)")
+    res_vec = A @ x
+    res = float(np.linalg.norm(res_vec))  # the full system incl. the redundant row
+    return x, res, backend, int(Ar.nnz)
+
+
+def floquet_steady_state(
+    model,
+    drive=None,
+    omega=None,
+    *,
+    harmonics=None,
+    method=None,
+    tol: float = 1e-10,
+    max_harmonics: int = 256,
+    args=None,
+    backend: str = "auto",
+) -> FloquetNESS:
+    """The limit cycle of a periodically driven Lindblad master equation.
+
+    Solves ``d rho/dt = -i[H(t), rho] + sum_k D[L_k] rho`` for the periodic
+    state ``rho(t + T) = rho(t)``, ``T = 2 pi / omega``, with
+
+    * ``drive`` an operator: ``H(t) = H + drive cos(omega t)``;
+    * ``drive={m: V_m}``: ``H(t) = H + sum_m (V_m e^{-i m omega t} + V_m^+ e^{i m omega t})``;
+    * QuTiP's list format, as ``model=([H0, [H1, "cos(2*t)"], ...], c_ops)`` or
+      ``drive=[[H1, "cos(2*t)"], ...]``: each coefficient (a string in ``t``
+      and ``args``, or a function ``f(t, args)``) must be a real periodic
+      function with finitely many harmonics of ``omega``; its Fourier
+      coefficients are read off numerically and checked.
+
+    Conventions: hbar = 1; ``rho(t) = sum_n rho_n e^{i n omega t}``;
+    ``L(t) = sum_k L_k e^{i k omega t}`` with ``L_0`` the static Liouvillian
+    and ``L_{+m} = -i[V_m^+, .]``, ``L_{-m} = -i[V_m, .]``; the harmonics solve
+    ``(L_0 - i n omega) rho_n + sum_{k != 0} L_k rho_{n-k} = 0`` with
+    ``Tr rho_0 = 1``, column stacking ``vec(rho) = rho.ravel("F")``.
+
+    Parameters
+    ----------
+    model : LindbladModel, tuple (H, c_ops) or Liouvillian
+        The static part (``H`` and the jumps ``L_k = sqrt(rate_k) A_k``). ``H``
+        may be in QuTiP's list format (``[H0, [H1, coeff], ...]``).
+    drive : operator, dict {int: operator}, QuTiP list terms or None
+        The periodic part (see above). ``None`` when ``model`` carries it.
+        Operators are ``d x d`` arrays, sparse matrices or ``qutip.Qobj``.
+    omega : float
+        Drive angular frequency (> 0). With QuTiP list terms it may be
+        omitted when the coefficient strings show it (``'cos(2.0*t)'``, or a
+        name in ``args``); the smallest frequency found is used.
+    harmonics : int, optional
+        Fixed truncation ``N`` (harmonics ``-N..N``). Default: automatic,
+        ``N`` grows (4, 8, 16, ...) until ``max_n=+-N ||rho_n||_F <= tol``.
+    method : None or "direct"
+        Sparse LU of the whole truncated system (the only method so far).
+    tol : float
+        Truncation tolerance on the outermost harmonics (Frobenius norm).
+    max_harmonics : int
+        Upper bound on the automatic ``N``.
+    args : dict, optional
+        Values of names in coefficient strings, passed to coefficient functions.
+    backend : {"auto", "umfpack", "superlu"}
+        Sparse LU (UMFPACK through cvxopt when installed).
+
+    Returns
+    -------
+    FloquetNESS
+        ``.harmonics``, ``.rho(t)``, ``.average``, ``.expect(op, t)``,
+        ``.residual`` (harmonic system), ``.time_residual`` (of
+        ``d rho/dt = L(t) rho`` at sample times) and ``.info`` (the
+        truncation, ``converged``, timings).
+
+    Raises
+    ------
+    TypeError
+        For a wrong type (``omega`` not a number, dict keys not integers,
+        a coefficient that is neither string nor function, ``QobjEvo``).
+    ValueError
+        For ``omega <= 0``, a non-Hermitian ``drive`` (cosine form) or list
+        operator, an operator whose shape or dims differ from the model's, a
+        coefficient that is not periodic with period ``2 pi / omega``, a zero
+        drive, a bad ``harmonics``/``tol``.
+    ConvergenceError
+        If the harmonic system is singular (non-unique limit cycle).
+
+    Warns
+    -----
+    TruncationWarning
+        If the outermost harmonics stay above ``tol`` (at ``max_harmonics``
+        or the fixed ``harmonics``); ``info["converged"]`` is then False.
+
+    Examples
+    --------
+    >>> import qutip, qness
+    >>> a = qutip.destroy(8)
+    >>> res = qness.floquet_steady_state((a.dag() * a, [0.5 * a]), 0.1 * (a + a.dag()), 1.5)
+    >>> round(res.info["harmonics"]) > 0
+    True
+    """
+    t0 = time.perf_counter()
+    if method not in (None, "direct", "auto"):
+        raise ValueError(f"method must be None or 'direct' (sparse LU), got {method!r}")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)) or not 0 < float(tol) < 1:
+        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+    if harmonics is not None:
+        if isinstance(harmonics, bool) or not isinstance(harmonics, (int, np.integer)):
+            raise TypeError(f"harmonics must be a positive int or None, got {type(harmonics).__name__}")
+        if harmonics < 1:
+            raise ValueError(f"harmonics must be >= 1, got {harmonics}")
+    if omega is not None:
+        omega = _check_omega(omega)
+    model, static_extra, fourier, omega = _parse(model, drive, omega, args)
+    d = model.dim
+    L0 = liouvillian(model)
+    if static_extra is not None:
+        L0 = sp.csr_array(L0 + commutator_superoperator(static_extra))
+    Ls = {k: commutator_superoperator(Hk) for k, Hk in fourier.items()}
+    kmax = max(abs(k) for k in Ls)
+    weight = max(float(np.max(np.abs(L0.diagonal()), initial=0.0)), 1e-300)
+    if not weight > 1e-300:
+        weight = 1.0
+
+    tried = []
+    N = int(harmonics) if harmonics is not None else max(4, 2 * kmax)
+    while True:
+        x, res, used_backend, nnz = _solve_truncated(L0, Ls, omega, N, d, weight, backend)
+        blocks = x.reshape(2 * N + 1, d * d)
+        norms = np.linalg.norm(blocks, axis=1)
+        outer = float(max(norms[0], norms[-1]))
+        tried.append(N)
+        if harmonics is not None or outer <= tol or N >= max_harmonics:
+            break
+        N = min(2 * N, int(max_harmonics))
+    converged = outer <= tol
+    if not converged:
+        warnings.warn(
+            f"floquet_steady_state: the outermost harmonics |n| = {N} still have norm {outer:.2e} > "
+            f"tol={tol:g}; the truncation is not converged (raise harmonics/max_harmonics)",
+            TruncationWarning,
+            stacklevel=2,
+        )
+    rhos = {n: blocks[n + N].reshape(d, d, order="F") for n in range(-N, N + 1)}
+    herm_err = max(float(np.max(np.abs(rhos[-n] - rhos[n].conj().T))) for n in range(0, N + 1))
+    sym = {}
+    for n in range(0, N + 1):
+        rn = 0.5 * (rhos[n] + rhos[-n].conj().T)
+        sym[n] = rn
+        sym[-n] = rn.conj().T
+    sym[0] = 0.5 * (sym[0] + sym[0].conj().T)
+    sym = dict(sorted(sym.items()))
+    time_res = _time_residual(sym, L0, Ls, omega, d)
+    info = {
+        "harmonics": N,
+        "tried": tried,
+        "outermost": outer,
+        "harmonic_norms": {n: float(norms[n + N]) for n in range(-N, N + 1)},
+        "tol": float(tol),
+        "converged": converged,
+        "method": "direct",
+        "backend": used_backend,
+        "unknowns": int((2 * N + 1) * d * d),
+        "nnz": nnz,
+        "iterations": 1,
+        "hermiticity_error": herm_err,
+        "drive_harmonics": sorted(Ls),
+        "time": time.perf_counter() - t0,
+    }
+    return FloquetNESS(
+        harmonics=sym,
+        omega=omega,
+        dims=tuple(model.dims),
+        residual=res,
+        time_residual=time_res,
+        info=info,
+        qobj_dims=getattr(model, "qobj_dims", None),
+    )
+
+
+def _time_residual(rhos: dict, L0, Ls: dict, omega: float, d: int, samples: int = 16) -> float:
+    """``max_t ||d rho/dt - L(t) rho(t)||_F`` at ``samples`` times in one period."""
+    worst = 0.0
+    T = 2 * math.pi / omega
+    vecs = {n: r.ravel(order="F") for n, r in rhos.items()}
+    L0v = {n: L0 @ v for n, v in vecs.items()}
+    Lkv = {k: {n: Lk @ v for n, v in vecs.items()} for k, Lk in Ls.items()}
+    for t in np.arange(samples) * T / samples:
+        ph = {n: np.exp(1j * n * omega * t) for n in vecs}
+        drho = sum(1j * n * omega * ph[n] * vecs[n] for n in vecs)
+        Lrho = sum(ph[n] * L0v[n] for n in vecs)
+        for k, Lkn in Lkv.items():
+            ek = np.exp(1j * k * omega * t)
+            Lrho = Lrho + ek * sum(ph[n] * Lkn[n] for n in vecs)
+        worst = max(worst, float(np.linalg.norm(drho - Lrho)))
+    return worst
