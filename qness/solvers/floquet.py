@@ -44,6 +44,9 @@ from .result import _expect
 
 __all__ = ["FloquetNESS", "floquet_steady_state", "commutator_superoperator"]
 
+#: Hilbert-space dimension up to which the default method is the sparse LU.
+_DIRECT_MAX_DIM = 64
+
 #: Samples per period used to read the Fourier coefficients of a coefficient function.
 _COEFF_SAMPLES = 64
 
@@ -524,6 +527,63 @@ def _solve_truncated(L0, Ls, omega, N, d, weight, backend):
     return x, res, backend, int(Ar.nnz)
 
 
+def _solve_krylov(model, L0op, static_extra, Ls, omega, N, d, method, x0):
+    """Matrix-free GMRES on the truncated harmonic system, right-preconditioned by the
+    block-diagonal no-jump Sylvester solves ``(L_0^{nojump} - i n omega)^{-1}`` per harmonic."""
+    from ..symmetry import full_sector
+    from .krylov import gmres
+
+    D = d * d
+    K = 2 * N + 1
+    r = N * D
+    diag = np.arange(d) * (d + 1)
+    ns = np.arange(-N, N + 1)
+    Lext = None if static_extra is None else commutator_superoperator(static_extra)
+
+    def apply_full(x):
+        X = np.asarray(x, dtype=np.complex128).reshape(K, D)
+        Y = np.empty_like(X)
+        for i, n in enumerate(ns):
+            Y[i] = L0op @ X[i] - 1j * n * omega * X[i]
+            if Lext is not None:
+                Y[i] += Lext @ X[i]
+        for k, Lk in Ls.items():
+            if abs(k) >= K:
+                continue
+            # row n gets L_k rho_{n-k}: rows max(0,k)..K-1+min(0,k)
+            lo, hi = max(0, k), K + min(0, k)
+            for i in range(lo, hi):
+                Y[i] += Lk @ X[i - k]
+        return Y.ravel()
+
+    def mv(x):
+        y = apply_full(x)
+        y[r] = x[r + diag].sum()
+        return y
+
+    A = spla.LinearOperator((K * D, K * D), matvec=mv, dtype=np.complex128)
+    P = full_sector(d).sylvester_preconditioner(model)
+
+    def prec(y):
+        Y = np.asarray(y, dtype=np.complex128).reshape(K, D)
+        return np.concatenate([P.solve(Y[i], shift=1j * n * omega) for i, n in enumerate(ns)])
+
+    M = spla.LinearOperator((K * D, K * D), matvec=prec, dtype=np.complex128)
+    b = np.zeros(K * D, dtype=np.complex128)
+    b[r] = 1.0
+    x, ginfo = gmres(A, b, x0, M=M, rtol=method.rtol, restart=method.restart, maxiter=method.maxiter)
+    lin_res = float(np.linalg.norm(b - A @ x))
+    if ginfo.get("singular") or not np.all(np.isfinite(x)) or not lin_res <= method.rtol:
+        raise ConvergenceError(
+            f"floquet_steady_state: GMRES (Sylvester block preconditioner) did not reach "
+            f"rtol={method.rtol:g} "
+            f"with N={N} harmonics in {ginfo['iterations']} iterations (residual {lin_res:.2e})",
+            iterations=ginfo["iterations"],
+        )
+    res = float(np.linalg.norm(apply_full(x)))
+    return x, res, ginfo["iterations"], lin_res
+
+
 def floquet_steady_state(
     model,
     drive=None,
@@ -570,8 +630,14 @@ def floquet_steady_state(
     harmonics : int, optional
         Fixed truncation ``N`` (harmonics ``-N..N``). Default: automatic,
         ``N`` grows (4, 8, 16, ...) until ``max_n=+-N ||rho_n||_F <= tol``.
-    method : None or "direct"
-        Sparse LU of the whole truncated system (the only method so far).
+    method : None, "direct", "krylov", qness.Direct or qness.Krylov
+        ``"direct"``: sparse LU of the whole truncated system (UMFPACK or
+        SuperLU). ``"krylov"``: matrix-free GMRES (``Krylov(rtol=1e-12)``;
+        ``rtol``, ``restart``, ``maxiter`` are used), right-preconditioned
+        by the block-diagonal no-jump Sylvester solves
+        ``(L_0^{no-jump} - i n omega)^{-1}`` of each harmonic; successive
+        truncations are warm-started. Default: direct up to
+        ``d = 64``, krylov above.
     tol : float
         Truncation tolerance on the outermost harmonics (Frobenius norm).
     max_harmonics : int
@@ -617,8 +683,17 @@ def floquet_steady_state(
     True
     """
     t0 = time.perf_counter()
-    if method not in (None, "direct", "auto"):
-        raise ValueError(f"method must be None or 'direct' (sparse LU), got {method!r}")
+    from .methods import Direct, Krylov
+
+    if isinstance(method, str) and method in ("direct", "krylov", "auto"):
+        method = {"direct": Direct(), "krylov": Krylov(rtol=1e-12), "auto": None}[method]
+    if not (method is None or isinstance(method, (Direct, Krylov))):
+        raise ValueError(
+            "method must be None, 'direct' (sparse LU), 'krylov' (GMRES with the block Sylvester "
+            f"preconditioner), qness.Direct() or qness.Krylov(...), got {method!r}"
+        )
+    if isinstance(method, Krylov) and method.preconditioner != "sylvester":
+        raise ValueError("method=Krylov(...) here supports preconditioner='sylvester' only")
     if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)) or not 0 < float(tol) < 1:
         raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
     if harmonics is not None:
@@ -630,19 +705,49 @@ def floquet_steady_state(
         omega = _check_omega(omega)
     model, static_extra, fourier, omega = _parse(model, drive, omega, args)
     d = model.dim
-    L0 = liouvillian(model)
-    if static_extra is not None:
-        L0 = sp.csr_array(L0 + commutator_superoperator(static_extra))
+    if method is None:
+        method = Direct() if d <= _DIRECT_MAX_DIM else Krylov(rtol=1e-12)
+    krylov = isinstance(method, Krylov)
+    if krylov and isinstance(model, SuperoperatorModel):
+        raise ValueError(
+            "method='krylov' needs H and the jump operators for its Sylvester preconditioner; a "
+            "model given by its Liouvillian only is solved by method='direct'"
+        )
+    if krylov:
+        from ..liouvillian import liouvillian_operator
+
+        L0 = liouvillian_operator(model)
+    else:
+        L0 = liouvillian(model)
+        if static_extra is not None:
+            L0 = sp.csr_array(L0 + commutator_superoperator(static_extra))
     Ls = {k: commutator_superoperator(Hk) for k, Hk in fourier.items()}
     kmax = max(abs(k) for k in Ls)
-    weight = max(float(np.max(np.abs(L0.diagonal()), initial=0.0)), 1e-300)
-    if not weight > 1e-300:
+    if krylov:
         weight = 1.0
+    else:
+        weight = max(float(np.max(np.abs(L0.diagonal()), initial=0.0)), 1e-300)
+        if not weight > 1e-300:
+            weight = 1.0
 
     tried = []
+    iterations = []
     N = int(harmonics) if harmonics is not None else max(4, 2 * kmax)
+    x = None
     while True:
-        x, res, used_backend, nnz = _solve_truncated(L0, Ls, omega, N, d, weight, backend)
+        if krylov:
+            D = d * d
+            x0 = None
+            if x is not None:  # warm start: the previous harmonics, zero beyond
+                Nold = (x.size // D - 1) // 2
+                x0 = np.zeros((2 * N + 1) * D, dtype=np.complex128)
+                x0[(N - Nold) * D : (N + Nold + 1) * D] = x
+            x, res, its, lin_res = _solve_krylov(model, L0, static_extra, Ls, omega, N, d, method, x0)
+            iterations.append(its)
+            used_backend, nnz = "gmres+sylvester", None
+        else:
+            x, res, used_backend, nnz = _solve_truncated(L0, Ls, omega, N, d, weight, backend)
+            iterations.append(1)
         blocks = x.reshape(2 * N + 1, d * d)
         norms = np.linalg.norm(blocks, axis=1)
         outer = float(max(norms[0], norms[-1]))
@@ -667,7 +772,11 @@ def floquet_steady_state(
         sym[-n] = rn.conj().T
     sym[0] = 0.5 * (sym[0] + sym[0].conj().T)
     sym = dict(sorted(sym.items()))
-    time_res = _time_residual(sym, L0, Ls, omega, d)
+    L0_full = L0
+    if krylov and static_extra is not None:
+        Lext = commutator_superoperator(static_extra)
+        L0_full = spla.LinearOperator(L0.shape, matvec=lambda v: L0 @ v + Lext @ v, dtype=np.complex128)
+    time_res = _time_residual(sym, L0_full, Ls, omega, d)
     info = {
         "harmonics": N,
         "tried": tried,
@@ -675,11 +784,12 @@ def floquet_steady_state(
         "harmonic_norms": {n: float(norms[n + N]) for n in range(-N, N + 1)},
         "tol": float(tol),
         "converged": converged,
-        "method": "direct",
+        "method": "krylov" if krylov else "direct",
         "backend": used_backend,
         "unknowns": int((2 * N + 1) * d * d),
         "nnz": nnz,
-        "iterations": 1,
+        "iterations": int(sum(iterations)),
+        "iterations_per_solve": iterations,
         "hermiticity_error": herm_err,
         "drive_harmonics": sorted(Ls),
         "time": time.perf_counter() - t0,
