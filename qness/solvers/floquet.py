@@ -45,7 +45,7 @@ from .result import _expect
 __all__ = ["FloquetNESS", "floquet_steady_state", "commutator_superoperator"]
 
 #: Hilbert-space dimension up to which the default method is the sparse LU.
-_DIRECT_MAX_DIM = 64
+_DIRECT_MAX_DIM = 32
 
 #: Samples per period used to read the Fourier coefficients of a coefficient function.
 _COEFF_SAMPLES = 64
@@ -637,7 +637,7 @@ def floquet_steady_state(
         by the block-diagonal no-jump Sylvester solves
         ``(L_0^{no-jump} - i n omega)^{-1}`` of each harmonic; successive
         truncations are warm-started. Default: direct up to
-        ``d = 64``, krylov above.
+        ``d = 32``, krylov above (the LU of the harmonic system fills in fast).
     tol : float
         Truncation tolerance on the outermost harmonics (Frobenius norm).
     max_harmonics : int
