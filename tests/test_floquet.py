@@ -280,3 +280,41 @@ def test_krylov_refuses_liouvillian_only_model():
     res = qness.floquet_steady_state(L, qutip.sigmax(), 1.0)  # direct works on a bare Liouvillian
     ref = qness.floquet_steady_state((0.5 * qutip.sigmaz(), [qutip.sigmam()]), qutip.sigmax(), 1.0)
     assert np.max(np.abs(res.average - ref.average)) < 1e-13
+
+
+# ---------------------------------------------------------------- Floquet spectrum and gap
+def test_floquet_gap_of_driven_oscillator_is_kappa_over_two():
+    # A linear drive only displaces the oscillator: the Floquet exponents are those of L_0,
+    # -kappa (p + q)/2 - i w0 (p - q), folded into the first Brillouin zone; the gap is kappa/2.
+    a = qutip.destroy(8)
+    s = qness.floquet_spectrum((a.dag() * a, [math.sqrt(0.4) * a]), 0.1 * (a + a.dag()), 0.7)
+    assert abs(s.exponents[0]) < 1e-10 and s.info["unit_defect"] < 1e-10
+    assert abs(s.gap - 0.2) < 1e-10
+    folded = (1.0 + 0.35) % 0.7 - 0.35  # w0 into (-omega/2, omega/2]
+    assert abs(abs(s.exponents[1].imag) - abs(folded)) < 1e-10
+
+
+def test_floquet_multipliers_match_qutip_propagator_and_fix_the_limit_cycle():
+    H0, c = 0.5 * qutip.sigmaz(), [qutip.sigmam()]
+    wd = 1.3
+    s = qness.floquet_spectrum((H0, c), 0.8 * qutip.sigmax(), wd)
+    U = qutip.propagator(
+        [H0, [0.8 * qutip.sigmax(), lambda t: np.cos(wd * t)]],
+        2 * np.pi / wd,
+        c,
+        options={"atol": 1e-13, "rtol": 1e-12},
+    ).full()
+    mu = np.linalg.eigvals(U)
+    np.testing.assert_allclose(np.sort_complex(s.multipliers), np.sort_complex(mu), atol=1e-9)
+    assert s.gap > 0
+    # the limit cycle is the fixed point of the one-period propagator
+    r = qness.floquet_steady_state((H0, c), 0.8 * qutip.sigmax(), wd)
+    for t0 in (0.0,):
+        v = r.rho(t0).ravel(order="F")
+        assert np.max(np.abs(U @ v - v)) < 1e-9
+
+
+def test_floquet_spectrum_refuses_large_spaces():
+    a = qutip.destroy(40)
+    with pytest.raises(ValueError, match="dense one-period propagator"):
+        qness.floquet_spectrum((a.dag() * a, [a]), a + a.dag(), 1.0)

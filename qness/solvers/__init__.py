@@ -11,6 +11,7 @@ from .errors import (
     UniquenessWarning,
 )
 from .floquet import FloquetNESS, floquet_steady_state
+from .floquet_gap import FloquetSpectrum, floquet_spectrum
 from .methods import Auto, Dense, Direct, Evolve, Krylov
 from .result import NESS
 from .spectrum import AutoEig, DenseEig, ShiftInvert, Spectrum, liouvillian_gap, spectrum
@@ -25,6 +26,8 @@ __all__ = [
     "NESS",
     "FloquetNESS",
     "floquet_steady_state",
+    "FloquetSpectrum",
+    "floquet_spectrum",
     "ConvergenceError",
     "InsufficientMemoryError",
     "NonUniqueSteadyStateError",
