@@ -117,11 +117,67 @@ class FloquetNESS:
     time_residual: float
     info: dict = field(default_factory=dict)
     qobj_dims: object = None
+    _generator: object = field(default=None, repr=False)
 
     @property
     def dim(self) -> int:
         """Hilbert-space dimension."""
         return self.average.shape[0]
+
+    def energy_balance(self) -> dict:
+        """Period-averaged heat currents per bath and the drive's power (first law).
+
+        With ``H(t) = sum_k H_k e^{i k omega t}`` and ``D_b`` the dissipator of
+        the jumps of bath ``b``,
+
+        * heat current from bath ``b`` into the system
+          ``J_b = <Tr[H(t) D_b(rho(t))]>_T = sum_k Tr[H_k D_b(rho_{-k})]``;
+        * power delivered by the drive
+          ``P = <Tr[(dH/dt) rho(t)]>_T = sum_k i k omega Tr[H_k rho_{-k}]``.
+
+        Over a period ``<d Tr[H rho]/dt> = 0``, so ``sum_b J_b + P = 0`` (the
+        first law; ``first_law`` is its defect, a check of the solution).
+        ``J_b > 0``: energy flows from bath ``b`` into the system; ``P > 0``:
+        work done on the system. Energies are measured with the full
+        ``H(t)``; with a local master equation (jumps of the undriven
+        subsystem) the second law ``sum_b J_b / T_b <= 0`` can fail where the
+        drive or the coupling is strong compared with the bath's spectral
+        resolution: outside its validity these numbers are not
+        thermodynamics.
+
+        Returns
+        -------
+        dict
+            ``{"heat": {bath label: J_b}, "power": P, "first_law": sum J_b + P}``
+            (floats, energy per unit time, hbar = 1). Jumps without a bath
+            label are under the key ``None``.
+
+        Raises
+        ------
+        ValueError
+            For a model given by its Liouvillian only (no jumps to split).
+        """
+        from ..analysis.thermo import _groups, dissipator
+
+        if self._generator is None:
+            raise ValueError(
+                "energy_balance needs the model's jumps and H(t): a model given by its Liouvillian "
+                "only has neither"
+            )
+        model, Hk = self._generator
+        heat = {}
+        for bath, jumps in _groups(model).items():
+            J = 0.0
+            for k, H in Hk.items():
+                if -k in self.harmonics:
+                    J += complex(np.sum(H.multiply(dissipator(jumps, self.harmonics[-k]).T)))
+            heat[bath] = float(np.real(J))
+        P = 0.0
+        for k, H in Hk.items():
+            if k and -k in self.harmonics:
+                P += 1j * k * self.omega * complex(np.sum(H.multiply(self.harmonics[-k].T)))
+        P = float(np.real(P))
+        return {"heat": heat, "power": P, "first_law": float(sum(heat.values()) + P)}
 
     @property
     def period(self) -> float:
@@ -802,7 +858,20 @@ def floquet_steady_state(
         time_residual=time_res,
         info=info,
         qobj_dims=getattr(model, "qobj_dims", None),
+        _generator=None
+        if isinstance(model, SuperoperatorModel)
+        else (model, _hamiltonian_harmonics(model, static_extra, fourier)),
     )
+
+
+def _hamiltonian_harmonics(model, static_extra, fourier) -> dict:
+    """``{k: H_k}`` with ``H(t) = sum_k H_k e^{i k omega t}`` (``H_0`` the full static part)."""
+    H0 = sp.csr_array(model.H, dtype=np.complex128)
+    if static_extra is not None:
+        H0 = sp.csr_array(H0 + static_extra)
+    out = {0: H0}
+    out.update({k: sp.csr_array(v) for k, v in fourier.items()})
+    return out
 
 
 def _time_residual(rhos: dict, L0, Ls: dict, omega: float, d: int, samples: int = 16) -> float:
