@@ -1,7 +1,8 @@
 """Limit cycles of periodic drives: qness.floquet_steady_state against qutip.steadystate_fourier.
 
 Run: ``OPENBLAS_NUM_THREADS=1 PYTHONPATH=$PWD python benchmarks/bench_floquet.py`` from the
-repository root (``--ising 4 6 8`` for the chain sizes, ``--cutoffs 20 40`` for the oscillator).
+repository root (``--ising 4 6 8`` for the chain sizes, ``--cutoffs 20 40`` for the oscillator,
+``--qutip-timeout 600`` to stop a QuTiP case).
 
 Each case runs once in a fresh process (wall time of the call, peak resident memory above the
 setup's). QuTiP's ``steadystate_fourier`` returns the period average only and is given the
@@ -62,7 +63,7 @@ np.save({path!r}, rq.full())
 """
 
 
-def row(name, setup, d, qutip_ok, exact_n=None):
+def row(name, setup, d, qutip_ok, exact_n=None, qutip_timeout=600.0):
     tmp = tempfile.mkdtemp()
     pq, pu = os.path.join(tmp, "qness.npy"), os.path.join(tmp, "qutip.npy")
     rq = measure(setup, QNESS_RUN.format(path=pq))
@@ -75,7 +76,7 @@ def row(name, setup, d, qutip_ok, exact_n=None):
     cells.append(f"{rq['peak_mib']:.0f}")
     cells.append(f"{ex['time_residual']:.1e}")
     if qutip_ok:
-        ru = measure(setup, QUTIP_RUN.format(N=ex["N"], path=pu))
+        ru = measure(setup, QUTIP_RUN.format(N=ex["N"], path=pu), timeout=qutip_timeout)
         if "error" in ru:
             cells += [f"error: {ru['error']}", "-", "-"]
         else:
@@ -98,6 +99,9 @@ def main():
     ap.add_argument("--cutoffs", type=int, nargs="*", default=[20, 40])
     ap.add_argument("--ising", type=int, nargs="*", default=[4, 6, 8])
     ap.add_argument("--qutip-max-dim", type=int, default=64, help="largest d for which QuTiP is run")
+    ap.add_argument(
+        "--qutip-timeout", type=float, default=600.0, help="seconds before a QuTiP case is stopped"
+    )
     args = ap.parse_args()
     print(
         "| model | d | N (auto) | qness method | iterations | qness time (s) | qness peak (MiB) | "
@@ -109,10 +113,12 @@ def main():
     A = -(0.5j * F) / (k / 2 + 1j * (w0 - wd))
     B = -(0.5j * F) / (k / 2 + 1j * (w0 + wd))
     for nc in args.cutoffs:
-        row(f"driven damped oscillator, cutoff {nc}", OSC.format(nc=nc), nc, True, abs(A) ** 2 + abs(B) ** 2)
+        exact = abs(A) ** 2 + abs(B) ** 2
+        row(f"driven damped oscillator, cutoff {nc}", OSC.format(nc=nc), nc, True, exact, args.qutip_timeout)
     for n in args.ising:
         d = 2**n
-        row(f"driven dissipative Ising chain, {n} spins", ISING.format(n=n), d, d <= args.qutip_max_dim)
+        ok = d <= args.qutip_max_dim
+        row(f"driven dissipative Ising chain, {n} spins", ISING.format(n=n), d, ok, None, args.qutip_timeout)
     print(f"\n(exact oscillator: |A|^2 + |B|^2 = {abs(A) ** 2 + abs(B) ** 2:.12f})")
 
 
