@@ -230,6 +230,7 @@ def test_commutator_superoperator_column_stacking():
         ({"drive": [qutip.sigmax(), lambda t: np.cos(t)]}, ValueError, "omega is not given"),
         ({"drive": [qutip.sigmax(), np.ones(10)], "omega": 1.0}, TypeError, "not a periodic drive"),
         ({"drive": [qutip.sigmap(), "cos(t)"], "omega": 1.0}, ValueError, "not Hermitian"),
+        ({"drive": [qutip.sigmax(), qutip.sigmay()], "omega": 1.0}, TypeError, "drive must be an operator"),
         ({"drive": 0 * qutip.sigmax(), "omega": 1.0}, ValueError, "the drive is zero"),
         ({"drive": None, "omega": 1.0}, ValueError, "drive is None"),
         ({"drive": qutip.sigmax(), "omega": 1.0, "harmonics": 0}, ValueError, "harmonics must be >= 1"),

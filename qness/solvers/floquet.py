@@ -278,6 +278,8 @@ def _is_list_term(x) -> bool:
 
 
 def _coefficient_like(c) -> bool:
+    if _is_qobj(c) or sp.issparse(c):
+        return False
     if isinstance(c, str) or callable(c):
         return True
     return isinstance(c, np.ndarray) or (isinstance(c, list) and len(c) > 1)
@@ -476,6 +478,12 @@ def _parse(model, drive, omega, args):
             [(drive[0], drive[1], "drive")]
             if _is_list_term(drive)
             else [(x[0], x[1], f"drive[{k}]") for k, x in enumerate(drive)]
+        )
+    elif isinstance(drive, (list, tuple)):
+        raise TypeError(
+            "drive must be an operator (H + drive cos(omega t)), a dict {m: V_m}, or QuTiP list terms "
+            "[op, coeff] / [[op, coeff], ...] with coeff a string or function of t; got a "
+            f"{type(drive).__name__} of {len(drive)} items that is none of these"
         )
     else:
         op = _op(drive, "drive", d, dims)
