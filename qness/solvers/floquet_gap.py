@@ -20,7 +20,8 @@ import scipy.linalg as sla
 from scipy.integrate import solve_ivp
 
 from ..liouvillian import liouvillian
-from .floquet import _check_omega, _parse, commutator_superoperator
+from .floquet import commutator_superoperator
+from .floquet_input import _check_omega, _parse
 
 __all__ = ["FloquetSpectrum", "floquet_spectrum"]
 
