@@ -236,6 +236,7 @@ def test_commutator_superoperator_column_stacking():
         ({"drive": qutip.sigmax(), "omega": 1.0, "harmonics": 0}, ValueError, "harmonics must be >= 1"),
         ({"drive": qutip.sigmax(), "omega": 1.0, "harmonics": 2.5}, TypeError, "harmonics must be"),
         ({"drive": qutip.sigmax(), "omega": 1.0, "method": "gmres"}, ValueError, "method must be"),
+        ({"drive": qutip.sigmax(), "omega": 1.0, "max_harmonics": 0}, ValueError, "max_harmonics must be"),
     ],
 )
 def test_bad_input(kwargs, exc, match):
@@ -364,3 +365,18 @@ def test_energy_balance_two_bath_machine_time_domain():
         assert abs(np.mean(vals) - eb["heat"][bath]) < 1e-12
     P = np.mean([np.trace(-wd * np.sin(wd * t) * Vd @ r.rho(t)).real for t in ts])
     assert abs(P - eb["power"]) < 1e-12
+
+
+def test_default_method_switches_to_krylov_above_d32_and_stays_exact():
+    res, a, A, B = _oscillator(nc=40)
+    assert res.info["method"] == "krylov" and res.info["converged"]
+    ts = np.array([0.0, 2.2, 9.7])
+    alpha = A * np.exp(-1j * WD * ts) + B * np.exp(1j * WD * ts)
+    assert np.max(np.abs(res.expect(a, ts) - alpha)) < 1e-9
+    assert abs(res.expect(a.dag() * a) - (abs(A) ** 2 + abs(B) ** 2)) < 1e-9
+
+
+def test_max_harmonics_caps_the_automatic_truncation():
+    with pytest.warns(qness.TruncationWarning):
+        res, *_ = _oscillator(nc=10, max_harmonics=3)
+    assert res.info["tried"] == [3] and res.info["converged"] is False

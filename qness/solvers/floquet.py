@@ -500,6 +500,12 @@ def floquet_steady_state(
             raise TypeError(f"harmonics must be a positive int or None, got {type(harmonics).__name__}")
         if harmonics < 1:
             raise ValueError(f"harmonics must be >= 1, got {harmonics}")
+    if (
+        isinstance(max_harmonics, bool)
+        or not isinstance(max_harmonics, (int, np.integer))
+        or max_harmonics < 1
+    ):
+        raise ValueError(f"max_harmonics must be a positive int, got {max_harmonics!r}")
     if omega is not None:
         omega = _check_omega(omega)
     model, static_extra, fourier, omega = _parse(model, drive, omega, args)
@@ -531,7 +537,7 @@ def floquet_steady_state(
 
     tried = []
     iterations = []
-    N = int(harmonics) if harmonics is not None else max(4, 2 * kmax)
+    N = int(harmonics) if harmonics is not None else min(max(4, 2 * kmax), int(max_harmonics))
     x = None
     while True:
         if krylov:
