@@ -380,3 +380,43 @@ def test_max_harmonics_caps_the_automatic_truncation():
     with pytest.warns(qness.TruncationWarning):
         res, *_ = _oscillator(nc=10, max_harmonics=3)
     assert res.info["tried"] == [3] and res.info["converged"] is False
+
+
+# ---------------------------------------------------------------- symmetry sectors
+def _u1_chain(n=3):
+    def op(o, i):
+        factors = [qutip.qeye(2)] * n
+        factors[i] = o
+        return qutip.tensor(factors)
+
+    sm, sz = qutip.sigmam(), qutip.sigmaz()
+    hop = sum(op(sm, i).dag() * op(sm, i + 1) + op(sm, i + 1).dag() * op(sm, i) for i in range(n - 1))
+    H0 = sum(0.5 * (1 + 0.2 * i) * op(sz, i) for i in range(n)) + 0.3 * hop
+    c = [0.5 * op(sm, 0), 0.4 * op(sm, n - 1).dag()]
+    return H0, c, hop, op
+
+
+@pytest.mark.parametrize("method", ["direct", "krylov"])
+def test_sector_kept_by_drive_equals_full_space(method):
+    # time-modulated hopping conserves the excitation number: the limit cycle lives in q = 0
+    H0, c, hop, _ = _u1_chain()
+    sec = qness.floquet_steady_state((H0, c), 0.4 * hop, 1.3, method=method)
+    full = qness.floquet_steady_state((H0, c), 0.4 * hop, 1.3, method=method, symmetry=None)
+    assert sec.info["sector"]["kind"] == "u1" and sec.info["sector"]["size"] == 20
+    assert full.info["sector"]["size"] == 64
+    assert sec.info["unknowns"] < full.info["unknowns"]
+    assert np.max(np.abs(sec.average - full.average)) < 1e-10
+    for n in (1, 2):
+        assert np.max(np.abs(sec.harmonics[n] - full.harmonics[n])) < 1e-10
+    assert sec.time_residual < 1e-10
+
+
+def test_sector_broken_by_drive():
+    H0, c, _, op = _u1_chain()
+    drive = 0.4 * op(qutip.sigmax(), 0)
+    res = qness.floquet_steady_state((H0, c), drive, 1.3)  # auto: falls back to the full space
+    assert res.info["sector"]["kind"] == "full" and "breaks" in res.info["sector"]["note"]
+    charges = np.array([bin(7 - i).count("1") for i in range(8)])  # excitations (|0> is up)
+    sym = qness.U1Symmetry(charges=charges, jump_charges=(-1, 1))
+    with pytest.raises(ValueError, match="does not conserve"):
+        qness.floquet_steady_state((H0, c), drive, 1.3, symmetry=sym)

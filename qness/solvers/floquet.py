@@ -299,14 +299,17 @@ def _lu_solver(A: sp.csr_array, backend: str):
     return lu.solve, backend
 
 
-def _solve_truncated(L0, Ls, omega, N, d, weight, backend):
-    D = d * d
+def _solve_truncated(L0, Ls, omega, N, tpos, weight, backend):
+    D = L0.shape[0]
     A = _assemble(L0, Ls, omega, N)
-    r = N * D  # first diagonal element rho_00 of the n = 0 block
-    diag = N * D + np.arange(d) * (d + 1)
+    diag = N * D + tpos  # the diagonal elements of rho_0
+    r = int(diag[0])
     keep = np.ones(A.shape[0])
     keep[r] = 0.0
-    trace_row = sp.csr_array((np.full(d, weight, dtype=np.complex128), (np.full(d, r), diag)), shape=A.shape)
+    nt = diag.size
+    trace_row = sp.csr_array(
+        (np.full(nt, weight, dtype=np.complex128), (np.full(nt, r), diag)), shape=A.shape
+    )
     Ar = sp.csr_array(sp.diags_array(keep) @ A) + trace_row
     b = np.zeros(A.shape[0], dtype=np.complex128)
     b[r] = weight
@@ -326,18 +329,16 @@ def _solve_truncated(L0, Ls, omega, N, d, weight, backend):
     return x, res, backend, int(Ar.nnz)
 
 
-def _solve_krylov(model, L0op, static_extra, Ls, omega, N, d, method, x0):
+def _solve_krylov(model, L0op, Lext, Ls, omega, N, sector, method, x0):
     """Matrix-free GMRES on the truncated harmonic system, right-preconditioned by the
     block-diagonal no-jump Sylvester solves ``(L_0^{nojump} - i n omega)^{-1}`` per harmonic."""
-    from ..symmetry import full_sector
     from .krylov import gmres
 
-    D = d * d
+    D = sector.size
     K = 2 * N + 1
-    r = N * D
-    diag = np.arange(d) * (d + 1)
+    diag = np.flatnonzero(sector.trace_vector())
+    r = N * D + int(diag[0])
     ns = np.arange(-N, N + 1)
-    Lext = None if static_extra is None else commutator_superoperator(static_extra)
 
     def apply_full(x):
         X = np.asarray(x, dtype=np.complex128).reshape(K, D)
@@ -357,11 +358,11 @@ def _solve_krylov(model, L0op, static_extra, Ls, omega, N, d, method, x0):
 
     def mv(x):
         y = apply_full(x)
-        y[r] = x[r + diag].sum()
+        y[r] = x[N * D + diag].sum()
         return y
 
     A = spla.LinearOperator((K * D, K * D), matvec=mv, dtype=np.complex128)
-    P = full_sector(d).sylvester_preconditioner(model)
+    P = sector.sylvester_preconditioner(model)
 
     def prec(y):
         Y = np.asarray(y, dtype=np.complex128).reshape(K, D)
@@ -394,6 +395,7 @@ def floquet_steady_state(
     max_harmonics: int = 256,
     args=None,
     backend: str = "auto",
+    symmetry="auto",
 ) -> FloquetNESS:
     """The limit cycle of a periodically driven Lindblad master equation.
 
@@ -445,6 +447,12 @@ def floquet_steady_state(
         Values of names in coefficient strings, passed to coefficient functions.
     backend : {"auto", "umfpack", "superlu"}
         Sparse LU (UMFPACK through cvxopt when installed).
+    symmetry : "auto", None, qness.U1Symmetry or qness.Z2Symmetry
+        Solve in the sector of the static model's symmetry that holds the
+        limit cycle (``q = 0`` or parity ``+1``) when every drive term keeps
+        it closed; ``"auto"`` falls back to the full space when the drive
+        breaks it, an explicit symmetry the drive breaks is a ``ValueError``.
+        ``info["sector"]`` records the choice.
 
     Returns
     -------
@@ -528,6 +536,22 @@ def floquet_steady_state(
             L0 = sp.csr_array(L0 + commutator_superoperator(static_extra))
     Ls = {k: commutator_superoperator(Hk) for k, Hk in fourier.items()}
     kmax = max(abs(k) for k in Ls)
+    Lext = None if static_extra is None else commutator_superoperator(static_extra)
+    sector, sector_note = _floquet_sector(
+        model, symmetry, list(Ls.values()) + ([Lext] if Lext is not None else [])
+    )
+    idx = sector.indices()
+    D = sector.size
+    L0_space, Ls_space, Lext_space = L0, Ls, Lext  # full space, for the time-domain residual
+    if D < d * d:
+        Ls = {k: sp.csr_array(Lk[idx][:, idx]) for k, Lk in Ls.items()}
+        if krylov:
+            L0 = sector.operator(model)
+            if Lext is not None:
+                Lext = sp.csr_array(Lext[idx][:, idx])
+        else:
+            L0 = sp.csr_array(L0[idx][:, idx])
+    tpos = np.flatnonzero(sector.trace_vector())
     if krylov:
         weight = 1.0
     else:
@@ -541,19 +565,18 @@ def floquet_steady_state(
     x = None
     while True:
         if krylov:
-            D = d * d
             x0 = None
             if x is not None:  # warm start: the previous harmonics, zero beyond
                 Nold = (x.size // D - 1) // 2
                 x0 = np.zeros((2 * N + 1) * D, dtype=np.complex128)
                 x0[(N - Nold) * D : (N + Nold + 1) * D] = x
-            x, res, its, lin_res = _solve_krylov(model, L0, static_extra, Ls, omega, N, d, method, x0)
+            x, res, its, lin_res = _solve_krylov(model, L0, Lext, Ls, omega, N, sector, method, x0)
             iterations.append(its)
             used_backend, nnz = "gmres+sylvester", None
         else:
-            x, res, used_backend, nnz = _solve_truncated(L0, Ls, omega, N, d, weight, backend)
+            x, res, used_backend, nnz = _solve_truncated(L0, Ls, omega, N, tpos, weight, backend)
             iterations.append(1)
-        blocks = x.reshape(2 * N + 1, d * d)
+        blocks = x.reshape(2 * N + 1, D)
         norms = np.linalg.norm(blocks, axis=1)
         outer = float(max(norms[0], norms[-1]))
         tried.append(N)
@@ -568,7 +591,7 @@ def floquet_steady_state(
             TruncationWarning,
             stacklevel=2,
         )
-    rhos = {n: blocks[n + N].reshape(d, d, order="F") for n in range(-N, N + 1)}
+    rhos = {n: sector.to_full(blocks[n + N]) for n in range(-N, N + 1)}
     herm_err = max(float(np.max(np.abs(rhos[-n] - rhos[n].conj().T))) for n in range(0, N + 1))
     sym = {}
     for n in range(0, N + 1):
@@ -577,11 +600,12 @@ def floquet_steady_state(
         sym[-n] = rn.conj().T
     sym[0] = 0.5 * (sym[0] + sym[0].conj().T)
     sym = dict(sorted(sym.items()))
-    L0_full = L0
-    if krylov and static_extra is not None:
-        Lext = commutator_superoperator(static_extra)
-        L0_full = spla.LinearOperator(L0.shape, matvec=lambda v: L0 @ v + Lext @ v, dtype=np.complex128)
-    time_res = _time_residual(sym, L0_full, Ls, omega, d)
+    L0_full = L0_space
+    if krylov and Lext_space is not None:
+        L0_full = spla.LinearOperator(
+            L0_space.shape, matvec=lambda v: L0_space @ v + Lext_space @ v, dtype=np.complex128
+        )
+    time_res = _time_residual(sym, L0_full, Ls_space, omega, d)
     info = {
         "harmonics": N,
         "tried": tried,
@@ -591,7 +615,8 @@ def floquet_steady_state(
         "converged": converged,
         "method": "krylov" if krylov else "direct",
         "backend": used_backend,
-        "unknowns": int((2 * N + 1) * d * d),
+        "unknowns": int((2 * N + 1) * D),
+        "sector": {"kind": sector.kind, "label": int(sector.label), "size": int(D), "note": sector_note},
         "nnz": nnz,
         "iterations": int(sum(iterations)),
         "iterations_per_solve": iterations,
@@ -611,6 +636,32 @@ def floquet_steady_state(
         if isinstance(model, SuperoperatorModel)
         else (model, _hamiltonian_harmonics(model, static_extra, fourier)),
     )
+
+
+def _floquet_sector(model, symmetry, drive_superops):
+    """The symmetry sector of the static model that the drive keeps closed, and a note."""
+    from ..symmetry import full_sector
+    from .steady import _choose_sector
+
+    d = model.dim
+    if symmetry is None or symmetry is False or isinstance(model, SuperoperatorModel):
+        return full_sector(d), "full space"
+    sec = _choose_sector(model, symmetry)
+    if sec.size == d * d:
+        return sec, "full space (no symmetry)"
+    idx = sec.indices()
+    outside = np.ones(d * d, dtype=bool)
+    outside[idx] = False
+    for S in drive_superops:
+        leak = sp.csr_array(S[:, idx])[outside]
+        if leak.nnz and abs(leak).max() > 0:
+            if symmetry == "auto":
+                return full_sector(d), f"full space (the drive breaks the static model's {sec.kind} symmetry)"
+            raise ValueError(
+                f"symmetry: the drive does not conserve the given {sec.kind} symmetry (it couples the "
+                "limit cycle's sector to others); use symmetry=None"
+            )
+    return sec, f"{sec.kind} sector {sec.label} (kept by the drive)"
 
 
 def _hamiltonian_harmonics(model, static_extra, fourier) -> dict:
