@@ -102,7 +102,9 @@ class FloquetNESS:
         ``outermost`` (``max ||rho_{+-N}||_F``), ``tol``, ``converged``,
         ``method``, ``backend``, ``unknowns``, ``iterations``, ``time`` (s),
         ``hermiticity_error`` (``max |rho_{-n} - rho_n^+|`` before
-        symmetrisation), ``drive_harmonics`` (the ``k`` with ``L_k != 0``).
+        symmetrisation), ``drive_harmonics`` (the ``k`` with ``L_k != 0``),
+        ``sector`` (kind, label, size of the symmetry sector solved, and why),
+        ``harmonic_norms`` (``n -> ||rho_n||_F``), ``iterations_per_solve``.
     qobj_dims : object
         QuTiP dims of a non-tensor-product space, else ``None``.
     """
