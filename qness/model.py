@@ -413,7 +413,7 @@ def from_qutip(
     ------
     TypeError
         For time-dependent input (``QobjEvo`` or QuTiP's list format: use the
-        rotating frame, or the periodically driven solver once it exists),
+        rotating frame, or :func:`qness.floquet_steady_state` for a periodic drive),
         a superoperator passed as ``H`` or as a jump, or an argument that is
         not an operator.
     ValueError

@@ -117,7 +117,8 @@ def as_csr(op, name: str = "operator", *, allow_super: bool = False) -> sp.csr_a
 TIME_DEPENDENCE_HINT = (
     "a steady state needs a time-independent generator: move to the rotating frame of the drive "
     "(rotating-wave approximation) to remove the time dependence, or, for a periodic drive, use "
-    "the periodically driven solver (qness.floquet_steady_state, planned; not yet available)"
+    "the limit cycle of the periodically driven system: qness.floquet_steady_state(model, drive, "
+    "omega), which takes QuTiP's list format with a periodic coefficient"
 )
 
 

@@ -10,6 +10,8 @@ from .errors import (
     TruncationWarning,
     UniquenessWarning,
 )
+from .floquet import FloquetNESS, floquet_steady_state
+from .floquet_gap import FloquetSpectrum, floquet_spectrum
 from .methods import Auto, Dense, Direct, Evolve, Krylov
 from .result import NESS
 from .spectrum import AutoEig, DenseEig, ShiftInvert, Spectrum, liouvillian_gap, spectrum
@@ -22,6 +24,10 @@ __all__ = [
     "Evolve",
     "Krylov",
     "NESS",
+    "FloquetNESS",
+    "floquet_steady_state",
+    "FloquetSpectrum",
+    "floquet_spectrum",
     "ConvergenceError",
     "InsufficientMemoryError",
     "NonUniqueSteadyStateError",

@@ -1,0 +1,285 @@
+"""Input of :func:`qness.floquet_steady_state`: periodic drives in every accepted form.
+
+Turns ``drive`` (an operator for ``cos(omega t)``, a dict ``{m: V_m}``, or
+QuTiP's list format with string or function coefficients) into the Fourier
+components ``{k: H_k}`` of ``H(t) = sum_k H_k e^{i k omega t}``. A
+coefficient's harmonics are read off by FFT over one period and checked at
+off-grid times several periods later, so a non-periodic coefficient is
+refused.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..model import LindbladModel, SuperoperatorModel, as_model, from_qutip
+from ..operators import _is_qobj, as_csr
+
+#: Samples per period used to read the Fourier coefficients of a coefficient function.
+_COEFF_SAMPLES = 64
+
+
+# ---------------------------------------------------------------- input parsing
+def _is_list_term(x) -> bool:
+    return isinstance(x, (list, tuple)) and len(x) == 2 and not _is_qobj(x) and _coefficient_like(x[1])
+
+
+def _coefficient_like(c) -> bool:
+    if _is_qobj(c) or sp.issparse(c):
+        return False
+    if isinstance(c, str) or callable(c):
+        return True
+    return isinstance(c, np.ndarray) or (isinstance(c, list) and len(c) > 1)
+
+
+def _split_qutip_list(H, name: str):
+    """``(static terms, [(op, coeff, label), ...])`` of QuTiP's list format."""
+    static, terms = [], []
+    for k, item in enumerate(H):
+        if _is_list_term(item):
+            terms.append((item[0], item[1], f"{name}[{k}]"))
+        elif type(item).__name__ == "QobjEvo":
+            raise TypeError(
+                f"{name}[{k}] is a qutip.QobjEvo; give its terms in QuTiP's list format "
+                "[H0, [H1, 'cos(w*t)']] instead"
+            )
+        else:
+            static.append(item)
+    return static, terms
+
+
+_FREQ_RE = re.compile(
+    r"\b(?:cos|sin|exp)\s*\(\s*(?:-?\s*1j\s*\*\s*)?"
+    r"([A-Za-z_]\w*|[0-9.]+(?:[eE][+-]?\d+)?)\s*\*\s*t\b"
+)
+
+
+def _string_frequencies(s: str, args: dict) -> list[float]:
+    out = []
+    for tok in _FREQ_RE.findall(s):
+        try:
+            out.append(abs(float(tok)))
+        except ValueError:
+            if tok in args:
+                try:
+                    out.append(abs(float(args[tok])))
+                except (TypeError, ValueError):
+                    pass
+    return [w for w in out if w > 0]
+
+
+_NAMESPACE = {
+    "cos": np.cos,
+    "sin": np.sin,
+    "exp": np.exp,
+    "sqrt": np.sqrt,
+    "pi": np.pi,
+    "abs": np.abs,
+    "real": np.real,
+    "imag": np.imag,
+    "conj": np.conj,
+    "tanh": np.tanh,
+    "np": np,
+}
+
+
+def _coefficient_function(coeff, label: str, args: dict):
+    """A vectorised ``f(t_array)`` for a QuTiP coefficient (string or callable)."""
+    if isinstance(coeff, str):
+        code = compile(coeff, f"<{label} coefficient>", "eval")
+        ns = dict(_NAMESPACE)
+        ns.update(args)
+
+        def f(ts):
+            try:
+                val = eval(code, {"__builtins__": {}}, {**ns, "t": ts})  # noqa: S307 - QuTiP's string format
+            except Exception as exc:
+                raise ValueError(f"{label}: cannot evaluate the coefficient {coeff!r}: {exc}") from exc
+            return np.broadcast_to(np.asarray(val, dtype=np.complex128), ts.shape)
+
+        return f
+    if callable(coeff) and not type(coeff).__name__.endswith("Coefficient"):
+
+        def call(t):
+            try:
+                return coeff(t, args)
+            except TypeError:
+                return coeff(t, **args) if args else coeff(t)
+
+        def f(ts):
+            return np.array([complex(call(float(t))) for t in ts])
+
+        return f
+    raise TypeError(
+        f"{label}: the coefficient must be a string such as 'cos(2.0*t)' or a function f(t, args); "
+        f"got {type(coeff).__name__} (an array of values in t is not a periodic drive)"
+    )
+
+
+def _fourier_coefficients(f, omega: float, label: str, coeff) -> dict:
+    """``{k: c_k}`` with ``f(t) = sum_k c_k e^{i k omega t}``; ValueError if ``f`` is not such a series."""
+    M = _COEFF_SAMPLES
+    T = 2 * math.pi / omega
+    ts = np.arange(M) * T / M
+    vals = f(ts)
+    if not np.all(np.isfinite(vals)):
+        raise ValueError(f"{label}: the coefficient {coeff!r} is not finite over one period")
+    if np.max(np.abs(vals.imag), initial=0.0) > 1e-12 * max(1.0, np.max(np.abs(vals))):
+        raise ValueError(
+            f"{label}: the coefficient {coeff!r} is complex; a Hermitian H(t) needs a real "
+            "coefficient times a Hermitian operator (use drive={m: V_m} for complex harmonics)"
+        )
+    c = np.fft.fft(vals.real) / M
+    ks = np.fft.fftfreq(M, d=1.0 / M).astype(int)
+    scale = max(float(np.max(np.abs(c))), 1e-300)
+    keep = {int(k): complex(ck) for k, ck in zip(ks, c) if abs(ck) > 1e-14 * scale and abs(k) < M // 2}
+    # Verify at off-grid times, also several periods later: a non-periodic or not
+    # band-limited coefficient fails here.
+    rng = np.random.default_rng(1234)
+    probe = rng.uniform(0, T, 12) + T * rng.integers(1, 50, 12)
+    approx = sum(ck * np.exp(1j * k * omega * probe) for k, ck in keep.items())
+    exact = f(probe).real
+    err = float(np.max(np.abs(approx - exact)))
+    if not err <= 1e-9 * max(scale, float(np.max(np.abs(exact)))):
+        raise ValueError(
+            f"{label}: the coefficient {coeff!r} is not a periodic function of period 2*pi/omega = {T:.6g} "
+            f"with a few harmonics (mismatch {err:.2e} of its Fourier series); a limit cycle needs a "
+            "periodic drive: give the right omega, or a coefficient such as 'cos(w*t)' with w numeric "
+            "(or in args)"
+        )
+    if max((abs(k) for k in keep), default=0) > M // 4:
+        raise ValueError(f"{label}: the coefficient {coeff!r} needs more than {M // 4} harmonics of omega")
+    return keep
+
+
+def _op(x, label: str, d: int, model_dims) -> sp.csr_array:
+    op = as_csr(x, label)
+    if op.shape != (d, d):
+        raise ValueError(f"{label} has shape {op.shape}, the model is {d} x {d}")
+    if _is_qobj(x) and getattr(x, "type", "oper") == "oper":
+        left = x.dims[0]
+        if not any(isinstance(v, (list, tuple)) for v in left):
+            if len(left) > 1 and len(model_dims) > 1 and [int(v) for v in left] != list(model_dims):
+                raise ValueError(f"{label} has dims {x.dims}, the model has dims {list(model_dims)}")
+    return op
+
+
+def _hermitian(op: sp.csr_array) -> bool:
+    if op.nnz == 0:
+        return True
+    return abs(op - op.T.conj()).max() <= 1e-12 * max(1.0, abs(op).max())
+
+
+def _parse(model, drive, omega, args):
+    """``(model, static_extra, {k: H_k} for k != 0, omega)`` with ``H(t) = sum_k H_k e^{i k omega t}``."""
+    args = dict(args or {})
+    terms = []  # QuTiP list terms (op, coeff, label)
+    if isinstance(model, (list, tuple)) and len(model) == 2 and isinstance(model[0], list):
+        H, c_ops = model
+        static, terms_h = _split_qutip_list(H, "model H")
+        if not static:
+            raise ValueError("model H in QuTiP's list format needs a time-independent part H0")
+        H0 = static[0]
+        for s in static[1:]:
+            H0 = H0 + s
+        model = from_qutip(H0, c_ops)
+        terms += terms_h
+    model = as_model(model)
+    if isinstance(model, LindbladModel):
+        d, dims = model.dim, tuple(model.dims)
+    elif isinstance(model, SuperoperatorModel):
+        d, dims = model.dim, tuple(model.dims)
+    else:  # pragma: no cover - as_model returns one of the two
+        raise TypeError(f"unsupported model {type(model).__name__}")
+
+    fourier: dict[int, sp.csr_array] = {}
+
+    def add(k, op):
+        fourier[k] = fourier[k] + op if k in fourier else op
+
+    static_extra = None
+    if drive is None:
+        if not terms:
+            raise ValueError(
+                "drive is None and the model has no time-dependent terms: give drive (an operator "
+                "for H + drive cos(omega t), or {m: V_m}) or H in QuTiP's list format"
+            )
+    elif isinstance(drive, dict):
+        if not drive:
+            raise ValueError("drive is an empty dict: give at least one harmonic {m: V_m}")
+        for m, V in drive.items():
+            if isinstance(m, bool) or not isinstance(m, (int, np.integer)):
+                raise TypeError(f"drive keys must be positive integers (harmonic m), got {m!r}")
+            if m <= 0:
+                raise ValueError(
+                    f"drive keys must be positive integers m >= 1 (H(t) = H + sum_m (V_m e^{{-i m omega t}} "
+                    f"+ h.c.)), got {m}; put a static term into H"
+                )
+            Vm = _op(V, f"drive[{m}]", d, dims)
+            add(-int(m), Vm)
+            add(int(m), sp.csr_array(Vm.T.conj()))
+    elif isinstance(drive, (list, tuple)) and (
+        _is_list_term(drive) or all(_is_list_term(x) for x in drive) and len(drive) > 0
+    ):
+        terms += (
+            [(drive[0], drive[1], "drive")]
+            if _is_list_term(drive)
+            else [(x[0], x[1], f"drive[{k}]") for k, x in enumerate(drive)]
+        )
+    elif isinstance(drive, (list, tuple)):
+        raise TypeError(
+            "drive must be an operator (H + drive cos(omega t)), a dict {m: V_m}, or QuTiP list terms "
+            "[op, coeff] / [[op, coeff], ...] with coeff a string or function of t; got a "
+            f"{type(drive).__name__} of {len(drive)} items that is none of these"
+        )
+    else:
+        op = _op(drive, "drive", d, dims)
+        if not _hermitian(op):
+            raise ValueError(
+                "drive is not Hermitian: H(t) = H + drive cos(omega t) needs a Hermitian drive; for "
+                "complex harmonics use drive={m: V_m} (H + sum_m V_m e^{-i m omega t} + h.c.)"
+            )
+        add(-1, 0.5 * op)
+        add(1, 0.5 * op)
+
+    if terms and omega is None:
+        freqs = []
+        for _, c, _ in terms:
+            if isinstance(c, str):
+                freqs += _string_frequencies(c, args)
+        if not freqs:
+            raise ValueError(
+                "omega is not given and cannot be read from the coefficients: give omega, or a "
+                "coefficient such as 'cos(2.0*t)' (a number, or a name in args, times t)"
+            )
+        omega = min(freqs)
+    omega = _check_omega(omega)
+    for op, c, label in terms:
+        opm = _op(op, label, d, dims)
+        if not _hermitian(opm):
+            raise ValueError(f"{label}: the operator is not Hermitian (H(t) must be Hermitian)")
+        f = _coefficient_function(c, label, args)
+        for k, ck in _fourier_coefficients(f, omega, label, c).items():
+            if k == 0:
+                static_extra = ck.real * opm if static_extra is None else static_extra + ck.real * opm
+            else:
+                add(k, ck * opm)
+    fourier = {k: sp.csr_array(v) for k, v in fourier.items() if v.nnz and abs(v).max() > 0}
+    if not fourier:
+        raise ValueError("the drive is zero: nothing depends on time (use qness.steady_state)")
+    return model, static_extra, fourier, omega
+
+
+def _check_omega(omega) -> float:
+    if omega is None:
+        raise ValueError("omega (the drive's angular frequency) is required")
+    if isinstance(omega, bool) or not isinstance(omega, (int, float, np.integer, np.floating)):
+        raise TypeError(f"omega must be a positive real number, got {type(omega).__name__}")
+    omega = float(omega)
+    if not (math.isfinite(omega) and omega > 0):
+        raise ValueError(f"omega must be a positive finite angular frequency, got {omega!r}")
+    return omega
