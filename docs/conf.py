@@ -12,6 +12,8 @@ those projects then render as plain text instead of links.
 from __future__ import annotations
 
 import os
+import pathlib
+import shutil
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))
@@ -30,10 +32,28 @@ extensions = [
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
+    "myst_nb",
 ]
 
+# Tutorials: the notebooks of examples/ (committed without outputs) are copied
+# into docs/tutorials/ (not committed) and executed at build time by myst-nb,
+# so the pages show their outputs and figures. QNESS_DOCS_EXECUTE=off renders
+# them without executing (fast; no outputs).
+_here = pathlib.Path(__file__).resolve().parent
+_tutorials = _here / "tutorials"
+_tutorials.mkdir(exist_ok=True)
+for _nb in sorted((_here.parent / "examples").glob("*.ipynb")):
+    _dst = _tutorials / _nb.name
+    if not _dst.exists() or _dst.read_bytes() != _nb.read_bytes():
+        shutil.copyfile(_nb, _dst)
+nb_execution_mode = os.environ.get("QNESS_DOCS_EXECUTE", "force")
+nb_execution_timeout = 300
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+os.environ.setdefault("MPLBACKEND", "Agg")
+
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "jupyter_execute"]
 root_doc = "index"
 
 # API reference: autosummary writes one page per public name into api/generated.

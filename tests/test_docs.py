@@ -20,6 +20,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 
 pytest.importorskip("sphinx")
+pytest.importorskip("myst_nb")
 
 
 def _api_text() -> str:
@@ -65,20 +66,31 @@ def test_readme_points_only_inside_the_repository():
     assert "docs/architecture.rst" in readme
 
 
-def _sphinx(builder: str, out: pathlib.Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, QNESS_DOCS_OFFLINE="1", OPENBLAS_NUM_THREADS="1")
+def _sphinx(builder: str, out: pathlib.Path, execute: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, QNESS_DOCS_OFFLINE="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    env.update(QNESS_DOCS_EXECUTE=execute, MPLBACKEND="Agg")
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", builder, str(DOCS), str(out)]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
 def test_docs_build_html_without_warnings(tmp_path):
-    proc = _sphinx("html", tmp_path / "html")
+    # the tutorials are rendered without executing them here (tests/test_notebooks.py executes
+    # them; the slow test below builds them executed, with their figures)
+    proc = _sphinx("html", tmp_path / "html", execute="off")
     assert proc.returncode == 0, f"sphinx-build failed:\n{proc.stdout}\n{proc.stderr}"
     assert "WARNING" not in proc.stderr, proc.stderr
     html = tmp_path / "html"
     # every page of the user guide and the API pages of the acceptance list were written
-    for page in ["index", "installation", "tour", "conventions", "architecture", "performance"]:
+    for page in [
+        "index",
+        "installation",
+        "tour",
+        "conventions",
+        "architecture",
+        "performance",
+        "tutorials/index",
+    ] + [f"tutorials/{nb.stem}" for nb in (ROOT / "examples").glob("*.ipynb")]:
         assert (html / f"{page}.html").exists(), page
     generated = html / "api" / "generated"
     for name in [
@@ -96,3 +108,16 @@ def test_docs_build_html_without_warnings(tmp_path):
     # the docstrings themselves are rendered, not just the names
     text = (generated / "qness.steady_state.html").read_text()
     assert "Parameters" in text and "Returns" in text
+
+
+@pytest.mark.slow
+def test_docs_build_html_with_executed_tutorials(tmp_path):
+    """The build as published: every tutorial notebook executed, each page with a figure."""
+    proc = _sphinx("html", tmp_path / "html", execute="force")
+    assert proc.returncode == 0, f"sphinx-build failed:\n{proc.stdout}\n{proc.stderr}"
+    notebooks = sorted((ROOT / "examples").glob("*.ipynb"))
+    assert notebooks
+    for nb in notebooks:
+        page = tmp_path / "html" / "tutorials" / f"{nb.stem}.html"
+        assert page.exists(), nb.name
+        assert "<img" in page.read_text(), f"{nb.name}: no figure rendered"
