@@ -42,7 +42,11 @@ extensions = [
 _here = pathlib.Path(__file__).resolve().parent
 _tutorials = _here / "tutorials"
 _tutorials.mkdir(exist_ok=True)
-for _nb in sorted((_here.parent / "examples").glob("*.ipynb")):
+_sources = {nb.name: nb for nb in (_here.parent / "examples").glob("*.ipynb")}
+for _stale in _tutorials.glob("*.ipynb"):
+    if _stale.name not in _sources:
+        _stale.unlink()
+for _nb in sorted(_sources.values()):
     _dst = _tutorials / _nb.name
     if not _dst.exists() or _dst.read_bytes() != _nb.read_bytes():
         shutil.copyfile(_nb, _dst)
