@@ -186,8 +186,9 @@ def certify_sector(sector, M, threshold, eps, max_matvecs, deflation=None, found
 
     Returns ``(ok, info, v)``, ``v`` the last propagated vector (a good start
     for :func:`search_missing`). It gives up when the observed decay rate
-    predicts more than ``max_matvecs`` products, or when the vector decays no
-    faster than the threshold itself; ``info["missing"]`` is then a Ritz
+    predicts more than ``max_matvecs`` products, when the vector decays no
+    faster than the threshold itself once non-normal transients are over
+    (``t |threshold| >= 5``), or at the budget; ``info["missing"]`` is then a Ritz
     value of the last propagated vectors right of the threshold that is none
     of ``found_values`` (evidence of a missing eigenvalue), ``info["guess"]``
     the rightmost fairly converged Ritz value (a location to search),
@@ -235,6 +236,7 @@ def certify_sector(sector, M, threshold, eps, max_matvecs, deflation=None, found
             # a slower decay is evidence of a missing mode only once non-normal transients are
             # over (a threshold mode decayed by e^5; the Kerr resonator's last for t ~ 10)
             settled = t * -threshold >= 5.0
+            predicted = np.inf
             if margin > 0:
                 need = (np.log(nrm) - np.log(eps) - t * threshold) / margin
                 predicted = used + need / h * per_step
