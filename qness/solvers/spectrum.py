@@ -318,6 +318,18 @@ def _scale(model: LindbladModel) -> float:
     return s if s > 0 else 1.0
 
 
+def _shifted_lu(M, sigma) -> spla.LinearOperator:
+    """``(M - sigma)^{-1}`` as a LinearOperator, from one sparse LU (an ordering for Liouvillians)."""
+    n = M.shape[0]
+    lu = spla.splu(
+        sp.csc_matrix(M - sigma * sp.eye(n, format="csc")),
+        permc_spec="MMD_AT_PLUS_A",
+        diag_pivot_thresh=0.1,
+        options={"SymmetricMode": True},
+    )
+    return spla.LinearOperator((n, n), matvec=lu.solve, dtype=np.complex128)
+
+
 def _shift_invert_sector(model, sector, k, method: ShiftInvert, vectors, left, M=None, deflate_trace=False):
     n = sector.size
     if method.inner == "krylov":
@@ -328,13 +340,7 @@ def _shift_invert_sector(model, sector, k, method: ShiftInvert, vectors, left, M
     out = {}
 
     def run(Mat, sig):
-        lu = spla.splu(
-            sp.csc_matrix(Mat - sig * sp.eye(n, format="csc")),
-            permc_spec="MMD_AT_PLUS_A",
-            diag_pivot_thresh=0.1,
-            options={"SymmetricMode": True},
-        )
-        op = spla.LinearOperator((n, n), matvec=lu.solve, dtype=np.complex128)
+        op = _shifted_lu(Mat, sig)
         try:
             return spla.eigs(
                 Mat, k=kk, sigma=sig, OPinv=op, which="LM", ncv=method.ncv, tol=method.tol,
@@ -519,7 +525,6 @@ def _refiner(model, sector, route, M, tol):
     On an LU (``route="lu"``) each step factorises ``M - lambda``; on the
     Krylov route it solves by Sylvester-preconditioned GMRES.
     """
-    n = M.shape[0]
 
     def refine(lam, x):
         for _ in range(4):
@@ -528,7 +533,7 @@ def _refiner(model, sector, route, M, tol):
                     solve, _count = _krylov_inverse(model, sector, lam, M)
                     y = solve(x, 1e-10)
                 else:
-                    y = spla.splu(sp.csc_matrix(M - lam * sp.eye(n, format="csc"))).solve(x)
+                    y = _shifted_lu(M, lam) @ x
             except (RuntimeError, ConvergenceError):
                 break  # exactly singular at lambda, or no solve: keep what there is
             nrm = np.linalg.norm(y)
@@ -547,10 +552,10 @@ def _refiner(model, sector, route, M, tol):
 def _left_vector(M, lam, rng):
     """A unit left eigenvector of ``M`` for ``lam`` (``M^+ w = conj(lam) w``) by inverse iteration."""
     n = M.shape[0]
-    lu = spla.splu(sp.csc_matrix(M.conj().T - np.conj(lam) * sp.eye(n, format="csc")))
+    inverse = _shifted_lu(M.conj().T, np.conj(lam))
     w = rng.standard_normal(n) + 1j * rng.standard_normal(n)
     for _ in range(3):
-        w = lu.solve(w)
+        w = inverse @ w
         w /= np.linalg.norm(w)
     return w
 
@@ -567,8 +572,7 @@ def _near_shift(M, sigma, count, deflation, tol):
     info = {"method": "shift-invert on an LU", "sigma": complex(sigma)}
     k = int(min(count, n - 2))
     try:
-        lu = spla.splu(sp.csc_matrix(M - sigma * sp.eye(n, format="csc")))
-        op = spla.LinearOperator((n, n), matvec=lu.solve, dtype=np.complex128)
+        op = _shifted_lu(M, sigma)
         w, X = spla.eigs(M, k=k, sigma=sigma, OPinv=op, which="LM", tol=1e-12, maxiter=2000)
     except (RuntimeError, spla.ArpackNoConvergence) as exc:
         info.update(error=str(exc), accepted=0, time=time.perf_counter() - t0)
