@@ -117,6 +117,10 @@ class AutoEig:
         one searched (where there is evidence of a missing mode, or on an
         LU), diagonalised densely when small, and otherwise reported
         uncertified with the budget that would do (``SpectrumWarning``).
+        The default, 12,000, certifies the steady-state sectors of the
+        boundary-driven XXZ chain at 8-10 spins, which need 7,300-10,300
+        products (a certificate costs about ``log(1/eps) ||L|| / margin``,
+        ``margin`` the decay rate in excess of the threshold's).
     """
 
     dense_max: int = 400
@@ -124,7 +128,7 @@ class AutoEig:
     direct_flops: float = 2e8
     tol: float = 1e-10
     certify: bool = True
-    certify_matvecs: int = 6000
+    certify_matvecs: int = 12000
     certify_flops: float = 1e9
 
     def __post_init__(self):
