@@ -128,6 +128,17 @@ def time_dependence(obj) -> str | None:
     Recognises ``qutip.QobjEvo`` and QuTiP's list format (``[H0, [H1,
     coeff]]`` or ``[op, coeff]`` with a string, callable, array or
     ``qutip.Coefficient`` coefficient).
+
+    Parameters
+    ----------
+    obj : object
+        Anything a user may pass as ``H`` or a jump operator.
+
+    Returns
+    -------
+    str or None
+        A phrase naming the time-dependent format found (for error
+        messages), or ``None`` when ``obj`` is not time-dependent.
     """
     tname = type(obj).__name__
     if tname == "QobjEvo":
@@ -209,7 +220,18 @@ def _is_qobj(obj) -> bool:
 
 
 def identity(d: int) -> sp.csr_array:
-    """Identity on a ``d``-dimensional space (complex128 ``csr_array``)."""
+    """Identity on a ``d``-dimensional space.
+
+    Parameters
+    ----------
+    d : int
+        Dimension (``>= 1``).
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(d, d)``, complex128.
+    """
     d = _check_dim(d, "d")
     return sp.csr_array(sp.eye_array(d, dtype=np.complex128, format="csr"))
 
@@ -221,27 +243,57 @@ def _check_dim(d, name):
 
 
 def sigmax() -> sp.csr_array:
-    """Pauli ``sigma_x``."""
+    """Pauli ``sigma_x``.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(2, 2)``, complex128, basis ``(|0>, |1>)`` with ``|0>`` spin up.
+    """
     return sp.csr_array(np.array([[0, 1], [1, 0]], dtype=np.complex128))
 
 
 def sigmay() -> sp.csr_array:
-    """Pauli ``sigma_y``."""
+    """Pauli ``sigma_y``.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(2, 2)``, complex128, basis ``(|0>, |1>)`` with ``|0>`` spin up.
+    """
     return sp.csr_array(np.array([[0, -1j], [1j, 0]], dtype=np.complex128))
 
 
 def sigmaz() -> sp.csr_array:
-    """Pauli ``sigma_z = diag(1, -1)`` (``|0>`` is spin up)."""
+    """Pauli ``sigma_z = diag(1, -1)`` (``|0>`` is spin up).
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(2, 2)``, complex128, basis ``(|0>, |1>)`` with ``|0>`` spin up.
+    """
     return sp.csr_array(np.array([[1, 0], [0, -1]], dtype=np.complex128))
 
 
 def sigmap() -> sp.csr_array:
-    """Raising operator ``sigma_+ = |0><1|`` (as QuTiP's ``sigmap()``)."""
+    """Raising operator ``sigma_+ = |0><1|`` (as QuTiP's ``sigmap()``).
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(2, 2)``, complex128, basis ``(|0>, |1>)`` with ``|0>`` spin up.
+    """
     return sp.csr_array(np.array([[0, 1], [0, 0]], dtype=np.complex128))
 
 
 def sigmam() -> sp.csr_array:
-    """Lowering operator ``sigma_- = |1><0|`` (as QuTiP's ``sigmam()``)."""
+    """Lowering operator ``sigma_- = |1><0|`` (as QuTiP's ``sigmam()``).
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(2, 2)``, complex128, basis ``(|0>, |1>)`` with ``|0>`` spin up.
+    """
     return sp.csr_array(np.array([[0, 0], [1, 0]], dtype=np.complex128))
 
 
@@ -286,44 +338,177 @@ def spin_ops(j) -> dict[str, sp.csr_array]:
 
 
 def jx(j) -> sp.csr_array:
-    """Spin-``j`` ``J_x``."""
+    """Spin-``j`` ``J_x``.
+
+    Parameters
+    ----------
+    j : int or half-integer
+        Spin quantum number (``j >= 1/2``); the local dimension is ``2j + 1``.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(2j + 1, 2j + 1)``, complex128, basis ``m = j, ..., -j`` (as
+        ``qutip.jmat``).
+
+    Raises
+    ------
+    ValueError
+        If ``j`` is not a positive integer or half-integer.
+    """
     return spin_ops(j)["x"]
 
 
 def jy(j) -> sp.csr_array:
-    """Spin-``j`` ``J_y``."""
+    """Spin-``j`` ``J_y``.
+
+    Parameters
+    ----------
+    j : int or half-integer
+        Spin quantum number (``j >= 1/2``); the local dimension is ``2j + 1``.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(2j + 1, 2j + 1)``, complex128, basis ``m = j, ..., -j`` (as
+        ``qutip.jmat``).
+
+    Raises
+    ------
+    ValueError
+        If ``j`` is not a positive integer or half-integer.
+    """
     return spin_ops(j)["y"]
 
 
 def jz(j) -> sp.csr_array:
-    """Spin-``j`` ``J_z = diag(j, ..., -j)``."""
+    """Spin-``j`` ``J_z = diag(j, ..., -j)``.
+
+    Parameters
+    ----------
+    j : int or half-integer
+        Spin quantum number (``j >= 1/2``); the local dimension is ``2j + 1``.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(2j + 1, 2j + 1)``, complex128, basis ``m = j, ..., -j`` (as
+        ``qutip.jmat``).
+
+    Raises
+    ------
+    ValueError
+        If ``j`` is not a positive integer or half-integer.
+    """
     return spin_ops(j)["z"]
 
 
 def jp(j) -> sp.csr_array:
-    """Spin-``j`` raising operator ``J_+``."""
+    """Spin-``j`` raising operator ``J_+``.
+
+    Parameters
+    ----------
+    j : int or half-integer
+        Spin quantum number (``j >= 1/2``); the local dimension is ``2j + 1``.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(2j + 1, 2j + 1)``, complex128, basis ``m = j, ..., -j`` (as
+        ``qutip.jmat``).
+
+    Raises
+    ------
+    ValueError
+        If ``j`` is not a positive integer or half-integer.
+    """
     return spin_ops(j)["+"]
 
 
 def jm(j) -> sp.csr_array:
-    """Spin-``j`` lowering operator ``J_-``."""
+    """Spin-``j`` lowering operator ``J_-``.
+
+    Parameters
+    ----------
+    j : int or half-integer
+        Spin quantum number (``j >= 1/2``); the local dimension is ``2j + 1``.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(2j + 1, 2j + 1)``, complex128, basis ``m = j, ..., -j`` (as
+        ``qutip.jmat``).
+
+    Raises
+    ------
+    ValueError
+        If ``j`` is not a positive integer or half-integer.
+    """
     return spin_ops(j)["-"]
 
 
 def destroy(cutoff: int) -> sp.csr_array:
-    """Truncated boson annihilation operator ``a`` on Fock states ``0..cutoff-1``."""
+    """Truncated boson annihilation operator ``a`` on Fock states ``0..cutoff-1``.
+
+    Parameters
+    ----------
+    cutoff : int
+        Number of Fock states ``n = 0, ..., cutoff - 1`` (``>= 1``).
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(cutoff, cutoff)``, complex128.
+
+    Raises
+    ------
+    ValueError
+        If ``cutoff`` is not a positive integer.
+    """
     cutoff = _check_dim(cutoff, "cutoff")
     off = np.sqrt(np.arange(1, cutoff)).astype(np.complex128)
     return sp.csr_array(sp.diags_array(off, offsets=1, shape=(cutoff, cutoff)))
 
 
 def create(cutoff: int) -> sp.csr_array:
-    """Truncated boson creation operator ``a^+``."""
+    """Truncated boson creation operator ``a^+``.
+
+    Parameters
+    ----------
+    cutoff : int
+        Number of Fock states ``n = 0, ..., cutoff - 1`` (``>= 1``).
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(cutoff, cutoff)``, complex128.
+
+    Raises
+    ------
+    ValueError
+        If ``cutoff`` is not a positive integer.
+    """
     return sp.csr_array(destroy(cutoff).T)
 
 
 def num(cutoff: int) -> sp.csr_array:
-    """Number operator ``a^+ a = diag(0, 1, ..., cutoff-1)``."""
+    """Number operator ``a^+ a = diag(0, 1, ..., cutoff-1)``.
+
+    Parameters
+    ----------
+    cutoff : int
+        Number of Fock states ``n = 0, ..., cutoff - 1`` (``>= 1``).
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(cutoff, cutoff)``, complex128.
+
+    Raises
+    ------
+    ValueError
+        If ``cutoff`` is not a positive integer.
+    """
     cutoff = _check_dim(cutoff, "cutoff")
     return sp.csr_array(sp.diags_array(np.arange(cutoff, dtype=np.complex128), offsets=0))
 
@@ -478,6 +663,18 @@ def fermion_annihilation(site: int, n_sites: int) -> sp.csr_array:
 
     Occupied is spin up (``|0>``), so ``c^+ c = (1 + sigma^z)/2``. See the
     module docstring for the relation to QuTiP's ``fdestroy``.
+
+    Parameters
+    ----------
+    site : int
+        Site index, ``0 <= site < n_sites`` (site 0 is the leftmost factor).
+    n_sites : int
+        Number of sites.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(2**n_sites, 2**n_sites)``, complex128.
     """
     ops = {l: -sigmaz() for l in range(site)}
     ops[site] = sigmam()
@@ -485,17 +682,57 @@ def fermion_annihilation(site: int, n_sites: int) -> sp.csr_array:
 
 
 def fermion_creation(site: int, n_sites: int) -> sp.csr_array:
-    """Jordan-Wigner fermion ``c_site^+`` (Hermitian conjugate of :func:`fermion_annihilation`)."""
+    """Jordan-Wigner fermion ``c_site^+`` (Hermitian conjugate of :func:`fermion_annihilation`).
+
+    Parameters
+    ----------
+    site : int
+        Site index, ``0 <= site < n_sites`` (site 0 is the leftmost factor).
+    n_sites : int
+        Number of sites (each a two-level mode, ``|0>`` occupied).
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(2**n_sites, 2**n_sites)``, complex128.
+    """
     return sp.csr_array(fermion_annihilation(site, n_sites).T.conj())
 
 
 def fermion_number(site: int, n_sites: int) -> sp.csr_array:
-    """Fermion number ``c^+ c = (1 + sigma^z_site)/2`` (no string)."""
+    """Fermion number ``c^+ c = (1 + sigma^z_site)/2`` (no string).
+
+    Parameters
+    ----------
+    site : int
+        Site index, ``0 <= site < n_sites`` (site 0 is the leftmost factor).
+    n_sites : int
+        Number of sites (each a two-level mode, ``|0>`` occupied).
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Shape ``(2**n_sites, 2**n_sites)``, complex128.
+    """
     return embed(np.array([[1, 0], [0, 0]]), site, (2,) * _check_dim(n_sites, "n_sites"))
 
 
 def to_qobj(op, dims: Sequence[int] | None = None):
-    """Convert an operator to a ``qutip.Qobj`` with chain dims ``[dims, dims]``."""
+    """Convert an operator to a ``qutip.Qobj`` with chain dims ``[dims, dims]``.
+
+    Parameters
+    ----------
+    op : array_like, sparse matrix or qutip.Qobj
+        Square operator (a ``Qobj`` is returned unchanged).
+    dims : sequence of int, optional
+        Local dimensions whose product is the operator's size (default: one
+        factor, ``[op.shape[0]]``).
+
+    Returns
+    -------
+    qutip.Qobj
+        Sparse input stays sparse (QuTiP's CSR data layer).
+    """
     import qutip
 
     if _is_qobj(op):
@@ -508,7 +745,25 @@ def to_qobj(op, dims: Sequence[int] | None = None):
 
 
 def from_qobj(q) -> tuple[sp.csr_array, tuple[int, ...]]:
-    """Convert a ``qutip.Qobj`` operator to ``(csr_array, dims)``."""
+    """Convert a ``qutip.Qobj`` operator to ``(csr_array, dims)``.
+
+    Parameters
+    ----------
+    q : qutip.Qobj
+        An operator.
+
+    Returns
+    -------
+    op : scipy.sparse.csr_array
+        Its matrix, complex128.
+    dims : tuple of int
+        Its local dimensions (``q.dims[0]`` flattened).
+
+    Raises
+    ------
+    ValueError
+        If ``q`` is not a ``Qobj`` or holds NaN/inf.
+    """
     if not _is_qobj(q):
         raise ValueError(f"expected a qutip.Qobj, got {type(q).__name__}")
     dims = tuple(int(x) for x in np.ravel(q.dims[0]))

@@ -142,7 +142,17 @@ class AutoEig:
 
 @dataclass(frozen=True)
 class DenseEig:
-    """All eigenvalues of the dense sector block (``scipy.linalg.eig``)."""
+    """All eigenvalues of the dense sector block (``scipy.linalg.eig``).
+
+    Exact up to rounding, so always certified; cost ``O(n^3)`` time and
+    ``16 n^2`` bytes per sector of ``n`` unknowns.
+
+    Attributes
+    ----------
+    max_size : int
+        Largest sector diagonalised (``ValueError`` above it, naming the
+        sector and suggesting :class:`AutoEig`).
+    """
 
     max_size: int = 6000
 
@@ -273,7 +283,10 @@ class Spectrum:
 def _dense_sector(model, sector, k, method: DenseEig, vectors, left, M=None):
     n = sector.size
     if n > method.max_size:
-        raise ValueError(f"DenseEig: sector of {n} unknowns exceeds max_size={method.max_size}")
+        raise ValueError(
+            f"DenseEig: sector {sector.label} has {n} unknowns, above max_size={method.max_size}; "
+            "use method=qness.AutoEig() (shift-invert, certified) or raise max_size"
+        )
     M = (sector.matrix(model) if M is None else M).toarray()
     if left:
         w, vl, vr = sla.eig(M, left=True, right=True)
