@@ -125,7 +125,10 @@ def local_product(ops, sparse: bool | None = None):
 
 def _local_coo(ops):
     """Rows, columns and values of the local product, as flat local indices."""
-    P = local_product(ops, sparse=True)
+    P = local_product(ops)
+    if isinstance(P, np.ndarray):
+        r, c = np.nonzero(P)
+        return r.astype(np.int64), c.astype(np.int64), P[r, c]
     coo = sp.coo_array(P)
     coo.sum_duplicates()
     keep = coo.data != 0
