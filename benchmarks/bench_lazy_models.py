@@ -27,7 +27,9 @@ from _harness import measure  # noqa: E402
 
 BUILD = "import qness\nmodel = qness.models.boundary_driven_xxz({n}, delta=0.5, mu=0.5, dephasing=0.1)\n"
 TOUCH = "H = model.H\nops = [j.op for j in model.jumps]\n"
-STEADY = "ness = qness.steady_state(model)\nextra = dict(residual=ness.residual, method=ness.info['method'])\n"
+STEADY = (
+    "ness = qness.steady_state(model)\nextra = dict(residual=ness.residual, method=ness.info['method'])\n"
+)
 QUTIP = """
 import qutip
 n = {n}

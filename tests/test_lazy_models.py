@@ -68,7 +68,7 @@ def test_xxz_with_dephasing_renders_the_kron_construction():
         ("in_3", g_out, on({3: SP}, n), "right"),
     ] + [(f"dephasing_{i}", deph, on({i: SZ}, n), "dephasing") for i in range(n)]
     assert [j.label for j in m.jumps] == [e[0] for e in expected]
-    for j, (label, rate, op, bath) in zip(m.jumps, expected):
+    for j, (_, rate, op, bath) in zip(m.jumps, expected):
         assert j.rate == pytest.approx(rate) and j.bath == bath
         assert_matrix(j.op, op)
         assert_matrix(j.L, math.sqrt(rate) * op)
@@ -172,14 +172,14 @@ def test_hundred_sites_build_without_matrices_and_refuse_to_render_them():
     assert not _lazy.is_rendered(m, "H")
     assert "not rendered" in repr(m.jumps[0])  # repr does not render
     with pytest.raises(qness.InsufficientMemoryError, match=r"2\^100") as err:
-        m.H
+        _ = m.H
     msg = str(err.value)
     assert "qness.tn" in msg and "model.terms" in msg
     assert err.value.required > err.value.available
     with pytest.raises(qness.InsufficientMemoryError, match="jump 'in_0'"):
-        m.jumps[0].op
+        _ = m.jumps[0].op
     with pytest.raises(MemoryError):  # InsufficientMemoryError is a MemoryError
-        m.u1().charges
+        _ = m.u1().charges
     # a 100-site ModelBuilder model with couplings of range 2 and a declared charge
     b = qness.ModelBuilder(2, 100)
     b.add_coupling(1.0, "sigmap", "sigmam", plus_hc=True)
@@ -190,7 +190,7 @@ def test_hundred_sites_build_without_matrices_and_refuse_to_render_them():
     big = b.build()
     assert big.terms.max_range == 2 and len(big.terms.jumps) == 100
     with pytest.raises(qness.InsufficientMemoryError):
-        big.H
+        _ = big.H
 
 
 def test_symmetry_checks_on_local_terms_catch_wrong_declarations_at_any_length():
