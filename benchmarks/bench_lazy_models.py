@@ -14,10 +14,13 @@ dephasing jumps, a declared U(1) charge). Per size, in a fresh process each
   products as a QuTiP user would write them.
 
 ``--long`` adds construction at 40 and 100 sites (qness only: the matrices
-cannot exist).
+cannot exist). ``--baseline PATH`` measures the same cases with the qness of
+another checkout (``PYTHONPATH=PATH``, e.g. the code before models were kept
+as terms) in the same run, interleaved, one row each.
 """
 
 import argparse
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -45,8 +48,17 @@ c_ops = [g_in ** 0.5 * site(sp, 0), g_out ** 0.5 * site(sm, 0), g_in ** 0.5 * si
 """
 
 
-def run(setup, code, repeat):
-    res = [measure(setup, code) for _ in range(repeat)]
+def run(setup, code, repeat, path=None):
+    old = os.environ.get("PYTHONPATH")
+    if path is not None:
+        os.environ["PYTHONPATH"] = path
+    try:
+        res = [measure(setup, code) for _ in range(repeat)]
+    finally:
+        if old is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = old
     ok = [r for r in res if "error" not in r]
     if not ok:
         return res[0].get("error", "error"), None
@@ -59,28 +71,33 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--steady-max", type=int, default=10, help="steady_state only up to this size")
     ap.add_argument("--long", action="store_true")
+    ap.add_argument("--baseline", default=None, help="path of another checkout to compare with")
     args = ap.parse_args()
-    print("| n | build (s) | build+H (s) | build+steady_state (s) | steady residual | QuTiP build (s) |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    trees = [("this", None)] + ([("baseline", args.baseline)] if args.baseline else [])
+
+    def f(x):
+        return f"{x:.3f}" if isinstance(x, float) else x
+
+    print(
+        "| n | code | build (s) | build+H (s) | build+steady_state (s) | steady residual | QuTiP build (s) |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|")
     for n in args.sizes:
-        setup = "import qness\n"
-        b, _ = run(setup, BUILD.format(n=n), args.repeat)
-        bh, _ = run(setup, BUILD.format(n=n) + TOUCH, args.repeat)
-        if n <= args.steady_max:
-            bs, extra = run(setup, BUILD.format(n=n) + STEADY, args.repeat)
-            resid = f"{extra['residual']:.1e}" if extra else "-"
-        else:
-            bs, resid = "not run", "-"
         q, _ = run("import qutip\n", QUTIP.format(n=n), args.repeat)
-
-        def f(x):
-            return f"{x:.3f}" if isinstance(x, float) else x
-
-        print(f"| {n} | {f(b)} | {f(bh)} | {f(bs)} | {resid} | {f(q)} |", flush=True)
+        for label, path in trees:
+            setup = "import qness\n"
+            b, _ = run(setup, BUILD.format(n=n), args.repeat, path)
+            bh, _ = run(setup, BUILD.format(n=n) + TOUCH, args.repeat, path)
+            if n <= args.steady_max:
+                bs, extra = run(setup, BUILD.format(n=n) + STEADY, args.repeat, path)
+                resid = f"{extra['residual']:.1e}" if extra else "-"
+            else:
+                bs, resid = "not run", "-"
+            print(f"| {n} | {label} | {f(b)} | {f(bh)} | {f(bs)} | {resid} | {f(q)} |", flush=True)
     if args.long:
         for n in (40, 100):
             b, _ = run("import qness\n", BUILD.format(n=n), args.repeat)
-            print(f"| {n} | {b:.4f} | (H too large) | - | - | - |", flush=True)
+            print(f"| {n} | this | {b:.4f} | (H too large) | - | - | - |", flush=True)
 
 
 if __name__ == "__main__":

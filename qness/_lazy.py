@@ -14,11 +14,11 @@ Each such field is a dataclass field whose class attribute is a
 ``__dict__`` under the field's name: a matrix, or a :class:`Deferred` value
 that knows how to render one. Reading the attribute returns a stored
 matrix unchanged; a :class:`Deferred` is rendered once and the result cached
-in the instance ``__dict__`` under ``"_rendered_" + name``. So every
+on the deferred object (shared by the copies ``model.replace`` makes). So every
 existing reader (``model.H``, ``jump.op``, ``dataclasses.replace``,
 ``__eq__``, ``repr``) keeps working, the dataclasses stay frozen for users
 (assignment raises ``FrozenInstanceError``) and the constructor signatures
-do not change. Pickling drops the caches (``__getstate__``): a pickled
+do not change. Pickling drops the caches (``Deferred.__getstate__``): a pickled
 model carries its local terms, not the rendered matrices, and renders again
 where it is used. :func:`raw` reads the stored value without rendering.
 
@@ -34,8 +34,6 @@ import os
 
 import numpy as np
 import scipy.sparse as sp
-
-CACHE_PREFIX = "_rendered_"
 
 #: Bytes per stored entry while rendering a sparse matrix: COO rows, columns and values
 #: (32 bytes) plus the CSR result (24 bytes), rounded up.
@@ -77,7 +75,7 @@ def guard_memory(what: str, dims: tuple, required: float) -> None:
     dimtxt = f"{dims[0]}^{len(dims)} = {_format_dim(d)}" if uniform and len(dims) > 1 else _format_dim(d)
     raise InsufficientMemoryError(
         f"{what} of this {len(dims)}-site model lives on a Hilbert space of dimension {dimtxt}; "
-        f"rendering it as a sparse matrix needs about {required / 2**30:.3g} GiB, more than the "
+        f"rendering it needs about {required / 2**30:.3g} GiB, more than the "
         f"{avail / 2**30:.3g} GiB available. The model is kept as local terms (model.terms): exact "
         "solvers cannot handle it, use the tensor-network solver qness.tn.steady_state for long chains",
         required=float(required),
@@ -86,12 +84,31 @@ def guard_memory(what: str, dims: tuple, required: float) -> None:
 
 
 class Deferred:
-    """A value of a :class:`DeferredField` that is rendered on first access."""
+    """A value of a :class:`DeferredField` that is rendered on first access.
+
+    The rendered value is cached on the deferred object itself, so models
+    that share it (``model.replace(...)``) render it once.
+    """
 
     dims: tuple = ()
 
     def render(self):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def value(self):
+        """The rendered value, rendering it on the first call."""
+        v = self.__dict__.get("_value")
+        if v is None:
+            v = self.render()
+            self._value = v
+        return v
+
+    @property
+    def rendered(self) -> bool:
+        return "_value" in self.__dict__
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k not in ("_value", "_groups")}
 
     @property
     def dim(self) -> int:
@@ -254,9 +271,6 @@ class LocalSum(Deferred):
             self._groups = out
         return out
 
-    def __getstate__(self):
-        return {k: v for k, v in self.__dict__.items() if k != "_groups"}
-
     def __repr__(self) -> str:
         parts = []
         if self.terms:
@@ -313,29 +327,19 @@ class DeferredField:
 
     def __set_name__(self, owner, name):
         self.name = name
-        self.cache = CACHE_PREFIX + name
 
     def __get__(self, obj, owner=None):
         if obj is None:
             # no class-level default: dataclasses then treat the field as required
             raise AttributeError(self.name)
-        d = obj.__dict__
         try:
-            v = d[self.name]
+            v = obj.__dict__[self.name]
         except KeyError:
             raise AttributeError(self.name) from None
-        if isinstance(v, Deferred):
-            c = d.get(self.cache)
-            if c is None:
-                c = v.render()
-                d[self.cache] = c
-            return c
-        return v
+        return v.value() if isinstance(v, Deferred) else v
 
     def __set__(self, obj, value):
-        d = obj.__dict__
-        d[self.name] = value
-        d.pop(self.cache, None)
+        obj.__dict__[self.name] = value
 
 
 def raw(obj, name: str):
@@ -345,16 +349,16 @@ def raw(obj, name: str):
 
 def peek(obj, name: str):
     """The rendered value if it exists, else the stored value (for ``repr``)."""
-    return obj.__dict__.get(CACHE_PREFIX + name, obj.__dict__[name])
+    v = obj.__dict__[name]
+    return v.value() if isinstance(v, Deferred) and v.rendered else v
 
 
 def is_rendered(obj, name: str) -> bool:
     """Whether the field holds a matrix (given or already rendered)."""
-    return not isinstance(obj.__dict__[name], Deferred) or (CACHE_PREFIX + name) in obj.__dict__
+    v = obj.__dict__[name]
+    return not isinstance(v, Deferred) or v.rendered
 
 
 class LazyFieldsMixin:
-    """``__getstate__`` that leaves the rendered caches out of pickles and copies."""
-
-    def __getstate__(self):
-        return {k: v for k, v in self.__dict__.items() if not k.startswith(CACHE_PREFIX)}
+    """Base of the dataclasses with :class:`DeferredField` fields (pickles carry the
+    deferred descriptions; their rendered caches are left out by :meth:`Deferred.__getstate__`)."""

@@ -13,11 +13,12 @@ Models as data, matrices on demand: a model built from local terms (by
 :attr:`LindbladModel.terms` (a :class:`~qness.terms.ChainTerms`), and its
 ``prod(dims)``-dimensional matrices -- ``model.H``, each ``Jump.op``,
 ``Drive.op``, ``U1Symmetry.charges``, ``Z2Symmetry.parities`` -- are rendered
-from them on first access and cached on the (frozen) object. These fields are
+from them on first access and cached. These fields are
 dataclass fields backed by a data descriptor (:class:`qness._lazy.DeferredField`):
 the constructor stores either a matrix or a deferred description, reading the
-attribute renders a deferred value once and caches it in the instance
-``__dict__``; pickles carry the description, not the caches. A chain too long
+attribute renders a deferred value once and caches it on that value (so
+copies made by :meth:`LindbladModel.replace` share it); pickles carry the
+description, not the caches. A chain too long
 for its matrices (``boundary_driven_xxz(100, ...)``) builds in milliseconds,
 and reading ``model.H`` raises :class:`~qness.InsufficientMemoryError` naming
 the dimension instead of attempting the allocation. Symmetries declared on
@@ -308,7 +309,7 @@ class LindbladModel(LazyFieldsMixin):
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(self.__dict__)
         state["baths"] = dict(state["baths"])  # mappingproxy cannot be pickled
         state["params"] = dict(state["params"])
         return state

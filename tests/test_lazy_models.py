@@ -270,6 +270,7 @@ def test_replace_and_dataclasses_replace_keep_working():
     m = qm.boundary_driven_xxz(4, delta=0.5)
     r = m.replace(name="renamed")
     assert r.terms is m.terms and not _lazy.is_rendered(r, "H")
+    assert r.H is m.H  # rendered once, shared by the copy
     other = m.replace(H=on({0: SZ}, 4))
     assert other.terms is None
     assert_matrix(other.H, on({0: SZ}, 4))
