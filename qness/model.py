@@ -1450,6 +1450,55 @@ class ModelBuilder:
         self._symmetries.append(U1Symmetry(charges, tuple(int(q) for q in jump_charges), name))
         return self
 
+    def add_z2(self, local_parity, jump_parities=None, *, name: str = "P") -> ModelBuilder:
+        """Declare a Z2 parity ``P = prod_i diag(local_parity)_i`` (entries +-1).
+
+        Parameters
+        ----------
+        local_parity : array_like of int or str
+            ``+-1`` for each local basis state (or a diagonal local operator
+            name such as ``"sigmaz"``).
+        jump_parities : sequence of int, optional
+            ``p_k`` with ``P L_k P = p_k L_k``; computed from the jumps added
+            so far when not given (call this after the last jump).
+        name : str
+            Name of the parity.
+
+        Raises
+        ------
+        ValueError
+            If ``local_parity`` is not +-1 of the local dimension, or a jump
+            has no definite parity.
+        """
+        local = []
+        per_dim: dict = {}
+        for i, d in enumerate(self.dims):
+            if d not in per_dim:
+                if isinstance(local_parity, str):
+                    p = np.real(local_op(local_parity, d).diagonal())
+                else:
+                    p = np.asarray(local_parity, dtype=float)
+                if p.shape != (d,) or not np.all(np.isin(p, (-1, 1))):
+                    raise ValueError(f"local_parity must be {d} entries +-1 for site {i}")
+                per_dim[d] = p.astype(np.int64)
+            local.append(per_dim[d])
+        parities = LocalDiagonal(self.dims, local, "prod", what="the Z2 parity vector")
+        if jump_parities is None:
+            full = None
+            ps = []
+            for j in self._jumps:
+                if isinstance(j, _LocalJumpSpec):
+                    P = LocalDiagonal(
+                        [self.dims[s] for s in j.sites], [local[s] for s in j.sites], "prod"
+                    ).render()
+                    ps.append(_jump_parity(local_product(j.ops), P, f"jump {j.label}"))
+                else:
+                    full = parities.render() if full is None else full
+                    ps.append(_jump_parity(j.op, full, f"jump {j.label}"))
+            jump_parities = tuple(ps)
+        self._symmetries.append(Z2Symmetry(parities, tuple(int(p) for p in jump_parities), name))
+        return self
+
     def set_params(self, **params) -> ModelBuilder:
         """Record the parameters the model was built from."""
         self._params.update(params)
@@ -1543,6 +1592,21 @@ def _jump_charge(op, charges, what) -> int:
             f"{what} does not carry a definite charge (mixes charges {sorted(set(dq.tolist()))})"
         )
     return int(dq[0])
+
+
+def _jump_parity(op, parities, what) -> int:
+    """The sign p with P op P = p op for diagonal P = diag(parities), or raise."""
+    if isinstance(op, np.ndarray):
+        row, col = np.nonzero(op)
+    else:
+        coo = sp.coo_array(op)
+        row, col = coo.row, coo.col
+    if row.size == 0:
+        return 1
+    s = parities[row] * parities[col]
+    if not np.all(s == s[0]):
+        raise ValueError(f"{what} has no definite parity")
+    return int(s[0])
 
 
 def check_symmetry(model: LindbladModel, sym, atol: float = 1e-10) -> None:
