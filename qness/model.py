@@ -7,10 +7,27 @@ The master equation (hbar = 1) is
 with ``L_k = sqrt(rate_k) * A_k``. A model keeps ``rate_k`` and ``A_k`` apart
 (as :class:`Jump`) so that thermodynamic analysis can read which bath each
 jump belongs to. The Liouvillian is derived from the model, never stored.
+
+Models as data, matrices on demand: a model built from local terms (by
+:class:`ModelBuilder` or a named chain model) keeps them as
+:attr:`LindbladModel.terms` (a :class:`~qness.terms.ChainTerms`), and its
+``prod(dims)``-dimensional matrices -- ``model.H``, each ``Jump.op``,
+``Drive.op``, ``U1Symmetry.charges``, ``Z2Symmetry.parities`` -- are rendered
+from them on first access and cached. These fields are
+dataclass fields backed by a data descriptor (:class:`qness._lazy.DeferredField`):
+the constructor stores either a matrix or a deferred description, reading the
+attribute renders a deferred value once and caches it on that value (so
+copies made by :meth:`LindbladModel.replace` share it); pickles carry the
+description, not the caches. A chain too long
+for its matrices (``boundary_driven_xxz(100, ...)``) builds in milliseconds,
+and reading ``model.H`` raises :class:`~qness.InsufficientMemoryError` naming
+the dimension instead of attempting the allocation. Symmetries declared on
+such a model are verified on its local terms.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +36,9 @@ from types import MappingProxyType
 import numpy as np
 import scipy.sparse as sp
 
-from .operators import _check_dims, _is_qobj, as_csr, chain_operator, local_op
+from ._lazy import Deferred, DeferredField, LazyFieldsMixin, LocalDiagonal, LocalSum, local_product, peek, raw
+from .operators import _check_dims, _is_qobj, as_csr, local_op
+from .terms import ChainTerms, LocalTerm
 
 __all__ = [
     "Jump",
@@ -55,13 +74,14 @@ def _check_rate(rate, name="rate") -> float:
 
 
 @dataclass(frozen=True)
-class Jump:
+class Jump(LazyFieldsMixin):
     """One jump operator ``L = sqrt(rate) * op``.
 
     Attributes
     ----------
     op : scipy.sparse.csr_array
-        The operator ``A`` on the full Hilbert space.
+        The operator ``A`` on the full Hilbert space (for a model built from
+        local terms, rendered from them on first access and cached).
     rate : float
         Non-negative rate (units of energy, hbar = 1).
     bath : str or None
@@ -70,7 +90,7 @@ class Jump:
         Human-readable name, e.g. ``"sigma-_0"``.
     """
 
-    op: sp.csr_array
+    op: sp.csr_array = DeferredField()
     rate: float = 1.0
     bath: str | None = None
     label: str = ""
@@ -79,6 +99,9 @@ class Jump:
     def L(self) -> sp.csr_array:
         """The full jump operator ``sqrt(rate) * op``."""
         return sp.csr_array(math.sqrt(self.rate) * self.op)
+
+    def __repr__(self) -> str:
+        return f"Jump(op={peek(self, 'op')!r}, rate={self.rate!r}, bath={self.bath!r}, label={self.label!r})"
 
 
 @dataclass(frozen=True)
@@ -91,19 +114,23 @@ class Bath:
 
 
 @dataclass(frozen=True)
-class Drive:
+class Drive(LazyFieldsMixin):
     """A coherent drive term ``amplitude * op`` that is part of ``H``.
 
     Kept so that analysis can separate the drive (work source) from the
-    system's own energy ``H0 = H - sum(drives)``.
+    system's own energy ``H0 = H - sum(drives)``. ``op`` (on the full space)
+    is rendered on first access for a model built from local terms.
     """
 
-    op: sp.csr_array
+    op: sp.csr_array = DeferredField()
     label: str = ""
+
+    def __repr__(self) -> str:
+        return f"Drive(op={peek(self, 'op')!r}, label={self.label!r})"
 
 
 @dataclass(frozen=True)
-class U1Symmetry:
+class U1Symmetry(LazyFieldsMixin):
     """A weak U(1) symmetry: charge ``N = diag(charges)`` with ``[H, N] = 0``.
 
     Each jump carries integer charge ``q_k`` with ``[N, L_k] = q_k L_k``.
@@ -113,32 +140,60 @@ class U1Symmetry:
     ----------
     charges : numpy.ndarray of int, shape (d,)
         Eigenvalues of ``N`` on the computational basis (``N`` must be
-        diagonal in it).
+        diagonal in it). For a charge declared as a sum of local charges
+        (:meth:`ModelBuilder.add_u1`) it is rendered on first access.
     jump_charges : tuple of int
         ``q_k`` for each jump of the model, in order.
     name : str
         Name of the charge (e.g. ``"magnetisation"``).
     """
 
-    charges: np.ndarray
+    charges: np.ndarray = DeferredField()
     jump_charges: tuple[int, ...]
     name: str = "N"
 
+    @property
+    def local_charges(self) -> tuple | None:
+        """``(q_0, q_1, ...)``, the local charge vectors when ``N = sum_i q_i``
+        was declared that way (else ``None``)."""
+        v = raw(self, "charges")
+        return v.local if isinstance(v, LocalDiagonal) and v.mode == "sum" else None
+
+    def __repr__(self) -> str:
+        return (
+            f"U1Symmetry(charges={peek(self, 'charges')!r}, jump_charges={self.jump_charges!r}, "
+            f"name={self.name!r})"
+        )
+
 
 @dataclass(frozen=True)
-class Z2Symmetry:
+class Z2Symmetry(LazyFieldsMixin):
     """A weak Z2 symmetry: parity ``P = diag(parities)`` (entries +-1), ``[H, P] = 0``.
 
     Each jump has parity ``p_k = +-1`` with ``P L_k P = p_k L_k``.
+    ``parities`` is rendered on first access when declared as a product of
+    local parities.
     """
 
-    parities: np.ndarray
+    parities: np.ndarray = DeferredField()
     jump_parities: tuple[int, ...]
     name: str = "P"
 
+    @property
+    def local_parities(self) -> tuple | None:
+        """``(p_0, p_1, ...)`` when ``P = prod_i p_i`` was declared that way (else ``None``)."""
+        v = raw(self, "parities")
+        return v.local if isinstance(v, LocalDiagonal) and v.mode == "prod" else None
+
+    def __repr__(self) -> str:
+        return (
+            f"Z2Symmetry(parities={peek(self, 'parities')!r}, jump_parities={self.jump_parities!r}, "
+            f"name={self.name!r})"
+        )
+
 
 @dataclass(frozen=True, eq=False)
-class LindbladModel:
+class LindbladModel(LazyFieldsMixin):
     """A Lindblad master equation (frozen; derive, never mutate).
 
     Attributes
@@ -147,7 +202,9 @@ class LindbladModel:
         Local dimensions, site 0 the leftmost tensor factor.
     H : scipy.sparse.csr_array
         Hermitian Hamiltonian (complex128, size ``prod(dims)``), including
-        any drive terms.
+        any drive terms. For a model with :attr:`terms` it is rendered from
+        them on first access and cached (raises
+        :class:`~qness.InsufficientMemoryError` when it cannot fit).
     jumps : tuple of Jump
         Jump operators ``L_k = sqrt(rate_k) A_k``.
     baths : Mapping[str, Bath]
@@ -174,17 +231,26 @@ class LindbladModel:
         restricted space, :func:`qutip.enr_destroy`); ``dims`` is then the
         flat ``(d,)`` and results convert back with these. ``None``
         otherwise.
+    terms : ChainTerms or None
+        The model as local terms on the chain (:class:`~qness.terms.ChainTerms`:
+        ``H = sum`` of the Hamiltonian terms, jump ``k`` is
+        ``terms.jumps[k]``), for models built from local terms
+        (:class:`ModelBuilder` without full-space parts, the named chain
+        models); ``None`` for models given by matrices (:func:`from_qutip`,
+        ``add_hamiltonian``, ``add_collective_jump``). Solvers that never
+        form the full matrices (:mod:`qness.tn`) read the model from it.
 
     Notes
     -----
-    Build one with :func:`from_qutip`, :class:`ModelBuilder` or a named model
-    in :mod:`qness.models`; the constructor validates shapes, finiteness,
-    Hermiticity of ``H`` and the rates, and raises ``ValueError`` naming the
-    offending argument.
+    Build one with :func:`from_qutip`, :class:`ModelBuilder`,
+    :meth:`from_terms` or a named model in :mod:`qness.models`; the
+    constructor validates shapes, finiteness, Hermiticity of ``H`` and the
+    rates, and raises ``ValueError`` naming the offending argument. Given
+    ``terms`` together with matrices, it checks that they agree.
     """
 
     dims: tuple[int, ...]
-    H: sp.csr_array
+    H: sp.csr_array = DeferredField()
     jumps: tuple[Jump, ...] = ()
     baths: Mapping[str, Bath] = field(default_factory=dict)
     drives: tuple[Drive, ...] = ()
@@ -193,6 +259,7 @@ class LindbladModel:
     params: Mapping = field(default_factory=dict)
     site_kinds: tuple = ()
     qobj_dims: object = None
+    terms: ChainTerms | None = None
 
     def __post_init__(self):
         dims = _check_dims(self.dims)
@@ -204,19 +271,13 @@ class LindbladModel:
                 raise ValueError(f"site_kinds entries must be one of {SITE_KINDS}, got {k!r}")
         object.__setattr__(self, "site_kinds", kinds)
         d = math.prod(dims)
-        H = as_csr(self.H, "H")
-        if H.shape[0] != H.shape[1]:
-            raise ValueError(f"H must be square, got shape {H.shape}")
-        if H.shape != (d, d):
-            raise ValueError(f"H has shape {H.shape} but dims {dims} give dimension {d}")
+        H = _operator_field(raw(self, "H"), "H", dims)
         _check_hermitian(H, "H")
         jumps = []
         for k, j in enumerate(self.jumps):
             if not isinstance(j, Jump):
                 raise ValueError(f"jumps[{k}] must be a qness.Jump, got {type(j).__name__}")
-            op = as_csr(j.op, f"jumps[{k}].op")
-            if op.shape != (d, d):
-                raise ValueError(f"jumps[{k}].op has shape {op.shape}, expected ({d}, {d})")
+            op = _operator_field(raw(j, "op"), f"jumps[{k}].op", dims)
             rate = _check_rate(j.rate, f"jumps[{k}].rate")
             jumps.append(Jump(op, rate, j.bath, j.label or f"L{k}"))
         baths = dict(self.baths)
@@ -232,13 +293,13 @@ class LindbladModel:
                 baths[j.bath] = Bath(j.bath)
         drives = []
         for k, dr in enumerate(self.drives):
-            op = as_csr(dr.op, f"drives[{k}].op")
-            if op.shape != (d, d):
-                raise ValueError(f"drives[{k}].op has shape {op.shape}, expected ({d}, {d})")
+            op = _operator_field(raw(dr, "op"), f"drives[{k}].op", dims)
             _check_hermitian(op, f"drives[{k}].op")
             drives.append(Drive(op, dr.label or f"drive{k}"))
         for s in self.symmetries:
             _check_symmetry_shape(s, d, len(jumps))
+        if self.terms is not None:
+            _check_terms(self.terms, dims, H, jumps)
         object.__setattr__(self, "dims", dims)
         object.__setattr__(self, "H", H)
         object.__setattr__(self, "jumps", tuple(jumps))
@@ -246,6 +307,81 @@ class LindbladModel:
         object.__setattr__(self, "drives", tuple(drives))
         object.__setattr__(self, "symmetries", tuple(self.symmetries))
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["baths"] = dict(state["baths"])  # mappingproxy cannot be pickled
+        state["params"] = dict(state["params"])
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        state["baths"] = MappingProxyType(state["baths"])
+        state["params"] = MappingProxyType(state["params"])
+        self.__dict__.update(state)
+
+    @classmethod
+    def from_terms(
+        cls,
+        terms: ChainTerms,
+        *,
+        baths=None,
+        drives=(),
+        symmetries=(),
+        name: str = "model",
+        params=None,
+        site_kinds=(),
+        _hermitian_checked: bool = False,
+    ) -> LindbladModel:
+        """A model given by its local terms; ``H`` and the jump operators are rendered on demand.
+
+        Parameters
+        ----------
+        terms : ChainTerms
+            Hamiltonian terms and jumps (with their rates, baths and labels).
+        baths : mapping of str to Bath, optional
+            Reservoirs (those named by jumps but missing are added without
+            temperature).
+        drives, symmetries, name, params, site_kinds
+            As for :class:`LindbladModel`.
+
+        Returns
+        -------
+        LindbladModel
+            With ``model.terms is terms``.
+
+        Raises
+        ------
+        TypeError
+            If ``terms`` is not a :class:`~qness.terms.ChainTerms`.
+        ValueError
+            If a Hamiltonian term group is not Hermitian, or as for the constructor.
+        """
+        if not isinstance(terms, ChainTerms):
+            raise TypeError(f"terms must be a qness.terms.ChainTerms, got {type(terms).__name__}")
+        dims = terms.dims
+        H = LocalSum(dims, terms.hamiltonian, what="H", hermitian_checked=_hermitian_checked)
+        jumps = tuple(
+            Jump(
+                LocalSum(dims, (LocalTerm(j.sites, j.ops, 1.0),), what=f"the operator of jump {j.label!r}"),
+                j.rate,
+                j.bath,
+                j.label or f"L{k}",
+            )
+            for k, j in enumerate(terms.jumps)
+        )
+        return cls(
+            dims=dims,
+            H=H,
+            jumps=jumps,
+            baths=dict(baths or {}),
+            drives=tuple(drives),
+            symmetries=tuple(symmetries),
+            name=name,
+            params=dict(params or {}),
+            site_kinds=tuple(site_kinds or ()),
+            terms=terms,
+        )
 
     @property
     def dim(self) -> int:
@@ -291,9 +427,16 @@ class LindbladModel:
         return None
 
     def replace(self, **changes) -> LindbladModel:
-        """A copy with some fields replaced (validated again)."""
+        """A copy with some fields replaced (validated again).
+
+        Matrices not yet rendered stay unrendered. Replacing ``dims``, ``H``
+        or ``jumps`` without giving ``terms`` drops :attr:`terms` (the local
+        description no longer describes the model).
+        """
+        if "terms" not in changes and {"dims", "H", "jumps"} & set(changes):
+            changes = {**changes, "terms": None}
         kw = {
-            f: getattr(self, f)
+            f: raw(self, f)
             for f in (
                 "dims",
                 "H",
@@ -305,6 +448,7 @@ class LindbladModel:
                 "params",
                 "site_kinds",
                 "qobj_dims",
+                "terms",
             )
         }
         kw.update(changes)
@@ -324,9 +468,10 @@ class LindbladModel:
 
 
 def _check_hermitian(H, name):
-    diff = H - H.T.conj()
-    scale = max(1.0, float(np.max(np.abs(H.data))) if H.nnz else 1.0)
-    err = float(np.max(np.abs(diff.data))) if diff.nnz else 0.0
+    if isinstance(H, LocalSum):
+        _check_hermitian_local(H, name)
+        return
+    err, scale = _local_hermitian_error(H)
     if err > 1e-10 * scale:
         raise ValueError(
             f"{name} is not Hermitian: max |{name} - {name}^+| = {err:.3g}; "
@@ -334,9 +479,114 @@ def _check_hermitian(H, name):
         )
 
 
+def _local_hermitian_error(M) -> tuple[float, float]:
+    if sp.issparse(M):
+        diff = M - M.T.conj()
+        err = float(np.max(np.abs(diff.data))) if diff.nnz else 0.0
+        scale = float(np.max(np.abs(M.data))) if M.nnz else 0.0
+    else:
+        err = float(np.max(np.abs(M - M.conj().T), initial=0.0))
+        scale = float(np.max(np.abs(M), initial=0.0))
+    return err, max(1.0, scale)
+
+
+def _check_hermitian_local(op: LocalSum, name):
+    """Hermiticity of a sum of local terms, checked per set of sites (never rendering the sum).
+
+    Each group of terms on the same sites must be Hermitian; if one is not
+    (terms on different sites that only cancel together), the rendered
+    operator is checked instead when it fits in memory.
+    """
+    if op.hermitian_checked:
+        return
+    for M in op.matrices:
+        _check_hermitian(M, name)
+    for sites, M in op.groups().items():
+        err, scale = _local_hermitian_error(M)
+        if err > 1e-10 * scale:
+            from .solvers.errors import InsufficientMemoryError
+
+            try:
+                full = op.render()
+            except InsufficientMemoryError:
+                raise ValueError(
+                    f"{name} is not Hermitian: its terms on sites {sites} give max |h - h^+| = {err:.3g}; "
+                    "put dissipation into jump operators, not into H"
+                ) from None
+            _check_hermitian(full, name)
+            return
+
+
+def _operator_field(value, name, dims):
+    """Validate the value of an operator field: a deferred :class:`LocalSum` or a matrix."""
+    d = math.prod(dims)
+    if isinstance(value, Deferred):
+        if not isinstance(value, LocalSum) or value.dims != tuple(dims):
+            raise ValueError(f"{name} is a deferred operator on dims {value.dims}, the model has dims {dims}")
+        return value
+    op = as_csr(value, name)
+    if name == "H" and op.shape[0] != op.shape[1]:
+        raise ValueError(f"H must be square, got shape {op.shape}")
+    if op.shape != (d, d):
+        if name == "H":
+            raise ValueError(f"H has shape {op.shape} but dims {dims} give dimension {d}")
+        raise ValueError(f"{name} has shape {op.shape}, expected ({d}, {d})")
+    return op
+
+
+def _same_objects(a, b) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+
+
+def _same_factors(a, b) -> bool:
+    return a.sites == b.sites and len(a.ops) == len(b.ops) and all(x is y for x, y in zip(a.ops, b.ops))
+
+
+def _check_terms(terms, dims, H, jumps):
+    """``terms`` must describe ``H`` and the jumps: by construction, or checked numerically."""
+    if not isinstance(terms, ChainTerms):
+        raise TypeError(f"terms must be a qness.terms.ChainTerms or None, got {type(terms).__name__}")
+    if terms.dims != tuple(dims):
+        raise ValueError(f"terms.dims {terms.dims} differ from the model's dims {dims}")
+    if len(terms.jumps) != len(jumps):
+        raise ValueError(f"terms has {len(terms.jumps)} jumps, the model has {len(jumps)}")
+    for k, (t, j) in enumerate(zip(terms.jumps, jumps)):
+        if not math.isclose(t.rate, j.rate, rel_tol=1e-12, abs_tol=0.0):
+            raise ValueError(f"terms.jumps[{k}].rate = {t.rate!r} but jumps[{k}].rate = {j.rate!r}")
+    # By construction (from_terms, ModelBuilder, replace): the deferred values hold these terms.
+    if isinstance(H, LocalSum) and not H.matrices and _same_objects(H.terms, terms.hamiltonian):
+        ok = True
+        for t, j in zip(terms.jumps, jumps):
+            op = raw(j, "op")
+            if not (isinstance(op, LocalSum) and not op.matrices and len(op.terms) == 1):
+                ok = False
+                break
+            lt = op.terms[0]
+            if not (_same_factors(lt, t) and lt.coeff == 1):
+                ok = False
+                break
+        if ok:
+            return
+    # Given as matrices: compare with the rendered terms.
+    pairs = [("H", terms.render_hamiltonian(), H)]
+    pairs += [(f"jumps[{k}].op", terms.render_jump(k), raw(j, "op")) for k, j in enumerate(jumps)]
+    for name, ref, val in pairs:
+        val = val.render() if isinstance(val, Deferred) else val
+        diff = sp.csr_array(ref - val)
+        err = float(np.max(np.abs(diff.data), initial=0.0))
+        scale = max(1.0, float(np.max(np.abs(ref.data), initial=0.0)))
+        if err > 1e-12 * scale:
+            raise ValueError(f"terms do not describe the model: {name} differs from its terms by {err:.3g}")
+
+
+def _deferred_or_array(s, name):
+    v = raw(s, name)
+    return v if isinstance(v, Deferred) else np.asarray(v)
+
+
 def _check_symmetry_shape(s, d, njumps):
     if isinstance(s, U1Symmetry):
-        ch = np.asarray(s.charges)
+        ch = _deferred_or_array(s, "charges")
         if ch.shape != (d,):
             raise ValueError(f"U1Symmetry.charges must have shape ({d},), got {ch.shape}")
         if len(s.jump_charges) != njumps:
@@ -344,8 +594,12 @@ def _check_symmetry_shape(s, d, njumps):
                 f"U1Symmetry.jump_charges has {len(s.jump_charges)} entries, the model has {njumps} jumps"
             )
     elif isinstance(s, Z2Symmetry):
-        p = np.asarray(s.parities)
-        if p.shape != (d,) or not np.all(np.isin(p, (-1, 1))):
+        p = _deferred_or_array(s, "parities")
+        if isinstance(p, LocalDiagonal):
+            values = np.concatenate(p.local) if p.local else np.ones(1)
+        else:
+            values = p
+        if p.shape != (d,) or not np.all(np.isin(values, (-1, 1))):
             raise ValueError(f"Z2Symmetry.parities must be +-1 with shape ({d},)")
         if len(s.jump_parities) != njumps:
             raise ValueError(
@@ -865,9 +1119,10 @@ class ModelBuilder:
         elif isinstance(site_kinds, str):
             site_kinds = (site_kinds,) * self.n
         self.site_kinds = tuple(site_kinds)
-        self._H = []  # list of csr terms
-        self._drives: list[Drive] = []
-        self._jumps: list[Jump] = []
+        self._hterms: list = []  # local Hamiltonian terms (sites, ops, coeff)
+        self._hmats: list = []  # full-space parts (add_hamiltonian)
+        self._drives: list = []  # (label, indices into _hterms)
+        self._jumps: list = []  # _LocalJumpSpec or Jump (full-space operator)
         self._baths: dict[str, Bath] = {}
         self._symmetries: list = []
         self._params: dict = {}
@@ -915,24 +1170,56 @@ class ModelBuilder:
             out += [(i, (i + dx) % self.n) for i in range(self.n - dx, self.n)]
         return out
 
+    def _resolver(self, op):
+        """``site -> dense local matrix`` of ``op`` (names resolved once per local dimension)."""
+        cache: dict = {}
+
+        def get(site):
+            d = self.dims[site]
+            if d not in cache:
+                m = local_op(op, d).toarray().astype(np.complex128)
+                m.setflags(write=False)
+                cache[d] = m
+            return cache[d]
+
+        return get
+
+    def _add_local(self, sites, ops, coeff, plus_hc, what) -> list[int]:
+        """Append ``coeff prod ops (+ h.c.)`` after checking it is Hermitian; return the term indices."""
+        order = sorted(range(len(sites)), key=sites.__getitem__)
+        sites = tuple(int(sites[k]) for k in order)
+        ops = tuple(ops[k] for k in order)
+        P = coeff * local_product(ops)
+        if plus_hc:
+            P = P + P.conj().T
+        _check_hermitian(P, what)
+        idx = [len(self._hterms)]
+        self._hterms.append((sites, ops, coeff))
+        if plus_hc:
+            idx.append(len(self._hterms))
+            self._hterms.append((sites, tuple(o.conj().T for o in ops), np.conj(coeff)))
+        return idx
+
     def add_hamiltonian(self, H) -> ModelBuilder:
-        """Add a Hermitian operator on the full space to ``H``."""
+        """Add a Hermitian operator on the full space to ``H``.
+
+        The model is then matrix-based (its :attr:`~LindbladModel.terms` is ``None``).
+        """
         Hm = as_csr(H, "H term")
         if Hm.shape != (self.dim, self.dim):
             raise ValueError(f"H term has shape {Hm.shape}, expected ({self.dim}, {self.dim})")
         _check_hermitian(Hm, "H term")
-        self._H.append(Hm)
+        self._hmats.append(Hm)
         return self
 
     def add_onsite(self, strength, op, sites=None) -> ModelBuilder:
         """Add ``sum_i strength_i * op_i`` to ``H`` (``op`` must be Hermitian)."""
         sites = self._sites(sites)
         s = self._strengths(strength, len(sites), "add_onsite")
+        loc = self._resolver(op)
         for h, i in zip(s, sites):
             if h != 0:
-                term = h * chain_operator({i: op}, self.dims)
-                _check_hermitian(term, f"onsite term on site {i}")
-                self._H.append(sp.csr_array(term))
+                self._add_local((i,), (loc(i),), h, False, f"onsite term on site {i}")
         return self
 
     def add_coupling(
@@ -955,29 +1242,25 @@ class ModelBuilder:
         """
         bonds = self.bonds(dx, boundary)
         s = self._strengths(strength, len(bonds), "add_coupling")
+        loc1, loc2 = self._resolver(op1), self._resolver(op2)
         for h, (i, j) in zip(s, bonds):
             if h == 0:
                 continue
-            term = sp.csr_array(h * chain_operator({i: op1, j: op2}, self.dims))
-            if plus_hc:
-                term = sp.csr_array(term + term.T.conj())
-            _check_hermitian(term, f"coupling on bond ({i}, {j}); use plus_hc=True for non-Hermitian pairs")
-            self._H.append(term)
+            what = f"coupling on bond ({i}, {j}); use plus_hc=True for non-Hermitian pairs"
+            self._add_local((i, j), (loc1(i), loc2(j)), h, plus_hc, what)
         return self
 
     def add_drive(self, amplitude, op, sites=None, *, plus_hc: bool = False, label: str = "") -> ModelBuilder:
         """Add a coherent drive ``sum_i amplitude_i op_i (+ h.c.)`` to ``H``, recorded as a drive."""
         sites = self._sites(sites)
         s = self._strengths(amplitude, len(sites), "add_drive")
+        loc = self._resolver(op)
         for h, i in zip(s, sites):
             if h == 0:
                 continue
-            term = sp.csr_array(h * chain_operator({i: op}, self.dims))
-            if plus_hc:
-                term = sp.csr_array(term + term.T.conj())
-            _check_hermitian(term, f"drive on site {i}; use plus_hc=True for a non-Hermitian op")
-            self._H.append(term)
-            self._drives.append(Drive(term, label or f"drive_{i}"))
+            what = f"drive on site {i}; use plus_hc=True for a non-Hermitian op"
+            idx = self._add_local((i,), (loc(i),), h, plus_hc, what)
+            self._drives.append((label or f"drive_{i}", idx))
         return self
 
     def add_jump(self, op, rate, sites=None, *, bath: str | None = None, label: str = "") -> ModelBuilder:
@@ -998,16 +1281,64 @@ class ModelBuilder:
         """
         sites = self._sites(sites)
         rates = self._strengths(rate, len(sites), "add_jump")
+        loc = self._resolver(op)
         for r, i in zip(rates, sites):
             r = _check_rate(r, "rate")
             name = f"{label or (op if isinstance(op, str) else 'L')}_{i}"
-            self._jumps.append(Jump(chain_operator({i: op}, self.dims), r, bath, name))
+            self._jumps.append(_LocalJumpSpec((i,), (loc(i),), r, bath, name))
+        if bath is not None and bath not in self._baths:
+            self._baths[bath] = Bath(bath)
+        return self
+
+    def add_local_jump(self, ops, rate, *, bath: str | None = None, label: str = "") -> ModelBuilder:
+        """Add one jump ``sqrt(rate) prod_i ops[i]``, a product of local operators (e.g. a hop).
+
+        Parameters
+        ----------
+        ops : mapping of int to (str or array_like)
+            ``{site: local operator}``, e.g. ``{i: "sigmam", i + 1: "sigmap"}``.
+        rate : float
+            Non-negative rate.
+        bath : str, optional
+            Bath label (created with no temperature if not added before).
+        label : str
+            Name of the jump (default ``"L<k>"``).
+
+        Raises
+        ------
+        TypeError
+            If ``ops`` is not a mapping.
+        ValueError
+            For an empty ``ops``, a site out of range or repeated, or a negative rate.
+        """
+        if not isinstance(ops, Mapping):
+            raise TypeError(f"ops must be a mapping {{site: operator}}, got {type(ops).__name__}")
+        if not ops:
+            raise ValueError("ops must name at least one site")
+        sites = self._sites(list(ops))
+        if len(set(sites)) != len(sites):
+            raise ValueError(f"ops names a site twice: {list(ops)}")
+        mats = [self._resolver(op)(i) for i, op in zip(sites, ops.values())]
+        order = np.argsort(sites, kind="stable")
+        r = _check_rate(rate, "rate")
+        spec = _LocalJumpSpec(
+            tuple(sites[k] for k in order),
+            tuple(mats[k] for k in order),
+            r,
+            bath,
+            label or f"L{len(self._jumps)}",
+        )
+        self._jumps.append(spec)
         if bath is not None and bath not in self._baths:
             self._baths[bath] = Bath(bath)
         return self
 
     def add_collective_jump(self, op, rate, *, bath: str | None = None, label: str = "") -> ModelBuilder:
-        """Add one jump operator ``sqrt(rate) * op`` on the full space (e.g. a collective decay)."""
+        """Add one jump operator ``sqrt(rate) * op`` on the full space (e.g. a collective decay).
+
+        The model is then matrix-based (its :attr:`~LindbladModel.terms` is
+        ``None``); for a product of local operators use :meth:`add_local_jump`.
+        """
         mat = as_csr(op, "op")
         if mat.shape != (self.dim, self.dim):
             raise ValueError(f"op has shape {mat.shape}, expected ({self.dim}, {self.dim})")
@@ -1074,9 +1405,9 @@ class ModelBuilder:
             else:
                 nb = fermi_occupation(w, T, mu)
                 down, up = g * (1 - nb), g * nb
-            a = local_op(lower, self.dims[i])
-            self._jumps.append(Jump(chain_operator({i: a}, self.dims), down, name, f"{name}_down_{i}"))
-            self._jumps.append(Jump(chain_operator({i: a.T.conj()}, self.dims), up, name, f"{name}_up_{i}"))
+            a = self._resolver(lower)(i)
+            self._jumps.append(_LocalJumpSpec((i,), (a,), down, name, f"{name}_down_{i}"))
+            self._jumps.append(_LocalJumpSpec((i,), (a.conj().T,), up, name, f"{name}_up_{i}"))
         return self
 
     def add_symmetry(self, sym) -> ModelBuilder:
@@ -1092,21 +1423,80 @@ class ModelBuilder:
         computed from the jumps added so far when not given; call this after
         the last :meth:`add_jump`.
         """
-        charges = np.zeros(self.dim, dtype=np.int64)
+        local = []
+        per_dim: dict = {}
         for i, d in enumerate(self.dims):
-            if isinstance(local_charge, str):
-                q = np.real(local_op(local_charge, d).diagonal())
-            else:
-                q = np.asarray(local_charge, dtype=float)
-            if q.shape != (d,) or not np.allclose(q, np.round(q)):
-                raise ValueError(f"local_charge must be {d} integers for site {i}")
-            q = np.round(q).astype(np.int64)
-            left = math.prod(self.dims[:i])
-            right = math.prod(self.dims[i + 1 :])
-            charges += np.kron(np.ones(left, dtype=np.int64), np.kron(q, np.ones(right, dtype=np.int64)))
+            if d not in per_dim:
+                if isinstance(local_charge, str):
+                    q = np.real(local_op(local_charge, d).diagonal())
+                else:
+                    q = np.asarray(local_charge, dtype=float)
+                if q.shape != (d,) or not np.allclose(q, np.round(q)):
+                    raise ValueError(f"local_charge must be {d} integers for site {i}")
+                per_dim[d] = np.round(q).astype(np.int64)
+            local.append(per_dim[d])
+        charges = LocalDiagonal(self.dims, local, "sum", what="the U(1) charge vector")
         if jump_charges is None:
-            jump_charges = tuple(_jump_charge(j.op, charges, f"jump {j.label}") for j in self._jumps)
+            full = None
+            qs = []
+            for j in self._jumps:
+                if isinstance(j, _LocalJumpSpec):
+                    Q = LocalDiagonal([self.dims[s] for s in j.sites], [local[s] for s in j.sites]).render()
+                    qs.append(_jump_charge(local_product(j.ops), Q, f"jump {j.label}"))
+                else:
+                    full = charges.render() if full is None else full
+                    qs.append(_jump_charge(j.op, full, f"jump {j.label}"))
+            jump_charges = tuple(qs)
         self._symmetries.append(U1Symmetry(charges, tuple(int(q) for q in jump_charges), name))
+        return self
+
+    def add_z2(self, local_parity, jump_parities=None, *, name: str = "P") -> ModelBuilder:
+        """Declare a Z2 parity ``P = prod_i diag(local_parity)_i`` (entries +-1).
+
+        Parameters
+        ----------
+        local_parity : array_like of int or str
+            ``+-1`` for each local basis state (or a diagonal local operator
+            name such as ``"sigmaz"``).
+        jump_parities : sequence of int, optional
+            ``p_k`` with ``P L_k P = p_k L_k``; computed from the jumps added
+            so far when not given (call this after the last jump).
+        name : str
+            Name of the parity.
+
+        Raises
+        ------
+        ValueError
+            If ``local_parity`` is not +-1 of the local dimension, or a jump
+            has no definite parity.
+        """
+        local = []
+        per_dim: dict = {}
+        for i, d in enumerate(self.dims):
+            if d not in per_dim:
+                if isinstance(local_parity, str):
+                    p = np.real(local_op(local_parity, d).diagonal())
+                else:
+                    p = np.asarray(local_parity, dtype=float)
+                if p.shape != (d,) or not np.all(np.isin(p, (-1, 1))):
+                    raise ValueError(f"local_parity must be {d} entries +-1 for site {i}")
+                per_dim[d] = p.astype(np.int64)
+            local.append(per_dim[d])
+        parities = LocalDiagonal(self.dims, local, "prod", what="the Z2 parity vector")
+        if jump_parities is None:
+            full = None
+            ps = []
+            for j in self._jumps:
+                if isinstance(j, _LocalJumpSpec):
+                    P = LocalDiagonal(
+                        [self.dims[s] for s in j.sites], [local[s] for s in j.sites], "prod"
+                    ).render()
+                    ps.append(_jump_parity(local_product(j.ops), P, f"jump {j.label}"))
+                else:
+                    full = parities.render() if full is None else full
+                    ps.append(_jump_parity(j.op, full, f"jump {j.label}"))
+            jump_parities = tuple(ps)
+        self._symmetries.append(Z2Symmetry(parities, tuple(int(p) for p in jump_parities), name))
         return self
 
     def set_params(self, **params) -> ModelBuilder:
@@ -1119,34 +1509,84 @@ class ModelBuilder:
 
         With ``check_symmetries`` every declared symmetry is verified
         (``[H, N] = 0``, ``[N, L_k] = q_k L_k``) and a ``ValueError`` is raised
-        if one does not hold.
+        if one does not hold; a charge declared by :meth:`add_u1` is checked
+        on the local terms, without rendering the full matrices.
+
+        Returns
+        -------
+        LindbladModel
+            Built from local terms only (no :meth:`add_hamiltonian` or
+            :meth:`add_collective_jump`): ``model.terms`` holds them and the
+            matrices are rendered on first access. Otherwise ``model.terms``
+            is ``None``.
         """
-        H = sp.csr_array((self.dim, self.dim), dtype=np.complex128)
-        for t in self._H:
-            H = H + t
-        model = LindbladModel(
-            dims=self.dims,
-            H=sp.csr_array(H),
-            jumps=tuple(self._jumps),
+        local_jumps = [j for j in self._jumps if isinstance(j, _LocalJumpSpec)]
+        terms = ChainTerms.create(
+            self.dims, self._hterms, [(j.sites, j.ops, j.rate, j.bath, j.label) for j in local_jumps]
+        )
+        drives = tuple(
+            Drive(
+                LocalSum(
+                    self.dims,
+                    [terms.hamiltonian[k] for k in idx],
+                    what=f"drive {lab!r}",
+                    hermitian_checked=True,
+                ),
+                lab,
+            )
+            for lab, idx in self._drives
+        )
+        common = dict(
             baths=dict(self._baths),
-            drives=tuple(self._drives),
+            drives=drives,
             symmetries=tuple(self._symmetries),
             name=self.name,
             params=dict(self._params),
             site_kinds=self.site_kinds,
         )
+        if not self._hmats and len(local_jumps) == len(self._jumps):
+            model = LindbladModel.from_terms(terms, **common, _hermitian_checked=True)
+        else:  # full-space parts: a matrix-based model (rendered on demand all the same)
+            it = iter(terms.jumps)
+            jumps = []
+            for j in self._jumps:
+                if isinstance(j, _LocalJumpSpec):
+                    t = next(it)
+                    what = f"the operator of jump {t.label!r}"
+                    j = Jump(
+                        LocalSum(self.dims, (LocalTerm(t.sites, t.ops, 1.0),), what=what),
+                        t.rate,
+                        t.bath,
+                        t.label,
+                    )
+                jumps.append(j)
+            H = LocalSum(self.dims, terms.hamiltonian, self._hmats, what="H", hermitian_checked=True)
+            model = LindbladModel(dims=self.dims, H=H, jumps=tuple(jumps), **common)
         if check_symmetries:
             for s in model.symmetries:
                 check_symmetry(model, s)
         return model
 
 
+@dataclass(frozen=True)
+class _LocalJumpSpec:
+    sites: tuple
+    ops: tuple
+    rate: float
+    bath: str | None
+    label: str
+
+
 def _jump_charge(op, charges, what) -> int:
     """The integer q with [N, op] = q op for diagonal N, or raise."""
-    coo = sp.coo_array(op)
-    if coo.nnz == 0:
+    if isinstance(op, np.ndarray):
+        row, col = np.nonzero(op)
+    else:
+        coo = sp.coo_array(op)
+        row, col = coo.row, coo.col
+    if row.size == 0:
         return 0
-    dq = charges[coo.row] - charges[coo.col]
+    dq = charges[row] - charges[col]
     if not np.all(dq == dq[0]):
         raise ValueError(
             f"{what} does not carry a definite charge (mixes charges {sorted(set(dq.tolist()))})"
@@ -1154,36 +1594,115 @@ def _jump_charge(op, charges, what) -> int:
     return int(dq[0])
 
 
+def _jump_parity(op, parities, what) -> int:
+    """The sign p with P op P = p op for diagonal P = diag(parities), or raise."""
+    if isinstance(op, np.ndarray):
+        row, col = np.nonzero(op)
+    else:
+        coo = sp.coo_array(op)
+        row, col = coo.row, coo.col
+    if row.size == 0:
+        return 1
+    s = parities[row] * parities[col]
+    if not np.all(s == s[0]):
+        raise ValueError(f"{what} has no definite parity")
+    return int(s[0])
+
+
 def check_symmetry(model: LindbladModel, sym, atol: float = 1e-10) -> None:
     """Verify a declared symmetry of ``model``; raise ``ValueError`` if it fails.
 
     U(1): ``H`` conserves the charge and each jump ``k`` changes it by
-    ``q_k``. Z2: ``P H P = H`` and ``P L_k P = p_k L_k``.
+    ``q_k``. Z2: ``P H P = H`` and ``P L_k P = p_k L_k``. For a model kept as
+    local terms and a charge that is a sum of local charges (a parity a
+    product of local parities) the check runs on the local terms, so it
+    never renders the full matrices: ``H`` conserves ``N`` if every group of
+    terms on the same sites does (falling back to the rendered ``H`` when a
+    group does not and ``H`` fits in memory).
     """
     if isinstance(sym, U1Symmetry):
-        ch = np.asarray(sym.charges)
-        coo = sp.coo_array(model.H)
-        bad = (ch[coo.row] != ch[coo.col]) & (np.abs(coo.data) > atol)
-        if np.any(bad):
-            raise ValueError(f"H does not conserve the declared charge {sym.name!r}")
-        for k, (j, q) in enumerate(zip(model.jumps, sym.jump_charges)):
-            c = sp.coo_array(j.op)
-            bad = (ch[c.row] - ch[c.col] != q) & (np.abs(c.data) > atol)
-            if np.any(bad):
-                raise ValueError(f"jump {k} ({j.label}) does not change {sym.name!r} by {q}")
+        local, mode = sym.local_charges, "sum"
+        what_h = f"H does not conserve the declared charge {sym.name!r}"
+
+        def h_bad(a, b):
+            return a != b
+
+        def j_bad(a, b, q):
+            return a - b != q
+
+        def j_msg(k, j, q):
+            return f"jump {k} ({j.label}) does not change {sym.name!r} by {q}"
+
+        qs, attr = sym.jump_charges, "charges"
     elif isinstance(sym, Z2Symmetry):
-        p = np.asarray(sym.parities)
-        coo = sp.coo_array(model.H)
-        bad = (p[coo.row] != p[coo.col]) & (np.abs(coo.data) > atol)
-        if np.any(bad):
-            raise ValueError(f"H does not commute with the declared parity {sym.name!r}")
-        for k, (j, q) in enumerate(zip(model.jumps, sym.jump_parities)):
-            c = sp.coo_array(j.op)
-            bad = (p[c.row] * p[c.col] != q) & (np.abs(c.data) > atol)
-            if np.any(bad):
-                raise ValueError(f"jump {k} ({j.label}) does not have parity {q} under {sym.name!r}")
+        local, mode = sym.local_parities, "prod"
+        what_h = f"H does not commute with the declared parity {sym.name!r}"
+
+        def h_bad(a, b):
+            return a != b
+
+        def j_bad(a, b, q):
+            return a * b != q
+
+        def j_msg(k, j, q):
+            return f"jump {k} ({j.label}) does not have parity {q} under {sym.name!r}"
+
+        qs, attr = sym.jump_parities, "parities"
     else:
         raise ValueError(f"unknown symmetry type {type(sym).__name__}")
+
+    dims = model.dims
+
+    label_cache: dict = {}
+
+    def labels_on(sites):
+        if sites not in label_cache:
+            label_cache[sites] = LocalDiagonal(
+                [dims[s] for s in sites], [local[s] for s in sites], mode
+            ).render()
+        return label_cache[sites]
+
+    def violates(M, lab, bad):
+        if isinstance(M, np.ndarray):
+            r, c = np.nonzero(np.abs(M) > atol)
+            return bool(np.any(bad(lab[r], lab[c])))
+        coo = sp.coo_array(M)
+        mask = bad(lab[coo.row], lab[coo.col]) & (np.abs(coo.data) > atol)
+        return bool(np.any(mask))
+
+    H = raw(model, "H")
+    full = None
+    if local is not None and isinstance(H, LocalSum):
+        ok = all(not violates(M, labels_on(sites), h_bad) for sites, M in H.groups().items())
+        if ok and H.matrices:
+            full = np.asarray(getattr(sym, attr))
+            ok = all(not violates(M, full, h_bad) for M in H.matrices)
+        if not ok:
+            from .solvers.errors import InsufficientMemoryError
+
+            try:
+                Hfull = model.H
+            except InsufficientMemoryError:
+                raise ValueError(what_h) from None
+            full = np.asarray(getattr(sym, attr)) if full is None else full
+            if violates(Hfull, full, h_bad):
+                raise ValueError(what_h)
+    else:
+        full = np.asarray(getattr(sym, attr))
+        if violates(model.H, full, h_bad):
+            raise ValueError(what_h)
+    for k, (j, q) in enumerate(zip(model.jumps, qs)):
+        op = raw(j, "op")
+        if local is not None and isinstance(op, LocalSum) and not op.matrices:
+            for t in op.terms:
+                if t.coeff != 0 and violates(
+                    local_product(t.ops), labels_on(t.sites), functools.partial(j_bad, q=q)
+                ):
+                    raise ValueError(j_msg(k, j, q))
+        else:
+            full = np.asarray(getattr(sym, attr)) if full is None else full
+            if violates(j.op, full, functools.partial(j_bad, q=q)):
+                raise ValueError(j_msg(k, j, q))
 
 
 __all__ += ["check_symmetry"]

@@ -190,14 +190,26 @@ class ChainTerms:
         return max((t.range for t in (*self.hamiltonian, *self.jumps)), default=0)
 
     def render_hamiltonian(self) -> sp.csr_array:
-        """The full ``prod(dims)``-dimensional sparse ``H`` (CSR, complex128)."""
-        d = math.prod(self.dims)
-        H = sp.csr_array((d, d), dtype=np.complex128)
-        for t in self.hamiltonian:
-            H = H + t.coeff * _render(t.sites, t.ops, self.dims)
-        return sp.csr_array(H)
+        """The full ``prod(dims)``-dimensional sparse ``H`` (CSR, complex128).
+
+        Raises
+        ------
+        qness.InsufficientMemoryError
+            If it would not fit in the memory available.
+        """
+        from ._lazy import LocalSum
+
+        return LocalSum(self.dims, self.hamiltonian, what="H").render()
 
     def render_jump(self, k: int) -> sp.csr_array:
-        """The full sparse operator ``A_k`` of jump ``k`` (without the rate)."""
+        """The full sparse operator ``A_k`` of jump ``k`` (without the rate).
+
+        Raises
+        ------
+        qness.InsufficientMemoryError
+            If it would not fit in the memory available.
+        """
+        from ._lazy import LocalSum
+
         j = self.jumps[k]
-        return _render(j.sites, j.ops, self.dims)
+        return LocalSum(self.dims, (LocalTerm(j.sites, j.ops, 1.0),), what=f"jump {j.label!r}").render()

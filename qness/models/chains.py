@@ -213,8 +213,20 @@ def _secular_jumps(b: ModelBuilder, components, bath, *, gamma, T, mu, statistic
 
 
 def _local_thermal_jumps(b: ModelBuilder, A, bath, *, omega, gamma, T, mu, statistics):
-    """Add the local pair ``sqrt(gamma (1 +- n)) A``, ``sqrt(gamma n) A^+`` to ``b``."""
+    """Add the local pair ``sqrt(gamma (1 +- n)) A``, ``sqrt(gamma n) A^+`` to ``b``.
+
+    ``A`` is ``{site: local operator}`` (a product of local operators, kept
+    as local terms) or a full-space matrix.
+    """
     down, up = thermal_rates(omega, gamma, T, mu, statistics)
+    if isinstance(A, dict):
+        mats = {i: ops.local_op(op, b.dims[i]).toarray() for i, op in A.items()}
+        dag = {i: m.conj().T for i, m in mats.items()}
+        if down > 0:
+            b.add_local_jump(mats, down, bath=bath, label=f"{bath}_down")
+        if up > 0:
+            b.add_local_jump(dag, up, bath=bath, label=f"{bath}_up")
+        return
     if down > 0:
         b.add_collective_jump(A, down, bath=bath, label=f"{bath}_down")
     if up > 0:
@@ -332,16 +344,17 @@ def xxz_thermal_chain(
     b.add_onsite(h / 2, "sigmaz")
     b.add_bath("left", T=T_l, mu=mu_l)
     b.add_bath("right", T=T_r, mu=mu_r)
-    H = b.build(check_symmetries=False).H
+    H = b.build(check_symmetries=False).H if form == "global" else None
     for bath, site, gamma, T, mu in (("left", 0, gamma_l, T_l, mu_l), ("right", n - 1, gamma_r, T_r, mu_r)):
-        A = ops.embed("sigmam", site, b.dims)
         if form == "local":
             try:
-                _local_thermal_jumps(b, A, bath, omega=h, gamma=gamma, T=T, mu=mu, statistics=statistics)
+                _local_thermal_jumps(
+                    b, {site: "sigmam"}, bath, omega=h, gamma=gamma, T=T, mu=mu, statistics=statistics
+                )
             except ValueError as err:
                 raise ValueError(f"bath {bath!r} at frequency h={h}: {err}") from None
         else:
-            comps = bohr_decomposition(H, A)
+            comps = bohr_decomposition(H, ops.embed("sigmam", site, b.dims))
             stat = statistics
             _secular_jumps(b, comps, bath, gamma=gamma, T=T, mu=mu, statistics=stat, what="xxz_thermal_chain")
     b.add_u1(_UP, name="N")
@@ -535,14 +548,15 @@ def two_node(
         charge = "num"
     b.add_bath("hot", T=T_h, mu=0.0)
     b.add_bath("cold", T=T_c, mu=0.0)
-    H = b.build(check_symmetries=False).H
+    H = b.build(check_symmetries=False).H if form == "global" else None
     M = np.array([[omega_h, g], [g, omega_c]])
     baths = (("hot", 0, omega_h, gamma_h, T_h), ("cold", 1, omega_c, gamma_c, T_c))
     for bath, site, omega, gamma, T in baths:
-        A = ops.embed(lowering, site, dims)
         if form == "local":
+            A = {site: lowering}
             _local_thermal_jumps(b, A, bath, omega=omega, gamma=gamma, T=T, mu=0.0, statistics="boson")
             continue
+        A = ops.embed(lowering, site, dims)
         comps = bohr_decomposition(H, A) if kind == "qubit" else _normal_mode_jumps(M, site, cutoff)
         _secular_jumps(b, comps, bath, gamma=gamma, T=T, mu=0.0, statistics="boson", what="two_node")
     b.add_u1(charge, name="N")

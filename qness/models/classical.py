@@ -19,7 +19,6 @@ from collections.abc import Mapping
 import numpy as np
 import scipy.sparse as sp
 
-from .. import operators as ops
 from ..model import LindbladModel, ModelBuilder
 from ._common import integer, nonneg
 
@@ -332,11 +331,9 @@ def tasep(
             b.add_jump(op, rate, sites=[site], bath=bath, label=label)
     for i in range(n - 1):
         if r["p"] > 0:
-            hop = ops.chain_operator({i: "sigmam", i + 1: "sigmap"}, dims)
-            b.add_collective_jump(hop, r["p"], label=f"hop_right_{i}")
+            b.add_local_jump({i: "sigmam", i + 1: "sigmap"}, r["p"], label=f"hop_right_{i}")
         if r["q"] > 0:
-            hop = ops.chain_operator({i: "sigmap", i + 1: "sigmam"}, dims)
-            b.add_collective_jump(hop, r["q"], label=f"hop_left_{i}")
+            b.add_local_jump({i: "sigmap", i + 1: "sigmam"}, r["q"], label=f"hop_left_{i}")
     b.add_u1(np.array([1, 0]), name="N")
     b.set_params(n=n, **r)
     return b.build()

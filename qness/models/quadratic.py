@@ -116,7 +116,7 @@ def harmonic_chain(
     b.add_bath("right", T=T_r, mu=0.0)
     for bath, site, gamma, T in (("left", 0, gamma_l, T_l), ("right", n - 1, gamma_r, T_r)):
         if form == "local":
-            A = ops.embed("destroy", site, dims)
+            A = {site: "destroy"}
             _local_thermal_jumps(b, A, bath, omega=omega, gamma=gamma, T=T, mu=0.0, statistics="boson")
             continue
         comps = _normal_mode_jumps(M, site, cutoff)
@@ -220,16 +220,16 @@ def fermionic_chain(
     mu_l, mu_r = real(mu_l, "mu_l"), real(mu_r, "mu_r")
     T_l, T_r = nonneg(T_l, "T_l"), nonneg(T_r, "T_r")
 
-    c = [ops.fermion_annihilation(j, n) for j in range(n)]
     b = ModelBuilder(2, n, name="fermionic_chain", site_kinds="fermion")
     b.add_onsite(eps, np.array([[1, 0], [0, 0]]))
-    for j in range(n - 1):
-        hop = c[j].T.conj() @ c[j + 1]
-        b.add_hamiltonian(-t * (hop + hop.T.conj()))
+    # c_j^+ c_{j+1} = sigma^+_j sigma^-_{j+1}: the Jordan-Wigner strings cancel
+    b.add_coupling(-t, "sigmap", "sigmam", plus_hc=True)
     b.add_bath("left", T=T_l, mu=mu_l)
     b.add_bath("right", T=T_r, mu=mu_r)
+    minus_z = -ops.sigmaz().toarray()
     for bath, site, gamma, T, mu in (("left", 0, gamma_l, T_l, mu_l), ("right", n - 1, gamma_r, T_r, mu_r)):
-        _local_thermal_jumps(b, c[site], bath, omega=eps, gamma=gamma, T=T, mu=mu, statistics="fermion")
+        c_site = {**{l: minus_z for l in range(site)}, site: "sigmam"}  # c_site with its string
+        _local_thermal_jumps(b, c_site, bath, omega=eps, gamma=gamma, T=T, mu=mu, statistics="fermion")
     b.add_u1(np.array([1, 0]), name="N")
     b.set_params(n=n, t=t, eps=eps, gamma_l=gamma_l, gamma_r=gamma_r, mu_l=mu_l, mu_r=mu_r, T_l=T_l, T_r=T_r)
     return b.build()
