@@ -110,7 +110,7 @@ def _operator_schmidt(M: np.ndarray, D1: int, D2: int, rtol: float = 1e-13):
 
 
 def liouvillian_mpo_arrays(sterms, dims) -> list[np.ndarray]:
-    """The Liouvillian as MPO tensors (shape ``(left, right, up, down)``; first and last without ``left``/``right``).
+    """The Liouvillian as MPO tensors of shape ``(left, right, up, down)`` (ends without left/right).
 
     Finite-state construction: channel 0 = "nothing placed yet", the last
     channel = "term complete", channels ``1..r_i`` carry the operator-Schmidt
