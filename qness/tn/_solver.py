@@ -592,7 +592,7 @@ def steady_state(
     if scale == 0:
         raise ValueError("the Liouvillian is zero: every state is stationary")
     dt0 = 0.5 / scale if dt is None else dt
-    cutoff = min(1e-5, tol / 100)
+    cutoff = min(1e-6, tol / 1000)
     psi = _product_state(terms, initial)
     ev = _Evolver(psi, gens, dims2, dims, cutoff)
     chi = min(16, max_bond)
@@ -621,7 +621,7 @@ def steady_state(
         t_evol = 0.0
         ev.discarded = 0.0
         prev_drift = None
-        target = 0.1 * tol
+        target = 0.03 * tol
         next_check = math.inf
         while True:
             old = ev.mps()
@@ -642,7 +642,7 @@ def steady_state(
             prev_drift = drift
             if stage < 0 and drift < next_check:
                 # warm-up: relax until the drift is well below this coarse step's own residual (its bias)
-                target = max(0.1 * tol, 0.1 * _mps_residual(L, cur))
+                target = max(0.03 * tol, 0.1 * _mps_residual(L, cur))
                 next_check = drift / 4
             if pbar is not None:
                 pbar.set_postfix(stage=stage, dt=f"{h:.3g}", t=f"{t_evol:.4g}", chi=chi, drift=f"{drift:.2e}")
