@@ -312,7 +312,10 @@ class TNSteadyState:
         (over the last stage), ``dt_schedule`` (list of stages: ``dt``,
         evolution time, steps, bond cap, residual), ``richardson`` (whether
         the returned state is the Richardson combination of the last two
-        stages), ``time`` (wall seconds), ``order``, ``tol``.
+        stages), ``stalled`` (halving ``dt`` stopped helping), ``drift_floor``
+        (a stage ended because its drift stopped falling, e.g. at a binding
+        cap), ``relaxation_rate`` and ``distance_estimate`` (slowest decay rate
+        seen and ``drift / rate``), ``time`` (wall seconds), ``order``, ``tol``.
     """
 
     def __init__(self, mps, terms, residual, converged, info):
@@ -619,10 +622,12 @@ def steady_state(
         nsteps = max(4, int(math.ceil(8.0 / (h * scale))))  # a chunk: a few units of the fastest time scale
         T = nsteps * h
         t_evol = 0.0
+        drift_floor = False
         ev.discarded = 0.0
         prev_drift = None
         target = 0.03 * tol
         next_check = math.inf
+        best_drift, since_best = math.inf, 0
         while True:
             old = ev.mps()
             ev.evolve(h, nsteps, order, chi)
@@ -652,6 +657,14 @@ def steady_state(
                 break
             if drift < target:
                 break
+            # a drift that stops falling (truncation noise at a binding cap) ends the stage: flagged
+            if drift < 0.9 * best_drift:
+                best_drift, since_best = drift, 0
+            else:
+                since_best += 1
+            if since_best >= 12:
+                drift_floor = True
+                break
         res = _mps_residual(L, cur)
         stages.append(
             {
@@ -661,6 +674,7 @@ def steady_state(
                 "bond_cap": chi,
                 "residual": res,
                 "drift": drift,
+                "drift_floor": drift_floor,
                 "discarded_weight": ev.discarded,
                 "warm_up": stage < 0,
             }
@@ -703,6 +717,7 @@ def steady_state(
         "capped": bool(capped),
         "time_limited": bool(time_limited),
         "stalled": bool(stalled),
+        "drift_floor": any(st["drift_floor"] for st in stages),
         "discarded_weight": float(ev.discarded_total),
         "discarded_weight_last": float(stages[-1]["discarded_weight"]),
         "max_discarded_per_gate": float(ev.max_discarded),
@@ -722,6 +737,8 @@ def steady_state(
             why.append(f"the bond cap max_bond={max_bond} was binding")
         if time_limited:
             why.append(f"the time limit of {time_limit:g} s was hit")
+        if info["drift_floor"]:
+            why.append("the state stopped approaching a fixed point (truncation noise)")
         if residual > tol and not why:
             why.append("halving dt (with Richardson extrapolation) stopped reducing the residual")
         warnings.warn(
