@@ -520,8 +520,9 @@ def steady_state(
         max_bond)`` and doubles the bond dimension while it is binding.
     tol : float, optional
         Target relative residual ``||L vec(rho)|| / ||vec(rho)||`` (default
-        ``1e-6``). Also sets the SVD truncation: singular values below
-        ``tol / 10`` times the largest are dropped.
+        ``1e-6``). Also sets the SVD truncation (singular values below
+        ``min(1e-6, tol / 1000)`` times the largest are dropped) and the
+        stage criterion (drift below ``tol / 30``).
     dt : float, optional
         First (largest) time step; default ``0.5 / max_i ||L_(i,i+1)||_2``.
         Later stages halve it.
@@ -565,14 +566,15 @@ def steady_state(
     each bond generator is a Lindbladian and its gate ``exp(x L_(i,i+1))`` is
     completely positive). ``vec(rho)`` is evolved with even/odd Trotter
     layers (quimb's ``trotter_schedule``), truncating each two-site update by
-    an SVD in the canonical form. In each stage (fixed ``dt``) the state is
-    evolved in chunks until the estimated distance to the stage's fixed
-    point, ``drift / rate`` (the change per unit time over the relaxation
-    rate estimated from two chunks), is below ``tol`` in relative norm; the
-    bond cap doubles whenever it binds. The fixed point of a symmetric
-    Trotter step differs from the NESS by ``O(dt^order)``, so each later
-    stage halves ``dt`` and the two last fixed points are combined by
-    Richardson extrapolation, ``(2^p rho(dt/2) - rho(dt)) / (2^p - 1)``;
+    an SVD in the canonical form. A warm-up at ``4 dt`` runs until the drift
+    (change of ``vec(rho)`` per unit time, relative) is a tenth of that coarse
+    fixed point's residual; then each stage (``dt``, ``dt/2``, ...) runs
+    until the drift is below ``tol / 30``, or stops falling (flag
+    ``drift_floor``); the bond cap doubles whenever it binds. The fixed point
+    of a symmetric Trotter step differs from the NESS by ``O(dt^order)``, so
+    each later stage halves ``dt`` and the two last fixed points are
+    combined by Richardson extrapolation,
+    ``(2^p rho(dt/2) - rho(dt)) / (2^p - 1)``;
     the state with the smallest true residual (from the Liouvillian MPO) is
     returned. No U(1) charges are used (dense tensors throughout).
     """
