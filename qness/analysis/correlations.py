@@ -40,7 +40,7 @@ import scipy.sparse.linalg as spla
 
 from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
 from ..operators import _is_qobj, as_csr
-from ..symmetry import Sector, detect_symmetry, full_sector, sectors, steady_sector
+from ..symmetry import Sector, detect_symmetry, full_sector, sectors
 
 __all__ = ["correlation", "g2", "emission_spectrum", "EmissionSpectrum"]
 
@@ -114,17 +114,21 @@ class _Setting:
         d = model.dim
         if isinstance(model, SuperoperatorModel):
             if symmetry not in ("auto", None):
-                raise ValueError("symmetry is not available for a Liouvillian given as a matrix (no H, jumps)")
+                raise ValueError(
+                    "symmetry is not available for a Liouvillian given as a matrix (no H, jumps)"
+                )
             self.sectors = [full_sector(d)]
         else:
             sym = _symmetry(model, symmetry)
-            self.sectors = sectors(model, sym, check=sym is not None and symmetry != "auto")
-        self.symmetry = None if len(self.sectors) == 1 else self.sectors[0].kind
-        self.steady = (
-            steady_sector(model, _symmetry(model, symmetry), check=False)
-            if len(self.sectors) > 1
-            else self.sectors[0]
-        )
+            if sym is None:
+                self.sectors = [full_sector(d)]
+            else:
+                # a declared symmetry is checked (as steady_state does); a detected one holds
+                self.sectors = sectors(model, sym, check=sym.name not in ("detected N", "detected parity"))
+        if len(self.sectors) == 1:
+            self.steady = self.sectors[0]
+        else:
+            self.steady = next(s for s in self.sectors if s.label == (1 if s.kind == "z2" else 0))
         self.ness = ness
         self.rho = self._rho(ness)
         self._matrices = {}
