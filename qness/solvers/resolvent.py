@@ -416,7 +416,7 @@ class LinearSolver:
         elif y.shape == (d * d,):
             Y, as_matrix = y.reshape((d, d), order="F"), False
         else:
-            raise ValueError(f"y must be a {d} x {d} matrix or a vector of length {d * d}, got {y.shape}")
+            raise ValueError(f"y must be {d} x {d} or a vector of length {d * d}, got shape {y.shape}")
         if project:
             if not self.drazin:
                 raise ValueError("project=True is for Drazin solvers (the steady-state sector at z = 0)")
