@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
 from ..operators import _is_qobj, as_csr
+from ..solvers.resolvent import drazin, resolvent
 from ..symmetry import Sector, detect_symmetry, full_sector, sectors
 
 __all__ = ["correlation", "g2", "emission_spectrum", "EmissionSpectrum"]
@@ -112,6 +112,7 @@ class _Setting:
         model = as_model(model)
         self.model = model
         d = model.dim
+        self.sym = None
         if isinstance(model, SuperoperatorModel):
             if symmetry not in ("auto", None):
                 raise ValueError(
@@ -120,6 +121,7 @@ class _Setting:
             self.sectors = [full_sector(d)]
         else:
             sym = _symmetry(model, symmetry)
+            self.sym = sym
             if sym is None:
                 self.sectors = [full_sector(d)]
             else:
@@ -379,8 +381,9 @@ class EmissionSpectrum:
         ``<dA^+ dA> = <A^+ A> - |<A>|^2``, the incoherent power: the sum rule
         is ``integral S(omega) domega / (2 pi) = power``.
     info : dict
-        ``sectors`` (label, size, solves of each sector used), ``solver``
-        (how the resolvent was solved), ``time`` (s).
+        ``sectors``: for each sector used, its ``label``, ``size``,
+        ``solves``, ``routes`` (``Dense``/``Direct``/``Krylov``), Krylov
+        ``iterations`` (total) and ``setup_time`` (s); ``time`` (s, total).
     """
 
     omegas: np.ndarray
@@ -397,32 +400,9 @@ class EmissionSpectrum:
         )
 
 
-class _LocalResolvent:
-    """``(M - z)^{-1} y`` by sparse LU per shift; in the steady sector on trace-zero ``y``."""
-
-    def __init__(self, M: sp.csr_array, steady: np.ndarray | None, trace: np.ndarray | None):
-        self.M = sp.csc_array(M)
-        self.n = M.shape[0]
-        self.steady, self.trace = steady, trace
-        self.solves = 0
-
-    def solve(self, z: complex, y: np.ndarray) -> np.ndarray:
-        n = self.n
-        A = self.M - z * sp.eye_array(n, format="csc", dtype=np.complex128)
-        self.solves += 1
-        if self.steady is None:
-            return spla.splu(A, permc_spec="COLAMD").solve(y)
-        # bordered: (M - z) x + r lam = y, t.x = 0; lam = t.y = 0 for trace-zero y, and the
-        # system is regular at z = 0 when the steady state is unique
-        K = sp.bmat(
-            [[A, sp.csc_array(self.steady.reshape(-1, 1))], [sp.csc_array(self.trace.reshape(1, -1)), None]],
-            format="csc",
-        )
-        rhs = np.concatenate([y, [0.0]])
-        return spla.splu(K, permc_spec="COLAMD").solve(rhs)[:n]
-
-
-def emission_spectrum(model, A, omegas, ness=None, *, symmetry="auto") -> EmissionSpectrum:
+def emission_spectrum(
+    model, A, omegas, ness=None, *, symmetry="auto", method=None, **options
+) -> EmissionSpectrum:
     r"""Incoherent emission spectrum of ``A`` in the steady state, one resolvent solve per frequency.
 
     Parameters
@@ -438,6 +418,13 @@ def emission_spectrum(model, A, omegas, ness=None, *, symmetry="auto") -> Emissi
         The steady state; computed if omitted.
     symmetry : "auto", None, U1Symmetry or Z2Symmetry
         Sectors to solve in (see :func:`correlation`).
+    method : Auto, Dense, Direct, Krylov, str or None
+        Route of the resolvent solves (:func:`qness.solvers.resolvent.resolvent`):
+        ``None`` is ``Auto()`` (dense LU for small sectors, sparse LU, or
+        GMRES preconditioned by the shifted no-jump (Sylvester) inverse for
+        many-body sectors).
+    **options
+        Settings of the method (e.g. ``rtol=1e-10`` for Krylov).
 
     Returns
     -------
@@ -449,7 +436,10 @@ def emission_spectrum(model, A, omegas, ness=None, *, symmetry="auto") -> Emissi
     ------
     TypeError, ValueError
         As :func:`correlation` (``omegas`` may be negative but must be real
-        and finite).
+        and finite). ``TypeError`` for a model given only as a Liouvillian
+        matrix (the resolvent engine needs ``H`` and the jumps).
+    ConvergenceError
+        If a Krylov solve misses its ``rtol``.
 
     Notes
     -----
@@ -502,19 +492,32 @@ def emission_spectrum(model, A, omegas, ness=None, *, symmetry="auto") -> Emissi
     y_full = np.asarray(dA @ rho)
     S = np.zeros(w.size)
     used = []
+    sym = setting.sym
     for s, a, y in setting.pieces(y_full, dAd):
-        M = setting.matrix(s)
-        if s is setting.steady or (s.kind == "full"):
-            r = s.from_full(rho) if s.kind != "full" else rho.ravel(order="F").astype(np.complex128)
-            t = s.trace_vector() if s.kind != "full" else np.eye(d).ravel(order="F")
-            solver = _LocalResolvent(M, r, t)
-        else:
-            solver = _LocalResolvent(M, None, None)
+        steady = s is setting.steady
+        if steady:
+            r_ss, t_ss = s.from_full(rho), s.trace_vector()
+        entry = {"label": s.label, "size": s.size, "routes": set(), "iterations": 0, "setup_time": 0.0}
         for i, om in enumerate(w):
-            x = solver.solve(1j * om, y)
+            if steady and om == 0:
+                # L is singular here: the trace-zero (Drazin) solution; dA rho has trace zero
+                solver = drazin(setting.model, symmetry=sym, method=method, **options)
+            else:
+                solver = resolvent(setting.model, 1j * om, sector=s, method=method, **options)
+            if solver.sector.size != s.size:  # pragma: no cover - same symmetry, same sectors
+                raise AssertionError("resolvent sector mismatch")
+            x = solver.solve_sector(y)
+            if steady:
+                # no component along rho_ss (exact: Tr y = 0); drop what rounding puts there near w = 0
+                x = x - (t_ss @ x) * r_ss
             S[i] += -2.0 * np.real(a @ x)
-        used.append({"label": s.label, "size": s.size, "solves": solver.solves})
-    info = {"sectors": used, "solver": "splu", "time": time.perf_counter() - t0}
+            entry["routes"].add(solver.info["route"])
+            entry["iterations"] += int(np.sum(solver.info["iterations"]))
+            entry["setup_time"] += solver.info["setup_time"]
+        entry["routes"] = sorted(entry["routes"])
+        entry["solves"] = w.size
+        used.append(entry)
+    info = {"sectors": used, "time": time.perf_counter() - t0}
     return EmissionSpectrum(
         omegas_in, S.reshape(omegas_in.shape) if omegas_in.ndim else S[0], mean, abs(mean) ** 2, power, info
     )
