@@ -219,6 +219,11 @@ def test_many_body_emission_spectrum_sectors_against_full_space():
     full = emission_spectrum(m, A, w, ness, symmetry=None)
     np.testing.assert_allclose(sec.S, full.S, rtol=0, atol=1e-11)
     assert len(sec.info["sectors"]) > 1 and len(full.info["sectors"]) == 1
+    # every route of the engine, the Krylov one with its Sylvester preconditioner shared across shifts
+    for method, opts in [("dense", {}), ("direct", {}), ("krylov", {"rtol": 1e-13})]:
+        other = emission_spectrum(m, A, w, ness, method=method, **opts)
+        assert {r for x in other.info["sectors"] for r in x["routes"]} == {method.capitalize()}
+        np.testing.assert_allclose(other.S, sec.S, rtol=0, atol=1e-11)
     # against the pseudo-inverse on the trace-zero complement, densely
     L = _dense_L(m)
     rho = ness.rho

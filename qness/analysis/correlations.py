@@ -36,10 +36,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
 from ..operators import _is_qobj, as_csr
-from ..solvers.resolvent import drazin, resolvent
+from ..solvers.resolvent import LinearSolver, _prepare, drazin
 from ..symmetry import Sector, detect_symmetry, full_sector, sectors
 
 __all__ = ["correlation", "g2", "emission_spectrum", "EmissionSpectrum"]
@@ -383,7 +384,8 @@ class EmissionSpectrum:
     info : dict
         ``sectors``: for each sector used, its ``label``, ``size``,
         ``solves``, ``routes`` (``Dense``/``Direct``/``Krylov``), Krylov
-        ``iterations`` (total) and ``setup_time`` (s); ``time`` (s, total).
+        ``iterations`` (total), ``auto`` (why ``Auto`` chose the route);
+        ``time`` (s, total).
     """
 
     omegas: np.ndarray
@@ -398,6 +400,43 @@ class EmissionSpectrum:
             f"EmissionSpectrum({np.size(self.omegas)} frequencies, power={self.power:.6g}, "
             f"coherent_weight={self.coherent_weight:.6g})"
         )
+
+
+class _SharedShiftSolver(LinearSolver):
+    """The engine's :class:`~qness.solvers.resolvent.LinearSolver` at one shift ``z``, reusing
+    across shifts what does not depend on ``z`` (a thin wrapper).
+
+    :func:`~qness.solvers.resolvent.resolvent` assembles the sector matrix (or its matrix-free
+    operator) and eigen/Schur-decomposes the blocks of ``H_eff`` for the Sylvester preconditioner
+    anew for every shift; a spectrum needs the same sector at hundreds of shifts. Here the sector
+    matrix, the operator and the decomposed preconditioner (applied with
+    ``_SylvesterInverse.solve(y, shift=z)``, identical to one built at ``z``) are built once and
+    kept in ``shared``; the LU (Dense, Direct) or GMRES solve is the engine's.
+    """
+
+    def __init__(self, model, sector: Sector, z: complex, method, shared: dict):
+        self._shared = shared
+        self._M = shared.get("M")
+        super().__init__(model, sector, z, False, method)
+        if getattr(self, "_M", None) is not None:
+            shared.setdefault("M", self._M)
+
+    def _setup_krylov(self, method):
+        if method.preconditioner != "sylvester":
+            super()._setup_krylov(method)
+            return
+        sec, model, z, n = self.sector, self.model, self.z, self.n
+        if "op" not in self._shared:
+            self._shared["op"] = self._matrix() if not method.matrix_free else sec.operator(model)
+        if "P" not in self._shared:
+            self._shared["P"] = sec.sylvester_preconditioner(model, shift=0.0)
+        L, P = self._shared["op"], self._shared["P"]
+        self._op = spla.LinearOperator(
+            (n, n), matvec=lambda x: np.asarray(L @ x).ravel() - z * x, dtype=np.complex128
+        )
+        self._prec = spla.LinearOperator((n, n), matvec=lambda y: P.solve(y, shift=z), dtype=np.complex128)
+        self.info["preconditioner_route"] = P.route
+        self._solve = None
 
 
 def emission_spectrum(
@@ -493,19 +532,29 @@ def emission_spectrum(
     S = np.zeros(w.size)
     used = []
     sym = setting.sym
+    if isinstance(setting.model, SuperoperatorModel):
+        raise TypeError(
+            "emission_spectrum needs a LindbladModel (H and jump operators) for the resolvent engine; "
+            "got a Liouvillian matrix (SuperoperatorModel)"
+        )
+    model, method = _prepare(setting.model, method, options)
     for s, a, y in setting.pieces(y_full, dAd):
         steady = s is setting.steady
         if steady:
             r_ss, t_ss = s.from_full(rho), s.trace_vector()
-        entry = {"label": s.label, "size": s.size, "routes": set(), "iterations": 0, "setup_time": 0.0}
+        entry = {"label": s.label, "size": s.size, "routes": set(), "iterations": 0}
+        shared, chosen = {}, method
         for i, om in enumerate(w):
             if steady and om == 0:
                 # L is singular here: the trace-zero (Drazin) solution; dA rho has trace zero
-                solver = drazin(setting.model, symmetry=sym, method=method, **options)
+                solver = drazin(model, symmetry=sym, method=chosen)
+                if solver.sector.size != s.size:  # pragma: no cover - same symmetry, same sectors
+                    raise AssertionError("drazin solved in another sector")
             else:
-                solver = resolvent(setting.model, 1j * om, sector=s, method=method, **options)
-            if solver.sector.size != s.size:  # pragma: no cover - same symmetry, same sectors
-                raise AssertionError("resolvent sector mismatch")
+                solver = _SharedShiftSolver(model, s, 1j * om, chosen, shared)
+                chosen = solver.method  # Auto decides once per sector
+                if "auto" in solver.info:
+                    entry["auto"] = solver.info["auto"]
             x = solver.solve_sector(y)
             if steady:
                 # no component along rho_ss (exact: Tr y = 0); drop what rounding puts there near w = 0
@@ -513,7 +562,6 @@ def emission_spectrum(
             S[i] += -2.0 * np.real(a @ x)
             entry["routes"].add(solver.info["route"])
             entry["iterations"] += int(np.sum(solver.info["iterations"]))
-            entry["setup_time"] += solver.info["setup_time"]
         entry["routes"] = sorted(entry["routes"])
         entry["solves"] = w.size
         used.append(entry)
