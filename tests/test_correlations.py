@@ -237,6 +237,30 @@ def test_many_body_emission_spectrum_sectors_against_full_space():
     np.testing.assert_allclose(sec.S, ref, rtol=0, atol=1e-10)
 
 
+def test_z2_sectors_and_liouvillian_input():
+    # two-photon Kerr: a Z2 parity; a (odd) maps rho_ss into the s = -1 sector
+    m = qness.models.kerr(16, detuning=0.3, U=0.5, F=0.0, kappa=1.0, G=1.2, eta=0.2)
+    assert m.z2() is not None
+    a = qness.operators.destroy(16)
+    ness = qness.steady_state(m)
+    taus = np.array([0.0, 0.7, 2.5])
+    for A, B in [(a.T.conj(), a), (a.T.conj() @ a, a @ a)]:
+        got = correlation(m, A, B, taus, ness)
+        np.testing.assert_allclose(got, correlation(m, A, B, taus, ness, symmetry=None), rtol=0, atol=1e-11)
+    w = np.array([-1.0, 0.0, 2.0])
+    np.testing.assert_allclose(
+        emission_spectrum(m, a, w, ness).S, emission_spectrum(m, a, w, ness, symmetry=None).S, atol=1e-11
+    )
+    # a Liouvillian given as a matrix (SuperoperatorModel): the whole space, the same correlation
+    H, c_ops = m.to_qutip()
+    L = qutip.liouvillian(H, c_ops)
+    np.testing.assert_allclose(
+        correlation(L, a.T.conj(), a, taus, ness), correlation(m, a.T.conj(), a, taus, ness), atol=1e-11
+    )
+    with pytest.raises(TypeError, match="needs a LindbladModel"):
+        emission_spectrum(L, a, w, ness)
+
+
 # --------------------------------------------------------------------------- consistency
 def test_g2_zero_delay_equals_the_equal_time_g2_of_the_state():
     H, c_ops, a = _kerr_qutip()
