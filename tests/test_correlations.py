@@ -330,3 +330,10 @@ def test_bad_input():
         correlation((H, c_ops), wrong, c_ops[1], [0.0])
     with pytest.raises(TypeError, match="ness must be"):
         correlation(m, ok, ok, [0.0], ness="steady")
+    xxz = _xxz(2)
+    coherent = np.full((4, 4), 0.25)  # |++><++|: coherences between magnetisation sectors
+    with pytest.raises(ValueError, match="outside the steady-state sector"):
+        correlation(xxz, np.eye(4), np.eye(4), [0.0], ness=coherent)
+    np.testing.assert_allclose(
+        correlation(xxz, np.eye(4), np.eye(4), [0.0], ness=coherent, symmetry=None), 1.0
+    )

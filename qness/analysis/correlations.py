@@ -115,9 +115,14 @@ class _Setting:
         d = model.dim
         self.sym = None
         if isinstance(model, SuperoperatorModel):
-            if symmetry not in ("auto", None):
+            if symmetry is not None and symmetry is not False and not isinstance(symmetry, str):
                 raise ValueError(
-                    "symmetry is not available for a Liouvillian given as a matrix (no H, jumps)"
+                    "symmetry is not available for a Liouvillian given as a matrix (no H, jumps): "
+                    "use 'auto' or None"
+                )
+            if isinstance(symmetry, str) and symmetry != "auto":
+                raise ValueError(
+                    f"symmetry must be 'auto', None, a U1Symmetry or a Z2Symmetry; got {symmetry!r}"
                 )
             self.sectors = [full_sector(d)]
         else:
@@ -160,8 +165,16 @@ class _Setting:
         if abs(tr - 1) > 1e-8:
             raise ValueError(f"ness must have trace 1, got {tr:.6g}")
         if self.steady.kind != "full":
-            # the NESS lives in the steady sector: drop rounding noise outside it
-            rho = self.steady.to_full(self.steady.from_full(rho))
+            # the NESS lives in the steady sector: drop rounding noise outside it, refuse more
+            inside = self.steady.to_full(self.steady.from_full(rho))
+            outside = float(np.linalg.norm(rho - inside))
+            if outside > 1e-8 * max(float(np.linalg.norm(rho)), 1e-300):
+                raise ValueError(
+                    f"ness has weight {outside:.2e} outside the steady-state sector of the model's "
+                    f"symmetry ({self.steady.kind}): it is not this model's steady state (pass "
+                    "symmetry=None to work in the whole space anyway)"
+                )
+            rho = inside
         return rho
 
     def matrix(self, sector: Sector) -> sp.csr_array:
@@ -269,7 +282,8 @@ def correlation(model, A, B, taus, ness=None, *, symmetry="auto") -> np.ndarray:
     ValueError
         If an operator's shape (or a ``Qobj``'s tensor dims) does not match
         the model, ``taus`` has negative or non-finite entries or more than
-        one dimension, or ``ness`` has the wrong shape or trace.
+        one dimension, or ``ness`` has the wrong shape or trace, or weight
+        outside the steady-state symmetry sector.
 
     Notes
     -----
