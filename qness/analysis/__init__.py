@@ -16,9 +16,14 @@ balance
 transitions
     Dissipative phase transitions: gap scans, finite-size scaling, locating
     the transition, Wigner function, g2(0), metastable states.
+counting
+    Full counting statistics: cumulants of weighted jump counts (current,
+    noise, skewness, ...), the scaled cumulant generating function and rate
+    function, the Gallavotti-Cohen check, finite-frequency current noise.
 """
 
-from . import balance, entanglement, thermo, transitions
+from . import balance, counting, entanglement, thermo, transitions
+from .counting import FluctuationTheoremWarning, cumulants, gallavotti_cohen, noise_spectrum, scgf
 from .thermo import (
     SecondLawWarning,
     bond_current_operators,
@@ -37,6 +42,12 @@ __all__ = [
     "entanglement",
     "balance",
     "transitions",
+    "counting",
+    "cumulants",
+    "scgf",
+    "noise_spectrum",
+    "gallavotti_cohen",
+    "FluctuationTheoremWarning",
     "finite_size_scaling",
     "gap_scan",
     "metastable_states",
