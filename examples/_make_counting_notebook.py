@@ -1,4 +1,4 @@
-"""Build examples/current_fluctuations.ipynb (without outputs): ``python examples/_make_counting_notebook.py``.
+"""Build examples/current_fluctuations.ipynb (no outputs): ``python examples/_make_counting_notebook.py``.
 
 Kept apart from ``_make_notebooks.py`` (same helpers, same conventions) so that
 branches adding notebooks do not edit one file.
