@@ -186,3 +186,17 @@ def test_z2_sectors_match_dense(method):
     x = solver.solve(Y).ravel(order="F")
     ref = np.linalg.solve(L - 0.7j * np.eye(d * d), Y.ravel(order="F"))
     assert np.allclose(x, ref, atol=1e-9 * np.abs(ref).max())
+
+
+def test_reuse_keeps_the_preconditioner():
+    model = qness.models.boundary_driven_xxz(4, delta=0.5)
+    L = dense_liouvillian(model)
+    first = resolvent(model, -0.5j, sector=1, method="krylov")
+    second = resolvent(model, 1.5 - 2.0j, method="krylov", reuse=first)
+    assert second.info.get("preconditioner_reused") and second.sector is first.sector
+    Y = _random_in(second.sector, np.random.default_rng(11))
+    x = second.solve(Y).ravel(order="F")
+    ref = np.linalg.solve(L - (1.5 - 2.0j) * np.eye(L.shape[0]), Y.ravel(order="F"))
+    assert np.allclose(x, ref, atol=1e-9 * np.abs(ref).max())
+    with pytest.raises(TypeError, match="reuse must be"):
+        resolvent(model, 1j, reuse="x")

@@ -286,7 +286,7 @@ def _check_order(order):
 
 # ------------------------------------------------------------------ cumulants
 def cumulants(model, ness=None, counted=None, order: int = 3, *, symmetry="auto", method=None, **options):
-    """Scaled cumulants ``C_1 ... C_order`` of a weighted jump count in the NESS.
+    """Scaled cumulants ``C_1`` to ``C_order`` of a weighted jump count in the NESS.
 
     Parameters
     ----------
@@ -754,6 +754,7 @@ def noise_spectrum(
     y = y - (t @ y) * rho
     out = np.empty(flat.size)
     cache = {}
+    prev = None
     for i, om in enumerate(flat):
         if om in cache:
             out[i] = cache[om]
@@ -762,7 +763,9 @@ def noise_spectrum(
         if om == 0.0:
             solver = drazin(model, symmetry=symmetry, method=method, **options)
         else:
-            solver = resolvent(model, 1j * om, sector=sector, method=method, **options)
+            # reuse: the Sylvester preconditioner's block decompositions carry over between frequencies
+            solver = resolvent(model, 1j * om, sector=sector, method=method, reuse=prev, **options)
+            prev = solver
         x = solver.solve_sector(y)
         cache[om] = out[i] = K - 2.0 * float((t @ (J1 @ x)).real)
     return out.reshape(w.shape)
