@@ -14,7 +14,9 @@ I_ops=[J_out - J_in])`` at ``w = 0`` (its sparse "direct" method, which
 forms the projector ``Q = 1 - |rho>><<1|`` as a sparse matrix with
 ``d^4`` stored entries). Agreement: largest relative difference of
 ``C_1, C_2, C_3``. A last column checks ``C_1`` against the bond spin
-current from the state alone (continuity).
+current from the state alone (continuity). A second table compares the
+finite-frequency noise ``noise_spectrum`` with ``countstat_current_noise(...,
+wlist=...)`` (``--only-omegas`` runs it alone).
 """
 
 import argparse
@@ -51,6 +53,46 @@ RUN_QUTIP = (
 )
 
 
+RUN_QNESS_W = (
+    "from qness.analysis.counting import noise_spectrum\n"
+    "ness = qness.steady_state(model)\n"
+    "S = noise_spectrum(model, counted, {omegas}, ness=ness)\n"
+    "extra = dict(S=S.tolist())\n"
+)
+RUN_QUTIP_W = RUN_QUTIP.replace("I_ops=[Jo - Ji])", "I_ops=[Jo - Ji], wlist={omegas})").replace(
+    "extra = dict(C=[float(cur[0]), float(noise[0, 0, 0]), float(skew[0, 0])])",
+    "extra = dict(S=noise[0, 0, :].tolist())",
+)
+
+
+def frequencies(lengths, omegas, timeout):
+    """Finite-frequency noise S(w): noise_spectrum against countstat_current_noise(wlist=...)."""
+    print()
+    print(f"Finite-frequency noise at w = {omegas}")
+    print()
+    print(
+        "| n | qness time (s) | qness peak (MiB) | QuTiP time (s) | QuTiP peak (MiB) | max rel. diff S(w) | S(w) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---|")
+    for n in lengths:
+        setup = SETUP.format(n=n)
+        q = measure(setup, RUN_QNESS_W.format(omegas=list(omegas)))
+        r = measure(setup, RUN_QUTIP_W.replace("{omegas}", str(list(omegas))), timeout=timeout)
+        if "error" in q:
+            print(f"| {n} | error: {q['error']} | | | | | |")
+            continue
+        S = q["extra"]["S"]
+        if "error" in r:
+            qt = f"error: {r['error']}", "-", "-"
+        else:
+            qt = f"{r['time']:.2f}", f"{r['peak_mib']:.0f}", f"{rel(S, r['extra']['S']):.1e}"
+        vals = ", ".join(f"{v:.6f}" for v in S)
+        print(
+            f"| {n} | {q['time']:.2f} | {q['peak_mib']:.0f} | {qt[0]} | {qt[1]} | {qt[2]} | {vals} |",
+            flush=True,
+        )
+
+
 def rel(a, b):
     return max(abs(x - y) / max(abs(y), 1e-300) for x, y in zip(a, b))
 
@@ -61,7 +103,13 @@ def main():
     ap.add_argument("--qutip", type=int, nargs="*", default=[3, 4, 5, 6], help="lengths run by both")
     ap.add_argument("--qness-only", type=int, nargs="*", default=[7, 8, 9, 10], help="lengths beyond QuTiP")
     ap.add_argument("--qutip-timeout", type=float, default=900.0)
+    ap.add_argument("--omega-lengths", type=int, nargs="*", default=[3, 4, 5], help="lengths for S(w)")
+    ap.add_argument("--omegas", type=float, nargs="*", default=[0.5, 1.0, 2.0])
+    ap.add_argument("--only-omegas", action="store_true", help="run the finite-frequency table only")
     args = ap.parse_args()
+    if args.only_omegas:
+        frequencies(args.omega_lengths, args.omegas, args.qutip_timeout)
+        return
     both = [3, 4] if args.quick else args.qutip
     alone = [] if args.quick else args.qness_only
     print(
@@ -95,6 +143,7 @@ def main():
             f"{qt[2]} | {C[0]:.8f} | {C[1]:.8f} | {e['fano']:.6f} | {c3} | {e['bond_err']:.1e} |",
             flush=True,
         )
+    frequencies([3] if args.quick else args.omega_lengths, args.omegas, args.qutip_timeout)
 
 
 if __name__ == "__main__":
