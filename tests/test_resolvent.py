@@ -164,3 +164,39 @@ def test_non_unique_steady_state():
     model = qness.from_qutip(0 * H, [c])
     with pytest.raises(NonUniqueSteadyStateError):
         drazin(model, method="dense", symmetry=None)
+
+
+@pytest.mark.parametrize("method", ["dense", "krylov"])
+def test_z2_sectors_match_dense(method):
+    # two-photon driven Kerr resonator: parity sectors s = +1 (steady) and s = -1
+    model = qness.models.kerr(6, detuning=0.4, U=0.5, F=0.0, G=0.8, kappa=1.0, eta=0.3)
+    assert model.z2() is not None
+    d = model.dim
+    L = dense_liouvillian(model)
+    rho = dense_steady_state(model)
+    rng = np.random.default_rng(9)
+    Y = _random_in(drazin(model).sector, rng)
+    Y = Y - np.trace(Y) * rho
+    x = drazin(model, method=method).solve(Y)
+    ref = _dense_drazin(L, Y.ravel(order="F"), d).reshape((d, d), order="F")
+    assert np.allclose(x, ref, atol=1e-9 * np.abs(ref).max())
+    solver = resolvent(model, 0.7j, sector=-1, method=method)
+    assert solver.sector.kind == "z2" and solver.sector.label == -1
+    Y = _random_in(solver.sector, rng)
+    x = solver.solve(Y).ravel(order="F")
+    ref = np.linalg.solve(L - 0.7j * np.eye(d * d), Y.ravel(order="F"))
+    assert np.allclose(x, ref, atol=1e-9 * np.abs(ref).max())
+
+
+def test_reuse_keeps_the_preconditioner():
+    model = qness.models.boundary_driven_xxz(4, delta=0.5)
+    L = dense_liouvillian(model)
+    first = resolvent(model, -0.5j, sector=1, method="krylov")
+    second = resolvent(model, 1.5 - 2.0j, method="krylov", reuse=first)
+    assert second.info.get("preconditioner_reused") and second.sector is first.sector
+    Y = _random_in(second.sector, np.random.default_rng(11))
+    x = second.solve(Y).ravel(order="F")
+    ref = np.linalg.solve(L - (1.5 - 2.0j) * np.eye(L.shape[0]), Y.ravel(order="F"))
+    assert np.allclose(x, ref, atol=1e-9 * np.abs(ref).max())
+    with pytest.raises(TypeError, match="reuse must be"):
+        resolvent(model, 1j, reuse="x")

@@ -40,6 +40,7 @@ fits in half the memory, else Krylov).
 
 from __future__ import annotations
 
+import copy
 import time
 import warnings
 
@@ -50,7 +51,7 @@ import scipy.sparse.linalg as spla
 
 from .._threads import limit_blas
 from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
-from ..symmetry import Sector, detect_symmetry, full_sector, sectors
+from ..symmetry import Sector, _SylvesterInverse, detect_symmetry, full_sector, sectors
 from .errors import ConvergenceError, NonUniqueSteadyStateError
 from .methods import Auto, Dense, Direct, Krylov, resolve_method
 
@@ -134,7 +135,8 @@ class LinearSolver:
         (relative residual of the last solve, ``||b - A x|| / ||b||``).
     """
 
-    def __init__(self, model, sector: Sector, z: complex, drazin_: bool, method):
+    def __init__(self, model, sector: Sector, z: complex, drazin_: bool, method, reuse=None):
+        self._reuse = reuse
         self.model = model
         self.sector = sector
         self.z = z
@@ -286,7 +288,15 @@ class LinearSolver:
         self._op = spla.LinearOperator((n, n), matvec=mv, dtype=np.complex128)
         self._prec = None
         if method.preconditioner == "sylvester":
-            self._prec = sec.sylvester_preconditioner(model, shift=z)
+            base = getattr(self._reuse, "_prec", None)
+            if isinstance(base, _SylvesterInverse) and base.sector is sec:
+                # same sector: keep the eigen/Schur decompositions of H_eff's blocks, new denominators
+                self._prec = copy.copy(base)
+                self._prec.shift = z
+                self._prec.den = [base._denominators(p, z) for p in range(len(sec.pairs))]
+                self.info["preconditioner_reused"] = True
+            else:
+                self._prec = sec.sylvester_preconditioner(model, shift=z)
             self.info["preconditioner_route"] = self._prec.route
         elif method.preconditioner == "ilu":
             ilu = spla.spilu(
@@ -508,7 +518,9 @@ def drazin(model, *, symmetry="auto", method=None, **options) -> LinearSolver:
     return LinearSolver(model, sec, 0j, True, method)
 
 
-def resolvent(model, z, *, sector="steady", symmetry="auto", method=None, **options) -> LinearSolver:
+def resolvent(
+    model, z, *, sector="steady", symmetry="auto", method=None, reuse=None, **options
+) -> LinearSolver:
     """Solver of the shifted equation ``(L - z) x = y`` in one symmetry sector.
 
     Parameters
@@ -533,6 +545,11 @@ def resolvent(model, z, *, sector="steady", symmetry="auto", method=None, **opti
     method : Auto, Dense, Direct, Krylov, str or None
         The route (``None``: ``Auto()``). Krylov is right-preconditioned by
         the exact inverse of the shifted no-jump part ``(L0 - z)^{-1}``.
+    reuse : LinearSolver, optional
+        A solver of the same model and sector (e.g. at another frequency):
+        its Sylvester preconditioner's block decompositions of ``H_eff`` are
+        reused with the new shift (Krylov route; ignored otherwise). The
+        sector is then taken from it.
     **options
         Settings of the method.
 
@@ -562,10 +579,19 @@ def resolvent(model, z, *, sector="steady", symmetry="auto", method=None, **opti
     """
     z = _check_z(z)
     model, method = _prepare(model, method, options)
-    sec = _find_sector(model, sector, symmetry)
+    if reuse is not None:
+        if not isinstance(reuse, LinearSolver):
+            raise TypeError(f"reuse must be a LinearSolver, got {type(reuse).__name__}")
+        if reuse.sector.d != model.dim:
+            raise ValueError(
+                f"reuse: the solver is for dimension {reuse.sector.d}, the model has {model.dim}"
+            )
+        sec = reuse.sector
+    else:
+        sec = _find_sector(model, sector, symmetry)
     if z == 0 and np.any(sec.trace_vector()):
         raise ValueError(
             "z = 0 in a sector holding the steady state: L is singular there; use drazin(model) for the "
             "trace-zero solution"
         )
-    return LinearSolver(model, sec, z, False, method)
+    return LinearSolver(model, sec, z, False, method, reuse=reuse)
