@@ -16,9 +16,22 @@ balance
 transitions
     Dissipative phase transitions: gap scans, finite-size scaling, locating
     the transition, Wigner function, g2(0), metastable states.
+counting
+    Full counting statistics: cumulants of weighted jump counts (current,
+    noise, skewness, ...), the scaled cumulant generating function and rate
+    function, the Gallavotti-Cohen check, finite-frequency current noise.
+correlations
+    Two-time correlation functions ``<A(tau) B(0)>`` of the NESS (quantum
+    regression), ``g2(tau)`` and emission spectra.
+
+``qness.analysis.g2`` is the equal-time ``g2(0)`` of a state (a bosonic
+mode); the delay-resolved ``g2(tau)`` of any operator in the NESS of a model
+is :func:`qness.analysis.correlations.g2`.
 """
 
-from . import balance, entanglement, thermo, transitions
+from . import balance, correlations, counting, entanglement, thermo, transitions
+from .correlations import EmissionSpectrum, correlation, emission_spectrum
+from .counting import FluctuationTheoremWarning, cumulants, gallavotti_cohen, noise_spectrum, scgf
 from .thermo import (
     SecondLawWarning,
     bond_current_operators,
@@ -37,6 +50,16 @@ __all__ = [
     "entanglement",
     "balance",
     "transitions",
+    "counting",
+    "cumulants",
+    "scgf",
+    "noise_spectrum",
+    "gallavotti_cohen",
+    "FluctuationTheoremWarning",
+    "correlations",
+    "correlation",
+    "emission_spectrum",
+    "EmissionSpectrum",
     "finite_size_scaling",
     "gap_scan",
     "metastable_states",

@@ -1,0 +1,597 @@
+"""Linear solves with the Liouvillian: the Drazin inverse and the resolvent, sector by sector.
+
+Counting statistics, current noise, two-time correlations and emission spectra
+all reduce to repeated linear solves with the Liouvillian ``L`` (column
+stacking, ``vec(rho) = rho.ravel(order="F")``):
+
+* :func:`drazin` -- ``L x = y`` for a trace-zero ``y`` in the steady-state
+  sector, returning the trace-zero solution ``x = L^D y`` (``L^D`` the Drazin,
+  here group, inverse of ``L``: ``L L^D = L^D L = Q = 1 - |rho_ss>><<1|``).
+  Solved as the steady state is, with the equation of the first diagonal
+  element replaced by ``c Tr(x) = 0`` (that row is redundant: ``Tr L x = 0 =
+  Tr y``), so the same trace-augmented matrix is factorised.
+* :func:`resolvent` -- ``(L - z) x = y`` for a complex ``z`` in a *given*
+  symmetry sector (for ``z = -i w`` the Fourier transform
+  ``int_0^inf e^{i w t} e^{L t} dt = -(L + i w)^{-1} = -(L - z)^{-1}``). An
+  operator ``A`` with U(1) charge ``q`` maps ``rho_ss`` into the sector ``q``
+  (``n_left - n_right = q``), so correlation spectra solve there.
+
+Both return a solver object that is set up once (the sparse LU factorised
+once, or the Sylvester preconditioner built once) and then applied to any
+number of right-hand sides, with no dense ``D x D`` matrix for ``D = d^2``:
+
+* ``solver.solve(y)`` takes and returns the full space: a ``d x d`` matrix, or
+  a column-stacked vector of length ``d^2``; ``y`` must lie in the solver's
+  sector (else ``ValueError``).
+* ``solver.solve_sector(y)`` takes and returns vectors in the sector's own
+  basis (``solver.sector``; see :class:`qness.symmetry.Sector`: block pairs
+  ``(bl, br)`` one after another, column stacking inside each). This skips the
+  scatter/gather of ``d^2`` entries per solve; convert with
+  ``solver.sector.from_full(rho)`` / ``solver.sector.to_full(x)``.
+
+Routes (as :func:`qness.steady_state`): ``Dense`` (LU of the dense sector
+matrix), ``Direct`` (sparse LU, UMFPACK or SuperLU with the Liouvillian
+ordering), ``Krylov`` (matrix-free GMRES, right-preconditioned by the exact
+inverse of the shifted no-jump part ``(L0 - z)^{-1}``, a Sylvester solve per
+block pair), or ``Auto`` (dense up to ``dense_max`` unknowns, then a sparse
+LU where its estimated cost is at most about 50 GMRES steps and its envelope
+fits in half the memory, else Krylov).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import warnings
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from .._threads import limit_blas
+from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
+from ..symmetry import Sector, _SylvesterInverse, detect_symmetry, full_sector, sectors
+from .errors import ConvergenceError, NonUniqueSteadyStateError
+from .methods import Auto, Dense, Direct, Krylov, resolve_method
+
+__all__ = ["LinearSolver", "drazin", "resolvent"]
+
+_REGISTRY = {"auto": Auto, "dense": Dense, "direct": Direct, "krylov": Krylov}
+
+#: Relative size of ``Tr(y)`` (against ``sum |y_ii|`` and ``||y||_2``) accepted as trace zero
+#: by :func:`drazin` solves.
+TRACE_TOL = 1e-9
+
+
+def _find_sector(model: LindbladModel, sector, symmetry) -> Sector:
+    """The sector asked for: ``"steady"``, a label (charge ``q`` or parity ``±1``), or a Sector."""
+    if isinstance(sector, Sector):
+        if sector.d != model.dim:
+            raise ValueError(f"sector is for dimension {sector.d}, the model has {model.dim}")
+        return sector
+    if symmetry is None or symmetry is False:
+        sym = None
+    elif isinstance(symmetry, str):
+        if symmetry != "auto":
+            raise ValueError(f"symmetry must be 'auto', None, a U1Symmetry or a Z2Symmetry; got {symmetry!r}")
+        sym = model.u1() or model.z2() or detect_symmetry(model)
+    elif isinstance(symmetry, (U1Symmetry, Z2Symmetry)):
+        sym = symmetry
+    else:
+        raise TypeError(
+            f"symmetry must be 'auto', None, a U1Symmetry or a Z2Symmetry; got {type(symmetry).__name__}"
+        )
+    if sym is None:
+        secs = [full_sector(model.dim)]
+    else:
+        secs = sectors(model, sym, check=not isinstance(symmetry, str))
+    if isinstance(sector, str):
+        if sector != "steady":
+            raise ValueError(f"sector must be 'steady', an integer label or a Sector; got {sector!r}")
+        for s in secs:
+            if s.label == 0 or (s.kind == "z2" and s.label == 1):
+                return s
+        raise AssertionError("no steady-state sector")  # pragma: no cover
+    if isinstance(sector, (int, np.integer)) and not isinstance(sector, bool):
+        for s in secs:
+            if s.label == int(sector):
+                return s
+        raise ValueError(
+            f"sector={int(sector)} is not a sector of this model; its sectors are "
+            f"{[s.label for s in secs]} ({secs[0].kind})"
+        )
+    raise TypeError(f"sector must be 'steady', an int or a Sector; got {type(sector).__name__}")
+
+
+def _check_z(z) -> complex:
+    if isinstance(z, (bool, np.bool_)) or not isinstance(z, (int, float, complex, np.number)):
+        raise TypeError(f"z must be a complex number, got {type(z).__name__}")
+    z = complex(z)
+    if not np.isfinite(z.real) or not np.isfinite(z.imag):
+        raise ValueError(f"z must be finite, got {z}")
+    return z
+
+
+class LinearSolver:
+    """Repeated solves with the (shifted) Liouvillian of one sector (from :func:`drazin`, :func:`resolvent`).
+
+    Attributes
+    ----------
+    model : LindbladModel
+        The model.
+    sector : qness.symmetry.Sector
+        The sector the solves live in; :meth:`solve_sector` works in its basis.
+    z : complex
+        The shift: the solves are ``(L - z) x = y`` (``z = 0`` with
+        ``drazin=True``: ``x = L^D y``, ``Tr x = 0``).
+    drazin : bool
+        ``True`` for the Drazin inverse in the steady sector.
+    method : Dense, Direct or Krylov
+        The route taken (``Auto`` resolved).
+    info : dict
+        ``route``, ``auto`` (the reason, under ``Auto``), ``setup_time``,
+        ``solves`` (count), ``iterations`` (Krylov: per solve), ``residual``
+        (relative residual of the last solve, ``||b - A x|| / ||b||``).
+    """
+
+    def __init__(self, model, sector: Sector, z: complex, drazin_: bool, method, reuse=None):
+        self._reuse = reuse
+        self.model = model
+        self.sector = sector
+        self.z = z
+        self.drazin = drazin_
+        self.n = sector.size
+        self.info = {"solves": 0, "iterations": []}
+        t0 = time.perf_counter()
+        method = self._choose(method)
+        self.method = method
+        self.info["route"] = type(method).__name__
+        self._t = sector.trace_vector() if drazin_ else None
+        if drazin_:
+            diag = np.flatnonzero(self._t)
+            self._r = int(diag[0])
+            # scale of L's rows keeps the LU pivots balanced (as the steady-state solve)
+            w = 2.0 * float(np.max(np.abs(model.H_eff().diagonal()), initial=0.0))
+            self._c = w if np.isfinite(w) and w > 0 else 1.0
+        block = max((len(b) for b in sector.blocks), default=0)
+        with limit_blas(self.n if isinstance(method, Dense) else block):
+            if isinstance(method, Krylov):
+                self._setup_krylov(method)
+            else:
+                self._setup_lu(method)
+        self.info["setup_time"] = time.perf_counter() - t0
+
+    # ------------------------------------------------------------ setup
+    def _choose(self, method):
+        if not isinstance(method, Auto):
+            return method
+        from .steady import _DIRECT_STEPS, available_memory, cost_estimates, envelope_estimate
+
+        n = self.n
+        if n <= method.dense_max:
+            self.info["auto"] = f"dense: {n} unknowns <= dense_max={method.dense_max}"
+            return Dense()
+        krylov = Krylov(rtol=method.rtol, maxiter=max(method.krylov_maxiter, 2000))
+        if n > method.direct_max:
+            self.info["auto"] = f"krylov: {n} unknowns > direct_max={method.direct_max}"
+            return krylov
+        M = self._matrix()
+        flops, mem = envelope_estimate(M)
+        if mem > 0.5 * available_memory():
+            self.info["auto"] = f"krylov: LU envelope estimate {mem / 2**20:.0f} MiB above half the memory"
+            self._M = None
+            return krylov
+        est = cost_estimates(self.model, self.sector, flops)
+        steps = est["direct_s"] / est["krylov_step_s"]
+        if steps <= _DIRECT_STEPS or est["separator"] ** 3 <= method.direct_flops:
+            self.info["auto"] = f"direct: estimated LU {est['direct_s']:.2g} s = {steps:.0f} GMRES steps"
+            return Direct()
+        self.info["auto"] = f"krylov: estimated LU {est['direct_s']:.2g} s = {steps:.0f} GMRES steps"
+        self._M = None
+        return krylov
+
+    def _matrix(self) -> sp.csr_array:
+        if getattr(self, "_M", None) is None:
+            self._M = self.sector.matrix(self.model)
+        return self._M
+
+    def _system_matrix(self) -> sp.csr_array:
+        """``L - z`` (sector), or the trace-augmented ``L`` for the Drazin solve."""
+        M = self._matrix()
+        n = self.n
+        if not self.drazin:
+            return sp.csr_array(M - self.z * sp.eye_array(n, format="csr")) if self.z != 0 else M
+        keep = np.ones(n)
+        keep[self._r] = 0.0
+        diag_idx = np.flatnonzero(self._t)
+        vals = np.full(diag_idx.size, self._c, dtype=np.complex128)
+        trace_row = sp.csr_array(
+            (vals, (np.full(diag_idx.size, self._r), diag_idx)),
+            shape=(n, n),
+        )
+        A = sp.csr_array(sp.diags_array(keep) @ M) + trace_row
+        A.sum_duplicates()
+        A.eliminate_zeros()
+        return sp.csr_array(A)
+
+    def _setup_lu(self, method):
+        from .steady import _have_umfpack, _umfpack_factor
+
+        A = self._system_matrix()
+        self._A = A
+        self._norm1 = float(spla.norm(A, 1)) if A.nnz else 0.0
+        if isinstance(method, Dense):
+            if self.n > method.max_size:
+                raise ValueError(
+                    f"Dense: the sector has {self.n} unknowns, above max_size={method.max_size}; "
+                    "use Direct or Krylov"
+                )
+            Ad = A.toarray()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", sla.LinAlgWarning)
+                lu = sla.lu_factor(Ad, check_finite=False)
+            if np.min(np.abs(np.diag(lu[0])), initial=np.inf) <= 1e-14 * max(self._norm1, 1e-300):
+                self._singular()
+            self._solve = lambda b: sla.lu_solve(lu, b, check_finite=False)
+            self.info["backend"] = "lapack"
+            return
+        backend = method.backend
+        if backend == "auto":
+            backend = "umfpack" if (_have_umfpack() and method.ordering == "MMD_AT_PLUS_A") else "superlu"
+        self.info["backend"] = backend
+        try:
+            if backend == "umfpack":
+                if not _have_umfpack():
+                    raise ValueError("backend='umfpack' needs cvxopt: pip install 'qness[fast]'")
+                self._solve = _umfpack_factor(A)
+            else:
+                lu = spla.splu(
+                    sp.csc_matrix(A),
+                    permc_spec=method.ordering,
+                    diag_pivot_thresh=0.1 if method.ordering == "MMD_AT_PLUS_A" else 1.0,
+                    options={"SymmetricMode": method.ordering == "MMD_AT_PLUS_A"},
+                )
+                self.info["lu_nnz"] = int(lu.L.nnz + lu.U.nnz)
+                self._solve = lu.solve
+        except (RuntimeError, ArithmeticError) as exc:
+            if "singular" in str(exc).lower():
+                self._singular()
+            raise
+        self._refine = method.refine
+
+    def _singular(self):
+        if self.drazin:
+            raise NonUniqueSteadyStateError(
+                "the trace-augmented Liouvillian is singular: the steady state is not unique, so the "
+                "Drazin inverse is not defined by one trace condition"
+            )
+        raise ValueError(f"L - z is singular in sector {self.sector.label}: z = {self.z} is an eigenvalue")
+
+    def _setup_krylov(self, method: Krylov):
+        sec, model = self.sector, self.model
+        assembled = not method.matrix_free or method.preconditioner == "ilu"
+        L = self._matrix() if assembled else sec.operator(model)
+        z, n = self.z, self.n
+        if self.drazin:
+            r, t, c = self._r, self._t, 1.0
+
+            def mv(x):
+                y = np.asarray(L @ x).ravel().astype(np.complex128, copy=False)
+                y[r] = c * (t @ x)
+                return y
+        else:
+
+            def mv(x):
+                return np.asarray(L @ x).ravel() - z * x
+
+        self._op = spla.LinearOperator((n, n), matvec=mv, dtype=np.complex128)
+        self._prec = None
+        if method.preconditioner == "sylvester":
+            base = getattr(self._reuse, "_prec", None)
+            if isinstance(base, _SylvesterInverse) and base.sector is sec:
+                # same sector: keep the eigen/Schur decompositions of H_eff's blocks, new denominators
+                self._prec = copy.copy(base)
+                self._prec.shift = z
+                self._prec.den = [base._denominators(p, z) for p in range(len(sec.pairs))]
+                self.info["preconditioner_reused"] = True
+            else:
+                self._prec = sec.sylvester_preconditioner(model, shift=z)
+            self.info["preconditioner_route"] = self._prec.route
+        elif method.preconditioner == "ilu":
+            ilu = spla.spilu(
+                sp.csc_matrix(self._system_matrix()), fill_factor=method.ilu_fill, drop_tol=method.ilu_drop
+            )
+            self._prec = spla.LinearOperator((n, n), matvec=ilu.solve, dtype=np.complex128)
+        self._solve = None
+
+    # ------------------------------------------------------------ solves
+    def _rhs(self, y: np.ndarray) -> np.ndarray:
+        if not self.drazin:
+            return y
+        tr = self._t @ y
+        scale = max(float(np.abs(y[self._t > 0]).sum()), float(np.linalg.norm(y)), 1e-300)
+        if abs(tr) > TRACE_TOL * scale:
+            raise ValueError(
+                f"y must have trace zero for the Drazin solve L x = y (Tr y = {tr:.3g}, relative "
+                f"{abs(tr) / scale:.1e}); project it first: y - Tr(y) rho_ss (solve(..., project=True))"
+            )
+        b = y.copy()
+        b[self._r] = 0.0
+        return b
+
+    def solve_sector(self, y, x0=None) -> np.ndarray:
+        """Solve in the sector basis.
+
+        Parameters
+        ----------
+        y : numpy.ndarray, shape (n,)
+            Right-hand side as a sector vector (``n = solver.sector.size``);
+            trace zero for a Drazin solver.
+        x0 : numpy.ndarray, optional
+            Initial guess (Krylov only).
+
+        Returns
+        -------
+        numpy.ndarray, shape (n,)
+            ``x`` with ``(L - z) x = y`` (Drazin: ``L x = y`` and ``Tr x = 0``).
+
+        Raises
+        ------
+        ValueError
+            Wrong shape, non-finite entries, or (Drazin) ``Tr y != 0``.
+        ConvergenceError
+            Krylov: ``||b - A x|| > rtol ||b||`` after ``maxiter`` steps.
+        """
+        y = np.asarray(y)
+        if y.shape != (self.n,):
+            raise ValueError(f"y must be a sector vector of shape ({self.n},), got {y.shape}")
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y has non-finite entries")
+        b = self._rhs(y.astype(np.complex128))
+        self.info["solves"] += 1
+        bnorm = float(np.linalg.norm(b))
+        if bnorm == 0.0:
+            self.info["residual"] = 0.0
+            return np.zeros(self.n, dtype=np.complex128)
+        block = max((len(bb) for bb in self.sector.blocks), default=0)
+        if self._solve is not None:
+            with limit_blas(self.n if isinstance(self.method, Dense) else block):
+                x = self._solve(b)
+                A = self._A
+                for _ in range(getattr(self, "_refine", 1)):
+                    r = b - A @ x
+                    if np.linalg.norm(r, 1) <= 8 * np.finfo(float).eps * self._norm1 * np.linalg.norm(x, 1):
+                        break
+                    x = x + self._solve(r)
+                res = float(np.linalg.norm(b - A @ x)) / bnorm
+            if not np.all(np.isfinite(x)):
+                self._singular()
+            self.info["residual"] = res
+            return x
+        from .steady import _krylov_run
+
+        method = self.method
+        with limit_blas(block):
+            try:
+                x, _flag, its = _krylov_run(method, self._op, b, x0, self._prec)
+            except NonUniqueSteadyStateError:
+                self._singular()
+            res = float(np.linalg.norm(b - self._op @ x)) / bnorm
+        self.info["iterations"].append(its)
+        self.info["residual"] = res
+        if not np.all(np.isfinite(x)) or not res <= method.rtol:
+            raise ConvergenceError(
+                f"resolvent Krylov ({method.solver}, preconditioner={method.preconditioner}) did not reach "
+                f"rtol={method.rtol:g} in {its} iterations (relative residual {res:.2e}); "
+                "raise maxiter or use method='direct'",
+                rho=self.sector.to_full(x) if np.all(np.isfinite(x)) else None,
+                residual=res,
+                iterations=its,
+            )
+        return x
+
+    def solve(self, y, *, project: bool = False, rho_ss=None) -> np.ndarray:
+        """Solve in the full space.
+
+        Parameters
+        ----------
+        y : array_like or qutip.Qobj
+            A ``d x d`` matrix, or its column-stacked vector of length
+            ``d^2`` (``vec(y) = y.ravel(order="F")``). It must lie in the
+            solver's sector.
+        project : bool
+            Drazin solvers only: replace ``y`` by ``Q y = y - Tr(y) rho_ss``
+            first (needs ``rho_ss``).
+        rho_ss : array_like or NESS, optional
+            The steady state for ``project``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``x`` in the same form as ``y`` (``d x d``, or length ``d^2``).
+
+        Raises
+        ------
+        ValueError
+            ``y`` of the wrong size, with entries outside the sector, or
+            (Drazin) not trace-zero.
+        """
+        d = self.sector.d
+        if hasattr(y, "full") and callable(y.full):
+            y = y.full()
+        y = np.asarray(y, dtype=np.complex128)
+        if y.shape == (d, d):
+            Y, as_matrix = y, True
+        elif y.shape == (d * d,):
+            Y, as_matrix = y.reshape((d, d), order="F"), False
+        else:
+            raise ValueError(f"y must be {d} x {d} or a vector of length {d * d}, got shape {y.shape}")
+        if project:
+            if not self.drazin:
+                raise ValueError("project=True is for Drazin solvers (the steady-state sector at z = 0)")
+            if rho_ss is None:
+                raise ValueError("project=True needs rho_ss (the steady state)")
+            R = np.asarray(getattr(rho_ss, "rho", rho_ss), dtype=np.complex128)
+            if R.shape != (d, d):
+                raise ValueError(f"rho_ss must be {d} x {d}, got {R.shape}")
+            Y = Y - np.trace(Y) * R / np.trace(R)
+        ys = self.sector.from_full(Y) if self.sector.kind != "full" else Y.ravel(order="F")
+        if self.sector.kind != "full":
+            if getattr(self, "_idx", None) is None:
+                self._idx = self.sector.indices()
+            rest = Y.ravel(order="F").copy()
+            rest[self._idx] = 0.0
+            outside = float(np.linalg.norm(rest))
+            if outside > 1e-10 * float(np.linalg.norm(Y)):
+                raise ValueError(
+                    f"y has entries outside sector {self.sector.label} ({self.sector.kind}) of this solver "
+                    f"(norm {outside:.3g} of {np.linalg.norm(Y):.3g}); an operator of "
+                    "charge q maps rho_ss into sector q: solve there"
+                )
+        x = self.solve_sector(ys)
+        X = self.sector.to_full(x) if self.sector.kind != "full" else x.reshape((d, d), order="F")
+        return X if as_matrix else X.ravel(order="F")
+
+
+def _prepare(model, method, options):
+    model = as_model(model)
+    if isinstance(model, SuperoperatorModel):
+        raise TypeError(
+            "the resolvent solvers need a LindbladModel (H and jump operators, for the sector blocks and "
+            "the Sylvester preconditioner); got a SuperoperatorModel"
+        )
+    if not isinstance(model, LindbladModel):  # pragma: no cover
+        raise TypeError(f"model must be a LindbladModel, got {type(model).__name__}")
+    method = resolve_method(method, options, registry=_REGISTRY, what="method")
+    return model, method
+
+
+def drazin(model, *, symmetry="auto", method=None, **options) -> LinearSolver:
+    """Solver of ``L x = y`` for trace-zero ``y``, returning the trace-zero ``x = L^D y``.
+
+    ``L^D`` is the Drazin (group) inverse of the Liouvillian in the
+    steady-state sector: ``L L^D = L^D L = Q``, ``Q y = y - Tr(y) rho_ss``,
+    ``L^D rho_ss = 0``. For a trace-zero ``y`` (``Q y = y``) the solution
+    ``x`` of ``L x = y`` with ``Tr x = 0`` is unique when the steady state
+    is; it is found from the steady-state solve's trace-augmented system
+    (row ``r`` of ``L`` replaced by ``c Tr(x) = 0``), factorised once.
+
+    Parameters
+    ----------
+    model : LindbladModel or (H, c_ops)
+        The model (QuTiP objects accepted).
+    symmetry : "auto", None, U1Symmetry or Z2Symmetry
+        As :func:`qness.steady_state`: ``"auto"`` solves in the
+        steady-state sector of the declared or detected symmetry.
+    method : Auto, Dense, Direct, Krylov, str or None
+        The route (``None``: ``Auto()``); see the module docstring.
+    **options
+        Settings of the method (e.g. ``rtol=1e-12`` for Krylov).
+
+    Returns
+    -------
+    LinearSolver
+        ``.solve(y)`` (full space, ``d x d`` or length ``d^2``),
+        ``.solve_sector(y)`` (sector basis), ``.sector``, ``.info``.
+
+    Raises
+    ------
+    NonUniqueSteadyStateError
+        If the trace-augmented system is singular (several steady states).
+    TypeError
+        For a SuperoperatorModel or a wrong ``method``.
+
+    Examples
+    --------
+    >>> import numpy as np, qutip, qness
+    >>> from qness.solvers.resolvent import drazin
+    >>> m = qness.from_qutip(qutip.sigmax(), [qutip.sigmam()])
+    >>> x = drazin(m).solve(np.diag([1.0, -1.0]))
+    >>> bool(abs(np.trace(x)) < 1e-14)
+    True
+    """
+    model, method = _prepare(model, method, options)
+    sec = _find_sector(model, "steady", symmetry)
+    if not np.any(sec.trace_vector()):  # pragma: no cover
+        raise ValueError("the steady-state sector holds no diagonal elements")
+    return LinearSolver(model, sec, 0j, True, method)
+
+
+def resolvent(
+    model, z, *, sector="steady", symmetry="auto", method=None, reuse=None, **options
+) -> LinearSolver:
+    """Solver of the shifted equation ``(L - z) x = y`` in one symmetry sector.
+
+    Parameters
+    ----------
+    model : LindbladModel or (H, c_ops)
+        The model (QuTiP objects accepted).
+    z : complex
+        The shift; for a frequency ``w`` the Fourier-Laplace transform
+        ``int_0^inf e^{i w t} e^{L t} y dt = -(L - z)^{-1} y`` has
+        ``z = -i w``. ``z`` must not be an eigenvalue of ``L`` in the sector
+        (``z = 0`` is allowed only in sectors without a steady state; use
+        :func:`drazin` there).
+    sector : "steady", int or qness.symmetry.Sector
+        The sector: ``"steady"`` (``q = 0`` / parity ``+1``), a label (the
+        U(1) charge ``q = n_left - n_right`` or the Z2 parity ``±1``), or a
+        sector object from :func:`qness.symmetry.sectors`.
+    symmetry : "auto", None, U1Symmetry or Z2Symmetry
+        The symmetry whose sectors ``sector`` refers to (``"auto"``: the
+        declared one, else one found by
+        :func:`qness.symmetry.detect_symmetry`; ``None``: the whole space,
+        ``sector`` must then be ``"steady"`` or 0).
+    method : Auto, Dense, Direct, Krylov, str or None
+        The route (``None``: ``Auto()``). Krylov is right-preconditioned by
+        the exact inverse of the shifted no-jump part ``(L0 - z)^{-1}``.
+    reuse : LinearSolver, optional
+        A solver of the same model and sector (e.g. at another frequency):
+        its Sylvester preconditioner's block decompositions of ``H_eff`` are
+        reused with the new shift (Krylov route; ignored otherwise). The
+        sector is then taken from it.
+    **options
+        Settings of the method.
+
+    Returns
+    -------
+    LinearSolver
+        ``.solve(y)`` (full space), ``.solve_sector(y)`` (sector basis),
+        ``.sector``, ``.info``.
+
+    Raises
+    ------
+    ValueError
+        ``z`` not finite, an unknown sector label, or ``z`` an eigenvalue
+        (``L - z`` singular; found by the LU or by GMRES); ``z = 0`` in the
+        steady sector.
+    TypeError
+        ``z`` not a number, a SuperoperatorModel, or a wrong ``method``.
+
+    Examples
+    --------
+    >>> import numpy as np, qutip, qness
+    >>> from qness.solvers.resolvent import resolvent
+    >>> m = qness.from_qutip(0 * qutip.sigmaz(), [qutip.sigmam()])
+    >>> solver = resolvent(m, -1.0j, sector=1)   # the coherence rho_01 decays at rate 1/2
+    >>> complex(np.round(solver.solve(np.array([[0, 1], [0, 0]]))[0, 1], 12))
+    (-0.4-0.8j)
+    """
+    z = _check_z(z)
+    model, method = _prepare(model, method, options)
+    if reuse is not None:
+        if not isinstance(reuse, LinearSolver):
+            raise TypeError(f"reuse must be a LinearSolver, got {type(reuse).__name__}")
+        if reuse.sector.d != model.dim:
+            raise ValueError(
+                f"reuse: the solver is for dimension {reuse.sector.d}, the model has {model.dim}"
+            )
+        sec = reuse.sector
+    else:
+        sec = _find_sector(model, sector, symmetry)
+    if z == 0 and np.any(sec.trace_vector()):
+        raise ValueError(
+            "z = 0 in a sector holding the steady state: L is singular there; use drazin(model) for the "
+            "trace-zero solution"
+        )
+    return LinearSolver(model, sec, z, False, method, reuse=reuse)

@@ -1,0 +1,327 @@
+"""Full counting statistics: exact results, QuTiP, dense oracles, fluctuation theorem, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import qutip
+
+import qness
+from qness.analysis import counting
+from qness.analysis.counting import (
+    FluctuationTheoremWarning,
+    cumulants,
+    entropy_weights,
+    gallavotti_cohen,
+    noise_spectrum,
+    scgf,
+)
+
+
+# ---------------------------------------------------------------- reference systems
+def resonant_level(GL, GR):
+    """Level filled at rate G_L (jump 0, from the left lead), emptied at G_R (jump 1, into the right)."""
+    return qness.from_qutip(
+        0 * qutip.sigmaz(), [math.sqrt(GL) * qutip.sigmap(), math.sqrt(GR) * qutip.sigmam()]
+    )
+
+
+def double_dot(GL=1.0, GR=0.6, Tc=0.8, eps=0.3, back=0.0):
+    """States |0>, |L>, |R>: the left lead fills L, the right lead empties R (and refills at ``back``)."""
+    e0, eL, eR = (qutip.basis(3, i) for i in range(3))
+    H = 0.5 * eps * (eL * eL.dag() - eR * eR.dag()) + Tc * (eL * eR.dag() + eR * eL.dag())
+    c_ops = [math.sqrt(GL) * eL * e0.dag(), math.sqrt(GR) * e0 * eR.dag()]
+    if back:
+        c_ops.append(math.sqrt(back) * eR * e0.dag())
+    return H, c_ops
+
+
+def two_level_machine(omega=1.0, Th=2.0, Tc=0.5, gh=0.3, gc=0.7):
+    """A qubit between a hot and a cold bosonic bath (jumps are eigenoperators of H)."""
+    b = qness.ModelBuilder((2,), name="two_level_machine").add_onsite(0.5 * omega, "sigmaz", sites=0)
+    b.add_thermal_bath("hot", 0, omega=omega, gamma=gh, T=Th, lower="sigmam")
+    b.add_thermal_bath("cold", 0, omega=omega, gamma=gc, T=Tc, lower="sigmam")
+    return b.build()
+
+
+def _classical_generator(model):
+    """Dense classical generator and per-jump transition matrices from diagonal-basis jumps."""
+    parts = []
+    for j in model.jumps:
+        A = j.rate * np.abs(j.op.toarray()) ** 2  # A[b, a]: rate of a -> b
+        parts.append(A)
+    W = sum(parts) - np.diag(sum(parts).sum(axis=0))
+    return W, parts
+
+
+def _dense_cumulants(W, parts, weights, order):
+    """RS recursion on the classical n x n generator with the dense group inverse (an independent oracle)."""
+    n = W.shape[0]
+    vals, vecs = np.linalg.eig(W)
+    p = np.real(vecs[:, np.argmax(vals.real)])
+    p /= p.sum()
+    P = np.outer(p, np.ones(n))
+    WD = np.linalg.inv(W + P) - P
+    V = [None] + [
+        sum(w**m * parts[k] for k, w in weights.items()) / math.factorial(m) for m in range(1, order + 1)
+    ]
+    th = [0.0] * (order + 1)
+    rhos = [p]
+    for k in range(1, order + 1):
+        th[k] = sum(np.sum(V[m] @ rhos[k - m]) for m in range(1, k + 1))
+        rhs = sum(V[m] @ rhos[k - m] - th[m] * rhos[k - m] for m in range(1, k + 1))
+        rhos.append(-WD @ rhs)
+    return np.array([math.factorial(k) * th[k] for k in range(1, order + 1)])
+
+
+# ---------------------------------------------------------------- exact values
+@pytest.mark.parametrize(("GL", "GR"), [(1.0, 2.0), (0.37, 1.3), (2.5, 0.4)])
+def test_resonant_level_exact(GL, GR):
+    c = cumulants(resonant_level(GL, GR), counted={1: 1}, order=3)
+    G = GL + GR
+    assert abs(c.cumulants[0] - GL * GR / G) < 1e-10
+    assert abs(c.fano - (GL**2 + GR**2) / G**2) < 1e-10
+    c3 = (GR**4 - 2 * GR**3 * GL + 6 * GR**2 * GL**2 - 2 * GR * GL**3 + GL**4) / G**4
+    assert abs(c.cumulants[2] / c.cumulants[0] - c3) < 1e-10
+    # counting the in-jumps gives the same statistics (one electron in, one out)
+    c_in = cumulants(resonant_level(GL, GR), counted="c_ops[0]", order=3)
+    assert np.allclose(c_in.cumulants, c.cumulants, rtol=0, atol=1e-12)
+
+
+def test_resonant_level_high_orders_against_series():
+    sympy = pytest.importorskip("sympy")
+    GL, GR = sympy.Rational(3, 7), sympy.Rational(5, 4)
+    s = sympy.symbols("s")
+    G = GL + GR
+    theta = -G / 2 + sympy.sqrt(G**2 / 4 + GL * GR * (sympy.exp(s) - 1))
+    series = sympy.series(theta, s, 0, 7).removeO()
+    exact = [float(series.coeff(s, n) * sympy.factorial(n)) for n in range(1, 7)]
+    c = cumulants(resonant_level(float(GL), float(GR)), counted={1: 1.0}, order=6)
+    assert np.allclose(c.cumulants, exact, rtol=1e-10, atol=1e-12)
+
+
+def test_weighted_count_scales_cumulants():
+    m = resonant_level(0.8, 1.7)
+    c1 = cumulants(m, counted={1: 1}, order=4).cumulants
+    c2 = cumulants(m, counted={1: -2.5}, order=4).cumulants
+    assert np.allclose(c2, c1 * (-2.5) ** np.arange(1, 5), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- QuTiP
+@pytest.mark.parametrize("back", [0.0, 0.25])
+def test_double_dot_against_qutip(back):
+    H, c_ops = double_dot(back=back)
+    model = qness.from_qutip(H, c_ops)
+    L = qutip.liouvillian(H, c_ops)
+    wlist = [0.0, 0.4, 1.7]
+    if back:
+        # net current into the right lead: out-jump +1, back-jump -1
+        I_ops = [qutip.sprepost(c_ops[1], c_ops[1].dag()) - qutip.sprepost(c_ops[2], c_ops[2].dag())]
+        J_ops = [qutip.sprepost(c_ops[1], c_ops[1].dag()) + qutip.sprepost(c_ops[2], c_ops[2].dag())]
+        cur, noise, skew = qutip.countstat_current_noise(
+            L, [], wlist=wlist, rhoss=qutip.steadystate(L), J_ops=J_ops, I_ops=I_ops
+        )
+        counted = {1: 1, 2: -1}
+    else:
+        # rhoss given: countstat_current_noise(L, c_ops) would add c_ops to the superoperator L again
+        cur, noise, skew = qutip.countstat_current_noise(
+            L, [c_ops[1]], wlist=wlist, rhoss=qutip.steadystate(L)
+        )
+        counted = {1: 1}
+    c = cumulants(model, counted=counted, order=3)
+    assert abs(c.cumulants[0] - cur[0]) < 1e-10
+    assert abs(c.cumulants[1] - noise[0, 0, 0]) < 1e-10
+    assert abs(c.cumulants[2] - skew[0, 0]) < 1e-10
+    S = noise_spectrum(model, counted, wlist)
+    assert np.allclose(S, noise[0, 0, :], rtol=0, atol=1e-10)
+
+
+# ---------------------------------------------------------------- noise spectrum
+def test_noise_spectrum_resonant_level_lorentzian():
+    GL, GR = 0.9, 2.3
+    G = GL + GR
+    I = GL * GR / G
+    om = np.array([-4.0, -0.3, 0.0, 0.3, 1.0, 12.0])
+    S = noise_spectrum(resonant_level(GL, GR), {1: 1}, om)
+    # S(w) = I (1 - 2 G_L G_R / (G^2 + w^2)): derived in noise_spectrum's Notes
+    assert np.allclose(S, I * (1 - 2 * GL * GR / (G**2 + om**2)), rtol=0, atol=1e-12)
+
+
+def test_noise_spectrum_zero_frequency_limit_is_c2():
+    H, c_ops = double_dot(back=0.2)
+    model = qness.from_qutip(H, c_ops)
+    c2 = cumulants(model, counted={1: 1, 2: -1}, order=2).cumulants[1]
+    S = noise_spectrum(model, {1: 1, 2: -1}, [0.0, 1e-5])
+    assert abs(S[0] - c2) < 1e-12
+    assert abs(S[1] - c2) < 1e-8  # S is even and smooth: S(w) - S(0) = O(w^2)
+
+
+# ---------------------------------------------------------------- SCGF
+def test_scgf_resonant_level_closed_form():
+    GL, GR = 0.6, 1.4
+    G = GL + GR
+    res = scgf(resonant_level(GL, GR), {1: 1}, np.linspace(-2, 2, 9))
+    exact = -G / 2 + np.sqrt(G**2 / 4 + GL * GR * np.expm1(res.s))
+    assert np.allclose(res.theta, exact, rtol=0, atol=1e-12)
+    assert res.info["certified"].all()
+    # the Legendre transform is non-negative and vanishes at the mean current
+    assert np.all(res.rate >= -1e-12)
+
+
+def test_scgf_slope_at_zero_is_current():
+    H, c_ops = double_dot(back=0.3)
+    model = qness.from_qutip(H, c_ops)
+    h = 1e-3
+    res = scgf(model, {1: 1, 2: -1}, [-h, 0.0, h])
+    c = cumulants(model, counted={1: 1, 2: -1}, order=3).cumulants
+    assert abs(res.theta[1]) < 1e-13
+    # central difference: theta'(0) + h^2 C3 / 6 + O(h^4)
+    slope = (res.theta[2] - res.theta[0]) / (2 * h)
+    assert abs(slope - c[0]) < abs(c[2]) * h**2 / 6 * 1.01 + 1e-9
+    assert abs(res.current[1] - c[0]) < 1e-6
+
+
+def test_scgf_sparse_route_matches_dense(monkeypatch):
+    model = qness.models.boundary_driven_xxz(3, delta=0.5, mu=0.7)
+    counted = {"sigma+_0": 1} if "sigma+_0" in [j.label for j in model.jumps] else {0: 1}
+    s = np.linspace(-0.8, 0.8, 7)
+    dense = scgf(model, counted, s)
+    assert dense.info["route"] == "dense"
+    monkeypatch.setattr(counting, "SCGF_DENSE_MAX", 4)
+    sparse = scgf(model, counted, s)
+    assert sparse.info["route"] == "shift-invert"
+    assert np.allclose(sparse.theta, dense.theta, rtol=0, atol=1e-10)
+    assert sparse.info["certified"].all()
+
+
+# ---------------------------------------------------------------- fluctuation theorem
+def test_gallavotti_cohen_two_level_machine():
+    model = two_level_machine()
+    w = entropy_weights(model)
+    # sigma- into a bath delivers omega / T of entropy there, sigma+ takes it back
+    assert w[0] == pytest.approx(1.0 / 2.0) and w[1] == pytest.approx(-1.0 / 2.0)
+    assert w[2] == pytest.approx(1.0 / 0.5) and w[3] == pytest.approx(-1.0 / 0.5)
+    gc = gallavotti_cohen(model, np.linspace(-1.5, 0.5, 9))
+    assert gc.holds and gc.deviation < 1e-10
+    # the entropy production is the slope at 0 and is positive
+    sigma = cumulants(model, counted=w, order=1).current
+    assert sigma > 0
+    assert sigma == pytest.approx(
+        qness.analysis.entropy_production(model, qness.steady_state(model)), abs=1e-12
+    )
+    # heat into the cold bath counted in energy: affinity 1/T_c - 1/T_h
+    heat = {2: 1.0, 3: -1.0}
+    gc2 = gallavotti_cohen(model, [-1.0, 0.3], counted=heat, affinity=1 / 0.5 - 1 / 2.0)
+    assert gc2.holds
+
+
+def test_gallavotti_cohen_violation_warns():
+    model = two_level_machine()
+    with pytest.warns(FluctuationTheoremWarning, match="fails"):
+        gc = gallavotti_cohen(model, [-1.0, 0.2], counted={2: 1.0, 3: -1.0}, affinity=0.7)
+    assert not gc.holds
+
+
+def test_entropy_weights_local_jump_rejected():
+    # a jump that is not an eigenoperator of H has no definite energy
+    b = qness.ModelBuilder((2,), name="x").add_onsite(1.0, "sigmax", sites=0)
+    b.add_thermal_bath("hot", 0, omega=1.0, gamma=0.3, T=1.0, lower="sigmam")
+    with pytest.raises(ValueError, match="not an eigenoperator"):
+        entropy_weights(b.build())
+
+
+# ---------------------------------------------------------------- classical networks
+def test_markov_network_against_dense():
+    rng = np.random.default_rng(5)
+    rates = {
+        (i, j): float(rng.uniform(0.2, 2.0))
+        for i in range(4)
+        for j in range(4)
+        if i != j and rng.random() < 0.7
+    }
+    model = qness.models.markov_network(rates, n_states=4)
+    W, parts = _classical_generator(model)
+    weights = {0: 1.0, 3: -0.5, 4: 2.0}
+    c = cumulants(model, counted=weights, order=4)
+    ref = _dense_cumulants(W, parts, weights, 4)
+    assert np.allclose(c.cumulants, ref, rtol=1e-10, atol=1e-12)
+    s = np.array([-1.0, -0.2, 0.5, 1.2])
+    res = scgf(model, weights, s)
+    for x, th in zip(res.s, res.theta):
+        Ws = W + sum((math.exp(x * w) - 1) * parts[k] for k, w in weights.items())
+        assert abs(th - np.max(np.linalg.eigvals(Ws).real)) < 1e-10
+
+
+def test_tasep_current_and_noise_against_dense():
+    n, alpha, beta = 4, 0.6, 0.8
+    model = qness.models.tasep(n, alpha=alpha, beta=beta)
+    label = f"out_{n - 1}"
+    c = cumulants(model, counted={label: 1}, order=3)
+    assert abs(c.cumulants[0] - qness.models.tasep_current(n, alpha=alpha, beta=beta)) < 1e-10
+    W, parts = _classical_generator(model)
+    k = [j.label for j in model.jumps].index(label)
+    ref = _dense_cumulants(W, parts, {k: 1.0}, 3)
+    assert np.allclose(c.cumulants, ref, rtol=1e-10)
+    assert c.info["sector"]["kind"] == "u1"
+
+
+# ---------------------------------------------------------------- bad input
+def test_bad_input():
+    m = resonant_level(1.0, 2.0)
+    with pytest.raises(ValueError, match="unknown jump label 'nope'"):
+        cumulants(m, counted={"nope": 1})
+    with pytest.raises(ValueError, match="order must be >= 1"):
+        cumulants(m, counted={1: 1}, order=0)
+    with pytest.raises(TypeError, match="order must be an int"):
+        cumulants(m, counted={1: 1}, order=2.0)
+    with pytest.raises(ValueError, match="not finite"):
+        cumulants(m, counted={1: np.inf})
+    with pytest.raises(TypeError, match="must be a real number"):
+        cumulants(m, counted={1: "1"})
+    with pytest.raises(ValueError, match="out of range"):
+        cumulants(m, counted={5: 1})
+    with pytest.raises(ValueError, match="empty"):
+        cumulants(m, counted={})
+    with pytest.raises(ValueError, match="named twice"):
+        cumulants(m, counted={1: 1, "c_ops[1]": 1})
+    with pytest.raises(ValueError, match="non-finite"):
+        scgf(m, {1: 1}, [0.0, np.nan])
+    with pytest.raises(ValueError, match="real"):
+        scgf(m, {1: 1}, [1j])
+    with pytest.raises(ValueError, match="non-finite"):
+        noise_spectrum(m, {1: 1}, [np.inf])
+    with pytest.raises(ValueError, match="3 x 3|2 x 2"):
+        cumulants(m, ness=np.eye(3), counted={1: 1})
+    with pytest.raises(TypeError, match="LindbladModel"):
+        cumulants(qness.from_liouvillian(qness.liouvillian(m)), counted={0: 1})
+
+
+# ---------------------------------------------------------------- many-body
+def test_xxz_krylov_matches_direct():
+    model = qness.models.boundary_driven_xxz(4, delta=0.5, mu=0.5)
+    counted = {"out_3": 1, "in_3": -1}  # net up spins leaving at the right end
+    a = cumulants(model, counted=counted, order=3, method="direct")
+    b = cumulants(model, counted=counted, order=3, method="krylov")
+    assert b.info["route"] == "Krylov"
+    assert np.allclose(a.cumulants, b.cumulants, rtol=1e-8)
+    # the mean is the spin current through every bond (continuity), computed from the state alone
+    bonds = qness.analysis.bond_currents(model, qness.steady_state(model), "particle")
+    assert np.allclose(a.current, bonds, rtol=0, atol=1e-10)
+    S = noise_spectrum(model, counted, [0.5], method="krylov")
+    Sd = noise_spectrum(model, counted, [0.5], method="direct")
+    assert abs(S[0] - Sd[0]) < 1e-8 * abs(Sd[0])
+
+
+@pytest.mark.slow
+def test_xxz_10_spins_current_noise():
+    # sector of 184,756 unknowns: Auto takes GMRES with the Sylvester preconditioner (about 0.5 GB)
+    model = qness.models.boundary_driven_xxz(10, delta=0.5, mu=0.5)
+    ness = qness.steady_state(model)
+    c = cumulants(model, ness, counted={"out_9": 1, "in_9": -1}, order=2)
+    assert c.info["route"] == "Krylov"
+    assert c.info["sector"]["size"] == 184756
+    bonds = qness.analysis.bond_currents(model, ness, "particle")
+    assert np.allclose(c.current, bonds, rtol=1e-8)
+    assert c.cumulants[1] > 0 and np.isfinite(c.fano)

@@ -1,0 +1,202 @@
+"""Drazin and shifted (resolvent) solves against dense numpy.linalg on small models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import qutip
+
+import qness
+from qness.solvers.errors import NonUniqueSteadyStateError
+from qness.solvers.resolvent import drazin, resolvent
+from qness.symmetry import sectors
+from tests.helpers import dense_liouvillian, dense_steady_state, random_model
+
+METHODS = ["dense", "direct", "krylov"]
+
+
+def _xxz():
+    return qness.models.boundary_driven_xxz(3, delta=0.7, gamma=0.8, mu=0.6)
+
+
+def _random_in(sector, rng):
+    x = rng.normal(size=sector.size) + 1j * rng.normal(size=sector.size)
+    return sector.to_full(x)
+
+
+def _dense_drazin(L, y, d):
+    """The trace-zero solution of L x = y by least squares on [L; Tr] (an independent oracle)."""
+    tr = np.eye(d).ravel(order="F")[None, :]
+    A = np.vstack([L, tr])
+    b = np.concatenate([y, [0.0]])
+    x, *_ = np.linalg.lstsq(A, b, rcond=None)
+    return x
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("which", ["random", "xxz"])
+def test_drazin_matches_dense(method, which):
+    model = random_model((3,), n_jumps=2, seed=3) if which == "random" else _xxz()
+    d = model.dim
+    L = dense_liouvillian(model)
+    rho = dense_steady_state(model)
+    rng = np.random.default_rng(1)
+    solver = drazin(model, method=method)
+    assert solver.sector.kind == ("full" if which == "random" else "u1")
+    for _ in range(3):
+        Y = _random_in(solver.sector, rng)
+        Y = Y - np.trace(Y) * rho  # trace zero, in the steady sector
+        x = solver.solve(Y)
+        ref = _dense_drazin(L, Y.ravel(order="F"), d).reshape((d, d), order="F")
+        assert np.allclose(x, ref, atol=1e-9 * np.abs(ref).max())
+        assert abs(np.trace(x)) < 1e-10 * np.abs(ref).max()
+        # the vector form gives the same
+        assert np.allclose(solver.solve(Y.ravel(order="F")), x.ravel(order="F"), atol=1e-12 * np.abs(x).max())
+    assert solver.info["solves"] == 6
+    assert solver.info["route"] == method.capitalize()
+
+
+def test_drazin_is_group_inverse():
+    # L^D with L L^D = Q: apply to Q y for a y of non-zero trace, via project=True
+    model = random_model((4,), n_jumps=2, seed=5)
+    d = model.dim
+    L = dense_liouvillian(model)
+    rho = dense_steady_state(model)
+    rng = np.random.default_rng(2)
+    Y = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
+    solver = drazin(model)
+    x = solver.solve(Y, project=True, rho_ss=rho).ravel(order="F")
+    Q = np.eye(d * d) - np.outer(rho.ravel(order="F"), np.eye(d).ravel(order="F"))
+    assert np.allclose(L @ x, Q @ Y.ravel(order="F"), atol=1e-10 * np.abs(Y).max())
+    # the group inverse L^D = (L + P)^{-1} - P with P = |rho>><<1|
+    P = np.eye(d * d) - Q
+    LD = np.linalg.inv(L + P) - P
+    assert np.allclose(x, LD @ Y.ravel(order="F"), atol=1e-10 * np.abs(Y).max())
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_shifted_every_sector_matches_dense(method):
+    model = _xxz()
+    d = model.dim
+    L = dense_liouvillian(model)
+    rng = np.random.default_rng(4)
+    secs = sectors(model)
+    assert len(secs) == 7
+    for sec in secs:
+        for z in (-0.7j, 0.3 + 1.1j, 2.5):
+            if z == 0:
+                continue
+            solver = resolvent(model, z, sector=sec.label, method=method)
+            Y = _random_in(sec, rng)
+            x = solver.solve(Y).ravel(order="F")
+            ref = np.linalg.solve(L - z * np.eye(d * d), Y.ravel(order="F"))
+            assert np.allclose(x, ref, atol=1e-9 * np.abs(ref).max()), (sec.label, z)
+            # sector basis in and out gives the same
+            xs = solver.solve_sector(sec.from_full(Y))
+            assert np.allclose(sec.to_full(xs).ravel(order="F"), ref, atol=1e-9 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_shifted_without_symmetry_matches_dense(method):
+    model = random_model((2, 2), n_jumps=3, seed=7)
+    d = model.dim
+    L = dense_liouvillian(model)
+    rng = np.random.default_rng(8)
+    for z in (-2.0j, 0.5 - 0.25j):
+        solver = resolvent(model, z, method=method)
+        assert solver.sector.kind == "full"
+        Y = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
+        x = solver.solve(Y)
+        ref = np.linalg.solve(L - z * np.eye(d * d), Y.ravel(order="F")).reshape((d, d), order="F")
+        assert np.allclose(x, ref, atol=1e-9 * np.abs(ref).max())
+
+
+def test_zero_shift_in_charged_sector():
+    # no steady state in q = 1: L is invertible there and z = 0 is allowed
+    model = _xxz()
+    L = dense_liouvillian(model)
+    sec = [s for s in sectors(model) if s.label == 1][0]
+    Y = _random_in(sec, np.random.default_rng(0))
+    x = resolvent(model, 0.0, sector=1).solve(Y).ravel(order="F")
+    assert np.allclose(L @ x, Y.ravel(order="F"), atol=1e-10 * np.abs(Y).max())
+
+
+def test_auto_takes_krylov_above_direct_max():
+    model = qness.models.boundary_driven_xxz(4, delta=0.5)
+    L = dense_liouvillian(model)
+    solver = resolvent(model, -0.5j, sector=0, method=qness.Auto(dense_max=0, direct_max=10))
+    assert solver.info["route"] == "Krylov" and "krylov" in solver.info["auto"]
+    sec = solver.sector
+    Y = _random_in(sec, np.random.default_rng(3))
+    x = solver.solve(Y).ravel(order="F")
+    ref = np.linalg.solve(L + 0.5j * np.eye(L.shape[0]), Y.ravel(order="F"))
+    assert np.allclose(x, ref, atol=1e-9 * np.abs(ref).max())
+    assert solver.info["iterations"][-1] > 0
+
+
+def test_bad_input():
+    model = _xxz()
+    d = model.dim
+    with pytest.raises(ValueError, match="trace zero"):
+        drazin(model).solve(np.eye(d))
+    with pytest.raises(ValueError, match="outside sector"):
+        resolvent(model, 1j, sector=0).solve(np.ones((d, d)))
+    with pytest.raises(ValueError, match="not a sector"):
+        resolvent(model, 1j, sector=17)
+    with pytest.raises(ValueError, match="use drazin"):
+        resolvent(model, 0, sector=0)
+    with pytest.raises(ValueError, match="finite"):
+        resolvent(model, np.nan)
+    with pytest.raises(TypeError, match="z must be"):
+        resolvent(model, "1j")
+    with pytest.raises(ValueError, match="shape"):
+        resolvent(model, 1j).solve(np.ones(5))
+    with pytest.raises(TypeError, match="does not take"):
+        resolvent(model, 1j, method="direct", rtol=1e-3)
+    with pytest.raises(ValueError, match="unknown method"):
+        drazin(model, method="evolve")
+
+
+def test_non_unique_steady_state():
+    # two decoupled decaying qubits under a collective dephasing-free XX exchange have a dark state
+    H = qutip.tensor(qutip.sigmap(), qutip.sigmam()) + qutip.tensor(qutip.sigmam(), qutip.sigmap())
+    c = qutip.tensor(qutip.sigmam(), qutip.qeye(2)) + qutip.tensor(qutip.qeye(2), qutip.sigmam())
+    model = qness.from_qutip(0 * H, [c])
+    with pytest.raises(NonUniqueSteadyStateError):
+        drazin(model, method="dense", symmetry=None)
+
+
+@pytest.mark.parametrize("method", ["dense", "krylov"])
+def test_z2_sectors_match_dense(method):
+    # two-photon driven Kerr resonator: parity sectors s = +1 (steady) and s = -1
+    model = qness.models.kerr(6, detuning=0.4, U=0.5, F=0.0, G=0.8, kappa=1.0, eta=0.3)
+    assert model.z2() is not None
+    d = model.dim
+    L = dense_liouvillian(model)
+    rho = dense_steady_state(model)
+    rng = np.random.default_rng(9)
+    Y = _random_in(drazin(model).sector, rng)
+    Y = Y - np.trace(Y) * rho
+    x = drazin(model, method=method).solve(Y)
+    ref = _dense_drazin(L, Y.ravel(order="F"), d).reshape((d, d), order="F")
+    assert np.allclose(x, ref, atol=1e-9 * np.abs(ref).max())
+    solver = resolvent(model, 0.7j, sector=-1, method=method)
+    assert solver.sector.kind == "z2" and solver.sector.label == -1
+    Y = _random_in(solver.sector, rng)
+    x = solver.solve(Y).ravel(order="F")
+    ref = np.linalg.solve(L - 0.7j * np.eye(d * d), Y.ravel(order="F"))
+    assert np.allclose(x, ref, atol=1e-9 * np.abs(ref).max())
+
+
+def test_reuse_keeps_the_preconditioner():
+    model = qness.models.boundary_driven_xxz(4, delta=0.5)
+    L = dense_liouvillian(model)
+    first = resolvent(model, -0.5j, sector=1, method="krylov")
+    second = resolvent(model, 1.5 - 2.0j, method="krylov", reuse=first)
+    assert second.info.get("preconditioner_reused") and second.sector is first.sector
+    Y = _random_in(second.sector, np.random.default_rng(11))
+    x = second.solve(Y).ravel(order="F")
+    ref = np.linalg.solve(L - (1.5 - 2.0j) * np.eye(L.shape[0]), Y.ravel(order="F"))
+    assert np.allclose(x, ref, atol=1e-9 * np.abs(ref).max())
+    with pytest.raises(TypeError, match="reuse must be"):
+        resolvent(model, 1j, reuse="x")
