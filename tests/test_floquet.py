@@ -316,10 +316,98 @@ def test_floquet_multipliers_match_qutip_propagator_and_fix_the_limit_cycle():
         assert np.max(np.abs(U @ v - v)) < 1e-9
 
 
-def test_floquet_spectrum_refuses_large_spaces():
+def test_floquet_spectrum_refuses_large_spaces_densely():
     a = qutip.destroy(40)
     with pytest.raises(ValueError, match="dense one-period propagator"):
-        qness.floquet_spectrum((a.dag() * a, [a]), a + a.dag(), 1.0)
+        qness.floquet_spectrum((a.dag() * a, [a]), a + a.dag(), 1.0, method="dense")
+
+
+def _ising(n, J=0.5, h=0.2, gamma=0.3):
+    def op(o, i):
+        ops = [qutip.qeye(2)] * n
+        ops[i] = o
+        return qutip.tensor(ops)
+
+    H0 = sum(0.5 * op(qutip.sigmaz(), i) for i in range(n))
+    H0 += sum(J * op(qutip.sigmaz(), i) * op(qutip.sigmaz(), i + 1) for i in range(n - 1))
+    drive = sum(h * op(qutip.sigmax(), i) for i in range(n))
+    return (H0, [math.sqrt(gamma) * op(qutip.sigmam(), i) for i in range(n)]), drive
+
+
+def _match(found, ref, atol):
+    """Every exponent of ``found`` is within ``atol`` of a distinct one of ``ref``."""
+    ref = list(ref)
+    for lam in found:
+        j = int(np.argmin(np.abs(np.asarray(ref) - lam)))
+        assert abs(ref[j] - lam) < atol, (lam, ref[j])
+        ref.pop(j)
+
+
+def test_floquet_gap_arnoldi_matches_dense_on_a_driven_ising_chain():
+    model, drive = _ising(3)
+    dense = qness.floquet_spectrum(model, drive, 1.7)
+    arn = qness.floquet_spectrum(model, drive, 1.7, method="arnoldi", k=4, rtol=1e-10, atol=1e-10)
+    assert arn.certified and arn.info["certificate"]["method"] == "certified"
+    assert arn.exponents[0] == 0 and arn.multipliers[0] == 1
+    assert len(arn.exponents) >= 4
+    # the rightmost exponents of the dense propagator, in the first Brillouin zone
+    _match(arn.exponents, dense.exponents[: len(arn.exponents) + 2], 1e-9)
+    assert abs(arn.gap - dense.gap) < 1e-9
+    assert np.all(np.abs(arn.exponents.imag) <= 1.7 / 2 + 1e-12)
+    assert max(arn.info["residuals"]) <= 1e-7
+    assert arn.info["trace_defect"] < 1e-9
+    # the dense route with k returns the same k rightmost
+    top = qness.floquet_spectrum(model, drive, 1.7, k=5)
+    np.testing.assert_array_equal(top.exponents, dense.exponents[:5])
+
+
+def test_floquet_gap_arnoldi_of_driven_oscillator_is_kappa_over_two():
+    # Arnoldi on the one-period map: the exponents are those of L_0, -kappa (p + q)/2 - i w0 (p - q),
+    # folded into (-omega/2, omega/2]: the gap kappa/2 with Im = +-(w0 folded), then -kappa
+    a = qutip.destroy(12)
+    wd = 0.7
+
+    def fold(w):
+        return (w + wd / 2) % wd - wd / 2
+
+    s = qness.floquet_spectrum(
+        (a.dag() * a, [math.sqrt(0.4) * a]), 0.1 * (a + a.dag()), wd, k=3, method="arnoldi"
+    )
+    assert s.info["method"] == "arnoldi" and s.certified
+    exact = [-0.2 * (p + q) + 1j * fold(-(p - q)) for p in range(3) for q in range(3)]
+    _match(s.exponents, exact, 1e-8)
+    assert len(s.exponents) == 3
+    assert abs(s.gap - 0.2) < 1e-9
+
+
+def test_floquet_spectrum_auto_takes_arnoldi_above_d32():
+    a = qutip.destroy(33)
+    with pytest.warns(qness.SpectrumWarning, match="not certified"):  # a budget of one period
+        s = qness.floquet_spectrum((a.dag() * a, [a]), 0.1 * (a + a.dag()), 1.0, k=2, max_periods=1)
+    assert s.info["method"] == "arnoldi" and not s.certified
+
+
+def test_floquet_gap_arnoldi_warns_when_not_certified():
+    model, drive = _ising(3)
+    with pytest.warns(qness.SpectrumWarning, match="not certified"):
+        s = qness.floquet_spectrum(model, drive, 1.7, method="arnoldi", k=4, max_periods=6)
+    assert not s.certified
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"method": "eig"}, ValueError, "method must be"),
+        ({"k": 1}, ValueError, "k must be >= 2"),
+        ({"k": 2.5}, TypeError, "k must be an int"),
+        ({"max_periods": 0}, ValueError, "max_periods must be >= 1"),
+        ({"max_periods": 1.5}, TypeError, "max_periods must be a positive int"),
+        ({"tol": 2.0}, ValueError, "tol must be a number"),
+    ],
+)
+def test_floquet_spectrum_bad_input(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        qness.floquet_spectrum((0.5 * qutip.sigmaz(), [qutip.sigmam()]), qutip.sigmax(), 1.0, **kwargs)
 
 
 # ---------------------------------------------------------------- thermodynamics

@@ -292,13 +292,25 @@ def _arnoldi_spectrum(L0, Ls, omega, d, k, rtol, atol, tol, max_periods, t0) -> 
     ncv = int(min(n - 1, max(2 * guard + 1, guard + 15)))
     rng = np.random.default_rng(1414)
     v0 = trace_zero(rng.standard_normal(n) + 1j * rng.standard_normal(n))
-    op = spla.LinearOperator((n, n), matvec=lambda x: trace_zero(phi(trace_zero(x))), dtype=np.complex128)
+
+    class _Budget(Exception):
+        pass
+
+    def apply(x):
+        if phi.periods >= max_periods:
+            raise _Budget
+        return trace_zero(phi(trace_zero(x)))
+
+    op = spla.LinearOperator((n, n), matvec=apply, dtype=np.complex128)
     converged = True
     try:
         mu, Z = spla.eigs(op, k=guard, which="LM", v0=v0 / np.linalg.norm(v0), ncv=ncv, tol=tol * 1e-2,
-                          maxiter=max(2, max_periods // max(ncv - guard, 1)))  # fmt: skip
+                          maxiter=max_periods)  # fmt: skip
     except spla.ArpackNoConvergence as exc:
         mu, Z = exc.eigenvalues, exc.eigenvectors
+        converged = False
+    except _Budget:
+        mu, Z = np.zeros(0, np.complex128), np.zeros((n, 0), np.complex128)
         converged = False
     # Rayleigh-Ritz with Phi on the Arnoldi vectors: eigenpairs, then residuals with Phi itself
     vals, vecs, residuals = [], [], []
