@@ -508,3 +508,42 @@ def test_sector_broken_by_drive():
     sym = qness.U1Symmetry(charges=charges, jump_charges=(-1, 1))
     with pytest.raises(ValueError, match="does not conserve"):
         qness.floquet_steady_state((H0, c), drive, 1.3, symmetry=sym)
+
+
+# ---------------------------------------------------------------- uniqueness of the limit cycle
+def _dark_singlet():
+    # collective decay and a symmetric drive never touch the singlet: it is a second limit cycle
+    sm, eye = qutip.sigmam(), qutip.qeye(2)
+    S = qutip.tensor(sm, eye) + qutip.tensor(eye, sm)
+    H0 = 0.5 * (qutip.tensor(qutip.sigmaz(), eye) + qutip.tensor(eye, qutip.sigmaz()))
+    V = 0.4 * (qutip.tensor(qutip.sigmax(), eye) + qutip.tensor(eye, qutip.sigmax()))
+    return (H0, [math.sqrt(0.5) * S]), V
+
+
+def _conserved_spectator():
+    # a damped driven qubit next to an undamped, undriven one: sz of the second is conserved
+    eye = qutip.qeye(2)
+    H0 = 0.5 * qutip.tensor(qutip.sigmaz(), eye) + 0.8 * qutip.tensor(eye, qutip.sigmaz())
+    V = 0.3 * qutip.tensor(qutip.sigmax(), eye)
+    return (H0, [math.sqrt(0.4) * qutip.tensor(qutip.sigmam(), eye)]), V
+
+
+@pytest.mark.parametrize("method", ["direct", "krylov"])
+@pytest.mark.parametrize("make", [_dark_singlet, _conserved_spectator], ids=["dark-singlet", "spectator"])
+def test_non_unique_limit_cycle_raises_on_every_route(make, method):
+    model, V = make()
+    with pytest.raises(qness.NonUniqueSteadyStateError, match="limit cycle is not unique"):
+        qness.floquet_steady_state(model, V, 1.3, method=method, symmetry=None)
+
+
+@pytest.mark.parametrize("method", ["direct", "krylov"])
+def test_unique_limit_cycle_passes_the_rank_check(method):
+    # the dark-singlet pair with the symmetry broken (unequal drives): unique again
+    sm, eye = qutip.sigmam(), qutip.qeye(2)
+    S = qutip.tensor(sm, eye) + qutip.tensor(eye, sm)
+    H0 = 0.5 * (qutip.tensor(qutip.sigmaz(), eye) + qutip.tensor(eye, qutip.sigmaz()))
+    V = 0.4 * qutip.tensor(qutip.sigmax(), eye) + 0.25 * qutip.tensor(eye, qutip.sigmax())
+    r = qness.floquet_steady_state((H0, [math.sqrt(0.5) * S]), V, 1.3, method=method)
+    u = r.info["uniqueness"]
+    assert u["sigma"] > u["threshold"]
+    assert r.time_residual < 1e-8

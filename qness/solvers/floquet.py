@@ -38,11 +38,25 @@ import scipy.sparse.linalg as spla
 from ..liouvillian import liouvillian
 from ..model import SuperoperatorModel
 from ..operators import as_csr
-from .errors import ConvergenceError, TruncationWarning
+from .errors import ConvergenceError, NonUniqueSteadyStateError, TruncationWarning, UniquenessWarning
 from .floquet_input import _check_omega, _parse
 from .result import _expect
+from .uniqueness import NON_UNIQUE_HINT, krylov_check, lu_check
 
 __all__ = ["FloquetNESS", "floquet_steady_state", "commutator_superoperator"]
+
+_NON_UNIQUE_CYCLE = (
+    "the limit cycle is not unique (a dark state, a conserved quantity the drive keeps, or a decoupled "
+    "part); integrate d rho/dt = L(t) rho from an initial state (e.g. qutip.mesolve) for the cycle it "
+    "reaches"
+)
+
+
+def _cycle_message(exc) -> str:
+    """The uniqueness check's message, worded for the harmonic system of a limit cycle."""
+    msg = str(exc).replace(NON_UNIQUE_HINT, _NON_UNIQUE_CYCLE)
+    return msg.replace("trace-augmented Liouvillian", "trace-augmented harmonic system")
+
 
 #: Hilbert-space dimension up to which the default method is the sparse LU.
 _DIRECT_MAX_DIM = 32
@@ -104,6 +118,8 @@ class FloquetNESS:
         ``hermiticity_error`` (``max |rho_{-n} - rho_n^+|`` before
         symmetrisation), ``drive_harmonics`` (the ``k`` with ``L_k != 0``),
         ``sector`` (kind, label, size of the symmetry sector solved, and why),
+        ``uniqueness`` (the rank check of the harmonic system: ``sigma``, an
+        upper bound on its smallest singular value, and ``threshold``),
         ``harmonic_norms`` (``n -> ||rho_n||_F``), ``iterations_per_solve``.
     qobj_dims : object
         QuTiP dims of a non-tensor-product space, else ``None``.
@@ -315,20 +331,30 @@ def _solve_truncated(L0, Ls, omega, N, tpos, weight, backend):
     Ar = sp.csr_array(sp.diags_array(keep) @ A) + trace_row
     b = np.zeros(A.shape[0], dtype=np.complex128)
     b[r] = weight
+    Ar = sp.csr_array(Ar)
     try:
-        solve, backend = _lu_solver(sp.csr_array(Ar), backend)
-        x = solve(b)
-        x = x + solve(b - Ar @ x)  # one step of iterative refinement
+        solve, backend = _lu_solver(Ar, backend)
     except (RuntimeError, ArithmeticError) as exc:
-        raise ConvergenceError(
-            f"the truncated harmonic system (N={N}) is singular: the limit cycle is not unique, or "
-            f"L_0 has an eigenvalue i n omega (a resonance with the drive): {exc}"
+        raise NonUniqueSteadyStateError(
+            f"floquet_steady_state: the truncated harmonic system (N={N}) is exactly singular: "
+            + _NON_UNIQUE_CYCLE
         ) from exc
+    # A consistent singular system (a dark state) is solved without complaint: check the rank by
+    # inverse iteration through the factorisation (qness.solvers.uniqueness.lu_check)
+    try:
+        uniq = lu_check(lambda v: Ar @ v, solve, None, Ar.shape[0], float(spla.norm(Ar, 1)))
+    except NonUniqueSteadyStateError as exc:
+        raise NonUniqueSteadyStateError(f"floquet_steady_state (N={N}): {_cycle_message(exc)}") from None
+    x = solve(b)
+    x = x + solve(b - Ar @ x)  # one step of iterative refinement
     if not np.all(np.isfinite(x)):
-        raise ConvergenceError(f"the truncated harmonic system (N={N}) gave non-finite values (singular)")
+        raise NonUniqueSteadyStateError(
+            f"floquet_steady_state: the truncated harmonic system (N={N}) gave non-finite values "
+            "(singular): " + _NON_UNIQUE_CYCLE
+        )
     res_vec = A @ x
     res = float(np.linalg.norm(res_vec))  # the full system incl. the redundant row
-    return x, res, backend, int(Ar.nnz)
+    return x, res, backend, int(Ar.nnz), uniq
 
 
 def _solve_krylov(model, L0op, Lext, Ls, omega, N, sector, method, x0):
@@ -375,7 +401,12 @@ def _solve_krylov(model, L0op, Lext, Ls, omega, N, sector, method, x0):
     b[r] = 1.0
     x, ginfo = gmres(A, b, x0, M=M, rtol=method.rtol, restart=method.restart, maxiter=method.maxiter)
     lin_res = float(np.linalg.norm(b - A @ x))
-    if ginfo.get("singular") or not np.all(np.isfinite(x)) or not lin_res <= method.rtol:
+    if ginfo.get("singular"):
+        raise NonUniqueSteadyStateError(
+            f"floquet_steady_state: GMRES found the truncated harmonic system (N={N}) exactly singular: "
+            + _NON_UNIQUE_CYCLE
+        )
+    if not np.all(np.isfinite(x)) or not lin_res <= method.rtol:
         raise ConvergenceError(
             f"floquet_steady_state: GMRES (Sylvester block preconditioner) did not reach "
             f"rtol={method.rtol:g} "
@@ -383,7 +414,19 @@ def _solve_krylov(model, L0op, Lext, Ls, omega, N, sector, method, x0):
             iterations=ginfo["iterations"],
         )
     res = float(np.linalg.norm(apply_full(x)))
-    return x, res, ginfo["iterations"], lin_res
+
+    def check():
+        """The rank check of qness.solvers.uniqueness.krylov_check, with this solve's preconditioner."""
+        budget = max(2 * ginfo["iterations"], 2 * method.restart)
+        try:
+            return krylov_check(
+                A, M, K * D, rtol=method.rtol, x_norm=float(np.linalg.norm(x)), restart=method.restart,
+                chunk=method.restart, budget=budget, gmres=gmres,
+            )  # fmt: skip
+        except NonUniqueSteadyStateError as exc:
+            raise NonUniqueSteadyStateError(f"floquet_steady_state (N={N}): {_cycle_message(exc)}") from None
+
+    return x, res, ginfo["iterations"], lin_res, check
 
 
 def floquet_steady_state(
@@ -474,14 +517,24 @@ def floquet_steady_state(
         operator, an operator whose shape or dims differ from the model's, a
         coefficient that is not periodic with period ``2 pi / omega``, a zero
         drive, a bad ``harmonics``/``tol``.
+    NonUniqueSteadyStateError
+        If the limit cycle is not unique (a dark state, a conserved quantity
+        the drive keeps, a decoupled part), on every route: the LU route
+        checks each factorisation by inverse iteration, the Krylov route runs
+        GMRES on a random right-hand side with the same preconditioner on the
+        final truncation (:mod:`qness.solvers.uniqueness`; ``Krylov(verify_unique=False)``
+        skips it). ``info["uniqueness"]`` records the check.
     ConvergenceError
-        If the harmonic system is singular (non-unique limit cycle).
+        If GMRES does not reach its tolerance.
 
     Warns
     -----
     TruncationWarning
         If the outermost harmonics stay above ``tol`` (at ``max_harmonics``
         or the fixed ``harmonics``); ``info["converged"]`` is then False.
+    UniquenessWarning
+        Krylov route: when the random-right-hand-side check stalls without
+        finding a null direction (uniqueness neither shown nor refuted).
 
     Examples
     --------
@@ -572,11 +625,11 @@ def floquet_steady_state(
                 Nold = (x.size // D - 1) // 2
                 x0 = np.zeros((2 * N + 1) * D, dtype=np.complex128)
                 x0[(N - Nold) * D : (N + Nold + 1) * D] = x
-            x, res, its, lin_res = _solve_krylov(model, L0, Lext, Ls, omega, N, sector, method, x0)
+            x, res, its, lin_res, check = _solve_krylov(model, L0, Lext, Ls, omega, N, sector, method, x0)
             iterations.append(its)
             used_backend, nnz = "gmres+sylvester", None
         else:
-            x, res, used_backend, nnz = _solve_truncated(L0, Ls, omega, N, tpos, weight, backend)
+            x, res, used_backend, nnz, uniq = _solve_truncated(L0, Ls, omega, N, tpos, weight, backend)
             iterations.append(1)
         blocks = x.reshape(2 * N + 1, D)
         norms = np.linalg.norm(blocks, axis=1)
@@ -585,6 +638,21 @@ def floquet_steady_state(
         if harmonics is not None or outer <= tol or N >= max_harmonics:
             break
         N = min(2 * N, int(max_harmonics))
+    if krylov:
+        # uniqueness of the limit cycle, checked once on the final truncation (the LU route checks
+        # every factorisation: one more solve each)
+        uniq = None
+        if method.verify_unique is not False:
+            uniq = check()
+            if not uniq["verified"]:
+                warnings.warn(
+                    "floquet_steady_state: uniqueness of the limit cycle not verified (GMRES on a random "
+                    f"right-hand side stalled at residual {uniq['check_residual']:.1e} > "
+                    f"{uniq['delta']:.1e}, "
+                    "yet no direction below rtol/||x|| was found); check with method='direct'",
+                    UniquenessWarning,
+                    stacklevel=2,
+                )
     converged = outer <= tol
     if not converged:
         warnings.warn(
@@ -623,6 +691,7 @@ def floquet_steady_state(
         "iterations": int(sum(iterations)),
         "iterations_per_solve": iterations,
         "hermiticity_error": herm_err,
+        "uniqueness": uniq,
         "drive_harmonics": sorted(Ls),
         "time": time.perf_counter() - t0,
     }
