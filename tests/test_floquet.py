@@ -418,7 +418,9 @@ def test_energy_balance_of_driven_oscillator_is_exact():
     a = qutip.destroy(NC)
     m = qness.from_qutip(W0 * a.dag() * a, [a], rates=[KAPPA], bath_labels=["cold"])
     r = qness.floquet_steady_state(m, F * (a + a.dag()), WD)
-    eb = r.energy_balance()
+    # kappa = 0.4 w0 and a drive off resonance without RWA: the local jump a is outside its validity
+    with pytest.warns(qness.LocalMasterEquationWarning, match="local master equation outside its validity"):
+        eb = r.energy_balance()
     A = -(0.5j * F) / (KAPPA / 2 + 1j * (W0 - WD))
     B = -(0.5j * F) / (KAPPA / 2 + 1j * (W0 + WD))
     ts = np.arange(64) * 2 * np.pi / WD / 64
@@ -428,6 +430,47 @@ def test_energy_balance_of_driven_oscillator_is_exact():
     assert set(eb["heat"]) == {"cold"}
     assert abs(eb["heat"]["cold"] - J) < 1e-12 and abs(eb["power"] - P) < 1e-12
     assert P > 0 and abs(eb["first_law"]) < 1e-14
+    # the validity measure in closed form: [H(t), a] = -w0 a - F cos(wd t), coherent state alpha(t):
+    # <Tr(a rho a^+)> = <|alpha|^2>, <Re Tr([H,a] rho a^+)> = <-w0 |alpha|^2 - F cos Re alpha>,
+    # <Tr([H,a] rho [H,a]^+)> = <w0^2 |alpha|^2 + 2 w0 F cos Re alpha + F^2 cos^2>
+    c = np.cos(WD * ts)
+    w = np.mean(abs(al) ** 2)
+    freq = -np.mean(-W0 * abs(al) ** 2 - F * c * al.real) / w
+    spread = math.sqrt(np.mean(W0**2 * abs(al) ** 2 + 2 * W0 * F * c * al.real + F**2 * c**2) / w - freq**2)
+    (jump,) = eb["local_me"]["jumps"]
+    assert abs(jump["frequency"] - freq) < 1e-10 and abs(jump["spread"] - spread) < 1e-10
+    assert jump["resolution"] == jump["frequency"]  # no temperature: the transition frequency itself
+    assert eb["local_me"]["valid"] is False and eb["local_me"]["worst"] == jump["ratio"] > 0.1
+    # with a generous tolerance there is no warning
+    assert r.energy_balance(local_tol=1.0)["local_me"]["valid"]
+
+
+def test_local_master_equation_validity_follows_coupling_and_drive():
+    # Hofer et al. (2017): local jumps of two coupled qubits are right while the coupling g is small
+    # against the bath's resolution min(omega, T); a weak resonant drive and weak damping keep them right
+    sm, sz, sx, I2 = qutip.sigmam(), qutip.sigmaz(), qutip.sigmax(), qutip.qeye(2)
+    s1, s2 = qutip.tensor(sm, I2), qutip.tensor(I2, sm)
+
+    def balance(g, amp, **kw):
+        H0 = 0.5 * qutip.tensor(sz, I2) + 0.5 * qutip.tensor(I2, sz) + g * (s1.dag() * s2 + s2.dag() * s1)
+        jumps = [s1, s1.dag(), s2, s2.dag()]
+        rates = [2e-3, 1e-3, 2e-3, 1e-4]
+        m = qness.from_qutip(
+            H0, jumps, rates=rates, bath_labels=["h", "h", "c", "c"], baths={"h": 2.0, "c": 0.5}
+        )
+        return qness.floquet_steady_state(m, amp * qutip.tensor(sx, I2), 1.0).energy_balance(**kw)
+
+    ok = balance(1e-3, 1e-3)
+    assert ok["local_me"]["valid"] and ok["local_me"]["worst"] < 0.02
+    assert abs(ok["first_law"]) < 1e-14
+    with pytest.warns(qness.LocalMasterEquationWarning):
+        strong = balance(0.3, 1e-3)  # coupling comparable to the transition frequency
+    assert strong["local_me"]["worst"] > 0.1
+    with pytest.warns(qness.LocalMasterEquationWarning):
+        driven = balance(1e-3, 0.3)  # drive amplitude comparable to the transition frequency
+    assert driven["local_me"]["worst"] > 0.1
+    with pytest.raises(ValueError, match="local_tol must be a positive number"):
+        balance(1e-3, 1e-3, local_tol=0)
 
 
 def test_energy_balance_two_bath_machine_time_domain():
@@ -440,7 +483,8 @@ def test_energy_balance_two_bath_machine_time_domain():
     V = 0.3 * qutip.tensor(sx, sx)
     wd = 1.1
     r = qness.floquet_steady_state(m, V, wd)
-    eb = r.energy_balance()
+    with pytest.warns(qness.LocalMasterEquationWarning):  # a strong drive (0.3) on transitions at 1.3-1.6
+        eb = r.energy_balance()
     assert abs(eb["first_law"]) < 1e-12
     # independently: trapezoid average over one period of Tr[H(t) D_b(rho(t))] (exact for trig polynomials)
     from qness.analysis.thermo import _groups, dissipator

@@ -43,7 +43,13 @@ from .floquet_input import _check_omega, _parse
 from .result import _expect
 from .uniqueness import NON_UNIQUE_HINT, krylov_check, lu_check
 
-__all__ = ["FloquetNESS", "floquet_steady_state", "commutator_superoperator"]
+__all__ = ["FloquetNESS", "floquet_steady_state", "commutator_superoperator", "LocalMasterEquationWarning"]
+
+
+class LocalMasterEquationWarning(UserWarning):
+    """The jumps of a driven model are questionable as thermodynamics (a local master equation
+    outside its validity): see :meth:`FloquetNESS.energy_balance`."""
+
 
 _NON_UNIQUE_CYCLE = (
     "the limit cycle is not unique (a dark state, a conserved quantity the drive keeps, or a decoupled "
@@ -139,7 +145,7 @@ class FloquetNESS:
         """Hilbert-space dimension."""
         return self.average.shape[0]
 
-    def energy_balance(self) -> dict:
+    def energy_balance(self, *, local_tol: float = 0.1) -> dict:
         """Period-averaged heat currents per bath and the drive's power (first law).
 
         With ``H(t) = sum_k H_k e^{i k omega t}`` and ``D_b`` the dissipator of
@@ -154,23 +160,67 @@ class FloquetNESS:
         first law; ``first_law`` is its defect, a check of the solution).
         ``J_b > 0``: energy flows from bath ``b`` into the system; ``P > 0``:
         work done on the system. Energies are measured with the full
-        ``H(t)``; with a local master equation (jumps of the undriven
-        subsystem) the second law ``sum_b J_b / T_b <= 0`` can fail where the
-        drive or the coupling is strong compared with the bath's spectral
-        resolution: outside its validity these numbers are not
-        thermodynamics.
+        ``H(t)``.
+
+        **Validity of the jumps (local master equation).** Jumps fixed in
+        time, each with one rate, are the Born-Markov limit only when the
+        bath sees every jump at one transition frequency: a bath's rates
+        change over its *resolution* ``eps``, the transition frequency itself
+        and, for a thermal bath, its temperature. A local master equation
+        (jumps of an uncoupled or undriven part) violates this when the
+        inter-site coupling or the drive spreads the frequencies at which the
+        jump acts (Hofer et al., NJP 19, 123037 (2017): local is right while
+        the coupling is small against the bath's resolution; for drives, the
+        Floquet sidebands ``omega_j +- m omega`` weighted by the drive
+        amplitude). For a jump ``A`` the frequencies it carries in the limit
+        cycle are measured by
+        ``omega_A = -<Re Tr([H(t), A] rho A^+)>_T / <Tr(A rho A^+)>_T`` (the
+        mean Bohr frequency, ``[H, A] = -omega A`` for an eigenoperator) and
+        the spread
+        ``Delta_A^2 = <Tr(C rho C^+)>_T / <Tr(A rho A^+)>_T``,
+        ``C = [H(t), A] + omega_A A``: in the Heisenberg picture of the
+        coherent motion ``A(t) = sum_nu A_nu e^{-i nu t}`` and
+        ``d/dt (A(t) e^{i omega_A t}) = i U^+ C U``, so ``Delta_A^2`` is the
+        state-weighted mean of ``(nu - omega_A)^2`` over the frequencies
+        ``nu`` carried (static coupling splits them, a drive adds sidebands,
+        the state's own evolution adds its linewidth). By Chebyshev's
+        inequality at most a fraction ``(Delta_A / eps)^2`` of the jump's
+        weight sits further than ``eps`` from ``omega_A``. The criterion is
+        ``Delta_A / eps_A <= local_tol`` with ``eps_A = min(|omega_A|, T_b)``
+        (``T_b`` when the bath has a temperature ``> 0``); jumps without
+        weight in the state, or with neither a frequency nor a temperature,
+        are not judged. It bounds the error of the rates; currents that are
+        themselves second order in a weak drive (its power) can still be
+        wrong at relative order ``Delta_A / eps_A``.
+
+        Parameters
+        ----------
+        local_tol : float
+            Largest ``Delta_A / eps_A`` accepted without a warning (> 0).
 
         Returns
         -------
         dict
-            ``{"heat": {bath label: J_b}, "power": P, "first_law": sum J_b + P}``
-            (floats, energy per unit time, hbar = 1). Jumps without a bath
-            label are under the key ``None``.
+            ``{"heat": {bath label: J_b}, "power": P, "first_law": sum J_b + P,
+            "local_me": {...}}`` (floats, energy per unit time, hbar = 1).
+            Jumps without a bath label are under the key ``None``.
+            ``local_me`` has ``valid`` (bool), ``worst`` (the largest
+            ``Delta_A / eps_A``), ``tol`` and ``jumps``: one dict per jump
+            (``label``, ``bath``, ``frequency`` ``omega_A``, ``spread``
+            ``Delta_A``, ``resolution`` ``eps_A``, ``ratio``; ``ratio`` None
+            when not judged).
 
         Raises
         ------
         ValueError
-            For a model given by its Liouvillian only (no jumps to split).
+            For a model given by its Liouvillian only (no jumps to split), or
+            ``local_tol <= 0``.
+
+        Warns
+        -----
+        LocalMasterEquationWarning
+            When some jump has ``Delta_A / eps_A > local_tol``: the currents
+            are those of the master equation, not of the physical bath.
         """
         from ..analysis.thermo import _groups, dissipator
 
@@ -179,6 +229,12 @@ class FloquetNESS:
                 "energy_balance needs the model's jumps and H(t): a model given by its Liouvillian "
                 "only has neither"
             )
+        if (
+            isinstance(local_tol, bool)
+            or not isinstance(local_tol, (int, float, np.floating))
+            or not (local_tol > 0)
+        ):
+            raise ValueError(f"local_tol must be a positive number, got {local_tol!r}")
         model, Hk = self._generator
         heat = {}
         for bath, jumps in _groups(model).items():
@@ -192,7 +248,21 @@ class FloquetNESS:
             if k and -k in self.harmonics:
                 P += 1j * k * self.omega * complex(np.sum(H.multiply(self.harmonics[-k].T)))
         P = float(np.real(P))
-        return {"heat": heat, "power": P, "first_law": float(sum(heat.values()) + P)}
+        local = _local_validity(model, Hk, self, float(local_tol))
+        if not local["valid"]:
+            bad = [j for j in local["jumps"] if j["ratio"] is not None and j["ratio"] > local_tol]
+            worst = max(bad, key=lambda j: j["ratio"])
+            warnings.warn(
+                f"energy_balance: {len(bad)} jump(s) act at a spread of frequencies comparable to their "
+                f"bath's resolution (worst: {worst['label']!r} of bath {worst['bath']!r}, spread "
+                f"{worst['spread']:.3g} around {worst['frequency']:.3g} against {worst['resolution']:.3g}, "
+                f"ratio {worst['ratio']:.2f} > local_tol={local_tol:g}): a local master equation outside "
+                "its validity (Hofer et al., NJP 19, 123037 (2017)); the heat currents are the model's, "
+                "not the physical bath's",
+                LocalMasterEquationWarning,
+                stacklevel=2,
+            )
+        return {"heat": heat, "power": P, "first_law": float(sum(heat.values()) + P), "local_me": local}
 
     @property
     def period(self) -> float:
@@ -733,6 +803,50 @@ def _floquet_sector(model, symmetry, drive_superops):
                 "limit cycle's sector to others); use symmetry=None"
             )
     return sec, f"{sec.kind} sector {sec.label} (kept by the drive)"
+
+
+def _local_validity(model, Hk: dict, cycle: FloquetNESS, tol: float) -> dict:
+    """Mean frequency, spread and bath resolution of every jump in the limit cycle (see
+    :meth:`FloquetNESS.energy_balance`)."""
+    kmax = max(abs(k) for k in Hk)
+    # the averaged quantities are trigonometric polynomials of degree <= 2 kmax + 2 N in omega t:
+    # this many equispaced samples average them exactly
+    S = 4 * kmax + 2 * cycle.nharmonics + 2
+    ts = np.arange(S) * cycle.period / S
+    rhos = cycle.rho(ts)
+    Hs = [sum(H * np.exp(1j * k * cycle.omega * t) for k, H in Hk.items()) for t in ts]
+    scale = max(float(abs(H).max()) if H.nnz else 0.0 for H in Hk.values())
+    out = []
+    for j in model.jumps:
+        A = sp.csr_array(j.op, dtype=np.complex128)
+        w = c1 = c2 = 0.0
+        for H, rho in zip(Hs, rhos):
+            Ar = A @ rho
+            C = sp.csr_array(H @ A - A @ H)
+            Cr = C @ rho
+            w += float(np.real(A.conj().multiply(Ar).sum()))  # Tr(A rho A^+)
+            c1 += float(np.real(A.conj().multiply(Cr).sum()))  # Re Tr([H, A] rho A^+)
+            c2 += float(np.real(C.conj().multiply(Cr).sum()))  # Tr([H, A] rho [H, A]^+)
+        w, c1, c2 = w / S, c1 / S, c2 / S
+        entry = {"label": j.label, "bath": j.bath, "frequency": None, "spread": None, "resolution": None,
+                 "ratio": None}  # fmt: skip
+        out.append(entry)
+        if not w > 1e-14 * float(np.sum(np.abs(A.data) ** 2)):
+            continue  # no weight in the state: the bath never acts through this jump
+        freq = -c1 / w
+        spread = math.sqrt(max(c2 / w - freq**2, 0.0))
+        entry.update(frequency=freq, spread=spread)
+        T = model.baths[j.bath].T if j.bath is not None and j.bath in model.baths else None
+        scales = [abs(freq)] if abs(freq) > 1e-9 * max(scale, 1e-300) else []
+        if T is not None and T > 0:
+            scales.append(float(T))
+        if not scales:
+            continue
+        eps = min(scales)
+        entry.update(resolution=eps, ratio=spread / eps)
+    ratios = [e["ratio"] for e in out if e["ratio"] is not None]
+    worst = max(ratios, default=0.0)
+    return {"valid": bool(worst <= tol), "worst": float(worst), "tol": tol, "jumps": out}
 
 
 def _hamiltonian_harmonics(model, static_extra, fourier) -> dict:
