@@ -807,27 +807,37 @@ def _floquet_sector(model, symmetry, drive_superops):
 
 def _local_validity(model, Hk: dict, cycle: FloquetNESS, tol: float) -> dict:
     """Mean frequency, spread and bath resolution of every jump in the limit cycle (see
-    :meth:`FloquetNESS.energy_balance`)."""
-    kmax = max(abs(k) for k in Hk)
-    # the averaged quantities are trigonometric polynomials of degree <= 2 kmax + 2 N in omega t:
-    # this many equispaced samples average them exactly
-    S = 4 * kmax + 2 * cycle.nharmonics + 2
-    ts = np.arange(S) * cycle.period / S
-    rhos = cycle.rho(ts)
-    Hs = [sum(H * np.exp(1j * k * cycle.omega * t) for k, H in Hk.items()) for t in ts]
+    :meth:`FloquetNESS.energy_balance`).
+
+    The period averages follow from the harmonics exactly: with ``C_k = [H_k, A]`` and
+    ``rho(t) = sum_n rho_n e^{i n omega t}``, ``<Tr(A rho A^+)> = Tr(A rho_0 A^+)``,
+    ``<Tr(C rho A^+)> = sum_k Tr(C_k rho_{-k} A^+)`` and
+    ``<Tr(C rho C^+)> = sum_{k,l} Tr(C_k rho_{l-k} C_l^+)``.
+    """
+
+    def inner(X, Y):  # Tr(X^+ Y) = sum conj(X) * Y for X in COO format and dense Y
+        return complex(np.sum(np.conj(X.data) * Y[X.row, X.col]))
+
+    rhos = cycle.harmonics
     scale = max(float(abs(H).max()) if H.nnz else 0.0 for H in Hk.values())
     out = []
     for j in model.jumps:
         A = sp.csr_array(j.op, dtype=np.complex128)
-        w = c1 = c2 = 0.0
-        for H, rho in zip(Hs, rhos):
-            Ar = A @ rho
+        Ck = {}
+        for k, H in Hk.items():
             C = sp.csr_array(H @ A - A @ H)
-            Cr = C @ rho
-            w += float(np.real(A.conj().multiply(Ar).sum()))  # Tr(A rho A^+)
-            c1 += float(np.real(A.conj().multiply(Cr).sum()))  # Re Tr([H, A] rho A^+)
-            c2 += float(np.real(C.conj().multiply(Cr).sum()))  # Tr([H, A] rho [H, A]^+)
-        w, c1, c2 = w / S, c1 / S, c2 / S
+            C.eliminate_zeros()
+            if C.nnz:
+                Ck[k] = C
+        Acoo = A.tocoo()
+        Ccoo = {k: C.tocoo() for k, C in Ck.items()}
+        w = inner(Acoo, A @ rhos[0]).real
+        c1 = sum(inner(Acoo, C @ rhos[-k]).real for k, C in Ck.items() if -k in rhos)
+        c2 = 0.0
+        for k, C in Ck.items():
+            for l, Cl in Ccoo.items():
+                if l - k in rhos:
+                    c2 += inner(Cl, C @ rhos[l - k]).real
         entry = {"label": j.label, "bath": j.bath, "frequency": None, "spread": None, "resolution": None,
                  "ratio": None}  # fmt: skip
         out.append(entry)
