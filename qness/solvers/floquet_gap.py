@@ -56,7 +56,7 @@ from .floquet_input import _check_omega, _parse
 
 __all__ = ["FloquetSpectrum", "floquet_spectrum"]
 
-#: Modes computed beyond the ``k`` wanted and deflated in the certificate (Arnoldi route).
+#: Fewest modes computed beyond the ``k`` wanted and deflated in the certificate (Arnoldi route).
 _GUARD = 2
 
 #: Largest Hilbert-space dimension for the dense propagator (``d^4`` complex entries).
@@ -104,7 +104,10 @@ class FloquetSpectrum:
 
     @property
     def gap(self) -> float:
-        """The Floquet gap ``-Re lambda_1`` (slowest decay rate towards the limit cycle)."""
+        """The Floquet gap ``-Re lambda_1`` (slowest decay rate towards the limit cycle); NaN when no
+        decaying mode was found (an Arnoldi run stopped by its budget)."""
+        if self.exponents.size < 2:
+            return float("nan")
         return float(-self.exponents[1].real)
 
     def __repr__(self) -> str:
@@ -285,9 +288,9 @@ def _arnoldi_spectrum(L0, Ls, omega, d, k, rtol, atol, tol, max_periods, t0) -> 
     )
     trace_zero = Deflation(sector, None, trace_zero=True)
     want = int(min(k - 1, n - 3))
-    # two guard modes beyond the k wanted: deflated in the certificate, so that its vector decays
-    # at least as fast as the (k+2)-th mode while the threshold is the k-th (a margin even when
-    # the k-th and (k+1)-th nearly tie)
+    # guard modes beyond the k - 1 wanted (as many again plus two): deflated in the certificate, so
+    # that its vector decays at least as fast as the first mode not computed while the threshold is
+    # the k-th (a margin even when modes cluster, as the single-spin decays of a chain do)
     guard = int(min(want + max(_GUARD, want + 2), n - 3))
     ncv = int(min(n - 1, max(2 * guard + 1, guard + 15)))
     rng = np.random.default_rng(1414)
@@ -334,6 +337,7 @@ def _arnoldi_spectrum(L0, Ls, omega, d, k, rtol, atol, tol, max_periods, t0) -> 
     for j in range(len(vals) - added, len(vals)):  # check the added partners with Phi as well
         x = vecs[:, j]
         residuals.append(float(np.linalg.norm(trace_zero(phi(x)) - np.exp(vals[j] * T) * x)))
+        rejected += int(not residuals[-1] <= tol)
     order = np.lexsort((-vals.imag, -vals.real))
     vals, vecs = vals[order], vecs[:, order]
     residuals = [float(r) for r in np.asarray(residuals)[order]] if len(residuals) else []
