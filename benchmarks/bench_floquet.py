@@ -10,6 +10,11 @@ truncation ``n_it`` qness chose automatically (tol 1e-10 on the outermost harmon
 The two period-averaged states are compared entrywise (max |diff|); for the oscillator also
 against the exact period average ``<n> = |A|^2 + |B|^2``.
 
+``--gap 4 5 8``: the Floquet gap (slowest decay rate of the one-period propagator) of the Ising
+chain by ``qness.floquet_spectrum``: the Arnoldi route (``k = 4``, certified; integration
+rtol = atol = 1e-10) at every size, the dense route where ``d <= 32``, and the eigenvalues of
+QuTiP's one-period ``qutip.propagator`` (dense ``d^2 x d^2``) where ``d <= --qutip-max-gap-dim``.
+
 QuTiP is not run where its dense ``d^2 x d^2`` matrices (``L_0``, ``L_+-``, ``S``, ``T``, one
 solve each) would not fit in memory: the estimate (6 such matrices, complex128) is printed.
 """
@@ -94,6 +99,62 @@ def row(name, setup, d, qutip_ok, exact_n=None, qutip_timeout=600.0):
     print("| " + " | ".join(cells) + " |", flush=True)
 
 
+GAP_ARNOLDI = """
+r = qness.floquet_spectrum((H0, c), drive, wd, method="arnoldi", k=4, rtol=1e-10, atol=1e-10)
+extra = {"gap": r.gap, "certified": r.certified, "periods": r.info["periods"],
+         "cert_periods": r.info["certificate"]["periods"], "exponents": [str(x) for x in r.exponents]}
+"""
+
+GAP_DENSE = """
+r = qness.floquet_spectrum((H0, c), drive, wd, method="dense")
+extra = {"gap": r.gap}
+"""
+
+GAP_QUTIP = """
+T = 2 * np.pi / wd
+U = qutip.propagator([H0, [drive, "cos(wd*t)"]], T, c, args={"wd": wd}, options={"atol": 1e-12, "rtol": 1e-12})
+mu = np.linalg.eigvals(U.full())
+lam = np.log(mu) / T
+lam = lam[np.argsort(-lam.real)]
+extra = {"gap": float(-lam[1].real)}
+"""
+
+
+def gap_row(n, qutip_max_dim):
+    d = 2**n
+    setup = ISING.format(n=n)
+    ra = measure(setup, GAP_ARNOLDI)
+    if "error" in ra:
+        print(f"| Ising chain, {n} spins | {d} | qness error: {ra['error']} |", flush=True)
+        return
+    ex = ra["extra"]
+    cells = [f"driven dissipative Ising chain, {n} spins", str(d), f"{ex['gap']:.10f}", str(ex["certified"])]
+    cells += [
+        f"{ex['periods']} ({ex['cert_periods']} certificate)",
+        f"{ra['time']:.1f}",
+        f"{ra['peak_mib']:.0f}",
+    ]
+    if d <= 32:
+        rd = measure(setup, GAP_DENSE)
+        cells += (
+            [f"{rd['time']:.2f}", f"{abs(rd['extra']['gap'] - ex['gap']):.1e}"]
+            if "error" not in rd
+            else [f"error: {rd['error']}", "-"]
+        )
+    else:
+        cells += ["not run (d > 32)", "-"]
+    if d <= qutip_max_dim:
+        rq = measure(setup, GAP_QUTIP)
+        cells += (
+            [f"{rq['time']:.2f}", f"{abs(rq['extra']['gap'] - ex['gap']):.1e}"]
+            if "error" not in rq
+            else [f"error: {rq['error']}", "-"]
+        )
+    else:
+        cells += [f"not run (dense {d * d} x {d * d} propagator)", "-"]
+    print("| " + " | ".join(cells) + " |", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--cutoffs", type=int, nargs="*", default=[20, 40])
@@ -102,7 +163,20 @@ def main():
     ap.add_argument(
         "--qutip-timeout", type=float, default=600.0, help="seconds before a QuTiP case is stopped"
     )
+    ap.add_argument("--gap", type=int, nargs="*", default=[], help="Ising sizes for the Floquet gap rows")
+    ap.add_argument("--qutip-max-gap-dim", type=int, default=32)
     args = ap.parse_args()
+    if args.gap:
+        print(
+            "| model | d | Floquet gap (Arnoldi) | certified | periods propagated | qness time (s) | "
+            "qness peak (MiB) | dense route time (s) | abs diff vs dense | QuTiP propagator time (s) | "
+            "abs diff vs QuTiP |"
+        )
+        print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+        for n in args.gap:
+            gap_row(n, args.qutip_max_gap_dim)
+        if not args.cutoffs and not args.ising:
+            return
     print(
         "| model | d | N (auto) | qness method | iterations | qness time (s) | qness peak (MiB) | "
         "time residual | QuTiP time (s) | QuTiP peak (MiB) | max abs diff of averages | "

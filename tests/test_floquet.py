@@ -316,10 +316,99 @@ def test_floquet_multipliers_match_qutip_propagator_and_fix_the_limit_cycle():
         assert np.max(np.abs(U @ v - v)) < 1e-9
 
 
-def test_floquet_spectrum_refuses_large_spaces():
+def test_floquet_spectrum_refuses_large_spaces_densely():
     a = qutip.destroy(40)
     with pytest.raises(ValueError, match="dense one-period propagator"):
-        qness.floquet_spectrum((a.dag() * a, [a]), a + a.dag(), 1.0)
+        qness.floquet_spectrum((a.dag() * a, [a]), a + a.dag(), 1.0, method="dense")
+
+
+def _ising(n, J=0.5, h=0.2, gamma=0.3):
+    def op(o, i):
+        ops = [qutip.qeye(2)] * n
+        ops[i] = o
+        return qutip.tensor(ops)
+
+    H0 = sum(0.5 * op(qutip.sigmaz(), i) for i in range(n))
+    H0 += sum(J * op(qutip.sigmaz(), i) * op(qutip.sigmaz(), i + 1) for i in range(n - 1))
+    drive = sum(h * op(qutip.sigmax(), i) for i in range(n))
+    return (H0, [math.sqrt(gamma) * op(qutip.sigmam(), i) for i in range(n)]), drive
+
+
+def _match(found, ref, atol):
+    """Every exponent of ``found`` is within ``atol`` of a distinct one of ``ref``."""
+    ref = list(ref)
+    for lam in found:
+        j = int(np.argmin(np.abs(np.asarray(ref) - lam)))
+        assert abs(ref[j] - lam) < atol, (lam, ref[j])
+        ref.pop(j)
+
+
+def test_floquet_gap_arnoldi_matches_dense_on_a_driven_ising_chain():
+    model, drive = _ising(3)
+    dense = qness.floquet_spectrum(model, drive, 1.7)
+    arn = qness.floquet_spectrum(model, drive, 1.7, method="arnoldi", k=4, rtol=1e-10, atol=1e-10)
+    assert arn.certified and arn.info["certificate"]["method"] == "certified"
+    assert arn.exponents[0] == 0 and arn.multipliers[0] == 1
+    assert len(arn.exponents) >= 4
+    # the rightmost exponents of the dense propagator, in the first Brillouin zone
+    _match(arn.exponents, dense.exponents[: len(arn.exponents) + 2], 1e-9)
+    assert abs(arn.gap - dense.gap) < 1e-9
+    assert np.all(np.abs(arn.exponents.imag) <= 1.7 / 2 + 1e-12)
+    assert max(arn.info["residuals"]) <= 1e-7
+    assert arn.info["trace_defect"] < 1e-9
+    # the dense route with k returns the same k rightmost
+    top = qness.floquet_spectrum(model, drive, 1.7, k=5)
+    np.testing.assert_array_equal(top.exponents, dense.exponents[:5])
+
+
+def test_floquet_gap_arnoldi_of_driven_oscillator_is_kappa_over_two():
+    # Arnoldi on the one-period map: the exponents are those of L_0, -kappa (p + q)/2 - i w0 (p - q),
+    # folded into (-omega/2, omega/2]: the gap kappa/2 with Im = +-(w0 folded), then -kappa
+    a = qutip.destroy(12)
+    wd = 0.7
+
+    def fold(w):
+        return (w + wd / 2) % wd - wd / 2
+
+    s = qness.floquet_spectrum(
+        (a.dag() * a, [math.sqrt(0.4) * a]), 0.1 * (a + a.dag()), wd, k=3, method="arnoldi"
+    )
+    assert s.info["method"] == "arnoldi" and s.certified
+    exact = [-0.2 * (p + q) + 1j * fold(-(p - q)) for p in range(3) for q in range(3)]
+    _match(s.exponents, exact, 1e-8)
+    assert len(s.exponents) == 3
+    assert abs(s.gap - 0.2) < 1e-9
+
+
+def test_floquet_spectrum_auto_takes_arnoldi_above_d32():
+    a = qutip.destroy(33)
+    with pytest.warns(qness.SpectrumWarning, match="not certified"):  # a budget of one period
+        s = qness.floquet_spectrum((a.dag() * a, [a]), 0.1 * (a + a.dag()), 1.0, k=2, max_periods=1)
+    assert s.info["method"] == "arnoldi" and not s.certified
+    assert s.exponents.tolist() == [0] and math.isnan(s.gap)  # the budget stopped ARPACK: nothing found
+
+
+def test_floquet_gap_arnoldi_warns_when_not_certified():
+    model, drive = _ising(3)
+    with pytest.warns(qness.SpectrumWarning, match="not certified"):
+        s = qness.floquet_spectrum(model, drive, 1.7, method="arnoldi", k=4, max_periods=6)
+    assert not s.certified
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"method": "eig"}, ValueError, "method must be"),
+        ({"k": 1}, ValueError, "k must be >= 2"),
+        ({"k": 2.5}, TypeError, "k must be an int"),
+        ({"max_periods": 0}, ValueError, "max_periods must be >= 1"),
+        ({"max_periods": 1.5}, TypeError, "max_periods must be a positive int"),
+        ({"tol": 2.0}, ValueError, "tol must be a number"),
+    ],
+)
+def test_floquet_spectrum_bad_input(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        qness.floquet_spectrum((0.5 * qutip.sigmaz(), [qutip.sigmam()]), qutip.sigmax(), 1.0, **kwargs)
 
 
 # ---------------------------------------------------------------- thermodynamics
@@ -330,7 +419,9 @@ def test_energy_balance_of_driven_oscillator_is_exact():
     a = qutip.destroy(NC)
     m = qness.from_qutip(W0 * a.dag() * a, [a], rates=[KAPPA], bath_labels=["cold"])
     r = qness.floquet_steady_state(m, F * (a + a.dag()), WD)
-    eb = r.energy_balance()
+    # kappa = 0.4 w0 and a drive off resonance without RWA: the local jump a is outside its validity
+    with pytest.warns(qness.LocalMasterEquationWarning, match="local master equation outside its validity"):
+        eb = r.energy_balance()
     A = -(0.5j * F) / (KAPPA / 2 + 1j * (W0 - WD))
     B = -(0.5j * F) / (KAPPA / 2 + 1j * (W0 + WD))
     ts = np.arange(64) * 2 * np.pi / WD / 64
@@ -340,6 +431,47 @@ def test_energy_balance_of_driven_oscillator_is_exact():
     assert set(eb["heat"]) == {"cold"}
     assert abs(eb["heat"]["cold"] - J) < 1e-12 and abs(eb["power"] - P) < 1e-12
     assert P > 0 and abs(eb["first_law"]) < 1e-14
+    # the validity measure in closed form: [H(t), a] = -w0 a - F cos(wd t), coherent state alpha(t):
+    # <Tr(a rho a^+)> = <|alpha|^2>, <Re Tr([H,a] rho a^+)> = <-w0 |alpha|^2 - F cos Re alpha>,
+    # <Tr([H,a] rho [H,a]^+)> = <w0^2 |alpha|^2 + 2 w0 F cos Re alpha + F^2 cos^2>
+    c = np.cos(WD * ts)
+    w = np.mean(abs(al) ** 2)
+    freq = -np.mean(-W0 * abs(al) ** 2 - F * c * al.real) / w
+    spread = math.sqrt(np.mean(W0**2 * abs(al) ** 2 + 2 * W0 * F * c * al.real + F**2 * c**2) / w - freq**2)
+    (jump,) = eb["local_me"]["jumps"]
+    assert abs(jump["frequency"] - freq) < 1e-10 and abs(jump["spread"] - spread) < 1e-10
+    assert jump["resolution"] == jump["frequency"]  # no temperature: the transition frequency itself
+    assert eb["local_me"]["valid"] is False and eb["local_me"]["worst"] == jump["ratio"] > 0.1
+    # with a generous tolerance there is no warning
+    assert r.energy_balance(local_tol=1.0)["local_me"]["valid"]
+
+
+def test_local_master_equation_validity_follows_coupling_and_drive():
+    # Hofer et al. (2017): local jumps of two coupled qubits are right while the coupling g is small
+    # against the bath's resolution min(omega, T); a weak resonant drive and weak damping keep them right
+    sm, sz, sx, I2 = qutip.sigmam(), qutip.sigmaz(), qutip.sigmax(), qutip.qeye(2)
+    s1, s2 = qutip.tensor(sm, I2), qutip.tensor(I2, sm)
+
+    def balance(g, amp, **kw):
+        H0 = 0.5 * qutip.tensor(sz, I2) + 0.5 * qutip.tensor(I2, sz) + g * (s1.dag() * s2 + s2.dag() * s1)
+        jumps = [s1, s1.dag(), s2, s2.dag()]
+        rates = [2e-3, 1e-3, 2e-3, 1e-4]
+        m = qness.from_qutip(
+            H0, jumps, rates=rates, bath_labels=["h", "h", "c", "c"], baths={"h": 2.0, "c": 0.5}
+        )
+        return qness.floquet_steady_state(m, amp * qutip.tensor(sx, I2), 1.0).energy_balance(**kw)
+
+    ok = balance(1e-3, 1e-3)
+    assert ok["local_me"]["valid"] and ok["local_me"]["worst"] < 0.02
+    assert abs(ok["first_law"]) < 1e-14
+    with pytest.warns(qness.LocalMasterEquationWarning):
+        strong = balance(0.3, 1e-3)  # coupling comparable to the transition frequency
+    assert strong["local_me"]["worst"] > 0.1
+    with pytest.warns(qness.LocalMasterEquationWarning):
+        driven = balance(1e-3, 0.3)  # drive amplitude comparable to the transition frequency
+    assert driven["local_me"]["worst"] > 0.1
+    with pytest.raises(ValueError, match="local_tol must be a positive number"):
+        balance(1e-3, 1e-3, local_tol=0)
 
 
 def test_energy_balance_two_bath_machine_time_domain():
@@ -352,7 +484,8 @@ def test_energy_balance_two_bath_machine_time_domain():
     V = 0.3 * qutip.tensor(sx, sx)
     wd = 1.1
     r = qness.floquet_steady_state(m, V, wd)
-    eb = r.energy_balance()
+    with pytest.warns(qness.LocalMasterEquationWarning):  # a strong drive (0.3) on transitions at 1.3-1.6
+        eb = r.energy_balance()
     assert abs(eb["first_law"]) < 1e-12
     # independently: trapezoid average over one period of Tr[H(t) D_b(rho(t))] (exact for trig polynomials)
     from qness.analysis.thermo import _groups, dissipator
@@ -420,3 +553,42 @@ def test_sector_broken_by_drive():
     sym = qness.U1Symmetry(charges=charges, jump_charges=(-1, 1))
     with pytest.raises(ValueError, match="does not conserve"):
         qness.floquet_steady_state((H0, c), drive, 1.3, symmetry=sym)
+
+
+# ---------------------------------------------------------------- uniqueness of the limit cycle
+def _dark_singlet():
+    # collective decay and a symmetric drive never touch the singlet: it is a second limit cycle
+    sm, eye = qutip.sigmam(), qutip.qeye(2)
+    S = qutip.tensor(sm, eye) + qutip.tensor(eye, sm)
+    H0 = 0.5 * (qutip.tensor(qutip.sigmaz(), eye) + qutip.tensor(eye, qutip.sigmaz()))
+    V = 0.4 * (qutip.tensor(qutip.sigmax(), eye) + qutip.tensor(eye, qutip.sigmax()))
+    return (H0, [math.sqrt(0.5) * S]), V
+
+
+def _conserved_spectator():
+    # a damped driven qubit next to an undamped, undriven one: sz of the second is conserved
+    eye = qutip.qeye(2)
+    H0 = 0.5 * qutip.tensor(qutip.sigmaz(), eye) + 0.8 * qutip.tensor(eye, qutip.sigmaz())
+    V = 0.3 * qutip.tensor(qutip.sigmax(), eye)
+    return (H0, [math.sqrt(0.4) * qutip.tensor(qutip.sigmam(), eye)]), V
+
+
+@pytest.mark.parametrize("method", ["direct", "krylov"])
+@pytest.mark.parametrize("make", [_dark_singlet, _conserved_spectator], ids=["dark-singlet", "spectator"])
+def test_non_unique_limit_cycle_raises_on_every_route(make, method):
+    model, V = make()
+    with pytest.raises(qness.NonUniqueSteadyStateError, match="limit cycle is not unique"):
+        qness.floquet_steady_state(model, V, 1.3, method=method, symmetry=None)
+
+
+@pytest.mark.parametrize("method", ["direct", "krylov"])
+def test_unique_limit_cycle_passes_the_rank_check(method):
+    # the dark-singlet pair with the symmetry broken (unequal drives): unique again
+    sm, eye = qutip.sigmam(), qutip.qeye(2)
+    S = qutip.tensor(sm, eye) + qutip.tensor(eye, sm)
+    H0 = 0.5 * (qutip.tensor(qutip.sigmaz(), eye) + qutip.tensor(eye, qutip.sigmaz()))
+    V = 0.4 * qutip.tensor(qutip.sigmax(), eye) + 0.25 * qutip.tensor(eye, qutip.sigmax())
+    r = qness.floquet_steady_state((H0, [math.sqrt(0.5) * S]), V, 1.3, method=method)
+    u = r.info["uniqueness"]
+    assert u["sigma"] > u["threshold"]
+    assert r.time_residual < 1e-8

@@ -10,7 +10,7 @@ from .errors import (
     TruncationWarning,
     UniquenessWarning,
 )
-from .floquet import FloquetNESS, floquet_steady_state
+from .floquet import FloquetNESS, LocalMasterEquationWarning, floquet_steady_state
 from .floquet_gap import FloquetSpectrum, floquet_spectrum
 from .methods import Auto, Dense, Direct, Evolve, Krylov
 from .result import NESS
@@ -25,6 +25,7 @@ __all__ = [
     "Krylov",
     "NESS",
     "FloquetNESS",
+    "LocalMasterEquationWarning",
     "floquet_steady_state",
     "FloquetSpectrum",
     "floquet_spectrum",

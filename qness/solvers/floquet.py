@@ -38,11 +38,31 @@ import scipy.sparse.linalg as spla
 from ..liouvillian import liouvillian
 from ..model import SuperoperatorModel
 from ..operators import as_csr
-from .errors import ConvergenceError, TruncationWarning
+from .errors import ConvergenceError, NonUniqueSteadyStateError, TruncationWarning, UniquenessWarning
 from .floquet_input import _check_omega, _parse
 from .result import _expect
+from .uniqueness import NON_UNIQUE_HINT, krylov_check, lu_check
 
-__all__ = ["FloquetNESS", "floquet_steady_state", "commutator_superoperator"]
+__all__ = ["FloquetNESS", "floquet_steady_state", "commutator_superoperator", "LocalMasterEquationWarning"]
+
+
+class LocalMasterEquationWarning(UserWarning):
+    """The jumps of a driven model are questionable as thermodynamics (a local master equation
+    outside its validity): see :meth:`FloquetNESS.energy_balance`."""
+
+
+_NON_UNIQUE_CYCLE = (
+    "the limit cycle is not unique (a dark state, a conserved quantity the drive keeps, or a decoupled "
+    "part); integrate d rho/dt = L(t) rho from an initial state (e.g. qutip.mesolve) for the cycle it "
+    "reaches"
+)
+
+
+def _cycle_message(exc) -> str:
+    """The uniqueness check's message, worded for the harmonic system of a limit cycle."""
+    msg = str(exc).replace(NON_UNIQUE_HINT, _NON_UNIQUE_CYCLE)
+    return msg.replace("trace-augmented Liouvillian", "trace-augmented harmonic system")
+
 
 #: Hilbert-space dimension up to which the default method is the sparse LU.
 _DIRECT_MAX_DIM = 32
@@ -104,6 +124,8 @@ class FloquetNESS:
         ``hermiticity_error`` (``max |rho_{-n} - rho_n^+|`` before
         symmetrisation), ``drive_harmonics`` (the ``k`` with ``L_k != 0``),
         ``sector`` (kind, label, size of the symmetry sector solved, and why),
+        ``uniqueness`` (the rank check of the harmonic system: ``sigma``, an
+        upper bound on its smallest singular value, and ``threshold``),
         ``harmonic_norms`` (``n -> ||rho_n||_F``), ``iterations_per_solve``.
     qobj_dims : object
         QuTiP dims of a non-tensor-product space, else ``None``.
@@ -123,7 +145,7 @@ class FloquetNESS:
         """Hilbert-space dimension."""
         return self.average.shape[0]
 
-    def energy_balance(self) -> dict:
+    def energy_balance(self, *, local_tol: float = 0.1) -> dict:
         """Period-averaged heat currents per bath and the drive's power (first law).
 
         With ``H(t) = sum_k H_k e^{i k omega t}`` and ``D_b`` the dissipator of
@@ -138,23 +160,67 @@ class FloquetNESS:
         first law; ``first_law`` is its defect, a check of the solution).
         ``J_b > 0``: energy flows from bath ``b`` into the system; ``P > 0``:
         work done on the system. Energies are measured with the full
-        ``H(t)``; with a local master equation (jumps of the undriven
-        subsystem) the second law ``sum_b J_b / T_b <= 0`` can fail where the
-        drive or the coupling is strong compared with the bath's spectral
-        resolution: outside its validity these numbers are not
-        thermodynamics.
+        ``H(t)``.
+
+        **Validity of the jumps (local master equation).** Jumps fixed in
+        time, each with one rate, are the Born-Markov limit only when the
+        bath sees every jump at one transition frequency: a bath's rates
+        change over its *resolution* ``eps``, the transition frequency itself
+        and, for a thermal bath, its temperature. A local master equation
+        (jumps of an uncoupled or undriven part) violates this when the
+        inter-site coupling or the drive spreads the frequencies at which the
+        jump acts (Hofer et al., NJP 19, 123037 (2017): local is right while
+        the coupling is small against the bath's resolution; for drives, the
+        Floquet sidebands ``omega_j +- m omega`` weighted by the drive
+        amplitude). For a jump ``A`` the frequencies it carries in the limit
+        cycle are measured by
+        ``omega_A = -<Re Tr([H(t), A] rho A^+)>_T / <Tr(A rho A^+)>_T`` (the
+        mean Bohr frequency, ``[H, A] = -omega A`` for an eigenoperator) and
+        the spread
+        ``Delta_A^2 = <Tr(C rho C^+)>_T / <Tr(A rho A^+)>_T``,
+        ``C = [H(t), A] + omega_A A``: in the Heisenberg picture of the
+        coherent motion ``A(t) = sum_nu A_nu e^{-i nu t}`` and
+        ``d/dt (A(t) e^{i omega_A t}) = i U^+ C U``, so ``Delta_A^2`` is the
+        state-weighted mean of ``(nu - omega_A)^2`` over the frequencies
+        ``nu`` carried (static coupling splits them, a drive adds sidebands,
+        the state's own evolution adds its linewidth). By Chebyshev's
+        inequality at most a fraction ``(Delta_A / eps)^2`` of the jump's
+        weight sits further than ``eps`` from ``omega_A``. The criterion is
+        ``Delta_A / eps_A <= local_tol`` with ``eps_A = min(|omega_A|, T_b)``
+        (``T_b`` when the bath has a temperature ``> 0``); jumps without
+        weight in the state, or with neither a frequency nor a temperature,
+        are not judged. It bounds the error of the rates; currents that are
+        themselves second order in a weak drive (its power) can still be
+        wrong at relative order ``Delta_A / eps_A``.
+
+        Parameters
+        ----------
+        local_tol : float
+            Largest ``Delta_A / eps_A`` accepted without a warning (> 0).
 
         Returns
         -------
         dict
-            ``{"heat": {bath label: J_b}, "power": P, "first_law": sum J_b + P}``
-            (floats, energy per unit time, hbar = 1). Jumps without a bath
-            label are under the key ``None``.
+            ``{"heat": {bath label: J_b}, "power": P, "first_law": sum J_b + P,
+            "local_me": {...}}`` (floats, energy per unit time, hbar = 1).
+            Jumps without a bath label are under the key ``None``.
+            ``local_me`` has ``valid`` (bool), ``worst`` (the largest
+            ``Delta_A / eps_A``), ``tol`` and ``jumps``: one dict per jump
+            (``label``, ``bath``, ``frequency`` ``omega_A``, ``spread``
+            ``Delta_A``, ``resolution`` ``eps_A``, ``ratio``; ``ratio`` None
+            when not judged).
 
         Raises
         ------
         ValueError
-            For a model given by its Liouvillian only (no jumps to split).
+            For a model given by its Liouvillian only (no jumps to split), or
+            ``local_tol <= 0``.
+
+        Warns
+        -----
+        LocalMasterEquationWarning
+            When some jump has ``Delta_A / eps_A > local_tol``: the currents
+            are those of the master equation, not of the physical bath.
         """
         from ..analysis.thermo import _groups, dissipator
 
@@ -163,6 +229,12 @@ class FloquetNESS:
                 "energy_balance needs the model's jumps and H(t): a model given by its Liouvillian "
                 "only has neither"
             )
+        if (
+            isinstance(local_tol, bool)
+            or not isinstance(local_tol, (int, float, np.floating))
+            or not (local_tol > 0)
+        ):
+            raise ValueError(f"local_tol must be a positive number, got {local_tol!r}")
         model, Hk = self._generator
         heat = {}
         for bath, jumps in _groups(model).items():
@@ -176,7 +248,21 @@ class FloquetNESS:
             if k and -k in self.harmonics:
                 P += 1j * k * self.omega * complex(np.sum(H.multiply(self.harmonics[-k].T)))
         P = float(np.real(P))
-        return {"heat": heat, "power": P, "first_law": float(sum(heat.values()) + P)}
+        local = _local_validity(model, Hk, self, float(local_tol))
+        if not local["valid"]:
+            bad = [j for j in local["jumps"] if j["ratio"] is not None and j["ratio"] > local_tol]
+            worst = max(bad, key=lambda j: j["ratio"])
+            warnings.warn(
+                f"energy_balance: {len(bad)} jump(s) act at a spread of frequencies comparable to their "
+                f"bath's resolution (worst: {worst['label']!r} of bath {worst['bath']!r}, spread "
+                f"{worst['spread']:.3g} around {worst['frequency']:.3g} against {worst['resolution']:.3g}, "
+                f"ratio {worst['ratio']:.2f} > local_tol={local_tol:g}): a local master equation outside "
+                "its validity (Hofer et al., NJP 19, 123037 (2017)); the heat currents are the model's, "
+                "not the physical bath's",
+                LocalMasterEquationWarning,
+                stacklevel=2,
+            )
+        return {"heat": heat, "power": P, "first_law": float(sum(heat.values()) + P), "local_me": local}
 
     @property
     def period(self) -> float:
@@ -315,20 +401,30 @@ def _solve_truncated(L0, Ls, omega, N, tpos, weight, backend):
     Ar = sp.csr_array(sp.diags_array(keep) @ A) + trace_row
     b = np.zeros(A.shape[0], dtype=np.complex128)
     b[r] = weight
+    Ar = sp.csr_array(Ar)
     try:
-        solve, backend = _lu_solver(sp.csr_array(Ar), backend)
-        x = solve(b)
-        x = x + solve(b - Ar @ x)  # one step of iterative refinement
+        solve, backend = _lu_solver(Ar, backend)
     except (RuntimeError, ArithmeticError) as exc:
-        raise ConvergenceError(
-            f"the truncated harmonic system (N={N}) is singular: the limit cycle is not unique, or "
-            f"L_0 has an eigenvalue i n omega (a resonance with the drive): {exc}"
+        raise NonUniqueSteadyStateError(
+            f"floquet_steady_state: the truncated harmonic system (N={N}) is exactly singular: "
+            + _NON_UNIQUE_CYCLE
         ) from exc
+    # A consistent singular system (a dark state) is solved without complaint: check the rank by
+    # inverse iteration through the factorisation (qness.solvers.uniqueness.lu_check)
+    try:
+        uniq = lu_check(lambda v: Ar @ v, solve, None, Ar.shape[0], float(spla.norm(Ar, 1)))
+    except NonUniqueSteadyStateError as exc:
+        raise NonUniqueSteadyStateError(f"floquet_steady_state (N={N}): {_cycle_message(exc)}") from None
+    x = solve(b)
+    x = x + solve(b - Ar @ x)  # one step of iterative refinement
     if not np.all(np.isfinite(x)):
-        raise ConvergenceError(f"the truncated harmonic system (N={N}) gave non-finite values (singular)")
+        raise NonUniqueSteadyStateError(
+            f"floquet_steady_state: the truncated harmonic system (N={N}) gave non-finite values "
+            "(singular): " + _NON_UNIQUE_CYCLE
+        )
     res_vec = A @ x
     res = float(np.linalg.norm(res_vec))  # the full system incl. the redundant row
-    return x, res, backend, int(Ar.nnz)
+    return x, res, backend, int(Ar.nnz), uniq
 
 
 def _solve_krylov(model, L0op, Lext, Ls, omega, N, sector, method, x0):
@@ -375,7 +471,12 @@ def _solve_krylov(model, L0op, Lext, Ls, omega, N, sector, method, x0):
     b[r] = 1.0
     x, ginfo = gmres(A, b, x0, M=M, rtol=method.rtol, restart=method.restart, maxiter=method.maxiter)
     lin_res = float(np.linalg.norm(b - A @ x))
-    if ginfo.get("singular") or not np.all(np.isfinite(x)) or not lin_res <= method.rtol:
+    if ginfo.get("singular"):
+        raise NonUniqueSteadyStateError(
+            f"floquet_steady_state: GMRES found the truncated harmonic system (N={N}) exactly singular: "
+            + _NON_UNIQUE_CYCLE
+        )
+    if not np.all(np.isfinite(x)) or not lin_res <= method.rtol:
         raise ConvergenceError(
             f"floquet_steady_state: GMRES (Sylvester block preconditioner) did not reach "
             f"rtol={method.rtol:g} "
@@ -383,7 +484,19 @@ def _solve_krylov(model, L0op, Lext, Ls, omega, N, sector, method, x0):
             iterations=ginfo["iterations"],
         )
     res = float(np.linalg.norm(apply_full(x)))
-    return x, res, ginfo["iterations"], lin_res
+
+    def check():
+        """The rank check of qness.solvers.uniqueness.krylov_check, with this solve's preconditioner."""
+        budget = max(2 * ginfo["iterations"], 2 * method.restart)
+        try:
+            return krylov_check(
+                A, M, K * D, rtol=method.rtol, x_norm=float(np.linalg.norm(x)), restart=method.restart,
+                chunk=method.restart, budget=budget, gmres=gmres,
+            )  # fmt: skip
+        except NonUniqueSteadyStateError as exc:
+            raise NonUniqueSteadyStateError(f"floquet_steady_state (N={N}): {_cycle_message(exc)}") from None
+
+    return x, res, ginfo["iterations"], lin_res, check
 
 
 def floquet_steady_state(
@@ -474,14 +587,24 @@ def floquet_steady_state(
         operator, an operator whose shape or dims differ from the model's, a
         coefficient that is not periodic with period ``2 pi / omega``, a zero
         drive, a bad ``harmonics``/``tol``.
+    NonUniqueSteadyStateError
+        If the limit cycle is not unique (a dark state, a conserved quantity
+        the drive keeps, a decoupled part), on every route: the LU route
+        checks each factorisation by inverse iteration, the Krylov route runs
+        GMRES on a random right-hand side with the same preconditioner on the
+        final truncation (:mod:`qness.solvers.uniqueness`; ``Krylov(verify_unique=False)``
+        skips it). ``info["uniqueness"]`` records the check.
     ConvergenceError
-        If the harmonic system is singular (non-unique limit cycle).
+        If GMRES does not reach its tolerance.
 
     Warns
     -----
     TruncationWarning
         If the outermost harmonics stay above ``tol`` (at ``max_harmonics``
         or the fixed ``harmonics``); ``info["converged"]`` is then False.
+    UniquenessWarning
+        Krylov route: when the random-right-hand-side check stalls without
+        finding a null direction (uniqueness neither shown nor refuted).
 
     Examples
     --------
@@ -572,11 +695,11 @@ def floquet_steady_state(
                 Nold = (x.size // D - 1) // 2
                 x0 = np.zeros((2 * N + 1) * D, dtype=np.complex128)
                 x0[(N - Nold) * D : (N + Nold + 1) * D] = x
-            x, res, its, lin_res = _solve_krylov(model, L0, Lext, Ls, omega, N, sector, method, x0)
+            x, res, its, lin_res, check = _solve_krylov(model, L0, Lext, Ls, omega, N, sector, method, x0)
             iterations.append(its)
             used_backend, nnz = "gmres+sylvester", None
         else:
-            x, res, used_backend, nnz = _solve_truncated(L0, Ls, omega, N, tpos, weight, backend)
+            x, res, used_backend, nnz, uniq = _solve_truncated(L0, Ls, omega, N, tpos, weight, backend)
             iterations.append(1)
         blocks = x.reshape(2 * N + 1, D)
         norms = np.linalg.norm(blocks, axis=1)
@@ -585,6 +708,21 @@ def floquet_steady_state(
         if harmonics is not None or outer <= tol or N >= max_harmonics:
             break
         N = min(2 * N, int(max_harmonics))
+    if krylov:
+        # uniqueness of the limit cycle, checked once on the final truncation (the LU route checks
+        # every factorisation: one more solve each)
+        uniq = None
+        if method.verify_unique is not False:
+            uniq = check()
+            if not uniq["verified"]:
+                warnings.warn(
+                    "floquet_steady_state: uniqueness of the limit cycle not verified (GMRES on a random "
+                    f"right-hand side stalled at residual {uniq['check_residual']:.1e} > "
+                    f"{uniq['delta']:.1e}, "
+                    "yet no direction below rtol/||x|| was found); check with method='direct'",
+                    UniquenessWarning,
+                    stacklevel=2,
+                )
     converged = outer <= tol
     if not converged:
         warnings.warn(
@@ -623,6 +761,7 @@ def floquet_steady_state(
         "iterations": int(sum(iterations)),
         "iterations_per_solve": iterations,
         "hermiticity_error": herm_err,
+        "uniqueness": uniq,
         "drive_harmonics": sorted(Ls),
         "time": time.perf_counter() - t0,
     }
@@ -664,6 +803,60 @@ def _floquet_sector(model, symmetry, drive_superops):
                 "limit cycle's sector to others); use symmetry=None"
             )
     return sec, f"{sec.kind} sector {sec.label} (kept by the drive)"
+
+
+def _local_validity(model, Hk: dict, cycle: FloquetNESS, tol: float) -> dict:
+    """Mean frequency, spread and bath resolution of every jump in the limit cycle (see
+    :meth:`FloquetNESS.energy_balance`).
+
+    The period averages follow from the harmonics exactly: with ``C_k = [H_k, A]`` and
+    ``rho(t) = sum_n rho_n e^{i n omega t}``, ``<Tr(A rho A^+)> = Tr(A rho_0 A^+)``,
+    ``<Tr(C rho A^+)> = sum_k Tr(C_k rho_{-k} A^+)`` and
+    ``<Tr(C rho C^+)> = sum_{k,l} Tr(C_k rho_{l-k} C_l^+)``.
+    """
+
+    def inner(X, Y):  # Tr(X^+ Y) = sum conj(X) * Y for X in COO format and dense Y
+        return complex(np.sum(np.conj(X.data) * Y[X.row, X.col]))
+
+    rhos = cycle.harmonics
+    scale = max(float(abs(H).max()) if H.nnz else 0.0 for H in Hk.values())
+    out = []
+    for j in model.jumps:
+        A = sp.csr_array(j.op, dtype=np.complex128)
+        Ck = {}
+        for k, H in Hk.items():
+            C = sp.csr_array(H @ A - A @ H)
+            C.eliminate_zeros()
+            if C.nnz:
+                Ck[k] = C
+        Acoo = A.tocoo()
+        Ccoo = {k: C.tocoo() for k, C in Ck.items()}
+        w = inner(Acoo, A @ rhos[0]).real
+        c1 = sum(inner(Acoo, C @ rhos[-k]).real for k, C in Ck.items() if -k in rhos)
+        c2 = 0.0
+        for k, C in Ck.items():
+            for l, Cl in Ccoo.items():
+                if l - k in rhos:
+                    c2 += inner(Cl, C @ rhos[l - k]).real
+        entry = {"label": j.label, "bath": j.bath, "frequency": None, "spread": None, "resolution": None,
+                 "ratio": None}  # fmt: skip
+        out.append(entry)
+        if not w > 1e-14 * float(np.sum(np.abs(A.data) ** 2)):
+            continue  # no weight in the state: the bath never acts through this jump
+        freq = -c1 / w
+        spread = math.sqrt(max(c2 / w - freq**2, 0.0))
+        entry.update(frequency=freq, spread=spread)
+        T = model.baths[j.bath].T if j.bath is not None and j.bath in model.baths else None
+        scales = [abs(freq)] if abs(freq) > 1e-9 * max(scale, 1e-300) else []
+        if T is not None and T > 0:
+            scales.append(float(T))
+        if not scales:
+            continue
+        eps = min(scales)
+        entry.update(resolution=eps, ratio=spread / eps)
+    ratios = [e["ratio"] for e in out if e["ratio"] is not None]
+    worst = max(ratios, default=0.0)
+    return {"valid": bool(worst <= tol), "worst": float(worst), "tol": tol, "jumps": out}
 
 
 def _hamiltonian_harmonics(model, static_extra, fourier) -> dict:
