@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import qutip
 import scipy.sparse as sp
-from helpers import dense_steady_state, random_model
+from helpers import corpus_module, dense_steady_state, random_model
 
 import qness
 from qness import operators as ops
@@ -413,7 +413,14 @@ def test_umfpack_backend_agrees_with_superlu():
         s = qness.steady_state(m, qness.Direct(backend="superlu"))
         assert u.info["backend"] == "umfpack" and s.info["backend"] == "superlu"
         np.testing.assert_allclose(u.rho, s.rho, atol=1e-12)
-    assert qness.steady_state(xx_chain(3), "direct").info["backend"] == "umfpack"  # auto prefers it
+    assert qness.steady_state(xx_chain(6), "direct").info["backend"] == "umfpack"  # auto prefers it
+    # ... except on a nearly banded matrix (mean envelope bandwidth <= BANDED_WIDTH): SuperLU/COLAMD
+    cavity = qness.models.kerr(60, detuning=-1.0, U=0.2, F=0.8, kappa=1.0)
+    assert qness.steady_state(cavity, "direct").info["backend"] == "umfpack"
+    jc = qness.from_qutip(*corpus_module().CORPUS["jc_thermal"].build(20))
+    s = qness.steady_state(jc, "direct")
+    assert (s.info["backend"], s.info["ordering"]) == ("superlu", "COLAMD")
+    np.testing.assert_allclose(s.rho, qness.steady_state(jc, qness.Direct(backend="umfpack")).rho, atol=1e-12)
     assert qness.steady_state(xx_chain(3), "direct", ordering="COLAMD").info["backend"] == "superlu"
     with pytest.raises(ValueError, match="ordering is a SuperLU setting"):
         qness.Direct(backend="umfpack", ordering="COLAMD")
