@@ -235,6 +235,23 @@ def test_envelope_estimate_bounds_unpivoted_rcm_lu():
     assert 16 * (lu.L.nnz + lu.U.nnz) <= mem and flops > 0
 
 
+def test_envelope_estimate_is_the_profile_in_rcm_order():
+    # definition: the permuted symmetrised pattern, row i spanning columns first_i .. i
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    rng = np.random.default_rng(3)
+    M = sp.random_array((300, 300), density=0.01, format="csr", rng=rng) + sp.eye_array(300, k=5)
+    M = sp.csr_array(M, dtype=np.complex128)
+    M.data[:] = rng.standard_normal(M.nnz) + 1j * rng.standard_normal(M.nnz)  # no cancellation in S
+    S = sp.csr_matrix(abs(M) + abs(M.T))
+    p = reverse_cuthill_mckee(S, symmetric_mode=True)
+    P = sp.csr_matrix(S[p][:, p])
+    bw = np.array([max(i - P.indices[P.indptr[i] : P.indptr[i + 1]].min(initial=i), 0) for i in range(300)])
+    flops, mem = envelope_estimate(M)
+    assert flops == pytest.approx(bw.sum() * bw.mean() * 8.0, rel=1e-12)
+    assert mem == 32.0 * (bw.sum() + 300)
+
+
 # ------------------------------------------------------------ several steady states
 def dephasing_chain(n):
     b = qness.ModelBuilder(2, n=n)
