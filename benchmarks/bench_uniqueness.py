@@ -15,25 +15,25 @@ XXZ rows, ``--evolve`` to also time Evolve on the weakly damped oscillator, abou
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import qutip
 
 import qness
 
+sys.path.insert(0, str(Path(__file__).parent))
+from corpus import DARK  # noqa: E402
+
 
 def dark_singlet():
-    sm = qutip.sigmam()
-    s1, s2 = qutip.tensor(sm, qutip.qeye(2)), qutip.tensor(qutip.qeye(2), sm)
-    return qness.from_qutip(0.35 * (s1 + s1.dag() + s2 + s2.dag()), [s1 + s2])
+    return qness.from_qutip(*DARK["dark_singlet"]())
 
 
 def dark_cavities(cutoff):
-    a = qutip.tensor(qutip.destroy(cutoff), qutip.qeye(cutoff))
-    b = qutip.tensor(qutip.qeye(cutoff), qutip.destroy(cutoff))
-    H = a.dag() * a + b.dag() * b + 0.3 * (a + b + a.dag() + b.dag())
-    return qness.from_qutip(H, [np.sqrt(0.5) * (a + b)])
+    return qness.from_qutip(*DARK["dark_cavities"](cutoff))
 
 
 def check_cost(sizes, repeat):

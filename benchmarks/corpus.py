@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import qutip as qt
 
-__all__ = ["CORPUS", "Entry"]
+__all__ = ["CORPUS", "Entry", "DARK", "dark_singlet_qubits", "dark_mode_cavities"]
 
 
 @dataclass(frozen=True)
@@ -299,3 +299,30 @@ CORPUS: dict[str, Entry] = {
     "driven_cavity": Entry("driven cavity", driven_cavity, 10, 120, "coherent state, cutoff 120"),
     "dicke": Entry("Dicke", dicke, 1, 10, "open Dicke, spin 5 x cavity 12"),
 }
+
+
+# ------------------------------------------------------------------ non-unique models (issue 12)
+def dark_singlet_qubits():
+    """Two qubits, ``H = 0.35 (s1 + s1^+ + s2 + s2^+)``, ``c_ops = [s1 + s2]``: the singlet is dark.
+
+    The ground-state branch and the singlet are both stationary; the basis graph is connected,
+    so only the solvers' rank checks can see the degeneracy.
+    """
+    sm = qt.sigmam()
+    s1, s2 = qt.tensor(sm, qt.qeye(2)), qt.tensor(qt.qeye(2), sm)
+    return 0.35 * (s1 + s1.dag() + s2 + s2.dag()), [s1 + s2]
+
+
+def dark_mode_cavities(cutoff):
+    """Two cavities, ``H = a^+a + b^+b + 0.3 (a + b + h.c.)``, ``c_ops = [sqrt(0.5) (a + b)]``.
+
+    The antisymmetric mode ``(a - b) / sqrt(2)`` is undamped (a dark mode).
+    """
+    a = qt.tensor(qt.destroy(cutoff), qt.qeye(cutoff))
+    b = qt.tensor(qt.qeye(cutoff), qt.destroy(cutoff))
+    H = a.dag() * a + b.dag() * b + 0.3 * (a + b + a.dag() + b.dag())
+    return H, [np.sqrt(0.5) * (a + b)]
+
+
+#: name -> builder of ``(H, c_ops)`` with a non-unique steady state
+DARK: dict[str, Callable] = {"dark_singlet": dark_singlet_qubits, "dark_cavities": dark_mode_cavities}

@@ -58,3 +58,20 @@ def random_model(dims, n_jumps=2, seed=0, density=1.0):
             c[rng.random((d, d)) > density] = 0
         c_ops.append(sp.csr_array(c))
     return qness.from_qutip(H, c_ops, dims=dims)
+
+
+def corpus_module():
+    """``benchmarks/corpus.py`` (the QuTiP-built model corpus and the dark-state models), imported once."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "qness_corpus"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).resolve().parents[1] / "benchmarks" / "corpus.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+    return sys.modules[name]

@@ -4,14 +4,13 @@ import numpy as np
 import pytest
 import qutip
 import scipy.linalg as sla
+from helpers import corpus_module
 
 import qness
 
 
 def dark_singlet_qubits():
-    sm = qutip.sigmam()
-    s1, s2 = qutip.tensor(sm, qutip.qeye(2)), qutip.tensor(qutip.qeye(2), sm)
-    return qness.from_qutip(0.35 * (s1 + s1.dag() + s2 + s2.dag()), [s1 + s2])
+    return qness.from_qutip(*corpus_module().DARK["dark_singlet"]())
 
 
 def propagate(model, rho0, t):

@@ -6,23 +6,16 @@ at sizes where ``numpy.linalg.svd`` of QuTiP's own Liouvillian is the oracle.
 """
 
 import functools
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import qutip
+from helpers import corpus_module
 
 import qness
 from qness.symmetry import EIG_COND_MAX, full_sector
 
-_spec = importlib.util.spec_from_file_location(
-    "qness_corpus", Path(__file__).resolve().parents[1] / "benchmarks" / "corpus.py"
-)
-corpus = importlib.util.module_from_spec(_spec)
-sys.modules["qness_corpus"] = corpus  # dataclasses look their module up there
-_spec.loader.exec_module(corpus)
+corpus = corpus_module()
 CORPUS = corpus.CORPUS
 # one entry per builder (several rows share a builder at different sizes)
 FAMILIES = {e.build.__name__: name for name, e in CORPUS.items()}.values()

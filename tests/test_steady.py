@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import qutip
 import scipy.sparse as sp
-from helpers import dense_steady_state, random_model
+from helpers import corpus_module, dense_steady_state, random_model
 
 import qness
 from qness import operators as ops
@@ -235,6 +235,23 @@ def test_envelope_estimate_bounds_unpivoted_rcm_lu():
     assert 16 * (lu.L.nnz + lu.U.nnz) <= mem and flops > 0
 
 
+def test_envelope_estimate_is_the_profile_in_rcm_order():
+    # definition: the permuted symmetrised pattern, row i spanning columns first_i .. i
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    rng = np.random.default_rng(3)
+    M = sp.random_array((300, 300), density=0.01, format="csr", rng=rng) + sp.eye_array(300, k=5)
+    M = sp.csr_array(M, dtype=np.complex128)
+    M.data[:] = rng.standard_normal(M.nnz) + 1j * rng.standard_normal(M.nnz)  # no cancellation in S
+    S = sp.csr_matrix(abs(M) + abs(M.T))
+    p = reverse_cuthill_mckee(S, symmetric_mode=True)
+    P = sp.csr_matrix(S[p][:, p])
+    bw = np.array([max(i - P.indices[P.indptr[i] : P.indptr[i + 1]].min(initial=i), 0) for i in range(300)])
+    flops, mem = envelope_estimate(M)
+    assert flops == pytest.approx(bw.sum() * bw.mean() * 8.0, rel=1e-12)
+    assert mem == 32.0 * (bw.sum() + 300)
+
+
 # ------------------------------------------------------------ several steady states
 def dephasing_chain(n):
     b = qness.ModelBuilder(2, n=n)
@@ -413,7 +430,14 @@ def test_umfpack_backend_agrees_with_superlu():
         s = qness.steady_state(m, qness.Direct(backend="superlu"))
         assert u.info["backend"] == "umfpack" and s.info["backend"] == "superlu"
         np.testing.assert_allclose(u.rho, s.rho, atol=1e-12)
-    assert qness.steady_state(xx_chain(3), "direct").info["backend"] == "umfpack"  # auto prefers it
+    assert qness.steady_state(xx_chain(6), "direct").info["backend"] == "umfpack"  # auto prefers it
+    # ... except on a nearly banded matrix (mean envelope bandwidth <= BANDED_WIDTH): SuperLU/COLAMD
+    cavity = qness.models.kerr(60, detuning=-1.0, U=0.2, F=0.8, kappa=1.0)
+    assert qness.steady_state(cavity, "direct").info["backend"] == "umfpack"
+    jc = qness.from_qutip(*corpus_module().CORPUS["jc_thermal"].build(20))
+    s = qness.steady_state(jc, "direct")
+    assert (s.info["backend"], s.info["ordering"]) == ("superlu", "COLAMD")
+    np.testing.assert_allclose(s.rho, qness.steady_state(jc, qness.Direct(backend="umfpack")).rho, atol=1e-12)
     assert qness.steady_state(xx_chain(3), "direct", ordering="COLAMD").info["backend"] == "superlu"
     with pytest.raises(ValueError, match="ordering is a SuperLU setting"):
         qness.Direct(backend="umfpack", ordering="COLAMD")

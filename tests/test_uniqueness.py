@@ -4,25 +4,19 @@ import numpy as np
 import pytest
 import qutip
 import scipy.linalg as sla
-from helpers import dense_liouvillian
+from helpers import corpus_module, dense_liouvillian
 
 import qness
 
+DARK = corpus_module().DARK
+
 
 def dark_singlet_qubits():
-    # H = 0.35 (s1 + s1^+ + s2 + s2^+), L = s1 + s2: the singlet is dark, so the ground-state
-    # branch and the singlet are both stationary (connected basis graph: only solvers see it).
-    sm = qutip.sigmam()
-    s1, s2 = qutip.tensor(sm, qutip.qeye(2)), qutip.tensor(qutip.qeye(2), sm)
-    return qness.from_qutip(0.35 * (s1 + s1.dag() + s2 + s2.dag()), [s1 + s2])
+    return qness.from_qutip(*DARK["dark_singlet"]())
 
 
 def dark_mode_cavities(cutoff):
-    # H = a^+a + b^+b + 0.3 (a + b + h.c.), L = sqrt(0.5) (a + b): (a - b)/sqrt(2) is undamped.
-    a = qutip.tensor(qutip.destroy(cutoff), qutip.qeye(cutoff))
-    b = qutip.tensor(qutip.qeye(cutoff), qutip.destroy(cutoff))
-    H = a.dag() * a + b.dag() * b + 0.3 * (a + b + a.dag() + b.dag())
-    return qness.from_qutip(H, [np.sqrt(0.5) * (a + b)])
+    return qness.from_qutip(*DARK["dark_cavities"](cutoff))
 
 
 ROUTES = [

@@ -98,7 +98,10 @@ class Direct:
         SuperLU on spin-chain sectors and on par for a single mode
         (``benchmarks/RESULTS.md``); ``"superlu"``:
         SciPy's SuperLU; ``"auto"``: UMFPACK when ``cvxopt`` is installed and
-        no SuperLU ``ordering`` was chosen, else SuperLU. (MKL PARDISO through
+        no SuperLU ``ordering`` was chosen, else SuperLU; and SuperLU with
+        ``COLAMD`` where the sector matrix is nearly banded (mean envelope
+        bandwidth at most ``qness.solvers.steady.BANDED_WIDTH``), which is
+        faster there. (MKL PARDISO through
         ``pypardiso`` takes real matrices only; through the real 2n form it
         was slower and returned a wrong state on spin chains, whose real part
         has zero diagonal pivots: not offered.)
