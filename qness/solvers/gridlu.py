@@ -82,8 +82,11 @@ def grid_nested_dissection(rows: int, cols: int, width: int = 1, leaf: int = 64)
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
-def _stencil_width(M, d: int) -> int:
+def _stencil_width(M, d: int, skip_row: int = -1) -> int:
     C = sp.coo_array(M)
+    if skip_row >= 0:  # the trace row couples its cell to the whole diagonal: not part of the stencil
+        keep = C.row != skip_row
+        C = sp.coo_array((C.data[keep], (C.row[keep], C.col[keep])), shape=C.shape)
     dm = np.abs(C.row % d - C.col % d)
     dn = np.abs(C.row // d - C.col // d)
     return max(int(np.max(np.maximum(dm, dn), initial=0)), 1)
@@ -94,7 +97,7 @@ def single_mode_order(A, d: int, last: int) -> tuple[np.ndarray, int]:
 
     Returns the permutation and the stencil width it used.
     """
-    w = _stencil_width(A, d)
+    w = _stencil_width(A, d, last)
     p = grid_nested_dissection(d, d, w)
     return np.concatenate([p[p != last], [last]]), w
 
