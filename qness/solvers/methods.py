@@ -43,7 +43,14 @@ class Auto:
     ``Krylov`` runs with a budget of as many steps as one LU is worth
     (between 50 and ``krylov_maxiter``) and, if it has not converged (a
     stall, or slow convergence), falls back to ``Direct`` when the LU fits:
-    the time stays within about two LUs. The choice, the estimates and any
+    the time stays within about two LUs. A single mode in the full space
+    (one site whose ``H`` and jumps are banded) takes
+    ``Direct(ordering="GRID_ND")``, a nested-dissection LU of its ``d x d``
+    grid, when its estimated fill fits in half the available memory.
+    Whenever ``Krylov`` runs, its variant follows the memory: GMRES with
+    ``restart=100`` if that fits in half the available memory, else GMRES
+    with the longest restart that fits (at least 50), else IDR(s) with the
+    largest ``s`` of 8, 4, 2 that fits. The choice, the estimates and any
     fallback are recorded in ``NESS.info["auto"]`` (and
     ``NESS.info["auto_estimates"]``).
 
