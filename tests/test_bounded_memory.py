@@ -206,3 +206,18 @@ def test_grid_lu_is_refused_for_several_sites_and_auto_skips_non_local_single_si
     ness = qness.steady_state(r)
     assert ness.info["options"].get("ordering") != "GRID_ND"
     np.testing.assert_allclose(ness.rho, dense_steady_state(r), atol=1e-9)
+
+
+def test_guard_points_to_idrs_when_only_it_fits(monkeypatch):
+    m = qness.models.boundary_driven_xxz(6, delta=0.5)
+    sector = steady._choose_sector(m, "auto")
+    idr2, _ = steady.memory_estimate(m, sector, qness.Krylov(solver="idrs", s=2))
+    g20, _ = steady.memory_estimate(m, sector, qness.Krylov(restart=20))
+    assert idr2 < g20
+    monkeypatch.setattr(steady, "available_memory", lambda: (idr2 + g20) / 2)
+    with pytest.raises(
+        qness.InsufficientMemoryError, match=r"try the short-recurrence Krylov\(solver='idrs'"
+    ):
+        qness.steady_state(m, qness.Krylov())
+    ness = qness.steady_state(m, qness.Krylov(solver="idrs", s=2), verify_unique=False)
+    assert ness.info["linear_residual"] <= 1e-12

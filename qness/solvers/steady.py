@@ -147,18 +147,25 @@ def _memory_guard(model: LindbladModel, sector: Sector, method) -> None:
     krylov = method if isinstance(method, Krylov) else Krylov()
     if isinstance(method, Auto):
         krylov = Krylov(rtol=method.rtol)
-    small, _ = memory_estimate(
-        model, sector, dataclasses.replace(krylov, restart=min(20, krylov.restart or 20))
-    )
-    if small > avail:
+    small, _ = memory_estimate(model, sector, dataclasses.replace(krylov, solver="gmres", s=8, restart=20))
+    idr2, _ = memory_estimate(model, sector, dataclasses.replace(krylov, solver="idrs", s=2))
+    gib = 2.0**30
+    prefix = "" if isinstance(method, (Krylov, Auto)) else "method="
+    if min(small, idr2) > avail:
         hint = (
-            "a smaller model (fewer sites or a lower cutoff): "
-            "even matrix-free Krylov(restart=20) would not fit"
+            "a smaller model (fewer sites or a lower cutoff): even matrix-free Krylov(restart=20) would not "
+            f"fit (nor the short-recurrence Krylov(solver='idrs', s=2), about {idr2 / gib:.3g} GiB)"
         )
-    elif isinstance(method, (Krylov, Auto)):
-        hint = f"Krylov(restart=20) (about {small / 2**30:.3g} GiB), or a smaller model"
+    elif small <= avail:
+        hint = (
+            f"{prefix}Krylov(restart=20) (matrix-free, about {small / gib:.3g} GiB) or the short-recurrence "
+            f"Krylov(solver='idrs', s=2) (about {idr2 / gib:.3g} GiB), or a smaller model"
+        )
     else:
-        hint = f"method=Krylov(restart=20) (matrix-free, about {small / 2**30:.3g} GiB), or a smaller model"
+        hint = (
+            f"the short-recurrence {prefix}Krylov(solver='idrs', s=2) (about {idr2 / gib:.3g} GiB), "
+            "or a smaller model"
+        )
     raise InsufficientMemoryError(
         f"{name}: the sector of {sector.size} unknowns needs an estimated {need / 2**30:.3g} GiB "
         f"({what}) with {avail / 2**30:.3g} GiB available; try {hint}",
