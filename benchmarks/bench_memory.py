@@ -91,7 +91,11 @@ def main():
                     row(f"xxz {m}", n, measure(setup, RUN.format(method=m)))
             else:
                 row("kerr Auto", n, measure(setup, RUN.format(method="")))
-                row("kerr Direct() (UMFPACK)", n, measure(setup, RUN.format(method="qness.Direct()")))
+                row(
+                    "kerr Direct(check_memory=False) (UMFPACK)",
+                    n,
+                    measure(setup, RUN.format(method="qness.Direct(check_memory=False)")),
+                )
                 if not args.no_qutip:
                     row(
                         "kerr qutip.steadystate",
