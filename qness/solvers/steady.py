@@ -1150,9 +1150,12 @@ def _single_mode(system: _System) -> bool:
     return width <= model.dim // 8
 
 
-#: Entries of the nested-dissection LU of a single mode per ``N log2 N`` (``N = d^2``): SuperLU's
-#: ``nnz`` was 5.0-6.4 at d = 300-1000 (``benchmarks/bench_memory.py``); the check adds 30% to 6.
-_GRID_FILL = 6.0
+#: Entries of the nested-dissection LU of a single mode per ``N log2 N`` (``N = d^2``), with 30% and
+#: 20 vectors on top (``_grid_lu_bytes``): SuperLU's ``nnz`` was 5.0-6.4 at d = 300-1000, and the
+#: peak memory of the whole solve 170 bytes per ``N log2 N`` at d = 1000 (3.2 GiB,
+#: ``benchmarks/bench_memory.py``); this estimate gives 3.4 GiB there, 14.8 GiB at d = 2000 (whose LU
+#: ran out of memory under a 12.5 GB cap after 68% of its columns).
+_GRID_FILL = 8.0
 
 
 def _grid_lu_bytes(n: int) -> float:
@@ -1185,9 +1188,11 @@ def _solve_grid(system: _System, method: Direct, x0):
         x, info, solve, solve_h = solve_single_mode(
             A, system.rhs(), system.model.dim, system.r, refine=method.refine
         )
-    except MemoryError as exc:
+    except (MemoryError, SystemError) as exc:
+        # SuperLU reports a failed allocation ("Can't expand MemType") as SystemError from gstrf
         raise InsufficientMemoryError(
-            f"Direct: the sparse LU of a {n}-unknown sector ran out of memory; use a lower cutoff",
+            f"Direct: the nested-dissection LU of a {n}-unknown single mode ran out of memory ({exc}); "
+            "use a lower cutoff",
             available=available_memory(),
         ) from exc
     except RuntimeError as exc:
