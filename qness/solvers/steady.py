@@ -75,7 +75,9 @@ def memory_estimate(model: LindbladModel, sector: Sector, method) -> tuple[float
     """Bytes a solve of ``sector`` by ``method`` needs at least, before anything is allocated.
 
     Cheap (no sector matrix is assembled). ``Krylov``: the GMRES basis
-    ``(restart + 1) x n`` complex vectors plus about 8 work vectors, the
+    ``(restart + 1) x n`` complex vectors plus about 8 work vectors
+    (``restart=None``: the smallest, ``MIN_RESTART``; IDR(s): ``3 s + 10``
+    vectors), the
     preconditioner (Sylvester: about six dense ``d_b x d_b`` complex
     matrices per block of the basis, and one denominator per unknown; ILU:
     ``ilu_fill`` times the matrix), and the sector matrix unless
@@ -83,7 +85,8 @@ def memory_estimate(model: LindbladModel, sector: Sector, method) -> tuple[float
     matrix and its copy with the trace row (a lower bound: the LU's fill is
     checked after assembly by :func:`envelope_estimate`). ``Evolve``: the
     full ``d^2`` matrix and a few vectors. ``Auto``: as ``Krylov`` when the
-    sector is above ``direct_max`` (where Auto goes matrix-free), else 0.
+    sector is above ``direct_max`` (where Auto goes matrix-free; IDR(2), the
+    least it runs), else 0.
 
     Returns
     -------
@@ -110,8 +113,8 @@ def memory_estimate(model: LindbladModel, sector: Sector, method) -> tuple[float
         nf = float(d) * d
         return nf * row * 20.0 + 8 * 16.0 * nf, f"full {d * d}-unknown Liouvillian and work vectors"
     if method.solver == "idrs":
-        # IDR(s) itself: 3 s + 4 vectors; its uniqueness check (IDR(s) in chunks) the same again
-        # (its uniqueness check, IDR(s) too, runs after the solve has freed its vectors)
+        # IDR(s): 3 s + 4 vectors and a few work vectors; its uniqueness check (IDR(s) too) runs
+        # after the solve has freed its vectors
         nvec = 3 * method.s + 4 + 6
         basis_what = f"IDR({method.s}) {nvec} vectors"
     else:
@@ -665,7 +668,8 @@ def cost_estimates(model: LindbladModel, sector: Sector, envelope_flops: float |
 
 
 #: Auto runs restarted GMRES with a basis fitted to the memory only down to this restart length;
-#: below it, IDR(s) (short restarts stall on the non-normal Liouvillians)
+#: below it, IDR(s), which took 10-15% more operator applications than GMRES(100) but less CPU time
+#: on the XXZ chains (``benchmarks/RESULTS.md``; shorter GMRES restarts were not measured)
 AUTO_MIN_RESTART = 50
 
 
