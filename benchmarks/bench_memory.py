@@ -10,7 +10,8 @@ Run: ``PYTHONPATH=$PWD python benchmarks/bench_memory.py`` (``--only xxz|kerr``,
   wall and CPU time, peak memory above the model's, linear residual
   ``||b - A x||`` (``||b|| = 1``) and ``||L vec(rho)||_2``.
 * Kerr resonator (``kerr(n, detuning=-1, U=0.1, F=1, kappa=1)``, as in
-  ``bench_steady.py``) with 500-2000 Fock states: ``qness.steady_state(model)``
+  ``bench_steady.py``) with 500 and 1000 Fock states (2000 with ``--sizes 2000``:
+  its LU needs about 15 GiB): ``qness.steady_state(model)``
   (Auto: the grid nested-dissection LU), ``Direct()`` (UMFPACK, its own
   ordering) and ``qutip.steadystate(H, c_ops)`` (default call).
 
