@@ -392,8 +392,10 @@ def test_ignored_settings_are_rejected():
 def test_auto_uses_lu_for_a_single_mode():
     m = qness.models.kerr(40, detuning=-1.0, U=0.1, F=1.0, kappa=1.0)
     ness = qness.steady_state(m)
-    # one mode: the graph of H is a path (bandwidth 1), so the LU's separators are tiny
-    assert ness.info["method"] == "Direct" and "bandwidth 1)" in ness.info["auto"]
+    # one mode: the unknowns rho_mn form a d x d grid with a local stencil (H and the jumps have
+    # bandwidth 1), so Auto takes the nested-dissection LU of that grid
+    assert ness.info["method"] == "Direct" and "grid nested dissection" in ness.info["auto"]
+    assert ness.info["options"]["ordering"] == "GRID_ND" and ness.info["stencil_width"] == 1
     np.testing.assert_allclose(ness.rho, qness.steady_state(m, "krylov").rho, atol=1e-10)
 
 

@@ -43,7 +43,14 @@ class Auto:
     ``Krylov`` runs with a budget of as many steps as one LU is worth
     (between 50 and ``krylov_maxiter``) and, if it has not converged (a
     stall, or slow convergence), falls back to ``Direct`` when the LU fits:
-    the time stays within about two LUs. The choice, the estimates and any
+    the time stays within about two LUs. A single mode in the full space
+    (one site whose ``H`` and jumps are banded) takes
+    ``Direct(ordering="GRID_ND")``, a nested-dissection LU of its ``d x d``
+    grid, when its estimated fill fits in half the available memory.
+    Whenever ``Krylov`` runs, its variant follows the memory: GMRES with
+    ``restart=100`` if that fits in half the available memory, else GMRES
+    with the longest restart that fits (at least 50), else IDR(s) with the
+    largest ``s`` of 8, 4, 2 that fits. The choice, the estimates and any
     fallback are recorded in ``NESS.info["auto"]`` (and
     ``NESS.info["auto_estimates"]``).
 
@@ -108,7 +115,11 @@ class Direct:
     ordering : str
         SuperLU column ordering (SuperLU only): ``"MMD_AT_PLUS_A"`` (default: Liouvillians
         are structurally symmetric), ``"COLAMD"`` (SciPy's default, fills
-        badly on many-body Liouvillians), ``"MMD_ATA"``, ``"NATURAL"``.
+        badly on many-body Liouvillians), ``"MMD_ATA"``, ``"NATURAL"``, or
+        ``"GRID_ND"``: for a model with one site (a single mode) solved in
+        the full space, a geometric nested dissection of the ``d x d`` grid
+        of ``rho_mn`` (:mod:`qness.solvers.gridlu`; ``O(d^3)`` work,
+        ``O(d^2 log d)`` memory), which ``Auto`` takes for single modes.
     refine : int
         Largest number of steps of iterative refinement after the solve; a
         step is skipped once the residual is at the level of the LU's
@@ -127,7 +138,7 @@ class Direct:
         _choice("backend", self.backend, ("auto", "superlu", "umfpack"))
         if self.backend == "umfpack" and self.ordering != "MMD_AT_PLUS_A":
             raise ValueError("ordering is a SuperLU setting; UMFPACK chooses its own ordering")
-        _choice("ordering", self.ordering, ("MMD_AT_PLUS_A", "COLAMD", "MMD_ATA", "NATURAL"))
+        _choice("ordering", self.ordering, ("MMD_AT_PLUS_A", "COLAMD", "MMD_ATA", "NATURAL", "GRID_ND"))
         if not isinstance(self.refine, int) or self.refine < 0:
             raise ValueError(f"refine must be a non-negative integer, got {self.refine!r}")
 
@@ -138,12 +149,16 @@ class Krylov:
 
     Attributes
     ----------
-    solver : {"gmres", "lgmres", "bicgstab"}
+    solver : {"gmres", "idrs", "lgmres", "bicgstab"}
         ``"gmres"``: qness's right-preconditioned GMRES (block Gram-Schmidt,
-        :mod:`qness.solvers.krylov`); ``"lgmres"``, ``"bicgstab"``: SciPy's.
-        BiCGSTAB uses little memory but breaks down on pure (dark) steady
-        states, where the no-jump part is singular; it then raises
-        ``ConvergenceError``.
+        :mod:`qness.solvers.krylov`), ``restart + 1`` vectors of the sector
+        size; ``"idrs"``: qness's right-preconditioned IDR(s)
+        (:func:`qness.solvers.krylov.idrs`), a short recurrence holding
+        ``3 s + 4`` vectors whatever the number of steps (for sectors whose
+        GMRES basis does not fit in memory; its uniqueness check runs IDR(s)
+        too); ``"lgmres"``, ``"bicgstab"``: SciPy's. BiCGSTAB uses little
+        memory but breaks down on pure (dark) steady states, where the
+        no-jump part is singular; it then raises ``ConvergenceError``.
     preconditioner : {"sylvester", "ilu", None}
         ``"sylvester"``: exact inverse of the no-jump part
         ``L0(rho) = -i(H_eff rho - rho H_eff^+)`` per symmetry block;
@@ -153,8 +168,14 @@ class Krylov:
         trace-augmented system with ``b = e_r`` (``||b|| = 1``); see Notes.
     maxiter : int
         Maximum number of iterations (GMRES: inner iterations in total).
-    restart : int
-        GMRES restart length.
+    restart : int or None
+        GMRES restart length; ``None``: as many vectors as fit in half the
+        memory available after the preconditioner (at most 100, at least
+        10; the length used is in ``NESS.info["restart"]``). Also the chunk
+        length of IDR(s)'s uniqueness check.
+    s : int
+        Dimension of IDR(s)'s shadow space (``solver="idrs"`` only); 8 took
+        the fewest operator applications on the XXZ chains (s = 4: 5-20% more).
     matrix_free : bool
         Apply ``L`` block by block instead of assembling the sector matrix.
     verify_unique : bool or None
@@ -189,23 +210,31 @@ class Krylov:
     preconditioner: str | None = "sylvester"
     rtol: float = 1e-12
     maxiter: int = 2000
-    restart: int = 100
+    restart: int | None = 100
+    s: int = 8
     matrix_free: bool = True
     ilu_fill: float = 10.0
     ilu_drop: float = 1e-5
     verify_unique: bool | None = None
 
     def __post_init__(self):
-        _choice("solver", self.solver, ("gmres", "lgmres", "bicgstab"))
+        _choice("solver", self.solver, ("gmres", "idrs", "lgmres", "bicgstab"))
         _choice("preconditioner", self.preconditioner, ("sylvester", "ilu", None))
         _positive("rtol", self.rtol)
         _positive("maxiter", self.maxiter)
-        _positive("restart", self.restart)
+        if self.restart is not None:
+            if not isinstance(self.restart, (int, np.integer)) or isinstance(self.restart, bool):
+                raise TypeError(f"restart must be an int or None, got {type(self.restart).__name__}")
+            _positive("restart", self.restart)
+        if not isinstance(self.s, (int, np.integer)) or isinstance(self.s, bool) or self.s < 1:
+            raise ValueError(f"s must be a positive integer, got {self.s!r}")
+        if self.solver != "idrs" and self.s != 8:
+            raise ValueError("s is used only with solver='idrs'")
         # settings that the chosen combination would silently ignore are errors
         if self.preconditioner != "ilu" and (self.ilu_fill, self.ilu_drop) != (10.0, 1e-5):
             raise ValueError("ilu_fill and ilu_drop are used only with preconditioner='ilu'")
-        if self.solver != "gmres" and self.restart != 100:
-            raise ValueError("restart is used only with solver='gmres'")
+        if self.solver not in ("gmres", "idrs") and self.restart != 100:
+            raise ValueError("restart is used only with solver='gmres' (and 'idrs': its uniqueness check)")
         if self.preconditioner == "ilu" and self.matrix_free:
             object.__setattr__(self, "matrix_free", False)  # ILU needs the assembled matrix
 

@@ -36,7 +36,7 @@ from .errors import (
     TruncationWarning,
     UniquenessWarning,
 )
-from .krylov import gmres
+from .krylov import gmres, idrs
 from .methods import Auto, Dense, Direct, Evolve, Krylov, resolve_method
 from .progress import Progress, logger
 from .result import NESS
@@ -75,7 +75,9 @@ def memory_estimate(model: LindbladModel, sector: Sector, method) -> tuple[float
     """Bytes a solve of ``sector`` by ``method`` needs at least, before anything is allocated.
 
     Cheap (no sector matrix is assembled). ``Krylov``: the GMRES basis
-    ``(restart + 1) x n`` complex vectors plus about 8 work vectors, the
+    ``(restart + 1) x n`` complex vectors plus about 8 work vectors
+    (``restart=None``: the smallest, ``MIN_RESTART``; IDR(s): ``3 s + 10``
+    vectors), the
     preconditioner (Sylvester: about six dense ``d_b x d_b`` complex
     matrices per block of the basis, and one denominator per unknown; ILU:
     ``ilu_fill`` times the matrix), and the sector matrix unless
@@ -83,7 +85,8 @@ def memory_estimate(model: LindbladModel, sector: Sector, method) -> tuple[float
     matrix and its copy with the trace row (a lower bound: the LU's fill is
     checked after assembly by :func:`envelope_estimate`). ``Evolve``: the
     full ``d^2`` matrix and a few vectors. ``Auto``: as ``Krylov`` when the
-    sector is above ``direct_max`` (where Auto goes matrix-free), else 0.
+    sector is above ``direct_max`` (where Auto goes matrix-free; IDR(2), the
+    least it runs), else 0.
 
     Returns
     -------
@@ -100,7 +103,8 @@ def memory_estimate(model: LindbladModel, sector: Sector, method) -> tuple[float
     if isinstance(method, Auto):
         if n <= max(method.dense_max, method.direct_max):
             return 0.0, "Auto below direct_max"
-        method = Krylov(rtol=method.rtol)
+        # the least Auto can do there: IDR(2) (it picks GMRES or a larger s when they fit)
+        method = Krylov(rtol=method.rtol, solver="idrs", s=2)
     if isinstance(method, Dense):
         return 16.0 * n * n, f"dense {int(n)} x {int(n)} matrix"
     if isinstance(method, Direct):
@@ -108,7 +112,16 @@ def memory_estimate(model: LindbladModel, sector: Sector, method) -> tuple[float
     if isinstance(method, Evolve):
         nf = float(d) * d
         return nf * row * 20.0 + 8 * 16.0 * nf, f"full {d * d}-unknown Liouvillian and work vectors"
-    basis = (method.restart + 1 + 8) * 16.0 * n
+    if method.solver == "idrs":
+        # IDR(s): 3 s + 4 vectors and a few work vectors; its uniqueness check (IDR(s) too) runs
+        # after the solve has freed its vectors
+        nvec = 3 * method.s + 4 + 6
+        basis_what = f"IDR({method.s}) {nvec} vectors"
+    else:
+        restart = method.restart if method.restart is not None else MIN_RESTART
+        nvec = restart + 1 + 8
+        basis_what = f"GMRES basis ({restart + 1} vectors)"
+    basis = nvec * 16.0 * n
     if method.preconditioner == "sylvester":
         prec = 6 * 16.0 * sum(float(len(b)) ** 2 for b in sector.blocks) + 16.0 * n
         what = f"Sylvester preconditioner (largest block {max(len(b) for b in sector.blocks)})"
@@ -120,7 +133,7 @@ def memory_estimate(model: LindbladModel, sector: Sector, method) -> tuple[float
     mat = 0.0 if (method.matrix_free and method.preconditioner != "ilu") else matrix
     total = basis + prec + mat
     return total, (
-        f"GMRES basis {basis / 2**30:.3g} GiB ({method.restart + 1} vectors of {int(n)} unknowns), "
+        f"{basis_what} {basis / 2**30:.3g} GiB (vectors of {int(n)} unknowns), "
         f"{what} {prec / 2**30:.3g} GiB" + (f", sector matrix {mat / 2**30:.3g} GiB" if mat else "")
     )
 
@@ -137,22 +150,56 @@ def _memory_guard(model: LindbladModel, sector: Sector, method) -> None:
     krylov = method if isinstance(method, Krylov) else Krylov()
     if isinstance(method, Auto):
         krylov = Krylov(rtol=method.rtol)
-    small, _ = memory_estimate(model, sector, dataclasses.replace(krylov, restart=min(20, krylov.restart)))
-    if small > avail:
+    small, _ = memory_estimate(model, sector, dataclasses.replace(krylov, solver="gmres", s=8, restart=20))
+    idr2, _ = memory_estimate(model, sector, dataclasses.replace(krylov, solver="idrs", s=2))
+    gib = 2.0**30
+    prefix = "" if isinstance(method, (Krylov, Auto)) else "method="
+    if min(small, idr2) > avail:
         hint = (
-            "a smaller model (fewer sites or a lower cutoff): "
-            "even matrix-free Krylov(restart=20) would not fit"
+            "a smaller model (fewer sites or a lower cutoff): even matrix-free Krylov(restart=20) would not "
+            f"fit (nor the short-recurrence Krylov(solver='idrs', s=2), about {idr2 / gib:.3g} GiB)"
         )
-    elif isinstance(method, (Krylov, Auto)):
-        hint = f"Krylov(restart=20) (about {small / 2**30:.3g} GiB), or a smaller model"
+    elif small <= avail:
+        hint = (
+            f"{prefix}Krylov(restart=20) (matrix-free, about {small / gib:.3g} GiB) or the short-recurrence "
+            f"Krylov(solver='idrs', s=2) (about {idr2 / gib:.3g} GiB), or a smaller model"
+        )
     else:
-        hint = f"method=Krylov(restart=20) (matrix-free, about {small / 2**30:.3g} GiB), or a smaller model"
+        hint = (
+            f"the short-recurrence {prefix}Krylov(solver='idrs', s=2) (about {idr2 / gib:.3g} GiB), "
+            "or a smaller model"
+        )
     raise InsufficientMemoryError(
         f"{name}: the sector of {sector.size} unknowns needs an estimated {need / 2**30:.3g} GiB "
         f"({what}) with {avail / 2**30:.3g} GiB available; try {hint}",
         required=need,
         available=avail,
     )
+
+
+#: Smallest and largest GMRES restart length chosen from the memory available (``Krylov(restart=None)``).
+MIN_RESTART, MAX_RESTART = 10, 100
+#: Fraction of the available memory a Krylov basis may take when its size is chosen from it.
+MEMORY_FRACTION = 0.5
+
+
+def fitted_restart(
+    model: LindbladModel, sector: Sector, method: Krylov, available: float | None = None
+) -> int:
+    """GMRES restart length whose basis fits in ``MEMORY_FRACTION`` of the available memory.
+
+    The preconditioner and the work vectors are counted first (as in
+    :func:`memory_estimate`); the rest buys basis vectors of
+    ``16 * sector.size`` bytes. Clipped to ``[MIN_RESTART, MAX_RESTART]``
+    (and to ``method.restart`` when that is set): below ``MIN_RESTART`` the
+    guard refuses the solve.
+    """
+    avail = available_memory() if available is None else available
+    fixed, _ = memory_estimate(model, sector, dataclasses.replace(method, solver="gmres", restart=1, s=8))
+    per = 16.0 * sector.size
+    fit = int((MEMORY_FRACTION * avail - (fixed - 2 * per)) // per) - 1
+    top = MAX_RESTART if method.restart is None else method.restart
+    return int(max(MIN_RESTART, min(top, fit)))
 
 
 # ------------------------------------------------------------------ the system
@@ -626,10 +673,72 @@ def cost_estimates(model: LindbladModel, sector: Sector, envelope_flops: float |
     }
 
 
+#: Auto runs restarted GMRES with a basis fitted to the memory only down to this restart length;
+#: below it, IDR(s), which took 10-15% more operator applications than GMRES(100) but less CPU time
+#: on the XXZ chains (``benchmarks/RESULTS.md``; shorter GMRES restarts were not measured)
+AUTO_MIN_RESTART = 50
+
+
 def _auto_choice(method: Auto, system: _System):
+    chosen, note = _auto_route(method, system)
+    if isinstance(chosen, Krylov) and not isinstance(system.model, SuperoperatorModel):
+        chosen, why = _krylov_for_memory(chosen, system)
+        note["auto"] += f"; {why}"
+    return chosen, note
+
+
+def _krylov_for_memory(krylov: Krylov, system: _System, available: float | None = None):
+    """The Krylov variant Auto runs on ``system`` given the memory: ``(Krylov, reason)``.
+
+    GMRES with ``restart=100`` when its estimate fits in ``MEMORY_FRACTION``
+    of the available memory; else GMRES with the longest restart that fits
+    if that is at least ``AUTO_MIN_RESTART``; else IDR(s) with the largest
+    ``s`` of 8, 4, 2 that fits (if none does, IDR(2), which the memory guard
+    then refuses with what to try).
+    """
+    model, sector = system.model, system.sector
+    avail = available_memory() if available is None else available
+    budget = MEMORY_FRACTION * avail
+    need, _ = memory_estimate(model, sector, krylov)
+    gib = 2.0**30
+    if need <= budget:
+        return krylov, f"GMRES basis of {krylov.restart} fits ({need / gib:.3g} GiB of {budget / gib:.3g})"
+    restart = fitted_restart(model, sector, krylov, avail)
+    if restart >= AUTO_MIN_RESTART:
+        k = dataclasses.replace(krylov, restart=restart)
+        return k, (
+            f"GMRES restart {restart} from the memory ({need / gib:.3g} GiB for {krylov.restart} "
+            f"> {budget / gib:.3g} GiB)"
+        )
+    for s in (8, 4, 2):
+        k = dataclasses.replace(krylov, solver="idrs", s=s)
+        need_s, _ = memory_estimate(model, sector, k)
+        if need_s <= budget or s == 2:
+            return k, (
+                f"IDR({s}): a GMRES basis fits only {restart} vectors < {AUTO_MIN_RESTART} in "
+                f"{budget / gib:.3g} GiB; IDR({s}) needs {need_s / gib:.3g} GiB"
+            )
+    raise AssertionError("unreachable")
+
+
+def _auto_route(method: Auto, system: _System):
     n = system.n
     if n <= method.dense_max:
         return Dense(), {"auto": f"dense: {n} unknowns <= dense_max={method.dense_max}"}
+    if _single_mode(system):
+        # one mode: its d x d grid has a nested-dissection LU of O(n^1.5) work (gridlu); the
+        # envelope and separator estimates below assume a banded graph and overestimate it
+        need, avail = _grid_lu_bytes(n), available_memory()
+        if need <= 0.5 * avail:
+            return Direct(ordering="GRID_ND"), {
+                "auto": f"direct (grid nested dissection): one mode of {system.model.dim} states, LU "
+                f"estimated {need / 2**30:.3g} GiB <= half the available {avail / 2**30:.3g} GiB"
+            }
+        krylov = Krylov(rtol=method.rtol, maxiter=method.krylov_maxiter)
+        return krylov, {
+            "auto": f"krylov: the single-mode LU estimated {need / 2**30:.3g} GiB > half the available "
+            f"{avail / 2**30:.3g} GiB"
+        }
     if n > method.direct_max:
         krylov = Krylov(rtol=method.rtol, maxiter=method.krylov_maxiter)
         return krylov, {"auto": f"krylov: {n} unknowns > direct_max={method.direct_max}"}
@@ -836,12 +945,20 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     if x0 is not None:
         tr = system.t @ x0
         x0 = x0 / tr if abs(tr) > 1e-14 else None
+    restart = method.restart
+    if restart is None:
+        restart = fitted_restart(system.model, system.sector, method)
+    method = dataclasses.replace(method, restart=restart)
     bar = Progress(system.progress, f"Krylov ({method.solver})", total=method.maxiter)
     try:
         x, _flag, iterations = _krylov_run(method, A, b, x0, M, callback=bar)
     finally:
         bar.close()
     info = {"iterations": iterations, "solver": method.solver, "preconditioner": method.preconditioner}
+    if method.solver == "gmres":
+        info["restart"] = method.restart
+    elif method.solver == "idrs":
+        info["s"] = method.s
     lin_res = float(np.linalg.norm(b - A @ x))
     info["linear_residual"] = lin_res
     # judged by the tolerance asked for, whatever the solver's own flag says
@@ -870,7 +987,7 @@ def _solve_krylov(system: _System, method: Krylov, x0):
                 restart=method.restart,
                 chunk=method.restart,
                 budget=budget,
-                gmres=gmres,
+                gmres=_idrs_as_gmres(method.s) if method.solver == "idrs" else gmres,
                 callback=bar,
             )
         finally:
@@ -884,7 +1001,8 @@ def _solve_krylov(system: _System, method: Krylov, x0):
         )
         if not uniq["verified"]:
             warnings.warn(
-                "Krylov: uniqueness of the steady state not verified (GMRES on a random right-hand "
+                f"Krylov: uniqueness of the steady state not verified ({method.solver.upper()} on a "
+                "random right-hand "
                 f"side stalled at residual {uniq['check_residual']:.1e} > {uniq['delta']:.1e} within "
                 f"{uniq['check_iterations']} iterations, yet no direction below rtol/||x|| was found); "
                 "check with Direct or asymptotic_state",
@@ -893,6 +1011,20 @@ def _solve_krylov(system: _System, method: Krylov, x0):
             )
     info["uniqueness_checked"] = method.verify_unique is not False
     return x, info
+
+
+def _idrs_as_gmres(s: int):
+    """:func:`~qness.solvers.krylov.idrs` called and answering like ``gmres`` (for the uniqueness check).
+
+    ``restart`` is ignored (IDR(s) keeps ``3 s + 4`` vectors); a breakdown of
+    ``P^H G`` is reported as ``singular`` (it happens when ``A`` is singular).
+    """
+
+    def run(A, b, x0=None, *, M=None, rtol=1e-10, atol=0.0, restart=None, maxiter=2000, callback=None):
+        x, info = idrs(A, b, x0, M=M, s=s, rtol=rtol, atol=atol, maxiter=maxiter, callback=callback)
+        return x, dict(info, singular=info["breakdown"])
+
+    return run
 
 
 def _krylov_run(method: Krylov, A, b, x0, M, callback=None):
@@ -910,6 +1042,11 @@ def _krylov_run(method: Krylov, A, b, x0, M, callback=None):
                 f"GMRES found the trace-augmented Liouvillian singular: {NON_UNIQUE_HINT}"
             )
         return x, 0 if ginfo["converged"] else 1, ginfo["iterations"]
+    if method.solver == "idrs":
+        x, iinfo = idrs(
+            A, b, x0, M=M, s=method.s, rtol=method.rtol, maxiter=method.maxiter, callback=callback
+        )
+        return x, 0 if iinfo["converged"] else 1, iinfo["iterations"]
     count = [0]
 
     def cb(_):
@@ -1024,10 +1161,101 @@ def _one_blas_thread_for_small_blocks(solve, dense: bool):
     return run
 
 
+def _single_mode(system: _System) -> bool:
+    """Whether ``system`` is one site in the full space whose ``d x d`` grid of unknowns is local.
+
+    Local: ``H`` and the jump operators are banded in the site's basis with a
+    bandwidth of at most ``d / 8`` (a mode with drives, one- and two-photon
+    terms), so the Liouvillian couples each ``rho_mn`` to nearby cells only.
+    """
+    model = system.model
+    if isinstance(model, SuperoperatorModel):
+        return False
+    if len(tuple(model.dims)) != 1 or system.sector.kind != "full" or model.dim < 16:
+        return False
+    width = 0
+    for op in [model.H] + [j.op for j in model.jumps if j.rate > 0]:
+        C = sp.coo_array(op)
+        if C.nnz:
+            width = max(width, int(np.max(np.abs(C.row - C.col))))
+    return width <= model.dim // 8
+
+
+#: Entries of the nested-dissection LU of a single mode per ``N log2 N`` (``N = d^2``), with 30% and
+#: 20 vectors on top (``_grid_lu_bytes``): SuperLU's ``nnz`` was 5.0-6.4 at d = 300-1000, and the
+#: peak memory of the whole solve 170 bytes per ``N log2 N`` at d = 1000 (3.2 GiB,
+#: ``benchmarks/bench_memory.py``); this estimate gives 3.4 GiB there, 14.8 GiB at d = 2000 (whose LU
+#: ran out of memory under a 12.5 GB cap after 68% of its columns).
+_GRID_FILL = 8.0
+
+
+def _grid_lu_bytes(n: int) -> float:
+    return 16.0 * _GRID_FILL * n * np.log2(max(n, 2)) * 1.3 + 20.0 * 16.0 * n
+
+
+def _solve_grid(system: _System, method: Direct, x0):
+    """``Direct(ordering="GRID_ND")``: the single-mode LU of :mod:`qness.solvers.gridlu`."""
+    from .gridlu import solve_single_mode
+
+    if len(tuple(system.model.dims)) != 1 or system.sector.kind != "full":
+        raise ValueError(
+            "Direct(ordering='GRID_ND') is for a model with one site solved in the full space (symmetry=None "
+            f"or no symmetry found); got dims {tuple(system.model.dims)} and a {system.sector.kind} sector"
+        )
+    n = system.n
+    if method.check_memory:
+        need, avail = _grid_lu_bytes(n), available_memory()
+        if need > avail:
+            raise InsufficientMemoryError(
+                f"Direct: the nested-dissection LU of this {n}-unknown single mode is estimated at "
+                f"{need / 2**30:.1f} GiB with {avail / 2**30:.1f} GiB available; use a lower cutoff, or "
+                "Direct(ordering='GRID_ND', check_memory=False) to try anyway",
+                required=need,
+                available=avail,
+            )
+    A = system.replaced_matrix()
+    bar = Progress(system.progress, "Direct (superlu, grid nested dissection)", total=2, unit="stage")
+    try:
+        x, info, solve, solve_h = solve_single_mode(
+            A, system.rhs(), system.model.dim, system.r, refine=method.refine
+        )
+    except (MemoryError, SystemError) as exc:
+        # SuperLU reports a failed allocation ("Can't expand MemType") as SystemError from gstrf
+        raise InsufficientMemoryError(
+            f"Direct: the nested-dissection LU of a {n}-unknown single mode ran out of memory ({exc}); "
+            "use a lower cutoff",
+            available=available_memory(),
+        ) from exc
+    except RuntimeError as exc:
+        if "singular" in str(exc).lower():
+            raise NonUniqueSteadyStateError(
+                "the trace-augmented Liouvillian is exactly singular: " + NON_UNIQUE_HINT
+            ) from exc
+        raise
+    finally:
+        bar.close()
+    info["backend"] = "superlu"
+    info["nnz"] = int(A.nnz)
+    info["uniqueness"] = lu_check(lambda v: A @ v, solve, solve_h, n, float(spla.norm(A, 1)))
+    if not np.all(np.isfinite(x)):
+        raise NonUniqueSteadyStateError(
+            "the sparse LU produced non-finite values: the trace-augmented Liouvillian is singular; "
+            + NON_UNIQUE_HINT
+        )
+    info["iterations"] = 1 + info.pop("refined")
+    return x, info
+
+
+def _direct(system: _System, method: Direct, x0):
+    if method.ordering == "GRID_ND":
+        return _solve_grid(system, method, x0)
+    return _solve_direct(system, method, x0)
+
+
 # Direct keeps the default threads: its time goes into the (large) frontal matrices of the LU.
 _DISPATCH = {
     Dense: _one_blas_thread_for_small_blocks(_solve_dense, dense=True),
-    Direct: _solve_direct,
+    Direct: _direct,
     Krylov: _one_blas_thread_for_small_blocks(_solve_krylov, dense=False),
 }
 
