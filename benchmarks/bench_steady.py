@@ -33,7 +33,13 @@ QNESS = {
     ),
 }
 #: ``--variants``: the preconditioner rule as shipped ("auto") or the no-jump inverse alone ("jacobi")
-VARIANT = {"auto": "", "jacobi": "import qness.symmetry\nqness.symmetry.TWO_LEVEL_MIN_BLOCKS = 10**9\n"}
+VARIANT = {
+    "auto": "",
+    "jacobi": "import qness.symmetry\nqness.symmetry.TWO_LEVEL_MIN_BLOCKS = 10**9\n",
+    "two-step": "import qness.symmetry\nqness.symmetry.TWO_LEVEL_MIN_BLOCKS = 10**9\n"
+    "qness.symmetry.ONE_BLOCK_VARIANT = 'two-step'\n",
+    "two-level": "import qness.symmetry\nqness.symmetry.TWO_LEVEL_MIN_BLOCKS = 1\n",
+}
 RUN_QNESS = (
     "ness = qness.steady_state(model)\n"
     "extra = dict(residual=ness.residual, method=ness.info['method'], sector=ness.info['sector']['size'],"

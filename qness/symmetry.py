@@ -218,8 +218,10 @@ class Sector:
         model : LindbladModel
         shift : float
             Solve ``(L0 - shift) x = y`` (the two-level variant needs ``shift == 0``).
-        variant : {"jacobi", "two-level", "auto"}
-            ``"jacobi"`` (default): the no-jump inverse alone.
+        variant : {"jacobi", "two-level", "two-step", "auto"}
+            ``"jacobi"`` (default): the no-jump inverse alone; ``"two-step"``:
+            two steps of the splitting ``L = L0 + J``, ``x = S y + S (y - A S y)``
+            (half the GMRES steps at twice the cost of each: less memory).
         trace_row : (int, float), optional
             ``(r, c)``: the system the preconditioner is for has row ``r``
             of ``L`` replaced by ``c`` times the trace row; needed by the
@@ -228,7 +230,7 @@ class Sector:
         Returns
         -------
         scipy.sparse.linalg.LinearOperator
-            With attributes ``route`` and ``variant`` (``"jacobi"`` or ``"two-level"``).
+            With attributes ``route`` and ``variant`` (``"jacobi"``, ``"two-level"`` or ``"two-step"``).
 
         Raises
         ------
@@ -236,8 +238,8 @@ class Sector:
             For an unknown ``variant``, or ``"two-level"`` with a non-zero
             shift or without ``trace_row``.
         """
-        if variant not in ("jacobi", "two-level", "auto"):
-            raise ValueError(f"variant must be 'jacobi', 'two-level' or 'auto', got {variant!r}")
+        if variant not in ("jacobi", "two-level", "two-step", "auto"):
+            raise ValueError(f"variant must be 'jacobi', 'two-level', 'two-step' or 'auto', got {variant!r}")
         model = as_model(model)
         S = _SylvesterInverse(self, model, shift)
         if variant == "auto":
@@ -245,9 +247,11 @@ class Sector:
         if variant == "jacobi":
             return S
         if shift != 0:
-            raise ValueError("variant='two-level' is for the steady state: shift must be 0")
+            raise ValueError(f"variant={variant!r} is for the steady state: shift must be 0")
         if trace_row is None:
-            raise ValueError("variant='two-level' needs trace_row=(r, c) of the trace-augmented system")
+            raise ValueError(f"variant={variant!r} needs trace_row=(r, c) of the trace-augmented system")
+        if variant == "two-step":
+            return _TwoStepSylvester(self, model, S, trace_row)
         return _TwoLevelSylvester(self, model, S, trace_row)
 
 
@@ -753,11 +757,16 @@ class _PairRunner:
 TWO_LEVEL_MIN_BLOCKS = 3
 
 
+#: ``variant="auto"`` on sectors with fewer diagonal blocks: the no-jump inverse alone, or
+#: ``"two-step"`` (set from the measurements of benchmarks/RESULTS.md, issue 18).
+ONE_BLOCK_VARIANT = "jacobi"
+
+
 def _preconditioner_rule(sector: Sector) -> str:
     """``"two-level"`` or ``"jacobi"`` for the steady-state solve of ``sector`` (see
     :data:`TWO_LEVEL_MIN_BLOCKS`)."""
     ndiag = int(np.sum(sector.pairs[:, 0] == sector.pairs[:, 1])) if len(sector.pairs) else 0
-    return "two-level" if ndiag >= TWO_LEVEL_MIN_BLOCKS else "jacobi"
+    return "two-level" if ndiag >= TWO_LEVEL_MIN_BLOCKS else ONE_BLOCK_VARIANT
 
 
 class _TwoLevelSylvester(spla.LinearOperator):
@@ -896,5 +905,39 @@ class _TwoLevelSylvester(spla.LinearOperator):
         xc = self._prolong(sla.lu_solve(self.lu, self._restrict(res), check_finite=False))
         x += xc
         res -= self._apply_A(xc)
+        x += self.S @ res
+        return x
+
+
+class _TwoStepSylvester(spla.LinearOperator):
+    """Two steps of the splitting ``A = L0 + (A - L0)``: ``x1 = S y``, ``x = x1 + S (y - A x1)``.
+
+    ``S = L0^{-1}`` (:class:`_SylvesterInverse`), ``A`` the trace-augmented
+    sector matrix (row ``r`` replaced by ``c`` times the trace row). A
+    polynomial preconditioner: about half the GMRES steps of ``S`` alone at
+    twice the cost of each (the basis, and its Gram-Schmidt work, shrink).
+    """
+
+    variant = "two-step"
+
+    def __init__(self, sector: Sector, model: LindbladModel, S: _SylvesterInverse, trace_row):
+        r, c = trace_row
+        if not 0 <= int(r) < sector.size:
+            raise ValueError(f"trace_row: row {r} outside the sector of {sector.size} unknowns")
+        self.S, self.r, self.c = S, int(r), complex(c)
+        self.t = sector.trace_vector()
+        self.op = _SectorOperator(sector, model)
+        super().__init__(dtype=np.complex128, shape=(sector.size, sector.size))
+
+    @property
+    def route(self) -> str:
+        """The route of the no-jump solves (see :meth:`Sector.sylvester_preconditioner`)."""
+        return self.S.route
+
+    def _matvec(self, y):
+        y = np.asarray(y, dtype=np.complex128).ravel()
+        x = self.S @ y
+        res = y - self.op @ x
+        res[self.r] = y[self.r] - self.c * (self.t @ x)
         x += self.S @ res
         return x
