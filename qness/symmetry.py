@@ -453,6 +453,7 @@ class _SectorOperator(spla.LinearOperator):
             cost[q] = self.data.A[bl].nnz * mr + self.data.A[br].nnz * ml
             for _p, Ll, Lrc in self.incoming[q]:
                 cost[q] += Ll.nnz * Lrc.shape[1] + Lrc.nnz * Ll.shape[0]
+        self.runner_costs = cost
         self.runner = _PairRunner(cost)
         super().__init__(dtype=np.complex128, shape=(sector.size, sector.size))
 
@@ -561,7 +562,8 @@ class _SylvesterInverse(spla.LinearOperator):
         self.floor = floor
         self.shift = shift
         self.den = [self._denominators(p, shift) for p in range(len(sector.pairs))]
-        self.runner = _PairRunner(_pair_costs(sector))
+        self.runner_costs = _pair_costs(sector)
+        self.runner = _PairRunner(self.runner_costs)
         super().__init__(dtype=np.complex128, shape=(sector.size, sector.size))
 
     @property
