@@ -21,11 +21,30 @@ QNESS = {
     "xxz": "import qness\nmodel = qness.models.boundary_driven_xxz({n}, delta=0.5, gamma=1.0)\n",
     "ising": "import qness\nmodel = qness.models.dissipative_ising({n}, V=1.0, h=1.0, detuning=0.0, gamma=1.0)\n",
     "kerr": "import qness\nmodel = qness.models.kerr({n}, detuning=-1.0, U=0.1, F=1.0, kappa=1.0)\n",
+    # Bose-Hubbard ring of 3 (benchmarks/corpus.py, middle site driven), cutoff n per site
+    "bh3": (
+        "import sys, qness\nsys.path.insert(0, 'benchmarks')\nfrom corpus import bose_hubbard_trimer\n"
+        "model = qness.from_qutip(*bose_hubbard_trimer({n}))\n"
+    ),
+    # open Bose-Hubbard chain of 4 sites, second site driven, cutoff n per site
+    "bh4": (
+        "import qness\nmodel = qness.models.bose_hubbard(4, cutoff={n}, J=0.3, U=0.4, detuning=-0.2, "
+        "F=[0, 0.5, 0, 0], kappa=0.4)\n"
+    ),
+}
+#: ``--variants``: the preconditioner rule as shipped ("auto") or the no-jump inverse alone ("jacobi")
+VARIANT = {
+    "auto": "",
+    "jacobi": "import qness.symmetry\nqness.symmetry.TWO_LEVEL_MIN_BLOCKS = 10**9\n",
+    "two-step": "import qness.symmetry\nqness.symmetry.TWO_LEVEL_MIN_BLOCKS = 10**9\n"
+    "qness.symmetry.ONE_BLOCK_VARIANT = 'two-step'\n",
+    "two-level": "import qness.symmetry\nqness.symmetry.TWO_LEVEL_MIN_BLOCKS = 1\n",
 }
 RUN_QNESS = (
     "ness = qness.steady_state(model)\n"
     "extra = dict(residual=ness.residual, method=ness.info['method'], sector=ness.info['sector']['size'],"
-    " iterations=ness.info.get('iterations'))"
+    " iterations=ness.info.get('iterations'), variant=ness.info.get('preconditioner_variant'),"
+    " check=(ness.info.get('uniqueness') or {}).get('check_iterations'))"
 )
 # QuTiP builds its operators natively (sparse CSR), as its users do.
 QUTIP = """
@@ -48,7 +67,20 @@ def main():
     ap.add_argument("--backends", action="store_true", help="Direct: UMFPACK (cvxopt) against SuperLU")
     ap.add_argument("--sizes", type=int, nargs="*", default=None, help="only these sizes (with --only)")
     ap.add_argument("--no-qutip", action="store_true", help="time qness alone")
+    ap.add_argument(
+        "--variants",
+        nargs="*",
+        choices=list(VARIANT),
+        default=None,
+        help="compare preconditioner variants and thread counts (qness alone; see --threads)",
+    )
+    ap.add_argument(
+        "--threads", type=int, nargs="*", default=[1], help="with --variants: OMP_NUM_THREADS values"
+    )
+    ap.add_argument("--repeat", type=int, default=1, help="with --variants: runs per setting (min time kept)")
     args = ap.parse_args()
+    if args.variants:
+        return compare(args)
     if args.backends:
         print(
             "| model | size | unknowns | SuperLU (s) | UMFPACK (s) | SuperLU/UMFPACK | diff of max abs(rho_ij) |"
@@ -112,6 +144,46 @@ def main():
                 f"| {te.get('residual', float('nan')):.1e} | {rt} |",
                 flush=True,
             )
+
+
+def compare(args):
+    """Preconditioner variants x thread counts, interleaved, each in a fresh process (issue 18)."""
+    import os
+
+    plan = {"xxz": [8, 9, 10], "ising": [8, 9], "bh3": [8], "bh4": [5]}
+    print(f"load average at start: {os.getloadavg()}")
+    print(
+        "| model | size | unknowns | variant | threads | time (s), min of runs | all runs (s) | peak (MiB) "
+        "| GMRES steps (solve + uniqueness check) | residual | load |"
+    )
+    print("|---|---:|---:|---|---:|---:|---|---:|---|---:|---:|")
+    for kind, sizes in plan.items():
+        if args.only and kind != args.only:
+            continue
+        for n in sizes if args.sizes is None else args.sizes:
+            runs = {}
+            for _ in range(args.repeat):  # interleaved: the machine's load hits every setting alike
+                for variant in args.variants:
+                    for th in args.threads:
+                        os.environ["OMP_NUM_THREADS"] = str(th)
+                        res = measure(VARIANT[variant] + QNESS[kind].format(n=n), RUN_QNESS)
+                        res["load"] = os.getloadavg()[0]
+                        runs.setdefault((variant, th), []).append(res)
+            os.environ.pop("OMP_NUM_THREADS", None)
+            for (variant, th), rs in runs.items():
+                ok = [r for r in rs if "error" not in r]
+                if not ok:
+                    print(f"| {kind} | {n} | - | {variant} | {th} | {rs[0]['error']} | | | | | |", flush=True)
+                    continue
+                best = min(ok, key=lambda r: r["time"])
+                e = best["extra"]
+                times = ", ".join(f"{r['time']:.2f}" for r in ok)
+                print(
+                    f"| {kind} | {n} | {e['sector']} | {e.get('variant')} | {th} | {best['time']:.2f} | {times} "
+                    f"| {best['peak_mib']:.0f} | {e.get('iterations')} + {e.get('check')} | {e['residual']:.1e} "
+                    f"| {best['load']:.1f} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,10 @@ BLAS products.
 
 from __future__ import annotations
 
+import os
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -182,7 +185,14 @@ class Sector:
         """Matrix-free action of the sector block (block-dense BLAS products)."""
         return _SectorOperator(self, as_model(model))
 
-    def sylvester_preconditioner(self, model: LindbladModel, shift: float = 0.0) -> spla.LinearOperator:
+    def sylvester_preconditioner(
+        self,
+        model: LindbladModel,
+        shift: float = 0.0,
+        *,
+        variant: str = "jacobi",
+        trace_row: tuple[int, float] | None = None,
+    ) -> spla.LinearOperator:
         """Exact inverse of the no-jump part ``L0(rho) = A rho + rho A^+``, ``A = -i H_eff``.
 
         Solved per block pair (a Sylvester equation) through the
@@ -194,8 +204,55 @@ class Sector:
         regularised, since this is only a preconditioner. The operator's
         ``route`` attribute says which route was taken (``"eig"``,
         ``"schur"`` or ``"mixed"``).
+
+        With ``variant="two-level"`` the no-jump inverse is the smoother of
+        a two-level preconditioner for the trace-augmented steady-state
+        system (see :class:`_TwoLevelSylvester`): it also corrects for the
+        jump terms on a coarse space (the populations of each diagonal
+        block in the eigenbasis of ``H_eff``). ``variant="auto"`` takes it
+        where it was measured to pay (see :func:`_preconditioner_rule`). The
+        block pairs are solved in parallel on ``kernel_threads`` threads.
+
+        Parameters
+        ----------
+        model : LindbladModel
+        shift : float
+            Solve ``(L0 - shift) x = y`` (the two-level variant needs ``shift == 0``).
+        variant : {"jacobi", "two-level", "two-step", "auto"}
+            ``"jacobi"`` (default): the no-jump inverse alone; ``"two-step"``:
+            two steps of the splitting ``L = L0 + J``, ``x = S y + S (y - A S y)``
+            (half the GMRES steps at twice the cost of each: less memory).
+        trace_row : (int, float), optional
+            ``(r, c)``: the system the preconditioner is for has row ``r``
+            of ``L`` replaced by ``c`` times the trace row; needed by the
+            two-level variant (``"auto"`` without it is ``"jacobi"``).
+
+        Returns
+        -------
+        scipy.sparse.linalg.LinearOperator
+            With attributes ``route`` and ``variant`` (``"jacobi"``, ``"two-level"`` or ``"two-step"``).
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``variant``, or ``"two-level"`` with a non-zero
+            shift or without ``trace_row``.
         """
-        return _SylvesterInverse(self, as_model(model), shift)
+        if variant not in ("jacobi", "two-level", "two-step", "auto"):
+            raise ValueError(f"variant must be 'jacobi', 'two-level', 'two-step' or 'auto', got {variant!r}")
+        model = as_model(model)
+        S = _SylvesterInverse(self, model, shift)
+        if variant == "auto":
+            variant = _preconditioner_rule(self) if (trace_row is not None and shift == 0) else "jacobi"
+        if variant == "jacobi":
+            return S
+        if shift != 0:
+            raise ValueError(f"variant={variant!r} is for the steady state: shift must be 0")
+        if trace_row is None:
+            raise ValueError(f"variant={variant!r} needs trace_row=(r, c) of the trace-augmented system")
+        if variant == "two-step":
+            return _TwoStepSylvester(self, model, S, trace_row)
+        return _TwoLevelSylvester(self, model, S, trace_row)
 
 
 # ---------------------------------------------------------------- helpers
@@ -381,28 +438,61 @@ class _BlockData:
 
 
 class _SectorOperator(spla.LinearOperator):
-    def __init__(self, sector: Sector, model: LindbladModel):
+    def __init__(self, sector: Sector, model: LindbladModel, data: _BlockData | None = None):
         self.sector = sector
-        self.data = _BlockData(sector, model)
+        self.data = _BlockData(sector, model) if data is None else data
         self.Aconj = [sp.csr_array(a.conj()) for a in self.data.A]
         self.terms = [(p, q, Ll, sp.csr_array(Lr.conj())) for p, q, Ll, Lr in self.data.terms]
+        self.incoming = [[] for _ in range(len(sector.pairs))]
+        for p, q, Ll, Lrc in self.terms:
+            self.incoming[q].append((p, Ll, Lrc))
+        # cost of a pair's rows: the sparse products by A and by the jumps into it
+        cost = np.zeros(len(sector.pairs))
+        for q, (bl, br) in enumerate(sector.pairs):
+            ml, mr = len(sector.blocks[bl]), len(sector.blocks[br])
+            cost[q] = self.data.A[bl].nnz * mr + self.data.A[br].nnz * ml
+            for _p, Ll, Lrc in self.incoming[q]:
+                cost[q] += Ll.nnz * Lrc.shape[1] + Lrc.nnz * Ll.shape[0]
+        self.runner_costs = cost
+        self.runner = _PairRunner(cost)
         super().__init__(dtype=np.complex128, shape=(sector.size, sector.size))
 
-    def _matvec(self, x):
+    def _pair(self, q, X, Y):
         # X A^+ = (conj(A) X^T)^T and L X L^+ = (conj(L) (L X)^T)^T: no conjugated copies.
+        bl, br = self.sector.pairs[q]
+        Xq = X[q]
+        Y[q][...] = self.data.A[bl] @ Xq
+        Y[q] += (self.Aconj[br] @ Xq.T).T
+        for p, Ll, Lrc in self.incoming[q]:
+            Y[q] += (Lrc @ (Ll @ X[p]).T).T
+
+    def _matvec(self, x):
         sec = self.sector
         x = np.asarray(x, dtype=np.complex128).ravel()
         X = sec.split(x)
         y = np.empty_like(x)
         Y = sec.split(y)
-        A, Ac = self.data.A, self.Aconj
-        for p, (bl, br) in enumerate(sec.pairs):
-            Xp = X[p]
-            Y[p][...] = A[bl] @ Xp
-            Y[p] += (Ac[br] @ Xp.T).T
-        for p, q, Ll, Lrc in self.terms:
-            Y[q] += (Lrc @ (Ll @ X[p]).T).T
+        self.runner.run(lambda q: self._pair(q, X, Y))
         return y
+
+    def matvec_serial(self, x):
+        """Reference twin of the threaded action: the pairs one after the other (tests)."""
+        sec = self.sector
+        x = np.asarray(x, dtype=np.complex128).ravel()
+        X = sec.split(x)
+        y = np.empty_like(x)
+        Y = sec.split(y)
+        for q in range(len(sec.pairs)):
+            self._pair(q, X, Y)
+        return y
+
+
+def _pair_costs(sector: Sector) -> np.ndarray:
+    """Multiply-adds of the four dense products of each block pair, ``m_l m_r (m_l + m_r) * 2``."""
+    sizes = np.array([len(b) for b in sector.blocks], dtype=float)
+    pairs = np.asarray(sector.pairs).reshape(-1, 2)
+    ml, mr = sizes[pairs[:, 0]], sizes[pairs[:, 1]]
+    return 2.0 * ml * mr * (ml + mr)
 
 
 #: Largest 1-norm condition number of a block's eigenvector matrix for which the
@@ -426,6 +516,8 @@ class _SylvesterInverse(spla.LinearOperator):
     non-normality of ``H_eff`` (a driven cavity coupled to a qubit has
     ``cond(V)`` of 1e9 at 40 photons).
     """
+
+    variant = "jacobi"
 
     def __init__(self, sector: Sector, model: LindbladModel, shift: float):
         self.sector = sector
@@ -470,6 +562,8 @@ class _SylvesterInverse(spla.LinearOperator):
         self.floor = floor
         self.shift = shift
         self.den = [self._denominators(p, shift) for p in range(len(sector.pairs))]
+        self.runner_costs = _pair_costs(sector)
+        self.runner = _PairRunner(self.runner_costs)
         super().__init__(dtype=np.complex128, shape=(sector.size, sector.size))
 
     @property
@@ -497,25 +591,355 @@ class _SylvesterInverse(spla.LinearOperator):
 
         Denominators ``lambda_i + conj(lambda_j) - shift`` smaller than
         ``1e-8`` times the dissipation scale (states untouched by dissipation)
-        are regularised, since this is only a preconditioner.
+        are regularised, since this is only a preconditioner. The block
+        pairs are solved in parallel (see :class:`_PairRunner`).
         """
         sec = self.sector
         y = np.asarray(y, dtype=np.complex128).ravel()
         x = np.empty_like(y)
         X = sec.split(x)
-        for p, ((bl, br), Yp) in enumerate(zip(sec.pairs, sec.split(y))):
-            den = self.den[p] if shift is None else self._denominators(p, shift)
-            s = self.shift if shift is None else shift
-            if self.schur_pair[p]:
-                Ul, Ur = self.U[bl], self.U[br]
-                T1 = self.tri[bl] - s * np.eye(len(self.D[bl]))
-                if np.any(den):
-                    rows = np.flatnonzero(den)
-                    T1[rows, rows] -= 2.0 * self.floor
-                Z = triangular_sylvester(_ztrsyl, T1, self.tri[br], Ul[1] @ Yp @ Ur[0])
-                X[p][...] = Ul[0] @ Z @ Ur[1]
+        Ys = sec.split(y)
+        run = self.runner
+
+        def one(p):
+            self._solve_pair(p, Ys[p], X[p], shift, run.split_threads)
+
+        run.run(one)
+        return x
+
+    def solve_serial(self, y, shift: complex | None = None) -> np.ndarray:
+        """Reference twin of :meth:`solve`: the block pairs one after the other (tests)."""
+        sec = self.sector
+        y = np.asarray(y, dtype=np.complex128).ravel()
+        x = np.empty_like(y)
+        X = sec.split(x)
+        for p, Yp in enumerate(sec.split(y)):
+            self._solve_pair(p, Yp, X[p], shift, 1)
+        return x
+
+    def _solve_pair(self, p, Yp, Xp, shift, nthreads):
+        bl, br = self.sector.pairs[p]
+        den = self.den[p] if shift is None else self._denominators(p, shift)
+        s = self.shift if shift is None else shift
+        if self.schur_pair[p]:
+            Ul, Ur = self.U[bl], self.U[br]
+            T1 = self.tri[bl] - s * np.eye(len(self.D[bl]))
+            if np.any(den):
+                rows = np.flatnonzero(den)
+                T1[rows, rows] -= 2.0 * self.floor
+            G = _mm(_mm(Ul[1], Yp, nthreads), Ur[0], nthreads)
+            Z = triangular_sylvester(_ztrsyl, T1, self.tri[br], G)
+            Xp[...] = _mm(_mm(Ul[0], Z, nthreads), Ur[1], nthreads)
+        else:
+            Z = _mm(_mm(self.Vinv[bl][0], Yp, nthreads), self.Vinv[br][1], nthreads)
+            Z /= den
+            Xp[...] = _mm(_mm(self.V[bl][0], Z, nthreads), self.V[br][1], nthreads)
+
+
+# ---------------------------------------------------------------- parallel block loops
+#: Below this many complex multiply-adds per application the block loops run on one
+#: thread (waking a worker costs tens of microseconds).
+PARALLEL_MIN_WORK = 2_000_000
+#: A product is split by rows over the threads only when it has at least this many rows.
+SPLIT_MIN_ROWS = 128
+
+_pool_lock = threading.Lock()
+_pool = None
+
+
+def _executor(n: int) -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < n:
+            _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="qness-blocks")
+        return _pool
+
+
+def block_threads(work: float) -> int:
+    """Threads for the block loops of one application of ``work`` multiply-adds.
+
+    ``QNESS_BLOCK_THREADS`` if set, else ``OMP_NUM_THREADS`` (as the compiled
+    kernels), else the number of CPUs; one below :data:`PARALLEL_MIN_WORK`.
+    """
+    if work < PARALLEL_MIN_WORK:
+        return 1
+    for var in ("QNESS_BLOCK_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var)
+        if value:
+            try:
+                return max(1, int(value))
+            except ValueError:
+                return 1
+    return max(1, os.cpu_count() or 1)
+
+
+def _mm(a, b, nthreads: int):
+    """``a @ b``, the rows of ``a`` split over ``nthreads`` threads (each product on one BLAS
+    thread releases the GIL) when ``a`` is tall enough; a plain product otherwise."""
+    n = a.shape[0]
+    if nthreads <= 1 or n < SPLIT_MIN_ROWS:
+        return a @ b
+    out = np.empty((n, b.shape[1]), dtype=np.result_type(a, b))
+    cuts = np.linspace(0, n, nthreads + 1).astype(int)
+
+    def part(k):
+        np.matmul(a[cuts[k] : cuts[k + 1]], b, out=out[cuts[k] : cuts[k + 1]])
+
+    futures = [_executor(nthreads).submit(part, k) for k in range(1, nthreads)]
+    part(0)
+    for f in futures:
+        f.result()
+    return out
+
+
+class _PairRunner:
+    """Runs a function of the block pair ``p`` over all pairs, on ``nthreads`` threads.
+
+    The pairs are split into ``nthreads`` groups of about equal cost (longest
+    processing time first); each group runs on one thread, its dense products
+    on one BLAS thread (NumPy releases the GIL in them). When one pair costs
+    more than a ``1 / nthreads`` share, the pairs run one after the other and
+    each product is split by rows instead (``split_threads``).
+
+    Parameters
+    ----------
+    costs : array_like
+        Estimated cost of each pair (multiply-adds).
+    nthreads : int, optional
+        Default :func:`block_threads` of the total cost.
+    """
+
+    def __init__(self, costs, nthreads: int | None = None):
+        costs = np.asarray(costs, dtype=float)
+        total = float(costs.sum())
+        self.nthreads = block_threads(total) if nthreads is None else max(1, int(nthreads))
+        self.npairs = costs.size
+        self.split_threads = 1
+        if self.nthreads == 1 or self.npairs == 0:
+            self.groups = [list(range(self.npairs))]
+            return
+        if costs.max() > total / self.nthreads:
+            self.split_threads = self.nthreads
+            self.groups = [list(range(self.npairs))]
+            return
+        loads = np.zeros(self.nthreads)
+        groups = [[] for _ in range(self.nthreads)]
+        for p in np.argsort(-costs, kind="stable"):
+            k = int(np.argmin(loads))
+            groups[k].append(int(p))
+            loads[k] += costs[p]
+        self.groups = [sorted(g) for g in groups if g]
+
+    def run(self, fn) -> None:
+        """Call ``fn(p)`` for every pair (``fn`` must write disjoint outputs)."""
+        if len(self.groups) == 1:
+            for p in self.groups[0]:
+                fn(p)
+            return
+
+        def group(g):
+            for p in g:
+                fn(p)
+
+        pool = _executor(len(self.groups))
+        futures = [pool.submit(group, g) for g in self.groups[1:]]
+        try:
+            group(self.groups[0])
+        finally:
+            for f in futures:
+                f.result()
+
+
+# ---------------------------------------------------------------- two-level preconditioner
+#: ``variant="auto"`` takes the two-level preconditioner for sectors with at least this
+#: many diagonal blocks (a U(1) charge). Measured (benchmarks/RESULTS.md, issue 18): on the
+#: boundary-driven XXZ chain (9-11 blocks) it halves the GMRES steps and cuts the time; on
+#: one-block sectors (dissipative Ising, driven Bose-Hubbard) the coarse space of
+#: eigen-populations barely changes the steps while each one costs 2.5x.
+TWO_LEVEL_MIN_BLOCKS = 3
+
+
+#: ``variant="auto"`` on sectors with fewer diagonal blocks: the no-jump inverse alone, or
+#: ``"two-step"`` (set from the measurements of benchmarks/RESULTS.md, issue 18).
+ONE_BLOCK_VARIANT = "jacobi"
+
+
+def _preconditioner_rule(sector: Sector) -> str:
+    """``"two-level"`` or ``"jacobi"`` for the steady-state solve of ``sector`` (see
+    :data:`TWO_LEVEL_MIN_BLOCKS`)."""
+    ndiag = int(np.sum(sector.pairs[:, 0] == sector.pairs[:, 1])) if len(sector.pairs) else 0
+    return "two-level" if ndiag >= TWO_LEVEL_MIN_BLOCKS else ONE_BLOCK_VARIANT
+
+
+class _TwoLevelSylvester(spla.LinearOperator):
+    """Two-level preconditioner for the trace-augmented steady-state system ``A x = b``.
+
+    ``A`` is the sector's ``L = L0 + J`` (no-jump part ``L0``, jump part
+    ``J(rho) = sum_k L_k rho L_k^+``) with row ``r`` replaced by ``c`` times
+    the trace row. The no-jump inverse ``S = L0^{-1}`` (block pair by block
+    pair) ignores ``J``; GMRES then spends its steps on the slow relaxation
+    that the jumps drive between the blocks. The coarse space is the
+    populations of each diagonal block pair in the eigenbasis of its block
+    of ``A = -i H_eff``: ``P p = V diag(p) V^+`` (``V`` the eigenvectors, or
+    the Schur vectors on the Schur route) with restriction
+    ``R y = diag(V^{-1} Y V^{-+})``. The coarse matrix is the Galerkin
+    product ``E = R A P`` (a rate matrix between eigenstates,
+    ``2 Re(lambda_i) delta_ij + sum_k |(V^{-1} L_k V)_ij|^2``, plus the rank-one
+    trace-row term), one ``d x d`` LU. One application is symmetric
+    multiplicative:
+
+        x1 = S y;  x2 = x1 + P E^{-1} R (y - A x1);  x = x2 + S (y - A x2),
+
+    two no-jump solves, two matrix-free applications of ``A``, and one
+    dense product per diagonal block for each of ``R`` and ``P``.
+    """
+
+    variant = "two-level"
+
+    def __init__(self, sector: Sector, model: LindbladModel, S: _SylvesterInverse, trace_row):
+        r, c = trace_row
+        r = int(r)
+        if not 0 <= r < sector.size:
+            raise ValueError(f"trace_row: row {r} outside the sector of {sector.size} unknowns")
+        self.sector = sector
+        self.S = S
+        self.r, self.c = r, complex(c)
+        self.t = sector.trace_vector()
+        data = _BlockData(sector, model)
+        self.op = _SectorOperator(sector, model, data)
+        pairs = sector.pairs
+        self.diag = [int(p) for p in range(len(pairs)) if pairs[p, 0] == pairs[p, 1]]
+        self.coff = {}
+        o = 0
+        self.W, self.Wi = {}, {}
+        for p in self.diag:
+            b = int(pairs[p, 0])
+            if S.V[b] is not None and not S.schur_pair[p]:
+                self.W[p], self.Wi[p] = S.V[b][0], S.Vinv[b][0]
             else:
-                Z = self.Vinv[bl][0] @ Yp @ self.Vinv[br][1]
-                Z /= den
-                X[p][...] = self.V[bl][0] @ Z @ self.V[br][1]
+                U = S.U[b][0] if S.U[b] is not None else sla.schur(data.A[b].toarray(), output="complex")[1]
+                self.W[p], self.Wi[p] = U, np.ascontiguousarray(U.conj().T)
+            self.coff[p] = o
+            o += len(sector.blocks[b])
+        nc = o
+        self.nc = nc
+        E = np.zeros((nc, nc), dtype=np.complex128)
+        # row r of the replaced system: element (i0, i0) of a diagonal pair
+        pr = int(np.searchsorted(sector.pstart, r, side="right") - 1)
+        m0 = len(sector.blocks[pairs[pr, 0]])
+        i0, j0 = (r - int(sector.pstart[pr])) % m0, (r - int(sector.pstart[pr])) // m0
+        if pr not in self.coff or i0 != j0:
+            raise ValueError("trace_row: row r must be a diagonal element of a diagonal block pair")
+        u = np.zeros(nc)
+        ell = np.zeros(nc, dtype=np.complex128)  # row r of (A - L) P: c * trace - L_r
+        for p in self.diag:
+            b = int(pairs[p, 0])
+            W, Wi = self.W[p], self.Wi[p]
+            AW = data.A[b] @ W
+            sl = slice(self.coff[p], self.coff[p] + W.shape[1])
+            E[sl, sl] += np.diag(2.0 * np.einsum("ij,ji->i", Wi, AW).real)
+            ell[sl] += self.c * np.sum(np.abs(W) ** 2, axis=0)
+            if p == pr:
+                u[sl] = np.abs(Wi[:, i0]) ** 2
+                ell[sl] -= 2.0 * (AW[i0] * W[i0].conj()).real
+        for p, q, Ll, Lr in data.terms:
+            if p not in self.coff or q not in self.coff:
+                continue
+            Ws, Wit = self.W[p], self.Wi[q]
+            LlW, LrW = Ll @ Ws, Lr @ Ws
+            rows = slice(self.coff[q], self.coff[q] + Wit.shape[0])
+            cols = slice(self.coff[p], self.coff[p] + Ws.shape[1])
+            E[rows, cols] += (Wit @ LlW) * (Wit @ LrW).conj()
+            if q == pr:
+                ell[cols] -= LlW[i0] * LrW[i0].conj()
+        E += np.outer(u, ell)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", sla.LinAlgWarning)
+            try:
+                self.lu = sla.lu_factor(E, check_finite=False)
+            except (sla.LinAlgWarning, sla.LinAlgError, ValueError) as exc:
+                raise ValueError(f"two-level preconditioner: singular coarse matrix ({exc})") from exc
+        costs = np.zeros(len(pairs))
+        for p in self.diag:
+            m = self.W[p].shape[0]
+            costs[p] = 2.0 * m**3
+        self.runner = _PairRunner(costs)
+        super().__init__(dtype=np.complex128, shape=(sector.size, sector.size))
+
+    @property
+    def route(self) -> str:
+        """The route of the no-jump solves (see :meth:`Sector.sylvester_preconditioner`)."""
+        return self.S.route
+
+    def _apply_A(self, x):
+        y = self.op @ x
+        y[self.r] = self.c * (self.t @ x)
+        return y
+
+    def _restrict(self, y):
+        Y = self.sector.split(y)
+        out = np.zeros(self.nc, dtype=np.complex128)
+        nth = self.runner.split_threads
+
+        def one(p):
+            Wi = self.Wi[p]
+            out[self.coff[p] : self.coff[p] + Wi.shape[0]] = np.sum(_mm(Wi, Y[p], nth) * Wi.conj(), axis=1)
+
+        self.runner.run(one)
+        return out
+
+    def _prolong(self, pc):
+        x = np.zeros(self.sector.size, dtype=np.complex128)
+        X = self.sector.split(x)
+        nth = self.runner.split_threads
+
+        def one(p):
+            W = self.W[p]
+            X[p][...] = _mm(W * pc[self.coff[p] : self.coff[p] + W.shape[1]], W.conj().T, nth)
+
+        self.runner.run(one)
+        return x
+
+    def _matvec(self, y):
+        y = np.asarray(y, dtype=np.complex128).ravel()
+        x = self.S @ y
+        res = y - self._apply_A(x)
+        xc = self._prolong(sla.lu_solve(self.lu, self._restrict(res), check_finite=False))
+        x += xc
+        res -= self._apply_A(xc)
+        x += self.S @ res
+        return x
+
+
+class _TwoStepSylvester(spla.LinearOperator):
+    """Two steps of the splitting ``A = L0 + (A - L0)``: ``x1 = S y``, ``x = x1 + S (y - A x1)``.
+
+    ``S = L0^{-1}`` (:class:`_SylvesterInverse`), ``A`` the trace-augmented
+    sector matrix (row ``r`` replaced by ``c`` times the trace row). A
+    polynomial preconditioner: about half the GMRES steps of ``S`` alone at
+    twice the cost of each (the basis, and its Gram-Schmidt work, shrink).
+    """
+
+    variant = "two-step"
+
+    def __init__(self, sector: Sector, model: LindbladModel, S: _SylvesterInverse, trace_row):
+        r, c = trace_row
+        if not 0 <= int(r) < sector.size:
+            raise ValueError(f"trace_row: row {r} outside the sector of {sector.size} unknowns")
+        self.S, self.r, self.c = S, int(r), complex(c)
+        self.t = sector.trace_vector()
+        self.op = _SectorOperator(sector, model)
+        super().__init__(dtype=np.complex128, shape=(sector.size, sector.size))
+
+    @property
+    def route(self) -> str:
+        """The route of the no-jump solves (see :meth:`Sector.sylvester_preconditioner`)."""
+        return self.S.route
+
+    def _matvec(self, y):
+        y = np.asarray(y, dtype=np.complex128).ravel()
+        x = self.S @ y
+        res = y - self.op @ x
+        res[self.r] = y[self.r] - self.c * (self.t @ x)
+        x += self.S @ res
         return x

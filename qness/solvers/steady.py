@@ -934,7 +934,8 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     b = system.rhs(c=1.0)
     M = None
     if method.preconditioner == "sylvester":
-        M = system.sector.sylvester_preconditioner(system.model)
+        # the two-level variant where measured to pay (qness.symmetry._preconditioner_rule)
+        M = system.sector.sylvester_preconditioner(system.model, variant="auto", trace_row=(system.r, 1.0))
     elif method.preconditioner == "ilu":
         ilu = spla.spilu(
             sp.csc_matrix(system.replaced_matrix(c=1.0)),
@@ -959,6 +960,8 @@ def _solve_krylov(system: _System, method: Krylov, x0):
         info["restart"] = method.restart
     elif method.solver == "idrs":
         info["s"] = method.s
+    if M is not None and hasattr(M, "variant"):
+        info["preconditioner_variant"] = M.variant
     lin_res = float(np.linalg.norm(b - A @ x))
     info["linear_residual"] = lin_res
     # judged by the tolerance asked for, whatever the solver's own flag says

@@ -95,7 +95,7 @@ class GraphSector:
         """The sector block as a ``LinearOperator`` (through the assembled matrix)."""
         return spla.aslinearoperator(self.matrix(model))
 
-    def sylvester_preconditioner(self, model, shift: float = 0.0):
+    def sylvester_preconditioner(self, model, shift: float = 0.0, **options):
         """Not available: raises ``ValueError`` (it needs ``H_eff``)."""
         raise ValueError(
             "the Sylvester (no-jump) preconditioner needs H and the jump operators, which a model "
