@@ -106,7 +106,17 @@ class Jump(LazyFieldsMixin):
 
 @dataclass(frozen=True)
 class Bath:
-    """A reservoir: temperature ``T`` and chemical potential ``mu`` (``None`` if not thermal)."""
+    """A reservoir that jump operators are attributed to.
+
+    Attributes
+    ----------
+    name : str
+        The label the jumps' ``bath`` fields refer to (e.g. ``"left"``).
+    T : float or None
+        Temperature (units of energy, k_B = 1); ``None`` if not thermal.
+    mu : float or None
+        Chemical potential (units of energy); ``None`` if not given.
+    """
 
     name: str
     T: float | None = None
@@ -118,8 +128,15 @@ class Drive(LazyFieldsMixin):
     """A coherent drive term ``amplitude * op`` that is part of ``H``.
 
     Kept so that analysis can separate the drive (work source) from the
-    system's own energy ``H0 = H - sum(drives)``. ``op`` (on the full space)
-    is rendered on first access for a model built from local terms.
+    system's own energy ``H0 = H - sum(drives)``.
+
+    Attributes
+    ----------
+    op : scipy.sparse.csr_array, shape (d, d)
+        The Hermitian drive operator, amplitude included, on the full space.
+        For a model built from local terms it is rendered on first access.
+    label : str
+        A name for the drive (free text, e.g. ``"pump"``).
     """
 
     op: sp.csr_array = DeferredField()
@@ -171,8 +188,17 @@ class Z2Symmetry(LazyFieldsMixin):
     """A weak Z2 symmetry: parity ``P = diag(parities)`` (entries +-1), ``[H, P] = 0``.
 
     Each jump has parity ``p_k = +-1`` with ``P L_k P = p_k L_k``.
-    ``parities`` is rendered on first access when declared as a product of
-    local parities.
+
+    Attributes
+    ----------
+    parities : numpy.ndarray of int, shape (d,)
+        Diagonal of ``P`` (entries +-1) on the computational basis. Rendered
+        on first access when declared as a product of local parities
+        (:meth:`ModelBuilder.add_z2`).
+    jump_parities : tuple of int
+        ``p_k`` (+-1) for each jump of the model, in order.
+    name : str
+        Name of the parity (e.g. ``"P"``).
     """
 
     parities: np.ndarray = DeferredField()
@@ -1009,6 +1035,17 @@ def as_model(obj) -> LindbladModel | SuperoperatorModel:
     a square matrix of size ``d^2`` (see :func:`from_liouvillian`; use that
     function to give its ``dims``).
 
+    Parameters
+    ----------
+    obj : LindbladModel, SuperoperatorModel, tuple, qutip.Qobj, array_like or sparse matrix
+        The model, ``(H, c_ops)``, or a Liouvillian of shape ``(d^2, d^2)``
+        (column stacking).
+
+    Returns
+    -------
+    LindbladModel or SuperoperatorModel
+        ``obj`` itself when it already is a model.
+
     Raises
     ------
     TypeError
@@ -1619,6 +1656,26 @@ def check_symmetry(model: LindbladModel, sym, atol: float = 1e-10) -> None:
     never renders the full matrices: ``H`` conserves ``N`` if every group of
     terms on the same sites does (falling back to the rendered ``H`` when a
     group does not and ``H`` fits in memory).
+
+    Parameters
+    ----------
+    model : LindbladModel
+        The model the symmetry is declared for.
+    sym : U1Symmetry or Z2Symmetry
+        The declared symmetry.
+    atol : float
+        Absolute tolerance on the entries of the commutators checked.
+
+    Returns
+    -------
+    None
+        When every check passes.
+
+    Raises
+    ------
+    ValueError
+        Naming the first condition that fails (``H``, or which jump), or
+        if ``sym`` is not a U1Symmetry or Z2Symmetry.
     """
     if isinstance(sym, U1Symmetry):
         local, mode = sym.local_charges, "sum"

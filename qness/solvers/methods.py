@@ -85,7 +85,15 @@ class Auto:
 
 @dataclass(frozen=True)
 class Dense:
-    """Null vector of the dense Liouvillian (sector) by a full LU / SVD. For small sizes."""
+    """Null vector of the dense Liouvillian (sector) by a full LU / SVD. For small sizes.
+
+    Attributes
+    ----------
+    max_size : int
+        Largest sector dimension (``d^2`` in the full space) accepted; a
+        larger sector raises ``ValueError`` rather than allocate a dense
+        ``max_size x max_size`` complex matrix (6000: 576 MB).
+    """
 
     max_size: int = 6000
 
@@ -178,6 +186,10 @@ class Krylov:
         the fewest operator applications on the XXZ chains (s = 4: 5-20% more).
     matrix_free : bool
         Apply ``L`` block by block instead of assembling the sector matrix.
+    ilu_fill : float
+        ``fill_factor`` of SciPy's ``spilu`` (``preconditioner="ilu"`` only).
+    ilu_drop : float
+        ``drop_tol`` of SciPy's ``spilu`` (``preconditioner="ilu"`` only).
     verify_unique : bool or None
         Check that the steady state is unique (``None``, the default, and
         ``True``: at every size; ``False``: skip). GMRES with the same

@@ -433,6 +433,14 @@ def steady_states(model, *args, method=None, **options) -> list[NESS]:
     when the degeneracy is hidden in a rotated basis (a dark state); the
     kernel is then in ``qness.asymptotic_state(model, rho0).info["steady"]``.
 
+    Parameters
+    ----------
+    model : LindbladModel, tuple (H, c_ops), or a Liouvillian
+        As for :func:`steady_state` (QuTiP's ``(H, c_ops)`` call shape too).
+    method : Auto, Dense, Direct, Krylov, Evolve, str or None
+        The algorithm used on each component, as for :func:`steady_state`;
+        further keyword ``options`` are passed on to it.
+
     Returns
     -------
     list of NESS
