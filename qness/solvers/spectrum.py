@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg as sla
@@ -376,7 +376,7 @@ def _propagator(model, sector, M, width):
 
     box = numerical_range_box(M)
     if width is not None and isinstance(model, LindbladModel) and not isinstance(model, SuperoperatorModel):
-        Dsec = sector.matrix(replace(model, H=sp.csr_array(model.H.shape, dtype=np.complex128), drives=()))
+        Dsec = sector.matrix(model.replace(H=sp.csr_array(model.H.shape, dtype=np.complex128), drives=()))
         _, _, d1, d2 = numerical_range_box(Dsec)
         box = (box[0], box[1], max(box[2], d1 - width), min(box[3], d2 + width))
     return ChebyshevPropagator(M, box=box, tol=1e-10, growth=8.0)
