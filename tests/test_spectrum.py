@@ -1,11 +1,14 @@
 """Liouvillian spectrum and gap: analytic references, dense diagonalisation, sectors."""
 
+import sys
+
 import numpy as np
 import pytest
 import qutip
 from helpers import dense_liouvillian, random_model
 
 import qness
+from qness.solvers.propagate import numerical_range_box
 from qness.symmetry import sectors
 
 METHODS = [qness.DenseEig(), qness.ShiftInvert(), qness.ShiftInvert(inner="krylov"), qness.AutoEig()]
@@ -431,3 +434,39 @@ def test_uncertified_many_body_gap_says_what_budget_would_certify_it():
     assert spec2.gap == pytest.approx(spec.gap, abs=1e-9) and spec2.gap == pytest.approx(
         -sector_eigs(m)[1].real, abs=1e-9
     )
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        qness.models.boundary_driven_xxz(4, delta=0.5, gamma=1.0, dephasing=0.3),
+        qness.models.dissipative_ising(4, V=1.0, h=0.7, detuning=0.2, gamma=1.0),
+        qness.models.fermionic_chain(
+            3, t=1.0, eps=0.2, gamma_l=1.0, gamma_r=0.5, mu_l=1.0, mu_r=-1.0, T_l=1.0, T_r=0.5
+        ),
+    ],
+    ids=["XXZ dephased", "Ising", "fermions (two-site jumps)"],
+)
+def test_local_dissipator_bounds_hold_the_exact_spectra(model):
+    # Weyl bounds from each jump's local superoperator against the Hermitian and
+    # anti-Hermitian parts of the full dissipator, diagonalised densely
+    spec = sys.modules["qness.solvers.spectrum"]
+    assert model.terms is not None
+    a, b, c1, c2 = spec._local_dissipator_box(model)
+    D = dense_liouvillian(model.replace(H=0 * model.H, drives=()))
+    re = np.linalg.eigvalsh((D + D.conj().T) / 2)
+    im = np.linalg.eigvalsh((D - D.conj().T) / 2j)
+    assert a - 1e-12 <= re[0] and re[-1] <= b + 1e-12
+    assert c1 - 1e-12 <= im[0] and im[-1] <= c2 + 1e-12
+    # the box the propagator runs on keeps the tighter side of these and Gershgorin's
+    sec = sectors(model)[0]
+    M = sec.matrix(model)
+    box = spec._propagator(model, sec, M, spec._bohr_width(model)).box
+    ga, gb, _, _ = numerical_range_box(M)
+    assert box[0] == max(ga, a) and box[1] == min(gb, b)
+
+
+def test_local_dissipator_bounds_need_local_terms():
+    spec = sys.modules["qness.solvers.spectrum"]
+    H = qutip.sigmaz()
+    assert spec._local_dissipator_box(qness.from_qutip(H, [qutip.sigmam()])) is None
