@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import qutip
+from helpers import dense_liouvillian, dense_steady_state, random_model
 
 import qness
 from qness.solvers.errors import NonUniqueSteadyStateError
 from qness.solvers.resolvent import drazin, resolvent
 from qness.symmetry import sectors
-from tests.helpers import dense_liouvillian, dense_steady_state, random_model
 
 METHODS = ["dense", "direct", "krylov"]
 
