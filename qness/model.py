@@ -1614,13 +1614,17 @@ class _LocalJumpSpec:
     label: str
 
 
+def _nonzero(op) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of the stored non-zeros of a dense or sparse ``op``."""
+    if isinstance(op, np.ndarray):
+        return np.nonzero(op)
+    coo = sp.coo_array(op)
+    return coo.row, coo.col
+
+
 def _jump_charge(op, charges, what) -> int:
     """The integer q with [N, op] = q op for diagonal N, or raise."""
-    if isinstance(op, np.ndarray):
-        row, col = np.nonzero(op)
-    else:
-        coo = sp.coo_array(op)
-        row, col = coo.row, coo.col
+    row, col = _nonzero(op)
     if row.size == 0:
         return 0
     dq = charges[row] - charges[col]
@@ -1633,11 +1637,7 @@ def _jump_charge(op, charges, what) -> int:
 
 def _jump_parity(op, parities, what) -> int:
     """The sign p with P op P = p op for diagonal P = diag(parities), or raise."""
-    if isinstance(op, np.ndarray):
-        row, col = np.nonzero(op)
-    else:
-        coo = sp.coo_array(op)
-        row, col = coo.row, coo.col
+    row, col = _nonzero(op)
     if row.size == 0:
         return 1
     s = parities[row] * parities[col]
