@@ -165,6 +165,8 @@ def test_threaded_block_loops_equal_the_serial_reference(monkeypatch, name):
         np.testing.assert_allclose(S @ y, ref, rtol=0, atol=1e-13 * np.abs(ref).max())
     np.testing.assert_allclose(S.solve(y, shift=0.4), S.solve_serial(y, shift=0.4), rtol=1e-13, atol=1e-13)
     op = sec.operator(model)
+    # one block of every state in natural order: the compiled kernel, checked against the products
+    assert (op._kernel is not None) == (name != "xxz7")
     full = qness.liouvillian(model) @ sec.to_full(y).ravel(order="F")
     for _ in range(3):
         np.testing.assert_allclose(op @ y, op.matvec_serial(y), rtol=0, atol=1e-13 * np.abs(full).max())
