@@ -113,6 +113,45 @@ def _check_z(z) -> complex:
     return z
 
 
+def _reshift(base: _SylvesterInverse, z: complex) -> _SylvesterInverse:
+    """The no-jump inverse ``(L0 - z)^{-1}`` of ``base``'s sector at another shift ``z``.
+
+    Keeps the eigen/Schur decompositions of ``H_eff``'s blocks (the expensive part of the
+    set-up) and recomputes only the denominators.
+    """
+    out = copy.copy(base)
+    out.shift = z
+    out.den = [base._denominators(p, z) for p in range(len(base.sector.pairs))]
+    return out
+
+
+def _auto_choice(model, sector: Sector, method: Auto, matrix):
+    """``(route, reason)`` that ``Auto`` takes for solves with the Liouvillian of ``sector``.
+
+    Dense up to ``dense_max`` unknowns; above ``direct_max`` Krylov; in between a sparse LU
+    where its estimated cost is at most ``_DIRECT_STEPS`` GMRES steps (or its top separator is
+    small) and its envelope fits in half the memory, else Krylov. ``matrix()`` returns the
+    assembled sector matrix (only called when needed). Shared by :class:`LinearSolver` and
+    :func:`qness.analysis.counting.scgf`.
+    """
+    from .steady import _DIRECT_STEPS, available_memory, cost_estimates, envelope_estimate
+
+    n = sector.size
+    if n <= method.dense_max:
+        return Dense(), f"dense: {n} unknowns <= dense_max={method.dense_max}"
+    krylov = Krylov(rtol=method.rtol, maxiter=max(method.krylov_maxiter, 2000))
+    if n > method.direct_max:
+        return krylov, f"krylov: {n} unknowns > direct_max={method.direct_max}"
+    flops, mem = envelope_estimate(matrix())
+    if mem > 0.5 * available_memory():
+        return krylov, f"krylov: LU envelope estimate {mem / 2**20:.0f} MiB above half the memory"
+    est = cost_estimates(model, sector, flops)
+    steps = est["direct_s"] / est["krylov_step_s"]
+    if steps <= _DIRECT_STEPS or est["separator"] ** 3 <= method.direct_flops:
+        return Direct(), f"direct: estimated LU {est['direct_s']:.2g} s = {steps:.0f} GMRES steps"
+    return krylov, f"krylov: estimated LU {est['direct_s']:.2g} s = {steps:.0f} GMRES steps"
+
+
 class LinearSolver:
     """Repeated solves with the (shifted) Liouvillian of one sector (from :func:`drazin`, :func:`resolvent`).
 
@@ -166,30 +205,11 @@ class LinearSolver:
     def _choose(self, method):
         if not isinstance(method, Auto):
             return method
-        from .steady import _DIRECT_STEPS, available_memory, cost_estimates, envelope_estimate
-
-        n = self.n
-        if n <= method.dense_max:
-            self.info["auto"] = f"dense: {n} unknowns <= dense_max={method.dense_max}"
-            return Dense()
-        krylov = Krylov(rtol=method.rtol, maxiter=max(method.krylov_maxiter, 2000))
-        if n > method.direct_max:
-            self.info["auto"] = f"krylov: {n} unknowns > direct_max={method.direct_max}"
-            return krylov
-        M = self._matrix()
-        flops, mem = envelope_estimate(M)
-        if mem > 0.5 * available_memory():
-            self.info["auto"] = f"krylov: LU envelope estimate {mem / 2**20:.0f} MiB above half the memory"
+        method, reason = _auto_choice(self.model, self.sector, method, self._matrix)
+        self.info["auto"] = reason
+        if isinstance(method, Krylov):
             self._M = None
-            return krylov
-        est = cost_estimates(self.model, self.sector, flops)
-        steps = est["direct_s"] / est["krylov_step_s"]
-        if steps <= _DIRECT_STEPS or est["separator"] ** 3 <= method.direct_flops:
-            self.info["auto"] = f"direct: estimated LU {est['direct_s']:.2g} s = {steps:.0f} GMRES steps"
-            return Direct()
-        self.info["auto"] = f"krylov: estimated LU {est['direct_s']:.2g} s = {steps:.0f} GMRES steps"
-        self._M = None
-        return krylov
+        return method
 
     def _matrix(self) -> sp.csr_array:
         if getattr(self, "_M", None) is None:
@@ -290,10 +310,7 @@ class LinearSolver:
         if method.preconditioner == "sylvester":
             base = getattr(self._reuse, "_prec", None)
             if isinstance(base, _SylvesterInverse) and base.sector is sec:
-                # same sector: keep the eigen/Schur decompositions of H_eff's blocks, new denominators
-                self._prec = copy.copy(base)
-                self._prec.shift = z
-                self._prec.den = [base._denominators(p, z) for p in range(len(sec.pairs))]
+                self._prec = _reshift(base, z)
                 self.info["preconditioner_reused"] = True
             else:
                 self._prec = sec.sylvester_preconditioner(model, shift=z)
