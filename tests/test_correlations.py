@@ -164,6 +164,23 @@ def test_emission_spectrum_agrees_with_qutip_spectrum():
     np.testing.assert_allclose(got.S, ref, rtol=0, atol=1e-9 * np.max(np.abs(ref)))
 
 
+def test_emission_spectrum_routes_agree_on_a_frequency_grid():
+    # many frequencies of a small sector: Auto reduces it once (Schur form); every route agrees
+    H, c_ops, a = _kerr_qutip()
+    w = np.linspace(-6, 6, 121)  # includes w = 0 (the Drazin solve in the steady sector)
+    auto = emission_spectrum((H, c_ops), a, w)
+    assert auto.info["sectors"][0]["routes"] == ["Dense", "Schur"], auto.info
+    for method in ("direct", "dense", "schur"):
+        other = emission_spectrum((H, c_ops), a, w, method=method)
+        np.testing.assert_allclose(other.S, auto.S, rtol=0, atol=1e-12 * np.max(np.abs(auto.S)))
+    # a symmetric model: the shifted sector and the steady one, Schur against sparse LU
+    m = _xxz(3)
+    A = chain_operator({2: "sigmam"}, m.dims)
+    s1 = emission_spectrum(m, A, w, method="schur")
+    s2 = emission_spectrum(m, A, w, method="direct")
+    np.testing.assert_allclose(s1.S, s2.S, rtol=0, atol=1e-12 * np.max(np.abs(s2.S)))
+
+
 # --------------------------------------------------------------------------- many-body, sectors
 def _xxz(n):
     return qness.models.boundary_driven_xxz(n, delta=0.5, gamma=1.0, mu=0.7, dephasing=0.2)

@@ -150,6 +150,22 @@ def test_noise_spectrum_resonant_level_lorentzian():
     assert np.allclose(S, I * (1 - 2 * GL * GR / (G**2 + om**2)), rtol=0, atol=1e-12)
 
 
+def test_noise_spectrum_routes_agree_on_a_frequency_grid():
+    # 61 frequencies: Auto reduces the small sector once (Schur form), as the LU per frequency
+    H, c_ops = double_dot(back=0.2)
+    model = qness.from_qutip(H, c_ops)
+    om = np.linspace(-5.0, 5.0, 61)
+    auto = noise_spectrum(model, {1: 1, 2: -1}, om)
+    for method in ("schur", "direct", "krylov"):
+        other = noise_spectrum(model, {1: 1, 2: -1}, om, method=method)
+        assert np.allclose(other, auto, rtol=0, atol=1e-11 * np.abs(auto).max()), method
+    chain = qness.models.boundary_driven_xxz(3, delta=0.5, mu=0.5)
+    counted = {"out_2": 1, "in_2": -1}
+    a = noise_spectrum(chain, counted, om, method="schur")
+    b = noise_spectrum(chain, counted, om, method="direct")
+    assert np.allclose(a, b, rtol=0, atol=1e-12 * np.abs(b).max())
+
+
 def test_noise_spectrum_zero_frequency_limit_is_c2():
     H, c_ops = double_dot(back=0.2)
     model = qness.from_qutip(H, c_ops)

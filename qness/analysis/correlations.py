@@ -39,7 +39,8 @@ import scipy.sparse as sp
 
 from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
 from ..operators import _is_qobj, as_csr
-from ..solvers.resolvent import LinearSolver, _prepare, drazin
+from ..solvers.methods import Dense
+from ..solvers.resolvent import Schur, _prepare, drazin, resolvent
 from ..symmetry import Sector, detect_symmetry, full_sector, sectors
 
 __all__ = ["correlation", "g2", "emission_spectrum", "EmissionSpectrum"]
@@ -396,7 +397,7 @@ class EmissionSpectrum:
         is ``integral S(omega) domega / (2 pi) = power``.
     info : dict
         ``sectors``: for each sector used, its ``label``, ``size``,
-        ``solves``, ``routes`` (``Dense``/``Direct``/``Krylov``), Krylov
+        ``solves``, ``routes`` (``Dense``/``Direct``/``Krylov``/``Schur``), Krylov
         ``iterations`` (total), ``auto`` (why ``Auto`` chose the route);
         ``time`` (s, total).
     """
@@ -413,25 +414,6 @@ class EmissionSpectrum:
             f"EmissionSpectrum({np.size(self.omegas)} frequencies, power={self.power:.6g}, "
             f"coherent_weight={self.coherent_weight:.6g})"
         )
-
-
-class _SharedShiftSolver(LinearSolver):
-    """The engine's :class:`~qness.solvers.resolvent.LinearSolver` at one shift ``z`` that keeps the
-    assembled sector matrix of the previous shift's solver (a thin wrapper).
-
-    :func:`~qness.solvers.resolvent.resolvent` reuses another solver's Sylvester preconditioner
-    (``reuse=``, passed on here) but assembles the sector matrix anew for every shift, which is
-    most of the cost per frequency of a small sector (measured: 401 frequencies of a two-level
-    atom in 0.45 s with the matrix kept, 1.1 s without). The LU (Dense, Direct) or GMRES solve is
-    the engine's.
-    """
-
-    def __init__(self, model, sector: Sector, z: complex, method, shared: dict):
-        self._M = shared.get("M")
-        super().__init__(model, sector, z, False, method, reuse=shared.get("prev"))
-        shared["prev"] = self
-        if getattr(self, "_M", None) is not None:
-            shared.setdefault("M", self._M)
 
 
 def emission_spectrum(
@@ -454,9 +436,11 @@ def emission_spectrum(
         Sectors to solve in (see :func:`correlation`).
     method : Auto, Dense, Direct, Krylov, str or None
         Route of the resolvent solves (:func:`qness.solvers.resolvent.resolvent`):
-        ``None`` is ``Auto()`` (dense LU for small sectors, sparse LU, or
-        GMRES preconditioned by the shifted no-jump (Sylvester) inverse for
-        many-body sectors).
+        ``None`` is ``Auto()``: for many frequencies, small sectors are
+        reduced once to complex Schur form (:class:`qness.solvers.resolvent.Schur`,
+        then ``O(n^2)`` per frequency); otherwise a dense or sparse LU per
+        frequency, or GMRES preconditioned by the shifted no-jump (Sylvester)
+        inverse for many-body sectors (its block decompositions made once).
     **options
         Settings of the method (e.g. ``rtol=1e-10`` for Krylov).
 
@@ -535,26 +519,34 @@ def emission_spectrum(
     model, method = _prepare(setting.model, method, options)
     for s, a, y in setting.pieces(y_full, dAd):
         steady = s is setting.steady
-        if steady:
-            r_ss, t_ss = s.from_full(rho), s.trace_vector()
         entry = {"label": s.label, "size": s.size, "routes": set(), "iterations": 0}
-        shared, chosen = {}, method
-        for i, om in enumerate(w):
-            if steady and om == 0:
-                # L is singular here: the trace-zero (Drazin) solution; dA rho has trace zero
-                solver = drazin(model, symmetry=sym, method=chosen)
-                if solver.sector.size != s.size:  # pragma: no cover - same symmetry, same sectors
-                    raise AssertionError("drazin solved in another sector")
-            else:
-                solver = _SharedShiftSolver(model, s, 1j * om, chosen, shared)
-                chosen = solver.method  # Auto decides once per sector
-                if "auto" in solver.info:
-                    entry["auto"] = solver.info["auto"]
+        at_zero = (w == 0) if steady else np.zeros(w.size, dtype=bool)
+        if np.any(at_zero):
+            # L is singular here: the trace-zero (Drazin) solution; dA rho has trace zero
+            # (a Schur form of the singular L is of no use for the trace-zero solve: dense LU)
+            solver = drazin(model, symmetry=sym, method=Dense() if isinstance(method, Schur) else method)
+            if solver.sector.size != s.size:  # pragma: no cover - same symmetry, same sectors
+                raise AssertionError("drazin solved in another sector")
             x = solver.solve_sector(y)
+            x = x - (s.trace_vector() @ x) * s.from_full(rho)
+            S[at_zero] += -2.0 * np.real(a @ x)
+            entry["routes"].add(solver.info["route"])
+            entry["iterations"] += int(np.sum(solver.info["iterations"]))
+        rest = np.flatnonzero(~at_zero)
+        if rest.size:
+            zs = 1j * w[rest]
+            # one solver for all frequencies: Auto may reduce a small sector once (Schur form)
+            solver = resolvent(model, zs[0], sector=s, method=method, shifts=np.unique(zs).size)
+            if "auto" in solver.info:
+                entry["auto"] = solver.info["auto"]
             if steady:
                 # no component along rho_ss (exact: Tr y = 0); drop what rounding puts there near w = 0
-                x = x - (t_ss @ x) * r_ss
-            S[i] += -2.0 * np.real(a @ x)
+                t_ss, r_ss = s.trace_vector(), s.from_full(rho)
+                ax, tx = solver.solve_sector_shifts(y, zs, left=np.stack([a, t_ss])).T
+                vals = ax - tx * (a @ r_ss)
+            else:
+                vals = solver.solve_sector_shifts(y, zs, left=a)
+            S[rest] += -2.0 * np.real(vals)
             entry["routes"].add(solver.info["route"])
             entry["iterations"] += int(np.sum(solver.info["iterations"]))
         entry["routes"] = sorted(entry["routes"])

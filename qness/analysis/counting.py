@@ -65,7 +65,7 @@ import scipy.sparse.linalg as spla
 
 from ..model import LindbladModel, as_model
 from ..solvers.methods import Auto, Dense, Direct, Krylov
-from ..solvers.resolvent import LinearSolver, _auto_choice, _find_sector, _prepare, drazin, resolvent
+from ..solvers.resolvent import Schur, _auto_choice, _find_sector, _prepare, drazin, resolvent
 
 __all__ = [
     "Cumulants",
@@ -649,7 +649,7 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
         route = "shift-invert"
     elif isinstance(how, Krylov):
         route = "krylov"
-    else:  # pragma: no cover - resolve_method admits only the registry's classes
+    else:  # Schur: a route for linear solves at many shifts, not for eigenvalues
         raise TypeError(f"method: scgf takes Auto, Dense, Direct or Krylov, got {type(how).__name__}")
     Js = {k: _jump_matrix(model, sector, {k: 1.0}) for k in weights}
     theta = np.empty(s.size)
@@ -895,8 +895,10 @@ def noise_spectrum(
         The steady state (computed if not given).
     symmetry, method, **options
         Sector and route of the solves (:mod:`qness.solvers.resolvent`): one
-        Drazin solve for ``w = 0``, one resolvent (a new LU, or GMRES with
-        the shifted Sylvester preconditioner) per non-zero ``w``.
+        Drazin solve for ``w = 0``, one resolvent solve per non-zero ``w``,
+        all from one solver (``Auto``: a small sector reduced once to complex
+        Schur form when that is estimated cheaper, else an LU per frequency
+        or GMRES with the shifted Sylvester preconditioner).
 
     Returns
     -------
@@ -939,19 +941,21 @@ def noise_spectrum(
     y = J1 @ rho
     y = y - (t @ y) * rho
     out = np.empty(flat.size)
-    cache = {}
-    prev = None
+    _, method = _prepare(model, method, options)
+    left = J1.T @ t  # t @ (J1 @ x) = left @ x
+    uniq = np.unique(flat)
+    vals = {}
+    if uniq[0] == 0.0:
+        x = drazin(model, symmetry=symmetry, method=Dense() if isinstance(method, Schur) else method)
+        x = x.solve_sector(y)
+        vals[0.0] = float((left @ x).real)
+    nonzero = uniq[uniq != 0.0]
+    if nonzero.size:
+        # one solver for all frequencies: the Schur form of a small sector, or the Sylvester
+        # preconditioner's block decompositions, made once
+        solver = resolvent(model, 1j * nonzero[0], sector=sector, method=method, shifts=nonzero.size)
+        for om, v in zip(nonzero, solver.solve_sector_shifts(y, 1j * nonzero, left=left)):
+            vals[float(om)] = float(v.real)
     for i, om in enumerate(flat):
-        if om in cache:
-            out[i] = cache[om]
-            continue
-        solver: LinearSolver
-        if om == 0.0:
-            solver = drazin(model, symmetry=symmetry, method=method, **options)
-        else:
-            # reuse: the Sylvester preconditioner's block decompositions carry over between frequencies
-            solver = resolvent(model, 1j * om, sector=sector, method=method, reuse=prev, **options)
-            prev = solver
-        x = solver.solve_sector(y)
-        cache[om] = out[i] = K - 2.0 * float((t @ (J1 @ x)).real)
+        out[i] = K - 2.0 * vals[float(om)]
     return out.reshape(w.shape)
