@@ -36,11 +36,13 @@ Algorithms
   preconditioner in the symmetry sector), never a ``d^2 x d^2`` dense matrix.
 * :func:`scgf`: ``theta(s)`` on a grid, the rightmost eigenvalue of the
   sector block of ``L_s`` (dense ``eig`` for small sectors; otherwise
-  inverse iteration, ARPACK as fallback, with a real shift placed right of
-  the eigenvalue, started from the previous grid point's eigenvector and
-  certified by the
-  Perron-Frobenius property: the eigenvector is a positive semidefinite
-  matrix); the rate function by Legendre transform.
+  inverse iteration with a real shift placed right of the eigenvalue: a
+  sparse LU per grid point where the engine would factorise the sector, or
+  matrix-free residual inverse iteration with GMRES preconditioned by the
+  shifted no-jump inverse for many-body sectors; started from the previous
+  grid point's eigenvector and certified by the Perron-Frobenius property:
+  the eigenvector is a positive semidefinite matrix); the rate function by
+  Legendre transform.
 * :func:`noise_spectrum`: MacDonald's formula for the (symmetrised)
   finite-frequency noise, one resolvent solve per frequency.
 * :func:`gallavotti_cohen`: the fluctuation theorem ``theta(s) = theta(-s -
@@ -141,9 +143,13 @@ class SCGF:
         ``I(j(s)) = s j(s) - theta(s)`` (the Legendre transform, valid where
         ``theta`` is differentiable and convex). ``P(N_t / t = j) ~ e^{-t I(j)}``.
     info : dict
-        ``route`` per point (``"dense"`` or ``"shift-invert"``),
-        ``certified`` (the eigenvector was positive semidefinite: the Perron
-        eigenvalue), ``sector``, ``time``.
+        ``route`` (``"dense"``, ``"shift-invert"`` (sparse LU) or
+        ``"krylov"`` (matrix-free), see :func:`scgf`), ``auto`` (why, under
+        ``Auto``), ``certified`` per point (the eigenvector was positive
+        semidefinite: the Perron eigenvalue; on the Krylov route also the
+        residual tolerance was met), ``sector``, ``weights``, ``time``; on
+        the Krylov route ``residual`` per point, ``solves`` (GMRES solves in
+        all) and ``iterations`` (their total), ``preconditioner_route``.
     """
 
     s: np.ndarray
@@ -520,17 +526,27 @@ def _rightmost_krylov(apply, prec0, guess, v0, margin, sector, d, scale, start, 
 
 
 def _diag_scale(model: LindbladModel, sector) -> float:
-    """Largest ``|L_ii|`` in the sector, without assembling it (``L`` at ``s = 0``)."""
+    """Largest ``|L_ii|`` in the sector, without assembling it (``L`` at ``s = 0``).
+
+    The diagonal element of ``rho_ij`` is ``a_i + conj(a_j) + sum_k l_ki conj(l_kj)`` with ``a``
+    the diagonal of ``-i H_eff`` and ``l_k`` that of ``L_k``; computed block pair by block pair.
+    """
     a = -1j * np.asarray(model.H_eff().diagonal())
-    D = a[:, None] + a.conj()[None, :]
+    ells = []
     for j in model.jumps:
         if j.rate == 0 or j.op.nnz == 0:
             continue
         ell = np.sqrt(j.rate) * np.asarray(j.op.diagonal())
         if np.any(ell):
-            D = D + ell[:, None] * ell.conj()[None, :]
-    vals = sector.from_full(D) if sector.kind != "full" else D.ravel()
-    return max(float(np.abs(vals).max(initial=0.0)), 1e-300)
+            ells.append(ell)
+    out = 0.0
+    for bl, br in sector.pairs:
+        il, ir = sector.blocks[bl], sector.blocks[br]
+        D = a[il][:, None] + a[ir].conj()[None, :]
+        for ell in ells:
+            D = D + ell[il][:, None] * ell[ir].conj()[None, :]
+        out = max(out, float(np.abs(D).max(initial=0.0)))
+    return max(out, 1e-300)
 
 
 def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: int = 0, **options):
