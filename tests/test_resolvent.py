@@ -272,3 +272,21 @@ def test_schur_bad_input():
         drazin(model).solve_sector_shifts(np.ones(3), [1j])
     with pytest.raises(ValueError, match="max_size"):
         Schur(max_size=0)
+
+
+def test_limit_blas_builds_no_controller_when_the_environment_pins_one_thread(monkeypatch):
+    from qness import _threads
+
+    monkeypatch.setattr(_threads, "_pinned", None)
+    monkeypatch.setattr(_threads, "_controller", None)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    assert _threads._blas_pinned_to_one_thread()  # the wheels' BLAS is OpenBLAS
+    with _threads.limit_blas(100):
+        pass
+    assert _threads._controller is None
+    monkeypatch.setattr(_threads, "_pinned", None)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    assert not _threads._blas_pinned_to_one_thread()
+    with _threads.limit_blas(100):
+        pass
+    assert _threads._controller is not None
