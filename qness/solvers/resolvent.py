@@ -332,6 +332,15 @@ class LinearSolver:
     def _setup_lu(self, method):
         from .steady import _have_umfpack, _umfpack_factor
 
+        if (
+            not self.drazin
+            and isinstance(method, Direct)
+            and method.backend in ("auto", "umfpack")
+            and method.ordering == "MMD_AT_PLUS_A"
+            and _have_umfpack()
+            and self._setup_umfpack_shifted(method)
+        ):
+            return
         A = self._system_matrix()
         self._A = A
         self._norm1 = float(spla.norm(A, 1)) if A.nnz else 0.0
@@ -373,6 +382,72 @@ class LinearSolver:
                 self._singular()
             raise
         self._refine = method.refine
+
+    def _setup_umfpack_shifted(self, method: Direct) -> bool:
+        """UMFPACK LU of ``M - z`` whose symbolic analysis is shared between shifts.
+
+        The pattern of ``M - z`` (the sector matrix with its whole diagonal) does not depend
+        on ``z``, so a solver passed as ``reuse=`` hands over its ordering and symbolic
+        factorisation; only the numeric LU is made per shift. Returns ``False`` (the
+        caller factorises as usual) when a diagonal entry of ``M - z`` is exactly zero.
+        """
+        from cvxopt import matrix, spmatrix, umfpack
+
+        n = self.n
+        base = self._reuse
+        shared = None
+        if isinstance(base, LinearSolver) and base.sector is self.sector:
+            shared = getattr(base, "_umf", None)
+        if shared is None:
+            M = self._matrix()
+            C = sp.coo_array(M)
+            idx = np.arange(n, dtype=np.int64)
+            P = sp.csc_array(
+                (
+                    np.concatenate([C.data.astype(np.complex128), np.zeros(n, dtype=np.complex128)]),
+                    (np.concatenate([C.row, idx]), np.concatenate([C.col, idx])),
+                ),
+                shape=(n, n),
+            )
+            P.sum_duplicates()
+            Pc = P.tocoo()
+            rows, cols = Pc.row.astype(np.int64), Pc.col.astype(np.int64)
+            shared = {
+                "rows": matrix(rows),
+                "cols": matrix(cols),
+                "data": Pc.data.copy(),
+                "diag": np.flatnonzero(rows == cols),
+                "symbolic": None,
+                "norm1": float(spla.norm(M, 1)) if M.nnz else 0.0,
+            }
+        vals = shared["data"].copy()
+        vals[shared["diag"]] -= self.z
+        if np.any(vals[shared["diag"]] == 0):
+            return False
+        Mz = spmatrix(matrix(vals), shared["rows"], shared["cols"], (n, n), tc="z")
+        try:
+            if shared["symbolic"] is None:
+                shared["symbolic"] = umfpack.symbolic(Mz)
+            else:
+                self.info["symbolic_reused"] = True
+            numeric = umfpack.numeric(Mz, shared["symbolic"])
+        except ArithmeticError as exc:
+            if "singular" in str(exc).lower():
+                self._singular()
+            raise
+
+        def solve(b):
+            B = matrix(np.asarray(b, dtype=np.complex128).reshape(-1, 1), tc="z")
+            umfpack.solve(Mz, numeric, B)
+            return np.array(B).ravel()
+
+        self._umf = shared
+        self._solve = solve
+        self._A = _Shifted(self._matrix(), self.z)
+        self._norm1 = shared["norm1"] + abs(self.z)  # an upper bound of ||M - z||_1
+        self._refine = method.refine
+        self.info["backend"] = "umfpack"
+        return True
 
     def _setup_schur(self, method: Schur):
         base = self._reuse
