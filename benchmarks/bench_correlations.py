@@ -72,8 +72,10 @@ np.save({path!r}, S)
 
 QNESS_CORR = """
 from qness.analysis import correlation
-c = correlation((H, c_ops), B, A, np.linspace(0.0, {t1}, {nt}))
+info = {{}}
+c = correlation((H, c_ops), B, A, np.linspace(0.0, {t1}, {nt}), info=info)
 np.save({path!r}, c)
+extra = {{"route": "+".join(sorted({{s["route"] for s in info["sectors"]}}))}}
 """
 
 QUTIP_CORR = """
@@ -113,7 +115,7 @@ def _row(kind, name, d, setup, qn, qt, tmp, timeout, qutip_ok, note, fmt, repeat
         a, b = np.load(pq), np.load(pt)
         diff = f"{np.max(np.abs(a - b)):.1e} (of max {np.max(np.abs(b)):.2g})"
     ex = rq.get("extra") or {}
-    route = ex.get("route", "chebyshev") if kind == "spectrum" else "chebyshev"
+    route = ex.get("route", "-")
     cells = [kind, name, str(d), fmt.get("what", ""), route, *_cell(rq), *_cell(rt), diff]
     print("| " + " | ".join(cells) + " |", flush=True)
 

@@ -354,3 +354,27 @@ def test_bad_input():
     np.testing.assert_allclose(
         correlation(xxz, np.eye(4), np.eye(4), [0.0], ness=coherent, symmetry=None), 1.0
     )
+
+
+def test_eigendecomposition_and_chebyshev_routes_agree(monkeypatch):
+    from qness.analysis import correlations as corr
+
+    taus = np.linspace(0.0, 15.0, 61)
+    cases = [(_mollow(2.0, 0.5), sigmap(), sigmam())]
+    m = _xxz(3)
+    cases.append((m, chain_operator({0: "sigmap"}, m.dims), chain_operator({2: "sigmam"}, m.dims)))
+    for model, A, B in cases:
+        info = {}
+        eig = correlation(model, A, B, taus, info=info)
+        assert {s["route"] for s in info["sectors"]} == {"eig"}
+        monkeypatch.setattr(corr, "EIG_PROPAGATION_MAX", 0)
+        info = {}
+        cheb = correlation(model, A, B, taus, info=info)
+        assert {s["route"] for s in info["sectors"]} == {"chebyshev"}
+        monkeypatch.undo()
+        np.testing.assert_allclose(eig, cheb, rtol=0, atol=1e-12 * np.abs(cheb).max())
+    # an ill-conditioned eigenbasis falls back to Chebyshev
+    monkeypatch.setattr(corr, "EIG_COND_MAX", 1.0)
+    info = {}
+    correlation(cases[0][0], sigmap(), sigmam(), taus, info=info)
+    assert {s["route"] for s in info["sectors"]} == {"chebyshev"}

@@ -223,8 +223,37 @@ def _symmetry(model: LindbladModel, symmetry):
 
 
 # --------------------------------------------------------------------------- propagation
+#: Sectors up to this many unknowns are propagated through the eigendecomposition of their
+#: dense matrix, ``e^{L tau} = V e^{D tau} V^{-1}`` (all delays at once, no time stepping),
+#: when its eigenvector matrix is well conditioned (see :data:`EIG_COND_MAX`); larger or
+#: non-normal ones by Chebyshev propagation.
+EIG_PROPAGATION_MAX = 100
+#: Largest 1-norm condition number of ``V`` accepted by the eigendecomposition route (its
+#: error grows like ``eps * cond(V)``): above it, Chebyshev propagation.
+EIG_COND_MAX = 1e3
+
+
+def _eig_propagation(M: sp.csr_array):
+    """``(D, V, V^{-1})`` of the dense sector matrix, or ``None`` if ``V`` is ill-conditioned."""
+    import scipy.linalg as sla
+
+    D, V = sla.eig(M.toarray(), check_finite=False)
+    try:
+        Vinv = sla.inv(V, check_finite=False)
+    except (sla.LinAlgError, ValueError):
+        return None
+    cond = float(np.linalg.norm(V, 1) * np.linalg.norm(Vinv, 1))
+    if not np.isfinite(cond) or cond > EIG_COND_MAX:
+        return None
+    return D, V, Vinv, cond
+
+
 def _regress(setting: _Setting, X0: np.ndarray, O: sp.csr_array, taus: np.ndarray, info: dict) -> np.ndarray:
-    """``Tr[O exp(L tau) X0]`` for ``taus >= 0`` by Chebyshev propagation, sector by sector."""
+    """``Tr[O exp(L tau) X0]`` for ``taus >= 0``, sector by sector.
+
+    Small sectors with a well-conditioned eigenbasis: ``sum_i (a V)_i e^{lambda_i tau} (V^{-1} x)_i``;
+    otherwise Chebyshev propagation from one sorted delay to the next.
+    """
     from ..solvers.propagate import ChebyshevPropagator
 
     out = np.zeros(taus.shape, dtype=np.complex128)
@@ -233,7 +262,15 @@ def _regress(setting: _Setting, X0: np.ndarray, O: sp.csr_array, taus: np.ndarra
     vals = np.zeros(flat.size, dtype=np.complex128)
     used = []
     for s, a, x in setting.pieces(X0, O):
-        prop = ChebyshevPropagator(setting.matrix(s))
+        M = setting.matrix(s)
+        eig = _eig_propagation(M) if s.size <= EIG_PROPAGATION_MAX else None
+        if eig is not None:
+            D, V, Vinv, cond = eig
+            # e^{lambda t} with Re lambda <= 0 (up to rounding: the steady eigenvalue ~ 1e-16)
+            vals += np.exp(np.outer(flat, D)) @ ((a @ V) * (Vinv @ x))
+            used.append({"label": s.label, "size": s.size, "route": "eig", "cond": cond})
+            continue
+        prop = ChebyshevPropagator(M)
         t_now, v = 0.0, x
         for i in order:
             t = flat[i]
@@ -241,13 +278,13 @@ def _regress(setting: _Setting, X0: np.ndarray, O: sp.csr_array, taus: np.ndarra
                 v = prop.apply(v, t - t_now)
                 t_now = t
             vals[i] += a @ v
-        used.append({"label": s.label, "size": s.size, "matvecs": prop.matvecs})
+        used.append({"label": s.label, "size": s.size, "route": "chebyshev", "matvecs": prop.matvecs})
     info["sectors"] = used
     out[...] = vals.reshape(out.shape) if out.ndim else vals[0]
     return out
 
 
-def correlation(model, A, B, taus, ness=None, *, symmetry="auto") -> np.ndarray:
+def correlation(model, A, B, taus, ness=None, *, symmetry="auto", info: dict | None = None) -> np.ndarray:
     r"""Two-time correlation ``<A(tau) B(0)>`` in the steady state (quantum regression).
 
     Parameters
@@ -266,6 +303,10 @@ def correlation(model, A, B, taus, ness=None, *, symmetry="auto") -> np.ndarray:
         Sectors to propagate in (``"auto"``: the model's declared symmetry,
         else one found by :func:`qness.symmetry.detect_symmetry`; ``None``:
         the whole space).
+    info : dict, optional
+        If given, filled with ``sectors``: for each sector propagated, its
+        ``label``, ``size``, ``route`` (``"eig"`` or ``"chebyshev"``) and the
+        eigenvector condition number or the number of matrix-vector products.
 
     Returns
     -------
@@ -288,13 +329,15 @@ def correlation(model, A, B, taus, ness=None, *, symmetry="auto") -> np.ndarray:
     Notes
     -----
     Equals ``qutip.correlation_2op_1t(H, None, taus, c_ops, A, B)`` (state
-    ``None``: the steady state). The propagation is
+    ``None``: the steady state). Sectors of at most ``EIG_PROPAGATION_MAX``
+    unknowns whose eigenvector matrix ``V`` has ``cond_1(V) <= EIG_COND_MAX``
+    use the eigendecomposition, ``e^{L tau} = V e^{D tau} V^{-1}`` for all
+    delays at once (error about ``eps cond(V)``). Otherwise the propagation is
     :class:`qness.solvers.propagate.ChebyshevPropagator` (relative accuracy
     ~1e-14 per substep) on the sector matrices of ``L``, stepping from one
     sorted delay to the next; its cost is about the length of the numerical
     range's long axis times ``max(taus)`` matrix-vector products, plus a few
-    tens per delay. ``info`` of what was done is not returned (the return
-    type is a plain array); see :func:`emission_spectrum` for a result object.
+    tens per delay.
 
     Examples
     --------
@@ -314,7 +357,7 @@ def correlation(model, A, B, taus, ness=None, *, symmetry="auto") -> np.ndarray:
     B = _operator(B, "B", setting.model)
     taus = _taus(taus)
     X0 = np.asarray(B @ setting.rho)
-    return _regress(setting, X0, A, taus, {})
+    return _regress(setting, X0, A, taus, {} if info is None else info)
 
 
 def g2(model, A, taus, ness=None, *, symmetry="auto") -> np.ndarray:
