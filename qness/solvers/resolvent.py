@@ -823,7 +823,8 @@ def drazin(model, *, symmetry="auto", method=None, **options) -> LinearSolver:
         As :func:`qness.steady_state`: ``"auto"`` solves in the
         steady-state sector of the declared or detected symmetry.
     method : Auto, Dense, Direct, Krylov, str or None
-        The route (``None``: ``Auto()``); see the module docstring.
+        The route (``None``: ``Auto()``); see the module docstring (``Schur``
+        is for shifted solves only: ``ValueError`` here).
     **options
         Settings of the method (e.g. ``rtol=1e-12`` for Krylov).
 
@@ -880,9 +881,10 @@ def resolvent(
         declared one, else one found by
         :func:`qness.symmetry.detect_symmetry`; ``None``: the whole space,
         ``sector`` must then be ``"steady"`` or 0).
-    method : Auto, Dense, Direct, Krylov, str or None
+    method : Auto, Dense, Direct, Krylov, Schur, str or None
         The route (``None``: ``Auto()``). Krylov is right-preconditioned by
-        the exact inverse of the shifted no-jump part ``(L0 - z)^{-1}``.
+        the exact inverse of the shifted no-jump part ``(L0 - z)^{-1}``;
+        :class:`Schur` reduces the sector once for many shifts.
     reuse : LinearSolver, optional
         A solver of the same model and sector (e.g. at another frequency):
         its assembled sector matrix, its Sylvester preconditioner's block
