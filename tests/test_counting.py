@@ -227,6 +227,21 @@ def test_scgf_krylov_route_matches_dense():
     assert kry.info["solves"] > 0
 
 
+def test_scgf_krylov_unreachable_tolerance_is_reported(monkeypatch):
+    # a residual tolerance below rounding: the iteration stalls, the points are returned
+    # uncertified with a warning (and still agree with the dense route at rounding level)
+    H, c_ops = double_dot(back=0.3)
+    model = qness.from_qutip(H, c_ops)
+    s = np.array([-0.5, 0.5])
+    dense = scgf(model, {1: 1, 2: -1}, s, method="dense")
+    monkeypatch.setattr(counting, "SCGF_TOL", 1e-30)
+    with pytest.warns(RuntimeWarning, match="not certified.*residual tolerance"):
+        kry = scgf(model, {1: 1, 2: -1}, s, method="krylov")
+    assert not kry.info["certified"].any()
+    assert np.all(kry.info["residual"] < 1e-12)
+    assert np.allclose(kry.theta, dense.theta, rtol=0, atol=1e-10)
+
+
 def test_scgf_krylov_slope_at_zero_is_current():
     model = qness.models.boundary_driven_xxz(4, delta=0.5, mu=0.5)
     counted = {"out_3": 1, "in_3": -1}
