@@ -20,6 +20,34 @@ __all__ = ["SMALL_BLOCK", "limit_blas"]
 SMALL_BLOCK = 1000
 
 _controller = None
+_pinned = None
+
+
+def _blas_pinned_to_one_thread() -> bool:
+    """True when NumPy's and SciPy's BLAS are OpenBLAS and the environment pins it to one thread.
+
+    Then limiting is a no-op and the ``threadpoolctl`` controller (15-50 ms the first time: it
+    scans every loaded library) is not built. ``OPENBLAS_NUM_THREADS=1``, or ``OMP_NUM_THREADS=1``
+    with ``OPENBLAS_NUM_THREADS`` unset (OpenBLAS reads both, in that order).
+    """
+    global _pinned
+    if _pinned is None:
+        import os
+
+        import numpy as np
+        import scipy
+
+        try:
+            names = {
+                str(cfg.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]).lower()
+                for cfg in (np, scipy)
+            }
+        except Exception:  # noqa: BLE001 - an unknown build: do not guess
+            names = {"unknown"}
+        openblas = all("openblas" in name for name in names)
+        value = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
+        _pinned = openblas and (value or "").strip() == "1"
+    return _pinned
 
 
 def _get_controller():
@@ -42,7 +70,7 @@ def limit_blas(block: int, small: int | None = None):
     small : int, optional
         Threshold (default :data:`SMALL_BLOCK`, read at call time).
     """
-    if block > (SMALL_BLOCK if small is None else small):
+    if block > (SMALL_BLOCK if small is None else small) or _blas_pinned_to_one_thread():
         yield
         return
     with _get_controller().limit(limits=1, user_api="blas"):

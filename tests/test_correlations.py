@@ -164,6 +164,23 @@ def test_emission_spectrum_agrees_with_qutip_spectrum():
     np.testing.assert_allclose(got.S, ref, rtol=0, atol=1e-9 * np.max(np.abs(ref)))
 
 
+def test_emission_spectrum_routes_agree_on_a_frequency_grid():
+    # many frequencies of a small sector: Auto reduces it once (Schur form); every route agrees
+    H, c_ops, a = _kerr_qutip()
+    w = np.linspace(-6, 6, 121)  # includes w = 0 (the Drazin solve in the steady sector)
+    auto = emission_spectrum((H, c_ops), a, w)
+    assert auto.info["sectors"][0]["routes"] == ["Dense", "Schur"], auto.info
+    for method in ("direct", "dense", "schur"):
+        other = emission_spectrum((H, c_ops), a, w, method=method)
+        np.testing.assert_allclose(other.S, auto.S, rtol=0, atol=1e-12 * np.max(np.abs(auto.S)))
+    # a symmetric model: the shifted sector and the steady one, Schur against sparse LU
+    m = _xxz(3)
+    A = chain_operator({2: "sigmam"}, m.dims)
+    s1 = emission_spectrum(m, A, w, method="schur")
+    s2 = emission_spectrum(m, A, w, method="direct")
+    np.testing.assert_allclose(s1.S, s2.S, rtol=0, atol=1e-12 * np.max(np.abs(s2.S)))
+
+
 # --------------------------------------------------------------------------- many-body, sectors
 def _xxz(n):
     return qness.models.boundary_driven_xxz(n, delta=0.5, gamma=1.0, mu=0.7, dephasing=0.2)
@@ -337,3 +354,27 @@ def test_bad_input():
     np.testing.assert_allclose(
         correlation(xxz, np.eye(4), np.eye(4), [0.0], ness=coherent, symmetry=None), 1.0
     )
+
+
+def test_eigendecomposition_and_chebyshev_routes_agree(monkeypatch):
+    from qness.analysis import correlations as corr
+
+    taus = np.linspace(0.0, 15.0, 61)
+    cases = [(_mollow(2.0, 0.5), sigmap(), sigmam())]
+    m = _xxz(3)
+    cases.append((m, chain_operator({0: "sigmap"}, m.dims), chain_operator({2: "sigmam"}, m.dims)))
+    for model, A, B in cases:
+        info = {}
+        eig = correlation(model, A, B, taus, info=info)
+        assert {s["route"] for s in info["sectors"]} == {"eig"}
+        monkeypatch.setattr(corr, "EIG_PROPAGATION_MAX", 0)
+        info = {}
+        cheb = correlation(model, A, B, taus, info=info)
+        assert {s["route"] for s in info["sectors"]} == {"chebyshev"}
+        monkeypatch.undo()
+        np.testing.assert_allclose(eig, cheb, rtol=0, atol=1e-12 * np.abs(cheb).max())
+    # an ill-conditioned eigenbasis falls back to Chebyshev
+    monkeypatch.setattr(corr, "EIG_COND_MAX", 1.0)
+    info = {}
+    correlation(cases[0][0], sigmap(), sigmam(), taus, info=info)
+    assert {s["route"] for s in info["sectors"]} == {"chebyshev"}

@@ -150,6 +150,22 @@ def test_noise_spectrum_resonant_level_lorentzian():
     assert np.allclose(S, I * (1 - 2 * GL * GR / (G**2 + om**2)), rtol=0, atol=1e-12)
 
 
+def test_noise_spectrum_routes_agree_on_a_frequency_grid():
+    # 61 frequencies: Auto reduces the small sector once (Schur form), as the LU per frequency
+    H, c_ops = double_dot(back=0.2)
+    model = qness.from_qutip(H, c_ops)
+    om = np.linspace(-5.0, 5.0, 61)
+    auto = noise_spectrum(model, {1: 1, 2: -1}, om)
+    for method in ("schur", "direct", "krylov"):
+        other = noise_spectrum(model, {1: 1, 2: -1}, om, method=method)
+        assert np.allclose(other, auto, rtol=0, atol=1e-11 * np.abs(auto).max()), method
+    chain = qness.models.boundary_driven_xxz(3, delta=0.5, mu=0.5)
+    counted = {"out_2": 1, "in_2": -1}
+    a = noise_spectrum(chain, counted, om, method="schur")
+    b = noise_spectrum(chain, counted, om, method="direct")
+    assert np.allclose(a, b, rtol=0, atol=1e-12 * np.abs(b).max())
+
+
 def test_noise_spectrum_zero_frequency_limit_is_c2():
     H, c_ops = double_dot(back=0.2)
     model = qness.from_qutip(H, c_ops)
@@ -195,6 +211,73 @@ def test_scgf_sparse_route_matches_dense(monkeypatch):
     assert sparse.info["route"] == "shift-invert"
     assert np.allclose(sparse.theta, dense.theta, rtol=0, atol=1e-10)
     assert sparse.info["certified"].all()
+
+
+def test_scgf_krylov_route_matches_dense():
+    # the matrix-free route (residual inverse iteration, GMRES with the shifted no-jump
+    # preconditioner) forced on a sector that the dense route diagonalises
+    H, c_ops = double_dot(back=0.3)
+    model = qness.from_qutip(H, c_ops)
+    s = np.linspace(-1.0, 1.0, 9)
+    dense = scgf(model, {1: 1, 2: -1}, s, method="dense")
+    kry = scgf(model, {1: 1, 2: -1}, s, method="krylov")
+    assert dense.info["route"] == "dense" and kry.info["route"] == "krylov"
+    assert np.allclose(kry.theta, dense.theta, rtol=0, atol=1e-10)
+    assert kry.info["certified"].all() and np.all(kry.info["residual"] <= counting.SCGF_TOL)
+    assert kry.info["solves"] > 0
+
+
+def test_scgf_krylov_unreachable_tolerance_is_reported(monkeypatch):
+    # a residual tolerance below rounding: the iteration stalls, the points are returned
+    # uncertified with a warning (and still agree with the dense route at rounding level)
+    H, c_ops = double_dot(back=0.3)
+    model = qness.from_qutip(H, c_ops)
+    s = np.array([-0.5, 0.5])
+    dense = scgf(model, {1: 1, 2: -1}, s, method="dense")
+    monkeypatch.setattr(counting, "SCGF_TOL", 1e-30)
+    with pytest.warns(RuntimeWarning, match="not certified.*residual tolerance"):
+        kry = scgf(model, {1: 1, 2: -1}, s, method="krylov")
+    assert not kry.info["certified"].any()
+    assert np.all(kry.info["residual"] < 1e-12)
+    assert np.allclose(kry.theta, dense.theta, rtol=0, atol=1e-10)
+
+
+def test_scgf_krylov_slope_at_zero_is_current():
+    model = qness.models.boundary_driven_xxz(4, delta=0.5, mu=0.5)
+    counted = {"out_3": 1, "in_3": -1}
+    h = 1e-3
+    res = scgf(model, counted, [-h, 0.0, h], method="krylov")
+    c = cumulants(model, counted=counted, order=3).cumulants
+    assert abs(res.theta[1]) < 1e-12
+    slope = (res.theta[2] - res.theta[0]) / (2 * h)
+    assert abs(slope - c[0]) < abs(c[2]) * h**2 / 6 * 1.01 + 1e-9
+    # the second difference is the noise C2 (to O(h^2))
+    curv = (res.theta[2] - 2 * res.theta[1] + res.theta[0]) / h**2
+    assert abs(curv - c[1]) < 1e-4 * abs(c[1])
+
+
+def test_scgf_medium_chain_auto_takes_krylov_and_matches_lu():
+    # 6 spins: 924 unknowns in the steady sector; Auto does not factorise it (as the steady state)
+    model = qness.models.boundary_driven_xxz(6, delta=0.5, mu=0.5)
+    counted = {"out_5": 1, "in_5": -1}
+    s = np.linspace(-0.5, 0.5, 5)
+    ness = qness.steady_state(model)
+    auto = scgf(model, counted, s, ness=ness)
+    lu = scgf(model, counted, s, ness=ness, method="direct")
+    assert auto.info["route"] == "krylov", auto.info.get("auto")
+    assert lu.info["route"] == "shift-invert"
+    assert np.allclose(auto.theta, lu.theta, rtol=0, atol=1e-10)
+    assert auto.info["certified"].all()
+    # convex, theta(0) = 0, slope at 0 near the current
+    assert abs(auto.theta[2]) < 1e-12 and np.all(np.diff(auto.theta, 2) > 0)
+
+
+def test_scgf_method_errors():
+    m = resonant_level(1.0, 2.0)
+    with pytest.raises(ValueError, match="method"):
+        scgf(m, {1: 1}, [0.0], method="bogus")
+    with pytest.raises(TypeError, match="method"):
+        scgf(m, {1: 1}, [0.0], method=3.5)
 
 
 # ---------------------------------------------------------------- fluctuation theorem

@@ -9,10 +9,11 @@ from helpers import dense_liouvillian, dense_steady_state, random_model
 
 import qness
 from qness.solvers.errors import NonUniqueSteadyStateError
-from qness.solvers.resolvent import drazin, resolvent
+from qness.solvers.resolvent import Schur, drazin, resolvent
 from qness.symmetry import sectors
 
 METHODS = ["dense", "direct", "krylov"]
+SHIFTED = [*METHODS, "schur"]  # the Schur route is for shifted solves only
 
 
 def _xxz():
@@ -74,7 +75,7 @@ def test_drazin_is_group_inverse():
     assert np.allclose(x, LD @ Y.ravel(order="F"), atol=1e-10 * np.abs(Y).max())
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", SHIFTED)
 def test_shifted_every_sector_matches_dense(method):
     model = _xxz()
     d = model.dim
@@ -96,7 +97,7 @@ def test_shifted_every_sector_matches_dense(method):
             assert np.allclose(sec.to_full(xs).ravel(order="F"), ref, atol=1e-9 * np.abs(ref).max())
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", SHIFTED)
 def test_shifted_without_symmetry_matches_dense(method):
     model = random_model((2, 2), n_jumps=3, seed=7)
     d = model.dim
@@ -200,3 +201,92 @@ def test_reuse_keeps_the_preconditioner():
     assert np.allclose(x, ref, atol=1e-9 * np.abs(ref).max())
     with pytest.raises(TypeError, match="reuse must be"):
         resolvent(model, 1j, reuse="x")
+
+
+# ---------------------------------------------------------------- many shifts: the Schur route
+def _driven_kerr(N=12):
+    """A driven Kerr cavity with dephasing: a non-normal Liouvillian without symmetry."""
+    a = qutip.destroy(N)
+    H = 0.4 * a.dag() * a + 0.3 * a.dag() * a.dag() * a * a + 1.2 * (a + a.dag())
+    return qness.from_qutip(H, [np.sqrt(0.7) * a, np.sqrt(0.1) * a.dag() * a])
+
+
+@pytest.mark.parametrize("which", ["kerr", "xxz"])
+def test_schur_shifts_match_the_lu_routes(which):
+    model = _driven_kerr() if which == "kerr" else _xxz()
+    sector = "steady" if which == "kerr" else 1
+    zs = 1j * np.linspace(-6.0, 6.0, 41) + np.array([0.2, 0.0])[np.arange(41) % 2]  # not z = 0
+    schur = resolvent(model, zs[0], sector=sector, method="schur")
+    assert schur.info["route"] == "Schur"
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=schur.n) + 1j * rng.normal(size=schur.n)
+    left = rng.normal(size=schur.n)
+    X = schur.solve_sector_shifts(y, zs)
+    assert X.shape == (zs.size, schur.n)
+    assert schur.info["residual"] < 1e-13
+    lu = resolvent(model, zs[0], sector=sector, method="direct")
+    ref = lu.solve_sector_shifts(y, zs)
+    assert np.max(np.abs(X - ref)) <= 1e-12 * np.max(np.abs(ref))
+    dense = resolvent(model, zs[0], sector=sector, method="dense")
+    assert np.allclose(dense.solve_sector_shifts(y, zs, left=left), ref @ left, rtol=1e-12, atol=0)
+    # left functionals only, one or several
+    vals = schur.solve_sector_shifts(y, zs, left=left)
+    assert np.allclose(vals, ref @ left, rtol=1e-12, atol=0)
+    both = schur.solve_sector_shifts(y, zs, left=np.stack([left, 2 * left]))
+    assert both.shape == (zs.size, 2) and np.allclose(both[:, 1], 2 * vals, rtol=1e-14, atol=0)
+    # one shift at a time through solve_sector, and through a re-shifted solver
+    assert np.allclose(schur.solve_sector(y), ref[0], rtol=0, atol=1e-12 * np.abs(ref).max())
+    other = resolvent(model, zs[7], reuse=schur)
+    assert other.info["route"] == "Schur" and other._schur is schur._schur
+    assert np.allclose(other.solve_sector(y), ref[7], rtol=0, atol=1e-12 * np.abs(ref).max())
+
+
+def test_auto_takes_schur_for_many_shifts_of_a_small_sector():
+    model = _driven_kerr(6)
+    one = resolvent(model, 1j)
+    many = resolvent(model, 1j, shifts=400)
+    assert one.info["route"] != "Schur"
+    assert many.info["route"] == "Schur" and many.info["auto"].startswith("schur")
+    # a many-body sector above Schur.max_size keeps its route
+    big = qness.models.boundary_driven_xxz(7, delta=0.5)
+    assert resolvent(big, 1j, shifts=400).info["route"] != "Schur"
+
+
+def test_schur_bad_input():
+    model = _xxz()
+    with pytest.raises(ValueError, match="Drazin"):
+        drazin(model, method="schur")
+    with pytest.raises(ValueError, match="max_size"):
+        resolvent(model, 1j, sector=0, method=Schur(max_size=10))
+    with pytest.raises(ValueError, match="shifts"):
+        resolvent(model, 1j, shifts=0)
+    solver = resolvent(model, 1j, sector=1, method="schur")
+    lam = np.linalg.eigvals(solver.sector.matrix(model).toarray())[0]
+    with pytest.raises(ValueError, match="eigenvalue"):
+        solver.solve_sector_shifts(np.ones(solver.n), [0.5j, lam])
+    with pytest.raises(ValueError, match="shape"):
+        solver.solve_sector_shifts(np.ones(solver.n + 1), [1j])
+    with pytest.raises(ValueError, match="left"):
+        solver.solve_sector_shifts(np.ones(solver.n), [1j], left=np.ones(3))
+    with pytest.raises(ValueError, match="drazin"):
+        drazin(model).solve_sector_shifts(np.ones(3), [1j])
+    with pytest.raises(ValueError, match="max_size"):
+        Schur(max_size=0)
+
+
+def test_limit_blas_builds_no_controller_when_the_environment_pins_one_thread(monkeypatch):
+    from qness import _threads
+
+    monkeypatch.setattr(_threads, "_pinned", None)
+    monkeypatch.setattr(_threads, "_controller", None)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    assert _threads._blas_pinned_to_one_thread()  # the wheels' BLAS is OpenBLAS
+    with _threads.limit_blas(100):
+        pass
+    assert _threads._controller is None
+    monkeypatch.setattr(_threads, "_pinned", None)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    assert not _threads._blas_pinned_to_one_thread()
+    with _threads.limit_blas(100):
+        pass
+    assert _threads._controller is not None

@@ -39,7 +39,8 @@ import scipy.sparse as sp
 
 from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
 from ..operators import _is_qobj, as_csr
-from ..solvers.resolvent import LinearSolver, _prepare, drazin
+from ..solvers.methods import Dense
+from ..solvers.resolvent import Schur, _prepare, drazin, resolvent
 from ..symmetry import Sector, detect_symmetry, full_sector, sectors
 
 __all__ = ["correlation", "g2", "emission_spectrum", "EmissionSpectrum"]
@@ -222,8 +223,37 @@ def _symmetry(model: LindbladModel, symmetry):
 
 
 # --------------------------------------------------------------------------- propagation
+#: Sectors up to this many unknowns are propagated through the eigendecomposition of their
+#: dense matrix, ``e^{L tau} = V e^{D tau} V^{-1}`` (all delays at once, no time stepping),
+#: when its eigenvector matrix is well conditioned (see :data:`EIG_COND_MAX`); larger or
+#: non-normal ones by Chebyshev propagation.
+EIG_PROPAGATION_MAX = 100
+#: Largest 1-norm condition number of ``V`` accepted by the eigendecomposition route (its
+#: error grows like ``eps * cond(V)``): above it, Chebyshev propagation.
+EIG_COND_MAX = 1e3
+
+
+def _eig_propagation(M: sp.csr_array):
+    """``(D, V, V^{-1})`` of the dense sector matrix, or ``None`` if ``V`` is ill-conditioned."""
+    import scipy.linalg as sla
+
+    D, V = sla.eig(M.toarray(), check_finite=False)
+    try:
+        Vinv = sla.inv(V, check_finite=False)
+    except (sla.LinAlgError, ValueError):
+        return None
+    cond = float(np.linalg.norm(V, 1) * np.linalg.norm(Vinv, 1))
+    if not np.isfinite(cond) or cond > EIG_COND_MAX:
+        return None
+    return D, V, Vinv, cond
+
+
 def _regress(setting: _Setting, X0: np.ndarray, O: sp.csr_array, taus: np.ndarray, info: dict) -> np.ndarray:
-    """``Tr[O exp(L tau) X0]`` for ``taus >= 0`` by Chebyshev propagation, sector by sector."""
+    """``Tr[O exp(L tau) X0]`` for ``taus >= 0``, sector by sector.
+
+    Small sectors with a well-conditioned eigenbasis: ``sum_i (a V)_i e^{lambda_i tau} (V^{-1} x)_i``;
+    otherwise Chebyshev propagation from one sorted delay to the next.
+    """
     from ..solvers.propagate import ChebyshevPropagator
 
     out = np.zeros(taus.shape, dtype=np.complex128)
@@ -232,7 +262,15 @@ def _regress(setting: _Setting, X0: np.ndarray, O: sp.csr_array, taus: np.ndarra
     vals = np.zeros(flat.size, dtype=np.complex128)
     used = []
     for s, a, x in setting.pieces(X0, O):
-        prop = ChebyshevPropagator(setting.matrix(s))
+        M = setting.matrix(s)
+        eig = _eig_propagation(M) if s.size <= EIG_PROPAGATION_MAX else None
+        if eig is not None:
+            D, V, Vinv, cond = eig
+            # e^{lambda t} with Re lambda <= 0 (up to rounding: the steady eigenvalue ~ 1e-16)
+            vals += np.exp(np.outer(flat, D)) @ ((a @ V) * (Vinv @ x))
+            used.append({"label": s.label, "size": s.size, "route": "eig", "cond": cond})
+            continue
+        prop = ChebyshevPropagator(M)
         t_now, v = 0.0, x
         for i in order:
             t = flat[i]
@@ -240,13 +278,13 @@ def _regress(setting: _Setting, X0: np.ndarray, O: sp.csr_array, taus: np.ndarra
                 v = prop.apply(v, t - t_now)
                 t_now = t
             vals[i] += a @ v
-        used.append({"label": s.label, "size": s.size, "matvecs": prop.matvecs})
+        used.append({"label": s.label, "size": s.size, "route": "chebyshev", "matvecs": prop.matvecs})
     info["sectors"] = used
     out[...] = vals.reshape(out.shape) if out.ndim else vals[0]
     return out
 
 
-def correlation(model, A, B, taus, ness=None, *, symmetry="auto") -> np.ndarray:
+def correlation(model, A, B, taus, ness=None, *, symmetry="auto", info: dict | None = None) -> np.ndarray:
     r"""Two-time correlation ``<A(tau) B(0)>`` in the steady state (quantum regression).
 
     Parameters
@@ -265,6 +303,10 @@ def correlation(model, A, B, taus, ness=None, *, symmetry="auto") -> np.ndarray:
         Sectors to propagate in (``"auto"``: the model's declared symmetry,
         else one found by :func:`qness.symmetry.detect_symmetry`; ``None``:
         the whole space).
+    info : dict, optional
+        If given, filled with ``sectors``: for each sector propagated, its
+        ``label``, ``size``, ``route`` (``"eig"`` or ``"chebyshev"``) and the
+        eigenvector condition number or the number of matrix-vector products.
 
     Returns
     -------
@@ -287,13 +329,15 @@ def correlation(model, A, B, taus, ness=None, *, symmetry="auto") -> np.ndarray:
     Notes
     -----
     Equals ``qutip.correlation_2op_1t(H, None, taus, c_ops, A, B)`` (state
-    ``None``: the steady state). The propagation is
+    ``None``: the steady state). Sectors of at most ``EIG_PROPAGATION_MAX``
+    unknowns whose eigenvector matrix ``V`` has ``cond_1(V) <= EIG_COND_MAX``
+    use the eigendecomposition, ``e^{L tau} = V e^{D tau} V^{-1}`` for all
+    delays at once (error about ``eps cond(V)``). Otherwise the propagation is
     :class:`qness.solvers.propagate.ChebyshevPropagator` (relative accuracy
     ~1e-14 per substep) on the sector matrices of ``L``, stepping from one
     sorted delay to the next; its cost is about the length of the numerical
     range's long axis times ``max(taus)`` matrix-vector products, plus a few
-    tens per delay. ``info`` of what was done is not returned (the return
-    type is a plain array); see :func:`emission_spectrum` for a result object.
+    tens per delay.
 
     Examples
     --------
@@ -313,7 +357,7 @@ def correlation(model, A, B, taus, ness=None, *, symmetry="auto") -> np.ndarray:
     B = _operator(B, "B", setting.model)
     taus = _taus(taus)
     X0 = np.asarray(B @ setting.rho)
-    return _regress(setting, X0, A, taus, {})
+    return _regress(setting, X0, A, taus, {} if info is None else info)
 
 
 def g2(model, A, taus, ness=None, *, symmetry="auto") -> np.ndarray:
@@ -396,7 +440,7 @@ class EmissionSpectrum:
         is ``integral S(omega) domega / (2 pi) = power``.
     info : dict
         ``sectors``: for each sector used, its ``label``, ``size``,
-        ``solves``, ``routes`` (``Dense``/``Direct``/``Krylov``), Krylov
+        ``solves``, ``routes`` (``Dense``/``Direct``/``Krylov``/``Schur``), Krylov
         ``iterations`` (total), ``auto`` (why ``Auto`` chose the route);
         ``time`` (s, total).
     """
@@ -413,25 +457,6 @@ class EmissionSpectrum:
             f"EmissionSpectrum({np.size(self.omegas)} frequencies, power={self.power:.6g}, "
             f"coherent_weight={self.coherent_weight:.6g})"
         )
-
-
-class _SharedShiftSolver(LinearSolver):
-    """The engine's :class:`~qness.solvers.resolvent.LinearSolver` at one shift ``z`` that keeps the
-    assembled sector matrix of the previous shift's solver (a thin wrapper).
-
-    :func:`~qness.solvers.resolvent.resolvent` reuses another solver's Sylvester preconditioner
-    (``reuse=``, passed on here) but assembles the sector matrix anew for every shift, which is
-    most of the cost per frequency of a small sector (measured: 401 frequencies of a two-level
-    atom in 0.45 s with the matrix kept, 1.1 s without). The LU (Dense, Direct) or GMRES solve is
-    the engine's.
-    """
-
-    def __init__(self, model, sector: Sector, z: complex, method, shared: dict):
-        self._M = shared.get("M")
-        super().__init__(model, sector, z, False, method, reuse=shared.get("prev"))
-        shared["prev"] = self
-        if getattr(self, "_M", None) is not None:
-            shared.setdefault("M", self._M)
 
 
 def emission_spectrum(
@@ -454,9 +479,11 @@ def emission_spectrum(
         Sectors to solve in (see :func:`correlation`).
     method : Auto, Dense, Direct, Krylov, str or None
         Route of the resolvent solves (:func:`qness.solvers.resolvent.resolvent`):
-        ``None`` is ``Auto()`` (dense LU for small sectors, sparse LU, or
-        GMRES preconditioned by the shifted no-jump (Sylvester) inverse for
-        many-body sectors).
+        ``None`` is ``Auto()``: for many frequencies, small sectors are
+        reduced once to complex Schur form (:class:`qness.solvers.resolvent.Schur`,
+        then ``O(n^2)`` per frequency); otherwise a dense or sparse LU per
+        frequency, or GMRES preconditioned by the shifted no-jump (Sylvester)
+        inverse for many-body sectors (its block decompositions made once).
     **options
         Settings of the method (e.g. ``rtol=1e-10`` for Krylov).
 
@@ -535,26 +562,34 @@ def emission_spectrum(
     model, method = _prepare(setting.model, method, options)
     for s, a, y in setting.pieces(y_full, dAd):
         steady = s is setting.steady
-        if steady:
-            r_ss, t_ss = s.from_full(rho), s.trace_vector()
         entry = {"label": s.label, "size": s.size, "routes": set(), "iterations": 0}
-        shared, chosen = {}, method
-        for i, om in enumerate(w):
-            if steady and om == 0:
-                # L is singular here: the trace-zero (Drazin) solution; dA rho has trace zero
-                solver = drazin(model, symmetry=sym, method=chosen)
-                if solver.sector.size != s.size:  # pragma: no cover - same symmetry, same sectors
-                    raise AssertionError("drazin solved in another sector")
-            else:
-                solver = _SharedShiftSolver(model, s, 1j * om, chosen, shared)
-                chosen = solver.method  # Auto decides once per sector
-                if "auto" in solver.info:
-                    entry["auto"] = solver.info["auto"]
+        at_zero = (w == 0) if steady else np.zeros(w.size, dtype=bool)
+        if np.any(at_zero):
+            # L is singular here: the trace-zero (Drazin) solution; dA rho has trace zero
+            # (a Schur form of the singular L is of no use for the trace-zero solve: dense LU)
+            solver = drazin(model, symmetry=sym, method=Dense() if isinstance(method, Schur) else method)
+            if solver.sector.size != s.size:  # pragma: no cover - same symmetry, same sectors
+                raise AssertionError("drazin solved in another sector")
             x = solver.solve_sector(y)
+            x = x - (s.trace_vector() @ x) * s.from_full(rho)
+            S[at_zero] += -2.0 * np.real(a @ x)
+            entry["routes"].add(solver.info["route"])
+            entry["iterations"] += int(np.sum(solver.info["iterations"]))
+        rest = np.flatnonzero(~at_zero)
+        if rest.size:
+            zs = 1j * w[rest]
+            # one solver for all frequencies: Auto may reduce a small sector once (Schur form)
+            solver = resolvent(model, zs[0], sector=s, method=method, shifts=np.unique(zs).size)
+            if "auto" in solver.info:
+                entry["auto"] = solver.info["auto"]
             if steady:
                 # no component along rho_ss (exact: Tr y = 0); drop what rounding puts there near w = 0
-                x = x - (t_ss @ x) * r_ss
-            S[i] += -2.0 * np.real(a @ x)
+                t_ss, r_ss = s.trace_vector(), s.from_full(rho)
+                ax, tx = solver.solve_sector_shifts(y, zs, left=np.stack([a, t_ss])).T
+                vals = ax - tx * (a @ r_ss)
+            else:
+                vals = solver.solve_sector_shifts(y, zs, left=a)
+            S[rest] += -2.0 * np.real(vals)
             entry["routes"].add(solver.info["route"])
             entry["iterations"] += int(np.sum(solver.info["iterations"]))
         entry["routes"] = sorted(entry["routes"])

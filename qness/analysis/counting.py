@@ -36,11 +36,13 @@ Algorithms
   preconditioner in the symmetry sector), never a ``d^2 x d^2`` dense matrix.
 * :func:`scgf`: ``theta(s)`` on a grid, the rightmost eigenvalue of the
   sector block of ``L_s`` (dense ``eig`` for small sectors; otherwise
-  inverse iteration, ARPACK as fallback, with a real shift placed right of
-  the eigenvalue, started from the previous grid point's eigenvector and
-  certified by the
-  Perron-Frobenius property: the eigenvector is a positive semidefinite
-  matrix); the rate function by Legendre transform.
+  inverse iteration with a real shift placed right of the eigenvalue: a
+  sparse LU per grid point where the engine would factorise the sector, or
+  matrix-free residual inverse iteration with GMRES preconditioned by the
+  shifted no-jump inverse for many-body sectors; started from the previous
+  grid point's eigenvector and certified by the Perron-Frobenius property:
+  the eigenvector is a positive semidefinite matrix); the rate function by
+  Legendre transform.
 * :func:`noise_spectrum`: MacDonald's formula for the (symmetrised)
   finite-frequency noise, one resolvent solve per frequency.
 * :func:`gallavotti_cohen`: the fluctuation theorem ``theta(s) = theta(-s -
@@ -64,7 +66,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..model import LindbladModel, as_model
-from ..solvers.resolvent import LinearSolver, _find_sector, drazin, resolvent
+from ..solvers.methods import Auto, Dense, Direct, Krylov
+from ..solvers.resolvent import Schur, _auto_choice, _find_sector, _prepare, drazin, resolvent
 
 __all__ = [
     "Cumulants",
@@ -140,9 +143,13 @@ class SCGF:
         ``I(j(s)) = s j(s) - theta(s)`` (the Legendre transform, valid where
         ``theta`` is differentiable and convex). ``P(N_t / t = j) ~ e^{-t I(j)}``.
     info : dict
-        ``route`` per point (``"dense"`` or ``"shift-invert"``),
-        ``certified`` (the eigenvector was positive semidefinite: the Perron
-        eigenvalue), ``sector``, ``time``.
+        ``route`` (``"dense"``, ``"shift-invert"`` (sparse LU) or
+        ``"krylov"`` (matrix-free), see :func:`scgf`), ``auto`` (why, under
+        ``Auto``), ``certified`` per point (the eigenvector was positive
+        semidefinite: the Perron eigenvalue; on the Krylov route also the
+        residual tolerance was met), ``sector``, ``weights``, ``time``; on
+        the Krylov route ``residual`` per point, ``solves`` (GMRES solves in
+        all) and ``iterations`` (their total), ``preconditioner_route``.
     """
 
     s: np.ndarray
@@ -450,7 +457,99 @@ def _rightmost_sparse(M, guess: float, v0, margin: float, sector, d, rng, maxite
     raise RuntimeError(f"scgf: no positive (Perron) eigenvector found; last eigenvalue {lam}")
 
 
-def scgf(model, counted, s, *, ness=None, symmetry="auto", seed: int = 0):
+#: Accepted relative residual ``||L_s v - theta v|| / (scale ||v||)`` of the Krylov route of
+#: :func:`scgf` (``scale`` the largest diagonal entry of ``|L|`` in the sector).
+SCGF_TOL = 1e-12
+#: Relative tolerance of each inner GMRES solve of the Krylov route (inexact residual inverse
+#: iteration: the outer residual is recomputed exactly, so this only sets the rate).
+SCGF_INNER_RTOL = 1e-3
+
+
+def _rightmost_krylov(apply, prec0, guess, v0, margin, sector, d, scale, start, krylov, stats, max_outer=60):
+    """Rightmost (Perron) eigenvalue of the matrix-free ``apply`` by residual inverse iteration.
+
+    Neumaier's residual inverse iteration at a fixed real shift ``sigma`` right of the
+    eigenvalue: ``v <- v - (L_s - sigma)^{-1} (L_s v - lambda v)``, ``lambda = v^+ L_s v``
+    (``||v|| = 1``), which is inverse iteration with the solve applied to a residual that
+    shrinks, so GMRES solves to a fixed *relative* tolerance (:data:`SCGF_INNER_RTOL`) give an
+    eigenpair accurate to the exactly recomputed outer residual. Each solve is GMRES
+    right-preconditioned by the no-jump inverse ``(L0 - sigma)^{-1}`` of the sector (the
+    no-jump part of ``L_s`` is that of ``L``; only the recycling jump terms are tilted),
+    re-shifted from ``prec0`` without new block decompositions.
+
+    Returns ``(eigenvalue, eigenvector, converged, residual)``; the eigenvector is the
+    Perron one (positive semidefinite) or ``RuntimeError`` is raised after 12 shifts.
+    """
+    from ..solvers.krylov import gmres
+    from ..solvers.resolvent import _reshift
+
+    n = sector.size
+    sigma = guess + margin
+    lam, res = np.nan, np.inf
+    restart = krylov.restart or 50
+    for attempt in range(12):
+        P = _reshift(prec0, sigma)
+        A = spla.LinearOperator((n, n), matvec=lambda x, s_=sigma: apply(x) - s_ * x, dtype=np.complex128)
+        v = np.array(v0 if v0 is not None else start, dtype=np.complex128)
+        v /= np.linalg.norm(v)
+        converged, best, stall, singular = False, np.inf, 0, False
+        for _ in range(max_outer):
+            Av = apply(v)
+            lam = np.vdot(v, Av)
+            r = Av - lam * v
+            res = float(np.linalg.norm(r)) / scale
+            if res <= SCGF_TOL:
+                converged = True
+                break
+            # stagnation at rounding level: stop (reported, not certified as converged)
+            stall = stall + 1 if res > 0.5 * best else 0
+            best = min(best, res)
+            if stall >= 6:
+                break
+            w, info = gmres(A, r, M=P, rtol=SCGF_INNER_RTOL, restart=restart, maxiter=krylov.maxiter)
+            stats["solves"] += 1
+            stats["iterations"] += int(info["iterations"])
+            if info["singular"]:  # sigma is an eigenvalue to working precision: move it
+                singular = True
+                break
+            v = v - w
+            v /= np.linalg.norm(v)
+        if singular:
+            sigma += margin
+            continue
+        if lam.real <= sigma + SCGF_TOL * scale and _perron_ok(sector, v, d):
+            return lam, v, converged, res
+        # the Perron eigenvalue lies right of sigma (see scgf's Notes): move the shift right
+        sigma = max(sigma, lam.real) + margin * 2.0 ** (attempt + 1)
+        v0 = None
+    raise RuntimeError(f"scgf: no positive (Perron) eigenvector found; last eigenvalue {lam}")
+
+
+def _diag_scale(model: LindbladModel, sector) -> float:
+    """Largest ``|L_ii|`` in the sector, without assembling it (``L`` at ``s = 0``).
+
+    The diagonal element of ``rho_ij`` is ``a_i + conj(a_j) + sum_k l_ki conj(l_kj)`` with ``a``
+    the diagonal of ``-i H_eff`` and ``l_k`` that of ``L_k``; computed block pair by block pair.
+    """
+    a = -1j * np.asarray(model.H_eff().diagonal())
+    ells = []
+    for j in model.jumps:
+        if j.rate == 0 or j.op.nnz == 0:
+            continue
+        ell = np.sqrt(j.rate) * np.asarray(j.op.diagonal())
+        if np.any(ell):
+            ells.append(ell)
+    out = 0.0
+    for bl, br in sector.pairs:
+        il, ir = sector.blocks[bl], sector.blocks[br]
+        D = a[il][:, None] + a[ir].conj()[None, :]
+        for ell in ells:
+            D = D + ell[il][:, None] * ell[ir].conj()[None, :]
+        out = max(out, float(np.abs(D).max(initial=0.0)))
+    return max(out, 1e-300)
+
+
+def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: int = 0, **options):
     """The scaled cumulant generating function ``theta(s)`` and the rate function.
 
     Parameters
@@ -464,11 +563,19 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", seed: int = 0):
         ``L_s = L + sum_k (e^{s w_k} - 1) J_k``; the imaginary field of
         the literature is ``s = i chi``).
     ness : NESS or array_like, optional
-        Steady state (used for the initial guess of the sparse route).
+        Steady state (start vector and first-order guess of the sparse and
+        Krylov routes); computed with :func:`qness.steady_state` if needed.
     symmetry : "auto", None, U1Symmetry or Z2Symmetry
         Sector (the steady-state one) in which ``L_s`` is diagonalised.
+    method : Auto, Dense, Direct, Krylov, str or None
+        The route (``None``: ``Auto()``; see Notes): ``Dense`` (dense
+        ``eig``), ``Direct`` (shift-invert with a sparse LU per grid point),
+        ``Krylov`` (matrix-free shift-invert, GMRES with the shifted no-jump
+        preconditioner; its ``restart`` and ``maxiter`` bound each inner solve).
     seed : int
-        Seed of ARPACK's random start vector.
+        Seed of the random start vector of the ARPACK fallback (Direct route).
+    **options
+        Settings of the method.
 
     Returns
     -------
@@ -479,22 +586,43 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", seed: int = 0):
     Raises
     ------
     ValueError
-        Non-finite or complex ``s``, an empty grid, bad ``counted``.
+        Non-finite or complex ``s``, an empty grid, bad ``counted``, ``Dense``
+        on a sector above its ``max_size``.
+    TypeError
+        A wrong ``method``.
     RuntimeError
-        If no Perron eigenvector is found (the sparse route).
+        If no Perron eigenvector is found (the sparse and Krylov routes).
+
+    Warns
+    -----
+    RuntimeWarning
+        Where ``theta`` is not certified: the eigenvector of the rightmost
+        eigenvalue is not positive semidefinite (dense route), or the Krylov
+        iteration stopped above its residual tolerance.
 
     Notes
     -----
-    Sectors up to ``SCGF_DENSE_MAX`` unknowns use dense ``eig`` (the
-    eigenvalue of largest real part). Larger ones use shift-invert
-    ARPACK with a real shift ``sigma`` predicted right of ``theta(s)`` from
-    the neighbouring grid points: every other eigenvalue ``lambda`` has
-    ``Re lambda < theta <= sigma``, so ``theta`` is the eigenvalue nearest
-    ``sigma``; the answer is accepted only when its eigenvector is a positive
-    semidefinite matrix (the Perron eigenvector of the positive semigroup
-    ``e^{t L_s}``), else the shift moves right. ``theta(0) = 0``. The
-    eigenpair is found by inverse iteration (one sparse LU per grid point),
-    with ARPACK as the fallback, to ``||L_s v - theta v|| <= 1e-12 ||L_s||_1``.
+    Routes (``info["route"]``), chosen as the steady-state engine chooses:
+    sectors up to ``SCGF_DENSE_MAX`` unknowns use dense ``eig`` (the
+    eigenvalue of largest real part, ``"dense"``). Larger ones use a real
+    shift ``sigma`` predicted right of ``theta(s)`` from the neighbouring grid
+    points: every other eigenvalue ``lambda`` has ``Re lambda < theta <=
+    sigma``, so ``theta`` is the eigenvalue nearest ``sigma``; the answer is
+    accepted only when its eigenvector is a positive semidefinite matrix (the
+    Perron eigenvector of the positive semigroup ``e^{t L_s}``), else the
+    shift moves right. ``theta(0) = 0``. Where ``Auto`` would factorise the
+    sector (``"shift-invert"``) the eigenpair is found by inverse iteration
+    with one sparse LU per grid point (ARPACK as the fallback), to
+    ``||L_s v - theta v|| <= 1e-12 ||L_s||_1``. Where it would not (many-body
+    sectors, ``"krylov"``), by residual inverse iteration at the same shift,
+    each solve GMRES right-preconditioned by the shifted no-jump (Sylvester)
+    inverse, whose block decompositions are made once for all grid points and
+    shifts; nothing of the size of the sector's LU is stored, and the tilted
+    jump terms are sparse sector matrices of the counted jumps only. It stops
+    at ``||L_s v - theta v|| <= SCGF_TOL * max|L_ii|`` (``info["residual"]``);
+    a point that stalls above is returned uncertified, with a warning. Each
+    grid point starts from the previous point's eigenvector (linearly
+    extrapolated), the first from the steady state.
     """
     t0 = time.perf_counter()
     model = _lindblad(model)
@@ -508,38 +636,86 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", seed: int = 0):
     if not np.all(np.isfinite(s)):
         raise ValueError(f"s has non-finite values: {s[~np.isfinite(s)][:4]}")
     s = np.unique(s)
+    _, how = _prepare(model, method, options)
     sector = _find_sector(model, "steady", symmetry)
-    M = sector.matrix(model)
-    Js = {k: _jump_matrix(model, sector, {k: 1.0}) for k in weights}
     d, n = model.dim, sector.size
+    cache = {}
+
+    def matrix():
+        if "M" not in cache:
+            cache["M"] = sector.matrix(model)
+        return cache["M"]
+
+    info = {}
+    if isinstance(how, Auto):
+        if n <= SCGF_DENSE_MAX:
+            route = "dense"
+            info["auto"] = f"dense: {n} unknowns <= SCGF_DENSE_MAX={SCGF_DENSE_MAX}"
+        else:
+            chosen, info["auto"] = _auto_choice(model, sector, how, matrix)
+            route = "krylov" if isinstance(chosen, Krylov) else "shift-invert"
+            how = chosen if isinstance(chosen, Krylov) else how
+    elif isinstance(how, Dense):
+        if n > how.max_size:
+            raise ValueError(
+                f"Dense: the sector has {n} unknowns, above max_size={how.max_size}; use Direct or Krylov"
+            )
+        route = "dense"
+    elif isinstance(how, Direct):
+        route = "shift-invert"
+    elif isinstance(how, Krylov):
+        route = "krylov"
+    else:  # Schur: a route for linear solves at many shifts, not for eigenvalues
+        raise TypeError(f"method: scgf takes Auto, Dense, Direct or Krylov, got {type(how).__name__}")
+    Js = {k: _jump_matrix(model, sector, {k: 1.0}) for k in weights}
     theta = np.empty(s.size)
     certified = np.zeros(s.size, dtype=bool)
-    route = "dense" if n <= SCGF_DENSE_MAX else "shift-invert"
+    residual = np.zeros(s.size)
 
-    def tilted(x):
-        T = M.copy()
+    def tilted_jumps(x):
+        T = None
         for k, w in weights.items():
-            T = T + (math.expm1(x * w)) * Js[k]
+            term = math.expm1(x * w) * Js[k]
+            T = term if T is None else T + term
         return sp.csr_array(T)
 
     if route == "dense":
+        M = matrix()
         for i, x in enumerate(s):
-            vals, vecs = sla.eig(tilted(x).toarray())
+            vals, vecs = sla.eig((M + tilted_jumps(x)).toarray())
             j = int(np.argmax(vals.real))
             theta[i] = vals[j].real
             certified[i] = _perron_ok(sector, vecs[:, j], d)
     else:
         rng = np.random.default_rng(seed)
-        c = cumulants(model, ness, weights, order=2, symmetry=symmetry)
-        C1, C2 = c.cumulants
-        scale = max(float(np.abs(M.diagonal()).max()), 1e-300)
+        if ness is None:
+            from ..solvers.steady import steady_state
+
+            ness = steady_state(model, symmetry=symmetry)
+        rho0 = _state(model, ness, sector)
+        # a first-order-and-a-half guess of theta near 0 (C2 to a loose tolerance on the Krylov route)
+        guess_method = (
+            Krylov(rtol=1e-8, restart=how.restart, maxiter=how.maxiter) if route == "krylov" else None
+        )
+        C1, C2 = cumulants(model, ness, weights, order=2, symmetry=symmetry, method=guess_method).cumulants
+        if route == "krylov":
+            op = sector.operator(model)
+            prec0 = sector.sylvester_preconditioner(model, shift=0.0)
+            scale = _diag_scale(model, sector)
+            stats = {"solves": 0, "iterations": 0}
+            info["preconditioner_route"] = prec0.route
+        else:
+            M = matrix()
+            scale = max(float(np.abs(M.diagonal()).max()), 1e-300)
         # walk outwards from the grid point nearest 0, extrapolating theta from the last points
         i0 = int(np.argmin(np.abs(s)))
+        start_vec = [None]
         for direction in (1, -1):
             idx = range(i0, s.size) if direction == 1 else range(i0 - 1, -1, -1)
-            v0, hist = None, []
+            vecs, hist = [], []
             if direction == -1 and i0 < s.size:
                 hist = [(s[i0], theta[i0])]
+                vecs = [start_vec[0]]
             for i in idx:
                 x = s[i]
                 if len(hist) >= 2:
@@ -549,25 +725,51 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", seed: int = 0):
                     guess = C1 * x + 0.5 * C2 * x * x
                 err = abs(guess - (hist[-1][1] if hist else 0.0))
                 margin = 0.25 * err + 1e-4 * scale
-                lam, vec, _ = _rightmost_sparse(tilted(x), guess, v0, margin, sector, d, rng)
+                if route == "krylov":
+                    v0 = vecs[-1] if vecs else rho0
+                    if len(vecs) >= 2 and len(hist) >= 2:
+                        (x1, _), (x2, _) = hist[-2], hist[-1]
+                        v0 = vecs[-1] + (vecs[-1] - vecs[-2]) * ((x - x2) / (x2 - x1))
+                    Jt = tilted_jumps(x)
+
+                    def apply(v, Jt=Jt):
+                        return np.asarray(op @ v).ravel() + Jt @ v
+
+                    lam, vec, ok, res = _rightmost_krylov(
+                        apply, prec0, guess, v0, margin, sector, d, scale, rho0, how, stats
+                    )
+                    vec = vec / (sector.trace_vector() @ vec)
+                    certified[i], residual[i] = ok, res
+                else:
+                    v0 = vecs[-1] if vecs else None
+                    lam, vec, _ = _rightmost_sparse(M + tilted_jumps(x), guess, v0, margin, sector, d, rng)
+                    certified[i] = True
                 theta[i] = lam.real
-                certified[i] = True
-                v0 = vec
+                vecs.append(vec)
                 hist.append((x, theta[i]))
+                if i == i0:
+                    start_vec[0] = vec
+        if route == "krylov":
+            info.update(stats, residual=residual)
     current = np.gradient(theta, s) if s.size > 1 else np.array([np.nan])
     rate = s * current - theta
-    info = {
-        "route": route,
-        "certified": certified,
-        "sector": {"kind": sector.kind, "label": sector.label, "size": sector.size},
-        "weights": dict(weights),
-        "time": time.perf_counter() - t0,
-    }
+    info.update(
+        route=route,
+        certified=certified,
+        sector={"kind": sector.kind, "label": sector.label, "size": sector.size},
+        weights=dict(weights),
+        time=time.perf_counter() - t0,
+    )
     if not certified.all():
+        why = (
+            f"the Krylov iteration stopped above its residual tolerance {SCGF_TOL:g} (residuals "
+            f"{residual[~certified][:4]})"
+            if route == "krylov"
+            else "the eigenvector of the rightmost eigenvalue is not positive semidefinite (a reducible "
+            "or degenerate tilted generator?)"
+        )
         warnings.warn(
-            f"scgf: the eigenvector of the rightmost eigenvalue is not positive semidefinite at "
-            f"s = {s[~certified][:4]} (a reducible or degenerate tilted generator?); theta there is "
-            "not certified",
+            f"scgf: theta is not certified at s = {s[~certified][:4]}: {why}",
             RuntimeWarning,
             stacklevel=2,
         )
@@ -709,8 +911,10 @@ def noise_spectrum(
         The steady state (computed if not given).
     symmetry, method, **options
         Sector and route of the solves (:mod:`qness.solvers.resolvent`): one
-        Drazin solve for ``w = 0``, one resolvent (a new LU, or GMRES with
-        the shifted Sylvester preconditioner) per non-zero ``w``.
+        Drazin solve for ``w = 0``, one resolvent solve per non-zero ``w``,
+        all from one solver (``Auto``: a small sector reduced once to complex
+        Schur form when that is estimated cheaper, else an LU per frequency
+        or GMRES with the shifted Sylvester preconditioner).
 
     Returns
     -------
@@ -753,19 +957,21 @@ def noise_spectrum(
     y = J1 @ rho
     y = y - (t @ y) * rho
     out = np.empty(flat.size)
-    cache = {}
-    prev = None
+    _, method = _prepare(model, method, options)
+    left = J1.T @ t  # t @ (J1 @ x) = left @ x
+    uniq = np.unique(flat)
+    vals = {}
+    if uniq[0] == 0.0:
+        x = drazin(model, symmetry=symmetry, method=Dense() if isinstance(method, Schur) else method)
+        x = x.solve_sector(y)
+        vals[0.0] = float((left @ x).real)
+    nonzero = uniq[uniq != 0.0]
+    if nonzero.size:
+        # one solver for all frequencies: the Schur form of a small sector, or the Sylvester
+        # preconditioner's block decompositions, made once
+        solver = resolvent(model, 1j * nonzero[0], sector=sector, method=method, shifts=nonzero.size)
+        for om, v in zip(nonzero, solver.solve_sector_shifts(y, 1j * nonzero, left=left)):
+            vals[float(om)] = float(v.real)
     for i, om in enumerate(flat):
-        if om in cache:
-            out[i] = cache[om]
-            continue
-        solver: LinearSolver
-        if om == 0.0:
-            solver = drazin(model, symmetry=symmetry, method=method, **options)
-        else:
-            # reuse: the Sylvester preconditioner's block decompositions carry over between frequencies
-            solver = resolvent(model, 1j * om, sector=sector, method=method, reuse=prev, **options)
-            prev = solver
-        x = solver.solve_sector(y)
-        cache[om] = out[i] = K - 2.0 * float((t @ (J1 @ x)).real)
+        out[i] = K - 2.0 * vals[float(om)]
     return out.reshape(w.shape)

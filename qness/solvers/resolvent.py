@@ -35,19 +35,26 @@ ordering), ``Krylov`` (matrix-free GMRES, right-preconditioned by the exact
 inverse of the shifted no-jump part ``(L0 - z)^{-1}``, a Sylvester solve per
 block pair), or ``Auto`` (dense up to ``dense_max`` unknowns, then a sparse
 LU where its estimated cost is at most about 50 GMRES steps and its envelope
-fits in half the memory, else Krylov).
+fits in half the memory, else Krylov). For many shifts (frequencies) of one
+small sector, ``Schur`` reduces the dense sector matrix once to complex Schur
+form, after which each shift costs ``O(n^2)``
+(:meth:`LinearSolver.solve_sector_shifts` solves a whole grid at once);
+``resolvent(..., shifts=m)`` lets ``Auto`` take it where it is estimated cheaper.
 """
 
 from __future__ import annotations
 
 import copy
+import threading
 import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from scipy.linalg.blas import ztrsv as _ztrsv
 
 from .._threads import limit_blas
 from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
@@ -55,9 +62,46 @@ from ..symmetry import Sector, _SylvesterInverse, detect_symmetry, full_sector, 
 from .errors import ConvergenceError, NonUniqueSteadyStateError
 from .methods import Auto, Dense, Direct, Krylov, resolve_method
 
-__all__ = ["LinearSolver", "drazin", "resolvent"]
+__all__ = ["LinearSolver", "Schur", "drazin", "resolvent"]
 
-_REGISTRY = {"auto": Auto, "dense": Dense, "direct": Direct, "krylov": Krylov}
+
+@dataclass(frozen=True)
+class Schur:
+    """Route of :func:`resolvent` for many shifts: the complex Schur form of the dense sector matrix.
+
+    ``M = U T U^+`` (``T`` upper triangular, ``U`` unitary; backward stable for any
+    non-normal Liouvillian) is computed once, about ``25 n^3`` operations; each shift ``z``
+    then costs one triangular solve ``(T - z) u = U^+ y`` and two products with ``U``,
+    ``O(n^2)``, and :meth:`LinearSolver.solve_sector_shifts` solves a whole frequency grid
+    at once. ``Auto`` takes it for sectors up to ``max_size`` unknowns when ``resolvent``
+    is told to expect many shifts (``shifts=``) and one reduction is estimated cheaper than
+    a factorisation per shift.
+
+    Attributes
+    ----------
+    max_size : int
+        Largest sector accepted (a dense ``n x n`` complex matrix and its Schur vectors:
+        128 MB at 2000).
+    """
+
+    max_size: int = 2000
+
+    def __post_init__(self):
+        if isinstance(self.max_size, bool) or not isinstance(self.max_size, int) or self.max_size < 1:
+            raise ValueError(f"max_size must be a positive int, got {self.max_size!r}")
+
+
+_REGISTRY = {"auto": Auto, "dense": Dense, "direct": Direct, "krylov": Krylov, "schur": Schur}
+
+#: Estimated seconds (one thread) per ``n^3`` of a complex Schur decomposition, per ``n^3`` of a
+#: dense LU, per ``n^2`` and shift of the shifted triangular solve with the products by ``U`` and
+#: the residual check, and of the fixed set-up of one solver per shift (measured on this
+#: project's 2-core machine under a load of 5, ``n = 300-900``: Schur 3.3-6e-9 n^3, LU
+#: 1.1e-10 n^3, ``ztrsv`` 2-4e-10 n^2).
+_T_SCHUR = 5e-9
+_T_DENSE_LU = 1.2e-10
+_T_SHIFT_SOLVE = 1.5e-9
+_T_SOLVER = 1e-3
 
 #: Relative size of ``Tr(y)`` (against ``sum |y_ii|`` and ``||y||_2``) accepted as trace zero
 #: by :func:`drazin` solves.
@@ -113,6 +157,68 @@ def _check_z(z) -> complex:
     return z
 
 
+class _Shifted:
+    """``M - z``, applied without forming it (residuals and refinement of the Schur route)."""
+
+    def __init__(self, M, z):
+        self.M, self.z = M, z
+
+    def __matmul__(self, x):
+        return self.M @ x - self.z * x
+
+
+def _solve_cost(model, sector: Sector, method, matrix) -> float:
+    """Estimated seconds of one solve at a new shift by ``method`` (Dense, Direct or Krylov)."""
+    n = float(sector.size)
+    if isinstance(method, Dense):
+        return _T_DENSE_LU * n**3
+    from .steady import _DIRECT_STEPS, cost_estimates, envelope_estimate
+
+    est = cost_estimates(model, sector, envelope_estimate(matrix())[0])
+    if isinstance(method, Direct):
+        return est["direct_s"]
+    return _DIRECT_STEPS * est["krylov_step_s"]
+
+
+def _reshift(base: _SylvesterInverse, z: complex) -> _SylvesterInverse:
+    """The no-jump inverse ``(L0 - z)^{-1}`` of ``base``'s sector at another shift ``z``.
+
+    Keeps the eigen/Schur decompositions of ``H_eff``'s blocks (the expensive part of the
+    set-up) and recomputes only the denominators.
+    """
+    out = copy.copy(base)
+    out.shift = z
+    out.den = [base._denominators(p, z) for p in range(len(base.sector.pairs))]
+    return out
+
+
+def _auto_choice(model, sector: Sector, method: Auto, matrix):
+    """``(route, reason)`` that ``Auto`` takes for solves with the Liouvillian of ``sector``.
+
+    Dense up to ``dense_max`` unknowns; above ``direct_max`` Krylov; in between a sparse LU
+    where its estimated cost is at most ``_DIRECT_STEPS`` GMRES steps (or its top separator is
+    small) and its envelope fits in half the memory, else Krylov. ``matrix()`` returns the
+    assembled sector matrix (only called when needed). Shared by :class:`LinearSolver` and
+    :func:`qness.analysis.counting.scgf`.
+    """
+    from .steady import _DIRECT_STEPS, available_memory, cost_estimates, envelope_estimate
+
+    n = sector.size
+    if n <= method.dense_max:
+        return Dense(), f"dense: {n} unknowns <= dense_max={method.dense_max}"
+    krylov = Krylov(rtol=method.rtol, maxiter=max(method.krylov_maxiter, 2000))
+    if n > method.direct_max:
+        return krylov, f"krylov: {n} unknowns > direct_max={method.direct_max}"
+    flops, mem = envelope_estimate(matrix())
+    if mem > 0.5 * available_memory():
+        return krylov, f"krylov: LU envelope estimate {mem / 2**20:.0f} MiB above half the memory"
+    est = cost_estimates(model, sector, flops)
+    steps = est["direct_s"] / est["krylov_step_s"]
+    if steps <= _DIRECT_STEPS or est["separator"] ** 3 <= method.direct_flops:
+        return Direct(), f"direct: estimated LU {est['direct_s']:.2g} s = {steps:.0f} GMRES steps"
+    return krylov, f"krylov: estimated LU {est['direct_s']:.2g} s = {steps:.0f} GMRES steps"
+
+
 class LinearSolver:
     """Repeated solves with the (shifted) Liouvillian of one sector (from :func:`drazin`, :func:`resolvent`).
 
@@ -135,8 +241,12 @@ class LinearSolver:
         (relative residual of the last solve, ``||b - A x|| / ||b||``).
     """
 
-    def __init__(self, model, sector: Sector, z: complex, drazin_: bool, method, reuse=None):
+    def __init__(self, model, sector: Sector, z: complex, drazin_: bool, method, reuse=None, shifts: int = 1):
         self._reuse = reuse
+        self._shifts = shifts
+        if isinstance(reuse, LinearSolver) and reuse.sector is sector:
+            # the assembled sector matrix of L does not depend on the shift
+            self._M = getattr(reuse, "_M", None)
         self.model = model
         self.sector = sector
         self.z = z
@@ -155,8 +265,10 @@ class LinearSolver:
             w = 2.0 * float(np.max(np.abs(model.H_eff().diagonal()), initial=0.0))
             self._c = w if np.isfinite(w) and w > 0 else 1.0
         block = max((len(b) for b in sector.blocks), default=0)
-        with limit_blas(self.n if isinstance(method, Dense) else block):
-            if isinstance(method, Krylov):
+        with limit_blas(self.n if isinstance(method, (Dense, Schur)) else block):
+            if isinstance(method, Schur):
+                self._setup_schur(method)
+            elif isinstance(method, Krylov):
                 self._setup_krylov(method)
             else:
                 self._setup_lu(method)
@@ -165,31 +277,33 @@ class LinearSolver:
     # ------------------------------------------------------------ setup
     def _choose(self, method):
         if not isinstance(method, Auto):
+            if isinstance(method, Schur) and self.drazin:
+                raise ValueError("method=Schur is for shifted solves (resolvent), not the Drazin inverse")
             return method
-        from .steady import _DIRECT_STEPS, available_memory, cost_estimates, envelope_estimate
-
+        base = self._reuse
+        if (
+            not self.drazin
+            and isinstance(base, LinearSolver)
+            and base.sector is self.sector
+            and isinstance(base.method, Schur)
+        ):
+            self.info["auto"] = "schur: the Schur form of the solver passed as reuse="
+            return base.method
+        method_, reason = _auto_choice(self.model, self.sector, method, self._matrix)
         n = self.n
-        if n <= method.dense_max:
-            self.info["auto"] = f"dense: {n} unknowns <= dense_max={method.dense_max}"
-            return Dense()
-        krylov = Krylov(rtol=method.rtol, maxiter=max(method.krylov_maxiter, 2000))
-        if n > method.direct_max:
-            self.info["auto"] = f"krylov: {n} unknowns > direct_max={method.direct_max}"
-            return krylov
-        M = self._matrix()
-        flops, mem = envelope_estimate(M)
-        if mem > 0.5 * available_memory():
-            self.info["auto"] = f"krylov: LU envelope estimate {mem / 2**20:.0f} MiB above half the memory"
+        if not self.drazin and self._shifts > 1 and n <= Schur.max_size:
+            per_shift = _solve_cost(self.model, self.sector, method_, self._matrix)
+            schur = _T_SCHUR * float(n) ** 3 + self._shifts * _T_SHIFT_SOLVE * float(n) ** 2
+            if schur <= self._shifts * (per_shift + _T_SOLVER):
+                method_ = Schur()
+                reason = (
+                    f"schur: one reduction est. {schur:.2g} s <= {self._shifts} shifts x "
+                    f"{per_shift + _T_SOLVER:.2g} s ({reason})"
+                )
+        self.info["auto"] = reason
+        if isinstance(method_, Krylov):
             self._M = None
-            return krylov
-        est = cost_estimates(self.model, self.sector, flops)
-        steps = est["direct_s"] / est["krylov_step_s"]
-        if steps <= _DIRECT_STEPS or est["separator"] ** 3 <= method.direct_flops:
-            self.info["auto"] = f"direct: estimated LU {est['direct_s']:.2g} s = {steps:.0f} GMRES steps"
-            return Direct()
-        self.info["auto"] = f"krylov: estimated LU {est['direct_s']:.2g} s = {steps:.0f} GMRES steps"
-        self._M = None
-        return krylov
+        return method_
 
     def _matrix(self) -> sp.csr_array:
         if getattr(self, "_M", None) is None:
@@ -218,6 +332,15 @@ class LinearSolver:
     def _setup_lu(self, method):
         from .steady import _have_umfpack, _umfpack_factor
 
+        if (
+            not self.drazin
+            and isinstance(method, Direct)
+            and method.backend in ("auto", "umfpack")
+            and method.ordering == "MMD_AT_PLUS_A"
+            and _have_umfpack()
+            and self._setup_umfpack_shifted(method)
+        ):
+            return
         A = self._system_matrix()
         self._A = A
         self._norm1 = float(spla.norm(A, 1)) if A.nnz else 0.0
@@ -260,6 +383,129 @@ class LinearSolver:
             raise
         self._refine = method.refine
 
+    def _setup_umfpack_shifted(self, method: Direct) -> bool:
+        """UMFPACK LU of ``M - z`` whose symbolic analysis is shared between shifts.
+
+        The pattern of ``M - z`` (the sector matrix with its whole diagonal) does not depend
+        on ``z``, so a solver passed as ``reuse=`` hands over its ordering and symbolic
+        factorisation; only the numeric LU is made per shift. Returns ``False`` (the
+        caller factorises as usual) when a diagonal entry of ``M - z`` is exactly zero.
+        """
+        from cvxopt import matrix, spmatrix, umfpack
+
+        n = self.n
+        base = self._reuse
+        shared = None
+        if isinstance(base, LinearSolver) and base.sector is self.sector:
+            shared = getattr(base, "_umf", None)
+        if shared is None:
+            M = self._matrix()
+            C = sp.coo_array(M)
+            idx = np.arange(n, dtype=np.int64)
+            P = sp.csc_array(
+                (
+                    np.concatenate([C.data.astype(np.complex128), np.zeros(n, dtype=np.complex128)]),
+                    (np.concatenate([C.row, idx]), np.concatenate([C.col, idx])),
+                ),
+                shape=(n, n),
+            )
+            P.sum_duplicates()
+            Pc = P.tocoo()
+            rows, cols = Pc.row.astype(np.int64), Pc.col.astype(np.int64)
+            shared = {
+                "rows": matrix(rows),
+                "cols": matrix(cols),
+                "data": Pc.data.copy(),
+                "diag": np.flatnonzero(rows == cols),
+                "symbolic": None,
+                "norm1": float(spla.norm(M, 1)) if M.nnz else 0.0,
+            }
+        vals = shared["data"].copy()
+        vals[shared["diag"]] -= self.z
+        if np.any(vals[shared["diag"]] == 0):
+            return False
+        Mz = spmatrix(matrix(vals), shared["rows"], shared["cols"], (n, n), tc="z")
+        try:
+            if shared["symbolic"] is None:
+                shared["symbolic"] = umfpack.symbolic(Mz)
+            else:
+                self.info["symbolic_reused"] = True
+            numeric = umfpack.numeric(Mz, shared["symbolic"])
+        except ArithmeticError as exc:
+            if "singular" in str(exc).lower():
+                self._singular()
+            raise
+
+        def solve(b):
+            B = matrix(np.asarray(b, dtype=np.complex128).reshape(-1, 1), tc="z")
+            umfpack.solve(Mz, numeric, B)
+            return np.array(B).ravel()
+
+        self._umf = shared
+        self._solve = solve
+        self._A = _Shifted(self._matrix(), self.z)
+        self._norm1 = shared["norm1"] + abs(self.z)  # an upper bound of ||M - z||_1
+        self._refine = method.refine
+        self.info["backend"] = "umfpack"
+        return True
+
+    def _setup_schur(self, method: Schur):
+        base = self._reuse
+        if isinstance(base, LinearSolver) and base.sector is self.sector and hasattr(base, "_schur"):
+            self._schur = base._schur  # shared, read-only except inside one solve
+        else:
+            if self.n > method.max_size:
+                raise ValueError(
+                    f"Schur: the sector has {self.n} unknowns, above max_size={method.max_size}; "
+                    "use Direct or Krylov"
+                )
+            M = self._matrix()
+            T, U = sla.schur(M.toarray(), output="complex", check_finite=False)
+            norm1 = float(spla.norm(M, 1)) if M.nnz else 0.0
+            self._schur = {
+                "T": np.asfortranarray(T),
+                "diag": np.diag(T).copy(),
+                "U": U,
+                "Uh": np.ascontiguousarray(U.conj().T),
+                "norm1": norm1,
+                "lock": threading.Lock(),
+            }
+        sch = self._schur
+        self._A = _Shifted(self._matrix(), self.z)
+        self._norm1 = sch["norm1"] + abs(self.z)
+        self._check_shift(self.z)
+        self._solve = lambda b: self._schur_solve(b, [self.z])[:, 0]
+        self.info["backend"] = "lapack-schur"
+
+    def _check_shift(self, z):
+        """``ValueError`` if a shift in ``z`` (scalar or array) is an eigenvalue to working precision."""
+        sch = self._schur
+        zs = np.atleast_1d(z)
+        gap = np.full(zs.size, np.inf)
+        for k in range(0, zs.size, 256):  # chunks bound the n x 256 work array
+            part = np.abs(sch["diag"][:, None] - zs[None, k : k + 256])
+            gap[k : k + 256] = part.min(axis=0, initial=np.inf)
+        bad = gap <= 1e-14 * max(sch["norm1"], 1e-300)
+        if np.any(bad):
+            z0 = zs[np.flatnonzero(bad)[0]]
+            raise ValueError(f"L - z is singular in sector {self.sector.label}: z = {z0} is an eigenvalue")
+
+    def _schur_solve(self, B, zs) -> np.ndarray:
+        """``x_k = U (T - z_k)^{-1} U^+ b_k`` for the columns ``b_k`` of ``B`` (one column: all ``z_k``)."""
+        sch = self._schur
+        T, d0 = sch["T"], sch["diag"]
+        G = sch["Uh"] @ (B.reshape(self.n, -1))
+        Z = np.empty((self.n, len(zs)), dtype=np.complex128, order="F")
+        idx = np.arange(self.n)
+        with sch["lock"]:
+            try:
+                for k, z in enumerate(zs):
+                    T[idx, idx] = d0 - z
+                    Z[:, k] = _ztrsv(T, G[:, k if G.shape[1] > 1 else 0])
+            finally:
+                T[idx, idx] = d0
+        return sch["U"] @ Z
+
     def _singular(self):
         if self.drazin:
             raise NonUniqueSteadyStateError(
@@ -290,10 +536,7 @@ class LinearSolver:
         if method.preconditioner == "sylvester":
             base = getattr(self._reuse, "_prec", None)
             if isinstance(base, _SylvesterInverse) and base.sector is sec:
-                # same sector: keep the eigen/Schur decompositions of H_eff's blocks, new denominators
-                self._prec = copy.copy(base)
-                self._prec.shift = z
-                self._prec.den = [base._denominators(p, z) for p in range(len(sec.pairs))]
+                self._prec = _reshift(base, z)
                 self.info["preconditioner_reused"] = True
             else:
                 self._prec = sec.sylvester_preconditioner(model, shift=z)
@@ -391,6 +634,101 @@ class LinearSolver:
             )
         return x
 
+    def solve_sector_shifts(self, y, zs, *, left=None) -> np.ndarray:
+        """Solve ``(L - z) x = y`` for one right-hand side at many shifts (sector basis).
+
+        On the :class:`Schur` route every shift reuses the one Schur form (a triangular
+        solve each, all shifts at once); on the others each shift gets a solver of its
+        own through ``resolvent(..., reuse=self)`` (the sector matrix and the Sylvester
+        preconditioner's block decompositions are shared).
+
+        Parameters
+        ----------
+        y : numpy.ndarray, shape (n,)
+            Right-hand side as a sector vector.
+        zs : array_like of complex, shape (m,)
+            The shifts; none may be an eigenvalue of ``L`` in the sector.
+        left : numpy.ndarray, shape (n,) or (p, n), optional
+            If given, return only ``left @ x`` for each shift.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(m, n)``: row ``k`` is ``x`` at ``zs[k]``; with ``left``, shape
+            ``(m,)`` (or ``(m, p)``): ``left @ x`` at each shift.
+
+        Raises
+        ------
+        ValueError
+            Wrong shapes, non-finite entries, a Drazin solver (it has no shift), or a
+            shift that is an eigenvalue.
+        ConvergenceError
+            Krylov: a solve missed its ``rtol``.
+
+        Notes
+        -----
+        The Schur route checks every solution: the residual ``||y - (L - z) x||`` is
+        computed with the sparse sector matrix, and a column with
+        ``||r||_1 > 64 eps ||L - z||_1 ||x||_1`` gets one step of iterative refinement;
+        ``info["residual"]`` is then the largest relative residual over the shifts.
+        """
+        if self.drazin:
+            raise ValueError("solve_sector_shifts is for shifted (resolvent) solvers, not drazin()")
+        y = np.asarray(y)
+        if y.shape != (self.n,):
+            raise ValueError(f"y must be a sector vector of shape ({self.n},), got {y.shape}")
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y has non-finite entries")
+        zs = np.atleast_1d(np.asarray(zs, dtype=np.complex128))
+        if zs.ndim != 1 or not np.all(np.isfinite(zs)):
+            raise ValueError("zs must be a one-dimensional array of finite complex shifts")
+        if left is not None:
+            left = np.asarray(left)
+            if left.ndim not in (1, 2) or left.shape[-1] != self.n:
+                raise ValueError(f"left must have shape ({self.n},) or (p, {self.n}), got {left.shape}")
+        y = y.astype(np.complex128)
+        if not isinstance(self.method, Schur):
+            rows = []
+            for z in zs:
+                solver = (
+                    self
+                    if z == self.z
+                    else LinearSolver(self.model, self.sector, complex(z), False, self.method, reuse=self)
+                )
+                x = solver.solve_sector(y)
+                if solver is not self:
+                    self.info["solves"] += 1
+                    self.info["iterations"].extend(solver.info["iterations"])
+                    self.info["residual"] = max(self.info.get("residual", 0.0), solver.info["residual"])
+                rows.append(left @ x if left is not None else x)
+            return np.array(rows)
+        self._check_shift(zs)
+        self.info["solves"] += zs.size
+        if not np.any(y):
+            self.info["residual"] = 0.0
+            shape = (zs.size, self.n) if left is None else (zs.size, *left.shape[:-1])
+            return np.zeros(shape, dtype=np.complex128)
+        M = self._matrix()
+        eps = np.finfo(float).eps
+        out, worst = [], 0.0
+        with limit_blas(self.n):
+            for k0 in range(0, zs.size, 128):  # chunks of shifts bound the n x 128 work arrays
+                zc = zs[k0 : k0 + 128]
+                norm1 = self._schur["norm1"] + np.abs(zc)
+                X = self._schur_solve(y, zc)
+                R = y[:, None] - (M @ X - X * zc[None, :])
+                bad = np.linalg.norm(R, 1, axis=0) > 64 * eps * norm1 * np.linalg.norm(X, 1, axis=0)
+                if np.any(bad):
+                    k = np.flatnonzero(bad)
+                    X[:, k] += self._schur_solve(R[:, k], zc[k])
+                    R[:, k] = y[:, None] - (M @ X[:, k] - X[:, k] * zc[None, k])
+                worst = max(worst, float(np.max(np.linalg.norm(R, axis=0))))
+                if not np.all(np.isfinite(X)):  # pragma: no cover - the shifts were checked above
+                    raise ValueError("Schur solve: non-finite solution")
+                out.append((left @ X).T if left is not None else X.T)
+        self.info["residual"] = worst / float(np.linalg.norm(y))
+        return np.concatenate(out, axis=0)
+
     def solve(self, y, *, project: bool = False, rho_ss=None) -> np.ndarray:
         """Solve in the full space.
 
@@ -485,7 +823,8 @@ def drazin(model, *, symmetry="auto", method=None, **options) -> LinearSolver:
         As :func:`qness.steady_state`: ``"auto"`` solves in the
         steady-state sector of the declared or detected symmetry.
     method : Auto, Dense, Direct, Krylov, str or None
-        The route (``None``: ``Auto()``); see the module docstring.
+        The route (``None``: ``Auto()``); see the module docstring (``Schur``
+        is for shifted solves only: ``ValueError`` here).
     **options
         Settings of the method (e.g. ``rtol=1e-12`` for Krylov).
 
@@ -519,7 +858,7 @@ def drazin(model, *, symmetry="auto", method=None, **options) -> LinearSolver:
 
 
 def resolvent(
-    model, z, *, sector="steady", symmetry="auto", method=None, reuse=None, **options
+    model, z, *, sector="steady", symmetry="auto", method=None, reuse=None, shifts: int = 1, **options
 ) -> LinearSolver:
     """Solver of the shifted equation ``(L - z) x = y`` in one symmetry sector.
 
@@ -542,14 +881,23 @@ def resolvent(
         declared one, else one found by
         :func:`qness.symmetry.detect_symmetry`; ``None``: the whole space,
         ``sector`` must then be ``"steady"`` or 0).
-    method : Auto, Dense, Direct, Krylov, str or None
+    method : Auto, Dense, Direct, Krylov, Schur, str or None
         The route (``None``: ``Auto()``). Krylov is right-preconditioned by
-        the exact inverse of the shifted no-jump part ``(L0 - z)^{-1}``.
+        the exact inverse of the shifted no-jump part ``(L0 - z)^{-1}``;
+        :class:`Schur` reduces the sector once for many shifts.
     reuse : LinearSolver, optional
         A solver of the same model and sector (e.g. at another frequency):
-        its Sylvester preconditioner's block decompositions of ``H_eff`` are
-        reused with the new shift (Krylov route; ignored otherwise). The
-        sector is then taken from it.
+        its assembled sector matrix, its Sylvester preconditioner's block
+        decompositions of ``H_eff`` (Krylov route) and its Schur form
+        (:class:`Schur` route, which ``Auto`` then keeps) are reused with the
+        new shift. The sector is then taken from it.
+    shifts : int
+        How many shifts the solver is expected to serve (through
+        :meth:`LinearSolver.solve_sector_shifts` or ``reuse=``). With ``Auto``
+        and more than one, sectors up to ``Schur.max_size`` unknowns are
+        reduced once to complex Schur form when that is estimated cheaper
+        than a factorisation (or Krylov solve) per shift
+        (``info["auto"]`` gives the estimate).
     **options
         Settings of the method.
 
@@ -578,6 +926,8 @@ def resolvent(
     (-0.4-0.8j)
     """
     z = _check_z(z)
+    if isinstance(shifts, bool) or not isinstance(shifts, (int, np.integer)) or shifts < 1:
+        raise ValueError(f"shifts must be a positive int, got {shifts!r}")
     model, method = _prepare(model, method, options)
     if reuse is not None:
         if not isinstance(reuse, LinearSolver):
@@ -594,4 +944,4 @@ def resolvent(
             "z = 0 in a sector holding the steady state: L is singular there; use drazin(model) for the "
             "trace-zero solution"
         )
-    return LinearSolver(model, sec, z, False, method, reuse=reuse)
+    return LinearSolver(model, sec, z, False, method, reuse=reuse, shifts=int(shifts))
