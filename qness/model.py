@@ -1676,7 +1676,20 @@ def check_symmetry(model: LindbladModel, sym, atol: float = 1e-10) -> None:
     ValueError
         Naming the first condition that fails (``H``, or which jump), or
         if ``sym`` is not a U1Symmetry or Z2Symmetry.
+    TypeError
+        If ``model`` is not a :class:`LindbladModel` (a bare Liouvillian,
+        :class:`SuperoperatorModel`, has no ``H`` or jumps to check).
     """
+    if not isinstance(model, LindbladModel):
+        raise TypeError(
+            f"model must be a qness.LindbladModel (check_symmetry tests H and the jump operators), got "
+            f"{type(model).__name__}"
+            + (
+                "; a bare Liouvillian has neither: build the model with qness.from_qutip(H, c_ops)"
+                if isinstance(model, SuperoperatorModel)
+                else ""
+            )
+        )
     if isinstance(sym, U1Symmetry):
         local, mode = sym.local_charges, "sum"
         what_h = f"H does not conserve the declared charge {sym.name!r}"

@@ -181,13 +181,14 @@ class _Expect:
     def __call__(self, model, ness):
         from .operators import chain_operator
 
-        n = len(model.dims)
+        dims = ness.dims  # the state's (the factory may return a tuple or a Liouvillian)
+        n = len(dims)
         if self.site is not None and not 0 <= self.site < n:
             raise ValueError(f"site {self.site} out of range for a model of {n} sites")
         sites = range(n) if self.site is None else [self.site]
         total = 0.0
         for i in sites:
-            A = chain_operator({i: self.op}, model.dims)
+            A = chain_operator({i: self.op}, dims)
             # tr(A rho) without forming A rho
             total += complex(np.sum(A.multiply(np.asarray(ness.rho).T)))
         return total
@@ -200,7 +201,15 @@ class _Current:
 
     def __call__(self, model, ness):
         from .analysis import heat_currents, particle_currents
+        from .model import LindbladModel, as_model
 
+        model = as_model(model)
+        if not isinstance(model, LindbladModel):
+            raise TypeError(
+                f"quantity {self.kind} current of bath {self.bath!r} needs a qness.LindbladModel with "
+                f"baths, got {type(model).__name__}: build it with qness.from_qutip(H, c_ops, baths=..., "
+                "bath_labels=...)"
+            )
         if self.bath not in model.baths:
             raise KeyError(f"no bath {self.bath!r}; the model's baths are {sorted(model.baths)}")
         if self.kind == "heat":
@@ -246,7 +255,7 @@ class _Entanglement:
     def __call__(self, model, ness):
         from .analysis import entanglement as ent
 
-        rho, dims = np.asarray(ness.rho), list(model.dims)
+        rho, dims = np.asarray(ness.rho), list(ness.dims)
         n = len(dims)
         for s in self.a + self.b:
             if s >= n:

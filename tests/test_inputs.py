@@ -389,3 +389,31 @@ def test_thermodynamics_of_a_bare_liouvillian_says_what_is_missing():
     ness = qness.steady_state(L)
     with pytest.raises(TypeError, match="bare Liouvillian has no Hamiltonian"):
         heat_currents(qness.as_model(L), ness)
+
+
+def test_symmetry_check_of_a_bare_liouvillian_says_what_is_missing():
+    bare = qness.as_model(qutip.liouvillian(*detuned_cavity(N=4)))
+    with pytest.raises(TypeError, match="model must be a qness.LindbladModel.*from_qutip"):
+        qness.check_symmetry(bare, qness.U1Symmetry(np.arange(4), (-1,)))
+
+
+def _scan_liouvillian(g):
+    return qutip.liouvillian(g * qutip.sigmax(), [qutip.sigmam()])
+
+
+def _scan_tuple(g):
+    return (g * qutip.sigmax(), [qutip.sigmam()])
+
+
+@pytest.mark.parametrize("factory", [_scan_liouvillian, _scan_tuple])
+def test_scan_quantities_of_a_liouvillian_or_tuple_factory(factory):
+    # a resonantly driven qubit, H = (Omega/2) sigma_x with Omega = 1, gamma = 1:
+    # <sigma_z> = -1 / (1 + 2 Omega^2 / gamma^2) = -1/3 (QuTiP's sigmaz: +1 on the excited basis(2, 0))
+    ds = qness.scan.scan(factory, {"g": [0.5]}, ["expect:sigmaz@0", "current:b"], progress=False)
+    assert float(ds["expect:sigmaz@0"].values[0]) == pytest.approx(-1 / 3, abs=1e-12)
+    err = str(ds["error"].values[0])
+    assert "AttributeError" not in err
+    if factory is _scan_liouvillian:
+        assert "needs a qness.LindbladModel with baths" in err
+    else:
+        assert "no bath 'b'" in err
