@@ -417,3 +417,68 @@ def test_scan_quantities_of_a_liouvillian_or_tuple_factory(factory):
         assert "needs a qness.LindbladModel with baths" in err
     else:
         assert "no bath 'b'" in err
+
+
+# ------------------------------------------------------------------ qness.analysis.g2, both forms
+def test_analysis_g2_takes_the_two_time_and_the_equal_time_form():
+    from qness.analysis import correlations, transitions
+    from qness.analysis import g2 as g2_public
+
+    # resonance fluorescence, H = (Omega/2) sigma_x, L = sqrt(gamma) sigma^-, Omega = gamma = 1:
+    # g2(tau) = 1 - exp(-3 tau/4) (cos mu tau + 3/(4 mu) sin mu tau), mu = sqrt(1 - 1/16)
+    H, c_ops = 0.5 * qutip.sigmax(), [qutip.sigmam()]
+    m = qness.from_qutip(H, c_ops)
+    taus = np.linspace(0.0, 6.0, 13)
+    mu = np.sqrt(1 - 1 / 16)
+    exact = 1 - np.exp(-0.75 * taus) * (np.cos(mu * taus) + 0.75 / mu * np.sin(mu * taus))
+    ness = qness.steady_state(m)
+    for got in (
+        g2_public(m, qutip.sigmam(), taus),
+        g2_public((H, c_ops), qutip.sigmam(), taus),
+        g2_public(qutip.liouvillian(H, c_ops), qutip.sigmam(), taus, ness),
+        g2_public(m, A=qutip.sigmam(), taus=taus, symmetry=None),
+        g2_public(m, qutip.sigmam().full(), taus=taus),
+    ):
+        assert got.shape == taus.shape
+        np.testing.assert_allclose(got, exact, rtol=0, atol=1e-10)
+    assert qness.analysis.correlations.g2 is correlations.g2  # the submodule function is unchanged
+    # equal-time form: the earlier signature, same values as transitions.g2
+    for state, want in (
+        (qutip.thermal_dm(30, 0.5), 2.0),
+        (qutip.fock_dm(5, 1), 0.0),
+        (qutip.coherent_dm(30, 1.5), 1.0),
+    ):
+        assert g2_public(state) == pytest.approx(want, abs=1e-8)
+        assert g2_public(state) == transitions.g2(state)
+    two = qutip.tensor(qutip.fock_dm(2, 0), qutip.thermal_dm(30, 0.5))
+    assert (
+        g2_public(two, 1)
+        == g2_public(two, mode=1)
+        == g2_public(two.full(), 1, (2, 30))
+        == transitions.g2(two, 1)
+    )
+    assert np.isnan(g2_public(qutip.fock_dm(4, 0)))
+
+
+def test_analysis_g2_refuses_ambiguous_or_mixed_arguments():
+    from qness.analysis import g2
+
+    H, c_ops = 0.5 * qutip.sigmax(), [qutip.sigmam()]
+    m = qness.from_qutip(H, c_ops)
+    ness = qness.steady_state(m)
+    with pytest.raises(TypeError, match="pass the arguments of one of them"):
+        g2(m, qutip.sigmam(), taus=[0.0], mode=0)
+    with pytest.raises(TypeError, match=r"give the operator A and the delays taus"):
+        g2(m)
+    with pytest.raises(TypeError, match=r"give the operator A and the delays taus"):
+        g2(m, qutip.sigmam())
+    with pytest.raises(TypeError, match=r"belong to the equal-time .* first argument is a model"):
+        g2((H, c_ops), mode=0)
+    with pytest.raises(TypeError, match=r"needs the dynamics: pass g2\(model, A, taus, ness=state\)"):
+        g2(ness, qutip.sigmam(), [0.0, 1.0])
+    with pytest.raises(TypeError, match=r"needs the dynamics"):
+        g2(ness.rho, qutip.sigmam().full(), [0.0])
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        g2(m, qutip.sigmam(), [0.0], tau=1.0)
+    with pytest.raises(TypeError, match="needs a model"):
+        g2()
