@@ -651,10 +651,14 @@ def from_qutip(
     Parameters
     ----------
     H : qutip.Qobj, numpy.ndarray or scipy sparse
-        Hermitian Hamiltonian (hbar = 1), time-independent.
+        Hermitian Hamiltonian (hbar = 1), time-independent. QuTiP's
+        time-independent containers are accepted: a list of ``Qobj``
+        ``[H0, H1, ...]`` (summed, as QuTiP does) and a constant
+        ``qutip.QobjEvo`` (``isconstant``; evaluated).
     c_ops : sequence
         Jump operators ``L_k`` in the form QuTiP uses (rates already inside,
-        ``L_k = sqrt(rate_k) A_k``), unless ``rates`` is given.
+        ``L_k = sqrt(rate_k) A_k``), unless ``rates`` is given. Each entry
+        may also be a list of ``Qobj`` (summed) or a constant ``QobjEvo``.
     dims : sequence of int, optional
         Local dimensions; taken from ``H.dims`` for a Qobj, else ``(d,)``.
         A ``Qobj`` whose dims are not a tensor product (an
@@ -692,8 +696,9 @@ def from_qutip(
     Raises
     ------
     TypeError
-        For time-dependent input (``QobjEvo`` or QuTiP's list format: use the
-        rotating frame, or :func:`qness.floquet_steady_state` for a periodic drive),
+        For time-dependent input (a non-constant ``QobjEvo``, or QuTiP's list
+        format with an ``[op, coefficient]`` term: use the rotating frame, or
+        :func:`qness.floquet_steady_state` for a periodic drive),
         a superoperator passed as ``H`` or as a jump, or an argument that is
         not an operator.
     ValueError
@@ -710,6 +715,7 @@ def from_qutip(
     """
     from .operators import time_dependence
 
+    H = _static_operator(H, "H")
     qobj_dims = None
     if dims is None and _is_qobj(H) and getattr(H, "type", "oper") == "oper":
         qdims = H.dims[0]
@@ -729,7 +735,7 @@ def from_qutip(
         raise TypeError(f"c_ops is time-dependent ({reason}); {_time_hint()}")
     if _is_qobj(c_ops) or isinstance(c_ops, (str, bytes)) or not hasattr(c_ops, "__iter__"):
         raise TypeError(f"c_ops must be a list of operators, got {type(c_ops).__name__}")
-    c_ops = list(c_ops)
+    c_ops = [_static_operator(c, f"c_ops[{k}]") for k, c in enumerate(c_ops)]
     if isinstance(baths, (list, tuple)) and bath_labels is None:
         baths, bath_labels = None, baths
     if bath_labels is not None:
@@ -771,6 +777,36 @@ def from_qutip(
         site_kinds=tuple(site_kinds or ()),
         qobj_dims=qobj_dims,
     )
+
+
+def _static_operator(obj, name: str):
+    """A time-independent operator given in one of QuTiP's time-dependent containers, as a ``Qobj``.
+
+    A constant ``qutip.QobjEvo`` (``isconstant``) is evaluated (at ``t = 0``);
+    a list whose entries are all ``Qobj`` is summed, as QuTiP does with
+    ``[H0, H1]``. Anything else is returned unchanged (a
+    list with an ``[op, coefficient]`` term stays time-dependent and is
+    refused later by :func:`~qness.operators.as_csr`).
+    """
+    if type(obj).__name__ == "QobjEvo":
+        if getattr(obj, "isconstant", False):
+            return obj(0.0)
+        return obj
+    if isinstance(obj, list) and obj:
+        terms = list(obj)
+        if all(_is_qobj(x) for x in terms):
+            first = terms[0]
+            for k, x in enumerate(terms[1:], start=1):
+                if x.dims != first.dims:
+                    raise ValueError(
+                        f"{name}[{k}] has dims {x.dims}, {name}[0] has {first.dims}: the terms of a QuTiP "
+                        "list (summed as H0 + H1 + ...) must act on the same space"
+                    )
+            total = first
+            for x in terms[1:]:
+                total = total + x
+            return total
+    return obj
 
 
 def _time_hint() -> str:
@@ -1050,11 +1086,26 @@ def as_model(obj) -> LindbladModel | SuperoperatorModel:
     ------
     TypeError
         For anything else (e.g. a single operator ``Qobj``, a time-dependent
-        ``QobjEvo``), with what to pass instead.
+        ``QobjEvo``, a tuple that is not ``(H, c_ops)``), with what to pass
+        instead.
     """
     if isinstance(obj, (LindbladModel, SuperoperatorModel)):
         return obj
-    if isinstance(obj, tuple) and len(obj) == 2:
+    if type(obj).__name__ == "QobjEvo" and getattr(obj, "isconstant", False):
+        obj = obj(0.0)  # a constant QobjEvo: its one value (a Liouvillian, or refused below)
+    if isinstance(obj, tuple) and len(obj) != 2:
+        if len(obj) == 1:
+            hint = "(H,) has no jump operators: pass (H, c_ops) (c_ops may be [] for no dissipation)"
+        elif len(obj) == 0:
+            hint = "pass (H, c_ops)"
+        else:
+            hint = (
+                "extra entries are not read: give rates, baths or dims as keywords of "
+                "qness.from_qutip(H, c_ops, ...) and pass the model it returns"
+            )
+        n = f"{len(obj)} entr{'y' if len(obj) == 1 else 'ies'}"
+        raise TypeError(f"a model tuple must be (H, c_ops), got a tuple of {n}; {hint}")
+    if isinstance(obj, tuple):
         H, c_ops = obj
         if _is_qobj(H) and getattr(H, "type", None) == "super":
             raise TypeError(
@@ -1072,6 +1123,20 @@ def as_model(obj) -> LindbladModel | SuperoperatorModel:
     from .operators import time_dependence
 
     reason = time_dependence(obj)
+    if reason is not None and isinstance(obj, list) and _static_operator(obj, "model") is not obj:
+        raise TypeError(
+            "got a list of operators (QuTiP sums it as one Hamiltonian), not a model: pass (H, c_ops), "
+            "e.g. ([H0, H1], c_ops)"
+        )
+    if (
+        reason is not None
+        and isinstance(obj, list)
+        and len(obj) == 2
+        and _is_qobj(obj[0])
+        and isinstance(obj[1], (list, tuple))
+        and all(_is_qobj(c) for c in obj[1])
+    ):
+        raise TypeError("got a list [H, c_ops]: pass the model as a tuple (H, c_ops)")
     if reason is not None:
         raise TypeError(f"the model is time-dependent ({reason}); {_time_hint()}")
     if sp.issparse(obj) or (isinstance(obj, np.ndarray) and obj.ndim == 2):

@@ -482,3 +482,57 @@ def test_analysis_g2_refuses_ambiguous_or_mixed_arguments():
         g2(m, qutip.sigmam(), [0.0], tau=1.0)
     with pytest.raises(TypeError, match="needs a model"):
         g2()
+
+
+# ------------------------------------------------------------------ QuTiP's time-independent containers
+def test_time_independent_qutip_containers_are_accepted():
+    # QuTiP sums a list of Qobj and evaluates a constant QobjEvo: the same model as the summed H
+    a = qutip.destroy(4)
+    H0, H1 = a.dag() * a, 0.3 * (a + a.dag())
+    ref = qness.steady_state((H0 + H1, [a, 0.2 * a.dag()]))
+    ket = qutip.steadystate(H0 + H1, [a, 0.2 * a.dag()])
+    np.testing.assert_allclose(ref.rho, ket.full(), atol=1e-10)  # QuTiP as the oracle
+    cases = [
+        ([H0, H1], [a, 0.2 * a.dag()]),
+        (qutip.QobjEvo(H0 + H1), [a, 0.2 * a.dag()]),
+        (qutip.QobjEvo([H0, H1]), [a, 0.2 * a.dag()]),
+        (H0 + H1, [qutip.QobjEvo(a), [0.1 * a.dag(), 0.1 * a.dag()]]),
+    ]
+    for model in cases:
+        assert qutip.QobjEvo(model[0]).isconstant
+        ness = qness.steady_state(model)
+        np.testing.assert_allclose(ness.rho, ref.rho, atol=1e-12)
+    m = qness.from_qutip([H0, H1], [a])
+    np.testing.assert_allclose(m.H.toarray(), (H0 + H1).full(), atol=1e-15)
+    assert m.dims == (4,)
+    # a constant QobjEvo Liouvillian is a Liouvillian
+    L = qutip.liouvillian(H0 + H1, [a, 0.2 * a.dag()])
+    np.testing.assert_allclose(qness.steady_state(qutip.QobjEvo(L)).rho, ref.rho, atol=1e-12)
+    # terms on different spaces are refused by name
+    with pytest.raises(ValueError, match=r"H\[1\] has dims"):
+        qness.from_qutip([H0, qutip.sigmax()], [a])
+
+
+def test_real_time_dependence_and_wrong_tuple_shapes_have_their_own_messages():
+    a = qutip.destroy(3)
+    H = a.dag() * a
+    for model in (([H, [a + a.dag(), "cos(t)"]], [a]), (qutip.QobjEvo([H, [a + a.dag(), "cos(t)"]]), [a])):
+        assert not qutip.QobjEvo(model[0]).isconstant
+        with pytest.raises(TypeError, match="H is time-dependent.*floquet_steady_state"):
+            qness.steady_state(model)
+    with pytest.raises(TypeError, match=r"c_ops\[0\] is time-dependent"):
+        qness.steady_state((H, [qutip.QobjEvo([[a, "exp(-t)"]])]))
+    with pytest.raises(TypeError, match=r"tuple of 3 entries; extra entries are not read.*from_qutip"):
+        qness.steady_state((H, [a], 1))
+    with pytest.raises(TypeError, match=r"tuple of 1 entry; \(H,\) has no jump operators"):
+        qness.steady_state((H,))
+    with pytest.raises(TypeError, match=r"tuple of 0 entries"):
+        qness.steady_state(())
+    with pytest.raises(TypeError, match=r"got a list \[H, c_ops\]: pass the model as a tuple"):
+        qness.steady_state([H, [a]])
+    with pytest.raises(TypeError, match="got a list of operators"):
+        qness.steady_state([H, a + a.dag()])
+    for model in ((H, [a], 1), (H,), [H, [a]]):
+        with pytest.raises(TypeError) as err:
+            qness.as_model(model)
+        assert "time-dependent" not in str(err.value)
