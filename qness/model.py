@@ -113,7 +113,10 @@ class Bath:
     name : str
         The label the jumps' ``bath`` fields refer to (e.g. ``"left"``).
     T : float or None
-        Temperature (units of energy, k_B = 1); ``None`` if not thermal.
+        Temperature (units of energy, k_B = 1), ``0 <= T <= inf``; ``None``
+        if not thermal. ``T = math.inf`` declares an infinite-temperature
+        bath (equal up and down rates, to be given in the jumps): it takes
+        heat without producing entropy (``Q / T = 0``).
     mu : float or None
         Chemical potential (units of energy); ``None`` if not given.
     """
@@ -310,8 +313,8 @@ class LindbladModel(LazyFieldsMixin):
         for name, b in baths.items():
             if not isinstance(b, Bath):
                 raise ValueError(f"baths[{name!r}] must be a qness.Bath")
-            if b.T is not None and (not math.isfinite(b.T) or b.T < 0):
-                raise ValueError(f"baths[{name!r}].T must be finite and >= 0, got {b.T!r}")
+            if b.T is not None and (math.isnan(b.T) or b.T < 0):
+                raise ValueError(f"baths[{name!r}].T must be >= 0 (math.inf allowed), got {b.T!r}")
             if b.mu is not None and not math.isfinite(b.mu):
                 raise ValueError(f"baths[{name!r}].mu must be finite, got {b.mu!r}")
         for j in jumps:
@@ -661,6 +664,8 @@ def from_qutip(
         may also be a list of ``Qobj`` (summed) or a constant ``QobjEvo``.
     dims : sequence of int, optional
         Local dimensions; taken from ``H.dims`` for a Qobj, else ``(d,)``.
+        Given with a ``Qobj`` of several tensor factors, they must equal
+        the ``Qobj``'s (they may split a ``Qobj`` on one flat space).
         A ``Qobj`` whose dims are not a tensor product (an
         excitation-number restricted space, :func:`qutip.enr_destroy`) is
         solved as one flat space of its dimension, and results convert
@@ -676,7 +681,8 @@ def from_qutip(
     baths : mapping or sequence of str, optional
         A mapping ``{name: T}``, ``{name: (T, mu)}``, ``{name: {"T": T, "mu": mu}}``
         or ``{name: qness.Bath}`` declaring the reservoirs (temperatures for
-        :mod:`qness.analysis.thermo`; ``T=None`` for a non-thermal bath). For
+        :mod:`qness.analysis.thermo`; ``T=None`` for a non-thermal bath,
+        ``T=math.inf`` for an infinite-temperature one). For
         backward compatibility a sequence of str is taken as
         ``bath_labels``.
     bath_labels : sequence of str or None, optional
@@ -699,10 +705,11 @@ def from_qutip(
         For time-dependent input (a non-constant ``QobjEvo``, or QuTiP's list
         format with an ``[op, coefficient]`` term: use the rotating frame, or
         :func:`qness.floquet_steady_state` for a periodic drive),
-        a superoperator passed as ``H`` or as a jump, or an argument that is
-        not an operator.
+        a superoperator passed as ``H`` or as a jump, an argument that is
+        not an operator, or ``dims`` that is not a sequence (e.g. an int).
     ValueError
-        On mismatched shapes or dims, non-square or non-Hermitian ``H``,
+        On mismatched shapes or dims (also ``dims`` that contradict a
+        ``Qobj``'s tensor factors), non-square or non-Hermitian ``H``,
         non-finite entries (NaN or inf, also inside a ``Qobj``), negative
         rates or a rate matrix that is not Hermitian positive semi-definite.
 
@@ -716,6 +723,22 @@ def from_qutip(
     from .operators import time_dependence
 
     H = _static_operator(H, "H")
+    if dims is not None:
+        if isinstance(dims, (str, bytes)) or not hasattr(dims, "__iter__"):
+            hint = f"; for one site pass dims=({dims!r},)" if isinstance(dims, (int, np.integer)) else ""
+            raise TypeError(
+                f"dims must be a sequence of local dimensions (site 0 first), got {type(dims).__name__} "
+                f"{dims!r}{hint}"
+            )
+        dims = tuple(dims)
+        if _is_qobj(H) and getattr(H, "type", "oper") == "oper" and not _nested(H.dims[0]):
+            own = [int(x) for x in H.dims[0]]
+            if len(own) > 1 and own != [int(x) for x in dims]:
+                raise ValueError(
+                    f"dims {dims} conflict with H's own dims {H.dims}: a Qobj's tensor factors are kept; "
+                    "drop dims= (they are taken from the Qobj), or pass H as an array or a Qobj on one "
+                    "flat space to impose others"
+                )
     qobj_dims = None
     if dims is None and _is_qobj(H) and getattr(H, "type", "oper") == "oper":
         qdims = H.dims[0]
@@ -850,8 +873,8 @@ def _bath_mapping(baths) -> dict:
             )
         if T is not None:
             T = float(T)
-            if not math.isfinite(T) or T < 0:
-                raise ValueError(f"baths[{name!r}]: T must be finite and non-negative, got {T!r}")
+            if math.isnan(T) or T < 0:
+                raise ValueError(f"baths[{name!r}]: T must be non-negative (math.inf allowed), got {T!r}")
         if mu is not None:
             mu = float(mu)
             if not math.isfinite(mu):
@@ -1149,6 +1172,11 @@ def as_model(obj) -> LindbladModel | SuperoperatorModel:
 
 def bose_occupation(omega: float, T: float, mu: float = 0.0) -> float:
     """Bose-Einstein occupation ``1/(exp((omega - mu)/T) - 1)`` (0 at ``T = 0``)."""
+    if T == math.inf:
+        raise ValueError(
+            "T = inf: the Bose occupation (and so a bosonic bath's rates) diverges; give a finite T, or "
+            "declare the infinite-temperature bath with equal up and down rates in the jumps yourself"
+        )
     if T < 0 or not math.isfinite(T):
         raise ValueError(f"T must be finite and non-negative, got {T!r}")
     if omega - mu <= 0:
@@ -1159,9 +1187,11 @@ def bose_occupation(omega: float, T: float, mu: float = 0.0) -> float:
 
 
 def fermi_occupation(omega: float, T: float, mu: float = 0.0) -> float:
-    """Fermi-Dirac occupation ``1/(exp((omega - mu)/T) + 1)`` (a step at ``T = 0``)."""
+    """Fermi-Dirac occupation ``1/(exp((omega - mu)/T) + 1)`` (a step at ``T = 0``, 1/2 at ``T = inf``)."""
+    if T == math.inf:
+        return 0.5
     if T < 0 or not math.isfinite(T):
-        raise ValueError(f"T must be finite and non-negative, got {T!r}")
+        raise ValueError(f"T must be non-negative, got {T!r}")
     if T == 0:
         return 1.0 if omega < mu else (0.5 if omega == mu else 0.0)
     x = (omega - mu) / T

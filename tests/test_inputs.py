@@ -536,3 +536,58 @@ def test_real_time_dependence_and_wrong_tuple_shapes_have_their_own_messages():
         with pytest.raises(TypeError) as err:
             qness.as_model(model)
         assert "time-dependent" not in str(err.value)
+
+
+# ------------------------------------------------------------------ dims= and baths= of from_qutip
+def test_dims_must_be_a_sequence_and_agree_with_a_qobj():
+    H6 = qutip.rand_herm(6, seed=1).full()
+    with pytest.raises(
+        TypeError, match=r"dims must be a sequence .* got int 6; for one site pass dims=\(6,\)"
+    ):
+        qness.from_qutip(H6, [np.eye(6)], dims=6)
+    assert qness.from_qutip(H6, [np.eye(6)], dims=(6,)).dims == (6,)
+    Hq = qutip.Qobj(H6, dims=[[2, 3], [2, 3]])
+    cq = [qutip.Qobj(np.eye(6), dims=[[2, 3], [2, 3]])]
+    with pytest.raises(ValueError, match=r"dims \(3, 2\) conflict with H's own dims"):
+        qness.from_qutip(Hq, cq, dims=(3, 2))
+    assert qness.from_qutip(Hq, cq, dims=(2, 3)).dims == (2, 3)  # the same: fine
+    # a Qobj on one flat space may be split, as an array may
+    assert qness.from_qutip(qutip.Qobj(H6), [qutip.Qobj(np.eye(6))], dims=(3, 2)).dims == (3, 2)
+
+
+def test_infinite_temperature_bath():
+    # a qubit (energy 1) between a cold bath (T = 0.5, rates gamma (n + 1), gamma n) and an
+    # infinite-temperature bath (equal up and down rates kappa): the hot bath takes no entropy,
+    # so sigma = -Q_cold / T_cold = Q_hot / T_cold > 0 with Q_hot = kappa (p_g - p_e) (energy 1)
+    import math
+
+    from qness.analysis import entropy_production, heat_currents
+
+    gamma, kappa, Tc = 1.0, 0.3, 0.5
+    n = qness.model.bose_occupation(1.0, Tc)
+    sm = qutip.sigmam()
+    m = qness.from_qutip(
+        0.5 * qutip.sigmaz(),  # QuTiP's basis(2, 0) is the excited state: energy +1/2
+        [
+            np.sqrt(gamma * (n + 1)) * sm,
+            np.sqrt(gamma * n) * sm.dag(),
+            np.sqrt(kappa) * sm,
+            np.sqrt(kappa) * sm.dag(),
+        ],
+        baths={"cold": Tc, "hot": math.inf},
+        bath_labels=["cold", "cold", "hot", "hot"],
+    )
+    assert m.baths["hot"].T == math.inf
+    ness = qness.steady_state(m)
+    # rate equation: p_e = (gamma n + kappa) / (gamma (2 n + 1) + 2 kappa)
+    pe = (gamma * n + kappa) / (gamma * (2 * n + 1) + 2 * kappa)
+    assert ness.rho[0, 0].real == pytest.approx(pe, abs=1e-12)
+    J = heat_currents(m, ness)
+    assert J["hot"] == pytest.approx(kappa * (1 - 2 * pe), abs=1e-12)
+    assert J["cold"] == pytest.approx(-J["hot"], abs=1e-12)
+    assert entropy_production(m, ness) == pytest.approx(J["hot"] / Tc, abs=1e-12)
+    assert qness.model.fermi_occupation(3.0, math.inf) == 0.5
+    with pytest.raises(ValueError, match="Bose occupation .* diverges"):
+        qness.model.bose_occupation(1.0, math.inf)
+    with pytest.raises(ValueError, match="T must be non-negative"):
+        qness.from_qutip(qutip.sigmaz(), [sm], baths={"b": float("nan")}, bath_labels=["b"])
