@@ -591,3 +591,23 @@ def test_infinite_temperature_bath():
         qness.model.bose_occupation(1.0, math.inf)
     with pytest.raises(ValueError, match="T must be non-negative"):
         qness.from_qutip(qutip.sigmaz(), [sm], baths={"b": float("nan")}, bath_labels=["b"])
+
+
+def test_quantum_detailed_balance_of_a_liouvillian_or_tuple():
+    # the GNS test uses only L: the same answer from the model, (H, c_ops) and qutip.liouvillian
+    from qness.analysis import balance
+
+    n = qness.model.bose_occupation(1.2, 0.8)
+    sm = qutip.sigmam()
+    for drive, balanced in ((0.0, True), (0.4, False)):
+        H = 0.6 * qutip.sigmaz() + drive * qutip.sigmax()
+        c_ops = [np.sqrt(0.3 * (n + 1)) * sm, np.sqrt(0.3 * n) * sm.dag()]
+        m = qness.from_qutip(H, c_ops)
+        rho = qness.steady_state(m).rho
+        ref = balance.detailed_balance_defect(m, rho)
+        assert (ref < 1e-12) is balanced
+        for model in ((H, c_ops), qutip.liouvillian(H, c_ops)):
+            assert balance.detailed_balance_defect(model, rho) == pytest.approx(ref, abs=1e-13)
+            assert balance.quantum_detailed_balance(model, rho) is balanced
+    with pytest.raises(TypeError, match="expected a qness.LindbladModel"):
+        balance.quantum_detailed_balance("model", np.eye(2) / 2)
