@@ -1018,7 +1018,8 @@ def from_liouvillian(L, c_ops=(), *, dims=None, name: str = "liouvillian") -> Su
     ----------
     L : qutip.Qobj of type "super", scipy sparse or numpy.ndarray
         The ``d^2 x d^2`` generator in column stacking (as
-        ``qutip.liouvillian``).
+        ``qutip.liouvillian``); a constant ``qutip.QobjEvo`` or a list of
+        ``Qobj`` (summed, as QuTiP does) also.
     c_ops : sequence of operators, optional
         Jump operators whose dissipators ``D[c] = c . c^+ - 1/2 {c^+ c, .}``
         are added to ``L`` (as ``qutip.steadystate(L, c_ops)`` does).
@@ -1047,6 +1048,7 @@ def from_liouvillian(L, c_ops=(), *, dims=None, name: str = "liouvillian") -> Su
     >>> round(ness.expect(qutip.sigmaz()), 6)
     -0.111111
     """
+    L = _static_operator(L, "L")  # a constant QobjEvo or a list of Qobj: one matrix
     qobj_dims = None
     if _is_qobj(L):
         if getattr(L, "type", None) != "super":

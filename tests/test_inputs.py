@@ -516,12 +516,13 @@ def test_time_independent_qutip_containers_are_accepted():
 def test_real_time_dependence_and_wrong_tuple_shapes_have_their_own_messages():
     a = qutip.destroy(3)
     H = a.dag() * a
-    for model in (([H, [a + a.dag(), "cos(t)"]], [a]), (qutip.QobjEvo([H, [a + a.dag(), "cos(t)"]]), [a])):
-        assert not qutip.QobjEvo(model[0]).isconstant
+    evo = qutip.QobjEvo([H, [a + a.dag(), lambda t: np.cos(t)]])
+    assert not evo.isconstant
+    for model in (([H, [a + a.dag(), "cos(t)"]], [a]), (evo, [a])):
         with pytest.raises(TypeError, match="H is time-dependent.*floquet_steady_state"):
             qness.steady_state(model)
     with pytest.raises(TypeError, match=r"c_ops\[0\] is time-dependent"):
-        qness.steady_state((H, [qutip.QobjEvo([[a, "exp(-t)"]])]))
+        qness.steady_state((H, [qutip.QobjEvo([[a, lambda t: np.exp(-t)]])]))
     with pytest.raises(TypeError, match=r"tuple of 3 entries; extra entries are not read.*from_qutip"):
         qness.steady_state((H, [a], 1))
     with pytest.raises(TypeError, match=r"tuple of 1 entry; \(H,\) has no jump operators"):
@@ -611,3 +612,16 @@ def test_quantum_detailed_balance_of_a_liouvillian_or_tuple():
             assert balance.quantum_detailed_balance(model, rho) is balanced
     with pytest.raises(TypeError, match="expected a qness.LindbladModel"):
         balance.quantum_detailed_balance("model", np.eye(2) / 2)
+
+
+def test_from_liouvillian_takes_a_constant_qobjevo_or_a_list():
+    a = qutip.destroy(4)
+    H, c_ops = a.dag() * a + 0.3 * (a + a.dag()), [a]
+    L0, L1 = qutip.liouvillian(H), qutip.lindblad_dissipator(a)
+    ref = qness.steady_state((H, c_ops)).rho
+    for L in (qutip.QobjEvo(L0 + L1), [L0, L1]):
+        m = qness.from_liouvillian(L)
+        assert m.dims == (4,)
+        np.testing.assert_allclose(qness.steady_state(m).rho, ref, atol=1e-12)
+    with pytest.raises(TypeError, match="time-dependent"):
+        qness.from_liouvillian(qutip.QobjEvo([L0, [L1, lambda t: np.exp(-t)]]))
