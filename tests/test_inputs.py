@@ -625,3 +625,32 @@ def test_from_liouvillian_takes_a_constant_qobjevo_or_a_list():
         np.testing.assert_allclose(qness.steady_state(m).rho, ref, atol=1e-12)
     with pytest.raises(TypeError, match="time-dependent"):
         qness.from_liouvillian(qutip.QobjEvo([L0, [L1, lambda t: np.exp(-t)]]))
+
+
+def test_chemical_potential_without_u1_says_how_to_declare_it():
+    # a level of energy 1 between two leads at T = 0.5, mu = 0.8 and -0.2 (rates gamma f and gamma (1 - f));
+    # rate equation: p = sum_k g_k f_k / sum_k g_k, I_L = g_L (f_L - p), sigma = I_L (mu_L - mu_R) / T
+    from qness.analysis import entropy_production
+
+    eps, T, muL, muR, gL, gR = 1.0, 0.5, 0.8, -0.2, 0.7, 0.4
+    fL, fR = qness.model.fermi_occupation(eps, T, muL), qness.model.fermi_occupation(eps, T, muR)
+    sm = qutip.sigmam()  # QuTiP's basis(2, 0) (sigmaz = +1) is the occupied level: sm empties it
+    m = qness.from_qutip(
+        0.5 * eps * qutip.sigmaz(),
+        [
+            np.sqrt(gL * (1 - fL)) * sm,
+            np.sqrt(gL * fL) * sm.dag(),
+            np.sqrt(gR * (1 - fR)) * sm,
+            np.sqrt(gR * fR) * sm.dag(),
+        ],
+        baths={"L": (T, muL), "R": (T, muR)},
+        bath_labels=["L", "L", "R", "R"],
+    )
+    ness = qness.steady_state(m)
+    with pytest.raises(ValueError, match=r"declares no U\(1\).*model.replace\(symmetries=\(qness.U1Symmetry"):
+        entropy_production(m, ness)
+    # following the message: N = diag(1, 0), jumps change it by -1, +1, -1, +1
+    m = m.replace(symmetries=(qness.U1Symmetry(np.array([1, 0]), (-1, 1, -1, 1)),))
+    p = (gL * fL + gR * fR) / (gL + gR)
+    IL = gL * (fL - p)
+    assert entropy_production(m, ness) == pytest.approx(IL * (muL - muR) / T, abs=1e-12)
