@@ -179,9 +179,10 @@ class _Expect:
     site: int | None
 
     def __call__(self, model, ness):
+        from .model import as_model
         from .operators import chain_operator
 
-        dims = ness.dims  # the state's (the factory may return a tuple or a Liouvillian)
+        dims = as_model(model).dims  # the factory may return (H, c_ops) or a Liouvillian
         n = len(dims)
         if self.site is not None and not 0 <= self.site < n:
             raise ValueError(f"site {self.site} out of range for a model of {n} sites")
@@ -254,8 +255,9 @@ class _Entanglement:
 
     def __call__(self, model, ness):
         from .analysis import entanglement as ent
+        from .model import as_model
 
-        rho, dims = np.asarray(ness.rho), list(ness.dims)
+        rho, dims = np.asarray(ness.rho), list(as_model(model).dims)
         n = len(dims)
         for s in self.a + self.b:
             if s >= n:
