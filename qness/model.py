@@ -113,7 +113,10 @@ class Bath:
     name : str
         The label the jumps' ``bath`` fields refer to (e.g. ``"left"``).
     T : float or None
-        Temperature (units of energy, k_B = 1); ``None`` if not thermal.
+        Temperature (units of energy, k_B = 1), ``0 <= T <= inf``; ``None``
+        if not thermal. ``T = math.inf`` declares an infinite-temperature
+        bath (equal up and down rates, to be given in the jumps): it takes
+        heat without producing entropy (``Q / T = 0``).
     mu : float or None
         Chemical potential (units of energy); ``None`` if not given.
     """
@@ -310,8 +313,8 @@ class LindbladModel(LazyFieldsMixin):
         for name, b in baths.items():
             if not isinstance(b, Bath):
                 raise ValueError(f"baths[{name!r}] must be a qness.Bath")
-            if b.T is not None and (not math.isfinite(b.T) or b.T < 0):
-                raise ValueError(f"baths[{name!r}].T must be finite and >= 0, got {b.T!r}")
+            if b.T is not None and (math.isnan(b.T) or b.T < 0):
+                raise ValueError(f"baths[{name!r}].T must be >= 0 (math.inf allowed), got {b.T!r}")
             if b.mu is not None and not math.isfinite(b.mu):
                 raise ValueError(f"baths[{name!r}].mu must be finite, got {b.mu!r}")
         for j in jumps:
@@ -651,12 +654,18 @@ def from_qutip(
     Parameters
     ----------
     H : qutip.Qobj, numpy.ndarray or scipy sparse
-        Hermitian Hamiltonian (hbar = 1), time-independent.
+        Hermitian Hamiltonian (hbar = 1), time-independent. QuTiP's
+        time-independent containers are accepted: a list of ``Qobj``
+        ``[H0, H1, ...]`` (summed, as QuTiP does) and a constant
+        ``qutip.QobjEvo`` (``isconstant``; evaluated).
     c_ops : sequence
         Jump operators ``L_k`` in the form QuTiP uses (rates already inside,
-        ``L_k = sqrt(rate_k) A_k``), unless ``rates`` is given.
+        ``L_k = sqrt(rate_k) A_k``), unless ``rates`` is given. Each entry
+        may also be a list of ``Qobj`` (summed) or a constant ``QobjEvo``.
     dims : sequence of int, optional
         Local dimensions; taken from ``H.dims`` for a Qobj, else ``(d,)``.
+        Given with a ``Qobj`` of several tensor factors, they must equal
+        the ``Qobj``'s (they may split a ``Qobj`` on one flat space).
         A ``Qobj`` whose dims are not a tensor product (an
         excitation-number restricted space, :func:`qutip.enr_destroy`) is
         solved as one flat space of its dimension, and results convert
@@ -672,7 +681,8 @@ def from_qutip(
     baths : mapping or sequence of str, optional
         A mapping ``{name: T}``, ``{name: (T, mu)}``, ``{name: {"T": T, "mu": mu}}``
         or ``{name: qness.Bath}`` declaring the reservoirs (temperatures for
-        :mod:`qness.analysis.thermo`; ``T=None`` for a non-thermal bath). For
+        :mod:`qness.analysis.thermo`; ``T=None`` for a non-thermal bath,
+        ``T=math.inf`` for an infinite-temperature one). For
         backward compatibility a sequence of str is taken as
         ``bath_labels``.
     bath_labels : sequence of str or None, optional
@@ -692,12 +702,14 @@ def from_qutip(
     Raises
     ------
     TypeError
-        For time-dependent input (``QobjEvo`` or QuTiP's list format: use the
-        rotating frame, or :func:`qness.floquet_steady_state` for a periodic drive),
-        a superoperator passed as ``H`` or as a jump, or an argument that is
-        not an operator.
+        For time-dependent input (a non-constant ``QobjEvo``, or QuTiP's list
+        format with an ``[op, coefficient]`` term: use the rotating frame, or
+        :func:`qness.floquet_steady_state` for a periodic drive),
+        a superoperator passed as ``H`` or as a jump, an argument that is
+        not an operator, or ``dims`` that is not a sequence (e.g. an int).
     ValueError
-        On mismatched shapes or dims, non-square or non-Hermitian ``H``,
+        On mismatched shapes or dims (also ``dims`` that contradict a
+        ``Qobj``'s tensor factors), non-square or non-Hermitian ``H``,
         non-finite entries (NaN or inf, also inside a ``Qobj``), negative
         rates or a rate matrix that is not Hermitian positive semi-definite.
 
@@ -710,6 +722,23 @@ def from_qutip(
     """
     from .operators import time_dependence
 
+    H = _static_operator(H, "H")
+    if dims is not None:
+        if isinstance(dims, (str, bytes)) or not hasattr(dims, "__iter__"):
+            hint = f"; for one site pass dims=({dims!r},)" if isinstance(dims, (int, np.integer)) else ""
+            raise TypeError(
+                f"dims must be a sequence of local dimensions (site 0 first), got {type(dims).__name__} "
+                f"{dims!r}{hint}"
+            )
+        dims = tuple(dims)
+        if _is_qobj(H) and getattr(H, "type", "oper") == "oper" and not _nested(H.dims[0]):
+            own = [int(x) for x in H.dims[0]]
+            if len(own) > 1 and own != [int(x) for x in dims]:
+                raise ValueError(
+                    f"dims {dims} conflict with H's own dims {H.dims}: a Qobj's tensor factors are kept; "
+                    "drop dims= (they are taken from the Qobj), or pass H as an array or a Qobj on one "
+                    "flat space to impose others"
+                )
     qobj_dims = None
     if dims is None and _is_qobj(H) and getattr(H, "type", "oper") == "oper":
         qdims = H.dims[0]
@@ -729,7 +758,7 @@ def from_qutip(
         raise TypeError(f"c_ops is time-dependent ({reason}); {_time_hint()}")
     if _is_qobj(c_ops) or isinstance(c_ops, (str, bytes)) or not hasattr(c_ops, "__iter__"):
         raise TypeError(f"c_ops must be a list of operators, got {type(c_ops).__name__}")
-    c_ops = list(c_ops)
+    c_ops = [_static_operator(c, f"c_ops[{k}]") for k, c in enumerate(c_ops)]
     if isinstance(baths, (list, tuple)) and bath_labels is None:
         baths, bath_labels = None, baths
     if bath_labels is not None:
@@ -773,6 +802,36 @@ def from_qutip(
     )
 
 
+def _static_operator(obj, name: str):
+    """A time-independent operator given in one of QuTiP's time-dependent containers, as a ``Qobj``.
+
+    A constant ``qutip.QobjEvo`` (``isconstant``) is evaluated (at ``t = 0``);
+    a list whose entries are all ``Qobj`` is summed, as QuTiP does with
+    ``[H0, H1]``. Anything else is returned unchanged (a
+    list with an ``[op, coefficient]`` term stays time-dependent and is
+    refused later by :func:`~qness.operators.as_csr`).
+    """
+    if type(obj).__name__ == "QobjEvo":
+        if getattr(obj, "isconstant", False):
+            return obj(0.0)
+        return obj
+    if isinstance(obj, list) and obj:
+        terms = list(obj)
+        if all(_is_qobj(x) for x in terms):
+            first = terms[0]
+            for k, x in enumerate(terms[1:], start=1):
+                if x.dims != first.dims:
+                    raise ValueError(
+                        f"{name}[{k}] has dims {x.dims}, {name}[0] has {first.dims}: the terms of a QuTiP "
+                        "list (summed as H0 + H1 + ...) must act on the same space"
+                    )
+            total = first
+            for x in terms[1:]:
+                total = total + x
+            return total
+    return obj
+
+
 def _time_hint() -> str:
     from .operators import TIME_DEPENDENCE_HINT
 
@@ -814,8 +873,8 @@ def _bath_mapping(baths) -> dict:
             )
         if T is not None:
             T = float(T)
-            if not math.isfinite(T) or T < 0:
-                raise ValueError(f"baths[{name!r}]: T must be finite and non-negative, got {T!r}")
+            if math.isnan(T) or T < 0:
+                raise ValueError(f"baths[{name!r}]: T must be non-negative (math.inf allowed), got {T!r}")
         if mu is not None:
             mu = float(mu)
             if not math.isfinite(mu):
@@ -959,7 +1018,8 @@ def from_liouvillian(L, c_ops=(), *, dims=None, name: str = "liouvillian") -> Su
     ----------
     L : qutip.Qobj of type "super", scipy sparse or numpy.ndarray
         The ``d^2 x d^2`` generator in column stacking (as
-        ``qutip.liouvillian``).
+        ``qutip.liouvillian``); a constant ``qutip.QobjEvo`` or a list of
+        ``Qobj`` (summed, as QuTiP does) also.
     c_ops : sequence of operators, optional
         Jump operators whose dissipators ``D[c] = c . c^+ - 1/2 {c^+ c, .}``
         are added to ``L`` (as ``qutip.steadystate(L, c_ops)`` does).
@@ -988,6 +1048,7 @@ def from_liouvillian(L, c_ops=(), *, dims=None, name: str = "liouvillian") -> Su
     >>> round(ness.expect(qutip.sigmaz()), 6)
     -0.111111
     """
+    L = _static_operator(L, "L")  # a constant QobjEvo or a list of Qobj: one matrix
     qobj_dims = None
     if _is_qobj(L):
         if getattr(L, "type", None) != "super":
@@ -1050,11 +1111,26 @@ def as_model(obj) -> LindbladModel | SuperoperatorModel:
     ------
     TypeError
         For anything else (e.g. a single operator ``Qobj``, a time-dependent
-        ``QobjEvo``), with what to pass instead.
+        ``QobjEvo``, a tuple that is not ``(H, c_ops)``), with what to pass
+        instead.
     """
     if isinstance(obj, (LindbladModel, SuperoperatorModel)):
         return obj
-    if isinstance(obj, tuple) and len(obj) == 2:
+    if type(obj).__name__ == "QobjEvo" and getattr(obj, "isconstant", False):
+        obj = obj(0.0)  # a constant QobjEvo: its one value (a Liouvillian, or refused below)
+    if isinstance(obj, tuple) and len(obj) != 2:
+        if len(obj) == 1:
+            hint = "(H,) has no jump operators: pass (H, c_ops) (c_ops may be [] for no dissipation)"
+        elif len(obj) == 0:
+            hint = "pass (H, c_ops)"
+        else:
+            hint = (
+                "extra entries are not read: give rates, baths or dims as keywords of "
+                "qness.from_qutip(H, c_ops, ...) and pass the model it returns"
+            )
+        n = f"{len(obj)} entr{'y' if len(obj) == 1 else 'ies'}"
+        raise TypeError(f"a model tuple must be (H, c_ops), got a tuple of {n}; {hint}")
+    if isinstance(obj, tuple):
         H, c_ops = obj
         if _is_qobj(H) and getattr(H, "type", None) == "super":
             raise TypeError(
@@ -1072,6 +1148,20 @@ def as_model(obj) -> LindbladModel | SuperoperatorModel:
     from .operators import time_dependence
 
     reason = time_dependence(obj)
+    if reason is not None and isinstance(obj, list) and _static_operator(obj, "model") is not obj:
+        raise TypeError(
+            "got a list of operators (QuTiP sums it as one Hamiltonian), not a model: pass (H, c_ops), "
+            "e.g. ([H0, H1], c_ops)"
+        )
+    if (
+        reason is not None
+        and isinstance(obj, list)
+        and len(obj) == 2
+        and _is_qobj(obj[0])
+        and isinstance(obj[1], (list, tuple))
+        and all(_is_qobj(c) for c in obj[1])
+    ):
+        raise TypeError("got a list [H, c_ops]: pass the model as a tuple (H, c_ops)")
     if reason is not None:
         raise TypeError(f"the model is time-dependent ({reason}); {_time_hint()}")
     if sp.issparse(obj) or (isinstance(obj, np.ndarray) and obj.ndim == 2):
@@ -1084,6 +1174,11 @@ def as_model(obj) -> LindbladModel | SuperoperatorModel:
 
 def bose_occupation(omega: float, T: float, mu: float = 0.0) -> float:
     """Bose-Einstein occupation ``1/(exp((omega - mu)/T) - 1)`` (0 at ``T = 0``)."""
+    if T == math.inf:
+        raise ValueError(
+            "T = inf: the Bose occupation (and so a bosonic bath's rates) diverges; give a finite T, or "
+            "declare the infinite-temperature bath with equal up and down rates in the jumps yourself"
+        )
     if T < 0 or not math.isfinite(T):
         raise ValueError(f"T must be finite and non-negative, got {T!r}")
     if omega - mu <= 0:
@@ -1094,9 +1189,11 @@ def bose_occupation(omega: float, T: float, mu: float = 0.0) -> float:
 
 
 def fermi_occupation(omega: float, T: float, mu: float = 0.0) -> float:
-    """Fermi-Dirac occupation ``1/(exp((omega - mu)/T) + 1)`` (a step at ``T = 0``)."""
+    """Fermi-Dirac occupation ``1/(exp((omega - mu)/T) + 1)`` (a step at ``T = 0``, 1/2 at ``T = inf``)."""
+    if T == math.inf:
+        return 0.5
     if T < 0 or not math.isfinite(T):
-        raise ValueError(f"T must be finite and non-negative, got {T!r}")
+        raise ValueError(f"T must be non-negative, got {T!r}")
     if T == 0:
         return 1.0 if omega < mu else (0.5 if omega == mu else 0.0)
     x = (omega - mu) / T
@@ -1676,7 +1773,20 @@ def check_symmetry(model: LindbladModel, sym, atol: float = 1e-10) -> None:
     ValueError
         Naming the first condition that fails (``H``, or which jump), or
         if ``sym`` is not a U1Symmetry or Z2Symmetry.
+    TypeError
+        If ``model`` is not a :class:`LindbladModel` (a bare Liouvillian,
+        :class:`SuperoperatorModel`, has no ``H`` or jumps to check).
     """
+    if not isinstance(model, LindbladModel):
+        raise TypeError(
+            f"model must be a qness.LindbladModel (check_symmetry tests H and the jump operators), got "
+            f"{type(model).__name__}"
+            + (
+                "; a bare Liouvillian has neither: build the model with qness.from_qutip(H, c_ops)"
+                if isinstance(model, SuperoperatorModel)
+                else ""
+            )
+        )
     if isinstance(sym, U1Symmetry):
         local, mode = sym.local_charges, "sum"
         what_h = f"H does not conserve the declared charge {sym.name!r}"

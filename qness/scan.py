@@ -179,15 +179,17 @@ class _Expect:
     site: int | None
 
     def __call__(self, model, ness):
+        from .model import as_model
         from .operators import chain_operator
 
-        n = len(model.dims)
+        dims = as_model(model).dims  # the factory may return (H, c_ops) or a Liouvillian
+        n = len(dims)
         if self.site is not None and not 0 <= self.site < n:
             raise ValueError(f"site {self.site} out of range for a model of {n} sites")
         sites = range(n) if self.site is None else [self.site]
         total = 0.0
         for i in sites:
-            A = chain_operator({i: self.op}, model.dims)
+            A = chain_operator({i: self.op}, dims)
             # tr(A rho) without forming A rho
             total += complex(np.sum(A.multiply(np.asarray(ness.rho).T)))
         return total
@@ -200,7 +202,15 @@ class _Current:
 
     def __call__(self, model, ness):
         from .analysis import heat_currents, particle_currents
+        from .model import LindbladModel, as_model
 
+        model = as_model(model)
+        if not isinstance(model, LindbladModel):
+            raise TypeError(
+                f"quantity {self.kind} current of bath {self.bath!r} needs a qness.LindbladModel with "
+                f"baths, got {type(model).__name__}: build it with qness.from_qutip(H, c_ops, baths=..., "
+                "bath_labels=...)"
+            )
         if self.bath not in model.baths:
             raise KeyError(f"no bath {self.bath!r}; the model's baths are {sorted(model.baths)}")
         if self.kind == "heat":
@@ -245,8 +255,9 @@ class _Entanglement:
 
     def __call__(self, model, ness):
         from .analysis import entanglement as ent
+        from .model import as_model
 
-        rho, dims = np.asarray(ness.rho), list(model.dims)
+        rho, dims = np.asarray(ness.rho), list(as_model(model).dims)
         n = len(dims)
         for s in self.a + self.b:
             if s >= n:

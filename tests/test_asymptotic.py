@@ -93,3 +93,38 @@ def test_bad_initial_states_are_rejected():
         qness.asymptotic_state(m, np.eye(4), zero_tol=2.0)
     with pytest.raises(TypeError, match="rho0"):
         qness.asymptotic_state(m, object())
+
+
+def test_a_liouvillian_is_accepted_and_gives_the_same_limit():
+    # only L is needed (left and right kernels): qutip.liouvillian, a from_liouvillian model and a
+    # bare column-stacked matrix all give the (H, c_ops) result, itself checked against expm above
+    H, c_ops = corpus_module().DARK["dark_singlet"]()
+    rho0 = qutip.rand_dm(4, seed=3)
+    ref = qness.asymptotic_state((H, c_ops), rho0)
+    assert ref.info["kernel_dim"] == 2
+    exact = propagate(qness.from_qutip(H, c_ops), rho0.full(), 300.0)
+    np.testing.assert_allclose(ref.rho, exact, atol=1e-12)
+    Lq = qutip.liouvillian(H, c_ops)
+    for model in (Lq, qness.from_liouvillian(Lq), Lq.full()):
+        ness = qness.asymptotic_state(model, rho0)
+        assert ness.info["kernel_dim"] == 2
+        np.testing.assert_allclose(ness.rho, exact, atol=1e-12)
+    assert qness.asymptotic_state(Lq, rho0).to_qobj().dims == [[2, 2], [2, 2]]
+
+
+def test_initial_state_with_other_tensor_factors_is_rejected():
+    # a [2, 3] model and rho0 with dims [[3, 2], [3, 2]]: same size, transposed factors
+    Hq = qutip.tensor(0.5 * qutip.sigmaz(), qutip.qeye(3)) + qutip.tensor(qutip.qeye(2), 0.3 * qutip.num(3))
+    cq = [qutip.tensor(qutip.qeye(2), qutip.destroy(3))]
+    wrong = qutip.tensor(qutip.fock_dm(3, 2), qutip.fock_dm(2, 0))
+    with pytest.raises(ValueError, match="rho0 has dims .*tensor factors differ"):
+        qness.asymptotic_state((Hq, cq), wrong)
+    with pytest.raises(ValueError, match="rho0 has dims .*tensor factors differ"):
+        qness.asymptotic_state((Hq, cq), qutip.tensor(qutip.basis(3, 2), qutip.basis(2, 0)))
+    with pytest.raises(ValueError, match="tensor factors differ"):
+        qness.asymptotic_state(qutip.liouvillian(Hq, cq), wrong)
+    # the right order, and a flat Qobj / plain array of the right size, are accepted
+    right = qutip.tensor(qutip.fock_dm(2, 0), qutip.fock_dm(3, 2))
+    expect = qutip.tensor(qutip.fock_dm(2, 0), qutip.fock_dm(3, 0)).full()  # the cavity decays
+    for rho0 in (right, qutip.Qobj(right.full()), right.full()):
+        np.testing.assert_allclose(qness.asymptotic_state((Hq, cq), rho0).rho, expect, atol=1e-12)

@@ -389,3 +389,268 @@ def test_thermodynamics_of_a_bare_liouvillian_says_what_is_missing():
     ness = qness.steady_state(L)
     with pytest.raises(TypeError, match="bare Liouvillian has no Hamiltonian"):
         heat_currents(qness.as_model(L), ness)
+
+
+def test_symmetry_check_of_a_bare_liouvillian_says_what_is_missing():
+    bare = qness.as_model(qutip.liouvillian(*detuned_cavity(N=4)))
+    with pytest.raises(TypeError, match="model must be a qness.LindbladModel.*from_qutip"):
+        qness.check_symmetry(bare, qness.U1Symmetry(np.arange(4), (-1,)))
+
+
+def _scan_liouvillian(g):
+    return qutip.liouvillian(g * qutip.sigmax(), [qutip.sigmam()])
+
+
+def _scan_tuple(g):
+    return (g * qutip.sigmax(), [qutip.sigmam()])
+
+
+@pytest.mark.parametrize("factory", [_scan_liouvillian, _scan_tuple])
+def test_scan_quantities_of_a_liouvillian_or_tuple_factory(factory):
+    # a resonantly driven qubit, H = (Omega/2) sigma_x with Omega = 1, gamma = 1:
+    # <sigma_z> = -1 / (1 + 2 Omega^2 / gamma^2) = -1/3 (QuTiP's sigmaz: +1 on the excited basis(2, 0))
+    ds = qness.scan.scan(factory, {"g": [0.5]}, ["expect:sigmaz@0", "current:b"], progress=False)
+    assert float(ds["expect:sigmaz@0"].values[0]) == pytest.approx(-1 / 3, abs=1e-12)
+    err = str(ds["error"].values[0])
+    assert "AttributeError" not in err
+    if factory is _scan_liouvillian:
+        assert "needs a qness.LindbladModel with baths" in err
+    else:
+        assert "no bath 'b'" in err
+
+
+# ------------------------------------------------------------------ qness.analysis.g2, both forms
+def test_analysis_g2_takes_the_two_time_and_the_equal_time_form():
+    from qness.analysis import correlations, transitions
+    from qness.analysis import g2 as g2_public
+
+    # resonance fluorescence, H = (Omega/2) sigma_x, L = sqrt(gamma) sigma^-, Omega = gamma = 1:
+    # g2(tau) = 1 - exp(-3 tau/4) (cos mu tau + 3/(4 mu) sin mu tau), mu = sqrt(1 - 1/16)
+    H, c_ops = 0.5 * qutip.sigmax(), [qutip.sigmam()]
+    m = qness.from_qutip(H, c_ops)
+    taus = np.linspace(0.0, 6.0, 13)
+    mu = np.sqrt(1 - 1 / 16)
+    exact = 1 - np.exp(-0.75 * taus) * (np.cos(mu * taus) + 0.75 / mu * np.sin(mu * taus))
+    ness = qness.steady_state(m)
+    for got in (
+        g2_public(m, qutip.sigmam(), taus),
+        g2_public((H, c_ops), qutip.sigmam(), taus),
+        g2_public(qutip.liouvillian(H, c_ops), qutip.sigmam(), taus, ness),
+        g2_public(m, A=qutip.sigmam(), taus=taus, symmetry=None),
+        g2_public(m, qutip.sigmam().full(), taus=taus),
+    ):
+        assert got.shape == taus.shape
+        np.testing.assert_allclose(got, exact, rtol=0, atol=1e-10)
+    assert qness.analysis.correlations.g2 is correlations.g2  # the submodule function is unchanged
+    # equal-time form: the earlier signature, same values as transitions.g2
+    for state, want in (
+        (qutip.thermal_dm(30, 0.5), 2.0),
+        (qutip.fock_dm(5, 1), 0.0),
+        (qutip.coherent_dm(30, 1.5), 1.0),
+    ):
+        assert g2_public(state) == pytest.approx(want, abs=1e-8)
+        assert g2_public(state) == transitions.g2(state)
+    two = qutip.tensor(qutip.fock_dm(2, 0), qutip.thermal_dm(30, 0.5))
+    assert (
+        g2_public(two, 1)
+        == g2_public(two, mode=1)
+        == g2_public(two.full(), 1, (2, 30))
+        == transitions.g2(two, 1)
+    )
+    assert np.isnan(g2_public(qutip.fock_dm(4, 0)))
+
+
+def test_analysis_g2_refuses_ambiguous_or_mixed_arguments():
+    from qness.analysis import g2
+
+    H, c_ops = 0.5 * qutip.sigmax(), [qutip.sigmam()]
+    m = qness.from_qutip(H, c_ops)
+    ness = qness.steady_state(m)
+    with pytest.raises(TypeError, match="pass the arguments of one of them"):
+        g2(m, qutip.sigmam(), taus=[0.0], mode=0)
+    with pytest.raises(TypeError, match=r"give the operator A and the delays taus"):
+        g2(m)
+    with pytest.raises(TypeError, match=r"give the operator A and the delays taus"):
+        g2(m, qutip.sigmam())
+    with pytest.raises(TypeError, match=r"belong to the equal-time .* first argument is a model"):
+        g2((H, c_ops), mode=0)
+    with pytest.raises(TypeError, match=r"needs the dynamics: pass g2\(model, A, taus, ness=state\)"):
+        g2(ness, qutip.sigmam(), [0.0, 1.0])
+    with pytest.raises(TypeError, match=r"needs the dynamics"):
+        g2(ness.rho, qutip.sigmam().full(), [0.0])
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        g2(m, qutip.sigmam(), [0.0], tau=1.0)
+    with pytest.raises(TypeError, match="needs a model"):
+        g2()
+
+
+# ------------------------------------------------------------------ QuTiP's time-independent containers
+def test_time_independent_qutip_containers_are_accepted():
+    # QuTiP sums a list of Qobj and evaluates a constant QobjEvo: the same model as the summed H
+    a = qutip.destroy(4)
+    H0, H1 = a.dag() * a, 0.3 * (a + a.dag())
+    ref = qness.steady_state((H0 + H1, [a, 0.2 * a.dag()]))
+    ket = qutip.steadystate(H0 + H1, [a, 0.2 * a.dag()])
+    np.testing.assert_allclose(ref.rho, ket.full(), atol=1e-10)  # QuTiP as the oracle
+    cases = [
+        ([H0, H1], [a, 0.2 * a.dag()]),
+        (qutip.QobjEvo(H0 + H1), [a, 0.2 * a.dag()]),
+        (qutip.QobjEvo([H0, H1]), [a, 0.2 * a.dag()]),
+        (H0 + H1, [qutip.QobjEvo(a), [0.1 * a.dag(), 0.1 * a.dag()]]),
+    ]
+    for model in cases:
+        assert qutip.QobjEvo(model[0]).isconstant
+        ness = qness.steady_state(model)
+        np.testing.assert_allclose(ness.rho, ref.rho, atol=1e-12)
+    m = qness.from_qutip([H0, H1], [a])
+    np.testing.assert_allclose(m.H.toarray(), (H0 + H1).full(), atol=1e-15)
+    assert m.dims == (4,)
+    # a constant QobjEvo Liouvillian is a Liouvillian
+    L = qutip.liouvillian(H0 + H1, [a, 0.2 * a.dag()])
+    np.testing.assert_allclose(qness.steady_state(qutip.QobjEvo(L)).rho, ref.rho, atol=1e-12)
+    # terms on different spaces are refused by name
+    with pytest.raises(ValueError, match=r"H\[1\] has dims"):
+        qness.from_qutip([H0, qutip.sigmax()], [a])
+
+
+def test_real_time_dependence_and_wrong_tuple_shapes_have_their_own_messages():
+    a = qutip.destroy(3)
+    H = a.dag() * a
+    evo = qutip.QobjEvo([H, [a + a.dag(), lambda t: np.cos(t)]])
+    assert not evo.isconstant
+    for model in (([H, [a + a.dag(), "cos(t)"]], [a]), (evo, [a])):
+        with pytest.raises(TypeError, match="H is time-dependent.*floquet_steady_state"):
+            qness.steady_state(model)
+    with pytest.raises(TypeError, match=r"c_ops\[0\] is time-dependent"):
+        qness.steady_state((H, [qutip.QobjEvo([[a, lambda t: np.exp(-t)]])]))
+    with pytest.raises(TypeError, match=r"tuple of 3 entries; extra entries are not read.*from_qutip"):
+        qness.steady_state((H, [a], 1))
+    with pytest.raises(TypeError, match=r"tuple of 1 entry; \(H,\) has no jump operators"):
+        qness.steady_state((H,))
+    with pytest.raises(TypeError, match=r"tuple of 0 entries"):
+        qness.steady_state(())
+    with pytest.raises(TypeError, match=r"got a list \[H, c_ops\]: pass the model as a tuple"):
+        qness.steady_state([H, [a]])
+    with pytest.raises(TypeError, match="got a list of operators"):
+        qness.steady_state([H, a + a.dag()])
+    for model in ((H, [a], 1), (H,), [H, [a]]):
+        with pytest.raises(TypeError) as err:
+            qness.as_model(model)
+        assert "time-dependent" not in str(err.value)
+
+
+# ------------------------------------------------------------------ dims= and baths= of from_qutip
+def test_dims_must_be_a_sequence_and_agree_with_a_qobj():
+    H6 = qutip.rand_herm(6, seed=1).full()
+    with pytest.raises(
+        TypeError, match=r"dims must be a sequence .* got int 6; for one site pass dims=\(6,\)"
+    ):
+        qness.from_qutip(H6, [np.eye(6)], dims=6)
+    assert qness.from_qutip(H6, [np.eye(6)], dims=(6,)).dims == (6,)
+    Hq = qutip.Qobj(H6, dims=[[2, 3], [2, 3]])
+    cq = [qutip.Qobj(np.eye(6), dims=[[2, 3], [2, 3]])]
+    with pytest.raises(ValueError, match=r"dims \(3, 2\) conflict with H's own dims"):
+        qness.from_qutip(Hq, cq, dims=(3, 2))
+    assert qness.from_qutip(Hq, cq, dims=(2, 3)).dims == (2, 3)  # the same: fine
+    # a Qobj on one flat space may be split, as an array may
+    assert qness.from_qutip(qutip.Qobj(H6), [qutip.Qobj(np.eye(6))], dims=(3, 2)).dims == (3, 2)
+
+
+def test_infinite_temperature_bath():
+    # a qubit (energy 1) between a cold bath (T = 0.5, rates gamma (n + 1), gamma n) and an
+    # infinite-temperature bath (equal up and down rates kappa): the hot bath takes no entropy,
+    # so sigma = -Q_cold / T_cold = Q_hot / T_cold > 0 with Q_hot = kappa (p_g - p_e) (energy 1)
+    import math
+
+    from qness.analysis import entropy_production, heat_currents
+
+    gamma, kappa, Tc = 1.0, 0.3, 0.5
+    n = qness.model.bose_occupation(1.0, Tc)
+    sm = qutip.sigmam()
+    m = qness.from_qutip(
+        0.5 * qutip.sigmaz(),  # QuTiP's basis(2, 0) is the excited state: energy +1/2
+        [
+            np.sqrt(gamma * (n + 1)) * sm,
+            np.sqrt(gamma * n) * sm.dag(),
+            np.sqrt(kappa) * sm,
+            np.sqrt(kappa) * sm.dag(),
+        ],
+        baths={"cold": Tc, "hot": math.inf},
+        bath_labels=["cold", "cold", "hot", "hot"],
+    )
+    assert m.baths["hot"].T == math.inf
+    ness = qness.steady_state(m)
+    # rate equation: p_e = (gamma n + kappa) / (gamma (2 n + 1) + 2 kappa)
+    pe = (gamma * n + kappa) / (gamma * (2 * n + 1) + 2 * kappa)
+    assert ness.rho[0, 0].real == pytest.approx(pe, abs=1e-12)
+    J = heat_currents(m, ness)
+    assert J["hot"] == pytest.approx(kappa * (1 - 2 * pe), abs=1e-12)
+    assert J["cold"] == pytest.approx(-J["hot"], abs=1e-12)
+    assert entropy_production(m, ness) == pytest.approx(J["hot"] / Tc, abs=1e-12)
+    assert qness.model.fermi_occupation(3.0, math.inf) == 0.5
+    with pytest.raises(ValueError, match="Bose occupation .* diverges"):
+        qness.model.bose_occupation(1.0, math.inf)
+    with pytest.raises(ValueError, match="T must be non-negative"):
+        qness.from_qutip(qutip.sigmaz(), [sm], baths={"b": float("nan")}, bath_labels=["b"])
+
+
+def test_quantum_detailed_balance_of_a_liouvillian_or_tuple():
+    # the GNS test uses only L: the same answer from the model, (H, c_ops) and qutip.liouvillian
+    from qness.analysis import balance
+
+    n = qness.model.bose_occupation(1.2, 0.8)
+    sm = qutip.sigmam()
+    for drive, balanced in ((0.0, True), (0.4, False)):
+        H = 0.6 * qutip.sigmaz() + drive * qutip.sigmax()
+        c_ops = [np.sqrt(0.3 * (n + 1)) * sm, np.sqrt(0.3 * n) * sm.dag()]
+        m = qness.from_qutip(H, c_ops)
+        rho = qness.steady_state(m).rho
+        ref = balance.detailed_balance_defect(m, rho)
+        assert (ref < 1e-12) is balanced
+        for model in ((H, c_ops), qutip.liouvillian(H, c_ops)):
+            assert balance.detailed_balance_defect(model, rho) == pytest.approx(ref, abs=1e-13)
+            assert balance.quantum_detailed_balance(model, rho) is balanced
+    with pytest.raises(TypeError, match="expected a qness.LindbladModel"):
+        balance.quantum_detailed_balance("model", np.eye(2) / 2)
+
+
+def test_from_liouvillian_takes_a_constant_qobjevo_or_a_list():
+    a = qutip.destroy(4)
+    H, c_ops = a.dag() * a + 0.3 * (a + a.dag()), [a]
+    L0, L1 = qutip.liouvillian(H), qutip.lindblad_dissipator(a)
+    ref = qness.steady_state((H, c_ops)).rho
+    for L in (qutip.QobjEvo(L0 + L1), [L0, L1]):
+        m = qness.from_liouvillian(L)
+        assert m.dims == (4,)
+        np.testing.assert_allclose(qness.steady_state(m).rho, ref, atol=1e-12)
+    with pytest.raises(TypeError, match="time-dependent"):
+        qness.from_liouvillian(qutip.QobjEvo([L0, [L1, lambda t: np.exp(-t)]]))
+
+
+def test_chemical_potential_without_u1_says_how_to_declare_it():
+    # a level of energy 1 between two leads at T = 0.5, mu = 0.8 and -0.2 (rates gamma f and gamma (1 - f));
+    # rate equation: p = sum_k g_k f_k / sum_k g_k, I_L = g_L (f_L - p), sigma = I_L (mu_L - mu_R) / T
+    from qness.analysis import entropy_production
+
+    eps, T, muL, muR, gL, gR = 1.0, 0.5, 0.8, -0.2, 0.7, 0.4
+    fL, fR = qness.model.fermi_occupation(eps, T, muL), qness.model.fermi_occupation(eps, T, muR)
+    sm = qutip.sigmam()  # QuTiP's basis(2, 0) (sigmaz = +1) is the occupied level: sm empties it
+    m = qness.from_qutip(
+        0.5 * eps * qutip.sigmaz(),
+        [
+            np.sqrt(gL * (1 - fL)) * sm,
+            np.sqrt(gL * fL) * sm.dag(),
+            np.sqrt(gR * (1 - fR)) * sm,
+            np.sqrt(gR * fR) * sm.dag(),
+        ],
+        baths={"L": (T, muL), "R": (T, muR)},
+        bath_labels=["L", "L", "R", "R"],
+    )
+    ness = qness.steady_state(m)
+    with pytest.raises(ValueError, match=r"declares no U\(1\).*model.replace\(symmetries=\(qness.U1Symmetry"):
+        entropy_production(m, ness)
+    # following the message: N = diag(1, 0), jumps change it by -1, +1, -1, +1
+    m = m.replace(symmetries=(qness.U1Symmetry(np.array([1, 0]), (-1, 1, -1, 1)),))
+    p = (gL * fL + gR * fR) / (gL + gR)
+    IL = gL * (fL - p)
+    assert entropy_production(m, ness) == pytest.approx(IL * (muL - muR) / T, abs=1e-12)

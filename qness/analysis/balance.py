@@ -358,10 +358,9 @@ def entropy_production_split(K, p, pi=None) -> EntropyProductionSplit:
 
 def _qdb_parts(model, ness):
     from ..liouvillian import liouvillian
-    from ..model import LindbladModel
+    from ..model import as_model
 
-    if not isinstance(model, LindbladModel):
-        raise ValueError(f"model must be a qness.LindbladModel, got {type(model).__name__}")
+    model = as_model(model)  # only L is used: a Liouvillian (SuperoperatorModel) is fine
     d = model.dim
     if d > 64:
         raise ValueError(f"the quantum detailed-balance test is dense in d^2 = {d * d}; use d <= 64")
@@ -399,8 +398,9 @@ def detailed_balance_defect(model, ness) -> float:
 
     Parameters
     ----------
-    model : qness.LindbladModel
-        The model (``d <= 64``: the test is dense in ``d^2``).
+    model : LindbladModel, SuperoperatorModel, tuple (H, c_ops) or Liouvillian
+        The model (``d <= 64``: the test is dense in ``d^2``); only its
+        Liouvillian is used (see :func:`qness.as_model`).
     ness : NESS or array_like, shape (d, d)
         A faithful (full-rank) steady state ``rho``.
 
@@ -431,8 +431,9 @@ def quantum_detailed_balance(model, ness, *, atol: float = 1e-8) -> bool:
 
     Parameters
     ----------
-    model : qness.LindbladModel
-        The model (``d <= 64``).
+    model : LindbladModel, SuperoperatorModel, tuple (H, c_ops) or Liouvillian
+        The model (``d <= 64``); only its Liouvillian is used (see
+        :func:`qness.as_model`).
     ness : NESS or array_like, shape (d, d)
         A faithful steady state.
     atol : float
@@ -447,6 +448,8 @@ def quantum_detailed_balance(model, ness, *, atol: float = 1e-8) -> bool:
 
     Raises
     ------
+    TypeError
+        If ``model`` is not a model (see :func:`qness.as_model`).
     ValueError
         If ``rho`` is not full rank or has the wrong shape, or ``d > 64``.
     """

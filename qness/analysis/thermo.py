@@ -210,11 +210,21 @@ def heat_currents(model, ness) -> dict:
     return {k: _expect(H0, dissipator(js, rho)).real for k, js in _groups(model).items()}
 
 
+_U1_HINT = (
+    "model = model.replace(symmetries=(qness.U1Symmetry(charges, jump_charges),)) with charges the "
+    "diagonal of N (length d) and jump_charges the change of N by each jump (+1 in, -1 out), or "
+    "ModelBuilder.add_u1 for a chain"
+)
+
+
 def _charge_operator(model: LindbladModel, N):
     if N is None:
         sym = model.u1()
         if sym is None:
-            raise ValueError("N: the model declares no U(1) symmetry; pass the particle-number operator N")
+            raise ValueError(
+                "N: the model declares no U(1) symmetry; pass the particle-number operator N, or declare "
+                f"it: {_U1_HINT}"
+            )
         return sp.csr_array(sp.diags_array(np.asarray(sym.charges, dtype=np.complex128)))
     if isinstance(N, U1Symmetry):
         return sp.csr_array(sp.diags_array(np.asarray(N.charges, dtype=np.complex128)))
@@ -344,6 +354,12 @@ def entropy_production(model, ness, *, atol: float | None = None) -> float:
     if not thermal:
         raise ValueError("model: no bath has a temperature; entropy production needs thermal baths")
     need_I = any((model.baths[k].mu or 0.0) != 0.0 for k in thermal)
+    if need_I and model.u1() is None:
+        with_mu = sorted(k for k in thermal if (model.baths[k].mu or 0.0) != 0.0)
+        raise ValueError(
+            f"bath(s) {with_mu} have mu != 0, so sigma needs their particle currents, but the model "
+            f"declares no U(1) charge (particle number); declare it: {_U1_HINT}"
+        )
     I = particle_currents(model, ness) if need_I else {}
     if atol is None:
         atol = 1e-10 * max(1.0, max((abs(v) for v in J.values()), default=0.0))

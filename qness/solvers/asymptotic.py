@@ -22,11 +22,55 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..liouvillian import liouvillian
-from ..model import as_model
+from ..model import SuperoperatorModel, as_model
+from ..operators import _is_qobj
 from .errors import ConvergenceError, InsufficientMemoryError
 from .result import NESS
 
 __all__ = ["asymptotic_state"]
+
+
+def _check_rho0_dims(rho0, model) -> None:
+    """ValueError if the ``Qobj`` ``rho0`` has the model's size but other tensor factors.
+
+    The same check as ``NESS.expect`` and ``correlation``: a ``Qobj`` on one
+    flat space of the right size is accepted on a chain model and vice versa;
+    a model with its own QuTiP dims (e.g. ENR) must match them exactly.
+    """
+    if not _is_qobj(rho0) or getattr(rho0, "type", None) not in ("oper", "ket"):
+        return
+    d = model.dim
+    dims = rho0.dims
+    mine = getattr(model, "qobj_dims", None)
+    if mine is not None:
+        mine = getattr(mine, "as_list", lambda: mine)()
+        want = mine if rho0.type == "oper" else [mine[0], [1]]
+        if rho0.shape[0] == d and dims != want:
+            raise ValueError(f"rho0 has dims {dims}, the model has dims {want}")
+        return
+    left = dims[0]
+    if any(isinstance(x, (list, tuple)) for x in left):
+        return
+    want = [int(x) for x in model.dims]
+    left = [int(x) for x in left]
+    if rho0.shape[0] == d and left != want and len(left) > 1 and len(want) > 1:
+        full = [want, want] if rho0.type == "oper" else [want, [1]]
+        raise ValueError(
+            f"rho0 has dims {dims}, the model has dims {full}: the tensor factors differ (same total "
+            "size, another order or split?); build rho0 with the model's factor order (site 0 leftmost)"
+        )
+
+
+def _memory_need(model, d: int) -> float:
+    """Bytes for the full ``d^2 x d^2`` Liouvillian and a few work vectors."""
+    if isinstance(model, SuperoperatorModel):  # the matrix is given: no H_eff to count entries from
+        nf = float(d) * d
+        return 20.0 * model.L.nnz + 8 * 16.0 * nf
+    from ..symmetry import full_sector
+    from .methods import Evolve
+    from .steady import memory_estimate
+
+    return memory_estimate(model, full_sector(d), Evolve())[0]
 
 
 def _as_density_matrix(rho0, d: int) -> np.ndarray:
@@ -105,12 +149,15 @@ def asymptotic_state(model, rho0, *, zero_tol: float = 1e-10, block: int = 4, it
 
     Parameters
     ----------
-    model : LindbladModel or tuple (H, c_ops)
+    model : LindbladModel, SuperoperatorModel, tuple (H, c_ops) or Liouvillian
         The master equation (hbar = 1, ``L_k = sqrt(rate_k) A_k``; QuTiP
-        objects accepted).
+        objects accepted), or its Liouvillian (``qutip.liouvillian(H,
+        c_ops)``, a ``Qobj`` of type ``"super"`` or a ``d^2 x d^2`` matrix in
+        column stacking; see :func:`qness.as_model`): only ``L`` is used.
     rho0 : array_like or qutip.Qobj
         Initial density matrix (``d x d``) or ket (length ``d``); it is
-        normalised to trace 1.
+        normalised to trace 1. A ``Qobj`` must have the model's tensor
+        factors (as ``NESS.expect`` requires).
     zero_tol : float
         Eigenvalues with ``|lambda| <= zero_tol * ||L||_1`` count as zero
         (relaxation slower than ``1 / (zero_tol ||L||_1)`` is treated as
@@ -133,9 +180,12 @@ def asymptotic_state(model, rho0, *, zero_tol: float = 1e-10, block: int = 4, it
     Raises
     ------
     ValueError
-        If ``rho0`` has the wrong shape, non-finite entries or zero trace.
+        If ``rho0`` has the wrong shape, non-finite entries or zero trace,
+        or is a ``Qobj`` whose tensor factors differ from the model's (e.g.
+        dims ``[[3, 2], [3, 2]]`` for a ``[2, 3]`` model).
     TypeError
-        If ``rho0`` is not array-like.
+        If ``rho0`` is not array-like, or ``model`` is not a model (see
+        :func:`qness.as_model`).
     InsufficientMemoryError
         If the sparse LU of the full ``d^2 x d^2`` Liouvillian would not fit.
     ConvergenceError
@@ -163,9 +213,7 @@ def asymptotic_state(model, rho0, *, zero_tol: float = 1e-10, block: int = 4, it
     >>> round(float(np.real(S.conj() @ rho @ S)), 12)
     0.5
     """
-    from ..symmetry import full_sector
-    from .methods import Evolve
-    from .steady import available_memory, envelope_estimate, memory_estimate
+    from .steady import available_memory, envelope_estimate
 
     t0 = time.perf_counter()
     model = as_model(model)
@@ -176,7 +224,7 @@ def asymptotic_state(model, rho0, *, zero_tol: float = 1e-10, block: int = 4, it
         if not isinstance(val, (int, np.integer)) or val < 1:
             raise ValueError(f"{name} must be a positive integer, got {val!r}")
     avail = available_memory()
-    need, _ = memory_estimate(model, full_sector(d), Evolve())  # the full L and a few vectors
+    need = _memory_need(model, d)  # the full L and a few vectors
     if need > 0.5 * avail:
         raise InsufficientMemoryError(
             f"asymptotic_state: the full {d * d}-unknown Liouvillian alone needs about "
@@ -186,6 +234,7 @@ def asymptotic_state(model, rho0, *, zero_tol: float = 1e-10, block: int = 4, it
             required=need,
             available=avail,
         )
+    _check_rho0_dims(rho0, model)
     rho0 = _as_density_matrix(rho0, d)
     L = sp.csr_array(liouvillian(model))
     n = L.shape[0]
@@ -237,4 +286,11 @@ def asymptotic_state(model, rho0, *, zero_tol: float = 1e-10, block: int = 4, it
         "hermiticity_error": herm_err,
         "time": time.perf_counter() - t0,
     }
-    return NESS(rho, model.dims, float(np.linalg.norm(L @ rho.ravel(order="F"))), info)
+    return NESS(
+        rho,
+        model.dims,
+        float(np.linalg.norm(L @ rho.ravel(order="F"))),
+        info,
+        site_kinds=model.site_kinds,
+        qobj_dims=getattr(model, "qobj_dims", None),
+    )
