@@ -403,10 +403,10 @@ def _perron_ok(sector, vec, d) -> bool:
     return bool(ev.min() >= -1e-7 * max(ev.max(), 1e-300))
 
 
-def _rightmost_sparse(M, guess: float, v0, margin: float, sector, d, rng, maxiter: int = 300):
+def _rightmost_sparse(M, guess: float, v0, margin: float, sector, d, rng, maxiter: int = 300, dscale=None):
     """Rightmost (Perron) eigenvalue of ``M`` by inverse iteration at a real shift right of it.
 
-    Returns ``(eigenvalue, eigenvector, shifts tried)``. Inverse iteration with
+    Returns ``(eigenvalue, eigenvector, shifts tried, LU of M - sigma)``. Inverse iteration with
     a fixed shift ``sigma`` converges to the eigenvalue nearest ``sigma`` at
     the rate ``|sigma - theta| / |sigma - lambda_2|``; with ``sigma`` just right
     of ``theta`` that is fast, and each step is one pair of triangular solves
@@ -449,12 +449,93 @@ def _rightmost_sparse(M, guess: float, v0, margin: float, sector, d, rng, maxite
                 maxiter=5000,
             )
             lam, v = sigma + 1.0 / mu[0], vec[:, 0]
-        if lam.real <= sigma and _perron_ok(sector, v, d):
-            return lam, v, attempt
+        if lam.real <= sigma and _perron_ok(sector, v if dscale is None else dscale * v, d):
+            return lam, v, attempt, lu
         # the Perron eigenvalue lies right of sigma (see scgf's Notes): move the shift right
         sigma = max(sigma, lam.real) + margin * 2.0 ** (attempt + 1)
         v0 = None
     raise RuntimeError(f"scgf: no positive (Perron) eigenvector found; last eigenvalue {lam}")
+
+
+#: Certification tolerance of :func:`scgf`: a point is certified when the first-order error bound
+#: ``kappa * (||L_s r - theta r|| + eps ||L_s||)`` (``kappa = ||l|| ||r|| / |l^+ r|`` the condition
+#: number of the eigenvalue, ``l`` the left eigenvector) is at most
+#: ``SCGF_CERT_RTOL * max(|theta|, max|L_ii|)``. The residual alone does not bound the eigenvalue
+#: error of a non-normal ``L_s``.
+SCGF_CERT_RTOL = 1e-8
+
+
+def _dense_rightmost(A: np.ndarray):
+    """Rightmost eigenpair of a dense matrix, with its left eigenvector and an error bound.
+
+    ``A`` is balanced first (:func:`scipy.linalg.matrix_balance`, a diagonal
+    similarity: the tilted generator at large fields is badly scaled), then
+    ``eig`` gives the right and left eigenvectors of the balanced matrix ``B``.
+    Returns ``(theta, r, l, kappa, bound)`` with ``r``, ``l`` eigenvectors of
+    ``A`` and ``bound = kappa_B (||B r_B - theta r_B|| / ||r_B|| + eps ||B||_F)``
+    the first-order bound on the error of ``theta``.
+    """
+    if not np.all(np.isfinite(A)):
+        return np.nan, None, None, np.inf, np.inf
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # scipy's cast of an overflowing scaling
+        B, (scl, _) = sla.matrix_balance(A, permute=False, separate=True)
+    if not (np.all(np.isfinite(B)) and np.all(np.isfinite(scl)) and np.all(scl > 0)):
+        B, scl = A, np.ones(A.shape[0])
+    vals, vl, vr = sla.eig(B, left=True, right=True)
+    j = int(np.argmax(vals.real))
+    lam, rb, lb = vals[j], vr[:, j], vl[:, j]
+    overlap = abs(np.vdot(lb, rb))
+    nr, nl = np.linalg.norm(rb), np.linalg.norm(lb)
+    kappa = nr * nl / overlap if overlap > 0 else np.inf
+    res = np.linalg.norm(B @ rb - lam * rb) / nr + np.finfo(float).eps * np.linalg.norm(B)
+    return lam, scl * rb, lb / scl, kappa, kappa * res
+
+
+def _sparse_balance(M, sweeps: int = 40) -> np.ndarray:
+    """Diagonal ``D`` (powers of 2) such that ``D^-1 M D`` has off-diagonal row and column 1-norms
+    of similar size (Osborne's balancing, all rows at once, damped). The tilted generator of a
+    current that changes a conserved charge is such a similarity of ``L`` with entries ``e^{+-s}``;
+    balancing undoes it and with it the huge eigenvalue condition number of the sparse route."""
+    n = M.shape[0]
+    A = sp.csr_array(abs(M))
+    A.setdiag(0)
+    A.eliminate_zeros()
+    logd = np.zeros(n)
+    for _ in range(sweeps):
+        e = np.exp(logd)
+        B = sp.csr_array(A.multiply((1.0 / e)[:, None]).multiply(e[None, :]))
+        r = np.asarray(B.sum(axis=1)).ravel()
+        c = np.asarray(B.sum(axis=0)).ravel()
+        ok = (r > 0) & (c > 0)
+        step = np.zeros(n)
+        step[ok] = 0.25 * np.log(r[ok] / c[ok])
+        logd += step
+        if np.abs(step).max(initial=0.0) < 0.05:
+            break
+    return np.exp2(np.round(logd / math.log(2.0)))
+
+
+def _left_sparse(lu, M, lam, l0, scale: float, maxiter: int = 300):
+    """Left eigenvector ``l`` (``l^+ M = lam l^+``) by inverse iteration on the adjoint, with the LU
+    of ``M - sigma`` (real ``sigma``) that gave the right one. Returns ``(l, residual)``."""
+    MH = sp.csr_array(M.conj().T)
+    lc = np.conj(lam)
+    v = np.array(l0, dtype=np.complex128)
+    v /= np.linalg.norm(v)
+    res = np.inf
+    for _ in range(maxiter):
+        w = lu.solve(v, trans="H")
+        v = w / np.linalg.norm(w)
+        res = float(np.linalg.norm(MH @ v - lc * v))
+        if res <= 1e-12 * scale:
+            break
+    return v, res
+
+
+#: Step (in units of ``1 / max|w_k|``) of the central differences that give ``theta'(s)`` on the
+#: Krylov route of :func:`scgf` (no left eigenvector there).
+SCGF_FD_STEP = 1e-4
 
 
 #: Accepted relative residual ``||L_s v - theta v|| / (scale ||v||)`` of the Krylov route of
@@ -671,21 +752,43 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
     theta = np.empty(s.size)
     certified = np.zeros(s.size, dtype=bool)
     residual = np.zeros(s.size)
+    current = np.full(s.size, np.nan)
+    kappa = np.full(s.size, np.nan)
+    bound = np.full(s.size, np.nan)
 
-    def tilted_jumps(x):
+    def tilted_jumps(x, deriv=False):
+        # sum_k (e^{x w_k} - 1) J_k, or its derivative sum_k w_k e^{x w_k} J_k
         T = None
         for k, w in weights.items():
-            term = math.expm1(x * w) * Js[k]
+            try:
+                c = w * math.exp(x * w) if deriv else math.expm1(x * w)
+            except OverflowError:
+                raise ValueError(
+                    f"s = {x:g}: e^(s w) overflows for the weight w = {w:g} of jump {k}; theta(s) is not "
+                    "representable in floating point (reduce |s|)"
+                ) from None
+            term = c * Js[k]
             T = term if T is None else T + term
         return sp.csr_array(T)
 
+    def hellmann_feynman(x, r, l):
+        # theta'(s) = <l| dL_s/ds |r> / <l|r>
+        return (np.vdot(l, tilted_jumps(x, deriv=True) @ r) / np.vdot(l, r)).real
+
     if route == "dense":
         M = matrix()
+        scale = max(float(np.abs(M.diagonal()).max()), 1e-300)
         for i, x in enumerate(s):
-            vals, vecs = sla.eig((M + tilted_jumps(x)).toarray())
-            j = int(np.argmax(vals.real))
-            theta[i] = vals[j].real
-            certified[i] = _perron_ok(sector, vecs[:, j], d)
+            lam, r, l, kappa[i], bound[i] = _dense_rightmost((M + tilted_jumps(x)).toarray())
+            theta[i] = lam.real
+            if r is not None:
+                current[i] = hellmann_feynman(x, r, l)
+            certified[i] = (
+                r is not None
+                and bool(bound[i] <= SCGF_CERT_RTOL * max(abs(theta[i]), scale))
+                and _perron_ok(sector, r, d)
+            )
+        info["current_method"] = "hellmann-feynman"
     else:
         rng = np.random.default_rng(seed)
         if ness is None:
@@ -707,15 +810,30 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
         else:
             M = matrix()
             scale = max(float(np.abs(M.diagonal()).max()), 1e-300)
+        lefts = {}
+
+        def krylov_point(x, guess, v0, margin):
+            Jt = tilted_jumps(x)
+
+            def apply(v, Jt=Jt):
+                return np.asarray(op @ v).ravel() + Jt @ v
+
+            lam, vec, ok, res = _rightmost_krylov(
+                apply, prec0, guess, v0, margin, sector, d, scale, rho0, how, stats
+            )
+            return lam, vec / (sector.trace_vector() @ vec), ok, res
+
         # walk outwards from the grid point nearest 0, extrapolating theta from the last points
         i0 = int(np.argmin(np.abs(s)))
-        start_vec = [None]
+        start_vec = [None, None]
         for direction in (1, -1):
             idx = range(i0, s.size) if direction == 1 else range(i0 - 1, -1, -1)
             vecs, hist = [], []
+            lprev = sector.trace_vector().astype(np.complex128)  # the left eigenvector at s = 0
             if direction == -1 and i0 < s.size:
                 hist = [(s[i0], theta[i0])]
                 vecs = [start_vec[0]]
+                lprev = start_vec[1] if start_vec[1] is not None else lprev
             for i in idx:
                 x = s[i]
                 if len(hist) >= 2:
@@ -730,28 +848,60 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
                     if len(vecs) >= 2 and len(hist) >= 2:
                         (x1, _), (x2, _) = hist[-2], hist[-1]
                         v0 = vecs[-1] + (vecs[-1] - vecs[-2]) * ((x - x2) / (x2 - x1))
-                    Jt = tilted_jumps(x)
-
-                    def apply(v, Jt=Jt):
-                        return np.asarray(op @ v).ravel() + Jt @ v
-
-                    lam, vec, ok, res = _rightmost_krylov(
-                        apply, prec0, guess, v0, margin, sector, d, scale, rho0, how, stats
-                    )
-                    vec = vec / (sector.trace_vector() @ vec)
-                    certified[i], residual[i] = ok, res
+                    lam, vec, certified[i], residual[i] = krylov_point(x, guess, v0, margin)
                 else:
-                    v0 = vecs[-1] if vecs else None
-                    lam, vec, _ = _rightmost_sparse(M + tilted_jumps(x), guess, v0, margin, sector, d, rng)
-                    certified[i] = True
+                    # balanced: B = D^-1 L_s D (a diagonal similarity, see _sparse_balance)
+                    Mx = M + tilted_jumps(x)
+                    D = _sparse_balance(Mx)
+                    Bx = sp.csr_array(Mx.multiply((1.0 / D)[:, None]).multiply(D[None, :]))
+                    v0 = vecs[-1] / D if vecs else None
+                    lam, vb, _, lu = _rightmost_sparse(Bx, guess, v0, margin, sector, d, rng, dscale=D)
+                    lb, _ = _left_sparse(lu, Bx, lam, lprev * D, scale)
+                    vb = vb / np.linalg.norm(vb)
+                    residual[i] = float(np.linalg.norm(Bx @ vb - lam * vb))
+                    kappa[i] = 1.0 / max(abs(np.vdot(lb, vb)), 1e-300)
+                    bound[i] = kappa[i] * (residual[i] + np.finfo(float).eps * scale)
+                    certified[i] = bool(bound[i] <= SCGF_CERT_RTOL * max(abs(lam.real), scale))
+                    vec, l = D * vb, lb / D
+                    lprev = l / np.linalg.norm(l)
+                    current[i] = hellmann_feynman(x, vec, l)
+                    if i == i0:
+                        start_vec[1] = l
                 theta[i] = lam.real
                 vecs.append(vec)
                 hist.append((x, theta[i]))
                 if i == i0:
                     start_vec[0] = vec
+                if route == "krylov":
+                    lefts[i] = vec  # kept for the central differences below
         if route == "krylov":
-            info.update(stats, residual=residual)
-    current = np.gradient(theta, s) if s.size > 1 else np.array([np.nan])
+            # no left eigenvector on the matrix-free route: theta'(s) by central differences with a
+            # small step around each point, each solve warm-started from the point's eigenvector
+            h = SCGF_FD_STEP / max(abs(w) for w in weights.values())
+            cur_err = np.full(s.size, np.nan)
+            slope = np.gradient(theta, s) if s.size > 1 else np.array([C1])
+            for i, x in enumerate(s):
+                side = []
+                for sign in (1.0, -1.0):
+                    g = theta[i] + sign * h * slope[i]
+                    lam, _, ok, res = krylov_point(
+                        x + sign * h, g, lefts[i], 2.0 * h * abs(slope[i]) + 1e-6 * scale
+                    )
+                    side.append((lam.real, ok, res))
+                (tp, okp, rp), (tm, okm, rm) = side
+                current[i] = (tp - tm) / (2.0 * h)
+                # rounding (the residual-level error of each theta over the step) plus a truncation
+                # scale h^2 |theta''| / 6 (theta'' from the same three points): a rough estimate
+                cur_err[i] = (rp + rm) * scale / (2.0 * h) + abs(tp - 2.0 * theta[i] + tm) / 6.0
+                certified[i] = certified[i] and okp and okm
+            info.update(
+                stats,
+                residual=residual,
+                current_method=f"central difference, step h = {h:.3g} (2 extra eigen-solves per point)",
+                current_error=cur_err,
+            )
+        else:
+            info.update(residual=residual, current_method="hellmann-feynman")
     rate = s * current - theta
     info.update(
         route=route,
@@ -760,16 +910,24 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
         weights=dict(weights),
         time=time.perf_counter() - t0,
     )
+    if route != "krylov":
+        info.update(kappa=kappa, error_bound=bound)
     if not certified.all():
-        why = (
-            f"the Krylov iteration stopped above its residual tolerance {SCGF_TOL:g} (residuals "
-            f"{residual[~certified][:4]})"
-            if route == "krylov"
-            else "the eigenvector of the rightmost eigenvalue is not positive semidefinite (a reducible "
-            "or degenerate tilted generator?)"
-        )
+        bad = ~certified
+        if route == "krylov":
+            why = (
+                f"the Krylov iteration stopped above its residual tolerance {SCGF_TOL:g} (residuals "
+                f"{residual[bad][:4]})"
+            )
+        else:
+            why = (
+                f"the eigenvalue error bound kappa * residual {bound[bad][:4]} (condition numbers "
+                f"kappa = {kappa[bad][:4]}) exceeds {SCGF_CERT_RTOL:g} * max(|theta|, ||L||), or the "
+                "eigenvector of the rightmost eigenvalue is not positive semidefinite (an ill-conditioned, "
+                "badly scaled, reducible or degenerate tilted generator?)"
+            )
         warnings.warn(
-            f"scgf: theta is not certified at s = {s[~certified][:4]}: {why}",
+            f"scgf: theta is not certified at s = {s[bad][:4]}: {why}",
             RuntimeWarning,
             stacklevel=2,
         )
