@@ -546,7 +546,9 @@ SCGF_TOL = 1e-12
 SCGF_INNER_RTOL = 1e-3
 
 
-def _rightmost_krylov(apply, prec0, guess, v0, margin, sector, d, scale, start, krylov, stats, max_outer=60):
+def _rightmost_krylov(
+    apply, prec0, guess, v0, margin, sector, d, scale, start, krylov, stats, max_outer=60, dscale=None
+):
     """Rightmost (Perron) eigenvalue of the matrix-free ``apply`` by residual inverse iteration.
 
     Neumaier's residual inverse iteration at a fixed real shift ``sigma`` right of the
@@ -570,6 +572,12 @@ def _rightmost_krylov(apply, prec0, guess, v0, margin, sector, d, scale, start, 
     restart = krylov.restart or 50
     for attempt in range(12):
         P = _reshift(prec0, sigma)
+        if dscale is not None:  # the balanced problem D^-1 L_s D: precondition with D^-1 P D
+            P = spla.LinearOperator(
+                (n, n),
+                matvec=lambda x, P_=P: np.asarray(P_ @ (dscale * x)).ravel() / dscale,
+                dtype=np.complex128,
+            )
         A = spla.LinearOperator((n, n), matvec=lambda x, s_=sigma: apply(x) - s_ * x, dtype=np.complex128)
         v = np.array(v0 if v0 is not None else start, dtype=np.complex128)
         v /= np.linalg.norm(v)
@@ -598,11 +606,13 @@ def _rightmost_krylov(apply, prec0, guess, v0, margin, sector, d, scale, start, 
         if singular:
             sigma += margin
             continue
-        if lam.real <= sigma + SCGF_TOL * scale and _perron_ok(sector, v, d):
+        perron = _perron_ok(sector, v if dscale is None else dscale * v, d)
+        if lam.real <= sigma + SCGF_TOL * scale and perron:
             return lam, v, converged, res
-        # the Perron eigenvalue lies right of sigma (see scgf's Notes): move the shift right
+        # the Perron eigenvalue lies right of sigma (see scgf's Notes): move the shift right (keeping
+        # the vector when it is already the positive one, only the shift was left of its eigenvalue)
         sigma = max(sigma, lam.real) + margin * 2.0 ** (attempt + 1)
-        v0 = None
+        v0 = v if perron else None
     raise RuntimeError(f"scgf: no positive (Perron) eigenvector found; last eigenvalue {lam}")
 
 
@@ -814,13 +824,35 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
 
         def krylov_point(x, guess, v0, margin):
             Jt = tilted_jumps(x)
+            # balance L_s (a diagonal similarity D, see _sparse_balance; the sector matrix is assembled
+            # for it, never factorised) where it is badly scaled: there the residual of the unbalanced
+            # problem does not bound the eigenvalue error
+            D = _sparse_balance(matrix() + Jt)
+            if D.max() / D.min() <= 16.0:
+                D = None
 
-            def apply(v, Jt=Jt):
-                return np.asarray(op @ v).ravel() + Jt @ v
+            def apply(v, Jt=Jt, D=D):
+                if D is None:
+                    return np.asarray(op @ v).ravel() + Jt @ v
+                u = D * v
+                return (np.asarray(op @ u).ravel() + Jt @ u) / D
 
             lam, vec, ok, res = _rightmost_krylov(
-                apply, prec0, guess, v0, margin, sector, d, scale, rho0, how, stats
+                apply,
+                prec0,
+                guess,
+                v0 if D is None or v0 is None else v0 / D,
+                margin,
+                sector,
+                d,
+                scale,
+                rho0 if D is None else rho0 / D,
+                how,
+                stats,
+                dscale=D,
             )
+            if D is not None:
+                vec = D * vec
             return lam, vec / (sector.trace_vector() @ vec), ok, res
 
         # walk outwards from the grid point nearest 0, extrapolating theta from the last points
@@ -884,9 +916,12 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
                 side = []
                 for sign in (1.0, -1.0):
                     g = theta[i] + sign * h * slope[i]
-                    lam, _, ok, res = krylov_point(
-                        x + sign * h, g, lefts[i], 2.0 * h * abs(slope[i]) + 1e-6 * scale
-                    )
+                    try:
+                        lam, _, ok, res = krylov_point(
+                            x + sign * h, g, lefts[i], 2.0 * h * abs(slope[i]) + 1e-6 * scale
+                        )
+                    except RuntimeError:  # no Perron vector next to an unconverged point
+                        lam, ok, res = complex(np.nan), False, np.inf
                     side.append((lam.real, ok, res))
                 (tp, okp, rp), (tm, okm, rm) = side
                 current[i] = (tp - tm) / (2.0 * h)
