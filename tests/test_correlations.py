@@ -351,9 +351,9 @@ def test_bad_input():
     coherent = np.full((4, 4), 0.25)  # |++><++|: coherences between magnetisation sectors
     with pytest.raises(ValueError, match="outside the steady-state sector"):
         correlation(xxz, np.eye(4), np.eye(4), [0.0], ness=coherent)
-    np.testing.assert_allclose(
-        correlation(xxz, np.eye(4), np.eye(4), [0.0], ness=coherent, symmetry=None), 1.0
-    )
+    # without the sector check it is still refused: |++><++| is not stationary
+    with pytest.raises(ValueError, match="ness is not a steady state"):
+        correlation(xxz, np.eye(4), np.eye(4), [0.0], ness=coherent, symmetry=None)
 
 
 def test_eigendecomposition_and_chebyshev_routes_agree(monkeypatch):

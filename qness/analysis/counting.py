@@ -68,6 +68,7 @@ import scipy.sparse.linalg as spla
 from ..model import LindbladModel, as_model
 from ..solvers.methods import Auto, Dense, Direct, Krylov
 from ..solvers.resolvent import Schur, _auto_choice, _find_sector, _prepare, drazin, resolvent
+from .correlations import check_ness
 
 __all__ = [
     "Cumulants",
@@ -206,7 +207,7 @@ def _resolve_counted(model: LindbladModel, counted) -> dict:
     if isinstance(counted, (str, numbers.Integral)):
         counted = {counted: 1.0}
     elif isinstance(counted, (list, tuple, set, frozenset)):
-        counted = {c: 1.0 for c in counted}
+        counted = [(c, 1.0) for c in counted]
     elif not isinstance(counted, dict):
         raise TypeError(
             f"counted must be a dict {{jump index or label: weight}}, a label, an index or a list of them; "
@@ -216,7 +217,7 @@ def _resolve_counted(model: LindbladModel, counted) -> dict:
         raise ValueError("counted is empty: name at least one jump (index or label)")
     labels = [j.label for j in model.jumps]
     out = {}
-    for key, w in counted.items():
+    for key, w in counted.items() if isinstance(counted, dict) else counted:
         if isinstance(key, (bool, np.bool_)):
             raise TypeError(f"counted: a jump is named by an int index or a str label, got {key!r}")
         if isinstance(key, numbers.Integral):
@@ -247,8 +248,9 @@ def _resolve_counted(model: LindbladModel, counted) -> dict:
 
 
 def _state(model: LindbladModel, ness, sector) -> np.ndarray:
-    """The steady state as a sector vector of trace 1."""
+    """The steady state as a sector vector; a given ``ness`` is checked (trace 1, stationary)."""
     d = model.dim
+    given = ness is not None
     if ness is None:
         from ..solvers.steady import steady_state
 
@@ -261,10 +263,8 @@ def _state(model: LindbladModel, ness, sector) -> np.ndarray:
         raise ValueError(f"ness must be a {d} x {d} density matrix, got shape {rho.shape}")
     if not np.all(np.isfinite(rho)):
         raise ValueError("ness has non-finite entries")
-    tr = np.trace(rho)
-    if abs(tr) < 1e-300:
-        raise ValueError("ness has zero trace")
-    rho = rho / tr
+    if given:
+        check_ness(model, rho)
     return sector.from_full(rho) if sector.kind != "full" else rho.ravel(order="F")
 
 
@@ -719,6 +719,8 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
     model = _lindblad(model)
     weights = _resolve_counted(model, counted)
     s = np.asarray(s)
+    if s.dtype.kind not in "biufc":
+        raise TypeError(f"s must be real numbers, got {type(s).__name__} of dtype {s.dtype}")
     if np.iscomplexobj(s):
         raise ValueError("s must be real (the imaginary field of the literature is s = i chi)")
     s = np.atleast_1d(s.astype(float))
@@ -1135,6 +1137,8 @@ def noise_spectrum(
     model = _lindblad(model)
     weights = _resolve_counted(model, counted)
     w = np.asarray(omegas)
+    if w.dtype.kind not in "biufc":
+        raise TypeError(f"omegas must be real numbers, got {type(omegas).__name__} of dtype {w.dtype}")
     if np.iscomplexobj(w):
         raise ValueError("omegas must be real")
     w = w.astype(float)
