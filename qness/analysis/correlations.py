@@ -48,7 +48,7 @@ __all__ = ["correlation", "g2", "emission_spectrum", "EmissionSpectrum"]
 
 # --------------------------------------------------------------------------- inputs
 #: Largest relative residual ``||L(rho)||_F / (||L|| ||rho||_F)`` of a user-supplied ``ness``
-#: (:func:`check_ness`); ``||L||`` is bounded by ``2 ||A||_2 + sum_k ||L_k||_2^2`` (``A = -i H_eff``).
+#: (:func:`_check_ness`); ``||L||`` is bounded by ``2 ||A||_2 + sum_k ||L_k||_2^2`` (``A = -i H_eff``).
 NESS_RTOL = 1e-6
 
 
@@ -60,7 +60,7 @@ def _norm2_bound(M) -> float:
     return float(np.sqrt(M.sum(axis=0).max() * M.sum(axis=1).max()))
 
 
-def check_ness(model, rho: np.ndarray, name: str = "ness") -> np.ndarray:
+def _check_ness(model, rho: np.ndarray, name: str = "ness") -> np.ndarray:
     """Check a user-supplied steady state: trace 1 and stationary (shared by counting and correlations).
 
     Parameters
@@ -238,7 +238,7 @@ class _Setting:
                 )
             rho = inside
         if given:
-            check_ness(self.model, rho)
+            _check_ness(self.model, rho)
         return rho
 
     def matrix(self, sector: Sector) -> sp.csr_array:
@@ -363,6 +363,9 @@ def correlation(model, A, B, taus, ness=None, *, symmetry="auto", info: dict | N
         units of the model's rates.
     ness : NESS or array_like (d, d), optional
         The steady state; computed with :func:`qness.steady_state` if omitted.
+        A given state must have trace 1 and be stationary (``||L rho|| <=
+        NESS_RTOL ||L|| ||rho||``), else ``ValueError`` (as in
+        :mod:`qness.analysis.counting`: never renormalised).
     symmetry : "auto", None, U1Symmetry or Z2Symmetry
         Sectors to propagate in (``"auto"``: the model's declared symmetry,
         else one found by :func:`qness.symmetry.detect_symmetry`; ``None``:
@@ -387,7 +390,7 @@ def correlation(model, A, B, taus, ness=None, *, symmetry="auto", info: dict | N
     ValueError
         If an operator's shape (or a ``Qobj``'s tensor dims) does not match
         the model, ``taus`` has negative or non-finite entries or more than
-        one dimension, or ``ness`` has the wrong shape or trace, or weight
+        one dimension, or ``ness`` has the wrong shape or trace or is not stationary, or weight
         outside the steady-state symmetry sector.
 
     Notes
@@ -436,7 +439,7 @@ def g2(model, A, taus, ness=None, *, symmetry="auto") -> np.ndarray:
     taus : float or 1-D array_like of float
         Delays ``tau >= 0``.
     ness : NESS or array_like (d, d), optional
-        The steady state; computed if omitted.
+        The steady state; computed if omitted (checked as in :func:`correlation`).
     symmetry : "auto", None, U1Symmetry or Z2Symmetry
         Sectors to propagate in (see :func:`correlation`).
 
@@ -538,7 +541,7 @@ def emission_spectrum(
         Frequencies, in the units of the model's rates, relative to the
         frame of ``H`` (e.g. the laser frequency in a rotating frame).
     ness : NESS or array_like (d, d), optional
-        The steady state; computed if omitted.
+        The steady state; computed if omitted (checked as in :func:`correlation`).
     symmetry : "auto", None, U1Symmetry or Z2Symmetry
         Sectors to solve in (see :func:`correlation`).
     method : Auto, Dense, Direct, Krylov, str or None

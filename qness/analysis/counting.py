@@ -68,7 +68,7 @@ import scipy.sparse.linalg as spla
 from ..model import LindbladModel, as_model
 from ..solvers.methods import Auto, Dense, Direct, Krylov
 from ..solvers.resolvent import Schur, _auto_choice, _find_sector, _prepare, drazin, resolvent
-from .correlations import check_ness
+from .correlations import _check_ness
 
 __all__ = [
     "Cumulants",
@@ -137,20 +137,33 @@ class SCGF:
     theta : numpy.ndarray
         ``theta(s)``, the rightmost eigenvalue of ``L_s``.
     current : numpy.ndarray
-        ``j(s) = theta'(s)`` (second-order finite differences on the grid):
-        the current typical of the tilted ensemble.
+        ``j(s) = theta'(s)``, the current typical of the tilted ensemble: by
+        Hellmann-Feynman, ``<l| dL_s/ds |r> / <l|r>`` with the left and right
+        eigenvectors (``dL_s/ds = sum_k w_k e^{s w_k} J_k``), on the dense and
+        shift-invert routes; by central differences with the step
+        ``SCGF_FD_STEP / max|w_k|`` around each point (two more warm-started
+        eigensolves) on the Krylov route (``info["current_method"]``,
+        ``info["current_error"]``). Never differences on the user's grid.
     rate : numpy.ndarray
         The large-deviation rate function at ``current``:
         ``I(j(s)) = s j(s) - theta(s)`` (the Legendre transform, valid where
-        ``theta`` is differentiable and convex). ``P(N_t / t = j) ~ e^{-t I(j)}``.
+        ``theta`` is differentiable and convex), with ``j(s)`` of ``current``.
+        ``P(N_t / t = j) ~ e^{-t I(j)}``.
     info : dict
         ``route`` (``"dense"``, ``"shift-invert"`` (sparse LU) or
         ``"krylov"`` (matrix-free), see :func:`scgf`), ``auto`` (why, under
         ``Auto``), ``certified`` per point (the eigenvector was positive
-        semidefinite: the Perron eigenvalue; on the Krylov route also the
-        residual tolerance was met), ``sector``, ``weights``, ``time``; on
-        the Krylov route ``residual`` per point, ``solves`` (GMRES solves in
-        all) and ``iterations`` (their total), ``preconditioner_route``.
+        semidefinite: the Perron eigenvalue; on the dense and shift-invert
+        routes also the error bound ``kappa * residual`` was at most
+        ``SCGF_CERT_RTOL * max(|theta|, max|L_ii|)``, on the Krylov route the
+        residual tolerance was met, there and for the two points of the
+        central difference), ``sector``, ``weights``, ``time``,
+        ``current_method``, ``residual`` per point; on the dense and
+        shift-invert routes ``kappa`` (eigenvalue condition number of the
+        balanced ``L_s``) and ``error_bound`` per point; on the Krylov route
+        ``current_error`` (a rough estimate: residual level over the step plus
+        the second difference / 6), ``solves`` (GMRES solves in all) and
+        ``iterations`` (their total), ``preconditioner_route``.
     """
 
     s: np.ndarray
@@ -264,7 +277,7 @@ def _state(model: LindbladModel, ness, sector) -> np.ndarray:
     if not np.all(np.isfinite(rho)):
         raise ValueError("ness has non-finite entries")
     if given:
-        check_ness(model, rho)
+        _check_ness(model, rho)
     return sector.from_full(rho) if sector.kind != "full" else rho.ravel(order="F")
 
 
@@ -302,6 +315,8 @@ def cumulants(model, ness=None, counted=None, order: int = 3, *, symmetry="auto"
     ness : NESS or array_like, optional
         Its steady state (``d x d``); computed with :func:`qness.steady_state`
         if not given.
+        A given state must have trace 1 and be stationary (``||L rho|| <= NESS_RTOL ||L|| ||rho||``,
+        :data:`qness.analysis.correlations.NESS_RTOL`), else ``ValueError``; it is never renormalised.
     counted : dict, str, int or list
         The counted jumps and their weights, ``{jump: weight}`` with ``jump``
         an index into ``model.jumps`` or a label (``{"out_3": 1, "in_3": -1}``);
@@ -325,7 +340,8 @@ def cumulants(model, ness=None, counted=None, order: int = 3, *, symmetry="auto"
     ------
     ValueError
         Unknown jump label or index out of range, a non-finite weight, empty
-        ``counted``, ``order < 1``, a ``ness`` of the wrong shape.
+        ``counted``, ``order < 1``, a ``ness`` of the wrong shape, of trace
+        other than 1, or not stationary.
     TypeError
         A weight or key of the wrong type, a non-integer ``order``, a model
         without jump operators (a bare Liouvillian).
@@ -656,6 +672,8 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
     ness : NESS or array_like, optional
         Steady state (start vector and first-order guess of the sparse and
         Krylov routes); computed with :func:`qness.steady_state` if needed.
+        A given state must have trace 1 and be stationary (``||L rho|| <= NESS_RTOL ||L|| ||rho||``,
+        :data:`qness.analysis.correlations.NESS_RTOL`), else ``ValueError``; it is never renormalised.
     symmetry : "auto", None, U1Symmetry or Z2Symmetry
         Sector (the steady-state one) in which ``L_s`` is diagonalised.
     method : Auto, Dense, Direct, Krylov, str or None
@@ -678,9 +696,10 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
     ------
     ValueError
         Non-finite or complex ``s``, an empty grid, bad ``counted``, ``Dense``
-        on a sector above its ``max_size``.
+        on a sector above its ``max_size``, ``e^{s w_k}`` overflowing (``s w_k
+        > 709``), a given ``ness`` of trace other than 1 or not stationary.
     TypeError
-        A wrong ``method``.
+        A wrong ``method``, non-numeric ``s``.
     RuntimeError
         If no Perron eigenvector is found (the sparse and Krylov routes).
 
@@ -688,11 +707,26 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
     -----
     RuntimeWarning
         Where ``theta`` is not certified: the eigenvector of the rightmost
-        eigenvalue is not positive semidefinite (dense route), or the Krylov
+        eigenvalue is not positive semidefinite, the first-order error bound
+        ``kappa * residual`` exceeds ``SCGF_CERT_RTOL * max(|theta|,
+        max|L_ii|)`` (dense and shift-invert routes: an ill-conditioned or,
+        at ``s w`` of several hundred, badly scaled ``L_s``), or the Krylov
         iteration stopped above its residual tolerance.
 
     Notes
     -----
+    Balancing: ``L_s`` is first replaced by a diagonal similarity ``D^-1 L_s
+    D`` with rows and columns of comparable size (LAPACK balancing on the dense
+    route, Osborne iterations on the sparse matrix otherwise). Counting a
+    current that changes a conserved charge makes ``L_s`` such a similarity of
+    a well-conditioned matrix with entries ``e^{+-s}``: unbalanced, its
+    eigenvalue condition number grows like ``e^{|s| q}`` and a small residual
+    certifies nothing. The error bound uses the left eigenvector ``l`` (dense:
+    ``eig(left=True)``; shift-invert: inverse iteration on the adjoint with the
+    same LU); the Krylov route has no left eigenvector and certifies by its
+    residual in the balanced coordinates only (the sector matrix is assembled
+    for the balancing where ``D`` is far from 1, never factorised).
+
     Routes (``info["route"]``), chosen as the steady-state engine chooses:
     sectors up to ``SCGF_DENSE_MAX`` unknowns use dense ``eig`` (the
     eigenvalue of largest real part, ``"dense"``). Larger ones use a real
@@ -1104,6 +1138,8 @@ def noise_spectrum(
         Angular frequencies ``w`` (``S`` is even in ``w``).
     ness : NESS or array_like, optional
         The steady state (computed if not given).
+        A given state must have trace 1 and be stationary (``||L rho|| <= NESS_RTOL ||L|| ||rho||``,
+        :data:`qness.analysis.correlations.NESS_RTOL`), else ``ValueError``; it is never renormalised.
     symmetry, method, **options
         Sector and route of the solves (:mod:`qness.solvers.resolvent`): one
         Drazin solve for ``w = 0``, one resolvent solve per non-zero ``w``,
@@ -1119,7 +1155,10 @@ def noise_spectrum(
     Raises
     ------
     ValueError
-        Non-finite or complex ``omegas``, bad ``counted``.
+        Non-finite or complex ``omegas``, bad ``counted``, a ``ness`` of trace
+        other than 1 or not stationary.
+    TypeError
+        Non-numeric ``omegas``.
 
     Notes
     -----
