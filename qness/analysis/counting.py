@@ -924,12 +924,15 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
                     Bx = sp.csr_array(Mx.multiply((1.0 / D)[:, None]).multiply(D[None, :]))
                     v0 = vecs[-1] / D if vecs else None
                     lam, vb, _, lu = _rightmost_sparse(Bx, guess, v0, margin, sector, d, rng, dscale=D)
-                    lb, _ = _left_sparse(lu, Bx, lam, lprev * D, scale)
+                    lb, lres = _left_sparse(lu, Bx, lam, lprev * D, scale)
                     vb = vb / np.linalg.norm(vb)
                     residual[i] = float(np.linalg.norm(Bx @ vb - lam * vb))
                     kappa[i] = 1.0 / max(abs(np.vdot(lb, vb)), 1e-300)
                     bound[i] = kappa[i] * (residual[i] + np.finfo(float).eps * scale)
-                    certified[i] = bool(bound[i] <= SCGF_CERT_RTOL * max(abs(lam.real), scale))
+                    # (the left eigenvector also gives theta'(s): it must have converged too)
+                    certified[i] = bool(bound[i] <= SCGF_CERT_RTOL * max(abs(lam.real), scale)) and bool(
+                        lres <= SCGF_CERT_RTOL * scale
+                    )
                     vec, l = D * vb, lb / D
                     lprev = l / np.linalg.norm(l)
                     current[i] = hellmann_feynman(x, vec, l)
