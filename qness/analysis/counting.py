@@ -158,7 +158,8 @@ class SCGF:
         ``SCGF_CERT_RTOL * max(|theta|, max|L_ii|)``, on the Krylov route the
         residual tolerance was met, there and for the two points of the
         central difference), ``sector``, ``weights``, ``time``,
-        ``current_method``, ``residual`` per point; on the dense and
+        ``current_method``; ``residual`` per point (shift-invert: of the
+        balanced matrix; Krylov); on the dense and
         shift-invert routes ``kappa`` (eigenvalue condition number of the
         balanced ``L_s``) and ``error_bound`` per point; on the Krylov route
         ``current_error`` (a rough estimate: residual level over the step plus
