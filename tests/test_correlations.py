@@ -351,9 +351,9 @@ def test_bad_input():
     coherent = np.full((4, 4), 0.25)  # |++><++|: coherences between magnetisation sectors
     with pytest.raises(ValueError, match="outside the steady-state sector"):
         correlation(xxz, np.eye(4), np.eye(4), [0.0], ness=coherent)
-    np.testing.assert_allclose(
-        correlation(xxz, np.eye(4), np.eye(4), [0.0], ness=coherent, symmetry=None), 1.0
-    )
+    # without the sector check it is still refused: |++><++| is not stationary
+    with pytest.raises(ValueError, match="ness is not a steady state"):
+        correlation(xxz, np.eye(4), np.eye(4), [0.0], ness=coherent, symmetry=None)
 
 
 def test_eigendecomposition_and_chebyshev_routes_agree(monkeypatch):
@@ -378,3 +378,16 @@ def test_eigendecomposition_and_chebyshev_routes_agree(monkeypatch):
     info = {}
     correlation(cases[0][0], sigmap(), sigmam(), taus, info=info)
     assert {s["route"] for s in info["sectors"]} == {"chebyshev"}
+
+
+def test_non_stationary_ness_is_refused():
+    # a trace-1 state that is not the NESS was accepted: <s+ s-> 0.5 instead of 1/3
+    m = qness.from_qutip(0 * qutip.sigmaz(), [qutip.sigmap(), np.sqrt(2.0) * qutip.sigmam()])
+    with pytest.raises(ValueError, match="ness is not a steady state"):
+        correlation(m, qutip.sigmap(), qutip.sigmam(), [0.0], ness=qutip.qeye(2) / 2)
+    with pytest.raises(ValueError, match="ness must have trace 1"):
+        correlation(m, qutip.sigmap(), qutip.sigmam(), [0.0], ness=np.diag([2 / 3, 4 / 3]))
+    # the NESS: the upper level (QuTiP's basis(2, 0)) filled at rate 1, emptied at rate 2
+    rho = np.diag([1 / 3, 2 / 3])
+    c = correlation(m, qutip.sigmap(), qutip.sigmam(), [0.0], ness=rho)
+    np.testing.assert_allclose(c, [1 / 3], rtol=0, atol=1e-14)

@@ -409,3 +409,151 @@ def test_xxz_10_spins_current_noise():
     bonds = qness.analysis.bond_currents(model, ness, "particle")
     assert np.allclose(c.current, bonds, rtol=1e-8)
     assert c.cumulants[1] > 0 and np.isfinite(c.fano)
+
+
+# ---------------------------------------------------------------- reported faults (issue 15 review)
+def _level_theta(GL, GR, s):
+    """Exact theta(s), theta'(s) of the resonant level counting the out-jumps."""
+    s = np.asarray(s, dtype=float)
+    root = np.sqrt((GL - GR) ** 2 + 4 * GL * GR * np.exp(s))
+    return (-(GL + GR) + root) / 2, GL * GR * np.exp(s) / root
+
+
+def _xxz4_qutip(delta=2.0):
+    """4-site XXZ chain, boundary driven (the reviewer's case; 256 unknowns without symmetry)."""
+    n = 4
+
+    def op(o, i):
+        ops = [qutip.qeye(2)] * n
+        ops[i] = o
+        return qutip.tensor(ops)
+
+    H = sum(
+        op(qutip.sigmax(), i) * op(qutip.sigmax(), i + 1)
+        + op(qutip.sigmay(), i) * op(qutip.sigmay(), i + 1)
+        + delta * op(qutip.sigmaz(), i) * op(qutip.sigmaz(), i + 1)
+        for i in range(n - 1)
+    )
+    c = [
+        math.sqrt(0.8) * op(qutip.sigmap(), 0),
+        math.sqrt(0.2) * op(qutip.sigmam(), 0),
+        math.sqrt(0.9) * op(qutip.sigmam(), n - 1),
+        math.sqrt(0.1) * op(qutip.sigmap(), n - 1),
+    ]
+    return qness.from_qutip(H, c)
+
+
+def test_scgf_current_and_rate_exact_on_a_coarse_grid(monkeypatch):
+    # theta'(s) and the Legendre transform at j = theta'(s), not differences on the user's grid
+    GL, GR = 1.0, 2.0
+    m = resonant_level(GL, GR)
+    s = np.array([-1.0, 0.0, 1.0])
+    theta, dtheta = _level_theta(GL, GR, s)
+    dense = scgf(m, {1: 1}, s)
+    assert dense.info["current_method"] == "hellmann-feynman"
+    np.testing.assert_allclose(dense.current, dtheta, rtol=1e-12)  # [0.3705, 0.6667, 1.1399]
+    np.testing.assert_allclose(dense.rate, s * dtheta - theta, rtol=0, atol=1e-12)  # [0.1366, 0, 0.2553]
+    # a single grid point has a current too
+    np.testing.assert_allclose(scgf(m, {1: 1}, [0.5]).current, _level_theta(GL, GR, [0.5])[1], rtol=1e-12)
+    monkeypatch.setattr(counting, "SCGF_DENSE_MAX", 1)
+    lu = scgf(m, {1: 1}, s)
+    assert lu.info["route"] == "shift-invert" and lu.info["current_method"] == "hellmann-feynman"
+    np.testing.assert_allclose(lu.current, dtheta, rtol=1e-10)
+    kry = scgf(m, {1: 1}, s, method="krylov")
+    assert kry.info["current_method"].startswith("central difference")
+    np.testing.assert_allclose(kry.theta, theta, rtol=0, atol=1e-10)  # residual tolerance SCGF_TOL
+    err = np.abs(kry.current - dtheta)
+    assert np.all(err <= 1e-6) and np.all(err <= 10 * kry.info["current_error"] + 1e-12)
+    np.testing.assert_allclose(kry.rate, s * dtheta - theta, rtol=0, atol=1e-6)
+
+
+def test_scgf_ill_conditioned_tilted_generator_sparse_routes():
+    # counting the net change of the system's own magnetisation: L_s is a diagonal similarity of L
+    # (theta(s) = 0 exactly) with eigenvalue condition number ~ e^{4|s|}; the LU route gave 1.2e-3
+    # certified before balancing
+    m = _xxz4_qutip()
+    w = {0: 1, 1: -1, 2: -1, 3: 1}
+    s = np.array([-8.0, 2.0, 8.0])
+    for method in ("direct", "krylov"):
+        res = scgf(m, w, s, symmetry=None, method=method)
+        assert res.info["sector"]["size"] == 256
+        np.testing.assert_allclose(res.theta, 0.0, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(res.current, 0.0, rtol=0, atol=1e-6)
+        assert res.info["certified"].all()
+
+
+def test_scgf_unbalanced_ill_conditioned_point_is_not_certified(monkeypatch):
+    # without balancing the residual is small but the eigenvalue is not: kappa * residual says so
+    m = _xxz4_qutip()
+    monkeypatch.setattr(counting, "_sparse_balance", lambda M, sweeps=40: np.ones(M.shape[0]))
+    with pytest.warns(RuntimeWarning, match="not certified.*error bound"):
+        res = scgf(m, {0: 1, 1: -1, 2: -1, 3: 1}, [8.0], symmetry=None, method="direct")
+    assert not res.info["certified"][0] and res.info["kappa"][0] > 1e8
+
+
+def test_scgf_extreme_fields_dense():
+    # e^{s w} ~ 1e217 at s = 500: balanced, the dense route is still exact; at s = 700 it is not,
+    # and says so
+    GL, GR = 1.0, 2.0
+    m = resonant_level(GL, GR)
+    s = np.array([300.0, 400.0, 500.0])
+    res = scgf(m, {1: 1}, s)
+    np.testing.assert_allclose(res.theta, np.sqrt(GL * GR) * np.exp(s / 2), rtol=1e-12)  # 1.02e87 at 400
+    assert res.info["certified"].all()
+    with pytest.warns(RuntimeWarning, match="not certified"):
+        far = scgf(m, {1: 1}, [700.0])
+    assert not far.info["certified"][0]
+    with pytest.raises(ValueError, match="overflows"):
+        scgf(m, {1: 1}, [800.0])
+
+
+def test_scgf_large_field_sparse_route_matches_dense():
+    # the LU route raised "no positive (Perron) eigenvector" at s = 30
+    m = _xxz4_qutip()
+    s = np.array([12.0, 20.0, 30.0])
+    dense = scgf(m, {2: 1, 3: -1}, s)  # U(1) sector of 70 unknowns
+    lu = scgf(m, {2: 1, 3: -1}, s, symmetry=None)
+    assert dense.info["route"] == "dense" and lu.info["route"] == "shift-invert"
+    np.testing.assert_allclose(lu.theta, dense.theta, rtol=1e-10)  # 178.156 at s = 30
+    np.testing.assert_allclose(lu.current, dense.current, rtol=1e-7)
+    assert lu.info["certified"].all() and dense.info["certified"].all()
+
+
+def test_scgf_krylov_far_jump_is_reported_not_wrong():
+    # a grid step 1 -> 30 that the matrix-free route does not follow: the point comes back
+    # uncertified with a warning (it was 8.51 certified; the true value is 178.156)
+    m = _xxz4_qutip()
+    with pytest.warns(RuntimeWarning, match="not certified"):
+        res = scgf(m, {2: 1, 3: -1}, [0.0, 1.0, 30.0], symmetry=None, method="krylov")
+    assert res.info["certified"][:2].all() and not res.info["certified"][2]
+
+
+def test_user_ness_is_checked():
+    # a state that is not the NESS (diag(1/3, 2/3)) was used silently: C1 1.0 instead of 2/3
+    GL, GR = 1.0, 2.0
+    m = resonant_level(GL, GR)
+    wrong = qutip.qeye(2) / 2
+    with pytest.raises(ValueError, match="ness is not a steady state"):
+        cumulants(m, ness=wrong, counted=1, order=2)
+    with pytest.raises(ValueError, match="ness is not a steady state"):
+        noise_spectrum(m, 1, [0.0], ness=wrong)
+    with pytest.raises(ValueError, match="ness is not a steady state"):
+        scgf(m, {1: 1}, [0.1], ness=wrong, method="direct")
+    rho = np.diag([1 / 3, 2 / 3])
+    with pytest.raises(ValueError, match="ness must have trace 1, got 2"):
+        cumulants(m, ness=2 * rho, counted=1, order=2)
+    c = cumulants(m, ness=rho, counted=1, order=2).cumulants
+    np.testing.assert_allclose(c, [2 / 3, 10 / 27], rtol=1e-12)
+    np.testing.assert_allclose(noise_spectrum(m, 1, [0.0], ness=rho), [10 / 27], rtol=1e-12)
+
+
+def test_counted_duplicates_and_grid_types():
+    m = resonant_level(1.0, 2.0)
+    with pytest.raises(ValueError, match="named twice"):
+        cumulants(m, counted=[1, 1], order=1)
+    with pytest.raises(ValueError, match="named twice"):
+        cumulants(m, counted=["c_ops[1]", 1], order=1)
+    with pytest.raises(TypeError, match="omegas must be real numbers"):
+        noise_spectrum(m, 1, "abc")
+    with pytest.raises(TypeError, match="s must be real numbers"):
+        scgf(m, 1, ["a"])

@@ -47,6 +47,70 @@ __all__ = ["correlation", "g2", "emission_spectrum", "EmissionSpectrum"]
 
 
 # --------------------------------------------------------------------------- inputs
+#: Largest relative residual ``||L(rho)||_F / (||L|| ||rho||_F)`` of a user-supplied ``ness``
+#: (:func:`_check_ness`); ``||L||`` is bounded by ``2 ||A||_2 + sum_k ||L_k||_2^2`` (``A = -i H_eff``).
+NESS_RTOL = 1e-6
+
+
+def _norm2_bound(M) -> float:
+    """``sqrt(||M||_1 ||M||_inf) >= ||M||_2`` of a sparse matrix."""
+    M = abs(sp.csr_array(M))
+    if M.nnz == 0:
+        return 0.0
+    return float(np.sqrt(M.sum(axis=0).max() * M.sum(axis=1).max()))
+
+
+def _check_ness(model, rho: np.ndarray, name: str = "ness") -> np.ndarray:
+    """Check a user-supplied steady state: trace 1 and stationary (shared by counting and correlations).
+
+    Parameters
+    ----------
+    model : LindbladModel or SuperoperatorModel
+        The model.
+    rho : numpy.ndarray, shape (d, d)
+        The state, finite.
+    name : str
+        Argument name used in the error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``rho`` unchanged.
+
+    Raises
+    ------
+    ValueError
+        If ``|Tr rho - 1| > 1e-8`` (a state is not renormalised silently), or
+        if ``||L(rho)||_F > NESS_RTOL ||L|| ||rho||_F``: it is not a steady
+        state of this model (one application of ``L``).
+    """
+    tr = np.trace(rho)
+    if abs(tr - 1) > 1e-8:
+        raise ValueError(f"{name} must have trace 1, got {tr:.6g}")
+    if isinstance(model, SuperoperatorModel):
+        Lm = sp.csr_array(model.L)
+        res = float(np.linalg.norm(Lm @ rho.ravel(order="F")))
+        scale = _norm2_bound(Lm)
+    else:
+        A = -1j * sp.csr_array(model.H_eff())
+        out = A @ rho + (A @ rho.conj().T).conj().T  # A rho + rho A^+
+        scale = 2.0 * _norm2_bound(A)
+        for j in model.jumps:
+            L = sp.csr_array(j.L)
+            if L.nnz == 0:
+                continue
+            out = out + L @ (L @ rho.conj().T).conj().T
+            scale += _norm2_bound(L) ** 2
+        res = float(np.linalg.norm(out))
+    rel = res / max(scale * float(np.linalg.norm(rho)), 1e-300)
+    if rel > NESS_RTOL:
+        raise ValueError(
+            f"{name} is not a steady state of the model: ||L({name})|| = {res:.3g}, relative residual "
+            f"{rel:.2e} > NESS_RTOL = {NESS_RTOL:g} (pass ness=None to compute it)"
+        )
+    return rho
+
+
 def _operator(op, name: str, model) -> sp.csr_array:
     """``op`` as a ``d x d`` CSR matrix; ValueError naming ``name`` on wrong shape or dims."""
     d = model.dim
@@ -143,6 +207,7 @@ class _Setting:
 
     def _rho(self, ness) -> np.ndarray:
         d = self.model.dim
+        given = ness is not None
         if ness is None:
             from ..solvers.steady import steady_state
 
@@ -161,9 +226,6 @@ class _Setting:
             raise ValueError(f"ness must be a {d} x {d} density matrix, got shape {rho.shape}")
         if not np.all(np.isfinite(rho)):
             raise ValueError("ness has non-finite entries")
-        tr = np.trace(rho)
-        if abs(tr - 1) > 1e-8:
-            raise ValueError(f"ness must have trace 1, got {tr:.6g}")
         if self.steady.kind != "full":
             # the NESS lives in the steady sector: drop rounding noise outside it, refuse more
             inside = self.steady.to_full(self.steady.from_full(rho))
@@ -175,6 +237,8 @@ class _Setting:
                     "symmetry=None to work in the whole space anyway)"
                 )
             rho = inside
+        if given:
+            _check_ness(self.model, rho)
         return rho
 
     def matrix(self, sector: Sector) -> sp.csr_array:
@@ -299,6 +363,9 @@ def correlation(model, A, B, taus, ness=None, *, symmetry="auto", info: dict | N
         units of the model's rates.
     ness : NESS or array_like (d, d), optional
         The steady state; computed with :func:`qness.steady_state` if omitted.
+        A given state must have trace 1 and be stationary (``||L rho|| <=
+        NESS_RTOL ||L|| ||rho||``), else ``ValueError`` (as in
+        :mod:`qness.analysis.counting`: never renormalised).
     symmetry : "auto", None, U1Symmetry or Z2Symmetry
         Sectors to propagate in (``"auto"``: the model's declared symmetry,
         else one found by :func:`qness.symmetry.detect_symmetry`; ``None``:
@@ -323,7 +390,7 @@ def correlation(model, A, B, taus, ness=None, *, symmetry="auto", info: dict | N
     ValueError
         If an operator's shape (or a ``Qobj``'s tensor dims) does not match
         the model, ``taus`` has negative or non-finite entries or more than
-        one dimension, or ``ness`` has the wrong shape or trace, or weight
+        one dimension, or ``ness`` has the wrong shape or trace or is not stationary, or weight
         outside the steady-state symmetry sector.
 
     Notes
@@ -372,7 +439,7 @@ def g2(model, A, taus, ness=None, *, symmetry="auto") -> np.ndarray:
     taus : float or 1-D array_like of float
         Delays ``tau >= 0``.
     ness : NESS or array_like (d, d), optional
-        The steady state; computed if omitted.
+        The steady state; computed if omitted (checked as in :func:`correlation`).
     symmetry : "auto", None, U1Symmetry or Z2Symmetry
         Sectors to propagate in (see :func:`correlation`).
 
@@ -474,7 +541,7 @@ def emission_spectrum(
         Frequencies, in the units of the model's rates, relative to the
         frame of ``H`` (e.g. the laser frequency in a rotating frame).
     ness : NESS or array_like (d, d), optional
-        The steady state; computed if omitted.
+        The steady state; computed if omitted (checked as in :func:`correlation`).
     symmetry : "auto", None, U1Symmetry or Z2Symmetry
         Sectors to solve in (see :func:`correlation`).
     method : Auto, Dense, Direct, Krylov, str or None

@@ -68,6 +68,7 @@ import scipy.sparse.linalg as spla
 from ..model import LindbladModel, as_model
 from ..solvers.methods import Auto, Dense, Direct, Krylov
 from ..solvers.resolvent import Schur, _auto_choice, _find_sector, _prepare, drazin, resolvent
+from .correlations import _check_ness
 
 __all__ = [
     "Cumulants",
@@ -136,20 +137,34 @@ class SCGF:
     theta : numpy.ndarray
         ``theta(s)``, the rightmost eigenvalue of ``L_s``.
     current : numpy.ndarray
-        ``j(s) = theta'(s)`` (second-order finite differences on the grid):
-        the current typical of the tilted ensemble.
+        ``j(s) = theta'(s)``, the current typical of the tilted ensemble: by
+        Hellmann-Feynman, ``<l| dL_s/ds |r> / <l|r>`` with the left and right
+        eigenvectors (``dL_s/ds = sum_k w_k e^{s w_k} J_k``), on the dense and
+        shift-invert routes; by central differences with the step
+        ``SCGF_FD_STEP / max|w_k|`` around each point (two more warm-started
+        eigensolves) on the Krylov route (``info["current_method"]``,
+        ``info["current_error"]``). Never differences on the user's grid.
     rate : numpy.ndarray
         The large-deviation rate function at ``current``:
         ``I(j(s)) = s j(s) - theta(s)`` (the Legendre transform, valid where
-        ``theta`` is differentiable and convex). ``P(N_t / t = j) ~ e^{-t I(j)}``.
+        ``theta`` is differentiable and convex), with ``j(s)`` of ``current``.
+        ``P(N_t / t = j) ~ e^{-t I(j)}``.
     info : dict
         ``route`` (``"dense"``, ``"shift-invert"`` (sparse LU) or
         ``"krylov"`` (matrix-free), see :func:`scgf`), ``auto`` (why, under
         ``Auto``), ``certified`` per point (the eigenvector was positive
-        semidefinite: the Perron eigenvalue; on the Krylov route also the
-        residual tolerance was met), ``sector``, ``weights``, ``time``; on
-        the Krylov route ``residual`` per point, ``solves`` (GMRES solves in
-        all) and ``iterations`` (their total), ``preconditioner_route``.
+        semidefinite: the Perron eigenvalue; on the dense and shift-invert
+        routes also the error bound ``kappa * residual`` was at most
+        ``SCGF_CERT_RTOL * max(|theta|, max|L_ii|)``, on the Krylov route the
+        residual tolerance was met, there and for the two points of the
+        central difference), ``sector``, ``weights``, ``time``,
+        ``current_method``; ``residual`` per point (shift-invert: of the
+        balanced matrix; Krylov); on the dense and
+        shift-invert routes ``kappa`` (eigenvalue condition number of the
+        balanced ``L_s``) and ``error_bound`` per point; on the Krylov route
+        ``current_error`` (a rough estimate: residual level over the step plus
+        the second difference / 6), ``solves`` (GMRES solves in all) and
+        ``iterations`` (their total), ``preconditioner_route``.
     """
 
     s: np.ndarray
@@ -206,7 +221,7 @@ def _resolve_counted(model: LindbladModel, counted) -> dict:
     if isinstance(counted, (str, numbers.Integral)):
         counted = {counted: 1.0}
     elif isinstance(counted, (list, tuple, set, frozenset)):
-        counted = {c: 1.0 for c in counted}
+        counted = [(c, 1.0) for c in counted]
     elif not isinstance(counted, dict):
         raise TypeError(
             f"counted must be a dict {{jump index or label: weight}}, a label, an index or a list of them; "
@@ -216,7 +231,7 @@ def _resolve_counted(model: LindbladModel, counted) -> dict:
         raise ValueError("counted is empty: name at least one jump (index or label)")
     labels = [j.label for j in model.jumps]
     out = {}
-    for key, w in counted.items():
+    for key, w in counted.items() if isinstance(counted, dict) else counted:
         if isinstance(key, (bool, np.bool_)):
             raise TypeError(f"counted: a jump is named by an int index or a str label, got {key!r}")
         if isinstance(key, numbers.Integral):
@@ -247,8 +262,9 @@ def _resolve_counted(model: LindbladModel, counted) -> dict:
 
 
 def _state(model: LindbladModel, ness, sector) -> np.ndarray:
-    """The steady state as a sector vector of trace 1."""
+    """The steady state as a sector vector; a given ``ness`` is checked (trace 1, stationary)."""
     d = model.dim
+    given = ness is not None
     if ness is None:
         from ..solvers.steady import steady_state
 
@@ -261,10 +277,8 @@ def _state(model: LindbladModel, ness, sector) -> np.ndarray:
         raise ValueError(f"ness must be a {d} x {d} density matrix, got shape {rho.shape}")
     if not np.all(np.isfinite(rho)):
         raise ValueError("ness has non-finite entries")
-    tr = np.trace(rho)
-    if abs(tr) < 1e-300:
-        raise ValueError("ness has zero trace")
-    rho = rho / tr
+    if given:
+        _check_ness(model, rho)
     return sector.from_full(rho) if sector.kind != "full" else rho.ravel(order="F")
 
 
@@ -302,6 +316,8 @@ def cumulants(model, ness=None, counted=None, order: int = 3, *, symmetry="auto"
     ness : NESS or array_like, optional
         Its steady state (``d x d``); computed with :func:`qness.steady_state`
         if not given.
+        A given state must have trace 1 and be stationary (``||L rho|| <= NESS_RTOL ||L|| ||rho||``,
+        :data:`qness.analysis.correlations.NESS_RTOL`), else ``ValueError``; it is never renormalised.
     counted : dict, str, int or list
         The counted jumps and their weights, ``{jump: weight}`` with ``jump``
         an index into ``model.jumps`` or a label (``{"out_3": 1, "in_3": -1}``);
@@ -325,7 +341,8 @@ def cumulants(model, ness=None, counted=None, order: int = 3, *, symmetry="auto"
     ------
     ValueError
         Unknown jump label or index out of range, a non-finite weight, empty
-        ``counted``, ``order < 1``, a ``ness`` of the wrong shape.
+        ``counted``, ``order < 1``, a ``ness`` of the wrong shape, of trace
+        other than 1, or not stationary.
     TypeError
         A weight or key of the wrong type, a non-integer ``order``, a model
         without jump operators (a bare Liouvillian).
@@ -403,10 +420,10 @@ def _perron_ok(sector, vec, d) -> bool:
     return bool(ev.min() >= -1e-7 * max(ev.max(), 1e-300))
 
 
-def _rightmost_sparse(M, guess: float, v0, margin: float, sector, d, rng, maxiter: int = 300):
+def _rightmost_sparse(M, guess: float, v0, margin: float, sector, d, rng, maxiter: int = 300, dscale=None):
     """Rightmost (Perron) eigenvalue of ``M`` by inverse iteration at a real shift right of it.
 
-    Returns ``(eigenvalue, eigenvector, shifts tried)``. Inverse iteration with
+    Returns ``(eigenvalue, eigenvector, shifts tried, LU of M - sigma)``. Inverse iteration with
     a fixed shift ``sigma`` converges to the eigenvalue nearest ``sigma`` at
     the rate ``|sigma - theta| / |sigma - lambda_2|``; with ``sigma`` just right
     of ``theta`` that is fast, and each step is one pair of triangular solves
@@ -449,12 +466,93 @@ def _rightmost_sparse(M, guess: float, v0, margin: float, sector, d, rng, maxite
                 maxiter=5000,
             )
             lam, v = sigma + 1.0 / mu[0], vec[:, 0]
-        if lam.real <= sigma and _perron_ok(sector, v, d):
-            return lam, v, attempt
+        if lam.real <= sigma and _perron_ok(sector, v if dscale is None else dscale * v, d):
+            return lam, v, attempt, lu
         # the Perron eigenvalue lies right of sigma (see scgf's Notes): move the shift right
         sigma = max(sigma, lam.real) + margin * 2.0 ** (attempt + 1)
         v0 = None
     raise RuntimeError(f"scgf: no positive (Perron) eigenvector found; last eigenvalue {lam}")
+
+
+#: Certification tolerance of :func:`scgf`: a point is certified when the first-order error bound
+#: ``kappa * (||L_s r - theta r|| + eps ||L_s||)`` (``kappa = ||l|| ||r|| / |l^+ r|`` the condition
+#: number of the eigenvalue, ``l`` the left eigenvector) is at most
+#: ``SCGF_CERT_RTOL * max(|theta|, max|L_ii|)``. The residual alone does not bound the eigenvalue
+#: error of a non-normal ``L_s``.
+SCGF_CERT_RTOL = 1e-8
+
+
+def _dense_rightmost(A: np.ndarray):
+    """Rightmost eigenpair of a dense matrix, with its left eigenvector and an error bound.
+
+    ``A`` is balanced first (:func:`scipy.linalg.matrix_balance`, a diagonal
+    similarity: the tilted generator at large fields is badly scaled), then
+    ``eig`` gives the right and left eigenvectors of the balanced matrix ``B``.
+    Returns ``(theta, r, l, kappa, bound)`` with ``r``, ``l`` eigenvectors of
+    ``A`` and ``bound = kappa_B (||B r_B - theta r_B|| / ||r_B|| + eps ||B||_F)``
+    the first-order bound on the error of ``theta``.
+    """
+    if not np.all(np.isfinite(A)):
+        return np.nan, None, None, np.inf, np.inf
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # scipy's cast of an overflowing scaling
+        B, (scl, _) = sla.matrix_balance(A, permute=False, separate=True)
+    if not (np.all(np.isfinite(B)) and np.all(np.isfinite(scl)) and np.all(scl > 0)):
+        B, scl = A, np.ones(A.shape[0])
+    vals, vl, vr = sla.eig(B, left=True, right=True)
+    j = int(np.argmax(vals.real))
+    lam, rb, lb = vals[j], vr[:, j], vl[:, j]
+    overlap = abs(np.vdot(lb, rb))
+    nr, nl = np.linalg.norm(rb), np.linalg.norm(lb)
+    kappa = nr * nl / overlap if overlap > 0 else np.inf
+    res = np.linalg.norm(B @ rb - lam * rb) / nr + np.finfo(float).eps * np.linalg.norm(B)
+    return lam, scl * rb, lb / scl, kappa, kappa * res
+
+
+def _sparse_balance(M, sweeps: int = 40) -> np.ndarray:
+    """Diagonal ``D`` (powers of 2) such that ``D^-1 M D`` has off-diagonal row and column 1-norms
+    of similar size (Osborne's balancing, all rows at once, damped). The tilted generator of a
+    current that changes a conserved charge is such a similarity of ``L`` with entries ``e^{+-s}``;
+    balancing undoes it and with it the huge eigenvalue condition number of the sparse route."""
+    n = M.shape[0]
+    A = sp.csr_array(abs(M))
+    A.setdiag(0)
+    A.eliminate_zeros()
+    logd = np.zeros(n)
+    for _ in range(sweeps):
+        e = np.exp(logd)
+        B = sp.csr_array(A.multiply((1.0 / e)[:, None]).multiply(e[None, :]))
+        r = np.asarray(B.sum(axis=1)).ravel()
+        c = np.asarray(B.sum(axis=0)).ravel()
+        ok = (r > 0) & (c > 0)
+        step = np.zeros(n)
+        step[ok] = 0.25 * np.log(r[ok] / c[ok])
+        logd += step
+        if np.abs(step).max(initial=0.0) < 0.05:
+            break
+    return np.exp2(np.round(logd / math.log(2.0)))
+
+
+def _left_sparse(lu, M, lam, l0, scale: float, maxiter: int = 300):
+    """Left eigenvector ``l`` (``l^+ M = lam l^+``) by inverse iteration on the adjoint, with the LU
+    of ``M - sigma`` (real ``sigma``) that gave the right one. Returns ``(l, residual)``."""
+    MH = sp.csr_array(M.conj().T)
+    lc = np.conj(lam)
+    v = np.array(l0, dtype=np.complex128)
+    v /= np.linalg.norm(v)
+    res = np.inf
+    for _ in range(maxiter):
+        w = lu.solve(v, trans="H")
+        v = w / np.linalg.norm(w)
+        res = float(np.linalg.norm(MH @ v - lc * v))
+        if res <= 1e-12 * scale:
+            break
+    return v, res
+
+
+#: Step (in units of ``1 / max|w_k|``) of the central differences that give ``theta'(s)`` on the
+#: Krylov route of :func:`scgf` (no left eigenvector there).
+SCGF_FD_STEP = 1e-4
 
 
 #: Accepted relative residual ``||L_s v - theta v|| / (scale ||v||)`` of the Krylov route of
@@ -465,7 +563,9 @@ SCGF_TOL = 1e-12
 SCGF_INNER_RTOL = 1e-3
 
 
-def _rightmost_krylov(apply, prec0, guess, v0, margin, sector, d, scale, start, krylov, stats, max_outer=60):
+def _rightmost_krylov(
+    apply, prec0, guess, v0, margin, sector, d, scale, start, krylov, stats, max_outer=60, dscale=None
+):
     """Rightmost (Perron) eigenvalue of the matrix-free ``apply`` by residual inverse iteration.
 
     Neumaier's residual inverse iteration at a fixed real shift ``sigma`` right of the
@@ -489,6 +589,12 @@ def _rightmost_krylov(apply, prec0, guess, v0, margin, sector, d, scale, start, 
     restart = krylov.restart or 50
     for attempt in range(12):
         P = _reshift(prec0, sigma)
+        if dscale is not None:  # the balanced problem D^-1 L_s D: precondition with D^-1 P D
+            P = spla.LinearOperator(
+                (n, n),
+                matvec=lambda x, P_=P: np.asarray(P_ @ (dscale * x)).ravel() / dscale,
+                dtype=np.complex128,
+            )
         A = spla.LinearOperator((n, n), matvec=lambda x, s_=sigma: apply(x) - s_ * x, dtype=np.complex128)
         v = np.array(v0 if v0 is not None else start, dtype=np.complex128)
         v /= np.linalg.norm(v)
@@ -517,11 +623,13 @@ def _rightmost_krylov(apply, prec0, guess, v0, margin, sector, d, scale, start, 
         if singular:
             sigma += margin
             continue
-        if lam.real <= sigma + SCGF_TOL * scale and _perron_ok(sector, v, d):
+        perron = _perron_ok(sector, v if dscale is None else dscale * v, d)
+        if lam.real <= sigma + SCGF_TOL * scale and perron:
             return lam, v, converged, res
-        # the Perron eigenvalue lies right of sigma (see scgf's Notes): move the shift right
+        # the Perron eigenvalue lies right of sigma (see scgf's Notes): move the shift right (keeping
+        # the vector when it is already the positive one, only the shift was left of its eigenvalue)
         sigma = max(sigma, lam.real) + margin * 2.0 ** (attempt + 1)
-        v0 = None
+        v0 = v if perron else None
     raise RuntimeError(f"scgf: no positive (Perron) eigenvector found; last eigenvalue {lam}")
 
 
@@ -565,6 +673,8 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
     ness : NESS or array_like, optional
         Steady state (start vector and first-order guess of the sparse and
         Krylov routes); computed with :func:`qness.steady_state` if needed.
+        A given state must have trace 1 and be stationary (``||L rho|| <= NESS_RTOL ||L|| ||rho||``,
+        :data:`qness.analysis.correlations.NESS_RTOL`), else ``ValueError``; it is never renormalised.
     symmetry : "auto", None, U1Symmetry or Z2Symmetry
         Sector (the steady-state one) in which ``L_s`` is diagonalised.
     method : Auto, Dense, Direct, Krylov, str or None
@@ -587,9 +697,10 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
     ------
     ValueError
         Non-finite or complex ``s``, an empty grid, bad ``counted``, ``Dense``
-        on a sector above its ``max_size``.
+        on a sector above its ``max_size``, ``e^{s w_k}`` overflowing (``s w_k
+        > 709``), a given ``ness`` of trace other than 1 or not stationary.
     TypeError
-        A wrong ``method``.
+        A wrong ``method``, non-numeric ``s``.
     RuntimeError
         If no Perron eigenvector is found (the sparse and Krylov routes).
 
@@ -597,11 +708,26 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
     -----
     RuntimeWarning
         Where ``theta`` is not certified: the eigenvector of the rightmost
-        eigenvalue is not positive semidefinite (dense route), or the Krylov
+        eigenvalue is not positive semidefinite, the first-order error bound
+        ``kappa * residual`` exceeds ``SCGF_CERT_RTOL * max(|theta|,
+        max|L_ii|)`` (dense and shift-invert routes: an ill-conditioned or,
+        at ``s w`` of several hundred, badly scaled ``L_s``), or the Krylov
         iteration stopped above its residual tolerance.
 
     Notes
     -----
+    Balancing: ``L_s`` is first replaced by a diagonal similarity ``D^-1 L_s
+    D`` with rows and columns of comparable size (LAPACK balancing on the dense
+    route, Osborne iterations on the sparse matrix otherwise). Counting a
+    current that changes a conserved charge makes ``L_s`` such a similarity of
+    a well-conditioned matrix with entries ``e^{+-s}``: unbalanced, its
+    eigenvalue condition number grows like ``e^{|s| q}`` and a small residual
+    certifies nothing. The error bound uses the left eigenvector ``l`` (dense:
+    ``eig(left=True)``; shift-invert: inverse iteration on the adjoint with the
+    same LU); the Krylov route has no left eigenvector and certifies by its
+    residual in the balanced coordinates only (the sector matrix is assembled
+    for the balancing where ``D`` is far from 1, never factorised).
+
     Routes (``info["route"]``), chosen as the steady-state engine chooses:
     sectors up to ``SCGF_DENSE_MAX`` unknowns use dense ``eig`` (the
     eigenvalue of largest real part, ``"dense"``). Larger ones use a real
@@ -628,6 +754,8 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
     model = _lindblad(model)
     weights = _resolve_counted(model, counted)
     s = np.asarray(s)
+    if s.dtype.kind not in "biufc":
+        raise TypeError(f"s must be real numbers, got {type(s).__name__} of dtype {s.dtype}")
     if np.iscomplexobj(s):
         raise ValueError("s must be real (the imaginary field of the literature is s = i chi)")
     s = np.atleast_1d(s.astype(float))
@@ -671,21 +799,43 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
     theta = np.empty(s.size)
     certified = np.zeros(s.size, dtype=bool)
     residual = np.zeros(s.size)
+    current = np.full(s.size, np.nan)
+    kappa = np.full(s.size, np.nan)
+    bound = np.full(s.size, np.nan)
 
-    def tilted_jumps(x):
+    def tilted_jumps(x, deriv=False):
+        # sum_k (e^{x w_k} - 1) J_k, or its derivative sum_k w_k e^{x w_k} J_k
         T = None
         for k, w in weights.items():
-            term = math.expm1(x * w) * Js[k]
+            try:
+                c = w * math.exp(x * w) if deriv else math.expm1(x * w)
+            except OverflowError:
+                raise ValueError(
+                    f"s = {x:g}: e^(s w) overflows for the weight w = {w:g} of jump {k}; theta(s) is not "
+                    "representable in floating point (reduce |s|)"
+                ) from None
+            term = c * Js[k]
             T = term if T is None else T + term
         return sp.csr_array(T)
 
+    def hellmann_feynman(x, r, l):
+        # theta'(s) = <l| dL_s/ds |r> / <l|r>
+        return (np.vdot(l, tilted_jumps(x, deriv=True) @ r) / np.vdot(l, r)).real
+
     if route == "dense":
         M = matrix()
+        scale = max(float(np.abs(M.diagonal()).max()), 1e-300)
         for i, x in enumerate(s):
-            vals, vecs = sla.eig((M + tilted_jumps(x)).toarray())
-            j = int(np.argmax(vals.real))
-            theta[i] = vals[j].real
-            certified[i] = _perron_ok(sector, vecs[:, j], d)
+            lam, r, l, kappa[i], bound[i] = _dense_rightmost((M + tilted_jumps(x)).toarray())
+            theta[i] = lam.real
+            if r is not None:
+                current[i] = hellmann_feynman(x, r, l)
+            certified[i] = (
+                r is not None
+                and bool(bound[i] <= SCGF_CERT_RTOL * max(abs(theta[i]), scale))
+                and _perron_ok(sector, r, d)
+            )
+        info["current_method"] = "hellmann-feynman"
     else:
         rng = np.random.default_rng(seed)
         if ness is None:
@@ -707,15 +857,52 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
         else:
             M = matrix()
             scale = max(float(np.abs(M.diagonal()).max()), 1e-300)
+        lefts = {}
+
+        def krylov_point(x, guess, v0, margin):
+            Jt = tilted_jumps(x)
+            # balance L_s (a diagonal similarity D, see _sparse_balance; the sector matrix is assembled
+            # for it, never factorised) where it is badly scaled: there the residual of the unbalanced
+            # problem does not bound the eigenvalue error
+            D = _sparse_balance(matrix() + Jt)
+            if D.max() / D.min() <= 16.0:
+                D = None
+
+            def apply(v, Jt=Jt, D=D):
+                if D is None:
+                    return np.asarray(op @ v).ravel() + Jt @ v
+                u = D * v
+                return (np.asarray(op @ u).ravel() + Jt @ u) / D
+
+            lam, vec, ok, res = _rightmost_krylov(
+                apply,
+                prec0,
+                guess,
+                v0 if D is None or v0 is None else v0 / D,
+                margin,
+                sector,
+                d,
+                scale,
+                rho0 if D is None else rho0 / D,
+                how,
+                stats,
+                dscale=D,
+            )
+            if D is not None:
+                vec = D * vec
+            return lam, vec / (sector.trace_vector() @ vec), ok, res
+
         # walk outwards from the grid point nearest 0, extrapolating theta from the last points
         i0 = int(np.argmin(np.abs(s)))
-        start_vec = [None]
+        start_vec = [None, None]
         for direction in (1, -1):
             idx = range(i0, s.size) if direction == 1 else range(i0 - 1, -1, -1)
             vecs, hist = [], []
+            lprev = sector.trace_vector().astype(np.complex128)  # the left eigenvector at s = 0
             if direction == -1 and i0 < s.size:
                 hist = [(s[i0], theta[i0])]
                 vecs = [start_vec[0]]
+                lprev = start_vec[1] if start_vec[1] is not None else lprev
             for i in idx:
                 x = s[i]
                 if len(hist) >= 2:
@@ -730,28 +917,66 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
                     if len(vecs) >= 2 and len(hist) >= 2:
                         (x1, _), (x2, _) = hist[-2], hist[-1]
                         v0 = vecs[-1] + (vecs[-1] - vecs[-2]) * ((x - x2) / (x2 - x1))
-                    Jt = tilted_jumps(x)
-
-                    def apply(v, Jt=Jt):
-                        return np.asarray(op @ v).ravel() + Jt @ v
-
-                    lam, vec, ok, res = _rightmost_krylov(
-                        apply, prec0, guess, v0, margin, sector, d, scale, rho0, how, stats
-                    )
-                    vec = vec / (sector.trace_vector() @ vec)
-                    certified[i], residual[i] = ok, res
+                    lam, vec, certified[i], residual[i] = krylov_point(x, guess, v0, margin)
                 else:
-                    v0 = vecs[-1] if vecs else None
-                    lam, vec, _ = _rightmost_sparse(M + tilted_jumps(x), guess, v0, margin, sector, d, rng)
-                    certified[i] = True
+                    # balanced: B = D^-1 L_s D (a diagonal similarity, see _sparse_balance)
+                    Mx = M + tilted_jumps(x)
+                    D = _sparse_balance(Mx)
+                    Bx = sp.csr_array(Mx.multiply((1.0 / D)[:, None]).multiply(D[None, :]))
+                    v0 = vecs[-1] / D if vecs else None
+                    lam, vb, _, lu = _rightmost_sparse(Bx, guess, v0, margin, sector, d, rng, dscale=D)
+                    lb, lres = _left_sparse(lu, Bx, lam, lprev * D, scale)
+                    vb = vb / np.linalg.norm(vb)
+                    residual[i] = float(np.linalg.norm(Bx @ vb - lam * vb))
+                    kappa[i] = 1.0 / max(abs(np.vdot(lb, vb)), 1e-300)
+                    bound[i] = kappa[i] * (residual[i] + np.finfo(float).eps * scale)
+                    # (the left eigenvector also gives theta'(s): it must have converged too)
+                    certified[i] = bool(bound[i] <= SCGF_CERT_RTOL * max(abs(lam.real), scale)) and bool(
+                        lres <= SCGF_CERT_RTOL * scale
+                    )
+                    vec, l = D * vb, lb / D
+                    lprev = l / np.linalg.norm(l)
+                    current[i] = hellmann_feynman(x, vec, l)
+                    if i == i0:
+                        start_vec[1] = l
                 theta[i] = lam.real
                 vecs.append(vec)
                 hist.append((x, theta[i]))
                 if i == i0:
                     start_vec[0] = vec
+                if route == "krylov":
+                    lefts[i] = vec  # kept for the central differences below
         if route == "krylov":
-            info.update(stats, residual=residual)
-    current = np.gradient(theta, s) if s.size > 1 else np.array([np.nan])
+            # no left eigenvector on the matrix-free route: theta'(s) by central differences with a
+            # small step around each point, each solve warm-started from the point's eigenvector
+            h = SCGF_FD_STEP / max(abs(w) for w in weights.values())
+            cur_err = np.full(s.size, np.nan)
+            slope = np.gradient(theta, s) if s.size > 1 else np.array([C1])
+            for i, x in enumerate(s):
+                side = []
+                for sign in (1.0, -1.0):
+                    g = theta[i] + sign * h * slope[i]
+                    try:
+                        lam, _, ok, res = krylov_point(
+                            x + sign * h, g, lefts[i], 2.0 * h * abs(slope[i]) + 1e-6 * scale
+                        )
+                    except RuntimeError:  # no Perron vector next to an unconverged point
+                        lam, ok, res = complex(np.nan), False, np.inf
+                    side.append((lam.real, ok, res))
+                (tp, okp, rp), (tm, okm, rm) = side
+                current[i] = (tp - tm) / (2.0 * h)
+                # rounding (the residual-level error of each theta over the step) plus a truncation
+                # scale h^2 |theta''| / 6 (theta'' from the same three points): a rough estimate
+                cur_err[i] = (rp + rm) * scale / (2.0 * h) + abs(tp - 2.0 * theta[i] + tm) / 6.0
+                certified[i] = certified[i] and okp and okm
+            info.update(
+                stats,
+                residual=residual,
+                current_method=f"central difference, step h = {h:.3g} (2 extra eigen-solves per point)",
+                current_error=cur_err,
+            )
+        else:
+            info.update(residual=residual, current_method="hellmann-feynman")
     rate = s * current - theta
     info.update(
         route=route,
@@ -760,16 +985,24 @@ def scgf(model, counted, s, *, ness=None, symmetry="auto", method=None, seed: in
         weights=dict(weights),
         time=time.perf_counter() - t0,
     )
+    if route != "krylov":
+        info.update(kappa=kappa, error_bound=bound)
     if not certified.all():
-        why = (
-            f"the Krylov iteration stopped above its residual tolerance {SCGF_TOL:g} (residuals "
-            f"{residual[~certified][:4]})"
-            if route == "krylov"
-            else "the eigenvector of the rightmost eigenvalue is not positive semidefinite (a reducible "
-            "or degenerate tilted generator?)"
-        )
+        bad = ~certified
+        if route == "krylov":
+            why = (
+                f"the Krylov iteration stopped above its residual tolerance {SCGF_TOL:g} (residuals "
+                f"{residual[bad][:4]})"
+            )
+        else:
+            why = (
+                f"the eigenvalue error bound kappa * residual {bound[bad][:4]} (condition numbers "
+                f"kappa = {kappa[bad][:4]}) exceeds {SCGF_CERT_RTOL:g} * max(|theta|, ||L||), or the "
+                "eigenvector of the rightmost eigenvalue is not positive semidefinite (an ill-conditioned, "
+                "badly scaled, reducible or degenerate tilted generator?)"
+            )
         warnings.warn(
-            f"scgf: theta is not certified at s = {s[~certified][:4]}: {why}",
+            f"scgf: theta is not certified at s = {s[bad][:4]}: {why}",
             RuntimeWarning,
             stacklevel=2,
         )
@@ -909,6 +1142,8 @@ def noise_spectrum(
         Angular frequencies ``w`` (``S`` is even in ``w``).
     ness : NESS or array_like, optional
         The steady state (computed if not given).
+        A given state must have trace 1 and be stationary (``||L rho|| <= NESS_RTOL ||L|| ||rho||``,
+        :data:`qness.analysis.correlations.NESS_RTOL`), else ``ValueError``; it is never renormalised.
     symmetry, method, **options
         Sector and route of the solves (:mod:`qness.solvers.resolvent`): one
         Drazin solve for ``w = 0``, one resolvent solve per non-zero ``w``,
@@ -924,7 +1159,10 @@ def noise_spectrum(
     Raises
     ------
     ValueError
-        Non-finite or complex ``omegas``, bad ``counted``.
+        Non-finite or complex ``omegas``, bad ``counted``, a ``ness`` of trace
+        other than 1 or not stationary.
+    TypeError
+        Non-numeric ``omegas``.
 
     Notes
     -----
@@ -942,6 +1180,8 @@ def noise_spectrum(
     model = _lindblad(model)
     weights = _resolve_counted(model, counted)
     w = np.asarray(omegas)
+    if w.dtype.kind not in "biufc":
+        raise TypeError(f"omegas must be real numbers, got {type(omegas).__name__} of dtype {w.dtype}")
     if np.iscomplexobj(w):
         raise ValueError("omegas must be real")
     w = w.astype(float)
