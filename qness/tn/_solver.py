@@ -103,6 +103,10 @@ def _local_vec(op) -> np.ndarray:
     return np.asarray(op, dtype=np.complex128).ravel(order="C")
 
 
+#: Accepted ``dt * max||L_bond||`` of :func:`steady_state` (the default is 0.5).
+DT_RANGE = (1e-4, 4.0)
+
+
 def _schedule(order: int, nsteps: int):
     """Merged layer schedule (layer 0: even bonds, 1: odd bonds) for ``nsteps`` Trotter steps."""
     one = qtn.trotter_schedule(2, order=order)
@@ -242,9 +246,23 @@ class _Evolver:
                 self._move(i + 1)
                 self._apply(i, x, False, chi)
 
-    def evolve(self, dt, nsteps, order, chi):
-        for layer, frac in _schedule(order, nsteps):
-            self.sweep(layer, frac * dt, chi)
+    def evolve(self, dt, nsteps, order, chi, deadline=None):
+        """``nsteps`` Trotter steps of ``dt``; stops early (between steps) after ``deadline``
+        (``time.perf_counter()`` value). Returns the number of steps made."""
+        one = _schedule(order, 1)
+        merged = _schedule(order, 2)[len(one) - 1 :]  # a step after a step: first half-layer merged
+        for k in range(nsteps):
+            layers = one if k == 0 else merged
+            if k < nsteps - 1:  # its last half-layer merges with the next step's first
+                layers = layers[:-1]
+            for layer, frac in layers:
+                self.sweep(layer, frac * dt, chi)
+            if deadline is not None and time.perf_counter() > deadline:
+                if k < nsteps - 1:  # finish the step (the merged half-layer was left out)
+                    layer, frac = one[-1]
+                    self.sweep(layer, frac * dt, chi)
+                return k + 1
+        return nsteps
 
 
 class _Measure:
@@ -344,11 +362,15 @@ class TNSteadyState:
         return self._meas
 
     def _op(self, op, i, name):
+        from ..operators import local_op
+
         d = self.terms.dims[i]
-        m = np.asarray(op.toarray() if hasattr(op, "toarray") else op, dtype=np.complex128)
-        if m.shape != (d, d):
-            raise ValueError(f"{name} must have shape {(d, d)} on site {i}, got {m.shape}")
-        return m
+        try:  # a d x d array, sparse matrix, qutip.Qobj or a local operator name ("sigmaz", "num", ...)
+            return local_op(op, d).toarray().astype(np.complex128, copy=False)
+        except ValueError as exc:
+            raise ValueError(f"{name} on site {i}: {exc}") from None
+        except TypeError as exc:
+            raise TypeError(f"{name} on site {i}: {exc}") from None
 
     def _site(self, i, name="i"):
         if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
@@ -362,7 +384,12 @@ class TNSteadyState:
         return float(val.real) if herm else val
 
     def expect_site(self, op, i):
-        """``Tr(op_i rho)`` for a ``(d_i, d_i)`` operator on site ``i`` (float for Hermitian ``op``)."""
+        """``Tr(op_i rho)`` for a ``(d_i, d_i)`` operator on site ``i`` (float for Hermitian ``op``).
+
+        ``op`` (here and in the other methods) is an array, a sparse matrix, a
+        ``qutip.Qobj`` or a local operator name of :func:`qness.operators.local_op`
+        (``"sigmaz"``, ``"num"``, ...).
+        """
         i = self._site(i)
         m = self._op(op, i, "op")
         return self._real_if(self._m.sites({i: _local_vec(m)}), _is_hermitian(m))
@@ -525,12 +552,14 @@ def steady_state(
         stage criterion (drift below ``tol / 30``).
     dt : float, optional
         First (largest) time step; default ``0.5 / max_i ||L_(i,i+1)||_2``.
-        Later stages halve it.
+        Later stages halve it. ``dt * max_i ||L_(i,i+1)||_2`` must lie in
+        :data:`DT_RANGE` (``1e-4`` to ``4``).
     progress : bool, optional
         Show a tqdm progress bar.
     time_limit : float, optional
-        Wall-clock limit in seconds. When reached the best state so far is
-        returned with ``info["time_limited"] = True`` and a warning.
+        Wall-clock limit in seconds, checked after every Trotter step. When
+        reached the best state so far is returned with
+        ``info["time_limited"] = True`` and a warning.
     order : {2, 4}, optional
         Trotter order (symmetric second order, or fourth-order Suzuki).
     initial : sequence of (d_i, d_i) arrays, optional
@@ -550,7 +579,8 @@ def steady_state(
         ``tol``, ``dt``, ``time_limit`` have the wrong type.
     ValueError
         If the model has no terms (built from full matrices), has a term of
-        range > 1, or an argument is not positive.
+        range > 1, an argument is not positive, or ``dt`` is outside
+        :data:`DT_RANGE` (in units of ``1 / max_i ||L_(i,i+1)||_2``).
 
     Warns
     -----
@@ -596,6 +626,13 @@ def steady_state(
     scale = max(float(np.linalg.norm(g, 2)) for g in gens)
     if scale == 0:
         raise ValueError("the Liouvillian is zero: every state is stationary")
+    if dt is not None and not DT_RANGE[0] <= dt * scale <= DT_RANGE[1]:
+        raise ValueError(
+            f"dt={dt:g} is outside [{DT_RANGE[0]:g}, {DT_RANGE[1]:g}] / max||L_bond|| = "
+            f"[{DT_RANGE[0] / scale:.3g}, {DT_RANGE[1] / scale:.3g}] for this model: smaller steps "
+            "cannot reach the steady state in any useful time, larger ones leave only the Trotter "
+            f"error; the default is 0.5 / max||L_bond|| = {0.5 / scale:.3g}"
+        )
     dt0 = 0.5 / scale if dt is None else dt
     cutoff = min(1e-6, tol / 1000)
     psi = _product_state(terms, initial)
@@ -632,7 +669,8 @@ def steady_state(
         best_drift, since_best = math.inf, 0
         while True:
             old = ev.mps()
-            ev.evolve(h, nsteps, order, chi)
+            done = ev.evolve(h, nsteps, order, chi, None if time_limit is None else t_start + time_limit)
+            T = done * h
             t_evol += T
             ev.normalise_trace()
             cur = ev.mps()
