@@ -276,16 +276,23 @@ def test_xx_against_gaussian_n10_product_start():
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "kw", [dict(delta=0.5, mu=0.2, dephasing=0.1), dict(delta=1.0, mu=0.5), dict(delta=1.5, mu=1.0)]
+    "kw, tol",
+    [
+        (dict(delta=0.5, mu=0.2, dephasing=0.1), 1e-3),
+        (dict(delta=1.0, mu=0.5), 1e-3),
+        (dict(delta=1.5, mu=1.0), 1e-4),
+    ],
 )
-def test_against_exact_solver_n8(kw):
-    # max_bond=256 = 4^(n/2): the cap cannot bind at 8 sites. tol=1e-3, not 1e-5: with the default cap of
-    # 128 the residual floored at 5e-4 - 2e-3 (capped, measured) and tol=1e-5 was never reached; the
-    # current, which the issue asks to 1e-4, is asserted unchanged.
+def test_against_exact_solver_n8(kw, tol):
+    # max_bond=256 = 4^(n/2): the cap cannot bind at 8 sites. Residual tol 1e-3 / 1e-4, not 1e-5: with
+    # the default cap of 128 the residual floored at 5e-4 - 2e-3 (capped, measured) and 1e-5 was never
+    # reached. The current, which the issue asks to 1e-4, is asserted unchanged. The strongly driven
+    # Delta = 1.5 case needs 1e-4: at a residual of 5e-4 its current (0.0057) was off by 1.0e-4 (measured);
+    # at 5e-5 by 8e-6. Durations (load 2-3): 29 s, 73 s, ~490 s.
     n = 8
     m = boundary_driven_xxz(n, **kw)
     j_exact = bond_currents(m, qness.steady_state(m), density="sigmaz")
-    res = tn.steady_state(xxz_terms(n, **kw), tol=1e-3, max_bond=256)
+    res = tn.steady_state(xxz_terms(n, **kw), tol=tol, max_bond=256)
     assert res.converged
     np.testing.assert_allclose(res.bond_currents(SZ), j_exact, atol=1e-4)
 
