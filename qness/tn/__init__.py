@@ -6,6 +6,15 @@ the steady state with TEBD; the Liouvillian as an MPO gives the residual.
 Needs the optional dependency ``quimb`` (``pip install "qness[tn]"``).
 """
 
+from ._gaussian import gaussian_mps, quadratic_part
 from ._solver import TNConvergenceWarning, TNSteadyState, chain_terms, liouvillian_mpo, steady_state
 
-__all__ = ["steady_state", "TNSteadyState", "TNConvergenceWarning", "liouvillian_mpo", "chain_terms"]
+__all__ = [
+    "steady_state",
+    "TNSteadyState",
+    "TNConvergenceWarning",
+    "liouvillian_mpo",
+    "chain_terms",
+    "quadratic_part",
+    "gaussian_mps",
+]

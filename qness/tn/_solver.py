@@ -507,6 +507,28 @@ def _normalise(psi, dims):
     return psi
 
 
+def _initial_state(terms, initial, cutoff):
+    """The start of the evolution and its label (``"product"``, ``"gaussian"`` or ``"mps"``)."""
+    if isinstance(initial, str):
+        if initial != "gaussian":
+            raise ValueError(
+                f"initial must be 'gaussian', a sequence of local states or an MPS, got {initial!r}"
+            )
+        from ..gaussian import steady_state as gaussian_steady_state
+        from ._gaussian import gaussian_mps, quadratic_part
+
+        C = gaussian_steady_state(quadratic_part(terms)).C
+        return gaussian_mps(C, cutoff=min(1e-14, cutoff * 1e-4)), "gaussian"
+    if isinstance(initial, qtn.MatrixProductState):
+        dims2 = [d * d for d in terms.dims]
+        if initial.L != len(dims2) or [initial.phys_dim(i) for i in range(initial.L)] != dims2:
+            raise ValueError(f"initial: an MPS on {len(dims2)} sites of dimensions {dims2} is needed")
+        psi = initial.copy()
+        psi.canonicalize_(0)
+        return _normalise(psi, terms.dims), "mps"
+    return _product_state(terms, initial), "product"
+
+
 def _product_state(terms, initial):
     dims = terms.dims
     if initial is None:
@@ -562,15 +584,32 @@ def steady_state(
         ``info["time_limited"] = True`` and a warning.
     order : {2, 4}, optional
         Trotter order (symmetric second order, or fourth-order Suzuki).
-    initial : sequence of (d_i, d_i) arrays, optional
-        Product-state start (local density matrices); default the
-        infinite-temperature state ``1/d`` on every site.
+    initial : "gaussian", sequence of (d_i, d_i) arrays, or quimb MatrixProductState, optional
+        Start of the evolution. Default: the infinite-temperature product
+        state ``1/d`` on every site. A sequence: a product state of these
+        local density matrices. An MPS: ``vec(rho)`` on the solver's sites
+        (e.g. ``res.mps`` of an earlier run). ``"gaussian"`` (spin-1/2
+        chains): the Gaussian state with the exact two-point function of the
+        model's quadratic part (:func:`qness.tn.quadratic_part`, solved by
+        :func:`qness.gaussian.steady_state`, built exactly by
+        :func:`qness.tn.gaussian_mps`). It is the NESS itself for a free-fermion
+        chain (XX, fields, boundary gain/loss); with dephasing it has the
+        exact two-point function and current but is not the NESS; with
+        ``sigma^z sigma^z`` interactions it is only a start. The start is a
+        candidate for the result too: if its residual already meets ``tol``
+        it is returned without any evolution (the Trotter fixed points are
+        ``O(dt^2)`` away from it, and reaching them takes the full
+        relaxation time), otherwise if its residual stays the smallest
+        (``info["returned"] == "initial"``).
 
     Returns
     -------
     TNSteadyState
         ``.expect_site``, ``.expect_bond``, ``.profile``, ``.bond_currents``,
-        ``.residual``, ``.converged``, ``.info``, ``.mps``.
+        ``.residual``, ``.converged``, ``.info``, ``.mps``. ``info``
+        also holds ``initial`` (``"product"``, ``"gaussian"`` or ``"mps"``),
+        ``initial_residual`` and ``returned`` (``"initial"``, ``"trotter"``
+        or ``"richardson"``: which state was returned).
 
     Raises
     ------
@@ -579,8 +618,10 @@ def steady_state(
         ``tol``, ``dt``, ``time_limit`` have the wrong type.
     ValueError
         If the model has no terms (built from full matrices), has a term of
-        range > 1, an argument is not positive, or ``dt`` is outside
-        :data:`DT_RANGE` (in units of ``1 / max_i ||L_(i,i+1)||_2``).
+        range > 1, an argument is not positive, ``dt`` is outside
+        :data:`DT_RANGE` (in units of ``1 / max_i ||L_(i,i+1)||_2``), or, with
+        ``initial="gaussian"``, the model has no quadratic part
+        (:func:`qness.tn.quadratic_part`).
 
     Warns
     -----
@@ -596,7 +637,7 @@ def steady_state(
     each bond generator is a Lindbladian and its gate ``exp(x L_(i,i+1))`` is
     completely positive). ``vec(rho)`` is evolved with even/odd Trotter
     layers (quimb's ``trotter_schedule``), truncating each two-site update by
-    an SVD in the canonical form. A warm-up at ``4 dt`` runs until the drift
+    an SVD in the canonical form. From a product start, a warm-up at ``4 dt`` runs until the drift
     (change of ``vec(rho)`` per unit time, relative) is a tenth of that coarse
     fixed point's residual; then each stage (``dt``, ``dt/2``, ...) runs
     until the drift is below ``tol / 30``, or stops falling (flag
@@ -635,9 +676,10 @@ def steady_state(
         )
     dt0 = 0.5 / scale if dt is None else dt
     cutoff = min(1e-6, tol / 1000)
-    psi = _product_state(terms, initial)
+    psi, start = _initial_state(terms, initial, cutoff)
+    res_start = _mps_residual(L, psi)
     ev = _Evolver(psi, gens, dims2, dims, cutoff)
-    chi = min(16, max_bond)
+    chi = min(max(16, 2 ** math.ceil(math.log2(max(1, psi.max_bond())))), max_bond)
     pbar = None
     if progress:
         from tqdm.auto import tqdm
@@ -651,12 +693,14 @@ def steady_state(
     fixed_points = []
     time_limited = False
     capped = False
-    best = None  # (residual, psi, label)
+    best = (res_start, psi.copy(), "initial")  # (residual, psi, label)
     stalled = False
     rate = None
     dist = math.inf
-    # stage -1: warm-up at 4 dt (not used for the extrapolation), then dt, dt/2, dt/4, dt/8
-    for stage in range(-1, 4):
+    # stage -1: warm-up at 4 dt (not used for the extrapolation), then dt, dt/2, dt/4, dt/8; none if the
+    # start already meets the tolerance (its Trotter fixed points are O(dt^2) away from it)
+    first = -1 if start == "product" else 0  # a Gaussian or MPS start is closer than the warm-up's bias
+    for stage in range(first, 4) if res_start > tol else ():
         h = dt0 * 2.0**-stage if stage >= 0 else 4 * dt0
         nsteps = max(4, int(math.ceil(8.0 / (h * scale))))  # a chunk: a few units of the fastest time scale
         T = nsteps * h
@@ -720,7 +764,8 @@ def steady_state(
             }
         )
         if stage < 0:
-            best = (res, cur, "trotter")
+            if res < best[0]:
+                best = (res, cur, "trotter")
             if time_limited:
                 break
             continue
@@ -759,10 +804,13 @@ def steady_state(
         "stalled": bool(stalled),
         "drift_floor": any(st["drift_floor"] for st in stages),
         "discarded_weight": float(ev.discarded_total),
-        "discarded_weight_last": float(stages[-1]["discarded_weight"]),
+        "discarded_weight_last": float(stages[-1]["discarded_weight"]) if stages else 0.0,
         "max_discarded_per_gate": float(ev.max_discarded),
         "dt_schedule": stages,
         "richardson": label == "richardson",
+        "returned": label,
+        "initial": start,
+        "initial_residual": float(res_start),
         "relaxation_rate": rate,
         "distance_estimate": dist,
         "order": order,
