@@ -288,7 +288,7 @@ def test_against_exact_solver_n8(kw, tol):
     # the default cap of 128 the residual floored at 5e-4 - 2e-3 (capped, measured) and 1e-5 was never
     # reached. The current, which the issue asks to 1e-4, is asserted unchanged. The strongly driven
     # Delta = 1.5 case needs 1e-4: at a residual of 5e-4 its current (0.0057) was off by 1.0e-4 (measured);
-    # at 5e-5 by 8e-6. Durations (load 2-3): 29 s, 73 s, ~490 s.
+    # at 5e-5 by 8e-6. Durations: 29 s, 73 s (load 2-3), 358 s (load ~1; 489 s at load 2-3).
     n = 8
     m = boundary_driven_xxz(n, **kw)
     j_exact = bond_currents(m, qness.steady_state(m), density="sigmaz")
