@@ -225,21 +225,9 @@ class _Chain:
         self.discarded = 0.0
 
     def move(self, to):
-        A = self.A
-        while self.center < to:
-            c = self.center
-            l, d, r = A[c].shape
-            Q, R = np.linalg.qr(A[c].reshape(l * d, r))
-            A[c] = Q.reshape(l, d, -1)
-            A[c + 1] = np.tensordot(R, A[c + 1], axes=(1, 0))
-            self.center += 1
-        while self.center > to:
-            c = self.center
-            l, d, r = A[c].shape
-            Q, R = np.linalg.qr(A[c].reshape(l, d * r).T)
-            A[c] = Q.T.reshape(-1, d, r)
-            A[c - 1] = np.tensordot(A[c - 1], R.T, axes=(2, 0))
-            self.center -= 1
+        from ._solver import move_center
+
+        self.center = move_center(self.A, self.center, to)
 
     def apply(self, j, U, cutoff):
         """Apply the two-site matrix ``U`` to sites ``(j, j+1)``; drop relative weight ``<= cutoff``."""

@@ -120,6 +120,24 @@ def _schedule(order: int, nsteps: int):
     return out
 
 
+def move_center(A: list, center: int, to: int) -> int:
+    """Move the orthogonality centre of the ``(left, phys, right)`` arrays ``A`` (in place) by QR
+    from ``center`` to ``to``; returns ``to``."""
+    while center < to:
+        l, d, r = A[center].shape
+        Q, R = np.linalg.qr(A[center].reshape(l * d, r))
+        A[center] = Q.reshape(l, d, -1)
+        A[center + 1] = np.tensordot(R, A[center + 1], axes=(1, 0))
+        center += 1
+    while center > to:
+        l, d, r = A[center].shape
+        Q, R = np.linalg.qr(A[center].reshape(l, d * r).T)
+        A[center] = Q.T.reshape(-1, d, r)
+        A[center - 1] = np.tensordot(A[center - 1], R.T, axes=(2, 0))
+        center -= 1
+    return center
+
+
 class _Evolver:
     """TEBD of ``vec(rho)`` with gates ``exp(x L_bond)`` in mixed canonical form.
 
@@ -190,21 +208,7 @@ class _Evolver:
         return G
 
     def _move(self, to):
-        A = self.A
-        while self.center < to:
-            c = self.center
-            l, d, r = A[c].shape
-            Q, R = np.linalg.qr(A[c].reshape(l * d, r))
-            A[c] = Q.reshape(l, d, -1)
-            A[c + 1] = np.tensordot(R, A[c + 1], axes=(1, 0))
-            self.center += 1
-        while self.center > to:
-            c = self.center
-            l, d, r = A[c].shape
-            Q, R = np.linalg.qr(A[c].reshape(l, d * r).T)
-            A[c] = Q.T.reshape(-1, d, r)
-            A[c - 1] = np.tensordot(A[c - 1], R.T, axes=(2, 0))
-            self.center -= 1
+        self.center = move_center(self.A, self.center, to)
 
     def _apply(self, b, x, absorb_right, chi):
         A = self.A
