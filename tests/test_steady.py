@@ -399,6 +399,22 @@ def test_auto_uses_lu_for_a_single_mode():
     np.testing.assert_allclose(ness.rho, qness.steady_state(m, "krylov").rho, atol=1e-10)
 
 
+def test_auto_single_mode_lu_threshold_follows_the_memory(monkeypatch):
+    # the grid LU's estimate is measured 10-15% high, so Auto lets it take GRID_LU_FRACTION of the
+    # available memory (Kerr 2000: 14.8 GiB estimated, 13.1 GiB used) before turning to Krylov
+    from qness.solvers import steady
+
+    m = qness.models.kerr(20, detuning=-1.0, U=0.1, F=1.0, kappa=1.0)
+    need = steady._grid_lu_bytes(20**2)
+    monkeypatch.setattr(steady, "available_memory", lambda: 1.01 * need / steady.GRID_LU_FRACTION)
+    lu = qness.steady_state(m)
+    assert lu.info["method"] == "Direct" and "grid nested dissection" in lu.info["auto"]
+    monkeypatch.setattr(steady, "available_memory", lambda: 0.99 * need / steady.GRID_LU_FRACTION)
+    kr = qness.steady_state(m)
+    assert kr.info["method"] == "Krylov" and "single-mode LU estimated" in kr.info["auto"]
+    np.testing.assert_allclose(kr.rho, lu.rho, atol=1e-10)
+
+
 def collective_decay_pair():
     # Two qubits, collective decay L = s-(x)1 + 1(x)s-: the ground state and the dark singlet
     # are both stationary. The basis graph is connected, so only the solvers can tell.

@@ -46,7 +46,8 @@ class Auto:
     the time stays within about two LUs. A single mode in the full space
     (one site whose ``H`` and jumps are banded) takes
     ``Direct(ordering="GRID_ND")``, a nested-dissection LU of its ``d x d``
-    grid, when its estimated fill fits in half the available memory.
+    grid, when its estimated fill fits in 80% of the available memory
+    (the estimate is measured 10-15% high).
     Whenever ``Krylov`` runs, its variant follows the memory: GMRES with
     ``restart=100`` if that fits in half the available memory, else GMRES
     with the longest restart that fits (at least 50), else IDR(s) with the

@@ -737,14 +737,15 @@ def _auto_route(method: Auto, system: _System):
         # one mode: its d x d grid has a nested-dissection LU of O(n^1.5) work (gridlu); the
         # envelope and separator estimates below assume a banded graph and overestimate it
         need, avail = _grid_lu_bytes(n), available_memory()
-        if need <= 0.5 * avail:
+        frac = GRID_LU_FRACTION
+        if need <= frac * avail:
             return Direct(ordering="GRID_ND"), {
                 "auto": f"direct (grid nested dissection): one mode of {system.model.dim} states, LU "
-                f"estimated {need / 2**30:.3g} GiB <= half the available {avail / 2**30:.3g} GiB"
+                f"estimated {need / 2**30:.3g} GiB <= {frac:g} x the available {avail / 2**30:.3g} GiB"
             }
         krylov = Krylov(rtol=method.rtol, maxiter=method.krylov_maxiter)
         return krylov, {
-            "auto": f"krylov: the single-mode LU estimated {need / 2**30:.3g} GiB > half the available "
+            "auto": f"krylov: the single-mode LU estimated {need / 2**30:.3g} GiB > {frac:g} x the available "
             f"{avail / 2**30:.3g} GiB"
         }
     if n > method.direct_max:
@@ -1198,6 +1199,13 @@ def _single_mode(system: _System) -> bool:
 #: ``benchmarks/bench_memory.py``); this estimate gives 3.4 GiB there, 14.8 GiB at d = 2000 (whose LU
 #: ran out of memory under a 12.5 GB cap after 68% of its columns).
 _GRID_FILL = 8.0
+
+#: Fraction of the available memory ``Auto`` lets the single-mode grid LU take. Larger than the
+#: half used for the envelope bounds of other models because this estimate is measured to be high
+#: (3.4 GiB estimated / 3.0-3.2 GiB peak at d = 1000; 14.8 / 13.1 GiB at d = 2000) and because the
+#: alternative for one large mode (a Schur-route Sylvester preconditioner of O(d^3) per step) takes
+#: hours where the LU takes minutes (Kerr 2000: 118 s, ``benchmarks/RESULTS.md``).
+GRID_LU_FRACTION = 0.8
 
 
 def _grid_lu_bytes(n: int) -> float:
