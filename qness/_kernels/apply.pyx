@@ -19,6 +19,8 @@ from libc.stdlib cimport malloc, free
 
 cnp.import_array()
 
+include "_avx_state.pxi"
+
 ctypedef long long idx_t
 
 
@@ -57,6 +59,7 @@ def apply_lindblad(
     if nthreads < 1:
         raise ValueError(f"nthreads must be positive, got {nthreads}")
     with nogil, parallel(num_threads=nthreads):
+        qness_clear_avx_upper()
         tmp = <double complex*> malloc(d * sizeof(double complex))
         if tmp == NULL:
             errp[0] = 1

@@ -27,6 +27,8 @@ from libcpp.algorithm cimport sort
 
 cnp.import_array()
 
+include "_avx_state.pxi"
+
 ctypedef long long idx_t
 
 
@@ -160,6 +162,7 @@ def assemble_lindblad_csr(
     if nthreads < 1:
         raise ValueError(f"nthreads must be positive, got {nthreads}")
     with nogil, parallel(num_threads=nthreads):
+        qness_clear_avx_upper()
         marker = <idx_t*> malloc(N * sizeof(idx_t))
         cols = <idx_t*> malloc((max_row + 1) * sizeof(idx_t))
         if marker == NULL or cols == NULL:
@@ -183,6 +186,7 @@ def assemble_lindblad_csr(
     cdef idx_t[::1] iview = indices
     cdef double complex[::1] dview = data
     with nogil, parallel(num_threads=nthreads):
+        qness_clear_avx_upper()
         marker = <idx_t*> malloc(N * sizeof(idx_t))
         cols = <idx_t*> malloc((max_row + 1) * sizeof(idx_t))
         vals = <double complex*> malloc((max_row + 1) * sizeof(double complex))

@@ -12,6 +12,8 @@ instead of the five passes of the NumPy expression. Reference twin:
 
 from cython.parallel cimport prange
 
+include "_avx_state.pxi"
+
 ctypedef long long idx_t
 
 
@@ -29,6 +31,7 @@ def chebyshev_term(
         raise ValueError(f"nthreads must be positive, got {nthreads}")
     if indptr.shape[0] != n + 1 or prev.shape[0] != n or nxt.shape[0] != n or acc.shape[0] != n:
         raise ValueError("chebyshev_term: inconsistent sizes")
+    qness_clear_avx_upper()  # the calling thread (the team's master); the workers never run BLAS
     for i in prange(n, nogil=True, num_threads=nthreads, schedule="static"):
         s = 0
         for t in range(indptr[i], indptr[i + 1]):

@@ -20,6 +20,8 @@ from libcpp.algorithm cimport sort
 
 cnp.import_array()
 
+include "_avx_state.pxi"
+
 ctypedef long long idx_t
 
 
@@ -160,6 +162,7 @@ def assemble_sector_csr(
                 iptr = &indices[0]
                 dptr = &data[0]
         with nogil, parallel(num_threads=nthreads):
+            qness_clear_avx_upper()
             marker = <idx_t*> malloc((nsec + 1) * sizeof(idx_t))
             cols = <idx_t*> malloc((max_row + 1) * sizeof(idx_t))
             vals = <double complex*> malloc((max_row + 1) * sizeof(double complex))
