@@ -18,6 +18,7 @@ BLAS products.
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 import warnings
@@ -519,6 +520,9 @@ def _pair_costs(sector: Sector) -> np.ndarray:
 #: cond 3e3, 4e-10 at 4e4, 1e-7 at 9e5, 0.5 at 2e9); above this bound the block pair is
 #: solved through the complex Schur form instead (Bartels-Stewart).
 EIG_COND_MAX = 1e4
+#: ``_SylvesterInverse.single()`` runs a pair in complex64 only when ``cond_1(V_l) cond_1(V_r)``
+#: is at most this (its products then lose at most about ``1e-4`` relative).
+SINGLE_COND_MAX = 1e7
 
 
 class _SylvesterInverse(spla.LinearOperator):
@@ -536,6 +540,7 @@ class _SylvesterInverse(spla.LinearOperator):
     """
 
     variant = "jacobi"
+    _c64 = None  # complex64 copies of the eigenvector route, on views made by single()
 
     def __init__(self, sector: Sector, model: LindbladModel, shift: float):
         self.sector = sector
@@ -635,8 +640,40 @@ class _SylvesterInverse(spla.LinearOperator):
             self._solve_pair(p, Yp, X[p], shift, 1)
         return x
 
+    def single(self) -> _SylvesterInverse:
+        """The same inverse with the eigenvector products in complex64 (a view sharing the set-up).
+
+        Pairs on the eigenvector route whose two eigenvector matrices have
+        ``cond_1(V_l) cond_1(V_r) <= SINGLE_COND_MAX`` run their four dense
+        products in single precision (half the memory traffic, about twice
+        the BLAS speed); the others, and the Schur route, stay in double.
+        The result is only accurate to about ``1e-7`` relative: use it
+        inside flexible GMRES (``gmres(..., flexible=True)``), which
+        tolerates an inexact preconditioner, never where ``M`` must be one
+        fixed linear map.
+        """
+        if self._c64 is not None:
+            return self
+        view = copy.copy(self)
+        c64 = {}
+        for p, (bl, br) in enumerate(self.sector.pairs):
+            if self.schur_pair[p] or self.cond[bl] * self.cond[br] > SINGLE_COND_MAX:
+                continue
+            c64[p] = tuple(
+                np.ascontiguousarray(a, dtype=np.complex64)
+                for a in (self.Vinv[bl][0], self.Vinv[br][1], self.V[bl][0], self.V[br][1], 1.0 / self.den[p])
+            )
+        view._c64 = c64
+        return view
+
     def _solve_pair(self, p, Yp, Xp, shift, nthreads):
         bl, br = self.sector.pairs[p]
+        if shift is None and self._c64 is not None and p in self._c64:
+            Vil, Vir, Vl, Vr, iden = self._c64[p]
+            Z = _mm(_mm(Vil, Yp.astype(np.complex64), nthreads), Vir, nthreads)
+            Z *= iden
+            Xp[...] = _mm(_mm(Vl, Z, nthreads), Vr, nthreads)
+            return
         den = self.den[p] if shift is None else self._denominators(p, shift)
         s = self.shift if shift is None else shift
         if self.schur_pair[p]:
@@ -894,6 +931,13 @@ class _TwoLevelSylvester(spla.LinearOperator):
         y[self.r] = self.c * (self.t @ x)
         return y
 
+    def single(self) -> _TwoLevelSylvester:
+        """This preconditioner with its no-jump solves in complex64 (see
+        :meth:`_SylvesterInverse.single`; for flexible GMRES only)."""
+        view = copy.copy(self)
+        view.S = self.S.single()
+        return view
+
     def _restrict(self, y):
         Y = self.sector.split(y)
         out = np.zeros(self.nc, dtype=np.complex128)
@@ -953,6 +997,13 @@ class _TwoStepSylvester(spla.LinearOperator):
     def route(self) -> str:
         """The route of the no-jump solves (see :meth:`Sector.sylvester_preconditioner`)."""
         return self.S.route
+
+    def single(self) -> _TwoStepSylvester:
+        """This preconditioner with its no-jump solves in complex64 (see
+        :meth:`_SylvesterInverse.single`; for flexible GMRES only)."""
+        view = copy.copy(self)
+        view.S = self.S.single()
+        return view
 
     def _matvec(self, y):
         y = np.asarray(y, dtype=np.complex128).ravel()

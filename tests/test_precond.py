@@ -201,3 +201,73 @@ def test_full_sector_threads_on_a_random_model(monkeypatch):
     S = sec.sylvester_preconditioner(model)
     y = np.random.default_rng(5).standard_normal(sec.size) + 0j
     np.testing.assert_allclose(S @ y, S.solve_serial(y), rtol=1e-13, atol=1e-13)
+
+
+# ------------------------------------------------ single-precision preconditioner, flexible GMRES
+def test_flexible_gmres_equals_gmres_with_a_fixed_preconditioner():
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    from qness.solvers.krylov import gmres
+
+    rng = np.random.default_rng(3)
+    n = 300
+    A = sp.random(n, n, density=0.02, random_state=4, dtype=complex) + sp.diags(np.linspace(1, 5, n) + 1j)
+    b = rng.standard_normal(n) + 0j
+    d = 1.0 / A.diagonal()
+    M = spla.LinearOperator((n, n), matvec=lambda v: d * v, dtype=complex)
+    x1, i1 = gmres(A, b, M=M, rtol=1e-12, restart=20)
+    x2, i2 = gmres(A, b, M=M, rtol=1e-12, restart=20, flexible=True)
+    assert i1["converged"] and i2["converged"]
+    assert abs(i1["iterations"] - i2["iterations"]) <= 1
+    # flexible keeps z_j = M v_j in complex64: the solution is exact to rtol regardless
+    assert np.linalg.norm(b - A @ x2) <= 1e-12 * np.linalg.norm(b)
+    np.testing.assert_allclose(x2, x1, atol=1e-10 * np.linalg.norm(x1))
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_single_precision_preconditioner_reaches_rtol(monkeypatch, name):
+    model = as_model(MODELS[name]())
+    if name.startswith("jc"):
+        monkeypatch.setattr(qsym, "EIG_COND_MAX", 0.0)  # Schur route: stays double inside single()
+    single = qness.steady_state(model, qness.Krylov(precision="single"))
+    double = qness.steady_state(model, qness.Krylov(precision="double"))
+    assert single.info["precision"] == "single" and double.info["precision"] == "double"
+    assert single.info["linear_residual"] <= 1e-12
+    assert single.info["uniqueness"]["verified"]
+    np.testing.assert_allclose(single.rho, double.rho, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(single.rho, dense_steady_state(model), rtol=0, atol=1e-9)
+
+
+def test_single_view_runs_the_eigenvector_pairs_in_complex64():
+    model = xxz(5)
+    sec = steady_sector(model)
+    S = sec.sylvester_preconditioner(model, variant="jacobi")
+    S1 = S.single()
+    assert S1.single() is S1 and S._c64 is None  # a view; the original stays double
+    assert set(S1._c64) == {p for p in range(len(sec.pairs)) if not S.schur_pair[p]}
+    y = np.random.default_rng(0).standard_normal(sec.size) + 0j
+    # complex64 products: agreement to single precision times the eigenvector conditioning
+    err = np.linalg.norm(S1 @ y - S @ y) / np.linalg.norm(S @ y)
+    assert 0 < err < 1e-5
+
+
+def test_precision_arguments_and_auto_memory_rule(monkeypatch):
+    from qness.solvers import steady
+
+    with pytest.raises(ValueError, match="precision"):
+        qness.Krylov(precision="half")
+    with pytest.raises(ValueError, match="precision='single' needs solver='gmres'"):
+        qness.Krylov(solver="idrs", precision="single")
+    with pytest.raises(ValueError, match="preconditioner='sylvester'"):
+        qness.Krylov(preconditioner=None, precision="single")
+    model = xxz(5)
+    sec = steady_sector(model)
+    dbl, _ = steady.memory_estimate(model, sec, qness.Krylov(precision="double"))
+    sgl, what = steady.memory_estimate(model, sec, qness.Krylov(precision="single"))
+    assert sgl == pytest.approx(dbl + 8.0 * sec.size * 100) and "complex64" in what
+    # Auto: single only where the extra complex64 basis fits in MEMORY_FRACTION of the memory
+    monkeypatch.setattr(steady, "available_memory", lambda: (dbl + sgl) / 2 / steady.MEMORY_FRACTION)
+    assert qness.steady_state(model, "krylov").info["precision"] == "double"
+    monkeypatch.setattr(steady, "available_memory", lambda: 1.01 * sgl / steady.MEMORY_FRACTION)
+    assert qness.steady_state(model, "krylov").info["precision"] == "single"

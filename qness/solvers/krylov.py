@@ -44,8 +44,10 @@ def _orthogonalise(Vj: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float, np
     return h, after, w
 
 
-def gmres(A, b, x0=None, *, M=None, rtol=1e-10, atol=0.0, restart=100, maxiter=2000, callback=None):
-    """Solve ``A x = b`` by right-preconditioned restarted GMRES.
+def gmres(
+    A, b, x0=None, *, M=None, rtol=1e-10, atol=0.0, restart=100, maxiter=2000, callback=None, flexible=False
+):
+    """Solve ``A x = b`` by right-preconditioned restarted GMRES (or flexible GMRES).
 
     Parameters
     ----------
@@ -66,6 +68,14 @@ def gmres(A, b, x0=None, *, M=None, rtol=1e-10, atol=0.0, restart=100, maxiter=2
         Maximum total number of Arnoldi steps (operator applications).
     callback : callable, optional
         Called with the residual norm estimate after each step.
+    flexible : bool
+        Flexible GMRES (Saad 1993): keep the preconditioned vectors
+        ``z_j = M v_j`` (in complex64, the precision of the preconditioners
+        that need it) and form ``x = x0 + Z y`` from them, so that ``M`` may
+        change from step to step or be inexact (a single-precision ``M``):
+        the Arnoldi relation ``A Z = V H`` then holds for the vectors used
+        and the residual is still minimised exactly. Costs ``8 n`` bytes per
+        basis vector more.
 
     Returns
     -------
@@ -89,6 +99,7 @@ def gmres(A, b, x0=None, *, M=None, rtol=1e-10, atol=0.0, restart=100, maxiter=2
     while beta > tol and it < maxiter:
         m = min(restart, maxiter - it)
         V = np.empty((n, m + 1), dtype=np.complex128, order="F")
+        Z = np.empty((n, m), dtype=np.complex64, order="F") if flexible else None
         H = np.zeros((m + 1, m), dtype=np.complex128)
         cs = np.zeros(m)
         sn = np.zeros(m, dtype=np.complex128)
@@ -97,7 +108,11 @@ def gmres(A, b, x0=None, *, M=None, rtol=1e-10, atol=0.0, restart=100, maxiter=2
         V[:, 0] = r / beta
         k = 0
         for j in range(m):
-            w = np.array(np.asarray(A @ prec(V[:, j])).ravel(), dtype=np.complex128)
+            if flexible:
+                Z[:, j] = prec(V[:, j])
+                w = np.array(np.asarray(A @ Z[:, j].astype(np.complex128)).ravel(), dtype=np.complex128)
+            else:
+                w = np.array(np.asarray(A @ prec(V[:, j])).ravel(), dtype=np.complex128)
             h, hn, w = _orthogonalise(V[:, : j + 1], w)
             H[: j + 1, j] = h
             H[j + 1, j] = hn
@@ -132,8 +147,12 @@ def gmres(A, b, x0=None, *, M=None, rtol=1e-10, atol=0.0, restart=100, maxiter=2
             # the projected system is exactly singular: A M is singular on the Krylov space
             return x, {"iterations": it, "residual": beta, "converged": False, "singular": True}
         y = sla.solve_triangular(H[:k, :k], g[:k], check_finite=False)
-        x += prec(V[:, :k] @ y)
-        del V
+        if flexible:
+            for a in range(0, n, 1 << 16):  # rows in slabs: no complex128 copy of the whole of Z
+                x[a : a + (1 << 16)] += Z[a : a + (1 << 16), :k].astype(np.complex128) @ y
+        else:
+            x += prec(V[:, :k] @ y)
+        del V, Z
         r = b - np.asarray(A @ x).ravel()
         beta = float(np.linalg.norm(r))
     return x, {"iterations": it, "residual": beta, "converged": bool(beta <= tol), "singular": False}

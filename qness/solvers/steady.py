@@ -121,6 +121,9 @@ def memory_estimate(model: LindbladModel, sector: Sector, method) -> tuple[float
         restart = method.restart if method.restart is not None else MIN_RESTART
         nvec = restart + 1 + 8
         basis_what = f"GMRES basis ({restart + 1} vectors)"
+        if method.precision == "single" and method.preconditioner == "sylvester":
+            nvec += restart / 2  # flexible GMRES: the preconditioned vectors in complex64
+            basis_what = f"flexible GMRES basis ({restart + 1} + {restart} complex64 vectors)"
     basis = nvec * 16.0 * n
     if method.preconditioner == "sylvester":
         prec = 6 * 16.0 * sum(float(len(b)) ** 2 for b in sector.blocks) + 16.0 * n
@@ -959,12 +962,17 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     if restart is None:
         restart = fitted_restart(system.model, system.sector, method)
     method = dataclasses.replace(method, restart=restart)
+    precision = _precision(system, method, M)
+    flexible = precision == "single"
+    Mrun = M.single() if flexible else M
     bar = Progress(system.progress, f"Krylov ({method.solver})", total=method.maxiter)
     try:
-        x, _flag, iterations = _krylov_run(method, A, b, x0, M, callback=bar)
+        x, _flag, iterations = _krylov_run(method, A, b, x0, Mrun, callback=bar, flexible=flexible)
     finally:
         bar.close()
     info = {"iterations": iterations, "solver": method.solver, "preconditioner": method.preconditioner}
+    if method.solver == "gmres" and method.preconditioner == "sylvester":
+        info["precision"] = precision
     if method.solver == "gmres":
         info["restart"] = method.restart
     elif method.solver == "idrs":
@@ -988,18 +996,22 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     if method.verify_unique is not False:
         # not capped by maxiter: Auto caps the solve itself at a few steps before falling back
         budget = max(2 * iterations, 2 * method.restart)
+        if method.solver == "idrs":
+            check_gmres = _idrs_as_gmres(method.s)
+        else:
+            check_gmres = functools.partial(gmres, flexible=flexible)
         bar = Progress(system.progress, "uniqueness check", total=budget)
         try:
             uniq = krylov_check(
                 A,
-                M,
+                Mrun,
                 system.n,
                 rtol=method.rtol,
                 x_norm=float(np.linalg.norm(x)),
                 restart=method.restart,
                 chunk=method.restart,
                 budget=budget,
-                gmres=_idrs_as_gmres(method.s) if method.solver == "idrs" else gmres,
+                gmres=check_gmres,
                 callback=bar,
             )
         finally:
@@ -1025,6 +1037,20 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     return x, info
 
 
+def _precision(system: _System, method: Krylov, M) -> str:
+    """``"single"`` or ``"double"``: the arithmetic of the Sylvester preconditioner (see
+    ``Krylov.precision``). ``"auto"`` takes single where the preconditioner has a complex64
+    twin (:meth:`qness.symmetry._SylvesterInverse.single`) and flexible GMRES's extra
+    complex64 basis, ``8 n restart`` bytes, fits with the rest of the solve's estimate in
+    ``MEMORY_FRACTION`` of the available memory."""
+    if method.precision == "double" or getattr(M, "single", None) is None or method.solver != "gmres":
+        return "double"
+    if method.precision == "single":
+        return "single"
+    need, _ = memory_estimate(system.model, system.sector, dataclasses.replace(method, precision="single"))
+    return "single" if need <= MEMORY_FRACTION * available_memory() else "double"
+
+
 def _idrs_as_gmres(s: int):
     """:func:`~qness.solvers.krylov.idrs` called and answering like ``gmres`` (for the uniqueness check).
 
@@ -1039,7 +1065,7 @@ def _idrs_as_gmres(s: int):
     return run
 
 
-def _krylov_run(method: Krylov, A, b, x0, M, callback=None):
+def _krylov_run(method: Krylov, A, b, x0, M, callback=None, flexible=False):
     """One Krylov solve of ``A x = b``: ``(x, flag, iterations)``, flag 0 when converged.
 
     Raises ``NonUniqueSteadyStateError`` when GMRES finds the projected system
@@ -1047,7 +1073,15 @@ def _krylov_run(method: Krylov, A, b, x0, M, callback=None):
     """
     if method.solver == "gmres":
         x, ginfo = gmres(
-            A, b, x0, M=M, rtol=method.rtol, restart=method.restart, maxiter=method.maxiter, callback=callback
+            A,
+            b,
+            x0,
+            M=M,
+            rtol=method.rtol,
+            restart=method.restart,
+            maxiter=method.maxiter,
+            callback=callback,
+            flexible=flexible,
         )
         if ginfo["singular"]:
             raise NonUniqueSteadyStateError(
