@@ -32,6 +32,7 @@ import scipy.sparse.linalg as spla
 from scipy.linalg.lapack import ztrsyl as _ztrsyl
 
 from ._linalg import triangular_sylvester
+from ._threads import one_blas_thread
 from .liouvillian import HAVE_KERNELS, kernel_threads, lindblad_arrays
 from .model import LindbladModel, U1Symmetry, Z2Symmetry, as_model, check_symmetry
 
@@ -553,7 +554,8 @@ class _SylvesterInverse(spla.LinearOperator):
         for b, idx in enumerate(sector.blocks):
             Ab = A[idx][:, idx].toarray()
             dense.append(Ab)
-            D, V = sla.eig(Ab)
+            with one_blas_thread():
+                D, V = sla.eig(Ab)
             self.D[b] = D
             scale = max(scale, float(np.max(np.abs(D.real), initial=0.0)))
             try:
@@ -576,7 +578,8 @@ class _SylvesterInverse(spla.LinearOperator):
                 need[bl] = need[br] = True
         self.tri, self.U = [None] * nb, [None] * nb
         for b in np.flatnonzero(need):
-            T, U = sla.schur(dense[b], output="complex", check_finite=False)
+            with one_blas_thread():
+                T, U = sla.schur(dense[b], output="complex", check_finite=False)
             self.tri[b] = T
             self.U[b] = (U, np.ascontiguousarray(U.conj().T))
             # Schur diagonal = eigenvalues; use it for the denominators' floor test

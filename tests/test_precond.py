@@ -271,3 +271,28 @@ def test_precision_arguments_and_auto_memory_rule(monkeypatch):
     assert qness.steady_state(model, "krylov").info["precision"] == "double"
     monkeypatch.setattr(steady, "available_memory", lambda: 1.01 * sgl / steady.MEMORY_FRACTION)
     assert qness.steady_state(model, "krylov").info["precision"] == "single"
+
+
+def test_eigen_decompositions_run_on_one_blas_thread(monkeypatch):
+    # LAPACK eig on two OpenBLAS threads collapses when the cores are busy (1024 x 1024: 56 s vs
+    # 4.9 s on one thread; qness._threads), so the Sylvester set-up and dense spectra pin one
+    # thread whatever the block size and whatever the caller's limit
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from qness import _threads
+
+    monkeypatch.setattr(_threads, "_pinned", False)  # as for a user who never set OPENBLAS_NUM_THREADS
+    seen = []
+    eig = qsym.sla.eig
+
+    def spy(*args, **kwargs):
+        seen.append(max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"))
+        return eig(*args, **kwargs)
+
+    monkeypatch.setattr(qsym.sla, "eig", spy)
+    model = ising(4)
+    with threadpool_limits(2, user_api="blas"):
+        assert max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas") == 2
+        steady_sector(model).sylvester_preconditioner(model, variant="jacobi")
+        qness.spectrum(model, k=3, method=qness.DenseEig())
+    assert len(seen) >= 2 and set(seen) == {1}

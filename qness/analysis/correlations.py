@@ -301,7 +301,10 @@ def _eig_propagation(M: sp.csr_array):
     """``(D, V, V^{-1})`` of the dense sector matrix, or ``None`` if ``V`` is ill-conditioned."""
     import scipy.linalg as sla
 
-    D, V = sla.eig(M.toarray(), check_finite=False)
+    from .._threads import one_blas_thread
+
+    with one_blas_thread():  # see qness._threads
+        D, V = sla.eig(M.toarray(), check_finite=False)
     try:
         Vinv = sla.inv(V, check_finite=False)
     except (sla.LinAlgError, ValueError):

@@ -65,6 +65,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .._threads import one_blas_thread
 from ..model import LindbladModel, as_model
 from ..solvers.methods import Auto, Dense, Direct, Krylov
 from ..solvers.resolvent import Schur, _auto_choice, _find_sector, _prepare, drazin, resolvent
@@ -499,7 +500,8 @@ def _dense_rightmost(A: np.ndarray):
         B, (scl, _) = sla.matrix_balance(A, permute=False, separate=True)
     if not (np.all(np.isfinite(B)) and np.all(np.isfinite(scl)) and np.all(scl > 0)):
         B, scl = A, np.ones(A.shape[0])
-    vals, vl, vr = sla.eig(B, left=True, right=True)
+    with one_blas_thread():  # see qness._threads
+        vals, vl, vr = sla.eig(B, left=True, right=True)
     j = int(np.argmax(vals.real))
     lam, rb, lb = vals[j], vr[:, j], vl[:, j]
     overlap = abs(np.vdot(lb, rb))

@@ -49,6 +49,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.integrate import solve_ivp
 
+from .._threads import one_blas_thread
 from ..liouvillian import liouvillian
 from .errors import SpectrumWarning
 from .floquet import commutator_superoperator
@@ -223,7 +224,8 @@ def floquet_spectrum(
     if not sol.success:
         raise RuntimeError(f"floquet_spectrum: the integration over one period failed: {sol.message}")
     Phi = sol.y[:, -1].reshape(D, D)
-    mu = sla.eigvals(Phi)
+    with one_blas_thread():  # see qness._threads
+        mu = sla.eigvals(Phi)
     lam = np.log(mu.astype(np.complex128)) / T
     order = np.lexsort((-lam.imag, -lam.real))
     lam, mu = lam[order], mu[order]

@@ -56,7 +56,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.linalg.blas import ztrsv as _ztrsv
 
-from .._threads import limit_blas
+from .._threads import limit_blas, one_blas_thread
 from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
 from ..symmetry import Sector, _SylvesterInverse, detect_symmetry, full_sector, sectors
 from .errors import ConvergenceError, NonUniqueSteadyStateError
@@ -460,7 +460,8 @@ class LinearSolver:
                     "use Direct or Krylov"
                 )
             M = self._matrix()
-            T, U = sla.schur(M.toarray(), output="complex", check_finite=False)
+            with one_blas_thread():  # see qness._threads
+                T, U = sla.schur(M.toarray(), output="complex", check_finite=False)
             norm1 = float(spla.norm(M, 1)) if M.nnz else 0.0
             self._schur = {
                 "T": np.asfortranarray(T),

@@ -53,7 +53,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .._threads import limit_blas
+from .._threads import limit_blas, one_blas_thread
 from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
 from ..symmetry import Sector, detect_symmetry, full_sector, sectors
 from .certify import (
@@ -289,14 +289,15 @@ def _dense_sector(model, sector, k, method: DenseEig, vectors, left, M=None):
             "use method=qness.AutoEig() (shift-invert, certified) or raise max_size"
         )
     M = (sector.matrix(model) if M is None else M).toarray()
-    if left:
-        w, vl, vr = sla.eig(M, left=True, right=True)
-    else:
-        if vectors:
-            w, vr = sla.eig(M)
+    with one_blas_thread():  # see qness._threads: LAPACK eig collapses on busy cores
+        if left:
+            w, vl, vr = sla.eig(M, left=True, right=True)
         else:
-            w, vr = sla.eigvals(M), None
-        vl = None
+            if vectors:
+                w, vr = sla.eig(M)
+            else:
+                w, vr = sla.eigvals(M), None
+            vl = None
     order = np.argsort(-w.real, kind="stable")
     if 0 < k < len(w):
         # keep every value tied with the k-th in real part (partners of a pair cut at the k-th,
