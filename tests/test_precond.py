@@ -296,3 +296,26 @@ def test_eigen_decompositions_run_on_one_blas_thread(monkeypatch):
         steady_sector(model).sylvester_preconditioner(model, variant="jacobi")
         qness.spectrum(model, k=3, method=qness.DenseEig())
     assert len(seen) >= 2 and set(seen) == {1}
+
+
+def test_krylov_block_loops_run_on_one_blas_thread_whatever_the_block_size(monkeypatch):
+    # the block loops thread themselves; BLAS threads on top oversubscribe the cores (Ising 10,
+    # one block of 1024 > SMALL_BLOCK: 67 s vs 43 s with another process busy)
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from qness import _threads
+
+    monkeypatch.setattr(_threads, "_pinned", False)
+    monkeypatch.setattr(_threads, "SMALL_BLOCK", 1)  # every block counts as large
+    seen = []
+    mm = qsym._mm
+
+    def spy(a, b, nthreads):
+        seen.append(max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"))
+        return mm(a, b, nthreads)
+
+    monkeypatch.setattr(qsym, "_mm", spy)
+    with threadpool_limits(2, user_api="blas"):
+        ness = qness.steady_state(ising(4), "krylov")
+    assert ness.residual < 1e-10
+    assert len(seen) > 10 and set(seen) == {1}

@@ -1195,13 +1195,18 @@ def _warn_slow_evolve(rates: list, res: float, atol: float, t: float, norm1: flo
 
 
 def _one_blas_thread_for_small_blocks(solve, dense: bool):
-    """``solve`` run on one BLAS thread when its dense products are small (see :mod:`qness._threads`)."""
+    """``solve`` run on one BLAS thread when its dense products are small (see :mod:`qness._threads`).
+
+    ``dense=False`` (Krylov): always one BLAS thread. Its block loops run on their own threads
+    and split large products over rows (:func:`qness.symmetry._mm`), so BLAS threads would
+    only oversubscribe the cores: dissipative Ising 10 (one block of 1024, above
+    ``SMALL_BLOCK``) took 67 s with OpenBLAS's default two threads against 43 s on one, with
+    one other process busy (benchmarks/RESULTS.md, session 6).
+    """
 
     @functools.wraps(solve)
     def run(system: _System, method, x0):
-        # (a sector of a bare superoperator has no dense blocks: sparse work only)
-        block = system.n if dense else max((len(b) for b in getattr(system.sector, "blocks", ())), default=0)
-        with limit_blas(block):
+        with limit_blas(system.n if dense else 0):
             return solve(system, method, x0)
 
     return run
