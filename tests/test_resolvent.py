@@ -290,3 +290,15 @@ def test_limit_blas_builds_no_controller_when_the_environment_pins_one_thread(mo
     with _threads.limit_blas(100):
         pass
     assert _threads._controller is not None
+
+
+def test_resolvent_sector_conflicting_with_reuse_is_an_error():
+    # a sector given with reuse= used to be ignored silently (reuse's sector won)
+    m = qness.from_qutip(0.3 * qutip.sigmaz(), [qutip.sigmam()])
+    base = resolvent(m, -1.0j, sector=1)
+    assert resolvent(m, -2.0j, reuse=base).sector is base.sector
+    assert resolvent(m, -2.0j, sector=1, reuse=base).sector is base.sector
+    with pytest.raises(ValueError, match="sector: 'steady' is the .* but the solver passed as reuse="):
+        resolvent(m, -2.0j, sector="steady", reuse=base)
+    with pytest.raises(ValueError, match="reuse="):
+        resolvent(m, -2.0j, sector=-1, reuse=base)

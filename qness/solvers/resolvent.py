@@ -859,7 +859,7 @@ def drazin(model, *, symmetry="auto", method=None, **options) -> LinearSolver:
 
 
 def resolvent(
-    model, z, *, sector="steady", symmetry="auto", method=None, reuse=None, shifts: int = 1, **options
+    model, z, *, sector=None, symmetry="auto", method=None, reuse=None, shifts: int = 1, **options
 ) -> LinearSolver:
     """Solver of the shifted equation ``(L - z) x = y`` in one symmetry sector.
 
@@ -873,8 +873,8 @@ def resolvent(
         ``z = -i w``. ``z`` must not be an eigenvalue of ``L`` in the sector
         (``z = 0`` is allowed only in sectors without a steady state; use
         :func:`drazin` there).
-    sector : "steady", int or qness.symmetry.Sector
-        The sector: ``"steady"`` (``q = 0`` / parity ``+1``), a label (the
+    sector : "steady", int or qness.symmetry.Sector, optional
+        The sector: ``"steady"`` (the default; ``q = 0`` / parity ``+1``), a label (the
         U(1) charge ``q = n_left - n_right`` or the Z2 parity ``±1``), or a
         sector object from :func:`qness.symmetry.sectors`.
     symmetry : "auto", None, U1Symmetry or Z2Symmetry
@@ -891,7 +891,8 @@ def resolvent(
         its assembled sector matrix, its Sylvester preconditioner's block
         decompositions of ``H_eff`` (Krylov route) and its Schur form
         (:class:`Schur` route, which ``Auto`` then keeps) are reused with the
-        new shift. The sector is then taken from it.
+        new shift. The sector is then taken from it (a ``sector`` given as well
+        must be the same one).
     shifts : int
         How many shifts the solver is expected to serve (through
         :meth:`LinearSolver.solve_sector_shifts` or ``reuse=``). With ``Auto``
@@ -911,7 +912,8 @@ def resolvent(
     Raises
     ------
     ValueError
-        ``z`` not finite, an unknown sector label, or ``z`` an eigenvalue
+        ``z`` not finite, an unknown sector label, a ``sector`` other than
+        that of ``reuse``, or ``z`` an eigenvalue
         (``L - z`` singular; found by the LU or by GMRES); ``z = 0`` in the
         steady sector.
     TypeError
@@ -938,8 +940,16 @@ def resolvent(
                 f"reuse: the solver is for dimension {reuse.sector.d}, the model has {model.dim}"
             )
         sec = reuse.sector
+        if sector is not None:
+            asked = _find_sector(model, sector, symmetry)
+            if (asked.kind, asked.label, asked.size) != (sec.kind, sec.label, sec.size):
+                raise ValueError(
+                    f"sector: {sector!r} is the {asked.kind} sector {asked.label} ({asked.size} unknowns), "
+                    f"but the solver passed as reuse= is for the {sec.kind} sector {sec.label} "
+                    f"({sec.size} unknowns); leave sector out to use reuse's"
+                )
     else:
-        sec = _find_sector(model, sector, symmetry)
+        sec = _find_sector(model, "steady" if sector is None else sector, symmetry)
     if z == 0 and np.any(sec.trace_vector()):
         raise ValueError(
             "z = 0 in a sector holding the steady state: L is singular there; use drazin(model) for the "
