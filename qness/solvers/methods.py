@@ -212,7 +212,8 @@ class Krylov:
         rounding; 15-25% less time per step at the same step counts
         (benchmarks/RESULTS.md). ``"auto"``: single where that extra basis
         fits in half the available memory, else double. The choice is in
-        ``NESS.info["precision"]``.
+        ``NESS.info["precision"]``. Steady states only: the resolvent,
+        counting and Floquet routes that take a ``Krylov`` run in double.
 
     Notes
     -----
