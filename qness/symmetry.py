@@ -194,6 +194,7 @@ class Sector:
         *,
         variant: str = "jacobi",
         trace_row: tuple[int, float] | None = None,
+        precision: str = "double",
     ) -> spla.LinearOperator:
         """Exact inverse of the no-jump part ``L0(rho) = A rho + rho A^+``, ``A = -i H_eff``.
 
@@ -228,6 +229,9 @@ class Sector:
             ``(r, c)``: the system the preconditioner is for has row ``r``
             of ``L`` replaced by ``c`` times the trace row; needed by the
             two-level variant (``"auto"`` without it is ``"jacobi"``).
+        precision : {"double", "single"}
+            The precision the caller will run the no-jump solves in (through
+            ``.single()`` and flexible GMRES); only steers ``variant="auto"``.
 
         Returns
         -------
@@ -245,7 +249,13 @@ class Sector:
         model = as_model(model)
         S = _SylvesterInverse(self, model, shift)
         if variant == "auto":
-            variant = _preconditioner_rule(self) if (trace_row is not None and shift == 0) else "jacobi"
+            steady = trace_row is not None and shift == 0
+            variant = _preconditioner_rule(self, precision) if steady else "jacobi"
+            if variant == "two-step" and S.relative_gap < TWO_STEP_MIN_GAP:
+                # a (nearly) singular no-jump part makes S large; two steps of S amplify it twice,
+                # which GMRES with S alone absorbs in one direction (a T = 0 qubit: entries 1e9 in
+                # A M; a driven oscillator with gap 5e-9: the projected system looked singular)
+                variant = "jacobi"
         if variant == "jacobi":
             return S
         if shift != 0:
@@ -588,6 +598,14 @@ class _SylvesterInverse(spla.LinearOperator):
         self.floor = floor
         self.shift = shift
         self.den = [self._denominators(p, shift) for p in range(len(sector.pairs))]
+        # how close L0 - shift comes to singular: the smallest denominator against the largest
+        # eigenvalue of A (states untouched by dissipation, or nearly so, make it small)
+        top = max((float(np.max(np.abs(D), initial=0.0)) for D in self.D), default=0.0)
+        low = np.inf
+        for bl, br in sector.pairs:
+            den = np.abs(self.D[bl][:, None] + self.D[br].conj()[None, :] - shift)
+            low = min(low, float(np.min(den, initial=np.inf)))
+        self.relative_gap = low / top if top > 0 else 0.0
         self.runner_costs = _pair_costs(sector)
         self.runner = _PairRunner(self.runner_costs)
         super().__init__(dtype=np.complex128, shape=(sector.size, sector.size))
@@ -818,15 +836,25 @@ TWO_LEVEL_MIN_BLOCKS = 3
 
 
 #: ``variant="auto"`` on sectors with fewer diagonal blocks: the no-jump inverse alone, or
-#: ``"two-step"`` (set from the measurements of benchmarks/RESULTS.md, issue 18).
+#: ``"two-step"`` (set from the measurements of benchmarks/RESULTS.md, issue 18). In double
+#: precision two-step took 40% fewer steps but 5-10% more time (dissipative Ising 8); with the
+#: no-jump solves in complex64 (``precision="single"``) each step costs less and two-step wins:
+#: Ising 9 and 10 25% faster, the corpus's one-block Krylov rows 0-30% faster, steps -40%.
 ONE_BLOCK_VARIANT = "jacobi"
+ONE_BLOCK_VARIANT_SINGLE = "two-step"
+#: ... but only when the no-jump part is far from singular: smallest denominator
+#: ``|lambda_i + conj(lambda_j)|`` at least this times the largest ``|lambda|`` (two steps of
+#: ``S`` square its conditioning).
+TWO_STEP_MIN_GAP = 1e-6
 
 
-def _preconditioner_rule(sector: Sector) -> str:
-    """``"two-level"`` or ``"jacobi"`` for the steady-state solve of ``sector`` (see
-    :data:`TWO_LEVEL_MIN_BLOCKS`)."""
+def _preconditioner_rule(sector: Sector, precision: str = "double") -> str:
+    """The variant ``"auto"`` takes for the steady-state solve of ``sector`` (see
+    :data:`TWO_LEVEL_MIN_BLOCKS`, :data:`ONE_BLOCK_VARIANT`)."""
     ndiag = int(np.sum(sector.pairs[:, 0] == sector.pairs[:, 1])) if len(sector.pairs) else 0
-    return "two-level" if ndiag >= TWO_LEVEL_MIN_BLOCKS else ONE_BLOCK_VARIANT
+    if ndiag >= TWO_LEVEL_MIN_BLOCKS:
+        return "two-level"
+    return ONE_BLOCK_VARIANT_SINGLE if precision == "single" else ONE_BLOCK_VARIANT
 
 
 class _TwoLevelSylvester(spla.LinearOperator):

@@ -60,6 +60,7 @@ def test_variant_gives_the_dense_steady_state(monkeypatch, name, variant):
     # force the variant for every sector
     monkeypatch.setattr(qsym, "TWO_LEVEL_MIN_BLOCKS", 1 if variant == "two-level" else 10**9)
     monkeypatch.setattr(qsym, "ONE_BLOCK_VARIANT", variant)
+    monkeypatch.setattr(qsym, "ONE_BLOCK_VARIANT_SINGLE", variant)
     ness = qness.steady_state(model, "krylov")
     assert ness.info["preconditioner_variant"] == variant
     assert ness.residual <= 1e-10
@@ -116,8 +117,22 @@ def test_two_level_halves_the_steps_on_the_xxz_chain():
 def test_auto_rule_and_recorded_variant():
     assert qsym._preconditioner_rule(steady_sector(as_model(xxz(5)))) == "two-level"
     assert qsym._preconditioner_rule(steady_sector(as_model(ising(4)))) == "jacobi"
+    # one block: two-step where the no-jump solves run in complex64 (measured to pay there only)
+    assert qsym._preconditioner_rule(steady_sector(as_model(ising(4))), "single") == "two-step"
+    assert qsym._preconditioner_rule(steady_sector(as_model(xxz(5))), "single") == "two-level"
     ness = qness.steady_state(ising(4), "krylov")
+    assert (ness.info["precision"], ness.info["preconditioner_variant"]) == ("single", "two-step")
+    ness = qness.steady_state(ising(4), qness.Krylov(precision="double"))
     assert ness.info["preconditioner_variant"] == "jacobi"
+    # ... but not where the no-jump part is nearly singular (two steps of S square its size):
+    # a driven oscillator with gap 5e-9 (its projected system looked singular under two-step)
+    a = ops.destroy(4)
+    osc = qness.LindbladModel(dims=(4,), H=a.T @ a + 0.2 * (a + a.T), jumps=(qness.Jump(a, 1e-8),))
+    sec = steady_sector(osc)
+    M = sec.sylvester_preconditioner(osc, variant="auto", trace_row=(0, 1.0), precision="single")
+    assert M.relative_gap < qsym.TWO_STEP_MIN_GAP and M.variant == "jacobi"
+    ness = qness.steady_state(osc, "krylov")
+    assert ness.info["preconditioner_variant"] == "jacobi" and ness.info["uniqueness"]["verified"]
     # shift-invert and a missing trace row keep the plain no-jump inverse
     sec = steady_sector(as_model(xxz(5)))
     assert sec.sylvester_preconditioner(xxz(5), variant="auto").variant == "jacobi"

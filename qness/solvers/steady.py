@@ -945,9 +945,16 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     A = system.replaced_operator(use_matrix, c=1.0)
     b = system.rhs(c=1.0)
     M = None
+    restart = method.restart
+    if restart is None:
+        restart = fitted_restart(system.model, system.sector, method)
+    method = dataclasses.replace(method, restart=restart)
+    precision = _precision(system, method)
     if method.preconditioner == "sylvester":
-        # the two-level variant where measured to pay (qness.symmetry._preconditioner_rule)
-        M = system.sector.sylvester_preconditioner(system.model, variant="auto", trace_row=(system.r, 1.0))
+        # the variant measured to pay for this sector and precision (qness.symmetry._preconditioner_rule)
+        M = system.sector.sylvester_preconditioner(
+            system.model, variant="auto", trace_row=(system.r, 1.0), precision=precision
+        )
     elif method.preconditioner == "ilu":
         ilu = spla.spilu(
             sp.csc_matrix(system.replaced_matrix(c=1.0)),
@@ -958,11 +965,6 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     if x0 is not None:
         tr = system.t @ x0
         x0 = x0 / tr if abs(tr) > 1e-14 else None
-    restart = method.restart
-    if restart is None:
-        restart = fitted_restart(system.model, system.sector, method)
-    method = dataclasses.replace(method, restart=restart)
-    precision = _precision(system, method, M)
     flexible = precision == "single"
     Mrun = M.single() if flexible else M
     bar = Progress(system.progress, f"Krylov ({method.solver})", total=method.maxiter)
@@ -1037,13 +1039,13 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     return x, info
 
 
-def _precision(system: _System, method: Krylov, M) -> str:
+def _precision(system: _System, method: Krylov) -> str:
     """``"single"`` or ``"double"``: the arithmetic of the Sylvester preconditioner (see
-    ``Krylov.precision``). ``"auto"`` takes single where the preconditioner has a complex64
-    twin (:meth:`qness.symmetry._SylvesterInverse.single`) and flexible GMRES's extra
-    complex64 basis, ``8 n restart`` bytes, fits with the rest of the solve's estimate in
-    ``MEMORY_FRACTION`` of the available memory."""
-    if method.precision == "double" or getattr(M, "single", None) is None or method.solver != "gmres":
+    ``Krylov.precision``). ``"auto"`` takes single for GMRES with the Sylvester preconditioner
+    (its complex64 twin, :meth:`qness.symmetry._SylvesterInverse.single`) where flexible
+    GMRES's extra complex64 basis, ``8 n restart`` bytes, fits with the rest of the solve's
+    estimate in ``MEMORY_FRACTION`` of the available memory."""
+    if method.precision == "double" or method.preconditioner != "sylvester" or method.solver != "gmres":
         return "double"
     if method.precision == "single":
         return "single"
