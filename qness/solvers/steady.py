@@ -762,6 +762,9 @@ def _auto_route(method: Auto, system: _System):
     solves = 2
     steps = t_dir / (solves * t_step)
     if mem > 0.5 * available_memory():
+        # no LU and no fallback to it: the matrix-free Krylov solve does not need the sector matrix
+        # assembled for the estimate (620 MB at Ising 10), so it is not kept through the solve
+        system._M = None
         krylov = Krylov(rtol=method.rtol, maxiter=method.krylov_maxiter)
         return krylov, {
             "auto": f"krylov: LU envelope estimate {mem / 2**20:.0f} MiB above half the available memory",
