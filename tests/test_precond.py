@@ -334,3 +334,52 @@ def test_krylov_block_loops_run_on_one_blas_thread_whatever_the_block_size(monke
         ness = qness.steady_state(ising(4), "krylov")
     assert ness.residual < 1e-10
     assert len(seen) > 10 and set(seen) == {1}
+
+
+# ---- found by the session-6 new-user review (each the reproducer with its oracle)
+def test_auto_precision_falls_back_to_double_near_a_singular_no_jump_part():
+    # Ising 6 with gamma = 1e-9: single stalled (2000 steps); double converges in about 10
+    model = qness.models.dissipative_ising(6, V=1.0, h=1.0, detuning=0.0, gamma=1e-9)
+    ness = qness.steady_state(model, "krylov")
+    assert ness.info["precision"] == "double" and ness.info["iterations"] <= 30
+    # rtol bounds ||L x|| absolutely: with rates of 1e-9 rho is determined to about 1e-4 only
+    np.testing.assert_allclose(ness.rho, qness.steady_state(model, "direct").rho, atol=1e-4)
+
+
+def test_double_precision_runs_flexible_where_the_preconditioner_is_huge():
+    # XXZ 6 with gamma = 1e-9: the two-level preconditioner has entries ~1e10, its rounding made
+    # plain GMRES diverge (linear residual 2e37); flexible GMRES (complex128 z) converges
+    model = qness.models.boundary_driven_xxz(6, delta=0.5, gamma=1e-9)
+    ness = qness.steady_state(model, qness.Krylov(precision="double"))
+    assert ness.info["flexible"] == "complex128" and ness.info["linear_residual"] <= 1e-12
+    np.testing.assert_allclose(ness.rho, qness.steady_state(model, "direct").rho, atol=1e-5)
+
+
+def test_precision_reported_is_the_one_used():
+    # the Schur route has no complex64 pairs: auto says (and runs) double
+    ness = qness.steady_state(driven_jc(30), "krylov")
+    assert ness.info["precision"] == "double" and ness.info["flexible"] is False
+    ness = qness.steady_state(xxz(5), "krylov")
+    assert (ness.info["precision"], ness.info["flexible"]) == ("single", "complex64")
+
+
+def test_single_precision_survives_internal_method_changes(monkeypatch):
+    import qutip
+
+    from qness.solvers import steady
+
+    # a Liouvillian given directly takes the ILU preconditioner; precision must not block that
+    L = qutip.liouvillian(qutip.sigmax(), [qutip.sigmam()])
+    rho = qness.steady_state(L, qness.Krylov(precision="single")).rho
+    np.testing.assert_allclose(np.real(rho[0, 0] - rho[1, 1]), -1 / 9, atol=1e-10)
+    # the memory guard's what-to-try estimate (IDR(s)) must not trip over precision either
+    monkeypatch.setattr(steady, "available_memory", lambda: 1e5)
+    with pytest.raises(qness.InsufficientMemoryError):
+        qness.steady_state(xxz(6), qness.Krylov(precision="single"))
+
+
+def test_precision_of_the_wrong_type_is_a_type_error():
+    with pytest.raises(TypeError, match="precision must be one of"):
+        qness.Krylov(precision=32)
+    with pytest.raises(ValueError, match="preconditioner must be one of"):
+        qness.Krylov(precision="single", preconditioner="bogus")

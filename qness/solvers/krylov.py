@@ -45,7 +45,18 @@ def _orthogonalise(Vj: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float, np
 
 
 def gmres(
-    A, b, x0=None, *, M=None, rtol=1e-10, atol=0.0, restart=100, maxiter=2000, callback=None, flexible=False
+    A,
+    b,
+    x0=None,
+    *,
+    M=None,
+    rtol=1e-10,
+    atol=0.0,
+    restart=100,
+    maxiter=2000,
+    callback=None,
+    flexible=False,
+    z_dtype=np.complex64,
 ):
     """Solve ``A x = b`` by right-preconditioned restarted GMRES (or flexible GMRES).
 
@@ -70,12 +81,15 @@ def gmres(
         Called with the residual norm estimate after each step.
     flexible : bool
         Flexible GMRES (Saad 1993): keep the preconditioned vectors
-        ``z_j = M v_j`` (in complex64, the precision of the preconditioners
-        that need it) and form ``x = x0 + Z y`` from them, so that ``M`` may
-        change from step to step or be inexact (a single-precision ``M``):
-        the Arnoldi relation ``A Z = V H`` then holds for the vectors used
-        and the residual is still minimised exactly. Costs ``8 n`` bytes per
-        basis vector more.
+        ``z_j = M v_j`` (in ``z_dtype``) and form ``x = x0 + Z y`` from them,
+        so that ``M`` may change from step to step or be inexact (a
+        single-precision ``M``, or one whose rounding is large next to its
+        output because it is nearly singular): the Arnoldi relation
+        ``A Z = V H`` then holds for the vectors used and the residual is
+        still minimised over their span. Costs ``n`` vectors of ``z_dtype``
+        per basis vector more.
+    z_dtype : numpy dtype
+        complex64 (with a single-precision ``M``) or complex128.
 
     Returns
     -------
@@ -99,7 +113,7 @@ def gmres(
     while beta > tol and it < maxiter:
         m = min(restart, maxiter - it)
         V = np.empty((n, m + 1), dtype=np.complex128, order="F")
-        Z = np.empty((n, m), dtype=np.complex64, order="F") if flexible else None
+        Z = np.empty((n, m), dtype=z_dtype, order="F") if flexible else None
         H = np.zeros((m + 1, m), dtype=np.complex128)
         cs = np.zeros(m)
         sn = np.zeros(m, dtype=np.complex128)

@@ -21,6 +21,8 @@ def _positive(name, value, allow_zero=False):
 
 
 def _choice(name, value, valid):
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {', '.join(map(repr, valid))}; got {type(value).__name__}")
     if value not in valid:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, valid))}; got {value!r}")
 
@@ -205,15 +207,24 @@ class Krylov:
     precision : {"auto", "double", "single"}
         Arithmetic of the Sylvester preconditioner's dense products
         (``solver="gmres"``, ``preconditioner="sylvester"`` only; the
-        operator, the basis and the residual are always double).
+        operator, the Arnoldi basis and the residual are always double).
         ``"single"``: complex64 products inside *flexible* GMRES, which keeps
-        the preconditioned vectors (8 bytes per unknown and basis vector
-        more) and so converges to ``rtol`` whatever the preconditioner's
-        rounding; 15-25% less time per step at the same step counts
-        (benchmarks/RESULTS.md). ``"auto"``: single where that extra basis
-        fits in half the available memory, else double. The choice is in
-        ``NESS.info["precision"]``. Steady states only: the resolvent,
-        counting and Floquet routes that take a ``Krylov`` run in double.
+        the preconditioned vectors in complex64 (8 bytes per unknown and
+        basis vector more) and forms the solution from them, so the residual
+        asked for is still reached in double precision; 20-30% less time at
+        the same step counts where the no-jump part is far from singular
+        (benchmarks/RESULTS.md), but more steps, or a stall, where it is
+        nearly singular (gap of ``H_eff`` tiny against its scale).
+        ``"auto"``: single only where it pays and is safe: some block pair
+        has well-conditioned eigenvectors, the no-jump part's relative gap
+        is at least ``qness.solvers.steady.SINGLE_MIN_GAP`` (1e-2) and the
+        extra basis fits in half the available memory; else double. In
+        double, a nearly singular no-jump part (whose preconditioner's
+        rounding is large) runs flexible GMRES with complex128 vectors where
+        they fit. ``NESS.info["precision"]`` and ``info["flexible"]``
+        (``"complex64"``, ``"complex128"`` or ``False``) say what ran.
+        Steady states only: the resolvent, counting and Floquet routes that
+        take a ``Krylov`` run in double.
 
     Notes
     -----
@@ -245,6 +256,7 @@ class Krylov:
 
     def __post_init__(self):
         _choice("solver", self.solver, ("gmres", "idrs", "lgmres", "bicgstab"))
+        _choice("preconditioner", self.preconditioner, ("sylvester", "ilu", None))
         _choice("precision", self.precision, ("auto", "double", "single"))
         if self.precision == "single" and (self.solver, self.preconditioner) != ("gmres", "sylvester"):
             raise ValueError(
@@ -252,7 +264,6 @@ class Krylov:
                 f"with the Sylvester preconditioner); got solver={self.solver!r}, "
                 f"preconditioner={self.preconditioner!r}"
             )
-        _choice("preconditioner", self.preconditioner, ("sylvester", "ilu", None))
         _positive("rtol", self.rtol)
         _positive("maxiter", self.maxiter)
         if self.restart is not None:

@@ -154,7 +154,8 @@ def _memory_guard(model: LindbladModel, sector: Sector, method) -> None:
     if isinstance(method, Auto):
         krylov = Krylov(rtol=method.rtol)
     small, _ = memory_estimate(model, sector, dataclasses.replace(krylov, solver="gmres", s=8, restart=20))
-    idr2, _ = memory_estimate(model, sector, dataclasses.replace(krylov, solver="idrs", s=2))
+    idrs2 = dataclasses.replace(krylov, solver="idrs", s=2, precision="auto")
+    idr2, _ = memory_estimate(model, sector, idrs2)
     gib = 2.0**30
     prefix = "" if isinstance(method, (Krylov, Auto)) else "method="
     if min(small, idr2) > avail:
@@ -722,7 +723,7 @@ def _krylov_for_memory(krylov: Krylov, system: _System, available: float | None 
             f"> {budget / gib:.3g} GiB)"
         )
     for s in (8, 4, 2):
-        k = dataclasses.replace(krylov, solver="idrs", s=s)
+        k = dataclasses.replace(krylov, solver="idrs", s=s, precision="auto")
         need_s, _ = memory_estimate(model, sector, k)
         if need_s <= budget or s == 2:
             return k, (
@@ -968,16 +969,17 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     if x0 is not None:
         tr = system.t @ x0
         x0 = x0 / tr if abs(tr) > 1e-14 else None
-    flexible = precision == "single"
-    Mrun = M.single() if flexible else M
+    precision, z_dtype = _settle_precision(system, method, M, precision)
+    Mrun = M.single() if precision == "single" else M
     bar = Progress(system.progress, f"Krylov ({method.solver})", total=method.maxiter)
     try:
-        x, _flag, iterations = _krylov_run(method, A, b, x0, Mrun, callback=bar, flexible=flexible)
+        x, _flag, iterations = _krylov_run(method, A, b, x0, Mrun, callback=bar, z_dtype=z_dtype)
     finally:
         bar.close()
     info = {"iterations": iterations, "solver": method.solver, "preconditioner": method.preconditioner}
     if method.solver == "gmres" and method.preconditioner == "sylvester":
         info["precision"] = precision
+        info["flexible"] = np.dtype(z_dtype).name if z_dtype is not None else False
     if method.solver == "gmres":
         info["restart"] = method.restart
     elif method.solver == "idrs":
@@ -1004,7 +1006,8 @@ def _solve_krylov(system: _System, method: Krylov, x0):
         if method.solver == "idrs":
             check_gmres = _idrs_as_gmres(method.s)
         else:
-            check_gmres = functools.partial(gmres, flexible=flexible)
+            zd = z_dtype or np.complex64
+            check_gmres = functools.partial(gmres, flexible=z_dtype is not None, z_dtype=zd)
         bar = Progress(system.progress, "uniqueness check", total=budget)
         try:
             uniq = krylov_check(
@@ -1056,6 +1059,43 @@ def _precision(system: _System, method: Krylov) -> str:
     return "single" if need <= MEMORY_FRACTION * available_memory() else "double"
 
 
+#: ``Krylov(precision="auto")`` runs the preconditioner in complex64 only when the no-jump part
+#: is this far from singular (``relative_gap`` of :class:`qness.symmetry._SylvesterInverse`:
+#: smallest denominator over the largest eigenvalue of ``-i H_eff``). Nearer to singular the
+#: preconditioner's output spans many orders of magnitude and complex64 loses its small
+#: components: dissipative Ising 6 with gamma = 1e-9 (gap 2.7e-10) stalled in single and took
+#: 10 steps in double; superradiant qubits with local decay 1e-3 (6.5e-4) took 24 steps instead
+#: of 10. Every model measured to gain from single has at least 4e-2 (benchmarks/RESULTS.md).
+SINGLE_MIN_GAP = 1e-2
+
+
+def _settle_precision(system: _System, method: Krylov, M, precision: str):
+    """``(precision, z_dtype)`` once the preconditioner is built.
+
+    ``"auto"`` falls back to double where single cannot pay or cannot be trusted: no block
+    pair runs in complex64 (Schur route, ill-conditioned eigenvectors), or the no-jump part is
+    nearly singular (``relative_gap < SINGLE_MIN_GAP``). ``z_dtype`` is the storage of flexible
+    GMRES's preconditioned vectors: complex64 in single; complex128 in double when the
+    no-jump part is nearly singular and the extra basis fits (the rounding of a preconditioner
+    with entries ~1/gap makes it nonlinear enough to derail plain GMRES: XXZ 6 with gamma =
+    1e-9 diverged to a residual of 2e37), else ``None`` (plain GMRES).
+    """
+    S = getattr(M, "S", M)
+    gap = getattr(S, "relative_gap", None)
+    if gap is None:
+        return "double", None
+    if precision == "single" and method.precision == "auto":
+        if gap < SINGLE_MIN_GAP or not S.single()._c64:
+            precision = "double"
+    if precision == "single":
+        return "single", np.complex64
+    if gap < SINGLE_MIN_GAP and method.solver == "gmres":
+        need, _ = memory_estimate(system.model, system.sector, method)
+        if need + 16.0 * system.n * method.restart <= MEMORY_FRACTION * available_memory():
+            return "double", np.complex128
+    return "double", None
+
+
 def _idrs_as_gmres(s: int):
     """:func:`~qness.solvers.krylov.idrs` called and answering like ``gmres`` (for the uniqueness check).
 
@@ -1070,7 +1110,7 @@ def _idrs_as_gmres(s: int):
     return run
 
 
-def _krylov_run(method: Krylov, A, b, x0, M, callback=None, flexible=False):
+def _krylov_run(method: Krylov, A, b, x0, M, callback=None, z_dtype=None):
     """One Krylov solve of ``A x = b``: ``(x, flag, iterations)``, flag 0 when converged.
 
     Raises ``NonUniqueSteadyStateError`` when GMRES finds the projected system
@@ -1086,7 +1126,8 @@ def _krylov_run(method: Krylov, A, b, x0, M, callback=None, flexible=False):
             restart=method.restart,
             maxiter=method.maxiter,
             callback=callback,
-            flexible=flexible,
+            flexible=z_dtype is not None,
+            z_dtype=z_dtype or np.complex64,
         )
         if ginfo["singular"]:
             raise NonUniqueSteadyStateError(

@@ -169,7 +169,7 @@ def spectrum_sectors(model: SuperoperatorModel, symmetry="auto") -> list[GraphSe
 def adapt_method(method):
     """``(method, note)``: a method that works on a bare matrix (Krylov's Sylvester -> ILU)."""
     if isinstance(method, Krylov) and method.preconditioner == "sylvester":
-        return dataclasses.replace(method, preconditioner="ilu", matrix_free=False), (
+        return dataclasses.replace(method, preconditioner="ilu", matrix_free=False, precision="auto"), (
             "Krylov's Sylvester preconditioner needs H and the jumps; used preconditioner='ilu'"
         )
     return method, None
