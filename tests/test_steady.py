@@ -413,6 +413,14 @@ def test_auto_single_mode_lu_threshold_follows_the_memory(monkeypatch):
     kr = qness.steady_state(m)
     assert kr.info["method"] == "Krylov" and "single-mode LU estimated" in kr.info["auto"]
     np.testing.assert_allclose(kr.rho, lu.rho, atol=1e-10)
+    # the estimate follows the stencil width (separators w cells thick: fill ~ w^2); ignoring it
+    # under-estimated an a^4 mode 9x (session-6 review). A two-photon drive has width 2:
+    m2 = qness.models.kerr(20, detuning=-1.0, U=0.1, F=0.5, G=0.1, kappa=1.0)
+    assert steady._mode_bandwidth(m2) == 2 and steady._mode_bandwidth(m) == 1
+    assert steady._grid_lu_bytes(20**2, 2) > 3.9 * steady._grid_lu_bytes(20**2) - 4 * 320.0 * 20**2
+    monkeypatch.setattr(steady, "available_memory", lambda: 2.0 * need / steady.GRID_LU_FRACTION)
+    assert qness.steady_state(m).info["method"] == "Direct"
+    assert "single-mode LU estimated" in qness.steady_state(m2).info["auto"]
 
 
 def collective_decay_pair():

@@ -740,7 +740,7 @@ def _auto_route(method: Auto, system: _System):
     if _single_mode(system):
         # one mode: its d x d grid has a nested-dissection LU of O(n^1.5) work (gridlu); the
         # envelope and separator estimates below assume a banded graph and overestimate it
-        need, avail = _grid_lu_bytes(n), available_memory()
+        need, avail = _grid_lu_bytes(n, _mode_bandwidth(system.model)), available_memory()
         frac = GRID_LU_FRACTION
         if need <= frac * avail:
             return Direct(ordering="GRID_ND"), {
@@ -1270,12 +1270,17 @@ def _single_mode(system: _System) -> bool:
         return False
     if len(tuple(model.dims)) != 1 or system.sector.kind != "full" or model.dim < 16:
         return False
+    return _mode_bandwidth(model) <= model.dim // 8
+
+
+def _mode_bandwidth(model: LindbladModel) -> int:
+    """Largest ``|m - n|`` of the entries of ``H`` and the jump operators (one site): the stencil width."""
     width = 0
     for op in [model.H] + [j.op for j in model.jumps if j.rate > 0]:
         C = sp.coo_array(op)
         if C.nnz:
             width = max(width, int(np.max(np.abs(C.row - C.col))))
-    return width <= model.dim // 8
+    return max(width, 1)
 
 
 #: Entries of the nested-dissection LU of a single mode per ``N log2 N`` (``N = d^2``), with 30% and
@@ -1293,8 +1298,14 @@ _GRID_FILL = 8.0
 GRID_LU_FRACTION = 0.8
 
 
-def _grid_lu_bytes(n: int) -> float:
-    return 16.0 * _GRID_FILL * n * np.log2(max(n, 2)) * 1.3 + 20.0 * 16.0 * n
+def _grid_lu_bytes(n: int, width: int = 1) -> float:
+    """Estimated peak bytes of the single-mode grid LU of ``n = d^2`` unknowns, stencil ``width``.
+
+    The separators of a width-``w`` stencil are ``w`` cells thick, so the fill grows like ``w^2``
+    (measured, against the width-1 figure: width 2 2.8-3.2x, width 4 8-12x at d = 200-400; the
+    new-user review of session 6 found the width ignored, which under-estimated width 4 by 9x).
+    """
+    return 16.0 * _GRID_FILL * n * np.log2(max(n, 2)) * 1.3 * width**2 + 20.0 * 16.0 * n
 
 
 def _solve_grid(system: _System, method: Direct, x0):
@@ -1308,7 +1319,7 @@ def _solve_grid(system: _System, method: Direct, x0):
         )
     n = system.n
     if method.check_memory:
-        need, avail = _grid_lu_bytes(n), available_memory()
+        need, avail = _grid_lu_bytes(n, _mode_bandwidth(system.model)), available_memory()
         if need > avail:
             raise InsufficientMemoryError(
                 f"Direct: the nested-dissection LU of this {n}-unknown single mode is estimated at "
