@@ -251,10 +251,12 @@ class Sector:
         if variant == "auto":
             steady = trace_row is not None and shift == 0
             variant = _preconditioner_rule(self, precision) if steady else "jacobi"
-            if variant == "two-step" and S.relative_gap < TWO_STEP_MIN_GAP:
-                # a (nearly) singular no-jump part makes S large; two steps of S amplify it twice,
-                # which GMRES with S alone absorbs in one direction (a T = 0 qubit: entries 1e9 in
-                # A M; a driven oscillator with gap 5e-9: the projected system looked singular)
+            if variant == "two-step" and not S.single_pays():
+                # two-step pays only with the no-jump solves in complex64, which the steady-state
+                # solve takes only where single_pays(); besides, a (nearly) singular no-jump part
+                # makes S large and two steps of S amplify it twice, which GMRES with S alone
+                # absorbs in one direction (a T = 0 qubit: entries 1e9 in A M; a driven oscillator
+                # with gap 5e-9: the projected system looked singular)
                 variant = "jacobi"
         if variant == "jacobi":
             return S
@@ -534,6 +536,14 @@ EIG_COND_MAX = 1e4
 #: ``_SylvesterInverse.single()`` runs a pair in complex64 only when ``cond_1(V_l) cond_1(V_r)``
 #: is at most this (its products then lose at most about ``1e-4`` relative).
 SINGLE_COND_MAX = 1e7
+#: ... and the solves run in complex64 at all only when the no-jump part is this far from
+#: singular (``_SylvesterInverse.relative_gap``: smallest denominator over the largest eigenvalue
+#: of ``-i H_eff``). Nearer to singular the preconditioner's output spans many orders of magnitude
+#: and complex64 loses its small components: dissipative Ising 6 with gamma = 1e-9 (relative gap
+#: 2.7e-10) stalled in single and took 10 steps in double; superradiant qubits with local decay
+#: 1e-3 (6.5e-4) took 24 steps instead of 10. Every model measured to gain from single has at
+#: least 4e-2 (benchmarks/RESULTS.md, session 6).
+SINGLE_MIN_GAP = 1e-2
 
 
 class _SylvesterInverse(spla.LinearOperator):
@@ -660,6 +670,11 @@ class _SylvesterInverse(spla.LinearOperator):
         for p, Yp in enumerate(sec.split(y)):
             self._solve_pair(p, Yp, X[p], shift, 1)
         return x
+
+    def single_pays(self) -> bool:
+        """Whether complex64 no-jump solves are worth taking: some pair runs in complex64 and
+        ``relative_gap >= SINGLE_MIN_GAP``."""
+        return self.relative_gap >= SINGLE_MIN_GAP and bool(self.single()._c64)
 
     def single(self) -> _SylvesterInverse:
         """The same inverse with the eigenvector products in complex64 (a view sharing the set-up).
@@ -842,10 +857,6 @@ TWO_LEVEL_MIN_BLOCKS = 3
 #: Ising 9 and 10 25% faster, the corpus's one-block Krylov rows 0-30% faster, steps -40%.
 ONE_BLOCK_VARIANT = "jacobi"
 ONE_BLOCK_VARIANT_SINGLE = "two-step"
-#: ... but only when the no-jump part is far from singular: smallest denominator
-#: ``|lambda_i + conj(lambda_j)|`` at least this times the largest ``|lambda|`` (two steps of
-#: ``S`` square its conditioning).
-TWO_STEP_MIN_GAP = 1e-6
 
 
 def _preconditioner_rule(sector: Sector, precision: str = "double") -> str:

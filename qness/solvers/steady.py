@@ -27,7 +27,14 @@ import scipy.sparse.linalg as spla
 
 from .._threads import limit_blas
 from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
-from ..symmetry import Sector, detect_invariant_subspaces, detect_symmetry, full_sector, steady_sector
+from ..symmetry import (
+    SINGLE_MIN_GAP,
+    Sector,
+    detect_invariant_subspaces,
+    detect_symmetry,
+    full_sector,
+    steady_sector,
+)
 from .errors import (
     ClosedSystemError,
     ConvergenceError,
@@ -1059,23 +1066,13 @@ def _precision(system: _System, method: Krylov) -> str:
     return "single" if need <= MEMORY_FRACTION * available_memory() else "double"
 
 
-#: ``Krylov(precision="auto")`` runs the preconditioner in complex64 only when the no-jump part
-#: is this far from singular (``relative_gap`` of :class:`qness.symmetry._SylvesterInverse`:
-#: smallest denominator over the largest eigenvalue of ``-i H_eff``). Nearer to singular the
-#: preconditioner's output spans many orders of magnitude and complex64 loses its small
-#: components: dissipative Ising 6 with gamma = 1e-9 (gap 2.7e-10) stalled in single and took
-#: 10 steps in double; superradiant qubits with local decay 1e-3 (6.5e-4) took 24 steps instead
-#: of 10. Every model measured to gain from single has at least 4e-2 (benchmarks/RESULTS.md).
-SINGLE_MIN_GAP = 1e-2
-
-
 def _settle_precision(system: _System, method: Krylov, M, precision: str):
     """``(precision, z_dtype)`` once the preconditioner is built.
 
-    ``"auto"`` falls back to double where single cannot pay or cannot be trusted: no block
-    pair runs in complex64 (Schur route, ill-conditioned eigenvectors), or the no-jump part is
-    nearly singular (``relative_gap < SINGLE_MIN_GAP``). ``z_dtype`` is the storage of flexible
-    GMRES's preconditioned vectors: complex64 in single; complex128 in double when the
+    ``"auto"`` falls back to double where single cannot pay or cannot be trusted
+    (:meth:`qness.symmetry._SylvesterInverse.single_pays`: no block pair runs in complex64, or
+    the no-jump part is nearly singular, ``relative_gap < SINGLE_MIN_GAP``). ``z_dtype`` is the
+    storage of flexible GMRES's preconditioned vectors: complex64 in single; complex128 in double when the
     no-jump part is nearly singular and the extra basis fits (the rounding of a preconditioner
     with entries ~1/gap makes it nonlinear enough to derail plain GMRES: XXZ 6 with gamma =
     1e-9 diverged to a residual of 2e37), else ``None`` (plain GMRES).
@@ -1084,12 +1081,11 @@ def _settle_precision(system: _System, method: Krylov, M, precision: str):
     gap = getattr(S, "relative_gap", None)
     if gap is None:
         return "double", None
-    if precision == "single" and method.precision == "auto":
-        if gap < SINGLE_MIN_GAP or not S.single()._c64:
-            precision = "double"
+    if precision == "single" and method.precision == "auto" and not S.single_pays():
+        precision = "double"
     if precision == "single":
         return "single", np.complex64
-    if gap < SINGLE_MIN_GAP and method.solver == "gmres":
+    if gap < SINGLE_MIN_GAP and method.solver == "gmres":  # (qness.symmetry.SINGLE_MIN_GAP)
         need, _ = memory_estimate(system.model, system.sector, method)
         if need + 16.0 * system.n * method.restart <= MEMORY_FRACTION * available_memory():
             return "double", np.complex128
