@@ -248,6 +248,7 @@ class Sector:
             raise ValueError(f"variant must be 'jacobi', 'two-level', 'two-step' or 'auto', got {variant!r}")
         model = as_model(model)
         S = _SylvesterInverse(self, model, shift)
+        chosen = variant == "auto"
         if variant == "auto":
             steady = trace_row is not None and shift == 0
             variant = _preconditioner_rule(self, precision) if steady else "jacobi"
@@ -266,7 +267,14 @@ class Sector:
             raise ValueError(f"variant={variant!r} needs trace_row=(r, c) of the trace-augmented system")
         if variant == "two-step":
             return _TwoStepSylvester(self, model, S, trace_row)
-        return _TwoLevelSylvester(self, model, S, trace_row)
+        try:
+            return _TwoLevelSylvester(self, model, S, trace_row)
+        except ValueError:
+            if not chosen:
+                raise
+            # a singular coarse matrix (e.g. several steady states: dark collective states) leaves
+            # the no-jump inverse alone; the solve's uniqueness check then reports what it finds
+            return S
 
 
 # ---------------------------------------------------------------- helpers

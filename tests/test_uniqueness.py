@@ -149,3 +149,26 @@ def test_an_inconclusive_krylov_check_warns(monkeypatch):
     with pytest.warns(qness.UniquenessWarning, match="not verified"):
         ness = qness.steady_state(qness.models.boundary_driven_xxz(4, delta=0.5), "krylov")
     assert ness.info["uniqueness"]["verified"] is False
+
+
+@pytest.mark.parametrize("n", [4, 5, 6])
+@pytest.mark.parametrize("precision", ["double", "single"])
+def test_collective_dark_states_in_a_u1_sector_are_reported(n, precision):
+    # n qubits, all-to-all exchange and collective decay: the all-down state and a singlet pair
+    # are both stationary (oracle: L of each is exactly 0). At n = 5 the two-level coarse matrix
+    # is singular (it raised a bare ValueError); at n = 4, 6 double returned a state with only a
+    # warning (session-6 review). Every route must raise NonUniqueSteadyStateError.
+    sm = [qutip.tensor([qutip.sigmam() if k == i else qutip.qeye(2) for k in range(n)]) for i in range(n)]
+    S = sum(sm)
+    H = 0.7 * sum(sm[i].dag() * sm[j] + sm[j].dag() * sm[i] for i in range(n) for j in range(i + 1, n))
+    H = H + 0.3 * S.dag() * S
+    L = qutip.liouvillian(H, [S])
+    down = qutip.tensor([qutip.basis(2, 1)] * n)
+    singlet = (
+        qutip.tensor([qutip.basis(2, 0), qutip.basis(2, 1)] + [qutip.basis(2, 1)] * (n - 2))
+        - qutip.tensor([qutip.basis(2, 1), qutip.basis(2, 0)] + [qutip.basis(2, 1)] * (n - 2))
+    ).unit()
+    for psi in (down, singlet):
+        assert np.linalg.norm((L * qutip.operator_to_vector(psi * psi.dag())).full()) < 1e-12
+    with pytest.raises(qness.NonUniqueSteadyStateError):
+        qness.steady_state((H, [S]), qness.Krylov(precision=precision))
