@@ -27,6 +27,7 @@ from .model import (
 )
 from .solvers import (
     NESS,
+    AccuracyWarning,
     Auto,
     AutoEig,
     ClosedSystemError,
@@ -99,6 +100,7 @@ __all__ = [
     "steady_states",
     "asymptotic_state",
     "UniquenessWarning",
+    "AccuracyWarning",
     "AutoEig",
     "DenseEig",
     "ShiftInvert",

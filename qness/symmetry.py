@@ -552,6 +552,12 @@ SINGLE_COND_MAX = 1e7
 #: 1e-3 (6.5e-4) took 24 steps instead of 10. Every model measured to gain from single has at
 #: least 4e-2 (benchmarks/RESULTS.md, session 6).
 SINGLE_MIN_GAP = 1e-2
+#: ... and only when the largest ``|eigenvalue|`` of ``-i H_eff`` lies in this range: the
+#: steady-state system's trace row has weight 1, and a Liouvillian of a very different scale
+#: (units in which the rates are 1e-9, or 1e6) spreads the preconditioned vectors over as many
+#: orders of magnitude (dissipative Ising 4 with H and rates times 1e-9: a false non-uniqueness
+#: in single and in two-step). The models measured to gain have 2-50.
+SINGLE_SCALE = (1e-2, 1e4)
 
 
 class _SylvesterInverse(spla.LinearOperator):
@@ -624,6 +630,7 @@ class _SylvesterInverse(spla.LinearOperator):
             den = np.abs(self.D[bl][:, None] + self.D[br].conj()[None, :] - shift)
             low = min(low, float(np.min(den, initial=np.inf)))
         self.relative_gap = low / top if top > 0 else 0.0
+        self.scale = top
         self.runner_costs = _pair_costs(sector)
         self.runner = _PairRunner(self.runner_costs)
         super().__init__(dtype=np.complex128, shape=(sector.size, sector.size))
@@ -680,9 +687,10 @@ class _SylvesterInverse(spla.LinearOperator):
         return x
 
     def single_pays(self) -> bool:
-        """Whether complex64 no-jump solves are worth taking: some pair runs in complex64 and
-        ``relative_gap >= SINGLE_MIN_GAP``."""
-        return self.relative_gap >= SINGLE_MIN_GAP and bool(self.single()._c64)
+        """Whether complex64 no-jump solves are worth taking: some pair runs in complex64,
+        ``relative_gap >= SINGLE_MIN_GAP`` and ``scale`` within :data:`SINGLE_SCALE`."""
+        in_range = SINGLE_SCALE[0] <= self.scale <= SINGLE_SCALE[1]
+        return in_range and self.relative_gap >= SINGLE_MIN_GAP and bool(self.single()._c64)
 
     def single(self) -> _SylvesterInverse:
         """The same inverse with the eigenvector products in complex64 (a view sharing the set-up).

@@ -384,3 +384,31 @@ def test_precision_of_the_wrong_type_is_a_type_error():
         qness.Krylov(precision=32)
     with pytest.raises(ValueError, match="preconditioner must be one of"):
         qness.Krylov(precision="single", preconditioner="bogus")
+
+
+def _scaled_ising(s):
+    import dataclasses
+
+    base = ising(4)
+    jumps = tuple(dataclasses.replace(j, rate=j.rate * s) for j in base.jumps)
+    return qness.LindbladModel(dims=base.dims, H=base.H * s, jumps=jumps)
+
+
+def test_krylov_in_other_time_units_warns_or_says_why():
+    # H and rates times s leave rho unchanged (Direct agrees to 1e-16); Krylov's rtol is absolute.
+    # s = 1e-9 returned a state off by 1.4e-4 silently (review): now an AccuracyWarning says so,
+    # and single precision / two-step (a false non-uniqueness there) are not taken
+    ref = qness.steady_state(ising(4), "direct").rho
+    with pytest.warns(qness.AccuracyWarning, match=r"determined to about .* pass rtol="):
+        small = qness.steady_state(_scaled_ising(1e-9), "krylov")
+    assert small.info["precision"] == "double" and small.info["preconditioner_variant"] == "jacobi"
+    assert np.abs(small.rho - ref).max() < 1e-3
+    # s = 1e6: 1e-12 is below the rounding floor of ||L rho||; the error says what to pass
+    from qness.solvers.steady import _liouvillian_scale
+
+    scale = _liouvillian_scale(_scaled_ising(1e6))
+    assert scale == pytest.approx(1e6 * _liouvillian_scale(ising(4)))
+    with pytest.raises(qness.ConvergenceError, match=rf"rtol is absolute .* pass rtol={1e-12 * scale:.1g}"):
+        qness.steady_state(_scaled_ising(1e6), qness.Krylov(maxiter=200))
+    ok = qness.steady_state(_scaled_ising(1e6), qness.Krylov(rtol=1e-12 * scale))
+    assert np.abs(ok.rho - ref).max() < 1e-8

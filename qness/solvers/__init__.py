@@ -2,6 +2,7 @@
 
 from .asymptotic import asymptotic_state
 from .errors import (
+    AccuracyWarning,
     ClosedSystemError,
     ConvergenceError,
     InsufficientMemoryError,
@@ -34,6 +35,7 @@ __all__ = [
     "NonUniqueSteadyStateError",
     "SpectrumWarning",
     "UniquenessWarning",
+    "AccuracyWarning",
     "TruncationWarning",
     "ClosedSystemError",
     "steady_state",

@@ -36,6 +36,7 @@ from ..symmetry import (
     steady_sector,
 )
 from .errors import (
+    AccuracyWarning,
     ClosedSystemError,
     ConvergenceError,
     InsufficientMemoryError,
@@ -999,14 +1000,24 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     if not np.all(np.isfinite(x)) or not lin_res <= method.rtol * np.linalg.norm(b):
         tr = system.t @ x
         xx = x / tr if np.isfinite(tr) and abs(tr) > 1e-300 else x
+        hint = ""
+        if isinstance(system.model, LindbladModel):
+            scale = _liouvillian_scale(system.model)
+            if method.rtol < 1e-15 * scale:
+                hint = (
+                    f"; rtol is absolute (a bound on ||L rho||) and this Liouvillian's scale is {scale:.2g}, "
+                    f"so rtol is below the rounding floor: pass rtol={1e-12 * scale:.1g} (1e-12 x scale) or "
+                    "express H and the rates in smaller units"
+                )
         raise ConvergenceError(
             f"Krylov ({method.solver}, preconditioner={method.preconditioner}) did not reach "
-            f"rtol={method.rtol:g} in {iterations} iterations (linear residual {lin_res:.2e} > rtol)",
+            f"rtol={method.rtol:g} in {iterations} iterations (linear residual {lin_res:.2e} > rtol){hint}",
             rho=system.sector.to_full(xx),
             residual=system.residual(xx) if np.all(np.isfinite(xx)) else np.inf,
             iterations=iterations,
         )
     logger.info("Krylov: converged in %d iterations, linear residual %.2e", iterations, lin_res)
+    _warn_loose_rtol(system, method)
     if method.verify_unique is not False:
         # not capped by maxiter: Auto caps the solve itself at a few steps before falling back
         budget = max(2 * iterations, 2 * method.restart)
@@ -1064,6 +1075,37 @@ def _precision(system: _System, method: Krylov) -> str:
         return "single"
     need, _ = memory_estimate(system.model, system.sector, dataclasses.replace(method, precision="single"))
     return "single" if need <= MEMORY_FRACTION * available_memory() else "double"
+
+
+#: ``Krylov.rtol`` is absolute; :class:`AccuracyWarning` when ``rtol`` exceeds this fraction of the
+#: Liouvillian's scale (the state is then determined to worse than about ``1e-8`` of its rates).
+LOOSE_RTOL = 1e-8
+
+
+def _liouvillian_scale(model) -> float:
+    """Upper bound on ``||L||_1`` from the operators: ``2 ||H_eff||_1 + sum_k ||L_k||_1 ||L_k||_inf``."""
+    h = float(spla.norm(sp.csr_array(model.H_eff()), 1))
+    jumps = sum(
+        j.rate * float(spla.norm(sp.csr_array(j.op), 1)) * float(spla.norm(sp.csr_array(j.op), np.inf))
+        for j in model.jumps
+        if j.rate > 0
+    )
+    return 2.0 * h + jumps
+
+
+def _warn_loose_rtol(system: _System, method: Krylov) -> None:
+    if not isinstance(system.model, LindbladModel):
+        return
+    scale = _liouvillian_scale(system.model)
+    if scale > 0 and method.rtol > LOOSE_RTOL * scale:
+        warnings.warn(
+            f"Krylov: rtol={method.rtol:g} bounds ||L rho|| absolutely, and this Liouvillian's scale is "
+            f"only {scale:.2g} (norm bound from H_eff and the jumps): the state is determined to about "
+            f"{method.rtol / scale:.1g} of its rates; pass rtol={1e-12 * scale:.1g} (1e-12 x scale), or "
+            "express H and the rates in larger units",
+            AccuracyWarning,
+            stacklevel=4,
+        )
 
 
 def _settle_precision(system: _System, method: Krylov, M, precision: str):
