@@ -109,7 +109,8 @@ class AccuracyWarning(RuntimeWarning):
     """A Krylov tolerance that is loose for the model's units.
 
     ``Krylov.rtol`` bounds ``||L vec(rho)||`` absolutely (trace row of
-    weight 1). When the Liouvillian's scale (an upper bound on its norm from
+    weight 1). When ``rtol`` is meant as tight (``<= 1e-10``, the default
+    ``1e-12``) and the Liouvillian's scale (an upper bound on its norm from
     ``H_eff`` and the jump operators) is small, e.g. rates of ``1e-9`` in
     the units chosen, that bound leaves ``rho`` determined only to about
     ``rtol / scale``: the warning gives that figure and the ``rtol`` that
