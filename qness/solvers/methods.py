@@ -217,7 +217,7 @@ class Krylov:
         nearly singular (gap of ``H_eff`` tiny against its scale).
         ``"auto"``: single only where it pays and is safe: some block pair
         has well-conditioned eigenvectors, the no-jump part's relative gap
-        is at least ``qness.symmetry.SINGLE_MIN_GAP`` (1e-2) and the
+        is at least ``qness.symmetry.SINGLE_MIN_GAP`` (3e-3) and the
         extra basis fits in half the available memory; else double. In
         double, a nearly singular no-jump part (whose preconditioner's
         rounding is large) runs flexible GMRES with complex128 vectors where
