@@ -691,7 +691,16 @@ class _SylvesterInverse(spla.LinearOperator):
         """Whether complex64 no-jump solves are worth taking: some pair runs in complex64,
         ``relative_gap >= SINGLE_MIN_GAP`` and ``scale`` within :data:`SINGLE_SCALE`."""
         in_range = SINGLE_SCALE[0] <= self.scale <= SINGLE_SCALE[1]
-        return in_range and self.relative_gap >= SINGLE_MIN_GAP and bool(self.single()._c64)
+        return in_range and self.relative_gap >= SINGLE_MIN_GAP and bool(self._single_pairs())
+
+    def _single_pairs(self) -> list[int]:
+        """The block pairs :meth:`single` runs in complex64 (eigenvector route, ``cond_1(V_l)
+        cond_1(V_r) <= SINGLE_COND_MAX``)."""
+        return [
+            p
+            for p, (bl, br) in enumerate(self.sector.pairs)
+            if not self.schur_pair[p] and self.cond[bl] * self.cond[br] <= SINGLE_COND_MAX
+        ]
 
     def single(self) -> _SylvesterInverse:
         """The same inverse with the eigenvector products in complex64 (a view sharing the set-up).
@@ -709,9 +718,8 @@ class _SylvesterInverse(spla.LinearOperator):
             return self
         view = copy.copy(self)
         c64 = {}
-        for p, (bl, br) in enumerate(self.sector.pairs):
-            if self.schur_pair[p] or self.cond[bl] * self.cond[br] > SINGLE_COND_MAX:
-                continue
+        for p in self._single_pairs():
+            bl, br = self.sector.pairs[p]
             c64[p] = tuple(
                 np.ascontiguousarray(a, dtype=np.complex64)
                 for a in (self.Vinv[bl][0], self.Vinv[br][1], self.V[bl][0], self.V[br][1], 1.0 / self.den[p])
