@@ -56,7 +56,6 @@ def gmres(
     maxiter=2000,
     callback=None,
     flexible=False,
-    z_dtype=np.complex64,
 ):
     """Solve ``A x = b`` by right-preconditioned restarted GMRES (or flexible GMRES).
 
@@ -79,17 +78,17 @@ def gmres(
         Maximum total number of Arnoldi steps (operator applications).
     callback : callable, optional
         Called with the residual norm estimate after each step.
-    flexible : bool
-        Flexible GMRES (Saad 1993): keep the preconditioned vectors
-        ``z_j = M v_j`` (in ``z_dtype``) and form ``x = x0 + Z y`` from them,
-        so that ``M`` may change from step to step or be inexact (a
-        single-precision ``M``, or one whose rounding is large next to its
-        output because it is nearly singular): the Arnoldi relation
-        ``A Z = V H`` then holds for the vectors used and the residual is
-        still minimised over their span. Costs ``n`` vectors of ``z_dtype``
-        per basis vector more.
-    z_dtype : numpy dtype
-        complex64 (with a single-precision ``M``) or complex128.
+    flexible : bool or numpy dtype
+        ``False``: plain right-preconditioned GMRES. Otherwise flexible GMRES
+        (Saad 1993): keep the preconditioned vectors ``z_j = M v_j`` and form
+        ``x = x0 + Z y`` from them, so that ``M`` may change from step to step
+        or be inexact (a single-precision ``M``, or one whose rounding is large
+        next to its output because it is nearly singular): the Arnoldi
+        relation ``A Z = V H`` then holds for the vectors used and the
+        residual is still minimised over their span. The vectors are kept in
+        the dtype given (``numpy.complex64`` with a single-precision ``M``,
+        ``numpy.complex128``); ``True`` means complex64. Costs ``n`` vectors of
+        that dtype per basis vector more.
 
     Returns
     -------
@@ -103,6 +102,7 @@ def gmres(
     """
     b = np.asarray(b, dtype=np.complex128).ravel()
     n = b.size
+    z_dtype = None if flexible is False else np.complex64 if flexible is True else flexible
     x = np.zeros(n, dtype=np.complex128) if x0 is None else np.array(x0, dtype=np.complex128).ravel()
     bnorm = float(np.linalg.norm(b))
     tol = max(rtol * bnorm, atol)
@@ -113,7 +113,7 @@ def gmres(
     while beta > tol and it < maxiter:
         m = min(restart, maxiter - it)
         V = np.empty((n, m + 1), dtype=np.complex128, order="F")
-        Z = np.empty((n, m), dtype=z_dtype, order="F") if flexible else None
+        Z = None if z_dtype is None else np.empty((n, m), dtype=z_dtype, order="F")
         H = np.zeros((m + 1, m), dtype=np.complex128)
         cs = np.zeros(m)
         sn = np.zeros(m, dtype=np.complex128)
@@ -122,7 +122,7 @@ def gmres(
         V[:, 0] = r / beta
         k = 0
         for j in range(m):
-            if flexible:
+            if Z is not None:
                 Z[:, j] = prec(V[:, j])
                 w = np.array(np.asarray(A @ Z[:, j].astype(np.complex128)).ravel(), dtype=np.complex128)
             else:
@@ -161,7 +161,7 @@ def gmres(
             # the projected system is exactly singular: A M is singular on the Krylov space
             return x, {"iterations": it, "residual": beta, "converged": False, "singular": True}
         y = sla.solve_triangular(H[:k, :k], g[:k], check_finite=False)
-        if flexible:
+        if Z is not None:
             for a in range(0, n, 1 << 16):  # rows in slabs: no complex128 copy of the whole of Z
                 x[a : a + (1 << 16)] += Z[a : a + (1 << 16), :k].astype(np.complex128) @ y
         else:

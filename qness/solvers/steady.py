@@ -977,17 +977,17 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     if x0 is not None:
         tr = system.t @ x0
         x0 = x0 / tr if abs(tr) > 1e-14 else None
-    precision, z_dtype = _settle_precision(system, method, M, precision)
+    precision, flexible = _settle_precision(system, method, M, precision)
     Mrun = M.single() if precision == "single" else M
     bar = Progress(system.progress, f"Krylov ({method.solver})", total=method.maxiter)
     try:
-        x, _flag, iterations = _krylov_run(method, A, b, x0, Mrun, callback=bar, z_dtype=z_dtype)
+        x, _flag, iterations = _krylov_run(method, A, b, x0, Mrun, callback=bar, flexible=flexible)
     finally:
         bar.close()
     info = {"iterations": iterations, "solver": method.solver, "preconditioner": method.preconditioner}
     if method.solver == "gmres" and method.preconditioner == "sylvester":
         info["precision"] = precision
-        info["flexible"] = np.dtype(z_dtype).name if z_dtype is not None else False
+        info["flexible"] = np.dtype(flexible).name if flexible is not False else False
     if method.solver == "gmres":
         info["restart"] = method.restart
     elif method.solver == "idrs":
@@ -1024,8 +1024,7 @@ def _solve_krylov(system: _System, method: Krylov, x0):
         if method.solver == "idrs":
             check_gmres = _idrs_as_gmres(method.s)
         else:
-            zd = z_dtype or np.complex64
-            check_gmres = functools.partial(gmres, flexible=z_dtype is not None, z_dtype=zd)
+            check_gmres = functools.partial(gmres, flexible=flexible)
         bar = Progress(system.progress, "uniqueness check", total=budget)
         try:
             uniq = krylov_check(
@@ -1111,20 +1110,21 @@ def _warn_loose_rtol(system: _System, method: Krylov) -> None:
 
 
 def _settle_precision(system: _System, method: Krylov, M, precision: str):
-    """``(precision, z_dtype)`` once the preconditioner is built.
+    """``(precision, flexible)`` once the preconditioner is built.
 
     ``"auto"`` falls back to double where single cannot pay or cannot be trusted
     (:meth:`qness.symmetry._SylvesterInverse.single_pays`: no block pair runs in complex64, or
-    the no-jump part is nearly singular, ``relative_gap < SINGLE_MIN_GAP``). ``z_dtype`` is the
-    storage of flexible GMRES's preconditioned vectors: complex64 in single; complex128 in double when the
+    the no-jump part is nearly singular, ``relative_gap < SINGLE_MIN_GAP``). ``flexible`` is the
+    argument of :func:`~qness.solvers.krylov.gmres`: the storage of flexible GMRES's
+    preconditioned vectors, complex64 in single; complex128 in double when the
     no-jump part is nearly singular and the extra basis fits (the rounding of a preconditioner
     with entries ~1/gap makes it nonlinear enough to derail plain GMRES: XXZ 6 with gamma =
-    1e-9 diverged to a residual of 2e37), else ``None`` (plain GMRES).
+    1e-9 diverged to a residual of 2e37), else ``False`` (plain GMRES).
     """
     S = getattr(M, "S", M)
     gap = getattr(S, "relative_gap", None)
     if gap is None:
-        return "double", None
+        return "double", False
     if precision == "single" and method.precision == "auto" and not S.single_pays():
         precision = "double"
     if precision == "single":
@@ -1133,7 +1133,7 @@ def _settle_precision(system: _System, method: Krylov, M, precision: str):
         need, _ = memory_estimate(system.model, system.sector, method)
         if need + 16.0 * system.n * method.restart <= MEMORY_FRACTION * available_memory():
             return "double", np.complex128
-    return "double", None
+    return "double", False
 
 
 def _idrs_as_gmres(s: int):
@@ -1150,7 +1150,7 @@ def _idrs_as_gmres(s: int):
     return run
 
 
-def _krylov_run(method: Krylov, A, b, x0, M, callback=None, z_dtype=None):
+def _krylov_run(method: Krylov, A, b, x0, M, callback=None, flexible=False):
     """One Krylov solve of ``A x = b``: ``(x, flag, iterations)``, flag 0 when converged.
 
     Raises ``NonUniqueSteadyStateError`` when GMRES finds the projected system
@@ -1166,8 +1166,7 @@ def _krylov_run(method: Krylov, A, b, x0, M, callback=None, z_dtype=None):
             restart=method.restart,
             maxiter=method.maxiter,
             callback=callback,
-            flexible=z_dtype is not None,
-            z_dtype=z_dtype or np.complex64,
+            flexible=flexible,
         )
         if ginfo["singular"]:
             raise NonUniqueSteadyStateError(
