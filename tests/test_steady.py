@@ -252,6 +252,30 @@ def test_envelope_estimate_is_the_profile_in_rcm_order():
     assert mem == 32.0 * (bw.sum() + 300)
 
 
+def test_auto_skips_the_envelope_where_the_separator_alone_rules_the_lu_out(monkeypatch):
+    from qness.solvers import steady as st
+
+    def system(model):
+        return st._System(model, st._choose_sector(model, "auto"))
+
+    # dissipative Ising 9 (262,144 unknowns, one block): the separator estimate is 1e8 times the
+    # LU Auto would take, so the sector matrix is not assembled for its envelope (2.5 s at 10 spins)
+    ising = system(qness.models.dissipative_ising(9, V=1.0, h=1.0, detuning=0.0, gamma=1.0))
+    chosen, note = st._auto_choice(qness.Auto(), ising)
+    assert isinstance(chosen, qness.Krylov) and "envelope not computed" in note["auto"]
+    assert getattr(ising, "_envelope", None) is None and ising._M is None
+    # XXZ 10: the separator estimate is within the margin, the envelope decides (and says Krylov)
+    xxz = system(qness.models.boundary_driven_xxz(10, delta=0.5, gamma=1.0))
+    chosen, note = st._auto_choice(qness.Auto(), xxz)
+    assert isinstance(chosen, qness.Krylov) and "envelope" in note["auto"]
+    assert "not computed" not in note["auto"] and xxz._envelope is not None
+    # below ENVELOPE_SKIP_SIZE the envelope is always computed
+    monkeypatch.setattr(st, "ENVELOPE_SKIP_SIZE", 10**9)
+    ising = system(qness.models.dissipative_ising(9, V=1.0, h=1.0, detuning=0.0, gamma=1.0))
+    chosen, note = st._auto_choice(qness.Auto(), ising)
+    assert "not computed" not in note["auto"] and ising._envelope is not None
+
+
 # ------------------------------------------------------------ several steady states
 def dephasing_chain(n):
     b = qness.ModelBuilder(2, n=n)

@@ -619,6 +619,13 @@ _T_ORTH = 4e-7
 #: cavity coupled to a qubit needs about 90). Otherwise Krylov runs with a budget
 #: of steps worth about one LU, then falls back to it.
 _DIRECT_STEPS = 50
+#: From this many unknowns on, Auto first estimates the LU from the separator alone and skips the
+#: envelope (:func:`envelope_estimate`, which assembles the sector matrix: 2.5 s of Ising 10's 33 s)
+#: when that estimate exceeds ``ENVELOPE_SKIP_MARGIN`` times the LU Auto would accept. The envelope
+#: only lowers the estimate, and by at most 318x on the corpus and the spin chains
+#: (``benchmarks/RESULTS.md``, session 7): the choice is then Krylov either way.
+ENVELOPE_SKIP_SIZE = 100_000
+ENVELOPE_SKIP_MARGIN = 1e5
 
 
 def cost_estimates(model: LindbladModel, sector: Sector, envelope_flops: float | None = None) -> dict:
@@ -763,12 +770,23 @@ def _auto_route(method: Auto, system: _System):
     if n > method.direct_max:
         krylov = Krylov(rtol=method.rtol, maxiter=method.krylov_maxiter)
         return krylov, {"auto": f"krylov: {n} unknowns > direct_max={method.direct_max}"}
-    flops, mem = system.envelope()
-    est = cost_estimates(system.model, system.sector, flops)
-    t_dir, t_step = est["direct_s"], est["krylov_step_s"]
     # the default Krylov solve then checks uniqueness with GMRES on a random right-hand side,
     # which took 0.3-5x the solve's steps on the corpus (benchmarks/RESULTS.md): count it as one
     solves = 2
+    if n >= ENVELOPE_SKIP_SIZE:
+        est = cost_estimates(system.model, system.sector)
+        limit = ENVELOPE_SKIP_MARGIN * solves * _DIRECT_STEPS * est["krylov_step_s"]
+        if est["direct_s"] > limit and est["separator"] ** 3 > method.direct_flops:
+            krylov = Krylov(rtol=method.rtol, maxiter=method.krylov_maxiter)
+            return krylov, {
+                "auto": f"krylov: estimated LU {est['direct_s']:.2g} s (separator {est['separator']:.0f}, "
+                f"bandwidth {est['beta']}) > {ENVELOPE_SKIP_MARGIN:g} x {solves * _DIRECT_STEPS} GMRES steps "
+                f"of {est['krylov_step_s']:.2g} s (envelope not computed)",
+                "auto_estimates": est,
+            }
+    flops, mem = system.envelope()
+    est = cost_estimates(system.model, system.sector, flops)
+    t_dir, t_step = est["direct_s"], est["krylov_step_s"]
     steps = t_dir / (solves * t_step)
     if mem > 0.5 * available_memory():
         # no LU and no fallback to it: the matrix-free Krylov solve does not need the sector matrix
