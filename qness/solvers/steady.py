@@ -999,7 +999,11 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     Mrun = M.single() if precision == "single" else M
     bar = Progress(system.progress, f"Krylov ({method.solver})", total=method.maxiter)
     try:
-        x, _flag, iterations = _krylov_run(method, A, b, x0, Mrun, callback=bar, flexible=flexible)
+        # single: the main solve in real arithmetic, whose Krylov vectors stay Hermitian, so the
+        # no-jump solves of its large diagonal blocks take the Hermitian products
+        # (qness.symmetry._mm_hermitian); the check's random right-hand side is not Hermitian
+        real = precision == "single"
+        x, _flag, iterations = _krylov_run(method, A, b, x0, Mrun, callback=bar, flexible=flexible, real=real)
     finally:
         bar.close()
     info = {"iterations": iterations, "solver": method.solver, "preconditioner": method.preconditioner}
@@ -1168,7 +1172,7 @@ def _idrs_as_gmres(s: int):
     return run
 
 
-def _krylov_run(method: Krylov, A, b, x0, M, callback=None, flexible=False):
+def _krylov_run(method: Krylov, A, b, x0, M, callback=None, flexible=False, real=False):
     """One Krylov solve of ``A x = b``: ``(x, flag, iterations)``, flag 0 when converged.
 
     Raises ``NonUniqueSteadyStateError`` when GMRES finds the projected system
@@ -1185,6 +1189,7 @@ def _krylov_run(method: Krylov, A, b, x0, M, callback=None, flexible=False):
             maxiter=method.maxiter,
             callback=callback,
             flexible=flexible,
+            real=real,
         )
         if ginfo["singular"]:
             raise NonUniqueSteadyStateError(
