@@ -116,6 +116,35 @@ def test_a_tiny_gap_is_not_taken_for_degeneracy(method):
     np.testing.assert_allclose(ness.rho, rho / np.trace(rho), atol=1e-6)
 
 
+def stiff_mode(N, p=8):
+    # a driven mode with (a^+)^p a^p terms: ||A||_1 ~ N^p, rates of order one at low photon numbers
+    a = np.diag(np.sqrt(np.arange(1, N)), 1)
+    ap = np.linalg.matrix_power(a, p)
+    H = -0.5 * a.T @ a + 0.05 * ap.T @ ap + 0.8 * (a + a.T)
+    return qness.LindbladModel(dims=(N,), H=H, jumps=(qness.Jump(a, 0.5), qness.Jump(ap, 0.05)))
+
+
+@pytest.mark.parametrize("method", [qness.Direct(backend="superlu"), qness.Direct(ordering="GRID_ND")])
+def test_a_very_stiff_unique_mode_is_uncertified_not_called_non_unique(method):
+    # cutoff 50: sigma / ||A||_1 = 6e-13, between LU_ROUNDING_RTOL and LU_SINGULAR_RTOL; it raised
+    # NonUniqueSteadyStateError (found by the session-6 review). Oracle: the Krylov route, whose
+    # check certifies it against rtol / ||x||, and L rho = 0
+    m = stiff_mode(50)
+    with pytest.warns(qness.UniquenessWarning, match="not certified"):
+        ness = qness.steady_state(m, method)
+    u = ness.info["uniqueness"]
+    assert not u["verified"] and u["sigma"] > 1.0
+    ref = qness.steady_state(m, "krylov")
+    assert ref.info["uniqueness"]["verified"]
+    np.testing.assert_allclose(ness.rho, ref.rho, atol=1e-9)
+    assert ness.residual <= 1e-12
+
+
+def test_a_moderately_stiff_mode_is_certified():
+    u = qness.steady_state(stiff_mode(40), "direct").info["uniqueness"]
+    assert u["verified"] and u["sigma"] > u["threshold"]
+
+
 def test_unique_models_record_the_check():
     m = qness.models.boundary_driven_xxz(5, delta=0.5)
     for method in ("dense", "direct", "krylov"):

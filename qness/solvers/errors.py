@@ -100,8 +100,10 @@ class UniquenessWarning(RuntimeWarning):
 
     Issued by the Krylov route when its check (GMRES on a random right-hand
     side, :mod:`qness.solvers.uniqueness`) neither converged nor found a
-    near-null direction within its iteration budget. ``NESS.info["uniqueness"]``
-    holds the numbers.
+    near-null direction within its iteration budget, and by the LU routes when
+    the smallest singular value of the trace-augmented Liouvillian is between
+    ``1e-14`` and ``1e-12`` of its norm (a very stiff model: double precision
+    cannot tell). ``NESS.info["uniqueness"]`` holds the numbers (``verified`` False).
     """
 
 

@@ -364,6 +364,17 @@ def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=F
     TypeError
         If ``progress`` is not a bool.
 
+    Warns
+    -----
+    UniquenessWarning
+        When uniqueness could be neither certified nor refuted: the Krylov
+        check stalled without finding a near-null direction, or (LU routes)
+        the trace-augmented Liouvillian's smallest singular value lies between
+        ``1e-14`` and ``1e-12`` of its norm, as for very stiff models.
+        ``info["uniqueness"]["verified"]`` is then False.
+    AccuracyWarning
+        When Krylov's absolute ``rtol`` is loose for the model's units.
+
     Notes
     -----
     Conventions: ``vec(rho) = rho.ravel(order="F")``;

@@ -11,12 +11,17 @@ such ratio found, a *certified* upper bound on the smallest singular value
 ``sigma_min(A)`` (the vector is computed and ``A u`` is evaluated).
 
 * LU routes (:func:`lu_check`): a step of inverse iteration reusing the
-  factorisation (one more solve, plus a product with ``A``). ``A`` is declared singular when
-  ``sigma <= LU_SINGULAR_RTOL * ||A||_1``: a backward-stable LU resolves a
-  smallest singular value down to about ``1e-16 ||A||``; measured on exact
+  factorisation (one more solve, plus a product with ``A``). A backward-stable LU
+  resolves a smallest singular value down to about ``1e-16 ||A||``; measured on exact
   degeneracies (two qubits with a dark singlet, two cavities with a dark
-  mode at cutoffs 6-12) ``sigma / ||A||_1 <= 1e-16``, and on a unique model
-  with a gap of ``5e-9`` it is ``4e-10``.
+  mode at cutoffs 6-12) ``sigma / ||A||_1 <= 2e-16``, and on a unique model
+  with a gap of ``5e-9`` it is ``1.5e-9``. ``A`` is certified non-singular when
+  ``sigma > LU_SINGULAR_RTOL * ||A||_1`` and declared singular when
+  ``sigma <= LU_ROUNDING_RTOL * ||A||_1`` (50x above the degeneracies); in between,
+  double precision cannot tell, and the state is returned with a
+  :class:`~qness.solvers.errors.UniquenessWarning` (``verified`` False). Very stiff unique models
+  land there: a driven mode with ``(a^+)^8 a^8`` terms at cutoff 50-60 (``||A||_1`` 5e12-2e13,
+  rates of order one at low photon numbers) has ``sigma / ||A||_1`` 1e-13 to 6e-14.
 * Krylov (:func:`krylov_check`): GMRES, with the solve's preconditioner, on
   ``A y = g`` for a random unit ``g``. A singular ``A`` leaves the component
   of ``g`` along its left null vector ``l`` in every residual; for a random
@@ -34,15 +39,19 @@ such ratio found, a *certified* upper bound on the smallest singular value
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
-from .errors import NonUniqueSteadyStateError
+from .errors import NonUniqueSteadyStateError, UniquenessWarning
 
-__all__ = ["LU_SINGULAR_RTOL", "NON_UNIQUE_HINT", "lu_check", "krylov_check"]
+__all__ = ["LU_ROUNDING_RTOL", "LU_SINGULAR_RTOL", "NON_UNIQUE_HINT", "lu_check", "krylov_check"]
 
-#: ``A`` is numerically singular when ``sigma_min(A) <= LU_SINGULAR_RTOL * ||A||_1`` (LU routes).
+#: ``A`` is certified non-singular when ``sigma_min(A) > LU_SINGULAR_RTOL * ||A||_1`` (LU routes)
 LU_SINGULAR_RTOL = 1e-12
+#: ... and numerically singular when ``sigma_min(A) <= LU_ROUNDING_RTOL * ||A||_1``; in between, a
+#: :class:`~qness.solvers.errors.UniquenessWarning`
+LU_ROUNDING_RTOL = 1e-14
 
 NON_UNIQUE_HINT = (
     "the steady state is not unique (a dark state, a conserved quantity or a decoupled part); "
@@ -84,12 +93,17 @@ def lu_check(matvec, solve, solve_h, n: int, norm1: float, *, steps: int = 0) ->
     dict
         ``sigma`` (``||A u|| / ||u||`` of the computed vector: an upper bound
         on ``sigma_min(A)``), ``threshold`` (``LU_SINGULAR_RTOL * norm1``),
-        ``check`` (a description), ``time`` (s).
+        ``verified`` (``sigma > threshold``), ``check`` (a description), ``time`` (s).
 
     Raises
     ------
     NonUniqueSteadyStateError
-        If ``sigma <= threshold`` or the solves overflow (``A`` singular).
+        If ``sigma <= LU_ROUNDING_RTOL * norm1`` or the solves overflow (``A`` singular).
+
+    Warns
+    -----
+    UniquenessWarning
+        If ``sigma`` is between the two thresholds (not certified either way).
     """
     t0 = time.perf_counter()
     threshold = LU_SINGULAR_RTOL * max(norm1, 1e-300)
@@ -113,13 +127,25 @@ def lu_check(matvec, solve, solve_h, n: int, norm1: float, *, steps: int = 0) ->
     info = {
         "sigma": sigma,
         "threshold": threshold,
+        "verified": bool(sigma > threshold),
         "check": "LU inverse iteration",
         "time": time.perf_counter() - t0,
     }
-    if not sigma > threshold:
+    floor = LU_ROUNDING_RTOL * max(norm1, 1e-300)
+    if not sigma > floor:
         raise NonUniqueSteadyStateError(
             f"the trace-augmented Liouvillian is numerically singular (smallest singular value "
-            f"<= {sigma:.1e}, below {LU_SINGULAR_RTOL:g} x ||A||_1 = {threshold:.1e}): " + NON_UNIQUE_HINT
+            f"<= {sigma:.1e}, below {LU_ROUNDING_RTOL:g} x ||A||_1 = {floor:.1e}): " + NON_UNIQUE_HINT
+        )
+    if not info["verified"]:
+        warnings.warn(
+            f"uniqueness of the steady state not certified: the trace-augmented Liouvillian's smallest "
+            f"singular value is <= {sigma:.1e}, only {sigma / max(norm1, 1e-300):.1e} of ||A||_1 = {norm1:.1e}, "
+            f"below the {LU_SINGULAR_RTOL:g} that double precision certifies (a very stiff model, or "
+            "a steady state that is not unique); compare with method='krylov', or with "
+            "qness.asymptotic_state from two initial states",
+            UniquenessWarning,
+            stacklevel=4,
         )
     return info
 
