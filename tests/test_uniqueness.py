@@ -65,6 +65,24 @@ def test_dark_states_are_found_at_loose_krylov_tolerances(rtol):
             qness.steady_state(m, qness.Krylov(rtol=rtol))
 
 
+@pytest.mark.parametrize("restart", [3, 5, 10, 20])
+def test_dark_states_are_found_with_short_krylov_restarts(restart):
+    # GMRES(3-20) stagnated in the check and its certificate solve: a UniquenessWarning and a state
+    # (found by the session-6 review); the check now takes a basis of CHECK_RESTART where it fits
+    import warnings
+
+    for m in (dark_singlet_qubits(), dark_mode_cavities(12)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", qness.UniquenessWarning)
+            with pytest.raises(qness.NonUniqueSteadyStateError, match="not determined at this tolerance"):
+                qness.steady_state(m, qness.Krylov(restart=restart))
+
+
+def test_short_restart_check_still_verifies_a_unique_state():
+    ness = qness.steady_state(qness.models.boundary_driven_xxz(6, delta=0.5), qness.Krylov(restart=5))
+    assert ness.info["restart"] == 5 and ness.info["uniqueness"]["verified"]
+
+
 @pytest.mark.slow
 def test_dark_cavity_mode_is_not_unique_cutoff_12_direct():
     with pytest.raises(qness.NonUniqueSteadyStateError):

@@ -204,6 +204,9 @@ class Krylov:
         determined at the tolerance asked for) and raises
         ``NonUniqueSteadyStateError``; the threshold follows ``rtol``. See
         :mod:`qness.solvers.uniqueness`. Result in ``NESS.info["uniqueness"]``.
+        With ``restart`` below 100 the check's GMRES restarts after 100 steps
+        where that basis fits in memory (short restarts stagnate on its
+        random right-hand side).
     precision : {"auto", "double", "single"}
         Arithmetic of the Sylvester preconditioner's dense products
         (``solver="gmres"``, ``preconditioner="sylvester"`` only; the

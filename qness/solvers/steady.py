@@ -1052,8 +1052,19 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     logger.info("Krylov: converged in %d iterations, linear residual %.2e", iterations, lin_res)
     _warn_loose_rtol(system, method)
     if method.verify_unique is not False:
+        # GMRES restarts of 3-20 stagnate on the check's random right-hand side and on the
+        # certificate solve (dark states then gave a UniquenessWarning instead of the error): the
+        # check takes a basis of CHECK_RESTART vectors where it fits in memory
+        restart = method.restart
+        if isinstance(system.model, LindbladModel) and restart < CHECK_RESTART:
+            restart = max(
+                restart,
+                fitted_restart(
+                    system.model, system.sector, dataclasses.replace(method, restart=CHECK_RESTART)
+                ),
+            )
         # not capped by maxiter: Auto caps the solve itself at a few steps before falling back
-        budget = max(2 * iterations, 2 * method.restart)
+        budget = max(2 * iterations, 2 * restart)
         if method.solver == "idrs":
             check_gmres = _idrs_as_gmres(method.s)
         else:
@@ -1066,8 +1077,8 @@ def _solve_krylov(system: _System, method: Krylov, x0):
                 system.n,
                 rtol=method.rtol,
                 x_norm=float(np.linalg.norm(x)),
-                restart=method.restart,
-                chunk=method.restart,
+                restart=restart,
+                chunk=restart,
                 budget=budget,
                 gmres=check_gmres,
                 callback=bar,
@@ -1093,6 +1104,11 @@ def _solve_krylov(system: _System, method: Krylov, x0):
             )
     info["uniqueness_checked"] = method.verify_unique is not False
     return x, info
+
+
+#: GMRES restart of the Krylov uniqueness check when the solve's own is shorter (and the basis
+#: fits in memory, :func:`fitted_restart`)
+CHECK_RESTART = 100
 
 
 def _precision(system: _System, method: Krylov) -> str:

@@ -140,9 +140,9 @@ def lu_check(matvec, solve, solve_h, n: int, norm1: float, *, steps: int = 0) ->
     if not info["verified"]:
         warnings.warn(
             f"uniqueness of the steady state not certified: the trace-augmented Liouvillian's smallest "
-            f"singular value is <= {sigma:.1e}, only {sigma / max(norm1, 1e-300):.1e} of ||A||_1 = {norm1:.1e}, "
-            f"below the {LU_SINGULAR_RTOL:g} that double precision certifies (a very stiff model, or "
-            "a steady state that is not unique); compare with method='krylov', or with "
+            f"singular value is <= {sigma:.1e}, only {sigma / max(norm1, 1e-300):.1e} of ||A||_1 = "
+            f"{norm1:.1e}, below the {LU_SINGULAR_RTOL:g} that double precision certifies (a very stiff "
+            "model, or a steady state that is not unique); compare with method='krylov', or with "
             "qness.asymptotic_state from two initial states",
             UniquenessWarning,
             stacklevel=4,
