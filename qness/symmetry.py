@@ -734,11 +734,19 @@ class _SylvesterInverse(spla.LinearOperator):
             Y = Yp.astype(np.complex64)
             # a Hermitian block on the diagonal stays Hermitian through both transforms (the
             # denominators are conjugate-symmetric): the second product of each needs only its
-            # lower triangle (see _mm_hermitian and _hermitian)
-            last = _mm_hermitian if bl == br and _hermitian(Y) else _mm
+            # lower triangle (_mm_hermitian, large blocks), and the result is made exactly
+            # Hermitian (small blocks: symmetrised), so that no complex64 rounding makes the
+            # Krylov vectors drift from Hermitian (without it their anti-Hermitian parts grew from
+            # 1e-6 to 5e-4 of them over the steps of dissipative Ising 9)
+            herm = bl == br and _hermitian(Y)
+            last = _mm_hermitian if herm and Y.shape[0] >= HERMITIAN_MIN_ROWS else _mm
             Z = last(_mm(Vil, Y, nthreads), Vir, nthreads)
             Z *= iden
-            Xp[...] = last(_mm(Vl, Z, nthreads), Vr, nthreads)
+            X = last(_mm(Vl, Z, nthreads), Vr, nthreads)
+            if herm and last is _mm:
+                X += X.conj().T
+                X *= 0.5
+            Xp[...] = X
             return
         den = self.den[p] if shift is None else self._denominators(p, shift)
         s = self.shift if shift is None else shift
@@ -819,21 +827,22 @@ HERMITIAN_MIN_ROWS = 512
 #: A square complex64 block is taken as Hermitian (:func:`_hermitian`) when ``HERMITIAN_ROWS``
 #: of its rows agree with the conjugates of the matching columns to ``HERMITIAN_RTOL`` of the
 #: block's largest entry there. Every operator of the steady-state solve commutes with
-#: ``X -> X^H``, so the vectors of the main solve (GMRES in real arithmetic, ``gmres(real=True)``)
-#: are Hermitian to rounding, and a block's Hermitian part is what its no-jump solve then needs;
-#: the uniqueness check's random complex vectors fail the test in every row.
+#: ``X -> X^H`` and its right-hand side is Hermitian, so the Krylov vectors of the main solve are
+#: Hermitian to rounding (GMRES's coefficients are real in exact arithmetic), and a block's
+#: Hermitian part is what its no-jump solve then needs (dropping a rounding-level anti-Hermitian
+#: part is an inexactness flexible GMRES absorbs); the uniqueness check's random complex vectors
+#: fail the test in every row.
 HERMITIAN_RTOL = 1e-4
 HERMITIAN_ROWS = 8
 
 
 def _hermitian(Y: np.ndarray) -> bool:
-    """Whether the square block ``Y`` (at least :data:`HERMITIAN_MIN_ROWS` rows) is Hermitian, by
-    :data:`HERMITIAN_ROWS` rows against their columns (``O(n)``: a full test would cost as much
-    as a tenth of the products it saves)."""
+    """Whether the square block ``Y`` is Hermitian, by :data:`HERMITIAN_ROWS` rows against their
+    columns (``O(n)``: a full test would cost as much as a tenth of the products it saves)."""
     n = Y.shape[0]
-    if n < HERMITIAN_MIN_ROWS or Y.shape[1] != n:
+    if n == 0 or Y.shape[1] != n:
         return False
-    rows = np.linspace(0, n - 1, HERMITIAN_ROWS).astype(int)
+    rows = np.unique(np.linspace(0, n - 1, HERMITIAN_ROWS).astype(int))
     R, C = Y[rows, :], Y[:, rows].T.conj()
     top = float(np.max(np.abs(R)))
     return top > 0 and float(np.max(np.abs(R - C))) <= HERMITIAN_RTOL * top
@@ -875,7 +884,7 @@ def _mm_hermitian(a, b, nthreads: int):
     for i in range(k):
         D = out[c[i] : c[i + 1], c[i] : c[i + 1]]
         D += D.conj().T
-        D *= 0.5  # exactly Hermitian: the Krylov vectors built from it stay so (gmres(real=True))
+        D *= 0.5  # exactly Hermitian, like the mirrored blocks
         for j in range(i + 1, k):
             out[c[i] : c[i + 1], c[j] : c[j + 1]] = out[c[j] : c[j + 1], c[i] : c[i + 1]].conj().T
     return out

@@ -23,27 +23,21 @@ from scipy.linalg.blas import zgemv as _zgemv
 __all__ = ["gmres", "idrs"]
 
 
-def _orthogonalise(Vj: np.ndarray, w: np.ndarray, real: bool = False) -> tuple[np.ndarray, float, np.ndarray]:
+def _orthogonalise(Vj: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     """Orthogonalise ``w`` against the orthonormal columns of ``Vj``.
 
     Classical Gram-Schmidt through BLAS ``zgemv`` (``Vj^H w`` without a
     conjugated copy of the basis), repeated once only when the first pass
     cancelled most of ``w`` (the DGKS criterion, ``||w_new|| < ||w_old|| / sqrt(2)``).
     Returns the coefficients, the norm of what is left, and what is left
-    (``w`` may be overwritten). ``real=True``: in the real inner product
-    ``Re(u^H w)`` (the columns must then be orthonormal in it, as they are
-    when built this way), real coefficients.
+    (``w`` may be overwritten).
     """
     before = float(np.linalg.norm(w))
     h = _zgemv(1.0, Vj, w, trans=2)
-    if real:
-        h = h.real.astype(np.complex128)
     w = _zgemv(-1.0, Vj, h, beta=1.0, y=w, overwrite_y=True)
     after = float(np.linalg.norm(w))
     if after < 0.7071 * before:
         h2 = _zgemv(1.0, Vj, w, trans=2)
-        if real:
-            h2 = h2.real.astype(np.complex128)
         w = _zgemv(-1.0, Vj, h2, beta=1.0, y=w, overwrite_y=True)
         h += h2
         after = float(np.linalg.norm(w))
@@ -62,7 +56,6 @@ def gmres(
     maxiter=2000,
     callback=None,
     flexible=False,
-    real=False,
 ):
     """Solve ``A x = b`` by right-preconditioned restarted GMRES (or flexible GMRES).
 
@@ -96,17 +89,6 @@ def gmres(
         the dtype given (``numpy.complex64`` with a single-precision ``M``,
         ``numpy.complex128``); ``True`` means complex64. Costs ``n`` vectors of
         that dtype per basis vector more.
-    real : bool
-        GMRES over the real vector space underlying ``C^n``: the Arnoldi
-        coefficients are real (inner products ``Re(u^H w)``) and the
-        residual is minimised over real combinations. Where ``A`` and ``M``
-        commute with a conjugation ``C`` (for a Liouvillian sector,
-        ``X -> X^H``) and ``C b = b``, complex GMRES has real coefficients in
-        exact arithmetic, so the iterates are the same; with ``real=True``
-        rounding cannot give the coefficients imaginary parts, and the Krylov
-        vectors stay fixed by ``C`` (Hermitian) to rounding. For any other
-        ``A`` and ``b`` it is still a convergent method (GMRES on
-        ``R^{2n}``), only not the complex one.
 
     Returns
     -------
@@ -145,7 +127,7 @@ def gmres(
                 w = np.array(np.asarray(A @ Z[:, j].astype(np.complex128)).ravel(), dtype=np.complex128)
             else:
                 w = np.array(np.asarray(A @ prec(V[:, j])).ravel(), dtype=np.complex128)
-            h, hn, w = _orthogonalise(V[:, : j + 1], w, real)
+            h, hn, w = _orthogonalise(V[:, : j + 1], w)
             H[: j + 1, j] = h
             H[j + 1, j] = hn
             if hn > 0:

@@ -982,9 +982,13 @@ def _solve_direct(system: _System, method: Direct, x0):
 
 def _solve_krylov(system: _System, method: Krylov, x0):
     use_matrix = not method.matrix_free or method.preconditioner == "ilu"
-    # Trace row of weight 1 and b = e_r: ||b - A x|| <= rtol then bounds ||L x|| directly.
-    A = system.replaced_operator(use_matrix, c=1.0)
-    b = system.rhs(c=1.0)
+    # Trace row of the weight c of L's rows (as the LU routes) and b = c e_r: ||b - A x|| <= rtol
+    # still bounds ||L x|| directly (the test is absolute), and the trace row is in the units of L
+    # (with weight 1, a model written in units where the rates are 1e-9 made the two-level
+    # preconditioner's coarse matrix mix 1 with 1e-9, and GMRES diverged to a residual of 1e19).
+    c = system.c
+    A = system.replaced_operator(use_matrix, c=c)
+    b = system.rhs(c=c)
     M = None
     restart = method.restart
     if restart is None:
@@ -994,11 +998,11 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     if method.preconditioner == "sylvester":
         # the variant measured to pay for this sector and precision (qness.symmetry._preconditioner_rule)
         M = system.sector.sylvester_preconditioner(
-            system.model, variant="auto", trace_row=(system.r, 1.0), precision=precision
+            system.model, variant="auto", trace_row=(system.r, c), precision=precision
         )
     elif method.preconditioner == "ilu":
         ilu = spla.spilu(
-            sp.csc_matrix(system.replaced_matrix(c=1.0)),
+            sp.csc_matrix(system.replaced_matrix(c=c)),
             fill_factor=method.ilu_fill,
             drop_tol=method.ilu_drop,
         )
@@ -1010,11 +1014,9 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     Mrun = M.single() if precision == "single" else M
     bar = Progress(system.progress, f"Krylov ({method.solver})", total=method.maxiter)
     try:
-        # single: the main solve in real arithmetic, whose Krylov vectors stay Hermitian, so the
-        # no-jump solves of its large diagonal blocks take the Hermitian products
-        # (qness.symmetry._mm_hermitian); the check's random right-hand side is not Hermitian
-        real = precision == "single"
-        x, _flag, iterations = _krylov_run(method, A, b, x0, Mrun, callback=bar, flexible=flexible, real=real)
+        # rtol is absolute (||b - A x|| <= rtol) and the solvers' is relative to ||b|| = c
+        relative = dataclasses.replace(method, rtol=method.rtol / c)
+        x, _flag, iterations = _krylov_run(relative, A, b, x0, Mrun, callback=bar, flexible=flexible)
     finally:
         bar.close()
     info = {"iterations": iterations, "solver": method.solver, "preconditioner": method.preconditioner}
@@ -1030,7 +1032,7 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     lin_res = float(np.linalg.norm(b - A @ x))
     info["linear_residual"] = lin_res
     # judged by the tolerance asked for, whatever the solver's own flag says
-    if not np.all(np.isfinite(x)) or not lin_res <= method.rtol * np.linalg.norm(b):
+    if not np.all(np.isfinite(x)) or not lin_res <= method.rtol:
         tr = system.t @ x
         xx = x / tr if np.isfinite(tr) and abs(tr) > 1e-300 else x
         hint = ""
@@ -1083,6 +1085,17 @@ def _solve_krylov(system: _System, method: Krylov, x0):
                 gmres=check_gmres,
                 callback=bar,
             )
+        except NonUniqueSteadyStateError as exc:
+            scale = _liouvillian_scale(system.model) if isinstance(system.model, LindbladModel) else 0.0
+            if not (scale > 0 and method.rtol > LOOSE_RTOL * scale):
+                raise
+            # in units where L is tiny, the absolute rtol does not determine the state at all
+            raise NonUniqueSteadyStateError(
+                f"Krylov: rtol={method.rtol:g} bounds ||L rho|| absolutely and this Liouvillian's scale is "
+                f"only {scale:.2g}, so at this tolerance the steady state is not determined; pass "
+                f"rtol={1e-12 * scale:.1g} (1e-12 x scale), express H and the rates in larger units, or "
+                f"use method='direct'. The check found: {exc}"
+            ) from None
         finally:
             bar.close()
         info["uniqueness"] = uniq
@@ -1199,7 +1212,7 @@ def _idrs_as_gmres(s: int):
     return run
 
 
-def _krylov_run(method: Krylov, A, b, x0, M, callback=None, flexible=False, real=False):
+def _krylov_run(method: Krylov, A, b, x0, M, callback=None, flexible=False):
     """One Krylov solve of ``A x = b``: ``(x, flag, iterations)``, flag 0 when converged.
 
     Raises ``NonUniqueSteadyStateError`` when GMRES finds the projected system
@@ -1216,7 +1229,6 @@ def _krylov_run(method: Krylov, A, b, x0, M, callback=None, flexible=False, real
             maxiter=method.maxiter,
             callback=callback,
             flexible=flexible,
-            real=real,
         )
         if ginfo["singular"]:
             raise NonUniqueSteadyStateError(
