@@ -414,6 +414,37 @@ def test_krylov_in_other_time_units_warns_or_says_why():
     assert np.abs(ok.rho - ref).max() < 1e-8
 
 
+def _scaled(model, s):
+    H, c = model.to_qutip()
+    return qness.from_qutip(H * s, [np.sqrt(s) * x for x in c])
+
+
+@pytest.mark.parametrize("s", [1e-9, 1e-19, 1e6])
+def test_krylov_is_unit_invariant_at_an_rtol_in_the_model_units(s):
+    # the trace row is weighted by the scale of L: with rtol = 1e-12 x scale the solve is the same
+    # in any units (XXZ 5, two-level preconditioner, trace row of weight 1 in units of 1e-9: GMRES
+    # diverged to 1e19 at the default rtol, took 726 steps instead of 12 at this one)
+    from qness.solvers.steady import _liouvillian_scale
+
+    m = xxz(5)
+    ref = qness.steady_state(m, qness.Krylov(rtol=1e-12 * _liouvillian_scale(m)))
+    ms = _scaled(m, s)
+    ness = qness.steady_state(ms, qness.Krylov(rtol=1e-12 * _liouvillian_scale(ms)))
+    assert ness.info["preconditioner_variant"] == ref.info["preconditioner_variant"] == "two-level"
+    assert abs(ness.info["iterations"] - ref.info["iterations"]) <= 1
+    assert ness.info["uniqueness"]["verified"]
+    np.testing.assert_allclose(ness.rho, qness.steady_state(m, "direct").rho, atol=1e-10)
+
+
+def test_default_rtol_in_tiny_units_names_the_scale_not_a_dark_state():
+    # units of 1e-19: the default absolute rtol = 1e-12 cannot determine the state (any state passes);
+    # the check's error says so and what to pass, instead of suggesting a dark state
+    ms = _scaled(xxz(5), 1e-19)
+    with pytest.warns(qness.AccuracyWarning):
+        with pytest.raises(qness.NonUniqueSteadyStateError, match=r"scale is only 2.2e-18.* pass rtol=2e-30"):
+            qness.steady_state(ms, "krylov")
+
+
 def test_auto_precision_stays_double_for_superradiant_qubits():
     # collective drive and decay with weak local decay 1e-3 (relative gap of the no-jump part 6.5e-4):
     # single took 24 steps (restart 100) and 549 (restart 10) against 10 in double (review)
