@@ -238,8 +238,11 @@ class Krylov:
     steady states: ``verify_unique`` catches it. ``Dense`` and ``Direct``
     check the smallest singular value of their factorisation.
 
-    The convergence test is ``||b - A x||_2 <= rtol`` with ``||b||_2 = 1``;
-    a solve that stops above it raises ``ConvergenceError`` naming ``rtol``.
+    The convergence test is ``||b - A x||_2 <= rtol``, absolute, with the
+    trace row of ``A`` and ``b = c e_r`` in the units of ``L`` (``c = 2
+    max |(H_eff)_ii|``, as the LU routes; the solve is then the same in any
+    units for ``rtol`` scaled with them); a solve that stops above it raises
+    ``ConvergenceError`` naming ``rtol``.
     The returned state then has ``||L vec(rho)||_2 <= sqrt(d) rtol / |Tr x|``
     (the trace row stands in for one row of ``L``); no other residual limit
     is applied.
