@@ -52,8 +52,8 @@ def grid_nested_dissection(rows: int, cols: int, width: int = 1, leaf: int = 16)
     out: list[np.ndarray] = []
 
     def cells(m0, m1, n0, n1):
-        mm, nn = np.meshgrid(np.arange(m0, m1), np.arange(n0, n1), indexing="ij")
-        return (mm + rows * nn).ravel()
+        # (m, n) with n fastest, as meshgrid(..., indexing="ij").ravel() (5x cheaper without it)
+        return (np.arange(m0, m1)[:, None] + rows * np.arange(n0, n1)[None, :]).ravel()
 
     # explicit stack instead of recursion: (box, state) with state 0 = split, 1 = emit separator
     stack = [((0, rows, 0, cols), None)]

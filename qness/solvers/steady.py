@@ -292,8 +292,10 @@ class _System:
         return self._envelope
 
     def residual(self, x: np.ndarray) -> float:
-        """``||L x||_2`` for the sector vector ``x`` (the full residual: zeros elsewhere)."""
-        return float(np.linalg.norm(self.operator() @ x))
+        """``||L x||_2`` for the sector vector ``x`` (the full residual: zeros elsewhere), with the
+        sector matrix when it is assembled (the matrix-free operator costs a set-up)."""
+        L = self._M if self._M is not None else self.operator()
+        return float(np.linalg.norm(L @ x))
 
 
 # ------------------------------------------------------------------ public API
