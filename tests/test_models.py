@@ -875,3 +875,15 @@ def test_steady_state_solver_agrees_on_every_model(case):
 #: Cases whose bosonic cutoff is populated above the TruncationWarning threshold (1e-3):
 #: bose_hubbard 5.6e-3 (middle site), two_node_global_boson 5.7e-2, harmonic_chain 5.0e-2.
 TRUNCATED = {"bose_hubbard", "two_node_global_boson", "harmonic_chain"}
+
+
+def test_h_eff_is_computed_once_and_handed_out_as_copies():
+    m = qness.models.boundary_driven_xxz(4, delta=0.5, gamma=0.7)
+    expected = m.H.toarray() - 0.5j * sum(j.rate * (j.op.conj().T @ j.op).toarray() for j in m.jumps)
+    first = m.H_eff()
+    np.testing.assert_allclose(first.toarray(), expected, atol=1e-15)
+    first.data[:] = 0.0  # a caller mutating its copy does not reach the model's
+    np.testing.assert_allclose(m.H_eff().toarray(), expected, atol=1e-15)
+    # a derived model has its own
+    bare = m.replace(jumps=(), symmetries=())
+    np.testing.assert_allclose(bare.H_eff().toarray(), m.H.toarray(), atol=1e-15)
