@@ -48,7 +48,7 @@ from .krylov import gmres, idrs
 from .methods import Auto, Dense, Direct, Evolve, Krylov, resolve_method
 from .progress import Progress, logger
 from .result import NESS
-from .uniqueness import NON_UNIQUE_HINT, krylov_check, lu_check
+from .uniqueness import LU_ROUNDING_RTOL, NON_UNIQUE_HINT, krylov_check, lu_check
 
 __all__ = [
     "steady_state",
@@ -1074,29 +1074,36 @@ def _solve_krylov(system: _System, method: Krylov, x0):
         else:
             check_gmres = functools.partial(gmres, flexible=flexible)
         bar = Progress(system.progress, "uniqueness check", total=budget)
+        xn = float(np.linalg.norm(x))
         try:
             uniq = krylov_check(
                 A,
                 Mrun,
                 system.n,
                 rtol=method.rtol,
-                x_norm=float(np.linalg.norm(x)),
+                x_norm=xn,
                 restart=restart,
                 chunk=restart,
                 budget=budget,
                 gmres=check_gmres,
                 callback=bar,
+                floor=LU_ROUNDING_RTOL * c * float(np.linalg.norm(system.t)),
             )
         except NonUniqueSteadyStateError as exc:
             scale = _liouvillian_scale(system.model) if isinstance(system.model, LindbladModel) else 0.0
-            if not (scale > 0 and method.rtol > LOOSE_RTOL * scale):
+            loose = scale > 0 and method.rtol > LOOSE_RTOL * scale
+            # a direction found far below what rtol = 1e-12 x scale resolves is a degeneracy at any
+            # tolerance (a dark state), not one the loose tolerance makes up (x = 0: nothing resolved)
+            dark = xn > 0 and getattr(exc, "sigma", 0.0) <= 1e-12 * scale / xn
+            if not loose or dark:
                 raise
             # in units where L is tiny, the absolute rtol does not determine the state at all
             raise NonUniqueSteadyStateError(
                 f"Krylov: rtol={method.rtol:g} bounds ||L rho|| absolutely and this Liouvillian's scale is "
                 f"only {scale:.2g}, so at this tolerance the steady state is not determined; pass "
-                f"rtol={1e-12 * scale:.1g} (1e-12 x scale), express H and the rates in larger units, or "
-                f"use method='direct'. The check found: {exc}"
+                f"rtol={1e-12 * scale:.1g} (1e-12 x scale; if the state is still not determined there, it "
+                "is not unique), express H and the rates in larger units, or use method='direct'. The check "
+                f"found: {exc}"
             ) from None
         finally:
             bar.close()

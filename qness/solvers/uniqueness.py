@@ -151,20 +151,31 @@ def lu_check(matvec, solve, solve_h, n: int, norm1: float, *, steps: int = 0) ->
 
 
 def krylov_check(
-    A, M, n: int, *, rtol: float, x_norm: float, restart: int, chunk: int, budget: int, gmres, callback=None
+    A,
+    M,
+    n: int,
+    *,
+    rtol: float,
+    x_norm: float,
+    restart: int,
+    chunk: int,
+    budget: int,
+    gmres,
+    callback=None,
+    floor: float = 0.0,
 ) -> dict:
     """Uniqueness check for a Krylov solve, reusing its preconditioner ``M``.
 
     Parameters
     ----------
     A : LinearOperator
-        The trace-augmented operator (trace row of weight 1).
+        The trace-augmented operator (trace row of weight ``c``, the scale of ``L``).
     M : LinearOperator or None
         The right preconditioner of the solve.
     n : int
         Number of unknowns.
     rtol : float
-        Tolerance of the steady-state solve (``||b|| = 1``).
+        Tolerance of the steady-state solve (absolute: ``||b - A x|| <= rtol``).
     x_norm : float
         ``||x||_2`` of the solution found.
     restart, chunk, budget : int
@@ -175,12 +186,17 @@ def krylov_check(
         :func:`qness.solvers.krylov.gmres`.
     callback : callable, optional
         Passed to ``gmres`` (progress).
+    floor : float
+        Lower bound of the threshold: the rounding level of ``||A u||`` (for the steady-state
+        solve, ``LU_ROUNDING_RTOL * c * ||t||`` with ``c t`` the trace row: the trace of a
+        computed null direction is zero only to rounding, and ``c`` can be large next to the
+        rates of a dark subspace).
 
     Returns
     -------
     dict
         ``verified`` (bool), ``sigma`` (certified upper bound on
-        ``sigma_min(A)``), ``threshold`` (``rtol / ||x||``), ``delta``,
+        ``sigma_min(A)``), ``threshold`` (``max(rtol / ||x||, floor)``), ``delta``,
         ``check_residual``, ``check_iterations``, ``time`` (s).
 
     Raises
@@ -189,7 +205,7 @@ def krylov_check(
         If a direction ``u`` with ``||A u|| <= threshold ||u||`` is found.
     """
     t0 = time.perf_counter()
-    threshold = rtol / max(x_norm, 1e-300)
+    threshold = max(rtol / max(x_norm, 1e-300), floor)
     delta = max(1e-2 / np.sqrt(n), 1e-13)
     g = _random_unit(n)
     # GMRES in chunks: stop as soon as a chunk fails to halve the residual (a singular A stalls
@@ -233,10 +249,13 @@ def krylov_check(
         time=time.perf_counter() - t0,
     )
     if sigma <= threshold:
-        raise NonUniqueSteadyStateError(
-            f"found a direction u with ||A u|| <= {sigma:.1e} ||u||, below rtol / ||x|| = {threshold:.1e}: "
+        below = "rtol / ||x||" if threshold > floor else "the rounding level of the trace row"
+        err = NonUniqueSteadyStateError(
+            f"found a direction u with ||A u|| <= {sigma:.1e} ||u||, below {below} = {threshold:.1e}: "
             "the steady state is not determined at this tolerance (GMRES on a random right-hand side "
             f"{'reached' if ginfo['converged'] else 'stalled at'} residual {res:.1e}); " + NON_UNIQUE_HINT,
         )
+        err.sigma = sigma  # for callers that judge the tolerance (qness.solvers.steady)
+        raise err
     info["verified"] = bool(converged)
     return info
