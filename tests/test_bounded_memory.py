@@ -199,7 +199,7 @@ def test_grid_lu_fills_less_than_the_minimum_degree_lu():
 
 def test_grid_lu_is_refused_for_several_sites_and_auto_skips_non_local_single_sites():
     m = qness.models.boundary_driven_xxz(3, delta=0.5)
-    with pytest.raises(ValueError, match="one site"):
+    with pytest.raises(ValueError, match="one site .a mode., alone or with sites of at most 2 states"):
         qness.steady_state(m, qness.Direct(ordering="GRID_ND"), symmetry=None)
     # one site with a dense H: no local grid, Auto keeps its general rules
     r = random_model((20,), n_jumps=2, seed=7)

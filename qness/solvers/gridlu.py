@@ -3,7 +3,10 @@
 For one bosonic mode with ``d`` Fock states the unknowns ``rho_mn`` form a
 ``d x d`` grid, and ``H``, the drives and the jumps couple each ``(m, n)``
 only to cells within a few steps (``w``, the stencil width: 1 for a drive
-and one-photon loss, 2 with two-photon terms). The grid is bisected
+and one-photon loss, 2 with two-photon terms). A mode tensored with a few
+small sites (a qubit, a three-level atom: ``q`` states besides the mode) is
+the same grid with ``q^2`` unknowns per cell (Jaynes-Cummings, Rabi,
+spin-boson models). The grid is bisected
 recursively by lines of ``w`` cells, each half ordered before its separator
 (George, SIAM J. Numer. Anal. 10 (1973) 345): the factorisation then costs
 ``O(N^1.5)`` work and ``O(N log N)`` memory for ``N = d^2`` unknowns, with
@@ -83,28 +86,50 @@ def grid_nested_dissection(rows: int, cols: int, width: int = 1, leaf: int = 16)
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
-def _stencil_width(M, d: int, skip_row: int = -1) -> int:
+def _cells(mode: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Grid coordinates ``(m_i, m_j)`` of the unknowns ``rho_ij`` (column stacking, ``u = i + D j``)."""
+    D = mode.size
+    u = np.arange(D * D)
+    return mode[u % D], mode[u // D]
+
+
+def _stencil_width(M, cm: np.ndarray, cn: np.ndarray, skip_row: int = -1) -> int:
     C = sp.coo_array(M)
     if skip_row >= 0:  # the trace row couples its cell to the whole diagonal: not part of the stencil
         keep = C.row != skip_row
         C = sp.coo_array((C.data[keep], (C.row[keep], C.col[keep])), shape=C.shape)
-    dm = np.abs(C.row % d - C.col % d)
-    dn = np.abs(C.row // d - C.col // d)
+    dm = np.abs(cm[C.row] - cm[C.col])
+    dn = np.abs(cn[C.row] - cn[C.col])
     return max(int(np.max(np.maximum(dm, dn), initial=0)), 1)
 
 
-def single_mode_order(A, d: int, last: int) -> tuple[np.ndarray, int]:
+def single_mode_order(A, d: int, last: int, mode: np.ndarray | None = None, leaf: int = 16):
     """Nested-dissection order of the ``d x d`` grid of ``A``'s unknowns, with ``last`` moved last.
 
+    ``mode`` (length ``D``, the dimension of the space) is the mode's Fock index of each basis state
+    when the mode is tensored with other sites (``q = D / d`` states besides it): each cell
+    ``(m, n)`` of the grid then holds the ``q^2`` unknowns ``rho_ij`` with ``m_i = m, m_j = n``,
+    kept together (the boxes ordered row by row hold about ``leaf`` unknowns). ``None``: one site.
     Returns the permutation and the stencil width it used.
     """
-    w = _stencil_width(A, d, last)
-    p = grid_nested_dissection(d, d, w)
+    mode = np.arange(d) if mode is None else np.asarray(mode, dtype=np.int64)
+    q = mode.size // d
+    cm, cn = _cells(mode, d)
+    w = _stencil_width(A, cm, cn, last)
+    order = grid_nested_dissection(d, d, w, leaf=max(1, leaf // (q * q)))
+    if q == 1:
+        p = order
+    else:
+        rank = np.empty(d * d, dtype=np.int64)
+        rank[order] = np.arange(d * d)
+        p = np.argsort(rank[cm + d * cn], kind="stable")
     return np.concatenate([p[p != last], [last]]), w
 
 
-def solve_single_mode(A, b: np.ndarray, d: int, r: int, *, diag_pivot_thresh: float = 0.1, refine: int = 2):
-    """Solve ``A x = b`` (``d^2`` unknowns on the ``d x d`` grid) by SuperLU in nested-dissection order.
+def solve_single_mode(
+    A, b: np.ndarray, d: int, r: int, *, mode=None, diag_pivot_thresh: float = 0.1, refine: int = 2
+):
+    """Solve ``A x = b`` (``d^2`` cells of the ``d x d`` grid) by SuperLU in nested-dissection order.
 
     Parameters
     ----------
@@ -117,6 +142,9 @@ def solve_single_mode(A, b: np.ndarray, d: int, r: int, *, diag_pivot_thresh: fl
         Number of Fock states.
     r : int
         Index of the trace row.
+    mode : numpy.ndarray, optional
+        The mode's Fock index of each basis state when other (small) sites are
+        tensored with it (see :func:`single_mode_order`); ``None``: one site.
     diag_pivot_thresh : float
         SuperLU's threshold for keeping the diagonal pivot (0: never swap
         rows; 1: classical partial pivoting).
@@ -131,9 +159,10 @@ def solve_single_mode(A, b: np.ndarray, d: int, r: int, *, diag_pivot_thresh: fl
         ``A^{-H}`` in the original order, for the uniqueness check).
     """
     n = A.shape[0]
-    if n != d * d:
-        raise ValueError(f"A must be {d * d} x {d * d} (d = {d}), got {A.shape}")
-    p, w = single_mode_order(A, d, r)
+    D = d if mode is None else len(mode)
+    if n != D * D:
+        raise ValueError(f"A must be {D * D} x {D * D} (D = {D}), got {A.shape}")
+    p, w = single_mode_order(A, d, r, mode)
     Ap = sp.csc_matrix(sp.csr_matrix(A)[p][:, p])
     Ap.sort_indices()
     lu = spla.splu(

@@ -46,7 +46,8 @@ class Auto:
     (between 50 and ``krylov_maxiter``) and, if it has not converged (a
     stall, or slow convergence), falls back to ``Direct`` when the LU fits:
     the time stays within about two LUs. A single mode in the full space
-    (one site whose ``H`` and jumps are banded) takes
+    (one site whose ``H`` and jumps are banded), alone or with a qubit
+    (Jaynes-Cummings, Rabi, spin-boson), takes
     ``Direct(ordering="GRID_ND")``, a nested-dissection LU of its ``d x d``
     grid, when its estimated fill fits in 80% of the available memory
     (the estimate is measured 10-15% high).
@@ -127,10 +128,12 @@ class Direct:
         SuperLU column ordering (SuperLU only): ``"MMD_AT_PLUS_A"`` (default: Liouvillians
         are structurally symmetric), ``"COLAMD"`` (SciPy's default, fills
         badly on many-body Liouvillians), ``"MMD_ATA"``, ``"NATURAL"``, or
-        ``"GRID_ND"``: for a model with one site (a single mode) solved in
+        ``"GRID_ND"``: for a model with one site (a single mode), or one
+        mode and sites of at most 2 states besides it (a qubit), solved in
         the full space, a geometric nested dissection of the ``d x d`` grid
         of ``rho_mn`` (:mod:`qness.solvers.gridlu`; ``O(d^3)`` work,
-        ``O(d^2 log d)`` memory), which ``Auto`` takes for single modes.
+        ``O(d^2 log d)`` memory), which ``Auto`` takes for such models when
+        ``H`` and the jumps are banded in the mode's index.
     refine : int
         Largest number of steps of iterative refinement after the solve; a
         step is skipped once the residual is at the level of the LU's

@@ -765,20 +765,24 @@ def _auto_route(method: Auto, system: _System):
     n = system.n
     if n <= method.dense_max:
         return Dense(), {"auto": f"dense: {n} unknowns <= dense_max={method.dense_max}"}
-    if _single_mode(system):
-        # one mode: its d x d grid has a nested-dissection LU of O(n^1.5) work (gridlu); the
-        # envelope and separator estimates below assume a banded graph and overestimate it
-        need, avail = _grid_lu_bytes(n, _mode_bandwidth(system.model)), available_memory()
+    mode = _mode_grid(system)
+    if mode is not None:
+        # one mode (with a qubit, say): its d x d grid has a nested-dissection LU of O(n^1.5) work
+        # (gridlu); the envelope and separator estimates below assume a banded graph, overestimate it
+        d = int(mode.max()) + 1
+        q = system.model.dim // d
+        need, avail = _grid_lu_bytes(n, _mode_bandwidth(system.model, mode), q), available_memory()
         frac = GRID_LU_FRACTION
+        what = f"one mode of {d} states" + (f" x {q} other states" if q > 1 else "")
         if need <= frac * avail:
             return Direct(ordering="GRID_ND"), {
-                "auto": f"direct (grid nested dissection): one mode of {system.model.dim} states, LU "
+                "auto": f"direct (grid nested dissection): {what}, LU "
                 f"estimated {need / 2**30:.3g} GiB <= {frac:g} x the available {avail / 2**30:.3g} GiB"
             }
         krylov = Krylov(rtol=method.rtol, maxiter=method.krylov_maxiter)
         return krylov, {
-            "auto": f"krylov: the single-mode LU estimated {need / 2**30:.3g} GiB > {frac:g} x the available "
-            f"{avail / 2**30:.3g} GiB"
+            "auto": f"krylov: the grid LU of {what} estimated {need / 2**30:.3g} GiB > {frac:g} x the "
+            f"available {avail / 2**30:.3g} GiB"
         }
     if n > method.direct_max:
         krylov = Krylov(rtol=method.rtol, maxiter=method.krylov_maxiter)
@@ -1368,28 +1372,52 @@ def _one_blas_thread_for_small_blocks(solve, dense: bool):
     return run
 
 
-def _single_mode(system: _System) -> bool:
-    """Whether ``system`` is one site in the full space whose ``d x d`` grid of unknowns is local.
+#: The nested-dissection LU of :mod:`qness.solvers.gridlu` takes one mode tensored with sites of at
+#: most this many states in all (``q``, the states besides the mode). Measured on the corpus
+#: (``benchmarks/RESULTS.md``, session 7, best of 3): with ``q = 2`` against UMFPACK 1.7x faster
+#: (Rabi, cavity 80: 0.42 s against 0.72 s), 1.4x (Jaynes-Cummings 150), 1.3x (JC 40), equal
+#: (spin-boson, mode 60); with ``q = 3`` 1.3x slower than SuperLU-COLAMD (V atom, cavity 50);
+#: with ``q = 4`` about equal (two qubits and a mode of 30).
+GRID_CELL_MAX = 2
 
-    Local: ``H`` and the jump operators are banded in the site's basis with a
-    bandwidth of at most ``d / 8`` (a mode with drives, one- and two-photon
-    terms), so the Liouvillian couples each ``rho_mn`` to nearby cells only.
+
+def _mode_grid(system: _System, local: bool = True) -> np.ndarray | None:
+    """The mode's Fock index of each basis state when ``system`` is a grid problem, else ``None``.
+
+    A grid problem: the full space of one site (the mode, the largest; ``d`` states), alone or
+    with other sites of at most :data:`GRID_CELL_MAX` states in all. ``local`` (what ``Auto``
+    asks): also ``d >= 16`` and ``H`` and the jump operators change the mode's index by at most
+    ``d / 8`` (a mode with drives, one- and two-photon terms, coupled to a qubit), so the
+    Liouvillian couples each cell ``(m, n)`` of the ``d x d`` grid of ``rho`` to nearby cells only.
     """
     model = system.model
-    if isinstance(model, SuperoperatorModel):
-        return False
-    if len(tuple(model.dims)) != 1 or system.sector.kind != "full" or model.dim < 16:
-        return False
-    return _mode_bandwidth(model) <= model.dim // 8
+    if isinstance(model, SuperoperatorModel) or system.sector.kind != "full":
+        return None
+    dims = tuple(model.dims)
+    k = int(np.argmax(dims))
+    d = dims[k]
+    if d < 2 or model.dim // d > GRID_CELL_MAX or (local and d < 16):
+        return None
+    inner = int(np.prod(dims[k + 1 :], dtype=np.int64))
+    mode = (np.arange(model.dim) // inner) % d
+    return mode if not local or _mode_bandwidth(model, mode) <= d // 8 else None
 
 
-def _mode_bandwidth(model: LindbladModel) -> int:
-    """Largest ``|m - n|`` of the entries of ``H`` and the jump operators (one site): the stencil width."""
+def _single_mode(system: _System) -> bool:
+    """Whether ``system`` is a grid problem (:func:`_mode_grid`)."""
+    return _mode_grid(system) is not None
+
+
+def _mode_bandwidth(model: LindbladModel, mode: np.ndarray | None = None) -> int:
+    """Largest change of the mode's index by ``H`` and the jump operators: the stencil width.
+
+    ``mode``: the mode's index of each basis state (:func:`_mode_grid`); ``None``: one site."""
     width = 0
     for op in [model.H] + [j.op for j in model.jumps if j.rate > 0]:
         C = sp.coo_array(op)
         if C.nnz:
-            width = max(width, int(np.max(np.abs(C.row - C.col))))
+            dm = C.row - C.col if mode is None else mode[C.row] - mode[C.col]
+            width = max(width, int(np.max(np.abs(dm))))
     return max(width, 1)
 
 
@@ -1408,28 +1436,36 @@ _GRID_FILL = 8.0
 GRID_LU_FRACTION = 0.8
 
 
-def _grid_lu_bytes(n: int, width: int = 1) -> float:
-    """Estimated peak bytes of the single-mode grid LU of ``n = d^2`` unknowns, stencil ``width``.
+def _grid_lu_bytes(n: int, width: int = 1, q: int = 1) -> float:
+    """Estimated peak bytes of the grid LU of ``n`` unknowns, stencil ``width``, ``q^2`` per cell.
 
     The separators of a width-``w`` stencil are ``w`` cells thick, so the fill grows like ``w^2``
     (measured, against the width-1 figure: width 2 2.8-3.2x, width 4 8-12x at d = 200-400; the
-    new-user review of session 6 found the width ignored, which under-estimated width 4 by 9x).
+    new-user review of session 6 found the width ignored, which under-estimated width 4 by 9x);
+    with ``q^2`` unknowns per cell a separator has ``q^2`` times as many unknowns for ``q^2``
+    times as many in all, the fill per ``N log N`` grows like ``q^2`` (measured 2.7x at ``q = 2``,
+    Jaynes-Cummings with 150 photons).
     """
-    return 16.0 * _GRID_FILL * n * np.log2(max(n, 2)) * 1.3 * width**2 + 20.0 * 16.0 * n
+    return 16.0 * _GRID_FILL * n * np.log2(max(n, 2)) * 1.3 * width**2 * q**2 + 20.0 * 16.0 * n
 
 
 def _solve_grid(system: _System, method: Direct, x0):
     """``Direct(ordering="GRID_ND")``: the single-mode LU of :mod:`qness.solvers.gridlu`."""
     from .gridlu import solve_single_mode
 
-    if len(tuple(system.model.dims)) != 1 or system.sector.kind != "full":
+    mode = _mode_grid(system, local=False)
+    if mode is None:
         raise ValueError(
-            "Direct(ordering='GRID_ND') is for a model with one site solved in the full space (symmetry=None "
-            f"or no symmetry found); got dims {tuple(system.model.dims)} and a {system.sector.kind} sector"
+            "Direct(ordering='GRID_ND') is for one site (a mode), alone or with sites of at most "
+            f"{GRID_CELL_MAX} states in all besides it, solved in the full space (symmetry=None or no "
+            "symmetry found); got dims "
+            f"{tuple(getattr(system.model, 'dims', ()))} and a {system.sector.kind} sector"
         )
     n = system.n
+    d = int(mode.max()) + 1
+    q = system.model.dim // d
     if method.check_memory:
-        need, avail = _grid_lu_bytes(n, _mode_bandwidth(system.model)), available_memory()
+        need, avail = _grid_lu_bytes(n, _mode_bandwidth(system.model, mode), q), available_memory()
         if need > avail:
             raise InsufficientMemoryError(
                 f"Direct: the nested-dissection LU of this {n}-unknown single mode is estimated at "
@@ -1442,7 +1478,7 @@ def _solve_grid(system: _System, method: Direct, x0):
     bar = Progress(system.progress, "Direct (superlu, grid nested dissection)", total=2, unit="stage")
     try:
         x, info, solve, solve_h = solve_single_mode(
-            A, system.rhs(), system.model.dim, system.r, refine=method.refine
+            A, system.rhs(), d, system.r, mode=None if q == 1 else mode, refine=method.refine
         )
     except (MemoryError, SystemError) as exc:
         # SuperLU reports a failed allocation ("Can't expand MemType") as SystemError from gstrf
