@@ -445,6 +445,21 @@ def test_default_rtol_in_tiny_units_names_the_scale_not_a_dark_state():
             qness.steady_state(ms, "krylov")
 
 
+def test_a_liouvillian_matrix_in_other_units_warns_too():
+    # a Liouvillian passed as a superoperator has no H and jumps: its scale is ||L||_1 (the review
+    # found no AccuracyWarning at 1e-9, a state off by 1e-6, and no rtol hint at 1e5)
+    import qutip
+
+    H, c = xxz(4).to_qutip()
+    L = qutip.liouvillian(H, c)
+    ref = qness.steady_state(xxz(4), "direct").rho
+    with pytest.warns(qness.AccuracyWarning, match="pass rtol="):
+        small = qness.steady_state(1e-9 * L, "krylov")
+    assert np.abs(small.rho - ref).max() < 1e-2
+    with pytest.raises(qness.ConvergenceError, match=r"rtol is absolute .* pass rtol="):
+        qness.steady_state(1e6 * L, qness.Krylov(maxiter=100))
+
+
 def test_auto_precision_stays_double_for_superradiant_qubits():
     # collective drive and decay with weak local decay 1e-3 (relative gap of the no-jump part 6.5e-4):
     # single took 24 steps (restart 100) and 549 (restart 10) against 10 in double (review)

@@ -1042,7 +1042,7 @@ def _solve_krylov(system: _System, method: Krylov, x0):
         tr = system.t @ x
         xx = x / tr if np.isfinite(tr) and abs(tr) > 1e-300 else x
         hint = ""
-        if isinstance(system.model, LindbladModel):
+        if isinstance(system.model, (LindbladModel, SuperoperatorModel)):
             scale = _liouvillian_scale(system.model)
             if method.rtol < 1e-15 * scale:
                 hint = (
@@ -1052,7 +1052,9 @@ def _solve_krylov(system: _System, method: Krylov, x0):
                 )
         raise ConvergenceError(
             f"Krylov ({method.solver}, preconditioner={method.preconditioner}) did not reach "
-            f"rtol={method.rtol:g} in {iterations} iterations (linear residual {lin_res:.2e} > rtol){hint}",
+            f"rtol={method.rtol:g} in {iterations} iterations (linear residual {lin_res:.2e} > rtol){hint}; "
+            "a longer restart, method='direct' (which also tells a steady state that is not unique, "
+            "where short restarts can stall) or method='auto' may get there",
             rho=system.sector.to_full(xx),
             residual=system.residual(xx) if np.all(np.isfinite(xx)) else np.inf,
             iterations=iterations,
@@ -1094,7 +1096,7 @@ def _solve_krylov(system: _System, method: Krylov, x0):
                 floor=LU_ROUNDING_RTOL * c * float(np.linalg.norm(system.t)),
             )
         except NonUniqueSteadyStateError as exc:
-            scale = _liouvillian_scale(system.model) if isinstance(system.model, LindbladModel) else 0.0
+            scale = _liouvillian_scale(system.model)
             loose = scale > 0 and method.rtol > LOOSE_RTOL * scale
             # a direction found far below what rtol = 1e-12 x scale resolves is a degeneracy at any
             # tolerance (a dark state), not one the loose tolerance makes up (x = 0: nothing resolved)
@@ -1158,7 +1160,10 @@ LOOSE_RTOL = 1e-8
 
 
 def _liouvillian_scale(model) -> float:
-    """Upper bound on ``||L||_1`` from the operators: ``2 ||H_eff||_1 + sum_k ||L_k||_1 ||L_k||_inf``."""
+    """Upper bound on ``||L||_1`` from the operators: ``2 ||H_eff||_1 + sum_k ||L_k||_1 ||L_k||_inf``
+    (``||L||_1`` itself for a Liouvillian given as a matrix)."""
+    if isinstance(model, SuperoperatorModel):
+        return float(spla.norm(sp.csr_array(model.L), 1))
     h = float(spla.norm(sp.csr_array(model.H_eff()), 1))
     jumps = sum(
         j.rate * float(spla.norm(sp.csr_array(j.op), 1)) * float(spla.norm(sp.csr_array(j.op), np.inf))
@@ -1169,14 +1174,14 @@ def _liouvillian_scale(model) -> float:
 
 
 def _warn_loose_rtol(system: _System, method: Krylov) -> None:
-    if not isinstance(system.model, LindbladModel):
+    if not isinstance(system.model, (LindbladModel, SuperoperatorModel)):
         return
     scale = _liouvillian_scale(system.model)
     # only for a tolerance meant as tight (a loose rtol the user chose is what they asked for)
     if scale > 0 and method.rtol <= 1e-10 and method.rtol > LOOSE_RTOL * scale:
         warnings.warn(
             f"Krylov: rtol={method.rtol:g} bounds ||L rho|| absolutely, and this Liouvillian's scale is "
-            f"only {scale:.2g} (norm bound from H_eff and the jumps): the state is determined to about "
+            f"only {scale:.2g} (a bound on ||L||_1): the state is determined to about "
             f"{method.rtol / scale:.1g} of its rates; pass rtol={1e-12 * scale:.1g} (1e-12 x scale), or "
             "express H and the rates in larger units",
             AccuracyWarning,
