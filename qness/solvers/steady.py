@@ -1408,11 +1408,6 @@ def _mode_grid(system: _System, local: bool = True) -> np.ndarray | None:
     return mode if not local or _mode_bandwidth(model, mode) <= d // 8 else None
 
 
-def _single_mode(system: _System) -> bool:
-    """Whether ``system`` is a grid problem (:func:`_mode_grid`)."""
-    return _mode_grid(system) is not None
-
-
 def _mode_bandwidth(model: LindbladModel, mode: np.ndarray | None = None) -> int:
     """Largest change of the mode's index by ``H`` and the jump operators: the stencil width.
 
