@@ -437,10 +437,13 @@ class LindbladModel(LazyFieldsMixin):
 
     def H_eff(self) -> sp.csr_array:
         """Non-Hermitian ``H_eff = H - i/2 sum_k L_k^+ L_k`` (csr_array, a fresh copy per call)."""
-        out = _H_EFF.get(self)
-        if out is None:
-            # computed once per model (a steady-state solve asked for it four times: 6 of the 35 ms
-            # of a 22,500-unknown sparse-LU solve), kept while the model lives, never pickled
+        # computed once per model (a steady-state solve asked for it four times: 6 of the 35 ms of a
+        # 22,500-unknown sparse-LU solve), kept while the model lives, never pickled; checked
+        # against a fingerprint of H and the jumps, whose arrays a user can still change in place
+        # (the new-user review did, with m.H.data[:] = ..., and got the old H's state)
+        key = self._operator_fingerprint()
+        cached = _H_EFF.get(self)
+        if cached is None or cached[0] != key:
             K = sp.csr_array((self.dim, self.dim), dtype=np.complex128)
             for j in self.jumps:
                 if j.rate > 0:
@@ -448,8 +451,21 @@ class LindbladModel(LazyFieldsMixin):
             out = sp.csr_array(self.H - 0.5j * K)
             out.sum_duplicates()
             out.sort_indices()
-            _H_EFF[self] = out
-        return out.copy()
+            cached = _H_EFF[self] = (key, out)
+        return cached[1].copy()
+
+    def _operator_fingerprint(self) -> tuple:
+        """Position-weighted sums of the entries and indices of ``H`` and the jump operators, and the
+        rates: changes when any of them is changed in place (``O(nnz)``, no copies)."""
+        out = []
+        for op, rate in [(self.H, None)] + [(j.op, j.rate) for j in self.jumps]:
+            A = op if sp.issparse(op) else sp.csr_array(op)
+            data = np.asarray(getattr(A, "data", ()))
+            w = np.linspace(1.0, 2.0, data.size)
+            idx = np.asarray(getattr(A, "indices", ()), dtype=float)
+            entries = complex(data @ w) if data.size else 0j
+            out.append((rate, data.size, entries, float(idx @ w[: idx.size]) if idx.size else 0.0))
+        return tuple(out)
 
     def u1(self) -> U1Symmetry | None:
         """The first declared U(1) symmetry, or ``None``."""

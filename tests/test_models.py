@@ -887,3 +887,17 @@ def test_h_eff_is_computed_once_and_handed_out_as_copies():
     # a derived model has its own
     bare = m.replace(jumps=(), symmetries=())
     np.testing.assert_allclose(bare.H_eff().toarray(), m.H.toarray(), atol=1e-15)
+
+
+def test_h_eff_follows_an_operator_changed_in_place():
+    # models are frozen, but their arrays are writable: H_eff (cached per model) must not go stale
+    # (the session-7 review scaled m.H.data in place and got the old H's steady state, residual 2e-16)
+    m = qness.models.boundary_driven_xxz(4, delta=0.5, gamma=0.7)
+    before = qness.steady_state(m, "direct").rho
+    m.H.data[:] *= 3.0
+    m.jumps[0].op.data[:] *= 0.5
+    fresh = qness.LindbladModel(dims=m.dims, H=m.H.copy(), jumps=tuple(m.jumps))
+    after = qness.steady_state(m, "direct").rho
+    np.testing.assert_allclose(m.H_eff().toarray(), fresh.H_eff().toarray(), atol=1e-15)
+    np.testing.assert_allclose(after, qness.steady_state(fresh, "direct").rho, atol=1e-12)
+    assert np.abs(after - before).max() > 1e-3

@@ -1468,8 +1468,8 @@ def _solve_grid(system: _System, method: Direct, x0):
         need, avail = _grid_lu_bytes(n, _mode_bandwidth(system.model, mode), q), available_memory()
         if need > avail:
             raise InsufficientMemoryError(
-                f"Direct: the nested-dissection LU of this {n}-unknown single mode is estimated at "
-                f"{need / 2**30:.1f} GiB with {avail / 2**30:.1f} GiB available; use a lower cutoff, or "
+                f"Direct: the nested-dissection LU of this {n}-unknown grid is estimated at "
+                f"{need / 2**30:.3g} GiB with {avail / 2**30:.3g} GiB available; use a lower cutoff, or "
                 "Direct(ordering='GRID_ND', check_memory=False) to try anyway",
                 required=need,
                 available=avail,
