@@ -208,6 +208,25 @@ def test_grid_lu_is_refused_for_several_sites_and_auto_skips_non_local_single_si
     np.testing.assert_allclose(ness.rho, dense_steady_state(r), atol=1e-9)
 
 
+def test_rounding_noise_off_the_band_keeps_a_mode_on_the_grid_lu():
+    # a Kerr resonator whose H carries 1e-15 noise everywhere (a dense matrix from a basis change):
+    # the noise made every cell a neighbour, Auto went to Krylov (10 s) and its check could not
+    # verify uniqueness (session-6 review). Entries at 1e-14 of their row's largest are left out of
+    # the ordering and the LU; refinement against the whole matrix restores them
+    import qutip
+
+    N = 60
+    a = qutip.destroy(N)
+    H = -1.0 * a.dag() * a + 0.1 * a.dag() * a.dag() * a * a + 1.0 * (a + a.dag())
+    noise = 1e-15 * np.random.default_rng(0).standard_normal((N, N))
+    noisy = qness.from_qutip(H + qutip.Qobj(noise + noise.T), [a])
+    ness = qness.steady_state(noisy)
+    assert ness.info["options"]["ordering"] == "GRID_ND" and ness.info["stencil_width"] == 1
+    assert ness.info["dropped_entries"] > 0 and ness.info["uniqueness"]["verified"]
+    assert ness.residual <= 1e-13
+    np.testing.assert_allclose(ness.rho, qness.steady_state(qness.from_qutip(H, [a])).rho, atol=1e-12)
+
+
 def test_guard_points_to_idrs_when_only_it_fits(monkeypatch):
     m = qness.models.boundary_driven_xxz(6, delta=0.5)
     sector = steady._choose_sector(m, "auto")

@@ -86,6 +86,28 @@ def grid_nested_dissection(rows: int, cols: int, width: int = 1, leaf: int = 16)
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
+#: Entries of ``A`` at most this fraction of the largest in their row are left out of the
+#: ordering and the factorisation (iterative refinement against the whole ``A`` restores them):
+#: rounding noise of 1e-15 in ``H`` made every cell a neighbour of every other (session-6 review).
+NEGLIGIBLE = 1e-14
+
+
+def drop_negligible(A) -> tuple[sp.csr_matrix, int]:
+    """``A`` without the entries of at most :data:`NEGLIGIBLE` times its row's largest, and their count."""
+    C = sp.csr_matrix(A, copy=True)
+    C.sum_duplicates()
+    mag = np.abs(C.data)
+    rows = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
+    top = np.zeros(C.shape[0])
+    np.maximum.at(top, rows, mag)
+    small = mag <= NEGLIGIBLE * top[rows]
+    count = int(np.count_nonzero(small & (mag > 0)))
+    if count:
+        C.data[small] = 0.0
+        C.eliminate_zeros()
+    return C, count
+
+
 def _cells(mode: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
     """Grid coordinates ``(m_i, m_j)`` of the unknowns ``rho_ij`` (column stacking, ``u = i + D j``)."""
     D = mode.size
@@ -154,20 +176,31 @@ def solve_single_mode(
     Returns
     -------
     (numpy.ndarray, dict, callable, callable)
-        ``x``; ``info`` (``lu_nnz``, ``row_swaps``, ``stencil_width``,
-        ``refined``, ``ordering``); ``solve`` and ``solve_h`` (``A^{-1}`` and
-        ``A^{-H}`` in the original order, for the uniqueness check).
+        ``x``; ``info`` (``lu_nnz``, ``row_swaps``, ``dropped_entries`` (see
+        :func:`drop_negligible`), ``stencil_width``, ``refined``, ``ordering``); ``solve``
+        and ``solve_h`` (``A^{-1}`` and ``A^{-H}`` in the original order, for the uniqueness
+        check).
     """
     n = A.shape[0]
     D = d if mode is None else len(mode)
     if n != D * D:
         raise ValueError(f"A must be {D * D} x {D * D} (D = {D}), got {A.shape}")
-    p, w = single_mode_order(A, d, r, mode)
-    Ap = sp.csc_matrix(sp.csr_matrix(A)[p][:, p])
-    Ap.sort_indices()
-    lu = spla.splu(
-        Ap, permc_spec="NATURAL", diag_pivot_thresh=diag_pivot_thresh, options={"SymmetricMode": True}
-    )
+    Af, dropped = drop_negligible(A)
+    p, w = single_mode_order(Af, d, r, mode)
+
+    def factor(M):
+        Mp = sp.csc_matrix(M[p][:, p])
+        Mp.sort_indices()
+        return spla.splu(
+            Mp, permc_spec="NATURAL", diag_pivot_thresh=diag_pivot_thresh, options={"SymmetricMode": True}
+        )
+
+    try:
+        lu = factor(Af)
+    except RuntimeError:
+        if not dropped:
+            raise
+        lu, dropped = factor(sp.csr_matrix(A)), 0  # singular without them: factorise all of A
     swaps = int(np.count_nonzero(lu.perm_r != np.arange(n)))
 
     def solve(v, trans="N"):
@@ -188,6 +221,7 @@ def solve_single_mode(
     info = {
         "lu_nnz": int(lu.nnz),
         "row_swaps": swaps,
+        "dropped_entries": dropped,
         "stencil_width": w,
         "refined": refined,
         "ordering": "grid nested dissection",

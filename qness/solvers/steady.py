@@ -1412,12 +1412,17 @@ def _mode_bandwidth(model: LindbladModel, mode: np.ndarray | None = None) -> int
     """Largest change of the mode's index by ``H`` and the jump operators: the stencil width.
 
     ``mode``: the mode's index of each basis state (:func:`_mode_grid`); ``None``: one site."""
+    from .gridlu import NEGLIGIBLE
+
     width = 0
     for op in [model.H] + [j.op for j in model.jumps if j.rate > 0]:
         C = sp.coo_array(op)
         if C.nnz:
-            dm = C.row - C.col if mode is None else mode[C.row] - mode[C.col]
-            width = max(width, int(np.max(np.abs(dm))))
+            # rounding noise (entries of 1e-15 off the band) does not make a mode non-local
+            keep = np.abs(C.data) > NEGLIGIBLE * np.max(np.abs(C.data))
+            row, col = C.row[keep], C.col[keep]
+            dm = row - col if mode is None else mode[row] - mode[col]
+            width = max(width, int(np.max(np.abs(dm), initial=0)))
     return max(width, 1)
 
 
