@@ -94,16 +94,17 @@ NEGLIGIBLE = 1e-14
 
 def drop_negligible(A) -> tuple[sp.csr_matrix, int]:
     """``A`` without the entries of at most :data:`NEGLIGIBLE` times its row's largest, and their count."""
-    C = sp.csr_matrix(A, copy=True)
+    C = sp.csr_matrix(A)
     C.sum_duplicates()
     mag = np.abs(C.data)
     rows = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
     top = np.zeros(C.shape[0])
     np.maximum.at(top, rows, mag)
     small = mag <= NEGLIGIBLE * top[rows]
+    del rows, top
     count = int(np.count_nonzero(small & (mag > 0)))
-    if count:
-        C.data[small] = 0.0
+    if count:  # a copy only then (A stays as it is: refinement uses it)
+        C = sp.csr_matrix((np.where(small, 0.0, C.data), C.indices, C.indptr), shape=C.shape)
         C.eliminate_zeros()
     return C, count
 
