@@ -19,6 +19,7 @@ import functools
 import os
 import time
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg as sla
@@ -765,15 +766,13 @@ def _auto_route(method: Auto, system: _System):
     n = system.n
     if n <= method.dense_max:
         return Dense(), {"auto": f"dense: {n} unknowns <= dense_max={method.dense_max}"}
-    mode = _mode_grid(system)
-    if mode is not None:
+    grid = _mode_grid(system)
+    if grid is not None:
         # one mode (with a qubit, say): its d x d grid has a nested-dissection LU of O(n^1.5) work
         # (gridlu); the envelope and separator estimates below assume a banded graph, overestimate it
-        d = int(mode.max()) + 1
-        q = system.model.dim // d
-        need, avail = _grid_lu_bytes(n, _mode_bandwidth(system.model, mode), q), available_memory()
+        need, avail = _grid_lu_bytes(n, grid.width, grid.q), available_memory()
         frac = GRID_LU_FRACTION
-        what = f"one mode of {d} states" + (f" x {q} other states" if q > 1 else "")
+        what = f"one mode of {grid.d} states" + (f" x {grid.q} other states" if grid.q > 1 else "")
         if need <= frac * avail:
             return Direct(ordering="GRID_ND"), {
                 "auto": f"direct (grid nested dissection): {what}, LU "
@@ -1042,14 +1041,13 @@ def _solve_krylov(system: _System, method: Krylov, x0):
         tr = system.t @ x
         xx = x / tr if np.isfinite(tr) and abs(tr) > 1e-300 else x
         hint = ""
-        if isinstance(system.model, (LindbladModel, SuperoperatorModel)):
-            scale = _liouvillian_scale(system.model)
-            if method.rtol < 1e-15 * scale:
-                hint = (
-                    f"; rtol is absolute (a bound on ||L rho||) and this Liouvillian's scale is {scale:.2g}, "
-                    f"so rtol is below the rounding floor: pass rtol={1e-12 * scale:.1g} (1e-12 x scale) or "
-                    "express H and the rates in smaller units"
-                )
+        scale = _liouvillian_scale(system.model)
+        if method.rtol < 1e-15 * scale:
+            hint = (
+                f"; rtol is absolute (a bound on ||L rho||) and this Liouvillian's scale is {scale:.2g}, "
+                f"so rtol is below the rounding floor: pass rtol={1e-12 * scale:.1g} (1e-12 x scale) or "
+                "express H and the rates in smaller units"
+            )
         raise ConvergenceError(
             f"Krylov ({method.solver}, preconditioner={method.preconditioner}) did not reach "
             f"rtol={method.rtol:g} in {iterations} iterations (linear residual {lin_res:.2e} > rtol){hint}; "
@@ -1174,8 +1172,6 @@ def _liouvillian_scale(model) -> float:
 
 
 def _warn_loose_rtol(system: _System, method: Krylov) -> None:
-    if not isinstance(system.model, (LindbladModel, SuperoperatorModel)):
-        return
     scale = _liouvillian_scale(system.model)
     # only for a tolerance meant as tight (a loose rtol the user chose is what they asked for)
     if scale > 0 and method.rtol <= 1e-10 and method.rtol > LOOSE_RTOL * scale:
@@ -1386,8 +1382,17 @@ def _one_blas_thread_for_small_blocks(solve, dense: bool):
 GRID_CELL_MAX = 2
 
 
-def _mode_grid(system: _System, local: bool = True) -> np.ndarray | None:
-    """The mode's Fock index of each basis state when ``system`` is a grid problem, else ``None``.
+class _Grid(NamedTuple):
+    """A grid problem (:func:`_mode_grid`)."""
+
+    mode: np.ndarray  # the mode's Fock index of each basis state
+    d: int  # states of the mode
+    q: int  # states besides it
+    width: int  # stencil width (:func:`_mode_bandwidth`)
+
+
+def _mode_grid(system: _System, local: bool = True) -> _Grid | None:
+    """The mode's index of each basis state, its size and stencil when ``system`` is a grid problem.
 
     A grid problem: the full space of one site (the mode, the largest; ``d`` states), alone or
     with other sites of at most :data:`GRID_CELL_MAX` states in all. ``local`` (what ``Auto``
@@ -1405,7 +1410,8 @@ def _mode_grid(system: _System, local: bool = True) -> np.ndarray | None:
         return None
     inner = int(np.prod(dims[k + 1 :], dtype=np.int64))
     mode = (np.arange(model.dim) // inner) % d
-    return mode if not local or _mode_bandwidth(model, mode) <= d // 8 else None
+    width = _mode_bandwidth(model, mode)
+    return _Grid(mode, d, model.dim // d, width) if not local or width <= d // 8 else None
 
 
 def _mode_bandwidth(model: LindbladModel, mode: np.ndarray | None = None) -> int:
@@ -1458,8 +1464,8 @@ def _solve_grid(system: _System, method: Direct, x0):
     """``Direct(ordering="GRID_ND")``: the single-mode LU of :mod:`qness.solvers.gridlu`."""
     from .gridlu import solve_single_mode
 
-    mode = _mode_grid(system, local=False)
-    if mode is None:
+    grid = _mode_grid(system, local=False)
+    if grid is None:
         raise ValueError(
             "Direct(ordering='GRID_ND') is for one site (a mode), alone or with sites of at most "
             f"{GRID_CELL_MAX} states in all besides it, solved in the full space (symmetry=None or no "
@@ -1467,10 +1473,8 @@ def _solve_grid(system: _System, method: Direct, x0):
             f"{tuple(getattr(system.model, 'dims', ()))} and a {system.sector.kind} sector"
         )
     n = system.n
-    d = int(mode.max()) + 1
-    q = system.model.dim // d
     if method.check_memory:
-        need, avail = _grid_lu_bytes(n, _mode_bandwidth(system.model, mode), q), available_memory()
+        need, avail = _grid_lu_bytes(n, grid.width, grid.q), available_memory()
         if need > avail:
             raise InsufficientMemoryError(
                 f"Direct: the nested-dissection LU of this {n}-unknown grid is estimated at "
@@ -1483,7 +1487,7 @@ def _solve_grid(system: _System, method: Direct, x0):
     bar = Progress(system.progress, "Direct (superlu, grid nested dissection)", total=2, unit="stage")
     try:
         x, info, solve, solve_h = solve_single_mode(
-            A, system.rhs(), d, system.r, mode=None if q == 1 else mode, refine=method.refine
+            A, system.rhs(), grid.d, system.r, mode=None if grid.q == 1 else grid.mode, refine=method.refine
         )
     except (MemoryError, SystemError) as exc:
         # SuperLU reports a failed allocation ("Can't expand MemType") as SystemError from gstrf
