@@ -20,9 +20,10 @@ SX, SY, SZ = (o().toarray() for o in (ops.sigmax, ops.sigmay, ops.sigmaz))
 SP, SM = ops.sigmap().toarray(), ops.sigmam().toarray()
 
 
-def xxz_terms(n, *, delta, gamma=1.0, mu=1.0, J=1.0, dephasing=0.0):
-    """The terms of qness.models.boundary_driven_xxz (same H, same jumps in the same order)."""
-    H = []
+def xxz_terms(n, *, delta, gamma=1.0, mu=1.0, J=1.0, dephasing=0.0, extra_h=(), extra_jumps=()):
+    """The terms of qness.models.boundary_driven_xxz (same H, same jumps in the same order),
+    followed by ``extra_h`` and ``extra_jumps``."""
+    H = list(extra_h)
     for i in range(n - 1):
         H += [((i, i + 1), (SX, SX), J), ((i, i + 1), (SY, SY), J), ((i, i + 1), (SZ, SZ), J * delta)]
     g_in, g_out = gamma * (1 + mu) / 2, gamma * (1 - mu) / 2
@@ -37,7 +38,7 @@ def xxz_terms(n, *, delta, gamma=1.0, mu=1.0, J=1.0, dephasing=0.0):
             jumps.append(((site,), (op,), rate, bath, label))
     if dephasing > 0:
         jumps += [((i,), (SZ,), dephasing, "dephasing", "dephasing") for i in range(n)]
-    return ChainTerms.create([2] * n, H, jumps)
+    return ChainTerms.create([2] * n, H, jumps + list(extra_jumps))
 
 
 def xx_dephasing_current(n, *, gamma, mu, J, dephasing):
@@ -513,3 +514,108 @@ def test_result_accessors_validate():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert "TNSteadyState" in repr(res)
+
+
+# -- U(1) charges of vec(rho) (qness.tn._u1)
+
+
+def _blocky(rng, rq, cq):
+    m = rng.normal(size=(rq.size, cq.size)) + 1j * rng.normal(size=(rq.size, cq.size))
+    return np.where(rq[:, None] == cq[None, :], m, 0)
+
+
+def test_block_svd_is_the_svd():
+    from qness.tn import _u1
+
+    rng = np.random.default_rng(3)
+    rq, cq = rng.integers(-2, 3, 23), rng.integers(-1, 3, 17)
+    m = _blocky(rng, rq, cq)
+    s_dense = np.linalg.svd(m, compute_uv=False)
+    U, s, Vh, q, w = _u1.split(m, rq, cq, 1e-14, 100)
+    assert w == 0
+    np.testing.assert_allclose(np.sort(s)[::-1], s_dense[: s.size], rtol=1e-12)
+    assert np.all(s_dense[s.size :] < 1e-12 * s_dense[0])  # the rows/columns without partner are zero
+    np.testing.assert_allclose((U * s) @ Vh, m, atol=1e-12)
+    np.testing.assert_allclose(U.conj().T @ U, np.eye(s.size), atol=1e-12)
+    # every kept vector lives in one charge sector, the one it is labelled with
+    assert np.all(np.abs(U[rq[:, None] != q[None, :]]) == 0)
+    assert np.all(np.abs(Vh[q[:, None] != cq[None, :]]) == 0)
+    # truncation keeps the largest values over all blocks, and reports the discarded weight
+    U, s, Vh, q, w = _u1.split(m, rq, cq, 1e-14, 5)
+    np.testing.assert_allclose(np.sort(s)[::-1], s_dense[:5], rtol=1e-12)
+    assert w == pytest.approx(np.sum(s_dense[5:] ** 2) / np.sum(s_dense**2), rel=1e-10)
+
+
+def test_block_qr_both_ways():
+    from qness.tn import _u1
+
+    rng = np.random.default_rng(4)
+    ql, qd, qr = rng.integers(-1, 2, 6), _u1.vec_charges(2), rng.integers(-2, 3, 9)
+    rows = (ql[:, None] + qd[None, :]).ravel()
+    a = _blocky(rng, rows, qr).reshape(6, 4, 9)
+    Q, R, q = _u1.qr_right(a, ql, qd, qr)
+    np.testing.assert_allclose(np.tensordot(Q, R, axes=(2, 0)), a, atol=1e-12)
+    Qm = Q.reshape(24, -1)
+    np.testing.assert_allclose(Qm.conj().T @ Qm, np.eye(q.size), atol=1e-12)
+    assert np.all(Qm[rows[:, None] != q[None, :]] == 0)
+    cols = (qr[None, :] - qd[:, None]).ravel()
+    b = _blocky(rng, ql, cols).reshape(6, 4, 9)
+    R, Q, q = _u1.qr_left(b, ql, qd, qr)
+    np.testing.assert_allclose(np.tensordot(R, Q, axes=(1, 0)), b, atol=1e-12)
+    Qm = Q.reshape(q.size, 36)
+    np.testing.assert_allclose(Qm @ Qm.conj().T, np.eye(q.size), atol=1e-12)
+    assert np.all(Qm[q[:, None] != cols[None, :]] == 0)
+
+
+def test_charges_detected_only_when_conserved():
+    from qness.tn import _u1
+    from qness.tn._superop import bond_generators, superop_terms
+
+    def gens(terms):
+        return bond_generators(superop_terms(terms), terms.dims)
+
+    t = xxz_terms(4, delta=0.7, mu=0.3, dephasing=0.2)
+    assert _u1.conserving_charges(gens(t), t.dims) is not None
+    # a transverse field breaks the charge
+    tx = xxz_terms(4, delta=0.7, mu=0.3, dephasing=0.2, extra_h=[((1,), (SX,), 0.3)])
+    assert _u1.conserving_charges(gens(tx), tx.dims) is None
+    # a sigma^x jump (dephasing in x) breaks it too
+    jx = xxz_terms(4, delta=0.7, mu=0.3, dephasing=0.2, extra_jumps=[((2,), (SX,), 0.1)])
+    assert _u1.conserving_charges(gens(jx), jx.dims) is None
+
+
+@pytest.mark.parametrize(
+    "terms, charged",
+    [
+        (xxz_terms(5, delta=1.3, mu=0.4, dephasing=0.1), True),
+        (xxz_terms(5, delta=0.5, mu=0.4, extra_h=[((2,), (SX,), 0.4)]), False),  # transverse field
+    ],
+)
+def test_u1_and_dense_runs_agree_with_exact(terms, charged):
+    """With and without charges the solver reaches the exact NESS (rendered matrices, sparse solve)."""
+    m = qness.LindbladModel.from_terms(terms)
+    n = terms.n_sites
+    ness = qness.steady_state(m)
+    exact = np.array([ness.expect(ops.embed(SZ, i, [2] * n)).real for i in range(n)])
+    for sym in (True, False):
+        res = tn.steady_state(terms, tol=1e-5, max_bond=64, symmetry=sym)
+        assert res.converged
+        np.testing.assert_allclose(res.profile(SZ), exact, atol=1e-4)
+        assert res.info["symmetry"] == ("U(1)" if sym and charged else None)
+
+
+def test_u1_start_outside_the_sector_runs_dense():
+    """A product start with coherences (weight outside N_ket = N_bra) switches the charges off."""
+    t = xxz_terms(4, delta=1.0, mu=0.5)
+    plus = np.full((2, 2), 0.5)  # |+><+|
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", tn.TNConvergenceWarning)
+        res = tn.steady_state(t, tol=1e-4, initial=[plus] * 4)
+        ref = tn.steady_state(t, tol=1e-4)
+    assert res.info["symmetry"] is None and ref.info["symmetry"] == "U(1)"
+    np.testing.assert_allclose(res.bond_currents(SZ), ref.bond_currents(SZ), atol=1e-4)
+
+
+def test_symmetry_argument_validated():
+    with pytest.raises(TypeError, match="symmetry"):
+        tn.steady_state(xxz_terms(3, delta=1.0, mu=0.5), symmetry="yes")
