@@ -453,6 +453,30 @@ def test_bond_cap_is_reported():
     assert res.info["capped"] and res.info["max_bond"] <= 2
 
 
+def test_capped_run_returns_the_finest_stage():
+    """With a binding cap the residual (set by the truncation) cannot rank the stages: the finest dt's
+    Richardson combination is returned. Weak driving (the current is 1e-2 of the state's scale)."""
+    m = boundary_driven_xxz(8, delta=1.5, mu=0.01)
+    exact = bond_currents(m, qness.steady_state(m), density="sigmaz").mean()
+    with pytest.warns(tn.TNConvergenceWarning, match="bond cap"):
+        res = tn.steady_state(xxz_terms(8, delta=1.5, mu=0.01), max_bond=16, tol=1e-7)
+    assert res.info["capped"] and res.info["max_bond"] <= 16
+    assert res.info["selection"] == "finest dt (bond cap binding)"
+    assert res.info["returned"] == "richardson"
+    assert not any(st["warm_up"] for st in res.info["dt_schedule"][1:])
+    assert abs(res.bond_currents(SZ).mean() / exact - 1) < 5e-3
+
+
+def test_still_falling_rule():
+    from qness.tn._solver import _still_falling
+
+    decay = [(t, np.exp(-0.01 * t)) for t in np.arange(1.5, 60, 1.5)]  # a slow mode (rate 0.01)
+    assert _still_falling(decay, 18.0)
+    floor = [(t, 1e-6 * (1 + 0.05 * np.sin(t))) for t in np.arange(1.5, 60, 1.5)]  # noise
+    assert not _still_falling(floor, 18.0)
+    assert _still_falling(decay[:5], 18.0)  # too short to tell: keep going
+
+
 def test_time_limit_is_reported():
     with pytest.warns(tn.TNConvergenceWarning, match="time limit"):
         res = tn.steady_state(xxz_terms(6, delta=0.5, mu=0.5), time_limit=0.01, tol=1e-8)
