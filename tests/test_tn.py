@@ -477,6 +477,12 @@ def test_still_falling_rule():
     assert _still_falling(decay[:5], 18.0)  # too short to tell: keep going
 
 
+def test_full_rank_at_the_cap_is_not_capped():
+    """A cap equal to the chain's full rank (16 at the middle of 4 spin-1/2 sites) drops nothing."""
+    res = tn.steady_state(xxz_terms(4, delta=1.0, mu=0.5), max_bond=16, tol=1e-6)
+    assert res.converged and not res.info["capped"]
+
+
 def test_time_limit_is_reported():
     with pytest.warns(tn.TNConvergenceWarning, match="time limit"):
         res = tn.steady_state(xxz_terms(6, delta=0.5, mu=0.5), time_limit=0.01, tol=1e-8)
@@ -555,8 +561,8 @@ def test_block_svd_is_the_svd():
     rq, cq = rng.integers(-2, 3, 23), rng.integers(-1, 3, 17)
     m = _blocky(rng, rq, cq)
     s_dense = np.linalg.svd(m, compute_uv=False)
-    U, s, Vh, q, w = _u1.split(m, rq, cq, 1e-14, 100)
-    assert w == 0
+    U, s, Vh, q, w, cut = _u1.split(m, rq, cq, 1e-14, 100)
+    assert w == 0 and not cut
     np.testing.assert_allclose(np.sort(s)[::-1], s_dense[: s.size], rtol=1e-12)
     assert np.all(s_dense[s.size :] < 1e-12 * s_dense[0])  # the rows/columns without partner are zero
     np.testing.assert_allclose((U * s) @ Vh, m, atol=1e-12)
@@ -565,7 +571,8 @@ def test_block_svd_is_the_svd():
     assert np.all(np.abs(U[rq[:, None] != q[None, :]]) == 0)
     assert np.all(np.abs(Vh[q[:, None] != cq[None, :]]) == 0)
     # truncation keeps the largest values over all blocks, and reports the discarded weight
-    U, s, Vh, q, w = _u1.split(m, rq, cq, 1e-14, 5)
+    U, s, Vh, q, w, cut = _u1.split(m, rq, cq, 1e-14, 5)
+    assert cut
     np.testing.assert_allclose(np.sort(s)[::-1], s_dense[:5], rtol=1e-12)
     assert w == pytest.approx(np.sum(s_dense[5:] ** 2) / np.sum(s_dense**2), rel=1e-10)
 

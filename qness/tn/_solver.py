@@ -160,6 +160,7 @@ class _Evolver:
         self.discarded = 0.0  # sum of relative discarded weights since the last reset
         self.discarded_total = 0.0
         self.max_discarded = 0.0
+        self.cap_hits = 0  # updates whose truncation the bond cap (not the cutoff) decided
         self.qd = _u1.conserving_charges(gens, dims) if symmetry else None
         self.set_mps(psi)
 
@@ -262,7 +263,8 @@ class _Evolver:
         Q, qd = self.Q, self.qd_eff
         rq = (Q[b][:, None] + qd[b][None, :]).ravel()
         cq = (Q[b + 2][None, :] - qd[b + 1][:, None]).ravel()
-        U, s, Vh, Q[b + 1], w = _u1.split(theta, rq, cq, self.cutoff, chi)
+        U, s, Vh, Q[b + 1], w, cut = _u1.split(theta, rq, cq, self.cutoff, chi)
+        self.cap_hits += cut
         keep = s.size
         if w > 0:
             self.discarded += w
@@ -799,6 +801,7 @@ def steady_state(
         loc = ev.local_states()
         while True:
             old = ev.mps()
+            ev.cap_hits = 0
             done = ev.evolve(h, nsteps, order, chi, None if time_limit is None else t_start + time_limit)
             T = done * h
             t_evol += T
@@ -808,7 +811,7 @@ def steady_state(
             loc_old, loc = loc, ev.local_states()
             local_drift = max(float(np.linalg.norm(a - b)) for a, b in zip(loc, loc_old)) / T
             local_hist.append((t_evol, local_drift))
-            binding = ev.max_bond() >= chi
+            binding = ev.cap_hits > 0  # the cap dropped singular values above the cutoff
             if binding and chi < max_bond:
                 chi = min(2 * chi, max_bond)
                 prev_drift = None

@@ -92,9 +92,10 @@ def split(theta, rq, cq, cutoff, chi):
 
     Returns
     -------
-    U : (m, r) array, s : (r,) array, Vh : (r, k) array, q : (r,) int array, discarded : float
+    U : (m, r) array, s : (r,) array, Vh : (r, k) array, q : (r,) int array, discarded : float, capped : bool
         ``q`` are the charges of the new bond (block by block, each block's
-        values in decreasing order); ``discarded`` is ``sum s_cut^2 / sum s^2``.
+        values in decreasing order); ``discarded`` is ``sum s_cut^2 / sum s^2``;
+        ``capped`` says whether ``chi`` dropped values above the cutoff.
     """
     parts = []
     for c, rows, cols in _blocks(rq, cq):
@@ -103,12 +104,12 @@ def split(theta, rq, cq, cutoff, chi):
     if not parts:  # the matrix is zero in every sector: keep one zero vector of charge rq[0]
         U = np.zeros((theta.shape[0], 1), theta.dtype)
         U[0, 0] = 1
-        return U, np.zeros(1), np.zeros((1, theta.shape[1]), theta.dtype), rq[:1].copy(), 0.0
+        return U, np.zeros(1), np.zeros((1, theta.shape[1]), theta.dtype), rq[:1].copy(), 0.0, False
     s_all = np.concatenate([p[4] for p in parts])
     total = float(np.sum(s_all**2))
     smax = float(s_all.max())
-    keep = int(np.count_nonzero(s_all > cutoff * smax)) if smax > 0 else 1
-    keep = max(1, min(keep, chi))
+    above = int(np.count_nonzero(s_all > cutoff * smax)) if smax > 0 else 1
+    keep = max(1, min(above, chi))
     if keep < s_all.size:
         order = np.argsort(-s_all, kind="stable")
         kept = np.zeros(s_all.size, bool)
@@ -119,7 +120,7 @@ def split(theta, rq, cq, cutoff, chi):
         discarded = 0.0
     if len(parts) == 1 and parts[0][1] is None:
         _, _, _, U, s, Vh = parts[0]
-        return U[:, :keep], s[:keep], Vh[:keep], np.full(keep, parts[0][0]), discarded
+        return U[:, :keep], s[:keep], Vh[:keep], np.full(keep, parts[0][0]), discarded, above > chi
     U_out = np.zeros((theta.shape[0], keep), theta.dtype)
     Vh_out = np.zeros((keep, theta.shape[1]), theta.dtype)
     s_out = np.empty(keep)
@@ -135,7 +136,7 @@ def split(theta, rq, cq, cutoff, chi):
         s_out[pos : pos + k] = s[:k]
         q_out[pos : pos + k] = c
         pos += k
-    return U_out, s_out, Vh_out, q_out, discarded
+    return U_out, s_out, Vh_out, q_out, discarded, above > chi
 
 
 def qr_right(a, ql, qd, qr):
