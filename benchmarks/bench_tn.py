@@ -12,12 +12,14 @@ unknowns at 20 sites), so there is no side-by-side run.
 Usage::
 
     PYTHONPATH=$PWD python benchmarks/bench_tn.py [--sizes 20 50] [--tol 1e-3] [--max-bond 128]
-        [--time-limit 3600] [--initial product|gaussian]
+        [--time-limit 3600] [--initial product|gaussian] [--symmetry on|off]
 
 ``--initial gaussian`` starts from the Gaussian state with the exact two-point
 function (``qness.tn.steady_state(..., initial="gaussian")``; for this model
 its current is already the closed form, so the error column then measures how
-far TEBD moves it, not how well it finds it).
+far TEBD moves it, not how well it finds it). ``--symmetry off`` runs without
+the U(1) charges (``symmetry=False``; the default uses them: the model
+conserves the magnetisation).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def closed_form(n, *, gamma, mu, J, dephasing):
 PARAMS = dict(gamma=1.0, mu=0.5, J=1.0, dephasing=0.5)
 
 
-def run_one(n, tol, max_bond, time_limit, initial="product"):
+def run_one(n, tol, max_bond, time_limit, initial="product", symmetry=True):
     import resource
     import warnings
 
@@ -74,6 +76,7 @@ def run_one(n, tol, max_bond, time_limit, initial="product"):
             max_bond=max_bond,
             time_limit=time_limit,
             initial=None if initial == "product" else initial,
+            symmetry=symmetry,
         )
     wall = time.perf_counter() - t0
     j = res.bond_currents(ops.sigmaz().toarray())
@@ -89,6 +92,7 @@ def run_one(n, tol, max_bond, time_limit, initial="product"):
         "capped": res.info["capped"],
         "time_limited": res.info["time_limited"],
         "richardson": res.info["richardson"],
+        "symmetry": res.info["symmetry"],
         "dts": [round(s["dt"], 4) for s in res.info["dt_schedule"]],
         "evolution_time": sum(s["time"] for s in res.info["dt_schedule"]),
         "discarded": res.info["discarded_weight"],
@@ -107,14 +111,17 @@ def main(argv=None):
     ap.add_argument("--max-bond", type=int, default=128)
     ap.add_argument("--time-limit", type=float, default=3600.0)
     ap.add_argument("--initial", choices=["product", "gaussian"], default="product")
+    ap.add_argument("--symmetry", choices=["on", "off"], default="on")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one is not None:
-        print(json.dumps(run_one(args.one, args.tol, args.max_bond, args.time_limit, args.initial)))
+        sym = args.symmetry == "on"
+        print(json.dumps(run_one(args.one, args.tol, args.max_bond, args.time_limit, args.initial, sym)))
         return
     print(f"# {platform.node()} python {platform.python_version()}, load average {os.getloadavg()}")
     print(
-        f"# OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, tol={args.tol}, initial={args.initial}, params {PARAMS}"
+        f"# OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, tol={args.tol}, initial={args.initial}, "
+        f"symmetry={args.symmetry}, params {PARAMS}"
     )
     print(
         "| n | time (s) | peak RSS (MiB) | max bond | residual | converged | dt stages | evolution time "
@@ -133,7 +140,7 @@ def main(argv=None):
             "--max-bond",
             str(args.max_bond),
         ]
-        cmd += ["--time-limit", str(args.time_limit), "--initial", args.initial]
+        cmd += ["--time-limit", str(args.time_limit), "--initial", args.initial, "--symmetry", args.symmetry]
         out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
         if out.returncode:
             print(f"| {n} | error: {out.stderr.strip().splitlines()[-1]} |")
