@@ -187,7 +187,7 @@ class _Evolver:
         self.Q = None
         if self.qd is not None:
             self.Q = _u1.label_bonds(arrs, self.qd)
-            if self.Q is None:  # the start is not in the charge-0 sector: dense from here on
+            if self.Q is None:  # no weight in the charge-0 sector (a traceless start): dense
                 self.qd = None
         if self.Q is None:
             zero = [np.zeros(d, dtype=np.int64) for d in self.dims2]
@@ -377,7 +377,10 @@ class TNSteadyState:
         ``discarded_weight`` (sum of relative discarded weights ``sum s_cut^2 /
         sum s^2`` over all gates of the run) and ``discarded_weight_last``
         (over the last stage), ``dt_schedule`` (list of stages: ``dt``,
-        evolution time, steps, bond cap, residual), ``richardson`` (whether
+        evolution time, steps, bond cap, residual, ``drift`` and
+        ``local_drift``: the last change per unit time of ``vec(rho)``,
+        relative, and of the one-site density matrices, largest Frobenius
+        norm), ``symmetry`` (``"U(1)"`` or ``None``), ``richardson`` (whether
         the returned state is the Richardson combination of the last two
         stages), ``stalled`` (halving ``dt`` stopped helping), ``drift_floor``
         (a stage ended because its drift stopped falling, e.g. at a binding
@@ -756,6 +759,8 @@ def steady_state(
     time_limit = _check_positive(time_limit, "time_limit")
     if order not in (2, 4):
         raise ValueError(f"order must be 2 or 4, got {order!r}")
+    if not isinstance(symmetry, (bool, np.bool_)):
+        raise TypeError(f"symmetry must be True or False, got {symmetry!r}")
     max_bond = 128 if max_bond is None else max_bond
     tol = 1e-6 if tol is None else tol
     dims = terms.dims
@@ -777,8 +782,6 @@ def steady_state(
     cutoff = min(1e-6, tol / 1000)
     psi, start = _initial_state(terms, initial, cutoff)
     res_start = _mps_residual(L, psi)
-    if not isinstance(symmetry, (bool, np.bool_)):
-        raise TypeError(f"symmetry must be True or False, got {symmetry!r}")
     full_rank = max(min(math.prod(dims2[: b + 1]), math.prod(dims2[b + 1 :])) for b in range(len(dims2) - 1))
     symmetry = bool(symmetry) and min(max_bond, full_rank) >= U1_MIN_BOND
     ev = _Evolver(psi, gens, dims2, dims, cutoff, symmetry=symmetry)
