@@ -679,12 +679,13 @@ def steady_state(
         if every bond term commutes with a local number (the local basis
         index or its complement, site by site: the down-spin count of
         :mod:`qness.operators`' spin-1/2 sites, index 0 being up, or the
-        up-spin count; the boson number), the charge ``N_ket - N_bra`` of ``vec(rho)`` is
-        conserved, every bond carries definite charges and the SVDs and QRs
-        of the two-site updates run block by block (the XXZ chain at bond
-        dimension 128: 4.7x faster per step). Used only when the bonds can
-        reach :data:`U1_MIN_BOND` (32; below, the blocks' overhead exceeds
-        their gain). ``info["symmetry"]`` says whether it was used
+        up-spin count; the boson number), the charge ``N_ket - N_bra`` of
+        ``vec(rho)`` is conserved, every bond carries definite charges and
+        the SVDs and QRs of the two-site updates run block by block (the
+        XXZ chain: 5.5x faster per step at bond dimension 128, 3.7x at 64,
+        2.1x at 32). Used only when the bonds can reach
+        :data:`U1_MIN_BOND` (32; below, the blocks' overhead exceeds their
+        gain). ``info["symmetry"]`` says whether it was used
         (``"U(1)"``) or not (``None``: the model breaks the charge, e.g. a
         transverse field, or the bonds stay small).
 
