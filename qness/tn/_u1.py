@@ -89,6 +89,28 @@ def _take(m, rows, cols):
     return m[np.ix_(rows, cols)]
 
 
+def _assemble(parts, m, n, dtype):
+    """Place the blocks' factors: ``parts`` are ``(charge, rows, cols, L, R)`` with ``L`` of shape
+    ``(len(rows), j)`` and ``R`` of shape ``(j, len(cols))`` (``None``: all rows / columns).
+    Returns the block-diagonal ``L_out`` (``(m, k)``), ``R_out`` (``(k, n)``) and the ``k``
+    charges of the new bond, blocks in the order given."""
+    if len(parts) == 1 and parts[0][1] is None and parts[0][2] is None:
+        c, _, _, L, R = parts[0]
+        return L, R, np.full(L.shape[1], c)
+    k = sum(p[3].shape[1] for p in parts)
+    L_out = np.zeros((m, k), dtype)
+    R_out = np.zeros((k, n), dtype)
+    q_out = np.empty(k, dtype=np.int64)
+    pos = 0
+    for c, rows, cols, L, R in parts:
+        j = L.shape[1]
+        L_out[slice(None) if rows is None else rows, pos : pos + j] = L
+        R_out[pos : pos + j, slice(None) if cols is None else cols] = R
+        q_out[pos : pos + j] = c
+        pos += j
+    return L_out, R_out, q_out
+
+
 def split(theta, rq, cq, cutoff, chi):
     """Truncated block SVD ``theta ~ U diag(s) Vh`` of a charge-conserving matrix.
 
@@ -131,25 +153,15 @@ def split(theta, rq, cq, cutoff, chi):
     else:
         kept = np.ones(s_all.size, bool)
         discarded = 0.0
-    if len(parts) == 1 and parts[0][1] is None:
-        _, _, _, U, s, Vh = parts[0]
-        return U[:, :keep], s[:keep], Vh[:keep], np.full(keep, parts[0][0]), discarded, above > chi
-    U_out = np.zeros((theta.shape[0], keep), theta.dtype)
-    Vh_out = np.zeros((keep, theta.shape[1]), theta.dtype)
-    s_out = np.empty(keep)
-    q_out = np.empty(keep, dtype=np.int64)
-    pos = start = 0
+    blocks, values, start = [], [], 0
     for c, rows, cols, U, s, Vh in parts:
         k = int(np.count_nonzero(kept[start : start + s.size]))  # the block's largest k (sorted)
         start += s.size
-        if k == 0:
-            continue
-        U_out[rows, pos : pos + k] = U[:, :k]
-        Vh_out[pos : pos + k, cols] = Vh[:k]
-        s_out[pos : pos + k] = s[:k]
-        q_out[pos : pos + k] = c
-        pos += k
-    return U_out, s_out, Vh_out, q_out, discarded, above > chi
+        if k:
+            blocks.append((c, rows, cols, U[:, :k], Vh[:k]))
+            values.append(s[:k])
+    U_out, Vh_out, q_out = _assemble(blocks, theta.shape[0], theta.shape[1], theta.dtype)
+    return U_out, np.concatenate(values), Vh_out, q_out, discarded, above > chi
 
 
 def qr_right(a, ql, qd, qr):
@@ -161,21 +173,8 @@ def qr_right(a, ql, qd, qr):
     m = a.reshape(l * d, r)
     rq = (ql[:, None] + qd[None, :]).ravel()
     parts = [(c, rows, cols, *np.linalg.qr(_take(m, rows, cols))) for c, rows, cols in _blocks(rq, qr)]
-    if len(parts) == 1 and parts[0][1] is None:
-        c, _, _, Q, R = parts[0]
-        return Q.reshape(l, d, -1), R, np.full(Q.shape[1], c)
-    k = sum(p[3].shape[1] for p in parts)
-    Q_out = np.zeros((l * d, k), a.dtype)
-    R_out = np.zeros((k, r), a.dtype)
-    q_out = np.empty(k, dtype=np.int64)
-    pos = 0
-    for c, rows, cols, Q, R in parts:
-        j = Q.shape[1]
-        Q_out[rows, pos : pos + j] = Q
-        R_out[pos : pos + j, cols] = R
-        q_out[pos : pos + j] = c
-        pos += j
-    return Q_out.reshape(l, d, k), R_out, q_out
+    Q, R, q = _assemble(parts, l * d, r, a.dtype)
+    return Q.reshape(l, d, -1), R, q
 
 
 def qr_left(a, ql, qd, qr):
@@ -189,27 +188,15 @@ def qr_left(a, ql, qd, qr):
     parts = []
     for c, rows, cols in _blocks(ql, cq):
         Q, R = np.linalg.qr(_take(m, rows, cols).T)
-        parts.append((c, rows, cols, Q.T, R.T))
-    if len(parts) == 1 and parts[0][1] is None:
-        c, _, _, Q, R = parts[0]
-        return R, Q.reshape(-1, d, r), np.full(Q.shape[0], c)
-    k = sum(p[3].shape[0] for p in parts)
-    Q_out = np.zeros((k, d * r), a.dtype)
-    R_out = np.zeros((l, k), a.dtype)
-    q_out = np.empty(k, dtype=np.int64)
-    pos = 0
-    for c, rows, cols, Q, R in parts:
-        j = Q.shape[0]
-        Q_out[pos : pos + j, cols] = Q
-        R_out[rows, pos : pos + j] = R
-        q_out[pos : pos + j] = c
-        pos += j
-    return R_out, Q_out.reshape(k, d, r), q_out
+        parts.append((c, rows, cols, R.T, Q.T))
+    R, Q, q = _assemble(parts, l, d * r, a.dtype)
+    return R, Q.reshape(-1, d, r), q
 
 
 def _row_blocks(m, rq, rtol):
-    """SVD of each block of rows of one charge against all columns: ``m = U diag(s) Vh``
-    with ``U`` block diagonal (new bond charges ``q``); values ``<= rtol`` of the largest dropped."""
+    """SVD of each block of rows of one charge against all columns: ``m = U (s Vh)`` with ``U``
+    block diagonal; returns ``U``, ``s Vh`` and the new bond's charges; values ``<= rtol`` of the
+    largest dropped."""
     parts = []
     for c in np.unique(rq):
         rows = np.flatnonzero(rq == c)
@@ -219,19 +206,10 @@ def _row_blocks(m, rq, rtol):
     ks = [int(np.count_nonzero(p[3] > rtol * smax)) for p in parts]
     if sum(ks) == 0:  # a zero state: keep one vector
         ks[0] = 1
-    k = sum(ks)
-    U_out = np.zeros((m.shape[0], k), m.dtype)
-    Vh_out = np.zeros((k, m.shape[1]), m.dtype)
-    s_out = np.empty(k)
-    q_out = np.empty(k, dtype=np.int64)
-    pos = 0
-    for (c, rows, U, s, Vh), j in zip(parts, ks):
-        U_out[rows, pos : pos + j] = U[:, :j]
-        Vh_out[pos : pos + j] = Vh[:j]
-        s_out[pos : pos + j] = s[:j]
-        q_out[pos : pos + j] = c
-        pos += j
-    return U_out, s_out, Vh_out, q_out
+    blocks = [
+        (c, rows, None, U[:, :j], s[:j, None] * Vh[:j]) for (c, rows, U, s, Vh), j in zip(parts, ks) if j
+    ]
+    return _assemble(blocks, m.shape[0], m.shape[1], m.dtype)
 
 
 def label_bonds(A, qs, rtol=1e-14):
@@ -251,9 +229,9 @@ def label_bonds(A, qs, rtol=1e-14):
         l, d, r = A[i].shape
         m = A[i].reshape(l * d, r)
         rq = (Q[i][:, None] + qs[i][None, :]).ravel()
-        U, s, Vh, q = _row_blocks(m, rq, rtol)
+        U, sVh, q = _row_blocks(m, rq, rtol)
         A[i] = U.reshape(l, d, -1)
-        A[i + 1] = np.tensordot(s[:, None] * Vh, A[i + 1], axes=(1, 0))
+        A[i + 1] = np.tensordot(sVh, A[i + 1], axes=(1, 0))
         Q.append(q)
     l, d, _ = A[-1].shape
     last = A[-1].reshape(l * d)
