@@ -126,20 +126,28 @@ def _schedule(order: int, nsteps: int):
     return out
 
 
-def move_center(A: list, center: int, to: int) -> int:
+def move_center(A: list, center: int, to: int, Q=None, qd=None) -> int:
     """Move the orthogonality centre of the ``(left, phys, right)`` arrays ``A`` (in place) by QR
-    from ``center`` to ``to``; returns ``to``."""
+    from ``center`` to ``to``; returns ``to``. With the bond charges ``Q`` (``Q[i]`` left of site
+    ``i``, updated in place) and local charges ``qd``, the QRs run block by block
+    (:mod:`qness.tn._u1`); without them, as one block."""
+
+    def charges(i):  # (left bond, site, right bond) of site i; all 0 without Q
+        if Q is not None:
+            return Q[i], qd[i], Q[i + 1]
+        return tuple(np.zeros(k, dtype=np.int64) for k in A[i].shape)
+
     while center < to:
-        l, d, r = A[center].shape
-        Q, R = np.linalg.qr(A[center].reshape(l * d, r))
-        A[center] = Q.reshape(l, d, -1)
+        A[center], R, q = _u1.qr_right(A[center], *charges(center))
+        if Q is not None:
+            Q[center + 1] = q
         A[center + 1] = np.tensordot(R, A[center + 1], axes=(1, 0))
         center += 1
     while center > to:
-        l, d, r = A[center].shape
-        Q, R = np.linalg.qr(A[center].reshape(l, d * r).T)
-        A[center] = Q.T.reshape(-1, d, r)
-        A[center - 1] = np.tensordot(A[center - 1], R.T, axes=(2, 0))
+        R, A[center], q = _u1.qr_left(A[center], *charges(center))
+        if Q is not None:
+            Q[center] = q
+        A[center - 1] = np.tensordot(A[center - 1], R, axes=(2, 0))
         center -= 1
     return center
 
@@ -246,17 +254,7 @@ class _Evolver:
         return G
 
     def _move(self, to):
-        A, Q, qd = self.A, self.Q, self.qd_eff
-        c = self.center
-        while c < to:
-            A[c], R, Q[c + 1] = _u1.qr_right(A[c], Q[c], qd[c], Q[c + 1])
-            A[c + 1] = np.tensordot(R, A[c + 1], axes=(1, 0))
-            c += 1
-        while c > to:
-            R, A[c], Q[c] = _u1.qr_left(A[c], Q[c], qd[c], Q[c + 1])
-            A[c - 1] = np.tensordot(A[c - 1], R, axes=(2, 0))
-            c -= 1
-        self.center = c
+        self.center = move_center(self.A, self.center, to, self.Q, self.qd_eff)
 
     def _apply(self, b, x, absorb_right, chi):
         A = self.A
