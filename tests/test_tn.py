@@ -468,12 +468,13 @@ def test_capped_run_at_weak_driving():
 def test_slow_clean_relaxation_is_not_a_floor():
     """Weak couplings (gamma = 0.004, slowest rate ~0.004) at full rank (nothing truncated): the
     drift falls by less than 10 % per 12 chunks, which the earlier rule called truncation noise
-    (stopped at residual 2.2e-3 in 0.9 s). Now the run keeps relaxing until its time limit."""
-    with pytest.warns(tn.TNConvergenceWarning, match="time limit") as rec:
-        res = tn.steady_state(xxz_terms(4, delta=0.5, mu=0.5, gamma=0.004), tol=1e-6, time_limit=4)
-    assert not any("truncation noise" in str(w.message) for w in rec)
-    assert not res.info["drift_floor"] and res.info["time_limited"]
-    assert res.residual < 2e-4
+    (stopped at residual 2.2e-3 in 0.9 s). Now the run keeps relaxing and converges (no wall-clock
+    limit: the outcome does not depend on the machine's load)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", tn.TNConvergenceWarning)
+        res = tn.steady_state(xxz_terms(4, delta=0.5, mu=0.5, gamma=0.004), tol=1e-4)
+    assert res.converged and res.residual <= 1e-4
+    assert not res.info["drift_floor"] and not res.info["time_limited"]
 
 
 def test_still_falling_rule():
