@@ -195,6 +195,7 @@ class Sector:
         variant: str = "jacobi",
         trace_row: tuple[int, float] | None = None,
         precision: str = "double",
+        matrix: sp.csr_array | None = None,
     ) -> spla.LinearOperator:
         """Exact inverse of the no-jump part ``L0(rho) = A rho + rho A^+``, ``A = -i H_eff``.
 
@@ -232,6 +233,10 @@ class Sector:
         precision : {"double", "single"}
             The precision the caller will run the no-jump solves in (through
             ``.single()`` and flexible GMRES); only steers ``variant="auto"``.
+        matrix : scipy.sparse.csr_array, optional
+            The sector matrix (:meth:`matrix`), if the caller has assembled
+            it: the two-level and two-step variants then apply ``L`` as this
+            sparse matrix instead of matrix-free.
 
         Returns
         -------
@@ -266,9 +271,9 @@ class Sector:
         if trace_row is None:
             raise ValueError(f"variant={variant!r} needs trace_row=(r, c) of the trace-augmented system")
         if variant == "two-step":
-            return _TwoStepSylvester(self, model, S, trace_row)
+            return _TwoStepSylvester(self, model, S, trace_row, matrix)
         try:
-            return _TwoLevelSylvester(self, model, S, trace_row)
+            return _TwoLevelSylvester(self, model, S, trace_row, matrix)
         except ValueError:
             if not chosen:
                 raise
@@ -460,8 +465,27 @@ class _BlockData:
 
 
 class _SectorOperator(spla.LinearOperator):
-    def __init__(self, sector: Sector, model: LindbladModel, data: _BlockData | None = None):
+    """``L`` on a sector, matrix-free (block pairs, or the compiled kernel on one block), or the
+    assembled sector matrix ``matrix`` when the caller has it (a sparse product: faster on small
+    sectors, see ``qness.solvers.steady.ASSEMBLED_MAX``)."""
+
+    def __init__(
+        self,
+        sector: Sector,
+        model: LindbladModel,
+        data: _BlockData | None = None,
+        matrix: sp.csr_array | None = None,
+    ):
+        n = sector.size
+        self.matrix = matrix
         self.sector = sector
+        if matrix is not None:
+            if matrix.shape != (n, n):
+                raise ValueError(f"matrix: shape {matrix.shape}, expected the sector's {(n, n)}")
+            # the block data (20 ms on the corpus's XXZ + dephasing sector) only if a caller has it
+            self.data, self._kernel = data, None
+            super().__init__(dtype=np.complex128, shape=(n, n))
+            return
         self.data = _BlockData(sector, model) if data is None else data
         self.Aconj = [sp.csr_array(a.conj()) for a in self.data.A]
         self.terms = [(p, q, Ll, sp.csr_array(Lr.conj())) for p, q, Ll, Lr in self.data.terms]
@@ -507,6 +531,8 @@ class _SectorOperator(spla.LinearOperator):
     def _matvec(self, x):
         sec = self.sector
         x = np.asarray(x, dtype=np.complex128).ravel()
+        if self.matrix is not None:
+            return self.matrix @ x
         if self._kernel is not None:
             return np.asarray(self._kernel @ x).ravel()
         X = sec.split(x)
@@ -1000,7 +1026,7 @@ class _TwoLevelSylvester(spla.LinearOperator):
 
     variant = "two-level"
 
-    def __init__(self, sector: Sector, model: LindbladModel, S: _SylvesterInverse, trace_row):
+    def __init__(self, sector: Sector, model: LindbladModel, S: _SylvesterInverse, trace_row, matrix=None):
         r, c = trace_row
         r = int(r)
         if not 0 <= r < sector.size:
@@ -1010,7 +1036,7 @@ class _TwoLevelSylvester(spla.LinearOperator):
         self.r, self.c = r, complex(c)
         self.t = sector.trace_vector()
         data = _BlockData(sector, model)
-        self.op = _SectorOperator(sector, model, data)
+        self.op = _SectorOperator(sector, model, data, matrix)
         pairs = sector.pairs
         self.diag = [int(p) for p in range(len(pairs)) if pairs[p, 0] == pairs[p, 1]]
         self.coff = {}
@@ -1133,13 +1159,13 @@ class _TwoStepSylvester(spla.LinearOperator):
 
     variant = "two-step"
 
-    def __init__(self, sector: Sector, model: LindbladModel, S: _SylvesterInverse, trace_row):
+    def __init__(self, sector: Sector, model: LindbladModel, S: _SylvesterInverse, trace_row, matrix=None):
         r, c = trace_row
         if not 0 <= int(r) < sector.size:
             raise ValueError(f"trace_row: row {r} outside the sector of {sector.size} unknowns")
         self.S, self.r, self.c = S, int(r), complex(c)
         self.t = sector.trace_vector()
-        self.op = _SectorOperator(sector, model)
+        self.op = _SectorOperator(sector, model, matrix=matrix)
         super().__init__(dtype=np.complex128, shape=(sector.size, sector.size))
 
     @property

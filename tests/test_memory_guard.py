@@ -29,8 +29,13 @@ def test_krylov_estimate_tracks_restart_and_preconditioner(monkeypatch):
     full, _ = steady.memory_estimate(m, sector, qness.Krylov())
     small, _ = steady.memory_estimate(m, sector, qness.Krylov(restart=20))
     assert full - small == pytest.approx(80 * 16 * n)  # 80 fewer basis vectors of n complex numbers
-    bare, _ = steady.memory_estimate(m, sector, qness.Krylov(preconditioner=None))
+    bare, _ = steady.memory_estimate(m, sector, qness.Krylov(preconditioner=None, matrix_free=True))
     assert bare == pytest.approx((101 + 8) * 16 * n)
+    # below ASSEMBLED_MAX the default assembles the sector matrix: 20 bytes per entry, counted
+    assembled, what = steady.memory_estimate(m, sector, qness.Krylov(preconditioner=None))
+    nnz = steady._System(m, sector).matrix().nnz
+    assert n <= steady.ASSEMBLED_MAX and "sector matrix" in what
+    assert nnz * 20 <= assembled - bare <= 2 * nnz * 20
     # a machine on which the default restart does not fit but restart=20 does
     monkeypatch.setattr(steady, "available_memory", lambda: (small + full) / 2)
     with pytest.raises(qness.InsufficientMemoryError, match=r"try Krylov\(restart=20\)") as exc:

@@ -51,9 +51,10 @@ MODELS = {
 }
 
 
+@pytest.mark.parametrize("matrix_free", [True, False])
 @pytest.mark.parametrize("variant", ["two-level", "two-step"])
 @pytest.mark.parametrize("name", list(MODELS))
-def test_variant_gives_the_dense_steady_state(monkeypatch, name, variant):
+def test_variant_gives_the_dense_steady_state(monkeypatch, name, variant, matrix_free):
     model = as_model(MODELS[name]())
     if name.startswith("jc"):
         monkeypatch.setattr(qsym, "EIG_COND_MAX", 0.0)  # the Schur route for every block
@@ -62,8 +63,9 @@ def test_variant_gives_the_dense_steady_state(monkeypatch, name, variant):
     monkeypatch.setattr(qsym, "ONE_BLOCK_VARIANT", variant)
     monkeypatch.setattr(qsym, "ONE_BLOCK_VARIANT_SINGLE", variant)
     monkeypatch.setattr(qsym._SylvesterInverse, "single_pays", lambda self: True)  # keep the forced variant
-    ness = qness.steady_state(model, "krylov")
+    ness = qness.steady_state(model, qness.Krylov(matrix_free=matrix_free))
     assert ness.info["preconditioner_variant"] == variant
+    assert ness.info["operator"] == ("matrix-free" if matrix_free else "assembled")
     assert ness.residual <= 1e-10
     np.testing.assert_allclose(ness.rho, dense_steady_state(model), rtol=0, atol=1e-9)
     if name.startswith("jc"):
@@ -545,3 +547,39 @@ def test_single_precision_solve_takes_the_hermitian_products(monkeypatch):
     assert ness.info["uniqueness"]["verified"]
     assert ness.info["linear_residual"] <= 1e-12
     np.testing.assert_allclose(ness.rho, dense_steady_state(model), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("variant", ["two-level", "two-step"])
+@pytest.mark.parametrize("name", list(MODELS))
+def test_preconditioner_with_the_assembled_matrix_equals_matrix_free(name, variant):
+    # the two-level and two-step variants apply A inside; with the sector matrix passed they apply it
+    # as a sparse product: the same operator to rounding
+    model = as_model(MODELS[name]())
+    sector = steady_sector(model)
+    t = np.flatnonzero(sector.trace_vector())
+    row = (int(t[0]), 2.0)
+    free = sector.sylvester_preconditioner(model, variant=variant, trace_row=row)
+    M = sector.matrix(model)
+    assembled = sector.sylvester_preconditioner(model, variant=variant, trace_row=row, matrix=M)
+    assert assembled.op.matrix is M and free.op.matrix is None
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=sector.size) + 1j * rng.normal(size=sector.size)
+    ref = free @ y
+    np.testing.assert_allclose(assembled @ y, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    with pytest.raises(ValueError, match="matrix: shape"):
+        sector.sylvester_preconditioner(model, variant=variant, trace_row=row, matrix=M[:-1, :-1])
+
+
+def test_krylov_assembles_the_sector_matrix_up_to_assembled_max(monkeypatch):
+    from qness.solvers import steady
+
+    model = xxz(6)
+    n = steady._choose_sector(model, "auto").size
+    assert qness.steady_state(model, "krylov").info["operator"] == "assembled"
+    monkeypatch.setattr(steady, "ASSEMBLED_MAX", n - 1)
+    ness = qness.steady_state(model, "krylov")
+    assert ness.info["operator"] == "matrix-free"
+    assert qness.steady_state(model, qness.Krylov(matrix_free=False)).info["operator"] == "assembled"
+    np.testing.assert_allclose(ness.rho, dense_steady_state(model), rtol=0, atol=1e-10)
+    with pytest.raises(ValueError, match="matrix_free must be True, False or 'auto'"):
+        qness.Krylov(matrix_free="yes")

@@ -159,7 +159,7 @@ class Direct:
 
 @dataclass(frozen=True)
 class Krylov:
-    """Preconditioned Krylov solve of ``L x + w Tr(x) = w`` (matrix-free by default).
+    """Preconditioned Krylov solve of ``L x + w Tr(x) = w`` (sector matrix assembled up to 250,000 unknowns).
 
     Attributes
     ----------
@@ -190,8 +190,16 @@ class Krylov:
     s : int
         Dimension of IDR(s)'s shadow space (``solver="idrs"`` only); 8 took
         the fewest operator applications on the XXZ chains (s = 4: 5-20% more).
-    matrix_free : bool
-        Apply ``L`` block by block instead of assembling the sector matrix.
+    matrix_free : bool or "auto"
+        ``True``: apply ``L`` without assembling it (block by block, or the
+        compiled kernel on a one-block sector); ``False``: assemble the
+        sector matrix once and apply it as a sparse matrix (also inside the
+        two-level and two-step preconditioners). ``"auto"`` (default):
+        assembled up to ``qness.solvers.steady.ASSEMBLED_MAX`` unknowns,
+        where one sparse product was measured 1.3-26x faster than the
+        matrix-free one and the assembly costs a few applications; above it
+        matrix-free (1.1-1.3x slower per application, the assembly worth
+        20-30 of them, and no matrix in memory).
     ilu_fill : float
         ``fill_factor`` of SciPy's ``spilu`` (``preconditioner="ilu"`` only).
     ilu_drop : float
@@ -257,7 +265,7 @@ class Krylov:
     maxiter: int = 2000
     restart: int | None = 100
     s: int = 8
-    matrix_free: bool = True
+    matrix_free: bool | str = "auto"
     ilu_fill: float = 10.0
     ilu_drop: float = 1e-5
     verify_unique: bool | None = None
@@ -288,7 +296,9 @@ class Krylov:
             raise ValueError("ilu_fill and ilu_drop are used only with preconditioner='ilu'")
         if self.solver not in ("gmres", "idrs") and self.restart != 100:
             raise ValueError("restart is used only with solver='gmres' (and 'idrs': its uniqueness check)")
-        if self.preconditioner == "ilu" and self.matrix_free:
+        if self.matrix_free not in (True, False, "auto"):
+            raise ValueError(f"matrix_free must be True, False or 'auto', got {self.matrix_free!r}")
+        if self.preconditioner == "ilu" and self.matrix_free is not False:
             object.__setattr__(self, "matrix_free", False)  # ILU needs the assembled matrix
 
 

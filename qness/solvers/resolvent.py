@@ -517,7 +517,9 @@ class LinearSolver:
 
     def _setup_krylov(self, method: Krylov):
         sec, model = self.sector, self.model
-        assembled = not method.matrix_free or method.preconditioner == "ilu"
+        from .steady import assembles
+
+        assembled = assembles(method, self.n)
         L = self._matrix() if assembled else sec.operator(model)
         z, n = self.z, self.n
         if self.drazin:

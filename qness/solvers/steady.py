@@ -89,8 +89,8 @@ def memory_estimate(model: LindbladModel, sector: Sector, method) -> tuple[float
     vectors), the
     preconditioner (Sylvester: about six dense ``d_b x d_b`` complex
     matrices per block of the basis, and one denominator per unknown; ILU:
-    ``ilu_fill`` times the matrix), and the sector matrix unless
-    ``matrix_free``. ``Dense``: the ``n x n`` matrix. ``Direct``: the sector
+    ``ilu_fill`` times the matrix), and the sector matrix where it is
+    assembled (:func:`assembles`). ``Dense``: the ``n x n`` matrix. ``Direct``: the sector
     matrix and its copy with the trace row (a lower bound: the LU's fill is
     checked after assembly by :func:`envelope_estimate`). ``Evolve``: the
     full ``d^2`` matrix and a few vectors. ``Auto``: as ``Krylov`` when the
@@ -142,7 +142,7 @@ def memory_estimate(model: LindbladModel, sector: Sector, method) -> tuple[float
         what = f"ILU with fill {method.ilu_fill:g}"
     else:
         prec, what = 0.0, "no preconditioner"
-    mat = 0.0 if (method.matrix_free and method.preconditioner != "ilu") else matrix
+    mat = matrix if assembles(method, sector.size) else 0.0
     total = basis + prec + mat
     return total, (
         f"{basis_what} {basis / 2**30:.3g} GiB (vectors of {int(n)} unknowns), "
@@ -195,6 +195,23 @@ MIN_RESTART, MAX_RESTART = 10, 100
 #: Fraction of the available memory a Krylov basis may take when its size is chosen from it.
 MEMORY_FRACTION = 0.5
 
+#: ``Krylov(matrix_free="auto")`` assembles the sector matrix up to this many unknowns. Measured
+#: (one sparse product against the matrix-free one, OpenBLAS on one thread, benchmarks/RESULTS.md
+#: issue 12, session 9): 26x faster on the 8 block pairs of the corpus's XXZ + dephasing sector
+#: (3,432 unknowns), 1.7-2.3x on the one-block Krylov rows of the corpus (compiled kernel,
+#: 4,096-22,500), 3.3x on XXZ 8 (12,870), 1.2-1.3x on XXZ 9 and 10 (48,620 and 184,756) and
+#: Ising 8 (65,536); above, 1.07-1.3x (Ising 9 and 10, XXZ 11) with the assembly worth 20-30
+#: products (Ising 10: 1.5 s).
+ASSEMBLED_MAX = 250_000
+
+
+def assembles(method: Krylov, n: int) -> bool:
+    """Whether ``method`` applies the assembled sector matrix of ``n`` unknowns (see
+    :data:`ASSEMBLED_MAX`); ILU always needs it."""
+    if method.preconditioner == "ilu" or method.matrix_free is False:
+        return True
+    return method.matrix_free == "auto" and n <= ASSEMBLED_MAX
+
 
 def fitted_restart(
     model: LindbladModel, sector: Sector, method: Krylov, available: float | None = None
@@ -238,6 +255,9 @@ class _System:
         self._M = None
         self._op = None
         self.progress = False  # show a tqdm bar (set by steady_state)
+        # Krylov: before a convergence error, look for a null direction (a stall from several
+        # steady states); Auto turns it off, its fallback LU checks uniqueness itself
+        self.check_on_stall = True
         if weight is None:
             # Scale of L's rows (largest |2 H_eff_ii|) keeps the LU pivots balanced.
             weight = 2.0 * float(np.max(np.abs(model.H_eff().diagonal()), initial=0.0))
@@ -433,6 +453,7 @@ def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=F
     logger.info("steady_state: Auto chose %s (%s)", type(chosen).__name__, note["auto"])
     if isinstance(chosen, Krylov):
         _memory_guard(model, sector, chosen)
+        system.check_on_stall = False
     try:
         x, info = _DISPATCH[type(chosen)](system, chosen, x0)
     except ConvergenceError as exc:
@@ -986,7 +1007,7 @@ def _solve_direct(system: _System, method: Direct, x0):
 
 
 def _solve_krylov(system: _System, method: Krylov, x0):
-    use_matrix = not method.matrix_free or method.preconditioner == "ilu"
+    use_matrix = assembles(method, system.n)
     # Trace row of the weight c of L's rows (as the LU routes) and b = c e_r: ||b - A x|| <= rtol
     # still bounds ||L x|| directly (the test is absolute), and the trace row is in the units of L
     # (with weight 1, a model written in units where the rates are 1e-9 made the two-level
@@ -1003,7 +1024,11 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     if method.preconditioner == "sylvester":
         # the variant measured to pay for this sector and precision (qness.symmetry._preconditioner_rule)
         M = system.sector.sylvester_preconditioner(
-            system.model, variant="auto", trace_row=(system.r, c), precision=precision
+            system.model,
+            variant="auto",
+            trace_row=(system.r, c),
+            precision=precision,
+            matrix=system.matrix() if use_matrix else None,
         )
     elif method.preconditioner == "ilu":
         ilu = spla.spilu(
@@ -1025,6 +1050,7 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     finally:
         bar.close()
     info = {"iterations": iterations, "solver": method.solver, "preconditioner": method.preconditioner}
+    info["operator"] = "assembled" if use_matrix else "matrix-free"
     if method.solver == "gmres" and method.preconditioner == "sylvester":
         info["precision"] = precision
         info["flexible"] = np.dtype(flexible).name if flexible is not False else False
@@ -1038,6 +1064,20 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     info["linear_residual"] = lin_res
     # judged by the tolerance asked for, whatever the solver's own flag says
     if not np.all(np.isfinite(x)) or not lin_res <= method.rtol:
+        if system.check_on_stall and method.verify_unique is not False and np.all(np.isfinite(x)):
+            # a solve that stalls on a singular system (several steady states) says so: before the
+            # convergence error, the uniqueness check (two restarts' worth of steps at most) looks
+            # for the null direction (a dark state left GMRES at a linear residual of 7e-12 against
+            # rtol = 1e-12 with the assembled matrix: a ConvergenceError hid the real answer)
+            try:
+                budget = 2 * method.restart
+                _krylov_uniqueness(system, method, A, Mrun, flexible, x, iterations, budget=budget)
+            except NonUniqueSteadyStateError as exc:
+                exc.args = (
+                    f"{exc.args[0]} (the Krylov solve itself stalled at linear residual {lin_res:.2e} "
+                    f"> rtol={method.rtol:g} after {iterations} iterations)",
+                )
+                raise
         tr = system.t @ x
         xx = x / tr if np.isfinite(tr) and abs(tr) > 1e-300 else x
         hint = ""
@@ -1060,57 +1100,7 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     logger.info("Krylov: converged in %d iterations, linear residual %.2e", iterations, lin_res)
     _warn_loose_rtol(system, method)
     if method.verify_unique is not False:
-        # GMRES restarts of 3-20 stagnate on the check's random right-hand side and on the
-        # certificate solve (dark states then gave a UniquenessWarning instead of the error): the
-        # check takes a basis of CHECK_RESTART vectors where it fits in memory
-        restart = method.restart
-        if isinstance(system.model, LindbladModel) and restart < CHECK_RESTART:
-            restart = max(
-                restart,
-                fitted_restart(
-                    system.model, system.sector, dataclasses.replace(method, restart=CHECK_RESTART)
-                ),
-            )
-        # not capped by maxiter: Auto caps the solve itself at a few steps before falling back
-        budget = max(2 * iterations, 2 * restart)
-        if method.solver == "idrs":
-            check_gmres = _idrs_as_gmres(method.s)
-        else:
-            check_gmres = functools.partial(gmres, flexible=flexible)
-        bar = Progress(system.progress, "uniqueness check", total=budget)
-        xn = float(np.linalg.norm(x))
-        try:
-            uniq = krylov_check(
-                A,
-                Mrun,
-                system.n,
-                rtol=method.rtol,
-                x_norm=xn,
-                restart=restart,
-                chunk=restart,
-                budget=budget,
-                gmres=check_gmres,
-                callback=bar,
-                floor=LU_ROUNDING_RTOL * c * float(np.linalg.norm(system.t)),
-            )
-        except NonUniqueSteadyStateError as exc:
-            scale = _liouvillian_scale(system.model)
-            loose = scale > 0 and method.rtol > LOOSE_RTOL * scale
-            # a direction found far below what rtol = 1e-12 x scale resolves is a degeneracy at any
-            # tolerance (a dark state), not one the loose tolerance makes up (x = 0: nothing resolved)
-            dark = xn > 0 and getattr(exc, "sigma", 0.0) <= 1e-12 * scale / xn
-            if not loose or dark:
-                raise
-            # in units where L is tiny, the absolute rtol does not determine the state at all
-            raise NonUniqueSteadyStateError(
-                f"Krylov: rtol={method.rtol:g} bounds ||L rho|| absolutely and this Liouvillian's scale is "
-                f"only {scale:.2g}, so at this tolerance the steady state is not determined; pass "
-                f"rtol={1e-12 * scale:.1g} (1e-12 x scale; if the state is still not determined there, it "
-                "is not unique), express H and the rates in larger units, or use method='direct'. The check "
-                f"found: {exc}"
-            ) from None
-        finally:
-            bar.close()
+        uniq = _krylov_uniqueness(system, method, A, Mrun, flexible, x, iterations)
         info["uniqueness"] = uniq
         logger.info(
             "Krylov: uniqueness check sigma <= %.2e vs threshold %.2e (%s)",
@@ -1130,6 +1120,66 @@ def _solve_krylov(system: _System, method: Krylov, x0):
             )
     info["uniqueness_checked"] = method.verify_unique is not False
     return x, info
+
+
+def _krylov_uniqueness(
+    system: _System, method: Krylov, A, Mrun, flexible, x, iterations: int, budget: int | None = None
+) -> dict:
+    """The uniqueness check of a Krylov solve (:func:`qness.solvers.uniqueness.krylov_check`) with
+    the solve's operator and preconditioner; raises ``NonUniqueSteadyStateError``. ``budget``:
+    GMRES steps (default twice the solve's, at least two restarts)."""
+    c = system.c
+    # GMRES restarts of 3-20 stagnate on the check's random right-hand side and on the
+    # certificate solve (dark states then gave a UniquenessWarning instead of the error): the
+    # check takes a basis of CHECK_RESTART vectors where it fits in memory
+    restart = method.restart
+    if isinstance(system.model, LindbladModel) and restart < CHECK_RESTART:
+        restart = max(
+            restart,
+            fitted_restart(system.model, system.sector, dataclasses.replace(method, restart=CHECK_RESTART)),
+        )
+    # not capped by maxiter: Auto caps the solve itself at a few steps before falling back
+    if budget is None:
+        budget = max(2 * iterations, 2 * restart)
+    if method.solver == "idrs":
+        check_gmres = _idrs_as_gmres(method.s)
+    else:
+        check_gmres = functools.partial(gmres, flexible=flexible)
+    bar = Progress(system.progress, "uniqueness check", total=budget)
+    xn = float(np.linalg.norm(x))
+    try:
+        uniq = krylov_check(
+            A,
+            Mrun,
+            system.n,
+            rtol=method.rtol,
+            x_norm=xn,
+            restart=restart,
+            chunk=restart,
+            budget=budget,
+            gmres=check_gmres,
+            callback=bar,
+            floor=LU_ROUNDING_RTOL * c * float(np.linalg.norm(system.t)),
+        )
+    except NonUniqueSteadyStateError as exc:
+        scale = _liouvillian_scale(system.model)
+        loose = scale > 0 and method.rtol > LOOSE_RTOL * scale
+        # a direction found far below what rtol = 1e-12 x scale resolves is a degeneracy at any
+        # tolerance (a dark state), not one the loose tolerance makes up (x = 0: nothing resolved)
+        dark = xn > 0 and getattr(exc, "sigma", 0.0) <= 1e-12 * scale / xn
+        if not loose or dark:
+            raise
+        # in units where L is tiny, the absolute rtol does not determine the state at all
+        raise NonUniqueSteadyStateError(
+            f"Krylov: rtol={method.rtol:g} bounds ||L rho|| absolutely and this Liouvillian's scale is "
+            f"only {scale:.2g}, so at this tolerance the steady state is not determined; pass "
+            f"rtol={1e-12 * scale:.1g} (1e-12 x scale; if the state is still not determined there, it "
+            "is not unique), express H and the rates in larger units, or use method='direct'. The check "
+            f"found: {exc}"
+        ) from None
+    finally:
+        bar.close()
+    return uniq
 
 
 #: GMRES restart of the Krylov uniqueness check when the solve's own is shorter (and the basis
