@@ -701,3 +701,28 @@ def test_u1_with_the_number_counted_oppositely_on_neighbours(monkeypatch):
 def test_symmetry_argument_validated():
     with pytest.raises(TypeError, match="symmetry"):
         tn.steady_state(xxz_terms(3, delta=1.0, mu=0.5), symmetry="yes")
+
+
+def test_two_site_updates_run_on_one_blas_thread(monkeypatch):
+    # the updates' SVDs are of (bond x d^2)-row matrices: OpenBLAS's threads on top of them, with the
+    # other core busy, made the 6-site runs of examples/tn_transport.ipynb 10-20x slower (29-48 s
+    # against 1.4-2.7 s each); below SMALL_BLOCK rows the solver runs on one BLAS thread
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from qness import _threads
+    from qness.tn import _solver
+
+    monkeypatch.setattr(_threads, "_pinned", False)
+    seen = []
+    apply = _solver._Evolver._apply
+
+    def spy(self, *args, **kwargs):
+        seen.append(max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"))
+        return apply(self, *args, **kwargs)
+
+    monkeypatch.setattr(_solver._Evolver, "_apply", spy)
+    with threadpool_limits(2, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", tn.TNConvergenceWarning)
+        res = tn.steady_state(boundary_driven_xxz(4, delta=0.5, mu=0.1), max_bond=8, tol=1e-3)
+    assert res.residual < 1e-2
+    assert len(seen) > 10 and set(seen) == {1}

@@ -10,6 +10,7 @@ import numpy as np
 import quimb.tensor as qtn
 import scipy.linalg as sla
 
+from .._threads import limit_blas
 from ..terms import ChainTerms
 from . import _u1
 from ._superop import bond_generators, liouvillian_mpo_arrays, superop_terms
@@ -779,178 +780,188 @@ def steady_state(
         )
     dt0 = 0.5 / scale if dt is None else dt
     cutoff = min(1e-6, tol / 1000)
-    psi, start = _initial_state(terms, initial, cutoff)
-    res_start = _mps_residual(L, psi)
-    full_rank = max(min(math.prod(dims2[: b + 1]), math.prod(dims2[b + 1 :])) for b in range(len(dims2) - 1))
-    symmetry = bool(symmetry) and min(max_bond, full_rank) >= U1_MIN_BOND
-    ev = _Evolver(psi, gens, dims2, dims, cutoff, symmetry=symmetry)
-    chi = min(max(16, 2 ** math.ceil(math.log2(max(1, psi.max_bond())))), max_bond)
-    pbar = None
-    if progress:
-        from tqdm.auto import tqdm
+    # the two-site SVDs and QRs are of (bond x d^2)-row matrices: on one BLAS thread below
+    # SMALL_BLOCK rows (a busy second core made OpenBLAS's spinning threads slow the 6-site
+    # runs of examples/tn_transport.ipynb 5-10x: 29-48 s against 3-6 s each)
+    with limit_blas(max_bond * max(dims2)):
+        psi, start = _initial_state(terms, initial, cutoff)
+        res_start = _mps_residual(L, psi)
+        full_rank = max(
+            min(math.prod(dims2[: b + 1]), math.prod(dims2[b + 1 :])) for b in range(len(dims2) - 1)
+        )
+        symmetry = bool(symmetry) and min(max_bond, full_rank) >= U1_MIN_BOND
+        ev = _Evolver(psi, gens, dims2, dims, cutoff, symmetry=symmetry)
+        chi = min(max(16, 2 ** math.ceil(math.log2(max(1, psi.max_bond())))), max_bond)
+        pbar = None
+        if progress:
+            from tqdm.auto import tqdm
 
-        pbar = tqdm(desc="tn.steady_state", unit="chunk")
+            pbar = tqdm(desc="tn.steady_state", unit="chunk")
 
-    def over_time():
-        return time_limit is not None and time.perf_counter() - t_start > time_limit
+        def over_time():
+            return time_limit is not None and time.perf_counter() - t_start > time_limit
 
-    stages = []
-    fixed_points = []
-    time_limited = False
-    capped = False
-    best = (res_start, psi.copy(), "initial")  # (residual, psi, label)
-    stalled = False
-    rate = None
-    dist = math.inf
-    # stage -1: warm-up at 4 dt (not used for the extrapolation), then dt, dt/2, dt/4, dt/8; none if the
-    # start already meets the tolerance (its Trotter fixed points are O(dt^2) away from it)
-    first = -1 if start == "product" else 0  # a Gaussian or MPS start is closer than the warm-up's bias
-    for stage in range(first, 4) if res_start > tol else ():
-        h = dt0 * 2.0**-stage if stage >= 0 else 4 * dt0
-        nsteps = max(4, int(math.ceil(8.0 / (h * scale))))  # a chunk: a few units of the fastest time scale
-        T = nsteps * h
-        t_evol = 0.0
-        drift_floor = False
-        ev.discarded = 0.0
-        prev_drift = None
-        target = 0.03 * tol
-        next_check = math.inf
-        best_drift, since_best = math.inf, 0
-        local_hist, drift_hist = [], []  # (stage time, drift of the one-site states / of vec(rho))
-        loc = ev.local_states()
-        while True:
-            old = ev.mps()
-            ev.cap_hits = 0
-            done = ev.evolve(h, nsteps, order, chi, None if time_limit is None else t_start + time_limit)
-            T = done * h
-            t_evol += T
-            ev.normalise_trace()
-            cur = ev.mps()
-            drift = _distance(old, cur) / T
-            loc_old, loc = loc, ev.local_states()
-            local_drift = max(float(np.linalg.norm(a - b)) for a, b in zip(loc, loc_old)) / T
-            local_hist.append((t_evol, local_drift))
-            drift_hist.append((t_evol, drift))
-            binding = ev.cap_hits > 0  # the cap dropped singular values above the cutoff
-            if binding and chi < max_bond:
-                chi = min(2 * chi, max_bond)
-                prev_drift = None
+        stages = []
+        fixed_points = []
+        time_limited = False
+        capped = False
+        best = (res_start, psi.copy(), "initial")  # (residual, psi, label)
+        stalled = False
+        rate = None
+        dist = math.inf
+        # stage -1: warm-up at 4 dt (not used for the extrapolation), then dt, dt/2, dt/4, dt/8; none if the
+        # start already meets the tolerance (its Trotter fixed points are O(dt^2) away from it)
+        first = -1 if start == "product" else 0  # a Gaussian or MPS start is closer than the warm-up's bias
+        for stage in range(first, 4) if res_start > tol else ():
+            h = dt0 * 2.0**-stage if stage >= 0 else 4 * dt0
+            # a chunk: a few units of the fastest time scale
+            nsteps = max(4, int(math.ceil(8.0 / (h * scale))))
+            T = nsteps * h
+            t_evol = 0.0
+            drift_floor = False
+            ev.discarded = 0.0
+            prev_drift = None
+            target = 0.03 * tol
+            next_check = math.inf
+            best_drift, since_best = math.inf, 0
+            local_hist, drift_hist = [], []  # (stage time, drift of the one-site states / of vec(rho))
+            loc = ev.local_states()
+            while True:
+                old = ev.mps()
+                ev.cap_hits = 0
+                done = ev.evolve(h, nsteps, order, chi, None if time_limit is None else t_start + time_limit)
+                T = done * h
+                t_evol += T
+                ev.normalise_trace()
+                cur = ev.mps()
+                drift = _distance(old, cur) / T
+                loc_old, loc = loc, ev.local_states()
+                local_drift = max(float(np.linalg.norm(a - b)) for a, b in zip(loc, loc_old)) / T
+                local_hist.append((t_evol, local_drift))
+                drift_hist.append((t_evol, drift))
+                binding = ev.cap_hits > 0  # the cap dropped singular values above the cutoff
+                if binding and chi < max_bond:
+                    chi = min(2 * chi, max_bond)
+                    prev_drift = None
+                    continue
+                capped = binding and chi >= max_bond
+                if prev_drift is not None and 0 < drift < prev_drift:
+                    rate = math.log(prev_drift / drift) / T
+                    dist = drift / rate
+                prev_drift = drift
+                if stage < 0 and drift < next_check:
+                    # warm-up: relax until the drift is well below this coarse step's own residual (its bias)
+                    target = max(0.03 * tol, 0.1 * _mps_residual(L, cur))
+                    next_check = drift / 4
+                if pbar is not None:
+                    pbar.set_postfix(
+                        stage=stage, dt=f"{h:.3g}", t=f"{t_evol:.4g}", chi=chi, drift=f"{drift:.2e}"
+                    )
+                    pbar.update()
+                if over_time():
+                    time_limited = True
+                    break
+                if drift < target:
+                    break
+                # a drift that stops falling (truncation noise at a binding cap) ends the stage: flagged
+                if drift < 0.9 * best_drift:
+                    best_drift, since_best = drift, 0
+                else:
+                    since_best += 1
+                falling = _still_falling(drift_hist, 12 * T) or _still_falling(local_hist, 12 * T)
+                if since_best >= 12 and not falling:
+                    drift_floor = True
+                    break
+            res = _mps_residual(L, cur)
+            stages.append(
+                {
+                    "dt": h,
+                    "time": t_evol,
+                    "steps": int(round(t_evol / h)),
+                    "bond_cap": chi,
+                    "residual": res,
+                    "drift": drift,
+                    "drift_floor": drift_floor,
+                    "local_drift": local_hist[-1][1] if local_hist else 0.0,
+                    "discarded_weight": ev.discarded,
+                    "warm_up": stage < 0,
+                }
+            )
+            if stage < 0:
+                if res < best[0]:
+                    best = (res, cur, "warm-up")
+                if time_limited:
+                    break
                 continue
-            capped = binding and chi >= max_bond
-            if prev_drift is not None and 0 < drift < prev_drift:
-                rate = math.log(prev_drift / drift) / T
-                dist = drift / rate
-            prev_drift = drift
-            if stage < 0 and drift < next_check:
-                # warm-up: relax until the drift is well below this coarse step's own residual (its bias)
-                target = max(0.03 * tol, 0.1 * _mps_residual(L, cur))
-                next_check = drift / 4
-            if pbar is not None:
-                pbar.set_postfix(stage=stage, dt=f"{h:.3g}", t=f"{t_evol:.4g}", chi=chi, drift=f"{drift:.2e}")
-                pbar.update()
-            if over_time():
-                time_limited = True
+            fixed_points.append(cur)
+            if best[2] == "warm-up":  # the coarse step's fixed point is only a start (its bias is 16x dt's)
+                best = (math.inf, None, None)
+            cands = [(res, fixed_points[-1], "trotter")]
+            if len(fixed_points) >= 2:
+                p = order
+                comb = fixed_points[-1].add_MPS(fixed_points[-2] * (-1.0 / 2**p))
+                comb = comb * (2**p / (2**p - 1))
+                comb.compress(cutoff=cutoff * 1e-2, cutoff_mode="rel", max_bond=max_bond)
+                _normalise(comb, dims)
+                r_comb = _mps_residual(L, comb)
+                stages[-1]["residual_richardson"] = r_comb
+                cands.append((r_comb, comb, "richardson"))
+            cand = min(cands, key=lambda c: c[0])
+            improved = cand[0] < 0.7 * best[0]
+            if cand[0] < best[0]:
+                best = cand
+            if best[0] <= tol or time_limited or over_time():
+                time_limited = time_limited or (best[0] > tol and over_time())
                 break
-            if drift < target:
+            if len(fixed_points) >= (2 if capped else 3) and not improved:
+                # halving dt no longer helps (with a binding cap already after one halving: truncation
+                # noise per unit time grows as 1/dt)
+                stalled = True
                 break
-            # a drift that stops falling (truncation noise at a binding cap) ends the stage: flagged
-            if drift < 0.9 * best_drift:
-                best_drift, since_best = drift, 0
-            else:
-                since_best += 1
-            falling = _still_falling(drift_hist, 12 * T) or _still_falling(local_hist, 12 * T)
-            if since_best >= 12 and not falling:
-                drift_floor = True
-                break
-        res = _mps_residual(L, cur)
-        stages.append(
-            {
-                "dt": h,
-                "time": t_evol,
-                "steps": int(round(t_evol / h)),
-                "bond_cap": chi,
-                "residual": res,
-                "drift": drift,
-                "drift_floor": drift_floor,
-                "local_drift": local_hist[-1][1] if local_hist else 0.0,
-                "discarded_weight": ev.discarded,
-                "warm_up": stage < 0,
-            }
-        )
-        if stage < 0:
-            if res < best[0]:
-                best = (res, cur, "warm-up")
+        if pbar is not None:
+            pbar.close()
+        residual, psi_out, label = best
+        psi_out = psi_out.copy()
+        psi_out.canonicalize_(0)
+        info = {
+            "bond_dims": [int(x) for x in psi_out.bond_sizes()],
+            "max_bond": int(psi_out.max_bond()),
+            "bond_cap": chi,
+            "capped": bool(capped),
+            "time_limited": bool(time_limited),
+            "stalled": bool(stalled),
+            "drift_floor": any(st["drift_floor"] for st in stages),
+            "discarded_weight": float(ev.discarded_total),
+            "discarded_weight_last": float(stages[-1]["discarded_weight"]) if stages else 0.0,
+            "max_discarded_per_gate": float(ev.max_discarded),
+            "dt_schedule": stages,
+            "richardson": label == "richardson",
+            "returned": label,
+            "initial": start,
+            "initial_residual": float(res_start),
+            "relaxation_rate": rate,
+            "distance_estimate": dist,
+            "order": order,
+            "symmetry": "U(1)" if ev.symmetric else None,
+            "tol": tol,
+            "cutoff": cutoff,
+            "time": time.perf_counter() - t_start,
+        }
+        converged = residual <= tol and not capped and not time_limited
+        if not converged:
+            why = []
+            if capped:
+                why.append(f"the bond cap max_bond={max_bond} was binding")
             if time_limited:
-                break
-            continue
-        fixed_points.append(cur)
-        if best[2] == "warm-up":  # the coarse step's fixed point is only a start (its bias is 16x dt's)
-            best = (math.inf, None, None)
-        cands = [(res, fixed_points[-1], "trotter")]
-        if len(fixed_points) >= 2:
-            p = order
-            comb = fixed_points[-1].add_MPS(fixed_points[-2] * (-1.0 / 2**p))
-            comb = comb * (2**p / (2**p - 1))
-            comb.compress(cutoff=cutoff * 1e-2, cutoff_mode="rel", max_bond=max_bond)
-            _normalise(comb, dims)
-            r_comb = _mps_residual(L, comb)
-            stages[-1]["residual_richardson"] = r_comb
-            cands.append((r_comb, comb, "richardson"))
-        cand = min(cands, key=lambda c: c[0])
-        improved = cand[0] < 0.7 * best[0]
-        if cand[0] < best[0]:
-            best = cand
-        if best[0] <= tol or time_limited or over_time():
-            time_limited = time_limited or (best[0] > tol and over_time())
-            break
-        if len(fixed_points) >= (2 if capped else 3) and not improved:
-            # halving dt no longer helps (with a binding cap already after one halving: truncation
-            # noise per unit time grows as 1/dt)
-            stalled = True
-            break
-    if pbar is not None:
-        pbar.close()
-    residual, psi_out, label = best
-    psi_out = psi_out.copy()
-    psi_out.canonicalize_(0)
-    info = {
-        "bond_dims": [int(x) for x in psi_out.bond_sizes()],
-        "max_bond": int(psi_out.max_bond()),
-        "bond_cap": chi,
-        "capped": bool(capped),
-        "time_limited": bool(time_limited),
-        "stalled": bool(stalled),
-        "drift_floor": any(st["drift_floor"] for st in stages),
-        "discarded_weight": float(ev.discarded_total),
-        "discarded_weight_last": float(stages[-1]["discarded_weight"]) if stages else 0.0,
-        "max_discarded_per_gate": float(ev.max_discarded),
-        "dt_schedule": stages,
-        "richardson": label == "richardson",
-        "returned": label,
-        "initial": start,
-        "initial_residual": float(res_start),
-        "relaxation_rate": rate,
-        "distance_estimate": dist,
-        "order": order,
-        "symmetry": "U(1)" if ev.symmetric else None,
-        "tol": tol,
-        "cutoff": cutoff,
-        "time": time.perf_counter() - t_start,
-    }
-    converged = residual <= tol and not capped and not time_limited
-    if not converged:
-        why = []
-        if capped:
-            why.append(f"the bond cap max_bond={max_bond} was binding")
-        if time_limited:
-            why.append(f"the time limit of {time_limit:g} s was hit")
-        if info["drift_floor"]:
-            why.append("the state stopped approaching a fixed point (truncation noise)")
-        if residual > tol and not why:
-            why.append("halving dt (with Richardson extrapolation) stopped reducing the residual")
-        warnings.warn(
-            f"tn.steady_state did not converge: residual {residual:.3g} (tol {tol:.3g}); " + "; ".join(why),
-            TNConvergenceWarning,
-            stacklevel=2,
-        )
-    return TNSteadyState(psi_out, terms, residual, converged, info)
+                why.append(f"the time limit of {time_limit:g} s was hit")
+            if info["drift_floor"]:
+                why.append("the state stopped approaching a fixed point (truncation noise)")
+            if residual > tol and not why:
+                why.append("halving dt (with Richardson extrapolation) stopped reducing the residual")
+            warnings.warn(
+                f"tn.steady_state did not converge: residual {residual:.3g} (tol {tol:.3g}); "
+                + "; ".join(why),
+                TNConvergenceWarning,
+                stacklevel=2,
+            )
+        return TNSteadyState(psi_out, terms, residual, converged, info)
