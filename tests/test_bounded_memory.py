@@ -139,7 +139,7 @@ def test_auto_krylov_variant_follows_the_memory():
 def test_auto_runs_idrs_when_only_it_fits_and_records_why(monkeypatch):
     m = qness.models.boundary_driven_xxz(6, delta=0.5)
     sector = steady._choose_sector(m, "auto")
-    idr8, _ = steady.memory_estimate(m, sector, qness.Krylov(solver="idrs", s=8))
+    idr8, _ = steady.memory_estimate(m, sector, qness.Krylov(solver="idrs", s=8, matrix_free=True))
     ref = qness.steady_state(m, "direct")
     monkeypatch.setattr(steady, "available_memory", lambda: idr8 / steady.MEMORY_FRACTION)
     ness = qness.steady_state(m, qness.Auto(dense_max=0, direct_max=0))
@@ -151,7 +151,7 @@ def test_auto_runs_idrs_when_only_it_fits_and_records_why(monkeypatch):
 def test_auto_refuses_when_not_even_idrs_fits(monkeypatch):
     m = qness.models.boundary_driven_xxz(6, delta=0.5)
     sector = steady._choose_sector(m, "auto")
-    idr2, _ = steady.memory_estimate(m, sector, qness.Krylov(solver="idrs", s=2))
+    idr2, _ = steady.memory_estimate(m, sector, qness.Krylov(solver="idrs", s=2, matrix_free=True))
     monkeypatch.setattr(steady, "available_memory", lambda: 0.9 * idr2)
     with pytest.raises(qness.InsufficientMemoryError, match="GiB available") as exc:
         qness.steady_state(m, qness.Auto(dense_max=0, direct_max=0))
@@ -230,8 +230,8 @@ def test_rounding_noise_off_the_band_keeps_a_mode_on_the_grid_lu():
 def test_guard_points_to_idrs_when_only_it_fits(monkeypatch):
     m = qness.models.boundary_driven_xxz(6, delta=0.5)
     sector = steady._choose_sector(m, "auto")
-    idr2, _ = steady.memory_estimate(m, sector, qness.Krylov(solver="idrs", s=2))
-    g20, _ = steady.memory_estimate(m, sector, qness.Krylov(restart=20))
+    idr2, _ = steady.memory_estimate(m, sector, qness.Krylov(solver="idrs", s=2, matrix_free=True))
+    g20, _ = steady.memory_estimate(m, sector, qness.Krylov(restart=20, matrix_free=True))
     assert idr2 < g20
     monkeypatch.setattr(steady, "available_memory", lambda: (idr2 + g20) / 2)
     with pytest.raises(

@@ -19,15 +19,16 @@ def test_sixteen_spins_are_refused_within_seconds(method):
     assert time.perf_counter() - t0 < 30  # generous on a loaded machine; measured 0.1 s
     err = exc.value
     assert err.required > err.available > 0
-    assert "even matrix-free Krylov(restart=20) would not fit" in str(err)
+    assert "even Krylov(restart=20, matrix_free=True) would not fit" in str(err)
 
 
 def test_krylov_estimate_tracks_restart_and_preconditioner(monkeypatch):
     m = qness.models.boundary_driven_xxz(6, delta=0.5)
     sector = steady._choose_sector(m, "auto")
     n = sector.size
-    full, _ = steady.memory_estimate(m, sector, qness.Krylov())
-    small, _ = steady.memory_estimate(m, sector, qness.Krylov(restart=20))
+    # matrix-free (what the default takes when memory is short: the matrix would take > 10 % of it)
+    full, _ = steady.memory_estimate(m, sector, qness.Krylov(matrix_free=True))
+    small, _ = steady.memory_estimate(m, sector, qness.Krylov(restart=20, matrix_free=True))
     assert full - small == pytest.approx(80 * 16 * n)  # 80 fewer basis vectors of n complex numbers
     bare, _ = steady.memory_estimate(m, sector, qness.Krylov(preconditioner=None, matrix_free=True))
     assert bare == pytest.approx((101 + 8) * 16 * n)
@@ -38,7 +39,9 @@ def test_krylov_estimate_tracks_restart_and_preconditioner(monkeypatch):
     assert nnz * 20 <= assembled - bare <= 2 * nnz * 20
     # a machine on which the default restart does not fit but restart=20 does
     monkeypatch.setattr(steady, "available_memory", lambda: (small + full) / 2)
-    with pytest.raises(qness.InsufficientMemoryError, match=r"try Krylov\(restart=20\)") as exc:
+    with pytest.raises(
+        qness.InsufficientMemoryError, match=r"try Krylov\(restart=20, matrix_free=True\)"
+    ) as exc:
         qness.steady_state(m, "krylov")
     assert exc.value.required == pytest.approx(full)
     ness = qness.steady_state(m, qness.Krylov(restart=20))
@@ -51,7 +54,9 @@ def test_direct_and_dense_point_to_matrix_free_krylov(monkeypatch):
     dense, _ = steady.memory_estimate(m, sector, qness.Dense())
     assert dense == 16.0 * sector.size**2
     monkeypatch.setattr(steady, "available_memory", lambda: dense / 2)
-    with pytest.raises(qness.InsufficientMemoryError, match=r"method=Krylov\(restart=20\) \(matrix-free"):
+    with pytest.raises(
+        qness.InsufficientMemoryError, match=r"method=Krylov\(restart=20, matrix_free=True\) \(about"
+    ):
         qness.steady_state(m, "dense")
 
 

@@ -243,3 +243,37 @@ def test_collective_dark_states_in_a_u1_sector_are_reported(n, precision):
         assert np.linalg.norm((L * qutip.operator_to_vector(psi * psi.dag())).full()) < 1e-12
     with pytest.raises(qness.NonUniqueSteadyStateError):
         qness.steady_state((H, [S]), qness.Krylov(precision=precision))
+
+
+# ---- the session-9 review of the stall check and the assembled operator (each its reproducer)
+def collective_decay(N, h=1.0):
+    # J- = sum sigma-: dark states of lower total spin; the structural check does not see them
+    sm = [qutip.tensor([qutip.sigmam() if j == i else qutip.qeye(2) for j in range(N)]) for i in range(N)]
+    sz = [qutip.tensor([qutip.sigmaz() if j == i else qutip.qeye(2) for j in range(N)]) for i in range(N)]
+    Jm, Jz = sum(sm), sum(sz)
+    return qness.from_qutip(h * Jz + 0.3 * (Jm + Jm.dag()), [Jm])
+
+
+@pytest.mark.parametrize(
+    "method",
+    [qness.Krylov(restart=5), qness.Krylov(solver="idrs"), qness.Krylov(solver="idrs", matrix_free=True)],
+    ids=["restart-5", "idrs", "idrs-matrix-free"],
+)
+def test_collective_dark_states_are_found_by_every_krylov_variant(method):
+    # restart=5: the check before the ConvergenceError ran 10 steps (twice the user's restart, not its
+    # own basis of 100) and missed the dark states; IDR(s): its check diverged (residual 7.5e10) and
+    # returned the state with a UniquenessWarning; it now runs GMRES where that basis fits
+    with pytest.raises(qness.NonUniqueSteadyStateError):
+        qness.steady_state(collective_decay(6), method)
+
+
+def test_a_tiny_maxiter_is_a_convergence_error_without_the_stall_check(monkeypatch):
+    from qness.solvers import steady
+
+    calls = []
+    check = steady._krylov_uniqueness
+    monkeypatch.setattr(steady, "_krylov_uniqueness", lambda *a, **k: calls.append(1) or check(*a, **k))
+    m = qness.models.boundary_driven_xxz(6, delta=0.5)
+    with pytest.raises(qness.ConvergenceError, match="did not reach rtol"):
+        qness.steady_state(m, qness.Krylov(maxiter=3))
+    assert calls == []  # not a stall: 3 steps, less than one restart

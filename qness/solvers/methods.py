@@ -159,7 +159,7 @@ class Direct:
 
 @dataclass(frozen=True)
 class Krylov:
-    """Preconditioned Krylov solve of ``L x + w Tr(x) = w`` (sector matrix assembled up to 250,000 unknowns).
+    """Preconditioned Krylov solve of ``L x + w Tr(x) = w`` (matrix-free, or assembled on small sectors).
 
     Attributes
     ----------
@@ -195,11 +195,13 @@ class Krylov:
         compiled kernel on a one-block sector); ``False``: assemble the
         sector matrix once and apply it as a sparse matrix (also inside the
         two-level and two-step preconditioners). ``"auto"`` (default):
-        assembled up to ``qness.solvers.steady.ASSEMBLED_MAX`` unknowns,
-        where one sparse product was measured 1.3-26x faster than the
-        matrix-free one and the assembly costs a few applications; above it
-        matrix-free (1.1-1.3x slower per application, the assembly worth
-        20-30 of them, and no matrix in memory).
+        assembled up to ``qness.solvers.steady.ASSEMBLED_MAX`` unknowns and
+        ``ASSEMBLED_ROW_MAX`` entries per row (when the matrix also takes at
+        most a tenth of the available memory), where one sparse product was
+        measured 1.2-50x faster than the matrix-free one and the assembly
+        costs a few applications; else matrix-free (no gain per application
+        on larger or denser sectors, and no matrix in memory).
+        ``NESS.info["operator"]`` says which ran.
     ilu_fill : float
         ``fill_factor`` of SciPy's ``spilu`` (``preconditioner="ilu"`` only).
     ilu_drop : float
@@ -296,8 +298,11 @@ class Krylov:
             raise ValueError("ilu_fill and ilu_drop are used only with preconditioner='ilu'")
         if self.solver not in ("gmres", "idrs") and self.restart != 100:
             raise ValueError("restart is used only with solver='gmres' (and 'idrs': its uniqueness check)")
-        if self.matrix_free not in (True, False, "auto"):
-            raise ValueError(f"matrix_free must be True, False or 'auto', got {self.matrix_free!r}")
+        if isinstance(self.matrix_free, str) or self.matrix_free not in (True, False):
+            if self.matrix_free != "auto":
+                raise ValueError(f"matrix_free must be True, False or 'auto', got {self.matrix_free!r}")
+        else:
+            object.__setattr__(self, "matrix_free", bool(self.matrix_free))  # numpy bools, 0 and 1
         if self.preconditioner == "ilu" and self.matrix_free is not False:
             object.__setattr__(self, "matrix_free", False)  # ILU needs the assembled matrix
 

@@ -519,7 +519,8 @@ class LinearSolver:
         sec, model = self.sector, self.model
         from .steady import assembles
 
-        assembled = assembles(method, self.n)
+        assembled = assembles(method, model, sec)
+        self.info["operator"] = "assembled" if assembled else "matrix-free"
         L = self._matrix() if assembled else sec.operator(model)
         z, n = self.z, self.n
         if self.drazin:

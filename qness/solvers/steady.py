@@ -104,10 +104,7 @@ def memory_estimate(model: LindbladModel, sector: Sector, method) -> tuple[float
     """
     n = float(sector.size)
     d = model.dim
-    H_eff = model.H_eff()
-    row_h = H_eff.nnz / max(d, 1)
-    row_j = sum((j.op.nnz / max(d, 1)) ** 2 for j in model.jumps if j.rate > 0)
-    row = 2.0 * row_h + row_j  # entries per row of L (column stacking: left and right products)
+    row = entries_per_row(model)
     matrix = n * row * 20.0  # complex value + int32 index
     if isinstance(method, Auto):
         if n <= max(method.dense_max, method.direct_max):
@@ -142,7 +139,7 @@ def memory_estimate(model: LindbladModel, sector: Sector, method) -> tuple[float
         what = f"ILU with fill {method.ilu_fill:g}"
     else:
         prec, what = 0.0, "no preconditioner"
-    mat = matrix if assembles(method, sector.size) else 0.0
+    mat = matrix if assembles(method, model, sector) else 0.0
     total = basis + prec + mat
     return total, (
         f"{basis_what} {basis / 2**30:.3g} GiB (vectors of {int(n)} unknowns), "
@@ -162,25 +159,30 @@ def _memory_guard(model: LindbladModel, sector: Sector, method) -> None:
     krylov = method if isinstance(method, Krylov) else Krylov()
     if isinstance(method, Auto):
         krylov = Krylov(rtol=method.rtol)
-    small, _ = memory_estimate(model, sector, dataclasses.replace(krylov, solver="gmres", s=8, restart=20))
-    idrs2 = dataclasses.replace(krylov, solver="idrs", s=2, precision="auto")
+    free = "auto" if krylov.preconditioner == "ilu" else True  # the hints' settings are matrix-free
+    small, _ = memory_estimate(
+        model, sector, dataclasses.replace(krylov, solver="gmres", s=8, restart=20, matrix_free=free)
+    )
+    idrs2 = dataclasses.replace(krylov, solver="idrs", s=2, precision="auto", matrix_free=free)
     idr2, _ = memory_estimate(model, sector, idrs2)
     gib = 2.0**30
     prefix = "" if isinstance(method, (Krylov, Auto)) else "method="
     if min(small, idr2) > avail:
         hint = (
-            "a smaller model (fewer sites or a lower cutoff): even matrix-free Krylov(restart=20) would not "
-            f"fit (nor the short-recurrence Krylov(solver='idrs', s=2), about {idr2 / gib:.3g} GiB)"
+            "a smaller model (fewer sites or a lower cutoff): even Krylov(restart=20, "
+            "matrix_free=True) would not fit (nor the short-recurrence Krylov(solver='idrs', s=2, "
+            f"matrix_free=True), about {idr2 / gib:.3g} GiB)"
         )
     elif small <= avail:
         hint = (
-            f"{prefix}Krylov(restart=20) (matrix-free, about {small / gib:.3g} GiB) or the short-recurrence "
-            f"Krylov(solver='idrs', s=2) (about {idr2 / gib:.3g} GiB), or a smaller model"
+            f"{prefix}Krylov(restart=20, matrix_free=True) (about {small / gib:.3g} GiB) or the "
+            f"short-recurrence Krylov(solver='idrs', s=2, matrix_free=True) (about {idr2 / gib:.3g} GiB), "
+            "or a smaller model"
         )
     else:
         hint = (
-            f"the short-recurrence {prefix}Krylov(solver='idrs', s=2) (about {idr2 / gib:.3g} GiB), "
-            "or a smaller model"
+            f"the short-recurrence {prefix}Krylov(solver='idrs', s=2, matrix_free=True) (about "
+            f"{idr2 / gib:.3g} GiB), or a smaller model"
         )
     raise InsufficientMemoryError(
         f"{name}: the sector of {sector.size} unknowns needs an estimated {need / 2**30:.3g} GiB "
@@ -196,21 +198,43 @@ MIN_RESTART, MAX_RESTART = 10, 100
 MEMORY_FRACTION = 0.5
 
 #: ``Krylov(matrix_free="auto")`` assembles the sector matrix up to this many unknowns. Measured
-#: (one sparse product against the matrix-free one, OpenBLAS on one thread, benchmarks/RESULTS.md
-#: issue 12, session 9): 26x faster on the 8 block pairs of the corpus's XXZ + dephasing sector
-#: (3,432 unknowns), 1.7-2.3x on the one-block Krylov rows of the corpus (compiled kernel,
-#: 4,096-22,500), 3.3x on XXZ 8 (12,870), 1.2-1.3x on XXZ 9 and 10 (48,620 and 184,756) and
-#: Ising 8 (65,536); above, 1.07-1.3x (Ising 9 and 10, XXZ 11) with the assembly worth 20-30
-#: products (Ising 10: 1.5 s).
+#: (one sparse product against the matrix-free one, OpenBLAS on one thread,
+#: ``benchmarks/bench_assembled.py``, benchmarks/RESULTS.md issue 12, session 9): 26-50x faster on
+#: the 8 block pairs of the corpus's XXZ + dephasing sector (3,432 unknowns), 1.7-2.3x on the
+#: one-block Krylov rows of the corpus (compiled kernel, 4,096-22,500), 3x on XXZ 8 (12,870),
+#: 1.2-1.3x on XXZ 9 and 10 (48,620 and 184,756) and Ising 8 (65,536); above, 1.07-1.3x (Ising 9
+#: and 10, XXZ 11) with the assembly worth 20-30 products (Ising 10: 1.5 s).
 ASSEMBLED_MAX = 250_000
+#: ... and up to this many entries per row of the sector matrix (:func:`entries_per_row`): a dense
+#: ``H`` (noise, an eigenbasis) gave 400 per row at d = 200, where the assembled product was no
+#: faster (40 against 44 ms), the assembly took 1.7 s and the matrix 0.3 GiB (new-user review,
+#: session 9). The corpus's Krylov rows have 8-37.
+ASSEMBLED_ROW_MAX = 64
 
 
-def assembles(method: Krylov, n: int) -> bool:
-    """Whether ``method`` applies the assembled sector matrix of ``n`` unknowns (see
-    :data:`ASSEMBLED_MAX`); ILU always needs it."""
-    if method.preconditioner == "ilu" or method.matrix_free is False:
+def entries_per_row(model: LindbladModel) -> float:
+    """Estimated entries per row of the Liouvillian (column stacking: the left and right products
+    of ``H_eff`` and each jump's ``L rho L^+``), from the operators' entries per row."""
+    d = max(model.dim, 1)
+    row_h = model.H_eff().nnz / d
+    row_j = sum((j.op.nnz / d) ** 2 for j in model.jumps if j.rate > 0)
+    return 2.0 * row_h + row_j
+
+
+def assembles(method: Krylov, model, sector: Sector) -> bool:
+    """Whether ``method`` applies the assembled sector matrix instead of the matrix-free action.
+
+    ILU and ``matrix_free=False`` always; ``matrix_free="auto"`` on sectors of at most
+    :data:`ASSEMBLED_MAX` unknowns with at most :data:`ASSEMBLED_ROW_MAX` entries per row whose
+    matrix takes at most a tenth of the available memory; a model given as its Liouvillian
+    matrix is that matrix already.
+    """
+    if method.preconditioner == "ilu" or method.matrix_free is False or isinstance(model, SuperoperatorModel):
         return True
-    return method.matrix_free == "auto" and n <= ASSEMBLED_MAX
+    if method.matrix_free != "auto" or sector.size > ASSEMBLED_MAX:
+        return False
+    row = entries_per_row(model)
+    return row <= ASSEMBLED_ROW_MAX and 20.0 * row * sector.size <= 0.1 * available_memory()
 
 
 def fitted_restart(
@@ -1007,7 +1031,7 @@ def _solve_direct(system: _System, method: Direct, x0):
 
 
 def _solve_krylov(system: _System, method: Krylov, x0):
-    use_matrix = assembles(method, system.n)
+    use_matrix = assembles(method, system.model, system.sector)
     # Trace row of the weight c of L's rows (as the LU routes) and b = c e_r: ||b - A x|| <= rtol
     # still bounds ||L x|| directly (the test is absolute), and the trace row is in the units of L
     # (with weight 1, a model written in units where the rates are 1e-9 made the two-level
@@ -1064,13 +1088,14 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     info["linear_residual"] = lin_res
     # judged by the tolerance asked for, whatever the solver's own flag says
     if not np.all(np.isfinite(x)) or not lin_res <= method.rtol:
-        if system.check_on_stall and method.verify_unique is not False and np.all(np.isfinite(x)):
+        stalled = iterations >= method.restart  # at least one full cycle (not a maxiter of 3)
+        if system.check_on_stall and stalled and method.verify_unique is not False and np.all(np.isfinite(x)):
             # a solve that stalls on a singular system (several steady states) says so: before the
-            # convergence error, the uniqueness check (two restarts' worth of steps at most) looks
+            # convergence error, the uniqueness check (two restarts of its own basis at most) looks
             # for the null direction (a dark state left GMRES at a linear residual of 7e-12 against
             # rtol = 1e-12 with the assembled matrix: a ConvergenceError hid the real answer)
             try:
-                budget = 2 * method.restart
+                budget = 2 * max(method.restart, CHECK_RESTART)
                 _krylov_uniqueness(system, method, A, Mrun, flexible, x, iterations, budget=budget)
             except NonUniqueSteadyStateError as exc:
                 exc.args = (
@@ -1141,10 +1166,16 @@ def _krylov_uniqueness(
     # not capped by maxiter: Auto caps the solve itself at a few steps before falling back
     if budget is None:
         budget = max(2 * iterations, 2 * restart)
+    check_gmres = functools.partial(gmres, flexible=flexible)
     if method.solver == "idrs":
-        check_gmres = _idrs_as_gmres(method.s)
-    else:
-        check_gmres = functools.partial(gmres, flexible=flexible)
+        # IDR(s) on the random right-hand side can diverge on a singular system (to a residual of
+        # 1e10 with a dark state: a certificate too weak, a UniquenessWarning instead of the error;
+        # new-user review, session 9): GMRES wherever its basis of CHECK_RESTART vectors fits
+        basis = (CHECK_RESTART + 9) * 16.0 * system.n
+        if basis <= MEMORY_FRACTION * available_memory():
+            restart = max(restart, CHECK_RESTART)
+        else:
+            check_gmres = _idrs_as_gmres(method.s)
     bar = Progress(system.progress, "uniqueness check", total=budget)
     xn = float(np.linalg.norm(x))
     try:

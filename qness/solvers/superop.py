@@ -193,6 +193,7 @@ def solve(model: SuperoperatorModel, method, x0, symmetry, t0, sector=None):
     note = {}
     if isinstance(method, Auto):
         chosen, note = _st._auto_choice(method, system)
+        system.check_on_stall = False  # as for Lindblad models: the fallback LU checks uniqueness
     else:
         chosen = method
     chosen, why = adapt_method(chosen)
