@@ -198,13 +198,13 @@ MIN_RESTART, MAX_RESTART = 10, 100
 MEMORY_FRACTION = 0.5
 
 #: ``Krylov(matrix_free="auto")`` assembles the sector matrix up to this many unknowns. Measured
-#: (one sparse product against the matrix-free one, OpenBLAS on one thread,
-#: ``benchmarks/bench_assembled.py``, benchmarks/RESULTS.md issue 12, session 9): 26-50x faster on
-#: the 8 block pairs of the corpus's XXZ + dephasing sector (3,432 unknowns), 1.7-2.3x on the
-#: one-block Krylov rows of the corpus (compiled kernel, 4,096-22,500), 3x on XXZ 8 (12,870),
-#: 1.2-1.3x on XXZ 9 and 10 (48,620 and 184,756) and Ising 8 (65,536); above, 1.07-1.3x (Ising 9
-#: and 10, XXZ 11) with the assembly worth 20-30 products (Ising 10: 1.5 s).
-ASSEMBLED_MAX = 250_000
+#: (one application of ``L``, SciPy's sparse product on one thread against the matrix-free action,
+#: whose block loops and compiled kernel use both cores; ``benchmarks/bench_assembled.py``,
+#: benchmarks/RESULTS.md, issue 12, session 9): 37x faster on the 8 block pairs of the corpus's
+#: XXZ + dephasing sector (3,432 unknowns), 1.6-2.7x on the corpus's other Krylov rows
+#: (4,096-22,500, compiled kernel), 3.5x on XXZ 8 (12,870), 1.9x on XXZ 9 (48,620); 1.09x on XXZ
+#: 10 (184,756), and slower above: Ising 8 (65,536) 0.83x, XXZ 11 0.71x, Ising 10 0.56x.
+ASSEMBLED_MAX = 50_000
 #: ... and up to this many entries per row of the sector matrix (:func:`entries_per_row`): a dense
 #: ``H`` (noise, an eigenbasis) gave 400 per row at d = 200, where the assembled product was no
 #: faster (40 against 44 ms), the assembly took 1.7 s and the matrix 0.3 GiB (new-user review,
