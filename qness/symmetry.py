@@ -545,6 +545,8 @@ class _SectorOperator(spla.LinearOperator):
         """Reference twin of the threaded action: the pairs one after the other (tests)."""
         sec = self.sector
         x = np.asarray(x, dtype=np.complex128).ravel()
+        if self.matrix is not None:
+            return self.matrix @ x
         X = sec.split(x)
         y = np.empty_like(x)
         Y = sec.split(y)

@@ -198,7 +198,7 @@ class Krylov:
         assembled up to ``qness.solvers.steady.ASSEMBLED_MAX`` unknowns and
         ``ASSEMBLED_ROW_MAX`` entries per row (when the matrix also takes at
         most a tenth of the available memory), where one sparse product was
-        measured 1.2-50x faster than the matrix-free one and the assembly
+        measured 1.6-37x faster than the matrix-free one and the assembly
         costs a few applications; else matrix-free (no gain per application
         on larger or denser sectors, and no matrix in memory).
         ``NESS.info["operator"]`` says which ran.
@@ -258,7 +258,10 @@ class Krylov:
     ``ConvergenceError`` naming ``rtol``.
     The returned state then has ``||L vec(rho)||_2 <= sqrt(d) rtol / |Tr x|``
     (the trace row stands in for one row of ``L``); no other residual limit
-    is applied.
+    is applied. Before a ``ConvergenceError``, a solve that ran at least one
+    full restart cycle runs the uniqueness check: a stall caused by several
+    steady states raises ``NonUniqueSteadyStateError`` instead (not under
+    ``Auto``, whose fallback LU checks uniqueness itself).
     """
 
     solver: str = "gmres"
