@@ -1,5 +1,7 @@
 """Uniqueness on every route, tolerances that follow rtol/atol (issue 12, items 4 and tolerances)."""
 
+import warnings
+
 import numpy as np
 import pytest
 import qutip
@@ -277,3 +279,50 @@ def test_a_tiny_maxiter_is_a_convergence_error_without_the_stall_check(monkeypat
     with pytest.raises(qness.ConvergenceError, match="did not reach rtol"):
         qness.steady_state(m, qness.Krylov(maxiter=3))
     assert calls == []  # not a stall: 3 steps, less than one restart
+
+
+# ---- the second session-9 review
+def test_idrs_check_verifies_a_weakly_damped_oscillator():
+    # IDR(s)'s check, now GMRES, ran without the flexible vectors the GMRES route takes near a
+    # singular no-jump part: its residual derailed to 1e24 and the state came with a UniquenessWarning
+    a = qutip.destroy(30)
+    m = qness.from_qutip(a.dag() * a, [np.sqrt(1.5e-9) * a, np.sqrt(0.5e-9) * a.dag()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", qness.UniquenessWarning)
+        ness = qness.steady_state(m, qness.Krylov(solver="idrs"))
+    assert ness.info["uniqueness"]["verified"]
+    # thermal state of occupation n = 0.5 / (1.5 - 0.5) = 0.5: p_k = (1/3) (1/3)^k (truncated at 30)
+    p = (1 / 3) ** np.arange(30)
+    np.testing.assert_allclose(np.diag(ness.rho).real, p / p.sum(), atol=1e-6)
+
+
+def test_auto_runs_the_stall_check_when_its_lu_fallback_cannot(monkeypatch):
+    from qness.solvers import steady
+
+    def huge(M):  # the LU envelope of a model far too large for this machine
+        return 1e30, 1e30
+
+    monkeypatch.setattr(steady, "envelope_estimate", huge)
+    with pytest.raises(qness.NonUniqueSteadyStateError, match="stalled at linear residual"):
+        qness.steady_state(detuned_dark_singlet(1e4), qness.Auto(dense_max=0, direct_max=0))
+
+
+def test_stall_check_is_bounded_by_maxiter(monkeypatch):
+    from qness.solvers import steady
+
+    budgets = []
+    check = steady.krylov_check
+    monkeypatch.setattr(steady, "krylov_check", lambda *a, **k: budgets.append(k["budget"]) or check(*a, **k))
+    m = qness.models.boundary_driven_xxz(6, delta=1.0)
+    with pytest.raises(qness.ConvergenceError):
+        qness.steady_state(m, qness.Krylov(preconditioner=None, maxiter=120))
+    assert budgets == [120]
+
+
+def test_krylov_restart_none_on_a_liouvillian_matrix():
+    # fitted_restart -> memory_estimate needed H_eff, which a model given as its Liouvillian lacks
+    a = qutip.destroy(8)
+    L = qutip.liouvillian(a.dag() * a + 0.3 * (a + a.dag()), [np.sqrt(0.5) * a])
+    ness = qness.steady_state(L, qness.Krylov(restart=None))
+    ref = qness.steady_state(L, "direct")
+    np.testing.assert_allclose(ness.rho, ref.rho, atol=1e-10)

@@ -212,13 +212,29 @@ ASSEMBLED_MAX = 50_000
 ASSEMBLED_ROW_MAX = 64
 
 
-def entries_per_row(model: LindbladModel) -> float:
+def entries_per_row(model) -> float:
     """Estimated entries per row of the Liouvillian (column stacking: the left and right products
-    of ``H_eff`` and each jump's ``L rho L^+``), from the operators' entries per row."""
+    of ``H_eff`` and each jump's ``L rho L^+``), from the operators' entries per row. Diagonal
+    jumps (dephasing) map ``rho_ij`` to itself, an entry ``H_eff``'s diagonal already has. A model
+    given as its Liouvillian: that matrix's."""
+    if isinstance(model, SuperoperatorModel):
+        return model.L.nnz / max(model.L.shape[0], 1)
     d = max(model.dim, 1)
-    row_h = model.H_eff().nnz / d
-    row_j = sum((j.op.nnz / d) ** 2 for j in model.jumps if j.rate > 0)
-    return 2.0 * row_h + row_j
+    H_eff = model.H_eff()
+    row_h = H_eff.nnz / d
+    row_j = 0.0
+    diagonal = 0.0
+    for j in model.jumps:
+        if j.rate <= 0 or j.op.nnz == 0:
+            continue
+        op = sp.coo_array(j.op)
+        if np.all(op.row == op.col):
+            diagonal = 1.0
+        else:
+            row_j += (op.nnz / d) ** 2
+    if diagonal and np.count_nonzero(H_eff.diagonal()) == d:
+        diagonal = 0.0
+    return 2.0 * row_h + row_j + diagonal
 
 
 def assembles(method: Krylov, model, sector: Sector) -> bool:
@@ -280,7 +296,7 @@ class _System:
         self._op = None
         self.progress = False  # show a tqdm bar (set by steady_state)
         # Krylov: before a convergence error, look for a null direction (a stall from several
-        # steady states); Auto turns it off, its fallback LU checks uniqueness itself
+        # steady states); Auto makes it a callable, true only where its fallback LU cannot run
         self.check_on_stall = True
         if weight is None:
             # Scale of L's rows (largest |2 H_eff_ii|) keeps the LU pivots balanced.
@@ -477,7 +493,8 @@ def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=F
     logger.info("steady_state: Auto chose %s (%s)", type(chosen).__name__, note["auto"])
     if isinstance(chosen, Krylov):
         _memory_guard(model, sector, chosen)
-        system.check_on_stall = False
+        # the fallback LU checks uniqueness itself; where it cannot run, the stall check does
+        system.check_on_stall = lambda: system.envelope()[1] > 0.5 * available_memory()
     try:
         x, info = _DISPATCH[type(chosen)](system, chosen, x0)
     except ConvergenceError as exc:
@@ -850,8 +867,8 @@ def _auto_route(method: Auto, system: _System):
     t_dir, t_step = est["direct_s"], est["krylov_step_s"]
     steps = t_dir / (solves * t_step)
     if mem > 0.5 * available_memory():
-        # no LU and no fallback to it: the matrix-free Krylov solve does not need the sector matrix
-        # assembled for the estimate (620 MB at Ising 10), so it is not kept through the solve
+        # no LU and no fallback to it: the matrix assembled for the estimate (620 MB at Ising 10) is
+        # not kept through the solve (Krylov assembles its own only where assembles() says so)
         system._M = None
         krylov = Krylov(rtol=method.rtol, maxiter=method.krylov_maxiter)
         return krylov, {
@@ -1089,13 +1106,16 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     # judged by the tolerance asked for, whatever the solver's own flag says
     if not np.all(np.isfinite(x)) or not lin_res <= method.rtol:
         stalled = iterations >= method.restart  # at least one full cycle (not a maxiter of 3)
-        if system.check_on_stall and stalled and method.verify_unique is not False and np.all(np.isfinite(x)):
+        check = stalled and method.verify_unique is not False and np.all(np.isfinite(x))
+        if check and callable(system.check_on_stall):
+            check = system.check_on_stall()
+        if check and system.check_on_stall:
             # a solve that stalls on a singular system (several steady states) says so: before the
             # convergence error, the uniqueness check (two restarts of its own basis at most) looks
             # for the null direction (a dark state left GMRES at a linear residual of 7e-12 against
             # rtol = 1e-12 with the assembled matrix: a ConvergenceError hid the real answer)
             try:
-                budget = 2 * max(method.restart, CHECK_RESTART)
+                budget = min(2 * max(method.restart, CHECK_RESTART), method.maxiter)
                 _krylov_uniqueness(system, method, A, Mrun, flexible, x, iterations, budget=budget)
             except NonUniqueSteadyStateError as exc:
                 exc.args = (
@@ -1171,9 +1191,12 @@ def _krylov_uniqueness(
         # IDR(s) on the random right-hand side can diverge on a singular system (to a residual of
         # 1e10 with a dark state: a certificate too weak, a UniquenessWarning instead of the error;
         # new-user review, session 9): GMRES wherever its basis of CHECK_RESTART vectors fits
-        basis = (CHECK_RESTART + 9) * 16.0 * system.n
+        # flexible, with complex128 vectors: IDR's route runs no precision rule, and plain GMRES
+        # derailed (residual 1e24) on a weakly damped oscillator (gap 1e-9; second review)
+        basis = (2 * CHECK_RESTART + 9) * 16.0 * system.n
         if basis <= MEMORY_FRACTION * available_memory():
             restart = max(restart, CHECK_RESTART)
+            check_gmres = functools.partial(gmres, flexible=np.complex128)
         else:
             check_gmres = _idrs_as_gmres(method.s)
     bar = Progress(system.progress, "uniqueness check", total=budget)

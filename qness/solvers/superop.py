@@ -193,7 +193,8 @@ def solve(model: SuperoperatorModel, method, x0, symmetry, t0, sector=None):
     note = {}
     if isinstance(method, Auto):
         chosen, note = _st._auto_choice(method, system)
-        system.check_on_stall = False  # as for Lindblad models: the fallback LU checks uniqueness
+        # as for Lindblad models: the fallback LU checks uniqueness; where it cannot run, the stall check
+        system.check_on_stall = lambda: system.envelope()[1] > 0.5 * _st.available_memory()
     else:
         chosen = method
     chosen, why = adapt_method(chosen)
@@ -204,7 +205,7 @@ def solve(model: SuperoperatorModel, method, x0, symmetry, t0, sector=None):
     except ConvergenceError as exc:
         if not isinstance(method, Auto):
             raise
-        _, mem = _st.envelope_estimate(system.matrix())
+        _, mem = system.envelope()
         if mem > 0.5 * _st.available_memory():
             raise
         note["auto"] = note.get("auto", "") + f"; Krylov failed ({exc}), fell back to Direct"

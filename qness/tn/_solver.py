@@ -782,7 +782,7 @@ def steady_state(
     cutoff = min(1e-6, tol / 1000)
     # the two-site SVDs and QRs are of (bond x d^2)-row matrices: on one BLAS thread below
     # SMALL_BLOCK rows (a busy second core made OpenBLAS's spinning threads slow the 6-site
-    # runs of examples/tn_transport.ipynb 5-10x: 29-48 s against 3-6 s each)
+    # runs of examples/tn_transport.ipynb 10-20x: 29-48 s against 1.4-2.7 s each)
     with limit_blas(max_bond * max(dims2)):
         psi, start = _initial_state(terms, initial, cutoff)
         res_start = _mps_residual(L, psi)
