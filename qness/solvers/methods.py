@@ -260,8 +260,9 @@ class Krylov:
     (the trace row stands in for one row of ``L``); no other residual limit
     is applied. Before a ``ConvergenceError``, a solve that ran at least one
     full restart cycle runs the uniqueness check: a stall caused by several
-    steady states raises ``NonUniqueSteadyStateError`` instead (not under
-    ``Auto``, whose fallback LU checks uniqueness itself).
+    steady states raises ``NonUniqueSteadyStateError`` instead (under
+    ``Auto`` only where its fallback LU cannot run: that LU checks
+    uniqueness itself). The check takes at most ``maxiter`` more steps.
     """
 
     solver: str = "gmres"
