@@ -310,13 +310,35 @@ def test_auto_runs_the_stall_check_when_its_lu_fallback_cannot(monkeypatch):
 def test_stall_check_is_bounded_by_maxiter(monkeypatch):
     from qness.solvers import steady
 
-    budgets = []
+    budgets, steps = [], []
     check = steady.krylov_check
-    monkeypatch.setattr(steady, "krylov_check", lambda *a, **k: budgets.append(k["budget"]) or check(*a, **k))
+
+    def spy(*a, **k):
+        budgets.append(k["budget"])
+        out = check(*a, **k)
+        steps.append(out["check_iterations"])
+        return out
+
+    monkeypatch.setattr(steady, "krylov_check", spy)
     m = qness.models.boundary_driven_xxz(6, delta=1.0)
-    with pytest.raises(qness.ConvergenceError):
+    with pytest.raises(qness.ConvergenceError, match="inconclusive|did not reach"):
         qness.steady_state(m, qness.Krylov(preconditioner=None, maxiter=120))
-    assert budgets == [120]
+    # the random right-hand side and the certificate solve share maxiter (third review: 240 steps)
+    assert budgets == [60] and steps[0] <= 120
+
+
+def test_auto_skips_the_stall_check_where_its_lu_fallback_runs(monkeypatch):
+    from qness.solvers import steady
+
+    stall_checks = []
+    check = steady._krylov_uniqueness
+    monkeypatch.setattr(
+        steady, "_krylov_uniqueness", lambda *a, **k: stall_checks.append(k.get("budget")) or check(*a, **k)
+    )
+    # Auto's Krylov stalls on the dark singlet (a full restart cycle and more), then its LU says why
+    with pytest.raises(qness.NonUniqueSteadyStateError):
+        qness.steady_state(detuned_dark_singlet(1e4), qness.Auto(dense_max=0, direct_max=0))
+    assert stall_checks == []
 
 
 def test_krylov_restart_none_on_a_liouvillian_matrix():

@@ -262,7 +262,8 @@ class Krylov:
     full restart cycle runs the uniqueness check: a stall caused by several
     steady states raises ``NonUniqueSteadyStateError`` instead (under
     ``Auto`` only where its fallback LU cannot run: that LU checks
-    uniqueness itself). The check takes at most ``maxiter`` more steps.
+    uniqueness itself). The check takes at most ``maxiter`` more steps; an
+    inconclusive check is named in the error.
     """
 
     solver: str = "gmres"

@@ -352,6 +352,16 @@ class _System:
             self._envelope = envelope_estimate(self.matrix())
         return self._envelope
 
+    def lu_fallback_impossible(self) -> bool:
+        """Whether the sector's LU envelope exceeds half the available memory (``Auto``'s fallback
+        from a stalled Krylov solve cannot run). A sector matrix assembled only for this estimate
+        is not kept then (the uniqueness check that runs instead needs the memory)."""
+        had = self._M is not None
+        cannot = self.envelope()[1] > 0.5 * available_memory()
+        if cannot and not had:
+            self._M = None
+        return cannot
+
     def residual(self, x: np.ndarray) -> float:
         """``||L x||_2`` for the sector vector ``x`` (the full residual: zeros elsewhere), with the
         sector matrix when it is assembled (the matrix-free operator costs a set-up)."""
@@ -494,7 +504,7 @@ def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=F
     if isinstance(chosen, Krylov):
         _memory_guard(model, sector, chosen)
         # the fallback LU checks uniqueness itself; where it cannot run, the stall check does
-        system.check_on_stall = lambda: system.envelope()[1] > 0.5 * available_memory()
+        system.check_on_stall = system.lu_fallback_impossible
     try:
         x, info = _DISPATCH[type(chosen)](system, chosen, x0)
     except ConvergenceError as exc:
@@ -1109,14 +1119,23 @@ def _solve_krylov(system: _System, method: Krylov, x0):
         check = stalled and method.verify_unique is not False and np.all(np.isfinite(x))
         if check and callable(system.check_on_stall):
             check = system.check_on_stall()
+        inconclusive = ""
         if check and system.check_on_stall:
             # a solve that stalls on a singular system (several steady states) says so: before the
             # convergence error, the uniqueness check (two restarts of its own basis at most) looks
             # for the null direction (a dark state left GMRES at a linear residual of 7e-12 against
             # rtol = 1e-12 with the assembled matrix: a ConvergenceError hid the real answer)
             try:
-                budget = min(2 * max(method.restart, CHECK_RESTART), method.maxiter)
-                _krylov_uniqueness(system, method, A, Mrun, flexible, x, iterations, budget=budget)
+                # each of the check's two solves (random right-hand side, certificate) gets half of
+                # maxiter at most: the check adds at most maxiter steps
+                budget = min(2 * max(method.restart, CHECK_RESTART), max(method.maxiter // 2, 1))
+                uniq = _krylov_uniqueness(system, method, A, Mrun, flexible, x, iterations, budget=budget)
+                if not uniq["verified"]:
+                    inconclusive = (
+                        "; the uniqueness check on the stalled solve was inconclusive (its random "
+                        f"right-hand side stalled at {uniq['check_residual']:.1e}): a steady state that is "
+                        "not unique can make a Krylov solve stall"
+                    )
             except NonUniqueSteadyStateError as exc:
                 exc.args = (
                     f"{exc.args[0]} (the Krylov solve itself stalled at linear residual {lin_res:.2e} "
@@ -1135,9 +1154,9 @@ def _solve_krylov(system: _System, method: Krylov, x0):
             )
         raise ConvergenceError(
             f"Krylov ({method.solver}, preconditioner={method.preconditioner}) did not reach "
-            f"rtol={method.rtol:g} in {iterations} iterations (linear residual {lin_res:.2e} > rtol){hint}; "
-            "a longer restart, method='direct' (which also tells a steady state that is not unique, "
-            "where short restarts can stall) or method='auto' may get there",
+            f"rtol={method.rtol:g} in {iterations} iterations (linear residual {lin_res:.2e} > rtol){hint}"
+            f"{inconclusive}; a longer restart, method='direct' (which also tells a steady state that is "
+            "not unique, where short restarts can stall) or method='auto' may get there",
             rho=system.sector.to_full(xx),
             residual=system.residual(xx) if np.all(np.isfinite(xx)) else np.inf,
             iterations=iterations,
@@ -1195,7 +1214,7 @@ def _krylov_uniqueness(
         # derailed (residual 1e24) on a weakly damped oscillator (gap 1e-9; second review)
         basis = (2 * CHECK_RESTART + 9) * 16.0 * system.n
         if basis <= MEMORY_FRACTION * available_memory():
-            restart = max(restart, CHECK_RESTART)
+            restart = CHECK_RESTART  # the basis the memory test counted, whatever the user's restart
             check_gmres = functools.partial(gmres, flexible=np.complex128)
         else:
             check_gmres = _idrs_as_gmres(method.s)

@@ -194,7 +194,7 @@ def solve(model: SuperoperatorModel, method, x0, symmetry, t0, sector=None):
     if isinstance(method, Auto):
         chosen, note = _st._auto_choice(method, system)
         # as for Lindblad models: the fallback LU checks uniqueness; where it cannot run, the stall check
-        system.check_on_stall = lambda: system.envelope()[1] > 0.5 * _st.available_memory()
+        system.check_on_stall = system.lu_fallback_impossible
     else:
         chosen = method
     chosen, why = adapt_method(chosen)
