@@ -104,8 +104,6 @@ def memory_estimate(model: LindbladModel, sector: Sector, method) -> tuple[float
     """
     n = float(sector.size)
     d = model.dim
-    row = entries_per_row(model)
-    matrix = n * row * 20.0  # complex value + int32 index
     if isinstance(method, Auto):
         if n <= max(method.dense_max, method.direct_max):
             return 0.0, "Auto below direct_max"
@@ -113,6 +111,8 @@ def memory_estimate(model: LindbladModel, sector: Sector, method) -> tuple[float
         method = Krylov(rtol=method.rtol, solver="idrs", s=2)
     if isinstance(method, Dense):
         return 16.0 * n * n, f"dense {int(n)} x {int(n)} matrix"
+    row = entries_per_row(model)
+    matrix = n * row * 20.0  # complex value + int32 index
     if isinstance(method, Direct):
         return 2.0 * matrix, f"sector matrix ({row:.0f} entries per row) and its trace-row copy"
     if isinstance(method, Evolve):
