@@ -252,6 +252,8 @@ class Sector:
         if variant not in ("jacobi", "two-level", "two-step", "auto"):
             raise ValueError(f"variant must be 'jacobi', 'two-level', 'two-step' or 'auto', got {variant!r}")
         model = as_model(model)
+        if matrix is not None and matrix.shape != (self.size, self.size):
+            raise ValueError(f"matrix: shape {matrix.shape}, expected the sector's {(self.size, self.size)}")
         S = _SylvesterInverse(self, model, shift)
         chosen = variant == "auto"
         if variant == "auto":
@@ -465,27 +467,8 @@ class _BlockData:
 
 
 class _SectorOperator(spla.LinearOperator):
-    """``L`` on a sector, matrix-free (block pairs, or the compiled kernel on one block), or the
-    assembled sector matrix ``matrix`` when the caller has it (a sparse product: faster on small
-    sectors, see ``qness.solvers.steady.ASSEMBLED_MAX``)."""
-
-    def __init__(
-        self,
-        sector: Sector,
-        model: LindbladModel,
-        data: _BlockData | None = None,
-        matrix: sp.csr_array | None = None,
-    ):
-        n = sector.size
-        self.matrix = matrix
+    def __init__(self, sector: Sector, model: LindbladModel, data: _BlockData | None = None):
         self.sector = sector
-        if matrix is not None:
-            if matrix.shape != (n, n):
-                raise ValueError(f"matrix: shape {matrix.shape}, expected the sector's {(n, n)}")
-            # the block data (20 ms on the corpus's XXZ + dephasing sector) only if a caller has it
-            self.data, self._kernel = data, None
-            super().__init__(dtype=np.complex128, shape=(n, n))
-            return
         self.data = _BlockData(sector, model) if data is None else data
         self.Aconj = [sp.csr_array(a.conj()) for a in self.data.A]
         self.terms = [(p, q, Ll, sp.csr_array(Lr.conj())) for p, q, Ll, Lr in self.data.terms]
@@ -531,8 +514,6 @@ class _SectorOperator(spla.LinearOperator):
     def _matvec(self, x):
         sec = self.sector
         x = np.asarray(x, dtype=np.complex128).ravel()
-        if self.matrix is not None:
-            return self.matrix @ x
         if self._kernel is not None:
             return np.asarray(self._kernel @ x).ravel()
         X = sec.split(x)
@@ -545,8 +526,6 @@ class _SectorOperator(spla.LinearOperator):
         """Reference twin of the threaded action: the pairs one after the other (tests)."""
         sec = self.sector
         x = np.asarray(x, dtype=np.complex128).ravel()
-        if self.matrix is not None:
-            return self.matrix @ x
         X = sec.split(x)
         y = np.empty_like(x)
         Y = sec.split(y)
@@ -1038,7 +1017,9 @@ class _TwoLevelSylvester(spla.LinearOperator):
         self.r, self.c = r, complex(c)
         self.t = sector.trace_vector()
         data = _BlockData(sector, model)
-        self.op = _SectorOperator(sector, model, data, matrix)
+        # L applied inside: the assembled sector matrix when the caller has it (a sparse product,
+        # faster on small sectors: qness.solvers.steady.ASSEMBLED_MAX), else matrix-free
+        self.op = matrix if matrix is not None else _SectorOperator(sector, model, data)
         pairs = sector.pairs
         self.diag = [int(p) for p in range(len(pairs)) if pairs[p, 0] == pairs[p, 1]]
         self.coff = {}
@@ -1167,7 +1148,7 @@ class _TwoStepSylvester(spla.LinearOperator):
             raise ValueError(f"trace_row: row {r} outside the sector of {sector.size} unknowns")
         self.S, self.r, self.c = S, int(r), complex(c)
         self.t = sector.trace_vector()
-        self.op = _SectorOperator(sector, model, matrix=matrix)
+        self.op = matrix if matrix is not None else _SectorOperator(sector, model)  # as in two-level
         super().__init__(dtype=np.complex128, shape=(sector.size, sector.size))
 
     @property
