@@ -295,9 +295,8 @@ class _System:
         self._M = None
         self._op = None
         self.progress = False  # show a tqdm bar (set by steady_state)
-        # Krylov: before a convergence error, look for a null direction (a stall from several
-        # steady states); Auto makes it a callable, true only where its fallback LU cannot run
-        self.check_on_stall = True
+        # set by Auto: a stalled Krylov solve falls back to the LU where it fits (see stall_check_runs)
+        self.lu_fallback = False
         if weight is None:
             # Scale of L's rows (largest |2 H_eff_ii|) keeps the LU pivots balanced.
             weight = 2.0 * float(np.max(np.abs(model.H_eff().diagonal()), initial=0.0))
@@ -361,6 +360,12 @@ class _System:
         if cannot and not had:
             self._M = None
         return cannot
+
+    def stall_check_runs(self) -> bool:
+        """Whether a stalled Krylov solve looks for a null direction (a stall from several steady
+        states) before its convergence error: always, except where ``Auto``'s fallback LU will run
+        (that LU checks uniqueness itself)."""
+        return not self.lu_fallback or self.lu_fallback_impossible()
 
     def residual(self, x: np.ndarray) -> float:
         """``||L x||_2`` for the sector vector ``x`` (the full residual: zeros elsewhere), with the
@@ -504,14 +509,13 @@ def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=F
     if isinstance(chosen, Krylov):
         _memory_guard(model, sector, chosen)
         # the fallback LU checks uniqueness itself; where it cannot run, the stall check does
-        system.check_on_stall = system.lu_fallback_impossible
+        system.lu_fallback = True
     try:
         x, info = _DISPATCH[type(chosen)](system, chosen, x0)
     except ConvergenceError as exc:
         # The iterative route stalled (at most krylov_maxiter steps): fall back to sparse LU
         # if its envelope fits in memory.
-        _, mem = system.envelope()
-        if mem > 0.5 * available_memory():
+        if system.lu_fallback_impossible():
             raise
         note["auto"] += f"; Krylov failed after {time.perf_counter() - t1:.3g} s ({exc}), fell back to Direct"
         logger.info("steady_state: Krylov failed (%s); Auto falls back to Direct", exc)
@@ -1117,10 +1121,8 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     if not np.all(np.isfinite(x)) or not lin_res <= method.rtol:
         stalled = iterations >= method.restart  # at least one full cycle (not a maxiter of 3)
         check = stalled and method.verify_unique is not False and np.all(np.isfinite(x))
-        if check and callable(system.check_on_stall):
-            check = system.check_on_stall()
         inconclusive = ""
-        if check and system.check_on_stall:
+        if check and system.stall_check_runs():
             # a solve that stalls on a singular system (several steady states) says so: before the
             # convergence error, the uniqueness check (two restarts of its own basis at most) looks
             # for the null direction (a dark state left GMRES at a linear residual of 7e-12 against

@@ -193,8 +193,7 @@ def solve(model: SuperoperatorModel, method, x0, symmetry, t0, sector=None):
     note = {}
     if isinstance(method, Auto):
         chosen, note = _st._auto_choice(method, system)
-        # as for Lindblad models: the fallback LU checks uniqueness; where it cannot run, the stall check
-        system.check_on_stall = system.lu_fallback_impossible
+        system.lu_fallback = True  # as for Lindblad models (_System.stall_check_runs)
     else:
         chosen = method
     chosen, why = adapt_method(chosen)
@@ -205,8 +204,7 @@ def solve(model: SuperoperatorModel, method, x0, symmetry, t0, sector=None):
     except ConvergenceError as exc:
         if not isinstance(method, Auto):
             raise
-        _, mem = system.envelope()
-        if mem > 0.5 * _st.available_memory():
+        if system.lu_fallback_impossible():
             raise
         note["auto"] = note.get("auto", "") + f"; Krylov failed ({exc}), fell back to Direct"
         chosen = Direct()
