@@ -41,7 +41,7 @@ from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, a
 from ..operators import _is_qobj, as_csr
 from ..solvers.methods import Dense
 from ..solvers.resolvent import Schur, _prepare, drazin, resolvent
-from ..symmetry import Sector, detect_symmetry, full_sector, sectors
+from ..symmetry import DETECTED_NAMES, Sector, detect_symmetry, full_sector, sectors
 
 __all__ = ["correlation", "g2", "emission_spectrum", "EmissionSpectrum"]
 
@@ -196,7 +196,7 @@ class _Setting:
                 self.sectors = [full_sector(d)]
             else:
                 # a declared symmetry is checked (as steady_state does); a detected one holds
-                self.sectors = sectors(model, sym, check=sym.name not in ("detected N", "detected parity"))
+                self.sectors = sectors(model, sym, check=sym.name not in DETECTED_NAMES)
         if len(self.sectors) == 1:
             self.steady = self.sectors[0]
         else:

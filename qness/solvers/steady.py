@@ -399,8 +399,10 @@ def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=F
         not set.
     symmetry : "auto", None, U1Symmetry or Z2Symmetry
         ``"auto"`` uses the model's declared U(1) (else Z2) symmetry, or one
-        found by :func:`qness.symmetry.detect_symmetry` (total magnetisation
-        / number of quanta, or its parity), and solves only the sector
+        found by :func:`qness.symmetry.detect_symmetry` (a conserved charge
+        that is a sum of per-site charges: total magnetisation, number of
+        quanta, excitation number; else the parity of the number of quanta),
+        and solves only the sector
         ``n_left - n_right = 0`` (or parity ``+1``); ``None`` solves the full
         space.
     progress : bool
