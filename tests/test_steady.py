@@ -511,7 +511,8 @@ def test_umfpack_backend_agrees_with_superlu():
     cavity = qness.models.kerr(60, detuning=-1.0, U=0.2, F=0.8, kappa=1.0)
     assert qness.steady_state(cavity, "direct").info["backend"] == "umfpack"
     jc = qness.from_qutip(*corpus_module().CORPUS["jc_thermal"].build(20))
-    s = qness.steady_state(jc, "direct")
+    # (in the full space: its excitation-number sector, 78 unknowns, is below SMALL_LU)
+    s = qness.steady_state(jc, "direct", symmetry=None)
     assert (s.info["backend"], s.info["ordering"]) == ("superlu", "COLAMD")
     np.testing.assert_allclose(s.rho, qness.steady_state(jc, qness.Direct(backend="umfpack")).rho, atol=1e-12)
     assert qness.steady_state(xx_chain(3), "direct", ordering="COLAMD").info["backend"] == "superlu"
@@ -524,3 +525,19 @@ def test_krylov_without_the_uniqueness_check_converges_to_one_state():
     ness = qness.steady_state(collective_decay_pair(), qness.Krylov(verify_unique=False), symmetry=None)
     assert ness.residual < 1e-12 and ness.info["uniqueness_checked"] is False
     assert qness.steady_state(xx_chain(4), "krylov").info["uniqueness_checked"] is True
+
+
+def test_auto_takes_the_lu_on_small_sectors_without_estimates(monkeypatch):
+    from qness.solvers import steady
+
+    chain = xx_chain(6, delta=0.5)  # sector of 924 unknowns <= SMALL_LU
+    assert steady.SMALL_LU >= 924
+    calls = []
+    monkeypatch.setattr(steady, "envelope_estimate", lambda M: calls.append(M) or (0.0, 0.0))
+    ness = qness.steady_state(chain)
+    assert ness.info["method"] == "Direct" and "no estimate" in ness.info["auto"] and not calls
+    assert ness.info["sector"]["size"] == 924
+    ref = qness.steady_state(chain, "krylov")
+    np.testing.assert_allclose(ness.rho, ref.rho, atol=1e-10)
+    # direct_max still rules it out
+    assert qness.steady_state(chain, qness.Auto(direct_max=500)).info["method"] == "Krylov"

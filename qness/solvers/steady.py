@@ -273,6 +273,19 @@ def fitted_restart(
 
 
 # ------------------------------------------------------------------ the system
+def _h_eff_diagonal(model: LindbladModel) -> np.ndarray:
+    """``diag(H_eff) = diag(H) - i/2 sum_k rate_k sum_m |(A_k)_mi|^2`` without forming ``H_eff``."""
+    out = np.asarray(sp.csr_array(model.H).diagonal(), dtype=np.complex128)
+    for j in model.jumps:
+        if j.rate > 0:
+            C = sp.csr_array(j.op)  # column sums of |A_k|^2: its indices are the columns
+            if not C.has_canonical_format:
+                C = C.copy()
+                C.sum_duplicates()
+            out -= 0.5j * j.rate * np.bincount(C.indices, weights=np.abs(C.data) ** 2, minlength=out.size)
+    return out
+
+
 class _System:
     """The sector problem: matrix (lazily), matrix-free operator, trace row."""
 
@@ -299,7 +312,7 @@ class _System:
         self.lu_fallback = False
         if weight is None:
             # Scale of L's rows (largest |2 H_eff_ii|) keeps the LU pivots balanced.
-            weight = 2.0 * float(np.max(np.abs(model.H_eff().diagonal()), initial=0.0))
+            weight = 2.0 * float(np.max(np.abs(_h_eff_diagonal(model)), initial=0.0))
         self.c = weight if np.isfinite(weight) and weight > 0 else 1.0
 
     def matrix(self) -> sp.csr_array:
@@ -864,6 +877,8 @@ def _auto_route(method: Auto, system: _System):
     if n > method.direct_max:
         krylov = Krylov(rtol=method.rtol, maxiter=method.krylov_maxiter)
         return krylov, {"auto": f"krylov: {n} unknowns > direct_max={method.direct_max}"}
+    if n <= SMALL_LU and 32.0 * n**2 <= 0.5 * available_memory():
+        return Direct(), {"auto": f"direct: {n} unknowns <= {SMALL_LU} (no estimate: any LU is cheap)"}
     # the default Krylov solve then checks uniqueness with GMRES on a random right-hand side,
     # which took 0.3-5x the solve's steps on the corpus (benchmarks/RESULTS.md): count it as one
     solves = 2
@@ -969,6 +984,15 @@ def _umfpack_factor(A: sp.csr_array):
     return solve
 
 
+#: ``Auto`` takes ``Direct`` on sectors of at most this many unknowns without estimating the LU: even
+#: a dense one (0.1 s, 16 MB at 1000) costs little, and the estimates took 1-3 ms of the 7-12 ms
+#: solves of the small corpus sectors (``benchmarks/RESULTS.md``, session 10). Where Auto's estimate
+#: chose Krylov on such a sector, the LU was faster or not much slower: boundary-driven XXZ 6 (924
+#: unknowns) 22 ms against 53 ms. ``Direct`` bounds its memory there by a dense LU (no envelope), and
+#: its ``backend="auto"`` takes UMFPACK (as fast as SuperLU with MMD at 238-900 unknowns; COLAMD
+#: 1.1-1.5x slower).
+SMALL_LU = 1000
+
 #: ``Direct(backend="auto")`` factorises with SuperLU/COLAMD instead of UMFPACK when the sector matrix
 #: is nearly banded: mean envelope bandwidth in RCM order (``sqrt(flops / 8 n)`` from
 #: :func:`envelope_estimate`) at most this. The LU is then cheaper than UMFPACK's analysis and the
@@ -984,6 +1008,8 @@ def _direct_backend(system: _System, method: Direct) -> tuple[str, str]:
         return method.backend, method.ordering
     if method.ordering != "MMD_AT_PLUS_A" or not _have_umfpack():
         return "superlu", method.ordering  # a SuperLU ordering was chosen, or UMFPACK is missing
+    if system.n <= SMALL_LU:
+        return "umfpack", method.ordering  # as fast as SuperLU-MMD there, and no envelope to compute
     flops, _ = system.envelope()
     if flops <= 8.0 * BANDED_WIDTH**2 * system.n:
         return "superlu", "COLAMD"
@@ -993,7 +1019,8 @@ def _direct_backend(system: _System, method: Direct) -> tuple[str, str]:
 def _solve_direct(system: _System, method: Direct, x0):
     A = system.replaced_matrix()
     b = system.rhs()
-    if method.check_memory:
+    # (a dense LU bounds the envelope: up to SMALL_LU unknowns, no envelope unless that bound binds)
+    if method.check_memory and (system.n > SMALL_LU or 32.0 * system.n**2 > available_memory()):
         _, mem = system.envelope()  # of the sector matrix: A differs from it in one row
         avail = available_memory()
         if mem > avail:
