@@ -487,9 +487,13 @@ def _pair_count(labels: np.ndarray) -> int:
     return int(np.sum(counts.astype(np.int64) ** 2))
 
 
-def _detect_u1(model) -> U1Symmetry | None:
+def _detect_u1(model, combine: bool = True) -> U1Symmetry | None:
     """The weak U(1) charges of ``model`` diagonal in the computational basis, combined (see
     :func:`detect_symmetry`)."""
+    if not combine:
+        found = _detect_n(model)
+        if found is not None:
+            return found
     dims = tuple(model.dims)
     D = model.dim
     k = sum(d if d <= LEVEL_CHARGE_MAX else 1 for d in dims)
@@ -508,8 +512,9 @@ def _detect_u1(model) -> U1Symmetry | None:
         J = sp.coo_array(j.op)
         if J.nnz == 0 or j.rate == 0:
             continue
-        delta = F[J.row] - F[J.col]
-        rows.append(_unique_rows(delta - delta[0]))
+        first = F[J.row[0]] - F[J.col[0]]
+        for lo in range(0, J.nnz, 1 << 16):
+            rows.append(_unique_rows(F[J.row[lo : lo + (1 << 16)]] - F[J.col[lo : lo + (1 << 16)]] - first))
     R = _unique_rows(np.concatenate(rows)) if rows else np.zeros((0, k), dtype=F.dtype)
     basis = _exact_null_space(R)
     # charges as labels of the basis states; constant labels (a constant per small site) are trivial
@@ -525,7 +530,7 @@ def _detect_u1(model) -> U1Symmetry | None:
     labels = cands[0][1]
     if cands[0][0] >= D * D:
         return None
-    for _, lab in cands[1:]:  # joint labels: mixed radix, so a - b = 0 iff every charge agrees
+    for _, lab in cands[1:] if combine else ():  # joint labels: mixed radix (a - b = 0 iff all agree)
         span = int(labels.max()) + 1
         joint = labels + span * lab if span * (int(lab.max()) + 1) < 2**62 else None
         if joint is None or len(np.unique(joint)) > max(COMBINED_LABELS_MAX, len(np.unique(labels))):
@@ -552,7 +557,7 @@ def _detect_n(model) -> U1Symmetry | None:
     return None
 
 
-def detect_symmetry(model) -> U1Symmetry | Z2Symmetry | None:
+def detect_symmetry(model, *, combine: bool = True) -> U1Symmetry | Z2Symmetry | None:
     """Look for a weak U(1) (then Z2) symmetry diagonal in the computational basis.
 
     U(1): charges ``Q = sum_i q_i(k_i)`` of the basis states ``|k_0 k_1 ...>``, with a charge per
@@ -567,8 +572,23 @@ def detect_symmetry(model) -> U1Symmetry | Z2Symmetry | None:
     intersection of theirs. Where the magnetisation / minus the particle number
     ``N = -sum_i k_i`` is the only charge, it is returned as before (``"detected N"``).
 
+    The labels of a combined charge (``"detected charge"``) are not numbers of quanta: they
+    encode the tuple of charges, and the sector ``q`` of such a label is no "one more quantum".
+    Declare the symmetry (:class:`qness.U1Symmetry`) to choose the charge and its labels.
+
     Z2 (when no U(1) is found): the parity ``(-1)^{sum_i k_i}``, accepted when ``H`` conserves it
     and every jump has a definite parity.
+
+    Parameters
+    ----------
+    model : LindbladModel
+    combine : bool
+        Combine independent charges (the smallest ``q = 0`` sector: what a steady state needs).
+        ``False`` (what :func:`qness.spectrum` and the resolvent routes ask): ``N`` itself where
+        it is a charge, else the single charge with the smallest ``q = 0`` sector. A spectrum
+        solves every sector for ``k`` eigenvalues, and the many small sectors of a combined charge
+        cost more in all (two Jaynes-Cummings systems: 169 labels, 37 s against 21 s with ``N``'s
+        25).
 
     Returns
     -------
@@ -577,7 +597,7 @@ def detect_symmetry(model) -> U1Symmetry | Z2Symmetry | None:
         ``"detected parity"``).
     """
     model = as_model(model)
-    found = _detect_u1(model)
+    found = _detect_u1(model, combine)
     if found is not None:
         return found
     charges = _level_charges(model.dims)

@@ -178,3 +178,45 @@ def test_magnetisation_is_still_reported_as_n():
     sym = detect_symmetry(bare)
     assert sym.name == "detected N"
     assert steady_sector(bare, sym).size == 70
+
+
+def _two_jaynes_cummings(n):
+    """Two uncoupled Jaynes-Cummings systems between thermal baths (qubits as destroy(2)): each
+    conserves its own excitation number."""
+    dims = (n, 2, n, 2)
+
+    def emb(op, pos):
+        f = [qt.qeye(d) for d in dims]
+        f[pos] = op
+        return qt.tensor(*f)
+
+    a1, s1, a2, s2 = (emb(qt.destroy(d), k) for k, d in enumerate(dims))
+    H = a1.dag() * a1 + s1.dag() * s1 + 0.3 * (a1.dag() * s1 + a1 * s1.dag())
+    H += 1.1 * (a2.dag() * a2 + s2.dag() * s2) + 0.4 * (a2.dag() * s2 + a2 * s2.dag())
+    c = [0.316 * a1, 0.173 * a1.dag(), 0.224 * s1.dag(), 0.316 * a2, 0.141 * a2.dag(), 0.173 * s2.dag()]
+    return H, c
+
+
+def test_combined_charges_for_the_steady_state_n_for_spectra():
+    n = 3
+    model = qness.from_qutip(*_two_jaynes_cummings(n))
+    both = detect_symmetry(model)
+    single = detect_symmetry(model, combine=False)
+    assert both.name == "detected charge" and single.name == "detected N"
+    e1 = np.repeat(np.arange(n)[:, None] + np.arange(2)[None, :], 2 * n).ravel()  # n_a1 + k_s1
+    e2 = np.tile((np.arange(n)[:, None] + np.arange(2)[None, :]).ravel(), 2 * n)
+    sec = steady_sector(model, both)
+    assert sec.size == _sector_from_charges(e1, e2) < steady_sector(model, single).size
+    # the spectrum's sectors are N's (fewer, each solved for k eigenvalues)
+    sp = qness.spectrum(model, k=4)
+    assert sorted(set(np.abs(sp.sectors))) <= sorted(set(np.abs(np.subtract.outer(e1 + e2, e1 + e2).ravel())))
+    _dense_check(model, sec)
+
+
+def test_auto_counts_the_python_work_per_block_pair():
+    # 169 block pairs of at most 36 unknowns (cutoff 12): an LU of 2,116 unknowns, not Krylov
+    model = qness.from_qutip(*_two_jaynes_cummings(12))
+    ness = qness.steady_state(model)
+    assert ness.info["sector"]["size"] == 2116 and ness.info["method"] == "Direct"
+    ref = qness.steady_state(model, "krylov")
+    np.testing.assert_allclose(ness.rho, ref.rho, atol=1e-10)

@@ -278,7 +278,7 @@ def _symmetry(model: LindbladModel, symmetry):
     if isinstance(symmetry, str):
         if symmetry != "auto":
             raise ValueError(f"symmetry must be 'auto', None, a U1Symmetry or a Z2Symmetry; got {symmetry!r}")
-        return model.u1() or model.z2() or detect_symmetry(model)
+        return model.u1() or model.z2() or detect_symmetry(model, combine=False)
     if isinstance(symmetry, (U1Symmetry, Z2Symmetry)):
         return symmetry
     raise TypeError(

@@ -119,7 +119,7 @@ def _find_sector(model: LindbladModel, sector, symmetry) -> Sector:
     elif isinstance(symmetry, str):
         if symmetry != "auto":
             raise ValueError(f"symmetry must be 'auto', None, a U1Symmetry or a Z2Symmetry; got {symmetry!r}")
-        sym = model.u1() or model.z2() or detect_symmetry(model)
+        sym = model.u1() or model.z2() or detect_symmetry(model, combine=False)
     elif isinstance(symmetry, (U1Symmetry, Z2Symmetry)):
         sym = symmetry
     else:

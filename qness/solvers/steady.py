@@ -718,6 +718,11 @@ _T_UNKNOWN = 5e-6
 _T_ENV = 1e-9
 _T_PREC = 2e-9
 _T_ORTH = 4e-7
+#: ... plus this per block pair of the sector (Python work of the no-jump solves, the two-level
+#: coarse correction and the operator, whatever the pair's size): 140 us measured with 169 pairs of
+#: 1-36 unknowns (two Jaynes-Cummings systems, two combined charges, session 10), where Auto, without
+#: it, estimated 0.9 ms per step, took Krylov at 24 ms per step (1.1 s) against an LU of 0.06 s
+_T_PAIR = 1e-4
 #: Auto takes the LU when it is estimated to cost at most this many GMRES steps
 #: (Sylvester-preconditioned solves took 17-145 steps on the corpus and the spin
 #: chains of ``benchmarks/RESULTS.md``; a non-normal ``H_eff`` such as a driven
@@ -746,7 +751,7 @@ def cost_estimates(model: LindbladModel, sector: Sector, envelope_flops: float |
     in seconds at 90,000 unknowns); a many-body chain has ``beta`` growing
     like ``d / sqrt(number of sites)`` (an almost dense LU). The Krylov
     estimate counts the dense products of the Sylvester preconditioner per
-    block pair and the Gram-Schmidt work of one GMRES step. Where the
+    block pair, a fixed cost per pair, and the Gram-Schmidt work of one GMRES step. Where the
     envelope bound of the LU (:func:`envelope_estimate`, ``envelope_flops``)
     is smaller than the separator estimate, it is used instead.
 
@@ -801,7 +806,7 @@ def cost_estimates(model: LindbladModel, sector: Sector, envelope_flops: float |
         "beta": beta,
         "separator": sep,
         "direct_s": lu + _T_UNKNOWN * n,
-        "krylov_step_s": _T_PREC * prec + _T_ORTH * n,
+        "krylov_step_s": _T_PREC * prec + _T_ORTH * n + _T_PAIR * len(pairs),
     }
 
 
