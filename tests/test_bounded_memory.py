@@ -7,6 +7,7 @@ from helpers import dense_steady_state, random_model
 
 import qness
 from qness.solvers import steady
+from qness.solvers.gridlu import _grid_order_uncached as qness_order
 from qness.solvers.gridlu import grid_nested_dissection, solve_single_mode
 from qness.solvers.krylov import idrs
 
@@ -168,6 +169,9 @@ def test_grid_nested_dissection_is_a_permutation_with_separators_last():
     assert set(m[top]) == {18, 19} and set(n[top]) == set(range(29))
     with pytest.raises(ValueError, match="width"):
         grid_nested_dissection(4, 4, width=0)
+    # cached per shape (a scan solves the same grid again) and read-only, so no caller can spoil it
+    assert grid_nested_dissection(37, 29, width=2) is p and not p.flags.writeable
+    assert np.array_equal(grid_nested_dissection(37, 29, width=1, leaf=16), qness_order(37, 29, 1, 16))
 
 
 @pytest.mark.parametrize(
