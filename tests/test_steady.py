@@ -541,3 +541,19 @@ def test_auto_takes_the_lu_on_small_sectors_without_estimates(monkeypatch):
     np.testing.assert_allclose(ness.rho, ref.rho, atol=1e-10)
     # direct_max still rules it out
     assert qness.steady_state(chain, qness.Auto(direct_max=500)).info["method"] == "Krylov"
+
+
+def test_auto_small_lu_shortcut_only_for_sparse_liouvillians(monkeypatch):
+    from qness.solvers import steady
+
+    # dense random H and jump (d = 20: 400 unknowns, ~420 entries per row): the estimates decide
+    rng = np.random.default_rng(7)
+    d = 20
+    A = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
+    H = qutip.Qobj((A + A.conj().T) / 2)
+    c = [qutip.Qobj(0.3 * rng.normal(size=(d, d)))]
+    model = qness.from_qutip(H, c)
+    assert steady.entries_per_row(model) > steady.ASSEMBLED_ROW_MAX
+    ness = qness.steady_state(model)
+    assert "no estimate" not in ness.info["auto"]
+    np.testing.assert_allclose(ness.rho, qness.steady_state(model, "dense").rho, atol=1e-10)

@@ -242,7 +242,7 @@ def asymptotic_state(model, rho0, *, zero_tol: float = 1e-10, block: int = 4, it
     if mem > 0.5 * avail:
         raise InsufficientMemoryError(
             f"asymptotic_state: the LU of the full {n}-unknown Liouvillian is estimated at up to "
-            f"{mem / 2**30:.1f} GiB with {avail / 2**30:.1f} GiB available; if the steady state is "
+            f"{mem / 2**30:.3g} GiB with {avail / 2**30:.3g} GiB available; if the steady state is "
             "unique, qness.steady_state(model) (symmetry sector, matrix-free Krylov) gives the same state",
             required=mem,
             available=avail,

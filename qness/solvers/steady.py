@@ -882,7 +882,7 @@ def _auto_route(method: Auto, system: _System):
     if n > method.direct_max:
         krylov = Krylov(rtol=method.rtol, maxiter=method.krylov_maxiter)
         return krylov, {"auto": f"krylov: {n} unknowns > direct_max={method.direct_max}"}
-    if n <= SMALL_LU and 32.0 * n**2 <= 0.5 * available_memory():
+    if n <= SMALL_LU and 32.0 * n**2 <= 0.5 * available_memory() and _sparse_rows(system.model):
         return Direct(), {"auto": f"direct: {n} unknowns <= {SMALL_LU} (no estimate: any LU is cheap)"}
     # the default Krylov solve then checks uniqueness with GMRES on a random right-hand side,
     # which took 0.3-5x the solve's steps on the corpus (benchmarks/RESULTS.md): count it as one
@@ -998,6 +998,15 @@ def _umfpack_factor(A: sp.csr_array):
 #: 1.1-1.5x slower).
 SMALL_LU = 1000
 
+
+def _sparse_rows(model) -> bool:
+    """Whether the Liouvillian has at most ``ASSEMBLED_ROW_MAX`` entries per row (estimated): the
+    condition of the ``SMALL_LU`` shortcut. A dense random ``H`` of dimension 30 with a dense jump (900
+    unknowns, 960 entries per row) took 0.6-0.9 s through UMFPACK, mostly converting its 8e5 entries to
+    ``cvxopt``, against 25-80 ms by Krylov or Dense (session-10 review)."""
+    return entries_per_row(model) <= ASSEMBLED_ROW_MAX
+
+
 #: ``Direct(backend="auto")`` factorises with SuperLU/COLAMD instead of UMFPACK when the sector matrix
 #: is nearly banded: mean envelope bandwidth in RCM order (``sqrt(flops / 8 n)`` from
 #: :func:`envelope_estimate`) at most this. The LU is then cheaper than UMFPACK's analysis and the
@@ -1031,7 +1040,7 @@ def _solve_direct(system: _System, method: Direct, x0):
         if mem > avail:
             raise InsufficientMemoryError(
                 f"Direct: the LU of this {A.shape[0]}-unknown sector is estimated at up to "
-                f"{mem / 2**30:.1f} GiB (envelope in RCM order) with {avail / 2**30:.1f} GiB available; "
+                f"{mem / 2**30:.3g} GiB (envelope in RCM order) with {avail / 2**30:.3g} GiB available; "
                 "use method='krylov' (matrix-free), or Direct(check_memory=False) to try anyway",
                 required=mem,
                 available=avail,
