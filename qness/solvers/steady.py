@@ -991,11 +991,11 @@ def _umfpack_factor(A: sp.csr_array):
 
 #: ``Auto`` takes ``Direct`` on sectors of at most this many unknowns without estimating the LU, where
 #: the Liouvillian is sparse (:func:`_sparse_rows`): such an LU costs milliseconds, and the estimates
-#: took 1-3 ms of the 7-12 ms solves of the small corpus sectors (``benchmarks/RESULTS.md``, session 10). Where Auto's estimate
-#: chose Krylov on such a sector, the LU was faster or not much slower: boundary-driven XXZ 6 (924
-#: unknowns) 22 ms against 53 ms. ``Direct`` bounds its memory there by a dense LU (no envelope), and
-#: its ``backend="auto"`` takes UMFPACK (as fast as SuperLU with MMD at 238-900 unknowns; COLAMD
-#: 1.1-1.5x slower).
+#: took 1-3 ms of the 7-12 ms solves of the small corpus sectors (``benchmarks/RESULTS.md``, session
+#: 10). Where Auto's estimate chose Krylov on such a sector, the LU was faster or not much slower:
+#: boundary-driven XXZ 6 (924 unknowns) 22 ms against 53 ms. ``Direct`` bounds its memory there by a
+#: dense LU (no envelope), and its ``backend="auto"`` takes UMFPACK (as fast as SuperLU with MMD at
+#: 238-900 unknowns; COLAMD 1.1-1.5x slower).
 SMALL_LU = 1000
 
 
