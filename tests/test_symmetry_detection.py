@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import qutip as qt
 import scipy.linalg as sla
+from helpers import corpus_module
 
 import qness
 from qness.symmetry import detect_symmetry, sectors, steady_sector
@@ -51,14 +52,8 @@ def _lambda_cavity(n):
 
 
 def _fridge():
-    """Three-qubit absorption refrigerator: n0 + n1 and n1 + n2 are both conserved by H."""
-    s = [qt.tensor(*[qt.sigmam() if k == j else qt.qeye(2) for k in range(3)]) for j in range(3)]
-    H = 1.0 * s[0].dag() * s[0] + 1.5 * s[1].dag() * s[1] + 0.5 * s[2].dag() * s[2]
-    H += 0.05 * (s[0] * s[1].dag() * s[2] + s[0].dag() * s[1] * s[2].dag())
-    c = []
-    for sk, nth in zip(s, (0.1, 2.0, 0.5)):
-        c += [np.sqrt(0.02 * (nth + 1)) * sk, np.sqrt(0.02 * nth) * sk.dag()]
-    return H, c
+    """Three-qubit absorption refrigerator (the corpus's): n0 + n1 and n1 + n2 are both conserved by H."""
+    return corpus_module().CORPUS["fridge"].build(3)
 
 
 def _sector_from_charges(*charges):
