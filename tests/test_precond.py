@@ -621,3 +621,27 @@ def test_entries_per_row_estimate_counts_dephasing_once():
     L = qness.liouvillian(m)
     actual = L.nnz / L.shape[0]
     assert actual <= steady.entries_per_row(m) <= 1.3 * actual
+
+
+def test_direct_runs_on_one_blas_thread(monkeypatch):
+    # two OpenBLAS threads made the grid LU's solves 1.2-1.55x slower (JC 150, Rabi, driven cavity;
+    # session 10) and UMFPACK's large fronts no faster: Direct pins one thread, as Krylov does
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from qness import _threads
+    from qness.solvers import gridlu
+
+    monkeypatch.setattr(_threads, "_pinned", False)
+    seen = []
+    splu = gridlu.spla.splu
+
+    def spy(*args, **kwargs):
+        seen.append(max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"))
+        return splu(*args, **kwargs)
+
+    monkeypatch.setattr(gridlu.spla, "splu", spy)
+    cavity = qness.models.kerr(40, detuning=-1.0, U=0.1, F=1.0, kappa=1.0)  # the grid LU
+    with threadpool_limits(2, user_api="blas"):
+        ness = qness.steady_state(cavity, "direct", ordering="GRID_ND")
+        assert max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas") == 2
+    assert ness.residual < 1e-10 and seen and set(seen) == {1}

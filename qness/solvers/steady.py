@@ -1526,11 +1526,11 @@ def _warn_slow_evolve(rates: list, res: float, atol: float, t: float, norm1: flo
 def _one_blas_thread_for_small_blocks(solve, dense: bool):
     """``solve`` run on one BLAS thread when its dense products are small (see :mod:`qness._threads`).
 
-    ``dense=False`` (Krylov): always one BLAS thread. Its block loops run on their own threads
-    and split large products over rows (:func:`qness.symmetry._mm`), so BLAS threads would
-    only oversubscribe the cores: dissipative Ising 10 (one block of 1024, above
-    ``SMALL_BLOCK``) took 67 s with OpenBLAS's default two threads against 43 s on one, with
-    one other process busy (benchmarks/RESULTS.md, session 6).
+    ``dense=False`` (Krylov, Direct): always one BLAS thread (Direct: see ``_DISPATCH``). Krylov's
+    block loops run on their own threads and split large products over rows
+    (:func:`qness.symmetry._mm`), so BLAS threads would only oversubscribe the cores: dissipative
+    Ising 10 (one block of 1024, above ``SMALL_BLOCK``) took 67 s with OpenBLAS's default two
+    threads against 43 s on one, with one other process busy (benchmarks/RESULTS.md, session 6).
     """
 
     @functools.wraps(solve)
@@ -1690,10 +1690,15 @@ def _direct(system: _System, method: Direct, x0):
     return _solve_direct(system, method, x0)
 
 
-# Direct keeps the default threads: its time goes into the (large) frontal matrices of the LU.
+# Direct runs on one BLAS thread too. Measured with OpenBLAS's default two threads against one
+# (session 10, quiet machine, best of 7): the grid LU of the corpus 1.2-1.55x slower on two (JC 150
+# 2.52 / 2.04 s, Rabi 0.45 / 0.37 s, driven cavity 0.088 / 0.057 s, Kerr 0.147 / 0.098 s; medians up to
+# 2.3x), UMFPACK's small sectors 1.1x slower, and UMFPACK's large dense fronts no faster (XXZ 8,
+# 12,870 unknowns: 7.42 / 7.51 s; Ising 6 0.71 / 0.68 s): the vector work around the LU (norms,
+# products, solves) pays the threads' wake-ups and the LU itself does not use them.
 _DISPATCH = {
     Dense: _one_blas_thread_for_small_blocks(_solve_dense, dense=True),
-    Direct: _direct,
+    Direct: _one_blas_thread_for_small_blocks(_direct, dense=False),
     Krylov: _one_blas_thread_for_small_blocks(_solve_krylov, dense=False),
 }
 
