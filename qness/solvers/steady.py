@@ -273,19 +273,6 @@ def fitted_restart(
 
 
 # ------------------------------------------------------------------ the system
-def _h_eff_diagonal(model: LindbladModel) -> np.ndarray:
-    """``diag(H_eff) = diag(H) - i/2 sum_k rate_k sum_m |(A_k)_mi|^2`` without forming ``H_eff``."""
-    out = np.asarray(sp.csr_array(model.H).diagonal(), dtype=np.complex128)
-    for j in model.jumps:
-        if j.rate > 0:
-            C = sp.csr_array(j.op)  # column sums of |A_k|^2: its indices are the columns
-            if not C.has_canonical_format:
-                C = C.copy()
-                C.sum_duplicates()
-            out -= 0.5j * j.rate * np.bincount(C.indices, weights=np.abs(C.data) ** 2, minlength=out.size)
-    return out
-
-
 class _System:
     """The sector problem: matrix (lazily), matrix-free operator, trace row."""
 
@@ -312,7 +299,7 @@ class _System:
         self.lu_fallback = False
         if weight is None:
             # Scale of L's rows (largest |2 H_eff_ii|) keeps the LU pivots balanced.
-            weight = 2.0 * float(np.max(np.abs(_h_eff_diagonal(model)), initial=0.0))
+            weight = 2.0 * float(np.max(np.abs(model.H_eff().diagonal()), initial=0.0))
         self.c = weight if np.isfinite(weight) and weight > 0 else 1.0
 
     def matrix(self) -> sp.csr_array:
@@ -882,7 +869,7 @@ def _auto_route(method: Auto, system: _System):
     if n > method.direct_max:
         krylov = Krylov(rtol=method.rtol, maxiter=method.krylov_maxiter)
         return krylov, {"auto": f"krylov: {n} unknowns > direct_max={method.direct_max}"}
-    if n <= SMALL_LU and 32.0 * n**2 <= 0.5 * available_memory() and _sparse_rows(system.model):
+    if _small_lu(n, 0.5) and _sparse_rows(system.model):
         return Direct(), {"auto": f"direct: {n} unknowns <= {SMALL_LU} (no estimate: any LU is cheap)"}
     # the default Krylov solve then checks uniqueness with GMRES on a random right-hand side,
     # which took 0.3-5x the solve's steps on the corpus (benchmarks/RESULTS.md): count it as one
@@ -999,6 +986,12 @@ def _umfpack_factor(A: sp.csr_array):
 SMALL_LU = 1000
 
 
+def _small_lu(n: int, fraction: float) -> bool:
+    """Whether ``n <= SMALL_LU`` and a dense LU of ``n`` unknowns (``32 n^2`` bytes, which bounds
+    any sparse one) fits in ``fraction`` of the available memory: no envelope estimate needed."""
+    return n <= SMALL_LU and 32.0 * n**2 <= fraction * available_memory()
+
+
 def _sparse_rows(model) -> bool:
     """Whether the Liouvillian has at most ``ASSEMBLED_ROW_MAX`` entries per row (estimated): the
     condition of the ``SMALL_LU`` shortcut. A dense random ``H`` of dimension 30 with a dense jump (900
@@ -1033,8 +1026,7 @@ def _direct_backend(system: _System, method: Direct) -> tuple[str, str]:
 def _solve_direct(system: _System, method: Direct, x0):
     A = system.replaced_matrix()
     b = system.rhs()
-    # (a dense LU bounds the envelope: up to SMALL_LU unknowns, no envelope unless that bound binds)
-    if method.check_memory and (system.n > SMALL_LU or 32.0 * system.n**2 > available_memory()):
+    if method.check_memory and not _small_lu(system.n, 1.0):
         _, mem = system.envelope()  # of the sector matrix: A differs from it in one row
         avail = available_memory()
         if mem > avail:
