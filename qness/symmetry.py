@@ -490,15 +490,14 @@ def _pair_count(labels: np.ndarray) -> int:
 def _detect_u1(model, combine: bool = True) -> U1Symmetry | None:
     """The weak U(1) charges of ``model`` diagonal in the computational basis, combined (see
     :func:`detect_symmetry`)."""
-    if not combine:
-        found = _detect_n(model)
-        if found is not None:
-            return found
     dims = tuple(model.dims)
     D = model.dim
     k = sum(d if d <= LEVEL_CHARGE_MAX else 1 for d in dims)
-    if D * k > FEATURES_MAX:
-        return _detect_n(model)
+    too_big = D * k > FEATURES_MAX  # no features: N alone
+    if too_big or not combine:
+        found = _detect_n(model)
+        if found is not None or too_big:
+            return found
     F = _level_features(dims)
     rows = []
     C = sp.coo_array(model.H)
