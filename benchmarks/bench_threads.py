@@ -1,13 +1,12 @@
-"""BLAS threads: qness's one-thread limit for small dense products, on and off.
+"""qness.steady_state on one BLAS thread against OpenBLAS's default two (the solvers' own limits).
 
-Run: ``python benchmarks/bench_threads.py`` (``--repeat N``). Each case runs in a
-fresh process whose environment has no ``OPENBLAS_NUM_THREADS`` /
-``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` (as for a user who never set them), so
-OpenBLAS starts one thread per core. "limited" is qness as shipped (Dense and
-Krylov solves with dense blocks of at most ``qness._threads.SMALL_BLOCK`` rows
-run on one BLAS thread through threadpoolctl); "default threads" switches the
-limit off (``SMALL_BLOCK = -1``). The machine's load average is printed: the
-slowdown of the default comes from OpenBLAS threads competing for busy cores.
+Run: ``python benchmarks/bench_threads.py`` (``--only jc_150 rabi`` for some corpus rows,
+``--threads 1 2`` for the ``OPENBLAS_NUM_THREADS`` values compared).
+
+Each corpus model (``benchmarks/corpus.py``) is solved in a fresh process per thread count, with
+``OPENBLAS_NUM_THREADS`` set for that process only: two warm-up solves, then the best and the median
+of seven. qness alone (the question is what a user who never sets the variable gets); the QuTiP
+comparison of the same rows is ``bench_corpus.py``.
 """
 
 from __future__ import annotations
@@ -17,67 +16,54 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
-CASES = {
-    "xxz 8 (Auto: Krylov)": "m = qness.models.boundary_driven_xxz(8, delta=0.5, gamma=1.0); meth = None",
-    "dissipative Ising 7 (Auto: Krylov)": (
-        "m = qness.models.dissipative_ising(7, V=1.0, h=1.0, detuning=0.0, gamma=1.0); meth = None"
-    ),
-    "Kerr 100 (Krylov)": "m = qness.models.kerr(100, detuning=-1.0, U=0.1, F=1.0, kappa=1.0); meth = 'krylov'",
-    "Bose-Hubbard dimer 10 (Auto: Krylov)": (
-        "sys.path.insert(0, 'benchmarks'); from corpus import bose_hubbard_dimer;"
-        " m = qness.from_qutip(*bose_hubbard_dimer(10)); meth = None"
-    ),
-}
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from corpus import CORPUS  # noqa: E402
 
 CHILD = r"""
 import json, sys, time
-import qness, qness._threads
-if sys.argv[2] == "off":
-    qness._threads.SMALL_BLOCK = -1
-exec(sys.argv[1])
+sys.path.insert(0, sys.argv[1])
+import numpy as np, qness
+from corpus import CORPUS
+e = CORPUS[sys.argv[2]]
+H, c = e.build(e.bench)
+for _ in range(2):
+    n = qness.steady_state((H, c))
 ts = []
-for _ in range(int(sys.argv[3])):
-    t = time.perf_counter()
-    ness = qness.steady_state(m, meth)
-    ts.append(time.perf_counter() - t)
-from threadpoolctl import threadpool_info
-blas = [i.get("num_threads") for i in threadpool_info() if i.get("user_api") == "blas"]
-print("RESULT " + json.dumps({"time": min(ts), "method": ness.info["method"], "blas_threads": blas}))
+for _ in range(7):
+    t = time.perf_counter(); n = qness.steady_state((H, c)); ts.append(time.perf_counter() - t)
+route = n.info["method"] + ("/" + n.info["backend"] if n.info.get("backend") else "")
+print(json.dumps({"best": min(ts), "median": float(np.median(ts)), "route": route}))
 """
 
-
-def run(setup: str, mode: str, repeat: int) -> dict:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-    }
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, setup, mode, str(repeat)], capture_output=True, text=True, env=env
-    )
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    return {"time": float("nan"), "error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
+DEFAULT = ["jc_150", "rabi", "driven_cavity", "kerr_thermal", "thermal_machine", "kerr_parametric", "jc_15"]
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=3)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", nargs="+", choices=list(CORPUS), default=DEFAULT)
+    ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     args = ap.parse_args()
-    print(f"cores: {os.cpu_count()}; load average before: {os.getloadavg()[0]:.2f}")
-    print("| case | default threads (s) | limited to 1 (s) | ratio | method | BLAS threads at start |")
-    print("|---|---:|---:|---:|---|---|")
-    for name, setup in CASES.items():
-        off = run(setup, "off", args.repeat)
-        on = run(setup, "on", args.repeat)
-        print(
-            f"| {name} | {off['time']:.3g} | {on['time']:.3g} | {off['time'] / on['time']:.2g}x | "
-            f"{on.get('method', on.get('error'))} | {off.get('blas_threads')} |",
-            flush=True,
-        )
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    head = " | ".join(f"{t} thread{'s' if t > 1 else ''}: best (median) s" for t in args.threads)
+    print(f"| row (route) | {head} |")
+    print("|---|" + "---:|" * len(args.threads))
+    for name in args.only:
+        cells, route = [], ""
+        for t in args.threads:
+            env = dict(os.environ, OPENBLAS_NUM_THREADS=str(t))
+            out = subprocess.run(
+                [sys.executable, "-c", CHILD, str(HERE), name],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            route = r["route"]
+            cells.append(f"{r['best']:.3g} ({r['median']:.3g})")
+        print(f"| {name} ({route}) | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":
