@@ -361,6 +361,35 @@ def steady_sector(model, symmetry=None, *, check: bool = True) -> Sector:
     raise AssertionError("no steady-state sector")  # pragma: no cover
 
 
+def odd_sector(sector: Sector) -> Sector | None:
+    """The parity ``s = -1`` sector of the Z2 symmetry whose ``s = +1`` sector is ``sector``.
+
+    A steady state lies in the ``s = +1`` sector, but the steady state is unique only when the
+    ``s = -1`` sector has no zero mode as well: a conserved quantity odd under the parity (two
+    invariant subspaces that the symmetry exchanges, with no coherence between them) leaves the
+    ``+1`` sector a single steady state, the symmetric mixture, while the Liouvillian has two
+    (:func:`qness.steady_state` checks it). A weak U(1) needs no such check. The steady states
+    form a distorted algebra ``0 + sum_k M_{n_k} (x) rho_k`` (Blume-Kohout, Ng, Poulin and Viola,
+    Phys. Rev. A 82, 062306 (2010)) that the symmetry maps onto itself; a one-parameter group acts
+    on it by inner automorphisms ``exp(i G phi)``, never exchanging blocks, so a steady direction
+    of charge ``q != 0`` needs a block where ``G`` is not a multiple of the identity, and that block
+    holds two independent steady states of charge 0 (the projectors on ``G``'s eigenspaces), which
+    the ``q = 0`` solve sees. A Z2 may exchange two blocks (Albert and Jiang, Phys. Rev. A 89,
+    022118 (2014)): then the ``+1`` sector holds only their sum.
+
+    Returns
+    -------
+    Sector or None
+        ``None`` when ``sector`` is not the ``+1`` sector of a Z2 symmetry, or the ``-1`` sector is
+        empty.
+    """
+    if sector.kind != "z2" or sector.label != 1:
+        return None
+    values = np.asarray(sector.block_labels)
+    odd = _make_sector("z2", -1, sector.d, values, sector.blocks, lambda a, b: a * b == -1)
+    return odd if odd.size else None
+
+
 def _level_charges(dims) -> np.ndarray:
     """``-sum_i k_i`` for basis states ``|k_0 k_1 ...>``: magnetisation (spins, m = s - k) or
     minus the particle number (Fock states), up to a constant."""

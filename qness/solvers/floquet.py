@@ -563,11 +563,13 @@ def floquet_steady_state(
     backend : {"auto", "umfpack", "superlu"}
         Sparse LU (UMFPACK through cvxopt when installed).
     symmetry : "auto", None, qness.U1Symmetry or qness.Z2Symmetry
-        Solve in the sector of the static model's symmetry that holds the
-        limit cycle (``q = 0`` or parity ``+1``) when every drive term keeps
-        it closed; ``"auto"`` falls back to the full space when the drive
-        breaks it, an explicit symmetry the drive breaks is a ``ValueError``.
-        ``info["sector"]`` records the choice.
+        Solve in the U(1) sector of the static model's symmetry that holds the
+        limit cycle (``q = 0``) when every drive term keeps it closed;
+        ``"auto"`` falls back to the full space when the drive breaks it, an
+        explicit symmetry the drive breaks is a ``ValueError``. A Z2
+        symmetry is solved in the full space: its parity ``+1`` sector would
+        not see a second limit cycle odd under the parity (see
+        :func:`qness.symmetry.odd_sector`). ``info["sector"]`` records the choice.
 
     Returns
     -------
@@ -790,6 +792,11 @@ def _floquet_sector(model, symmetry, drive_superops):
     sec = _choose_sector(model, symmetry)
     if sec.size == d * d:
         return sec, "full space (no symmetry)"
+    if sec.kind == "z2":
+        # a second limit cycle odd under the parity has no trace in the parity +1 sector (see
+        # qness.symmetry.odd_sector): that sector's harmonic system would be non-singular while the
+        # limit cycle is not unique; a U(1) sector has no such blind spot
+        return full_sector(d), "full space (a parity sector would not see a second limit cycle odd under it)"
     idx = sec.indices()
     outside = np.ones(d * d, dtype=bool)
     outside[idx] = False

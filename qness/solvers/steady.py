@@ -34,6 +34,7 @@ from ..symmetry import (
     detect_invariant_subspaces,
     detect_symmetry,
     full_sector,
+    odd_sector,
     steady_sector,
 )
 from .errors import (
@@ -504,6 +505,7 @@ def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=F
     x0 = _warm_start(x0, sector, model)
     if not isinstance(method, Auto):
         x, info = _DISPATCH[type(method)](system, method, x0)
+        _odd_sector_check(system, method, x, info)
         return _finish(model, system, x, method, info, t0)
     chosen, note = _auto_choice(method, system)
     t1 = time.perf_counter()
@@ -523,6 +525,7 @@ def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=F
         logger.info("steady_state: Krylov failed (%s); Auto falls back to Direct", exc)
         chosen = Direct()
         x, info = _solve_direct(system, chosen, x0)
+    _odd_sector_check(system, chosen, x, info)
     info.update(note)
     return _finish(model, system, x, chosen, info, t0)
 
@@ -976,6 +979,8 @@ def _umfpack_factor(A: sp.csr_array):
     return solve
 
 
+_AUGMENTED = "the trace-augmented Liouvillian"
+
 #: ``Auto`` takes ``Direct`` on sectors of at most this many unknowns without estimating the LU, where
 #: the Liouvillian is sparse (:func:`_sparse_rows`): such an LU costs milliseconds, and the estimates
 #: took 1-3 ms of the 7-12 ms solves of the small corpus sectors (``benchmarks/RESULTS.md``, session
@@ -1023,6 +1028,34 @@ def _direct_backend(system: _System, method: Direct) -> tuple[str, str]:
     return "umfpack", method.ordering
 
 
+def _sparse_factor(A: sp.csr_array, backend: str, ordering: str, what: str = _AUGMENTED):
+    """Sparse LU of ``A``: ``(solve, solve_h, lu_nnz)`` (``A^{-1} b``, ``A^{-H} b``; ``lu_nnz`` None
+    for UMFPACK). Raises ``InsufficientMemoryError`` when it runs out of memory and
+    ``NonUniqueSteadyStateError`` when ``A`` (``what``) is exactly singular."""
+    try:
+        if backend == "umfpack":
+            if not _have_umfpack():
+                raise ValueError("backend='umfpack' needs cvxopt: pip install 'qness[fast]'")
+            solve = _umfpack_factor(A)
+            return solve, (lambda v: solve(v, "C")), None
+        lu = spla.splu(
+            sp.csc_matrix(A),
+            permc_spec=ordering,
+            diag_pivot_thresh=0.1 if ordering == "MMD_AT_PLUS_A" else 1.0,
+            options={"SymmetricMode": ordering == "MMD_AT_PLUS_A"},
+        )
+        return lu.solve, (lambda v: lu.solve(v, trans="H")), int(lu.L.nnz + lu.U.nnz)
+    except MemoryError as exc:
+        raise InsufficientMemoryError(
+            f"Direct: the sparse LU of a {A.shape[0]}-unknown sector ran out of memory; use method='krylov'",
+            available=available_memory(),
+        ) from exc
+    except (RuntimeError, ArithmeticError) as exc:
+        if "singular" in str(exc).lower():
+            raise NonUniqueSteadyStateError(f"{what} is exactly singular: " + NON_UNIQUE_HINT) from exc
+        raise
+
+
 def _solve_direct(system: _System, method: Direct, x0):
     A = system.replaced_matrix()
     b = system.rhs()
@@ -1043,34 +1076,11 @@ def _solve_direct(system: _System, method: Direct, x0):
         info["ordering"] = ordering
     bar = Progress(system.progress, f"Direct ({backend})", total=2, unit="stage")
     try:
-        if backend == "umfpack":
-            if not _have_umfpack():
-                raise ValueError("backend='umfpack' needs cvxopt: pip install 'qness[fast]'")
-            solve = _umfpack_factor(A)
-            solve_h = lambda v: solve(v, "C")  # noqa: E731
-        else:
-            lu = spla.splu(
-                sp.csc_matrix(A),
-                permc_spec=ordering,
-                diag_pivot_thresh=0.1 if ordering == "MMD_AT_PLUS_A" else 1.0,
-                options={"SymmetricMode": ordering == "MMD_AT_PLUS_A"},
-            )
-            info["lu_nnz"] = int(lu.L.nnz + lu.U.nnz)
-            solve = lu.solve
-            solve_h = lambda v: lu.solve(v, trans="H")  # noqa: E731
-    except MemoryError as exc:
-        raise InsufficientMemoryError(
-            f"Direct: the sparse LU of a {A.shape[0]}-unknown sector ran out of memory; use method='krylov'",
-            available=available_memory(),
-        ) from exc
-    except (RuntimeError, ArithmeticError) as exc:
-        if "singular" in str(exc).lower():
-            raise NonUniqueSteadyStateError(
-                "the trace-augmented Liouvillian is exactly singular: " + NON_UNIQUE_HINT
-            ) from exc
-        raise
+        solve, solve_h, lu_nnz = _sparse_factor(A, backend, ordering)
     finally:
         bar.step(stage="factorised")
+    if lu_nnz is not None:
+        info["lu_nnz"] = lu_nnz
     try:
         norm1 = float(spla.norm(A, 1))
         info["uniqueness"] = lu_check(lambda v: A @ v, solve, solve_h, A.shape[0], norm1)
@@ -1224,12 +1234,29 @@ def _solve_krylov(system: _System, method: Krylov, x0):
 
 
 def _krylov_uniqueness(
-    system: _System, method: Krylov, A, Mrun, flexible, x, iterations: int, budget: int | None = None
+    system: _System,
+    method: Krylov,
+    A,
+    Mrun,
+    flexible,
+    x,
+    iterations: int,
+    budget: int | None = None,
+    *,
+    sector: Sector | None = None,
+    floor: float | None = None,
+    what: str = "the trace-augmented Liouvillian",
 ) -> dict:
     """The uniqueness check of a Krylov solve (:func:`qness.solvers.uniqueness.krylov_check`) with
     the solve's operator and preconditioner; raises ``NonUniqueSteadyStateError``. ``budget``:
-    GMRES steps (default twice the solve's, at least two restarts)."""
+    GMRES steps (default twice the solve's, at least two restarts). ``sector``, ``floor``, ``what``:
+    another sector's operator ``A`` (the parity -1 sector, :func:`_odd_sector_check`), the rounding
+    level of ``||A u||`` there, and its name (default: the solve's own system)."""
     c = system.c
+    sector = system.sector if sector is None else sector
+    n = sector.size
+    if floor is None:
+        floor = LU_ROUNDING_RTOL * c * float(np.linalg.norm(system.t))
     # GMRES restarts of 3-20 stagnate on the check's random right-hand side and on the
     # certificate solve (dark states then gave a UniquenessWarning instead of the error): the
     # check takes a basis of CHECK_RESTART vectors where it fits in memory
@@ -1237,7 +1264,7 @@ def _krylov_uniqueness(
     if isinstance(system.model, LindbladModel) and restart < CHECK_RESTART:
         restart = max(
             restart,
-            fitted_restart(system.model, system.sector, dataclasses.replace(method, restart=CHECK_RESTART)),
+            fitted_restart(system.model, sector, dataclasses.replace(method, restart=CHECK_RESTART)),
         )
     # not capped by maxiter: Auto caps the solve itself at a few steps before falling back
     if budget is None:
@@ -1249,7 +1276,7 @@ def _krylov_uniqueness(
         # new-user review, session 9): GMRES wherever its basis of CHECK_RESTART vectors fits
         # flexible, with complex128 vectors: IDR's route runs no precision rule, and plain GMRES
         # derailed (residual 1e24) on a weakly damped oscillator (gap 1e-9; second review)
-        basis = (2 * CHECK_RESTART + 9) * 16.0 * system.n
+        basis = (2 * CHECK_RESTART + 9) * 16.0 * n
         if basis <= MEMORY_FRACTION * available_memory():
             restart = CHECK_RESTART  # the basis the memory test counted, whatever the user's restart
             check_gmres = functools.partial(gmres, flexible=np.complex128)
@@ -1261,7 +1288,7 @@ def _krylov_uniqueness(
         uniq = krylov_check(
             A,
             Mrun,
-            system.n,
+            n,
             rtol=method.rtol,
             x_norm=xn,
             restart=restart,
@@ -1269,7 +1296,8 @@ def _krylov_uniqueness(
             budget=budget,
             gmres=check_gmres,
             callback=bar,
-            floor=LU_ROUNDING_RTOL * c * float(np.linalg.norm(system.t)),
+            floor=floor,
+            what=what,
         )
     except NonUniqueSteadyStateError as exc:
         scale = _liouvillian_scale(system.model)
@@ -1290,6 +1318,106 @@ def _krylov_uniqueness(
     finally:
         bar.close()
     return uniq
+
+
+def _odd_sector_check(system: _System, method, x: np.ndarray, info: dict) -> None:
+    """Uniqueness beyond the solved sector: the parity ``-1`` sector of a Z2 symmetry has no zero mode.
+
+    A conserved quantity odd under the parity leaves the ``+1`` sector one steady state, the
+    symmetric mixture of two, while the Liouvillian has both (see
+    :func:`qness.symmetry.odd_sector`; a weak U(1) needs no such check). The ``-1`` sector holds no
+    diagonal element, so its block ``L_-`` of the Liouvillian must be non-singular. Checked by the
+    route the solve took: an LU of ``L_-`` with a step of inverse iteration (Dense, Direct, as
+    :func:`qness.solvers.uniqueness.lu_check`), or GMRES on a random right-hand side with ``L_-``'s
+    no-jump preconditioner (Krylov, as :func:`qness.solvers.uniqueness.krylov_check`; skipped with
+    ``verify_unique=False``). The record goes to ``info["uniqueness"]["odd_sector"]``.
+
+    Raises
+    ------
+    NonUniqueSteadyStateError
+        If ``L_-`` is (numerically) singular.
+    """
+    model = system.model
+    if isinstance(model, SuperoperatorModel):
+        from .superop import other_sector
+
+        sec = other_sector(model, system.sector)
+        what = "the part of the Liouvillian without diagonal elements"
+        meaning = (
+            "these blocks hold no state, but a zero mode there is a steady coherence or a conserved "
+            "quantity that the trace-carrying block does not see (two steady states a discrete symmetry "
+            "exchanges, of which that block holds only the symmetric mixture)"
+        )
+    else:
+        sec = odd_sector(system.sector)
+        what = "the parity -1 sector of the Liouvillian"
+        meaning = (
+            "the parity -1 sector holds no state, but a zero mode there is a conserved quantity odd "
+            "under the Z2 symmetry: two steady states the parity exchanges, of which the parity +1 "
+            "sector holds only the symmetric mixture"
+        )
+    if sec is None or (isinstance(method, Krylov) and method.verify_unique is False):
+        return
+    t0 = time.perf_counter()
+    n = sec.size
+    try:
+        if isinstance(method, Krylov):
+            use_matrix = assembles(method, model, sec)  # always for a Liouvillian given as a matrix
+            A = sec.matrix(model) if use_matrix else sec.operator(model)
+            M, flexible = None, False
+            if method.preconditioner == "sylvester":
+                M = sec.sylvester_preconditioner(model)
+                if info.get("precision") == "single" and M.single_pays():
+                    M, flexible = M.single(), np.complex64
+            elif method.preconditioner == "ilu":
+                try:
+                    Ms = sp.csc_matrix(sec.matrix(model))
+                    ilu = spla.spilu(Ms, fill_factor=method.ilu_fill, drop_tol=method.ilu_drop)
+                except RuntimeError:  # a zero pivot of the incomplete LU proves nothing: the exact LU
+                    return _odd_sector_check(system, Direct(), x, info)
+                M = spla.LinearOperator((n, n), matvec=ilu.solve, dtype=np.complex128)
+            record = _krylov_uniqueness(
+                system,
+                method,
+                A,
+                M,
+                flexible,
+                x,
+                int(info.get("iterations", 0)),
+                sector=sec,
+                floor=LU_ROUNDING_RTOL * _liouvillian_scale(model),
+                what=what,
+            )
+            if not record["verified"]:
+                warnings.warn(
+                    f"Krylov: uniqueness of the steady state not verified in {what} (GMRES on a random "
+                    f"right-hand side stalled at residual {record['check_residual']:.1e} > "
+                    f"{record['delta']:.1e}); check with Direct or asymptotic_state",
+                    UniquenessWarning,
+                    stacklevel=3,
+                )
+        else:
+            A = sec.matrix(model)
+            norm1 = float(spla.norm(A, 1))
+            if isinstance(method, Dense) and n <= method.max_size:
+                Ad = A.toarray()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", sla.LinAlgWarning)
+                    lu = sla.lu_factor(Ad, check_finite=False)
+                solve = functools.partial(sla.lu_solve, lu, check_finite=False)
+                solve_h = functools.partial(sla.lu_solve, lu, trans=2, check_finite=False)
+            else:
+                backend = "umfpack" if _have_umfpack() else "superlu"
+                solve, solve_h, _ = _sparse_factor(A, backend, "MMD_AT_PLUS_A", what)
+            record = lu_check(lambda v: A @ v, solve, solve_h, n, norm1, what=what)
+    except NonUniqueSteadyStateError as exc:
+        exc.args = (f"{exc.args[0]} ({meaning})",)
+        raise
+    record = dict(record, size=n, time=time.perf_counter() - t0)
+    uniq = info.setdefault("uniqueness", {})
+    uniq["odd_sector"] = record
+    if not record["verified"]:
+        uniq["verified"] = False
 
 
 #: GMRES restart of the Krylov uniqueness check when the solve's own is shorter (and the basis

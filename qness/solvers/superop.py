@@ -31,7 +31,7 @@ from ..model import SuperoperatorModel
 from .errors import ConvergenceError, NonUniqueSteadyStateError
 from .methods import Auto, Dense, Direct, Evolve, Krylov
 
-__all__ = ["GraphSector", "graph_components", "steady_sector", "spectrum_sectors"]
+__all__ = ["GraphSector", "graph_components", "other_sector", "steady_sector", "spectrum_sectors"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -128,6 +128,74 @@ def graph_components(model: SuperoperatorModel) -> tuple[list[np.ndarray], list[
     return steady, other
 
 
+#: Largest Hilbert-space dimension for which :func:`other_sector` looks for the U(1) charges of a
+#: Liouvillian given as a matrix (a dense ``d x d`` eigenproblem); above it every block without
+#: diagonal elements is checked.
+CHARGE_SEARCH_MAX = 2048
+
+
+def _charge_of_pairs(model: SuperoperatorModel) -> np.ndarray | None:
+    """A generic weak U(1) charge difference ``lambda_i - lambda_j`` of every unknown ``i + d j``.
+
+    ``L`` commutes with ``rho -> exp(i phi Lambda) rho exp(-i phi Lambda)`` for a real diagonal
+    ``Lambda`` exactly when ``lambda_i - lambda_j = lambda_k - lambda_l`` wherever
+    ``L[i + d j, k + d l] != 0``: linear conditions on ``lambda``, whose null space (constants
+    aside) holds every such charge. A random combination of it is zero on a pair ``(i, j)`` only
+    where every charge is. Returns the differences for all ``d^2`` unknowns (zeros where no
+    charge exists), or ``None`` above :data:`CHARGE_SEARCH_MAX`.
+    """
+    d = model.dim
+    if d > CHARGE_SEARCH_MAX:
+        return None
+    C = sp.coo_array(model.L)
+    # one condition per distinct (i, j, k, l), found through one integer key (d^4 < 2^63)
+    key = np.unique((C.row.astype(np.int64) * d * d) + C.col.astype(np.int64))
+    row, col = key // (d * d), key % (d * d)
+    rows = np.stack([row % d, row // d, col % d, col // d], axis=1)
+    m = rows.shape[0]
+    R = sp.csr_array(
+        (np.tile([1.0, -1.0, -1.0, 1.0], m), (np.repeat(np.arange(m), 4), rows.ravel())), shape=(m, d)
+    )
+    G = (R.T @ R).toarray()
+    w, V = np.linalg.eigh(G)
+    null = V[:, w <= 1e-9 * max(float(w[-1]), 1.0)]
+    lam = null @ np.random.default_rng(7).standard_normal(null.shape[1])
+    size = float(np.linalg.norm(lam))
+    lam -= lam.mean()  # the constants (always in the null space) carry no charge
+    if float(np.linalg.norm(lam)) <= 1e-8 * size:
+        return np.zeros(d * d)
+    diff = (lam[:, None] - lam[None, :]).ravel(order="F")
+    diff[np.abs(diff) <= 1e-8 * float(np.max(np.abs(lam)))] = 0.0
+    return diff
+
+
+def other_sector(model: SuperoperatorModel, sector: GraphSector) -> GraphSector | None:
+    """The blocks of ``L`` outside ``sector`` that could hold a zero mode: checked for uniqueness.
+
+    Only blocks without diagonal elements are candidates (the other trace-carrying blocks, if any,
+    are the ones :func:`steady_sector` refuses and :func:`qness.steady_states` solves one by one).
+    Such a block holds no state, but a zero mode there (a steady coherence,
+    or a conserved quantity the trace-carrying block does not see: two invariant subspaces that a
+    discrete symmetry exchanges) makes the steady state non-unique. Blocks that lie in a sector
+    ``q != 0`` of a weak U(1) (:func:`_charge_of_pairs`) cannot hold one while the ``q = 0``
+    sector's steady state is unique (see :func:`qness.symmetry.odd_sector`), and are left out.
+
+    Returns
+    -------
+    GraphSector or None
+        The union of the blocks to check (label ``-1``), or ``None`` if there are none.
+    """
+    N = model.dim**2
+    if sector.size == N:
+        return None
+    charge = _charge_of_pairs(model)
+    _, other = graph_components(model)
+    keep = [c for c in other if charge is None or charge[c[0]] == 0.0]
+    if not keep:
+        return None
+    return GraphSector(-1, model.dim, np.sort(np.concatenate(keep)))
+
+
 def steady_sector(model: SuperoperatorModel, symmetry="auto") -> GraphSector:
     """The sector holding the steady state; ``NonUniqueSteadyStateError`` if several do."""
     N = model.dim**2
@@ -209,6 +277,7 @@ def solve(model: SuperoperatorModel, method, x0, symmetry, t0, sector=None):
         note["auto"] = note.get("auto", "") + f"; Krylov failed ({exc}), fell back to Direct"
         chosen = Direct()
         x, info = _st._solve_direct(system, chosen, x0)
+    _st._odd_sector_check(system, chosen, x, info)
     info.update(note)
     return _st._finish(model, system, x, chosen, info, t0)
 

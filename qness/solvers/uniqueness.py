@@ -60,13 +60,16 @@ NON_UNIQUE_HINT = (
 )
 
 
+_AUGMENTED = "the trace-augmented Liouvillian"
+
+
 def _random_unit(n: int, seed: int = 20240531) -> np.ndarray:
     rng = np.random.default_rng(seed)
     v = rng.standard_normal(n) + 1j * rng.standard_normal(n)
     return v / np.linalg.norm(v)
 
 
-def lu_check(matvec, solve, solve_h, n: int, norm1: float, *, steps: int = 0) -> dict:
+def lu_check(matvec, solve, solve_h, n: int, norm1: float, *, steps: int = 0, what: str = _AUGMENTED) -> dict:
     """Smallest singular value of ``A`` by inverse iteration through its LU.
 
     One solve ``y = A^{-1} v`` with a random ``v`` (then ``u = y / ||y||``
@@ -87,6 +90,8 @@ def lu_check(matvec, solve, solve_h, n: int, norm1: float, *, steps: int = 0) ->
         ``||A||_1`` (the scale of the threshold).
     steps : int
         Extra steps of inverse iteration on ``A^H A``.
+    what : str
+        What ``A`` is, for the messages.
 
     Returns
     -------
@@ -119,8 +124,7 @@ def lu_check(matvec, solve, solve_h, n: int, norm1: float, *, steps: int = 0) ->
             ny = np.linalg.norm(y)
             if not np.isfinite(ny) or ny == 0:
                 raise NonUniqueSteadyStateError(
-                    "the factorisation of the trace-augmented Liouvillian is exactly singular: "
-                    + NON_UNIQUE_HINT
+                    f"the factorisation of {what} is exactly singular: " + NON_UNIQUE_HINT
                 )
             u = y / ny
             sigma = float(np.linalg.norm(matvec(u)))
@@ -134,13 +138,13 @@ def lu_check(matvec, solve, solve_h, n: int, norm1: float, *, steps: int = 0) ->
     floor = LU_ROUNDING_RTOL * max(norm1, 1e-300)
     if not sigma > floor:
         raise NonUniqueSteadyStateError(
-            f"the trace-augmented Liouvillian is numerically singular (smallest singular value "
+            f"{what} is numerically singular (smallest singular value "
             f"<= {sigma:.1e}, below {LU_ROUNDING_RTOL:g} x ||A||_1 = {floor:.1e}): " + NON_UNIQUE_HINT
         )
     if not info["verified"]:
         warnings.warn(
-            f"uniqueness of the steady state not certified: the trace-augmented Liouvillian's smallest "
-            f"singular value is <= {sigma:.1e}, only {sigma / max(norm1, 1e-300):.1e} of ||A||_1 = "
+            f"uniqueness of the steady state not certified: the smallest singular value of {what} "
+            f"is <= {sigma:.1e}, only {sigma / max(norm1, 1e-300):.1e} of ||A||_1 = "
             f"{norm1:.1e}, below the {LU_SINGULAR_RTOL:g} that double precision certifies (a very stiff "
             "model, or a steady state that is not unique); compare with method='krylov', or with "
             "qness.asymptotic_state from two initial states",
@@ -163,6 +167,7 @@ def krylov_check(
     gmres,
     callback=None,
     floor: float = 0.0,
+    what: str = _AUGMENTED,
 ) -> dict:
     """Uniqueness check for a Krylov solve, reusing its preconditioner ``M``.
 
@@ -191,6 +196,8 @@ def krylov_check(
         solve, ``LU_ROUNDING_RTOL * c * ||t||`` with ``c t`` the trace row: the trace of a
         computed null direction is zero only to rounding, and ``c`` can be large next to the
         rates of a dark subspace).
+    what : str
+        What ``A`` is, for the messages.
 
     Returns
     -------
@@ -218,8 +225,7 @@ def krylov_check(
         ny = float(np.linalg.norm(y))
         if not np.isfinite(ny) or ny == 0:
             raise NonUniqueSteadyStateError(
-                "GMRES on a random right-hand side broke down (the trace-augmented Liouvillian is "
-                "singular): " + NON_UNIQUE_HINT
+                f"GMRES on a random right-hand side broke down ({what} is singular): " + NON_UNIQUE_HINT
             )
         new = float(np.linalg.norm(g - A @ y))
         converged = new <= delta
@@ -251,7 +257,8 @@ def krylov_check(
     if sigma <= threshold:
         below = "rtol / ||x||" if threshold > floor else "the rounding level of the trace row"
         err = NonUniqueSteadyStateError(
-            f"found a direction u with ||A u|| <= {sigma:.1e} ||u||, below {below} = {threshold:.1e}: "
+            f"found a direction u with ||A u|| <= {sigma:.1e} ||u|| (A: {what}), below {below} = "
+            f"{threshold:.1e}: "
             "the steady state is not determined at this tolerance (GMRES on a random right-hand side "
             f"{'reached' if ginfo['converged'] else 'stalled at'} residual {res:.1e}); " + NON_UNIQUE_HINT,
         )
