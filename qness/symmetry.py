@@ -18,10 +18,12 @@ BLAS products.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import threading
 import warnings
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -41,7 +43,15 @@ try:
 except ImportError:  # pragma: no cover
     _sector_kernel = None
 
-__all__ = ["Sector", "sectors", "steady_sector", "detect_invariant_subspaces", "detect_symmetry"]
+__all__ = [
+    "Sector",
+    "sectors",
+    "steady_sector",
+    "detect_invariant_subspaces",
+    "detect_symmetry",
+    "detect_exchange",
+    "odd_sector",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -270,10 +280,10 @@ class Sector:
             return S
         if shift != 0:
             raise ValueError(f"variant={variant!r} is for the steady state: shift must be 0")
-        if trace_row is None:
-            raise ValueError(f"variant={variant!r} needs trace_row=(r, c) of the trace-augmented system")
         if variant == "two-step":
             return _TwoStepSylvester(self, model, S, trace_row, matrix)
+        if trace_row is None:
+            raise ValueError(f"variant={variant!r} needs trace_row=(r, c) of the trace-augmented system")
         try:
             return _TwoLevelSylvester(self, model, S, trace_row, matrix)
         except ValueError:
@@ -638,6 +648,188 @@ def detect_symmetry(model, *, combine: bool = True) -> U1Symmetry | Z2Symmetry |
     return None
 
 
+#: An exchange symmetry (:func:`detect_exchange`) is accepted when ``P H P`` and each ``P L_k P``
+#: agree with ``H`` and with their partner jump to this fraction of the largest entry (rounding of
+#: the same sums taken in another order)
+EXCHANGE_RTOL = 1e-13
+
+
+#: Names of the parities :func:`detect_exchange` declares on the models it returns
+EXCHANGE_NAMES = ("detected reflection", "detected level flip", "detected level flip x reflection")
+
+
+def is_exchange_basis(model) -> bool:
+    """Whether ``model`` is one :func:`detect_exchange` returned (written in an exchange eigenbasis)."""
+    z2 = getattr(model, "z2", lambda: None)()
+    return z2 is not None and z2.name in EXCHANGE_NAMES
+
+
+def _digit_permutation(dims, site_map, level_map) -> np.ndarray:
+    """The basis permutation ``|k_0 k_1 ...> -> |k'_0 k'_1 ...>`` with ``k'_{site_map[i]} =
+    level_map(i, k_i)`` (site 0 the leftmost factor)."""
+    dims = tuple(int(x) for x in dims)
+    n = len(dims)
+    idx = np.arange(int(np.prod(dims, dtype=np.int64)), dtype=np.int64)
+    digits = []
+    rest = idx.copy()
+    for i in range(n - 1, -1, -1):
+        digits.append(rest % dims[i])
+        rest //= dims[i]
+    digits = digits[::-1]
+    new = [None] * n
+    for i in range(n):
+        new[site_map[i]] = level_map(i, digits[i])
+    out = np.zeros_like(idx)
+    for i in range(n):
+        out = out * dims[i] + new[i]
+    return out
+
+
+def _exchange_candidates(dims) -> list[tuple[str, np.ndarray]]:
+    """Involutive basis permutations worth testing: the reflection of the chain (sites ``i <->
+    n-1-i``, where the dimensions allow), the level flip ``k -> d_i - 1 - k`` of every site, and
+    their product."""
+    dims = tuple(int(x) for x in dims)
+    n = len(dims)
+    ident_sites = list(range(n))
+    rev = list(range(n - 1, -1, -1))
+    keep = lambda i, k: k  # noqa: E731
+    flip = lambda i, k: dims[i] - 1 - k  # noqa: E731
+    out = []
+    if n > 1 and dims == dims[::-1]:
+        out.append(("reflection", _digit_permutation(dims, rev, keep)))
+    if max(dims) > 1:
+        out.append(("level flip", _digit_permutation(dims, ident_sites, flip)))
+        if n > 1 and dims == dims[::-1]:
+            out.append(("level flip x reflection", _digit_permutation(dims, rev, flip)))
+    return [(name, p) for name, p in out if not np.array_equal(p, np.arange(p.size))]
+
+
+def _same(A: sp.csr_array, B: sp.csr_array, tol: float) -> bool:
+    D = sp.csr_array(A - B)
+    return D.nnz == 0 or float(np.max(np.abs(D.data))) <= tol
+
+
+def detect_exchange(model):
+    """A weak Z2 that permutes the basis states: the reflection of a chain, a level flip, or both.
+
+    ``P`` (a permutation matrix with ``P^2 = 1``) is a weak symmetry when ``P H P = H`` and ``P``
+    maps the jump operators onto each other: ``P L_k P = c_k L_{pi(k)}`` with ``c_k = +-1`` (a
+    dissipator does not see the sign). In the basis of ``P``'s eigenvectors (``|s>`` where ``P|s> =
+    |s>``, ``(|s> +- |P s>)/sqrt 2`` otherwise) ``H`` is block-diagonal, and the jumps recombined as
+    ``(L_k +- c_k L_{pi(k)})/sqrt 2`` (the same dissipator) each have a parity: the model is then one
+    with a parity :class:`~qness.Z2Symmetry`, solved in its ``+1`` sector with the ``-1`` sector
+    checked for zero modes (:func:`odd_sector`). A chain of identical sites with the same couplings
+    and baths at mirrored places has it (the dissipative Ising chain, two identical driven cavities),
+    where no U(1) exists.
+
+    Parameters
+    ----------
+    model : LindbladModel
+
+    Returns
+    -------
+    (LindbladModel, scipy.sparse.csr_array, str) or None
+        The model in the eigenbasis of ``P`` (flat ``dims``, the parity declared, named
+        ``"<name> [exchange basis]"``), the orthogonal change of basis ``W`` (columns: the new
+        basis vectors, even ones first; ``rho = W rho' W^T``), and the symmetry's name
+        (``"reflection"``, ``"level flip"``, ``"level flip x reflection"``); ``None`` if no
+        candidate is a symmetry.
+    """
+    model = as_model(model)
+    H = sp.csr_array(model.H)
+    scale_h = float(np.max(np.abs(H.data), initial=0.0))
+    jumps = [sp.csr_array(j.L) for j in model.jumps if j.rate > 0 and j.op.nnz]
+    # a jump's partner has its number of entries and the same sum of moduli: compare only those
+    sums = np.array([float(np.sum(np.abs(L.data))) for L in jumps])
+    nnz = np.array([L.nnz for L in jumps])
+    for name, perm in _exchange_candidates(model.dims):
+        if not _same(sp.csr_array(H[perm][:, perm]), H, EXCHANGE_RTOL * max(scale_h, 1e-300)):
+            continue
+        partner, sign = [], []
+        for k, L in enumerate(jumps):
+            PL = sp.csr_array(L[perm][:, perm])
+            tol = EXCHANGE_RTOL * max(float(np.max(np.abs(L.data))), 1e-300)
+            found = None
+            if k in partner:  # the image of an earlier jump: its partner is that jump
+                near = [partner.index(k)]
+            else:  # itself first (duplicates pair with themselves), then the jumps not yet paired
+                near = np.flatnonzero((nnz == L.nnz) & (np.abs(sums - sums[k]) <= 1e-12 * sums.max()))
+                near = [k] + [m for m in near if m > k and m not in partner]
+            for m in near:
+                L2 = jumps[m]
+                for c in (1.0, -1.0):
+                    if PL.shape == L2.shape and _same(PL, c * L2, tol):
+                        found = (m, c)
+                        break
+                if found:
+                    break
+            if found is None:
+                break
+            partner.append(int(found[0]))
+            sign.append(found[1])
+        if len(partner) != len(jumps) or any(partner[partner[k]] != k for k in range(len(jumps))):
+            continue  # some jump has no image, or the images are not paired one to one
+        return _exchange_basis(model, H, jumps, perm, partner, sign, name)
+    return None
+
+
+def _keep_parity(M, parities: np.ndarray, p: int) -> sp.csr_array:
+    """``M`` without the entries that break parity ``p`` (``parities[i] parities[j] != p``): the
+    rounding of ``(L_k +- L_pi(k)) / sqrt 2`` and of the change of basis, at most
+    :data:`EXCHANGE_RTOL` of the largest entry (the symmetry was verified to that level)."""
+    C = sp.coo_array(M)
+    keep = (parities[C.row] * parities[C.col] == p) & (C.data != 0)
+    out = sp.csr_array((C.data[keep], (C.row[keep], C.col[keep])), shape=M.shape)
+    out.sum_duplicates()
+    return out
+
+
+def _exchange_basis(model, H, jumps, perm, partner, sign, name):
+    """:func:`detect_exchange`'s change of basis and the model in it."""
+    from .model import Jump, LindbladModel, Z2Symmetry
+
+    d = perm.size
+    idx = np.arange(d)
+    fixed = np.flatnonzero(perm == idx)
+    first = np.flatnonzero(perm > idx)  # one state of each exchanged pair
+    r = 1.0 / np.sqrt(2.0)
+    ne = fixed.size + first.size
+    rows = np.concatenate([fixed, first, perm[first], first, perm[first]])
+    cols = np.concatenate(
+        [np.arange(fixed.size), fixed.size + np.arange(first.size), fixed.size + np.arange(first.size),
+         ne + np.arange(first.size), ne + np.arange(first.size)]
+    )  # fmt: skip
+    vals = np.concatenate([np.ones(fixed.size), np.full(2 * first.size, r), np.full(first.size, r),
+                           np.full(first.size, -r)])  # fmt: skip
+    W = sp.csr_array((vals, (rows, cols)), shape=(d, d))
+    Wt = sp.csr_array(W.T)
+    parities = np.concatenate([np.ones(ne, dtype=np.int64), -np.ones(d - ne, dtype=np.int64)])
+    new_jumps, parity = [], []
+    done = set()
+    for k, L in enumerate(jumps):
+        if k in done:
+            continue
+        m, c = partner[k], sign[k]
+        if m == k:
+            ops = [(L, int(c))]
+        else:
+            ops = [((L + c * jumps[m]) * r, 1), ((L - c * jumps[m]) * r, -1)]
+            done.add(m)
+        done.add(k)
+        for op, p in ops:
+            T = _keep_parity(Wt @ op @ W, parities, p)
+            if T.nnz:
+                new_jumps.append(Jump(op=T, rate=1.0, label=f"exchange {len(new_jumps)}"))
+                parity.append(p)
+    Hn = _keep_parity(Wt @ H @ W, parities, 1)
+    sym = Z2Symmetry(parities, tuple(parity), f"detected {name}")
+    out = LindbladModel(
+        dims=(d,), H=Hn, jumps=tuple(new_jumps), symmetries=(sym,), name=f"{model.name} [exchange basis]"
+    )
+    return out, W, name
+
+
 def detect_invariant_subspaces(model) -> list[np.ndarray]:
     """Basis subsets that the dynamics never connects (a strong symmetry).
 
@@ -800,6 +992,41 @@ SINGLE_MIN_GAP = 3e-3
 SINGLE_SCALE = (1e-2, 1e4)
 
 
+#: Eigendecompositions of the blocks of ``-i H_eff`` (:func:`_block_eig`), keyed by the block's
+#: basis indices, for the models inside :func:`shared_block_eig` only: the parity -1 sector's
+#: uniqueness check has the same blocks as the solve (Ising 9 in its reflection basis: 0.13 s of the
+#: check's 0.87 s went into computing them again), and outside a solve they would only hold memory
+_BLOCK_EIG: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def shared_block_eig(model):
+    """Within the block, no-jump preconditioners of ``model`` share their blocks' eigendecompositions."""
+    fresh = model not in _BLOCK_EIG
+    if fresh:
+        _BLOCK_EIG[model] = {}
+    try:
+        yield
+    finally:
+        if fresh:
+            _BLOCK_EIG.pop(model, None)
+
+
+def _block_eig(Ab: np.ndarray):
+    """``(D, V, V^{-1}, cond_1(V))`` of a dense block (``V^{-1}`` None and ``cond`` inf if defective)."""
+    with one_blas_thread():
+        D, V = sla.eig(Ab)
+    try:
+        with warnings.catch_warnings():
+            # ill-conditioning is measured by the caller and routed to the Schur form
+            warnings.simplefilter("ignore", sla.LinAlgWarning)
+            Vinv = sla.inv(V, check_finite=False)
+    except (sla.LinAlgError, ValueError):
+        return D, V, None, np.inf  # defective: Schur route
+    cond = float(np.linalg.norm(V, 1) * np.linalg.norm(Vinv, 1))
+    return D, V, Vinv, cond if np.isfinite(cond) else np.inf
+
+
 class _SylvesterInverse(spla.LinearOperator):
     """``(L0 - shift)^{-1}`` block pair by block pair.
 
@@ -825,23 +1052,21 @@ class _SylvesterInverse(spla.LinearOperator):
         self.cond = np.full(nb, np.inf)
         dense = []
         scale = 0.0
+        cache = _BLOCK_EIG.get(model, {})
         for b, idx in enumerate(sector.blocks):
             Ab = A[idx][:, idx].toarray()
             dense.append(Ab)
-            with one_blas_thread():
-                D, V = sla.eig(Ab)
+            key = idx.tobytes()
+            found = cache.get(key)
+            if found is None:
+                found = _block_eig(Ab)
+                if model in _BLOCK_EIG:
+                    cache[key] = found
+            D, V, Vinv, cond = found
             self.D[b] = D
             scale = max(scale, float(np.max(np.abs(D.real), initial=0.0)))
-            try:
-                with warnings.catch_warnings():
-                    # ill-conditioning is measured below and routed to the Schur form
-                    warnings.simplefilter("ignore", sla.LinAlgWarning)
-                    Vinv = sla.inv(V, check_finite=False)
-            except (sla.LinAlgError, ValueError):
-                continue  # defective: Schur route
-            cond = float(np.linalg.norm(V, 1) * np.linalg.norm(Vinv, 1))
-            self.cond[b] = cond if np.isfinite(cond) else np.inf
-            if self.cond[b] <= EIG_COND_MAX:
+            self.cond[b] = cond
+            if cond <= EIG_COND_MAX:
                 self.V[b] = (V, np.ascontiguousarray(V.conj().T))
                 self.Vinv[b] = (Vinv, np.ascontiguousarray(Vinv.conj().T))
         safe = self.cond <= EIG_COND_MAX
@@ -1367,7 +1592,9 @@ class _TwoStepSylvester(spla.LinearOperator):
     """Two steps of the splitting ``A = L0 + (A - L0)``: ``x1 = S y``, ``x = x1 + S (y - A x1)``.
 
     ``S = L0^{-1}`` (:class:`_SylvesterInverse`), ``A`` the trace-augmented
-    sector matrix (row ``r`` replaced by ``c`` times the trace row). A
+    sector matrix (row ``r`` replaced by ``c`` times the trace row), or the
+    sector's block of ``L`` itself with ``trace_row=None`` (a sector without
+    diagonal elements: the parity -1 sector's uniqueness check). A
     polynomial preconditioner: about half the GMRES steps of ``S`` alone at
     twice the cost of each (the basis, and its Gram-Schmidt work, shrink).
     """
@@ -1375,10 +1602,10 @@ class _TwoStepSylvester(spla.LinearOperator):
     variant = "two-step"
 
     def __init__(self, sector: Sector, model: LindbladModel, S: _SylvesterInverse, trace_row, matrix=None):
-        r, c = trace_row
-        if not 0 <= int(r) < sector.size:
+        r, c = trace_row if trace_row is not None else (None, 0.0)
+        if r is not None and not 0 <= int(r) < sector.size:
             raise ValueError(f"trace_row: row {r} outside the sector of {sector.size} unknowns")
-        self.S, self.r, self.c = S, int(r), complex(c)
+        self.S, self.r, self.c = S, None if r is None else int(r), complex(c)
         self.t = sector.trace_vector()
         self.op = matrix if matrix is not None else _SectorOperator(sector, model)  # as in two-level
         super().__init__(dtype=np.complex128, shape=(sector.size, sector.size))
@@ -1399,6 +1626,7 @@ class _TwoStepSylvester(spla.LinearOperator):
         y = np.asarray(y, dtype=np.complex128).ravel()
         x = self.S @ y
         res = y - self.op @ x
-        res[self.r] = y[self.r] - self.c * (self.t @ x)
+        if self.r is not None:
+            res[self.r] = y[self.r] - self.c * (self.t @ x)
         x += self.S @ res
         return x
