@@ -1172,11 +1172,18 @@ def _solve_krylov(system: _System, method: Krylov, x0):
             matrix=system.matrix() if use_matrix else None,
         )
     elif method.preconditioner == "ilu":
-        ilu = spla.spilu(
-            sp.csc_matrix(system.replaced_matrix(c=c)),
-            fill_factor=method.ilu_fill,
-            drop_tol=method.ilu_drop,
-        )
+        try:
+            ilu = spla.spilu(
+                sp.csc_matrix(system.replaced_matrix(c=c)),
+                fill_factor=method.ilu_fill,
+                drop_tol=method.ilu_drop,
+            )
+        except RuntimeError as exc:  # a zero pivot: the incomplete LU dropped what the pivot needed
+            raise ConvergenceError(
+                f"Krylov (preconditioner='ilu'): the incomplete LU broke down ({exc}); a smaller "
+                f"ilu_drop (now {method.ilu_drop:g}) or a larger ilu_fill (now {method.ilu_fill:g}) may "
+                "get past it, or method='direct' (which also tells a steady state that is not unique)"
+            ) from exc
         M = spla.LinearOperator(A.shape, matvec=ilu.solve, dtype=np.complex128)
     if x0 is not None:
         tr = system.t @ x0
@@ -1373,30 +1380,24 @@ def _odd_sector_check(system: _System, method, x: np.ndarray, info: dict) -> Non
     no-jump preconditioner (Krylov, as :func:`qness.solvers.uniqueness.krylov_check`; skipped with
     ``verify_unique=False``). The record goes to ``info["uniqueness"]["odd_sector"]``.
 
-    Raises
-    ------
-    NonUniqueSteadyStateError
-        If ``L_-`` is (numerically) singular.
+    A zero mode found there does not make the returned state wrong: it is a steady state (the
+    ``+1`` sector's is exact whatever ``L_-`` holds), and the only question is whether it is the
+    only one. Double precision cannot tell a true second steady state (two exchanged copies) from
+    a parity-odd mode slower than ``1e-14`` of the Liouvillian's scale (a Kerr cat's bit flip, rate
+    6e-13 at ``|alpha|^2 = 6``, which the full-space solve cannot resolve either), so a singular
+    ``L_-`` gives a :class:`~qness.solvers.errors.UniquenessWarning` (``verified`` False), not an error.
     """
     model = system.model
     if isinstance(model, SuperoperatorModel):
         from .superop import other_sector
 
         sec = other_sector(model, system.sector)
-        what = "the part of the Liouvillian without diagonal elements"
-        meaning = (
-            "these blocks hold no state, but a zero mode there is a steady coherence or a conserved "
-            "quantity that the trace-carrying block does not see (two steady states a discrete symmetry "
-            "exchanges, of which that block holds only the symmetric mixture)"
-        )
+        what = "a block of coherences (no populations) of the Liouvillian"
+        kind = "coherence"
     else:
         sec = odd_sector(system.sector)
         what = "the parity -1 sector of the Liouvillian"
-        meaning = (
-            "the parity -1 sector holds no state, but a zero mode there is a conserved quantity odd "
-            "under the Z2 symmetry: two steady states the parity exchanges, of which the parity +1 "
-            "sector holds only the symmetric mixture"
-        )
+        kind = "parity-odd"
     if sec is None or (isinstance(method, Krylov) and method.verify_unique is False):
         return
     t0 = time.perf_counter()
@@ -1459,8 +1460,19 @@ def _odd_sector_check(system: _System, method, x: np.ndarray, info: dict) -> Non
                 solve, solve_h, _ = _sparse_factor(A, backend, "MMD_AT_PLUS_A", what)
             record = lu_check(lambda v: A @ v, solve, solve_h, n, norm1, what=what)
     except NonUniqueSteadyStateError as exc:
-        exc.args = (f"{exc.args[0]} ({meaning})",)
-        raise
+        record = {"verified": False, "sigma": float(getattr(exc, "sigma", 0.0)), "zero_mode": True}
+        warnings.warn(
+            f"the steady state may not be unique: {what} has a mode at zero to working precision "
+            f"({exc.args[0].split(': the steady state is not unique')[0]}). Either there is a second "
+            "steady state that the symmetry maps onto the returned one (two copies of a system that "
+            "keep no coherence between them: the returned state is then their symmetric mixture), or "
+            f"a {kind} mode decays more slowly than double precision resolves next to the "
+            "Liouvillian's scale (a metastable manifold, such as a cat qubit's bit flip: the returned "
+            "state is then the steady state). qness.asymptotic_state(model, rho0) gives the state "
+            "reached from rho0, exact either way",
+            UniquenessWarning,
+            stacklevel=3,
+        )
     record = dict(record, size=n, time=time.perf_counter() - t0)
     uniq = info.setdefault("uniqueness", {})
     uniq["odd_sector"] = record

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import weakref
 
 import numpy as np
 import scipy.sparse as sp
@@ -104,8 +105,12 @@ class GraphSector:
         )
 
 
+#: :func:`graph_components` of each live model (computed once per solve and its uniqueness check)
+_COMPONENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def graph_components(model: SuperoperatorModel) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Connected components of the graph of ``model.L``.
+    """Connected components of the graph of ``model.L`` (cached per model).
 
     Returns
     -------
@@ -114,6 +119,10 @@ def graph_components(model: SuperoperatorModel) -> tuple[list[np.ndarray], list[
         elements ``rho_ii`` (each carries a steady state) and of the rest,
         each in order of its first index.
     """
+    try:
+        return _COMPONENTS[model]
+    except (KeyError, TypeError):
+        pass
     L = model.L
     G = sp.csr_array(abs(L) + abs(L.T))
     n, lab = connected_components(G, directed=False)
@@ -125,13 +134,17 @@ def graph_components(model: SuperoperatorModel) -> tuple[list[np.ndarray], list[
     for c in comps:
         c = np.sort(c)
         (steady if np.any(c % d == c // d) else other).append(c)
+    try:
+        _COMPONENTS[model] = (steady, other)
+    except TypeError:  # not weakly referenceable
+        pass
     return steady, other
 
 
-#: Largest Hilbert-space dimension for which :func:`other_sector` looks for the U(1) charges of a
-#: Liouvillian given as a matrix (a dense ``d x d`` eigenproblem); above it every block without
-#: diagonal elements is checked.
-CHARGE_SEARCH_MAX = 2048
+#: Largest number of classes of states (states that ``L`` forces to have equal charge) for which
+#: :func:`_charge_of_pairs` looks for the U(1) charges of a Liouvillian given as a matrix (a dense
+#: eigenproblem of that size); above it every block of coherences is checked.
+CHARGE_CLASSES_MAX = 512
 
 
 def _charge_of_pairs(model: SuperoperatorModel) -> np.ndarray | None:
@@ -139,33 +152,54 @@ def _charge_of_pairs(model: SuperoperatorModel) -> np.ndarray | None:
 
     ``L`` commutes with ``rho -> exp(i phi Lambda) rho exp(-i phi Lambda)`` for a real diagonal
     ``Lambda`` exactly when ``lambda_i - lambda_j = lambda_k - lambda_l`` wherever
-    ``L[i + d j, k + d l] != 0``: linear conditions on ``lambda``, whose null space (constants
-    aside) holds every such charge. A random combination of it is zero on a pair ``(i, j)`` only
-    where every charge is. Returns the differences for all ``d^2`` unknowns (zeros where no
-    charge exists), or ``None`` above :data:`CHARGE_SEARCH_MAX`.
+    ``L[i + d j, k + d l] != 0``. The entries with ``j = l`` or ``i = k`` (the Hamiltonian and
+    ``H_eff`` parts) only say that two states have equal charges: their classes are the connected
+    components of that graph (the magnetisation sectors of a spin chain, the excitation numbers of
+    a Jaynes-Cummings model). The other conditions, on the classes, are few; their null space
+    (constants aside) holds every such charge, and a random combination of it is zero on a pair
+    ``(i, j)`` only where every charge is. The charge found is verified on every entry of ``L``.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The differences for all ``d^2`` unknowns (zeros where no charge exists), or ``None`` when
+        there are more than :data:`CHARGE_CLASSES_MAX` classes or the verification fails (then
+        nothing is exempt).
     """
     d = model.dim
-    if d > CHARGE_SEARCH_MAX:
-        return None
-    C = sp.coo_array(model.L)
-    # one condition per distinct (i, j, k, l), found through one integer key (d^4 < 2^63)
-    key = np.unique((C.row.astype(np.int64) * d * d) + C.col.astype(np.int64))
-    row, col = key // (d * d), key % (d * d)
-    rows = np.stack([row % d, row // d, col % d, col // d], axis=1)
-    m = rows.shape[0]
-    R = sp.csr_array(
-        (np.tile([1.0, -1.0, -1.0, 1.0], m), (np.repeat(np.arange(m), 4), rows.ravel())), shape=(m, d)
-    )
-    G = (R.T @ R).toarray()
-    w, V = np.linalg.eigh(G)
-    null = V[:, w <= 1e-9 * max(float(w[-1]), 1.0)]
-    lam = null @ np.random.default_rng(7).standard_normal(null.shape[1])
-    size = float(np.linalg.norm(lam))
-    lam -= lam.mean()  # the constants (always in the null space) carry no charge
-    if float(np.linalg.norm(lam)) <= 1e-8 * size:
+    C = sp.coo_array(sp.csr_array(model.L))
+    C.sum_duplicates()
+    row, col = C.row.astype(np.int64), C.col.astype(np.int64)
+    i, j, k, l = row % d, row // d, col % d, col // d
+    a = np.concatenate([i[j == l], j[i == k]])
+    b = np.concatenate([k[j == l], l[i == k]])
+    G = sp.coo_array((np.ones(a.size, dtype=np.int8), (a, b)), shape=(d, d))
+    ncls, cls = connected_components(G, directed=False)
+    cls = cls.astype(np.int64)  # the keys below reach ncls^4
+    if ncls == 1:
         return np.zeros(d * d)
+    if ncls > CHARGE_CLASSES_MAX:
+        return None
+    ci, cj, ck, cl = cls[i], cls[j], cls[k], cls[l]
+    rest = ~(((ci == ck) & (cj == cl)) | ((ci == cj) & (ck == cl)))  # 0 = 0
+    key = np.unique(((ci[rest] * ncls + cj[rest]) * ncls + ck[rest]) * ncls + cl[rest])
+    m = key.size
+    cols = np.stack([(key // ncls**digit) % ncls for digit in (3, 2, 1, 0)], axis=1).ravel()
+    signs = np.tile([1.0, -1.0, -1.0, 1.0], m)
+    q = sp.csr_array((signs, (np.repeat(np.arange(m), 4), cols)), shape=(m, ncls))
+    w, V = np.linalg.eigh((q.T @ q).toarray())
+    null = V[:, w <= 1e-9 * max(float(w[-1]) if w.size else 1.0, 1.0)]
+    lam_cls = null @ np.random.default_rng(7).standard_normal(null.shape[1])
+    lam_cls -= lam_cls.mean()  # the constants (always in the null space) carry no charge
+    top = float(np.max(np.abs(lam_cls), initial=0.0))
+    if top <= 1e-8 * max(float(np.linalg.norm(null)), 1.0):
+        return np.zeros(d * d)
+    lam = lam_cls[cls]
+    # verified on every entry of L: a charge that fails anywhere exempts nothing
+    if float(np.max(np.abs(lam[i] - lam[j] - lam[k] + lam[l]), initial=0.0)) > 1e-9 * top:
+        return None
     diff = (lam[:, None] - lam[None, :]).ravel(order="F")
-    diff[np.abs(diff) <= 1e-8 * float(np.max(np.abs(lam)))] = 0.0
+    diff[np.abs(diff) <= 1e-8 * top] = 0.0
     return diff
 
 
@@ -178,7 +212,10 @@ def other_sector(model: SuperoperatorModel, sector: GraphSector) -> GraphSector 
     or a conserved quantity the trace-carrying block does not see: two invariant subspaces that a
     discrete symmetry exchanges) makes the steady state non-unique. Blocks that lie in a sector
     ``q != 0`` of a weak U(1) (:func:`_charge_of_pairs`) cannot hold one while the ``q = 0``
-    sector's steady state is unique (see :func:`qness.symmetry.odd_sector`), and are left out.
+    sector's steady state is unique (see :func:`qness.symmetry.odd_sector`), and are left out. That
+    argument needs a Liouvillian of Lindblad form (the generator of completely positive maps); a
+    matrix that is not one (a classical rate equation written on the populations, whose coherences
+    have zero rows) can have zero modes there that no check sees.
 
     Returns
     -------

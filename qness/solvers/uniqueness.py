@@ -123,9 +123,11 @@ def lu_check(matvec, solve, solve_h, n: int, norm1: float, *, steps: int = 0, wh
             y = np.asarray(solve(w)).ravel()
             ny = np.linalg.norm(y)
             if not np.isfinite(ny) or ny == 0:
-                raise NonUniqueSteadyStateError(
+                err = NonUniqueSteadyStateError(
                     f"the factorisation of {what} is exactly singular: " + NON_UNIQUE_HINT
                 )
+                err.sigma = 0.0
+                raise err
             u = y / ny
             sigma = float(np.linalg.norm(matvec(u)))
     info = {
@@ -137,10 +139,12 @@ def lu_check(matvec, solve, solve_h, n: int, norm1: float, *, steps: int = 0, wh
     }
     floor = LU_ROUNDING_RTOL * max(norm1, 1e-300)
     if not sigma > floor:
-        raise NonUniqueSteadyStateError(
+        err = NonUniqueSteadyStateError(
             f"{what} is numerically singular (smallest singular value "
             f"<= {sigma:.1e}, below {LU_ROUNDING_RTOL:g} x ||A||_1 = {floor:.1e}): " + NON_UNIQUE_HINT
         )
+        err.sigma = sigma
+        raise err
     if not info["verified"]:
         warnings.warn(
             f"uniqueness of the steady state not certified: the smallest singular value of {what} "
@@ -224,9 +228,11 @@ def krylov_check(
         its += ginfo["iterations"]
         ny = float(np.linalg.norm(y))
         if not np.isfinite(ny) or ny == 0:
-            raise NonUniqueSteadyStateError(
+            err = NonUniqueSteadyStateError(
                 f"GMRES on a random right-hand side broke down ({what} is singular): " + NON_UNIQUE_HINT
             )
+            err.sigma = 0.0
+            raise err
         new = float(np.linalg.norm(g - A @ y))
         converged = new <= delta
         if converged or new > 0.5 * res or ginfo["singular"]:
