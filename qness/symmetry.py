@@ -649,9 +649,10 @@ def detect_symmetry(model, *, combine: bool = True) -> U1Symmetry | Z2Symmetry |
 
 
 #: An exchange symmetry (:func:`detect_exchange`) is accepted when ``P H P`` and each ``P L_k P``
-#: agree with ``H`` and with their partner jump to this fraction of the largest entry (rounding of
-#: the same sums taken in another order)
-EXCHANGE_RTOL = 1e-13
+#: agree with ``H`` and with their partner jump to this fraction of the largest entry: the rounding
+#: of the same sums taken in another order, no more. The solve then imposes the symmetry exactly
+#: (the entries that break it are dropped), which moves the state by about this much over the gap.
+EXCHANGE_RTOL = 1e-15
 
 
 #: Names of the parities :func:`detect_exchange` declares on the models it returns

@@ -47,6 +47,8 @@ def test_a_broken_reflection_is_not_taken():
     assert detect_exchange(model.replace(H=H)) is not None
     H[1, 1] += 0.3  # |0001> but not |1000>
     assert detect_exchange(model.replace(H=H)) is None
+    H[1, 1] -= 0.3 - 1e-12 * np.abs(H).max()  # broken at 1e-12: imposing it would move the state
+    assert detect_exchange(model.replace(H=H)) is None
     rates = [j.rate for j in model.jumps]
     jumps = list(model.jumps)
     jumps[0] = jumps[0].__class__(op=jumps[0].op, rate=rates[0] * 1.5, label="faster")
