@@ -415,8 +415,12 @@ def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=F
         that is a sum of per-site charges: total magnetisation, number of
         quanta, excitation number; else the parity of the number of quanta),
         and solves only the sector
-        ``n_left - n_right = 0`` (or parity ``+1``); ``None`` solves the full
-        space.
+        ``n_left - n_right = 0`` (or parity ``+1``, after checking that the
+        parity ``-1`` sector has no zero mode). Without either, a model of
+        dimension at least ``EXCHANGE_MIN_DIM`` with a reflection or level-flip
+        symmetry (:func:`qness.symmetry.detect_exchange`) is solved in that
+        symmetry's eigenbasis (``info["sector"]["basis"]``; the state is
+        returned in the original basis). ``None`` solves the full space.
     progress : bool
         Show a ``tqdm`` bar on stderr with the iterations and the residual
         (Krylov, Evolve; the stages of Dense and Direct). The same is
@@ -463,7 +467,12 @@ def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=F
         check stalled without finding a near-null direction, or (LU routes)
         the trace-augmented Liouvillian's smallest singular value lies between
         ``1e-14`` and ``1e-12`` of its norm, as for very stiff models.
-        ``info["uniqueness"]["verified"]`` is then False.
+        ``info["uniqueness"]["verified"]`` is then False. Also when the parity
+        ``-1`` sector of a Z2 symmetry (declared, detected, or an exchange
+        symmetry) has a mode at zero to working precision: a second steady
+        state that the parity maps onto the returned one, or a parity-odd mode
+        too slow to resolve (a cat qubit's bit flip); the returned state is a
+        steady state either way (``info["uniqueness"]["odd_sector"]``).
     AccuracyWarning
         When Krylov's absolute ``rtol`` is loose for the model's units.
 
