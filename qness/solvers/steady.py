@@ -1409,6 +1409,15 @@ def _odd_sector_check(system: _System, method, x: np.ndarray, info: dict) -> Non
         kind = "parity-odd"
     if sec is None or (isinstance(method, Krylov) and method.verify_unique is False):
         return
+    # on the BLAS threads of the solve's route (_DISPATCH): the check's products are as small as
+    # the solve's (with OpenBLAS's two threads, Bose-Hubbard 2 x 12 took 0.33 s against 0.15 s)
+    with limit_blas(sec.size if isinstance(method, Dense) else 0):
+        _odd_sector_run(system, method, x, info, sec, what, kind)
+
+
+def _odd_sector_run(system: _System, method, x, info: dict, sec, what: str, kind: str) -> None:
+    """:func:`_odd_sector_check` for the sector ``sec`` (named ``what``)."""
+    model = system.model
     t0 = time.perf_counter()
     n = sec.size
     try:
@@ -1432,7 +1441,7 @@ def _odd_sector_check(system: _System, method, x: np.ndarray, info: dict) -> Non
                     Ms = sp.csc_matrix(sec.matrix(model))
                     ilu = spla.spilu(Ms, fill_factor=method.ilu_fill, drop_tol=method.ilu_drop)
                 except RuntimeError:  # a zero pivot of the incomplete LU proves nothing: the exact LU
-                    return _odd_sector_check(system, Direct(), x, info)
+                    return _odd_sector_run(system, Direct(), x, info, sec, what, kind)
                 M = spla.LinearOperator((n, n), matvec=ilu.solve, dtype=np.complex128)
             record = _krylov_uniqueness(
                 system,
