@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import os
 import threading
 import warnings
@@ -134,18 +135,21 @@ class Sector:
             out.append(x[self.pstart[p] : self.pstart[p + 1]].reshape(shape, order="F"))
         return out
 
+    @functools.cached_property
+    def _flat(self) -> np.ndarray:
+        """:meth:`indices`, computed once (a loop over the block pairs)."""
+        return self.indices()
+
     def to_full(self, x: np.ndarray) -> np.ndarray:
         """The ``d x d`` matrix whose sector part is ``x`` (zeros elsewhere)."""
-        rho = np.zeros((self.d, self.d), dtype=np.complex128)
-        for (bl, br), blockx in zip(self.pairs, self.split(np.asarray(x))):
-            rho[np.ix_(self.blocks[bl], self.blocks[br])] = blockx
-        return rho
+        rho = np.zeros(self.d * self.d, dtype=np.complex128)
+        rho[self._flat] = np.asarray(x).ravel()
+        return rho.reshape((self.d, self.d), order="F")
 
     def from_full(self, rho: np.ndarray) -> np.ndarray:
         """The sector part of a ``d x d`` matrix, as a sector vector."""
-        rho = np.asarray(rho)
-        parts = [rho[np.ix_(self.blocks[bl], self.blocks[br])].ravel(order="F") for bl, br in self.pairs]
-        return np.concatenate(parts).astype(np.complex128) if parts else np.zeros(0, np.complex128)
+        flat = np.asarray(rho).ravel(order="F")
+        return flat[self._flat].astype(np.complex128)
 
     def trace_vector(self) -> np.ndarray:
         """``t`` with ``t @ x = Tr(rho)`` (zero for sectors without diagonal blocks)."""
