@@ -120,7 +120,10 @@ def drop_negligible(A) -> tuple[sp.csr_matrix, int]:
     del rows, top
     count = int(np.count_nonzero(small & (mag > 0)))
     if count:  # a copy only then (A stays as it is: refinement uses it)
-        C = sp.csr_matrix((np.where(small, 0.0, C.data), C.indices, C.indptr), shape=C.shape)
+        # with copies of the index arrays: csr_matrix(A) shares A's when they are already int32,
+        # and eliminate_zeros would then rewrite A's structure under its data (refinement against
+        # that A diverged to a residual of 2.8)
+        C = sp.csr_matrix((np.where(small, 0.0, C.data), C.indices.copy(), C.indptr.copy()), shape=C.shape)
         C.eliminate_zeros()
     return C, count
 

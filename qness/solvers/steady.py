@@ -331,16 +331,14 @@ class _System:
         M.sum_duplicates()
         # row r's entries swapped for the trace row's, in the CSR arrays themselves (the product
         # with a diagonal matrix and the sum took 1-2 ms of the 8-11 ms small-sector solves)
+        # (64-bit indices, as the sparse products gave: the grid LU's orderings compute with them)
         r = self.r
-        diag_idx = np.flatnonzero(self.t).astype(M.indices.dtype)
+        diag_idx = np.flatnonzero(self.t).astype(np.int64)
         a, b = int(M.indptr[r]), int(M.indptr[r + 1])
         indptr = M.indptr.astype(np.int64)
         indptr[r + 1 :] += diag_idx.size - (b - a)
-        indices = np.concatenate([M.indices[:a], diag_idx, M.indices[b:]])
+        indices = np.concatenate([M.indices[:a].astype(np.int64), diag_idx, M.indices[b:].astype(np.int64)])
         data = np.concatenate([M.data[:a], np.full(diag_idx.size, c, dtype=np.complex128), M.data[b:]])
-        if indptr[-1] < 2**31 - 1:
-            indptr = indptr.astype(np.int32)
-            indices = indices.astype(np.int32, copy=False)
         A = sp.csr_array((data.astype(np.complex128, copy=False), indices, indptr), shape=(self.n, self.n))
         if not np.all(data):
             A.eliminate_zeros()
