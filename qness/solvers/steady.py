@@ -330,8 +330,8 @@ class _System:
         M = sp.csr_array(self.matrix())
         M.sum_duplicates()
         # row r's entries swapped for the trace row's, in the CSR arrays themselves (the product
-        # with a diagonal matrix and the sum took 1-2 ms of the 8-11 ms small-sector solves)
-        # (64-bit indices, as the sparse products gave: the grid LU's orderings compute with them)
+        # with a diagonal matrix and the sum took 1-2 ms of the 8-11 ms small-sector solves), with
+        # 64-bit indices as the products gave
         r = self.r
         diag_idx = np.flatnonzero(self.t).astype(np.int64)
         a, b = int(M.indptr[r]), int(M.indptr[r + 1])
