@@ -291,26 +291,40 @@ def test_precision_arguments_and_auto_memory_rule(monkeypatch):
     assert qness.steady_state(model, "krylov").info["precision"] == "single"
 
 
+def _blas_threads() -> int:
+    """The BLAS thread count in force now."""
+    from threadpoolctl import threadpool_info
+
+    return max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+
+
+def _blas_thread_spy(monkeypatch, owner, name: str) -> list:
+    """Wrap ``owner.name`` to record the BLAS thread count at each call, for a user who never set
+    ``OPENBLAS_NUM_THREADS`` (qness._threads not pinned); returns the list it fills."""
+    from qness import _threads
+
+    monkeypatch.setattr(_threads, "_pinned", False)
+    seen = []
+    inner = getattr(owner, name)
+
+    def spy(*args, **kwargs):
+        seen.append(_blas_threads())
+        return inner(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, spy)
+    return seen
+
+
 def test_eigen_decompositions_run_on_one_blas_thread(monkeypatch):
     # LAPACK eig on two OpenBLAS threads collapses when the cores are busy (1024 x 1024: 56 s vs
     # 4.9 s on one thread; qness._threads), so the Sylvester set-up and dense spectra pin one
     # thread whatever the block size and whatever the caller's limit
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
-    from qness import _threads
-
-    monkeypatch.setattr(_threads, "_pinned", False)  # as for a user who never set OPENBLAS_NUM_THREADS
-    seen = []
-    eig = qsym.sla.eig
-
-    def spy(*args, **kwargs):
-        seen.append(max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"))
-        return eig(*args, **kwargs)
-
-    monkeypatch.setattr(qsym.sla, "eig", spy)
+    seen = _blas_thread_spy(monkeypatch, qsym.sla, "eig")
     model = ising(4)
     with threadpool_limits(2, user_api="blas"):
-        assert max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas") == 2
+        assert _blas_threads() == 2
         steady_sector(model).sylvester_preconditioner(model, variant="jacobi")
         qness.spectrum(model, k=3, method=qness.DenseEig())
     assert len(seen) >= 2 and set(seen) == {1}
@@ -319,20 +333,12 @@ def test_eigen_decompositions_run_on_one_blas_thread(monkeypatch):
 def test_krylov_block_loops_run_on_one_blas_thread_whatever_the_block_size(monkeypatch):
     # the block loops thread themselves; BLAS threads on top oversubscribe the cores (Ising 10,
     # one block of 1024 > SMALL_BLOCK: 67 s vs 43 s with another process busy)
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
     from qness import _threads
 
-    monkeypatch.setattr(_threads, "_pinned", False)
     monkeypatch.setattr(_threads, "SMALL_BLOCK", 1)  # every block counts as large
-    seen = []
-    mm = qsym._mm
-
-    def spy(a, b, nthreads):
-        seen.append(max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"))
-        return mm(a, b, nthreads)
-
-    monkeypatch.setattr(qsym, "_mm", spy)
+    seen = _blas_thread_spy(monkeypatch, qsym, "_mm")
     with threadpool_limits(2, user_api="blas"):
         ness = qness.steady_state(ising(4), "krylov")
     assert ness.residual < 1e-10
@@ -626,44 +632,26 @@ def test_entries_per_row_estimate_counts_dephasing_once():
 def test_direct_runs_on_one_blas_thread(monkeypatch):
     # two OpenBLAS threads made the grid LU's solves 1.2-1.55x slower (JC 150, Rabi, driven cavity;
     # session 10) and UMFPACK's large fronts no faster: Direct pins one thread, as Krylov does
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
-    from qness import _threads
     from qness.solvers import gridlu
 
-    monkeypatch.setattr(_threads, "_pinned", False)
-    seen = []
-    splu = gridlu.spla.splu
-
-    def spy(*args, **kwargs):
-        seen.append(max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"))
-        return splu(*args, **kwargs)
-
-    monkeypatch.setattr(gridlu.spla, "splu", spy)
+    seen = _blas_thread_spy(monkeypatch, gridlu.spla, "splu")
     cavity = qness.models.kerr(40, detuning=-1.0, U=0.1, F=1.0, kappa=1.0)  # the grid LU
     with threadpool_limits(2, user_api="blas"):
         ness = qness.steady_state(cavity, "direct", ordering="GRID_ND")
-        assert max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas") == 2
+        assert _blas_threads() == 2
     assert ness.residual < 1e-10 and seen and set(seen) == {1}
 
 
 def test_the_parity_minus_one_check_runs_on_the_solves_blas_threads(monkeypatch):
     # it ran after the solve, outside its one-thread limit: with OpenBLAS's two threads the small
     # products of Bose-Hubbard 2 x 12 took the route 1.2x slower than the full space (session 11)
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
-    from qness import _threads
     from qness.solvers import steady as st
 
-    monkeypatch.setattr(_threads, "_pinned", False)
-    seen = []
-    run = st._odd_sector_run
-
-    def spy(*args, **kwargs):
-        seen.append(max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"))
-        return run(*args, **kwargs)
-
-    monkeypatch.setattr(st, "_odd_sector_run", spy)
+    seen = _blas_thread_spy(monkeypatch, st, "_odd_sector_run")
     model = qness.models.bose_hubbard(2, cutoff=12, J=1.0, U=0.5, detuning=0.2, F=0.4, kappa=0.6)
     with threadpool_limits(2, user_api="blas"):
         for method in ("krylov", "direct"):
