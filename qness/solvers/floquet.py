@@ -392,16 +392,11 @@ def _solve_truncated(L0, Ls, omega, N, tpos, weight, backend):
     A = _assemble(L0, Ls, omega, N)
     diag = N * D + tpos  # the diagonal elements of rho_0
     r = int(diag[0])
-    keep = np.ones(A.shape[0])
-    keep[r] = 0.0
-    nt = diag.size
-    trace_row = sp.csr_array(
-        (np.full(nt, weight, dtype=np.complex128), (np.full(nt, r), diag)), shape=A.shape
-    )
-    Ar = sp.csr_array(sp.diags_array(keep) @ A) + trace_row
+    from .steady import swap_row
+
+    Ar = swap_row(A, r, diag, weight)  # the trace row, as the steady-state systems take it
     b = np.zeros(A.shape[0], dtype=np.complex128)
     b[r] = weight
-    Ar = sp.csr_array(Ar)
     try:
         solve, backend = _lu_solver(Ar, backend)
     except (RuntimeError, ArithmeticError) as exc:

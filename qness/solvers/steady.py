@@ -284,6 +284,37 @@ def fitted_restart(
 
 
 # ------------------------------------------------------------------ the system
+def swap_row(M, r: int, cols: np.ndarray, value: complex) -> sp.csr_array:
+    """``M`` (sparse) with row ``r`` replaced by ``value`` in the columns ``cols`` (ascending): the
+    trace row of the steady-state systems. Done in the CSR arrays themselves (the product with a
+    diagonal matrix and a sum took 1-2 ms of the 8-11 ms small-sector solves), with 64-bit
+    indices as those products gave; explicit zeros of ``M`` are dropped, as they dropped them."""
+    M = sp.csr_array(M)
+    M.sum_duplicates()
+    cols = np.asarray(cols, dtype=np.int64)
+    a, b = int(M.indptr[r]), int(M.indptr[r + 1])
+    indptr = M.indptr.astype(np.int64)
+    indptr[r + 1 :] += cols.size - (b - a)
+    indices = np.concatenate([M.indices[:a].astype(np.int64), cols, M.indices[b:].astype(np.int64)])
+    data = np.concatenate([M.data[:a], np.full(cols.size, value, dtype=np.complex128), M.data[b:]])
+    A = sp.csr_array((data.astype(np.complex128, copy=False), indices, indptr), shape=M.shape)
+    if not np.all(data):
+        A.eliminate_zeros()
+    return A
+
+
+def _dense_lu(A: np.ndarray):
+    """``(solve, solve_h)`` (``A^{-1} b``, ``A^{-H} b``) from a dense LU of ``A``; an exactly singular
+    ``A`` is left to the uniqueness check (:func:`qness.solvers.uniqueness.lu_check`) to report."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sla.LinAlgWarning)
+        lu = sla.lu_factor(A, check_finite=False)
+    return (
+        functools.partial(sla.lu_solve, lu, check_finite=False),
+        functools.partial(sla.lu_solve, lu, trans=2, check_finite=False),
+    )
+
+
 class _System:
     """The sector problem: matrix (lazily), matrix-free operator, trace row."""
 
@@ -327,22 +358,7 @@ class _System:
     def replaced_matrix(self, c: float | None = None) -> sp.csr_array:
         """``A``: the sector matrix with row ``r`` replaced by ``c * t``."""
         c = self.c if c is None else c
-        M = sp.csr_array(self.matrix())
-        M.sum_duplicates()
-        # row r's entries swapped for the trace row's, in the CSR arrays themselves (the product
-        # with a diagonal matrix and the sum took 1-2 ms of the 8-11 ms small-sector solves), with
-        # 64-bit indices as the products gave
-        r = self.r
-        diag_idx = np.flatnonzero(self.t).astype(np.int64)
-        a, b = int(M.indptr[r]), int(M.indptr[r + 1])
-        indptr = M.indptr.astype(np.int64)
-        indptr[r + 1 :] += diag_idx.size - (b - a)
-        indices = np.concatenate([M.indices[:a].astype(np.int64), diag_idx, M.indices[b:].astype(np.int64)])
-        data = np.concatenate([M.data[:a], np.full(diag_idx.size, c, dtype=np.complex128), M.data[b:]])
-        A = sp.csr_array((data.astype(np.complex128, copy=False), indices, indptr), shape=(self.n, self.n))
-        if not np.all(data):
-            A.eliminate_zeros()
-        return A
+        return swap_row(self.matrix(), self.r, np.flatnonzero(self.t), c)
 
     def rhs(self, c: float | None = None) -> np.ndarray:
         b = np.zeros(self.n, dtype=np.complex128)
@@ -979,20 +995,11 @@ def _solve_dense(system: _System, method: Dense, x0):
         )
     A = system.replaced_matrix().toarray()
     bar = Progress(system.progress, "Dense", total=2, unit="stage")
-    with warnings.catch_warnings():
-        # an exactly singular matrix is reported by the uniqueness check, with its meaning
-        warnings.simplefilter("ignore", sla.LinAlgWarning)
-        lu, piv = sla.lu_factor(A, check_finite=False)
+    solve, solve_h = _dense_lu(A)
     bar.step(stage="factorised")
     try:
-        uniq = lu_check(
-            lambda v: A @ v,
-            lambda v: sla.lu_solve((lu, piv), v, check_finite=False),
-            lambda v: sla.lu_solve((lu, piv), v, trans=2, check_finite=False),
-            n,
-            float(np.abs(A).sum(axis=0).max()),
-        )
-        x = sla.lu_solve((lu, piv), system.rhs(), check_finite=False)
+        uniq = lu_check(lambda v: A @ v, solve, solve_h, n, float(np.abs(A).sum(axis=0).max()))
+        x = solve(system.rhs())
         bar.step(stage="solved")
     finally:
         bar.close()
@@ -1471,12 +1478,7 @@ def _odd_sector_run(system: _System, method, x, info: dict, sec, what: str, kind
             A = sec.matrix(model)
             norm1 = float(spla.norm(A, 1))
             if isinstance(method, Dense) and n <= method.max_size:
-                Ad = A.toarray()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", sla.LinAlgWarning)
-                    lu = sla.lu_factor(Ad, check_finite=False)
-                solve = functools.partial(sla.lu_solve, lu, check_finite=False)
-                solve_h = functools.partial(sla.lu_solve, lu, trans=2, check_finite=False)
+                solve, solve_h = _dense_lu(A.toarray())
             else:
                 backend = "umfpack" if _have_umfpack() else "superlu"
                 solve, solve_h, _ = _sparse_factor(A, backend, "MMD_AT_PLUS_A", what)
