@@ -225,8 +225,10 @@ def other_sector(model: SuperoperatorModel, sector: GraphSector) -> GraphSector 
     N = model.dim**2
     if sector.size == N:
         return None
-    charge = _charge_of_pairs(model)
     _, other = graph_components(model)
+    if not other:  # no block of coherences: no charge to look for
+        return None
+    charge = _charge_of_pairs(model)
     keep = [c for c in other if charge is None or charge[c[0]] == 0.0]
     if not keep:
         return None
