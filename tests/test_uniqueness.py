@@ -350,6 +350,17 @@ def test_krylov_restart_none_on_a_liouvillian_matrix():
     np.testing.assert_allclose(ness.rho, ref.rho, atol=1e-10)
 
 
+def test_krylov_restart_none_with_a_parity():
+    # the parity -1 sector's check took the method's restart as given: None < 100 raised TypeError
+    a = qutip.destroy(20)
+    H = 0.5 * a.dag() * a + 0.1 * (a * a + a.dag() * a.dag()) + 0.05 * a.dag() * a.dag() * a * a
+    model = qness.from_qutip(H, [0.3 * a])
+    ness = qness.steady_state(model, qness.Krylov(restart=None))
+    assert ness.info["sector"]["kind"] == "z2" and ness.info["uniqueness"]["odd_sector"]["verified"]
+    ref = qness.steady_state(model, "dense", symmetry=None)
+    np.testing.assert_allclose(ness.rho, ref.rho, atol=1e-10)
+
+
 # ---------------------------------------------------------------- steady states a Z2 exchanges
 def exchanged_copies(d=2, coupling=0.0, seed=0):
     """Two identical copies A, B of a random driven, decaying d-level system, written in the basis

@@ -1329,6 +1329,8 @@ def _krylov_uniqueness(
     # certificate solve (dark states then gave a UniquenessWarning instead of the error): the
     # check takes a basis of CHECK_RESTART vectors where it fits in memory
     restart = method.restart
+    if restart is None:  # Krylov(restart=None): fitted to the memory, as the solve's was
+        restart = fitted_restart(system.model, sector, method)
     if isinstance(system.model, LindbladModel) and restart < CHECK_RESTART:
         restart = max(
             restart,
