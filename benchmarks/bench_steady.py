@@ -44,8 +44,23 @@ RUN_QNESS = (
     "ness = qness.steady_state(model)\n"
     "extra = dict(residual=ness.residual, method=ness.info['method'], sector=ness.info['sector']['size'],"
     " iterations=ness.info.get('iterations'), variant=ness.info.get('preconditioner_variant'),"
-    " check=(ness.info.get('uniqueness') or {}).get('check_iterations'))"
+    " check=(ness.info.get('uniqueness') or {}).get('check_iterations'),"
+    " fold=(ness.info.get('fold') or {}).get('size'),"
+    " odd=((ness.info.get('uniqueness') or {}).get('odd_sector') or {}).get('check_iterations'))"
 )
+
+
+def steps(e: dict) -> str:
+    """``solve + check`` GMRES steps (``+ odd`` when a fold's or parity's odd states were checked),
+    and the folded sector's size when the solve folded it."""
+    out = f"{e.get('iterations')} + {e.get('check')}"
+    if e.get("odd") is not None:
+        out += f" + {e['odd']}"
+    if e.get("fold"):
+        out += f", folded to {e['fold']}"
+    return out
+
+
 # QuTiP builds its operators natively (sparse CSR), as its users do.
 QUTIP = """
 import qness, qutip, numpy as np
@@ -112,7 +127,7 @@ def main():
         plan = {"xxz": [6, 7, 8, 9, 10, 11, 12], "ising": [6, 7, 8, 9, 10], "kerr": [50, 100, 200]}
         qutip_max = {"xxz": 8, "ising": 8, "kerr": 200}
     print(
-        "| model | size | qness (s) | qness peak (MiB) | method (sector size, iterations) | residual "
+        "| model | size | qness (s) | qness peak (MiB) | method (sector size, GMRES steps) | residual "
         "| QuTiP (s) | QuTiP peak (MiB) | QuTiP residual | speed-up |"
     )
     print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|")
@@ -140,7 +155,7 @@ def main():
             rt = f"{ratio:.1f}x" if ratio == ratio else "-"
             print(
                 f"| {kind} | {n} | {ot} | {ours['peak_mib']:.0f} | {e.get('method')} ({e.get('sector')}, "
-                f"{e.get('iterations')}) | {e.get('residual', float('nan')):.1e} | {qt} | {theirs['peak_mib']:.0f} "
+                f"{steps(e)}) | {e.get('residual', float('nan')):.1e} | {qt} | {theirs['peak_mib']:.0f} "
                 f"| {te.get('residual', float('nan')):.1e} | {rt} |",
                 flush=True,
             )
@@ -180,7 +195,7 @@ def compare(args):
                 times = ", ".join(f"{r['time']:.2f}" for r in ok)
                 print(
                     f"| {kind} | {n} | {e['sector']} | {e.get('variant')} | {th} | {best['time']:.2f} | {times} "
-                    f"| {best['peak_mib']:.0f} | {e.get('iterations')} + {e.get('check')} | {e['residual']:.1e} "
+                    f"| {best['peak_mib']:.0f} | {steps(e)} | {e['residual']:.1e} "
                     f"| {best['load']:.1f} |",
                     flush=True,
                 )

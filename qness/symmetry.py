@@ -752,41 +752,55 @@ def detect_exchange(model):
         candidate is a symmetry.
     """
     model = as_model(model)
+    H, jumps = _exchange_operators(model)
+    for name, perm in _exchange_candidates(model.dims):
+        found = _exchange_pairing(H, jumps, perm)
+        if found is not None:
+            return _exchange_basis(model, H, jumps, perm, *found, name)
+    return None
+
+
+def _exchange_operators(model) -> tuple[sp.csr_array, list[sp.csr_array]]:
+    """``H`` and the jumps ``L_k`` (rate included, zero ones left out) that an exchange maps."""
     H = sp.csr_array(model.H)
+    return H, [sp.csr_array(j.L) for j in model.jumps if j.rate > 0 and j.op.nnz]
+
+
+def _exchange_pairing(H: sp.csr_array, jumps: list, perm: np.ndarray):
+    """``(partner, sign)`` with ``P L_k P = sign[k] L_partner[k]`` (paired one to one) if the basis
+    permutation ``perm`` is a weak symmetry (``P H P = H`` too, to :data:`EXCHANGE_RTOL` of the
+    largest entries), else ``None``."""
     scale_h = float(np.max(np.abs(H.data), initial=0.0))
-    jumps = [sp.csr_array(j.L) for j in model.jumps if j.rate > 0 and j.op.nnz]
+    if not _same(sp.csr_array(H[perm][:, perm]), H, EXCHANGE_RTOL * max(scale_h, 1e-300)):
+        return None
     # a jump's partner has its number of entries and the same sum of moduli: compare only those
     sums = np.array([float(np.sum(np.abs(L.data))) for L in jumps])
     nnz = np.array([L.nnz for L in jumps])
-    for name, perm in _exchange_candidates(model.dims):
-        if not _same(sp.csr_array(H[perm][:, perm]), H, EXCHANGE_RTOL * max(scale_h, 1e-300)):
-            continue
-        partner, sign = [], []
-        for k, L in enumerate(jumps):
-            PL = sp.csr_array(L[perm][:, perm])
-            tol = EXCHANGE_RTOL * max(float(np.max(np.abs(L.data))), 1e-300)
-            found = None
-            if k in partner:  # the image of an earlier jump: its partner is that jump
-                near = [partner.index(k)]
-            else:  # itself first (duplicates pair with themselves), then the jumps not yet paired
-                near = np.flatnonzero((nnz == L.nnz) & (np.abs(sums - sums[k]) <= 1e-12 * sums.max()))
-                near = [k] + [m for m in near if m > k and m not in partner]
-            for m in near:
-                L2 = jumps[m]
-                for c in (1.0, -1.0):
-                    if PL.shape == L2.shape and _same(PL, c * L2, tol):
-                        found = (m, c)
-                        break
-                if found:
+    partner, sign = [], []
+    for k, L in enumerate(jumps):
+        PL = sp.csr_array(L[perm][:, perm])
+        tol = EXCHANGE_RTOL * max(float(np.max(np.abs(L.data))), 1e-300)
+        found = None
+        if k in partner:  # the image of an earlier jump: its partner is that jump
+            near = [partner.index(k)]
+        else:  # itself first (duplicates pair with themselves), then the jumps not yet paired
+            near = np.flatnonzero((nnz == L.nnz) & (np.abs(sums - sums[k]) <= 1e-12 * sums.max()))
+            near = [k] + [m for m in near if m > k and m not in partner]
+        for m in near:
+            L2 = jumps[m]
+            for c in (1.0, -1.0):
+                if PL.shape == L2.shape and _same(PL, c * L2, tol):
+                    found = (m, c)
                     break
-            if found is None:
+            if found:
                 break
-            partner.append(int(found[0]))
-            sign.append(found[1])
-        if len(partner) != len(jumps) or any(partner[partner[k]] != k for k in range(len(jumps))):
-            continue  # some jump has no image, or the images are not paired one to one
-        return _exchange_basis(model, H, jumps, perm, partner, sign, name)
-    return None
+        if found is None:
+            return None
+        partner.append(int(found[0]))
+        sign.append(found[1])
+    if len(partner) != len(jumps) or any(partner[partner[k]] != k for k in range(len(jumps))):
+        return None  # some jump has no image, or the images are not paired one to one
+    return partner, sign
 
 
 def _keep_parity(M, parities: np.ndarray, p: int) -> sp.csr_array:
@@ -843,6 +857,275 @@ def _exchange_basis(model, H, jumps, perm, partner, sign, name):
         dims=(d,), H=Hn, jumps=tuple(new_jumps), symmetries=(sym,), name=f"{model.name} [exchange basis]"
     )
     return out, W, name
+
+
+# ---------------------------------------------------------------- charge reversal (fold)
+#: Names of the charge reversals :func:`detect_fold` recognises (the exchange candidates)
+FOLD_NAMES = ("reflection", "level flip", "level flip x reflection")
+
+
+@dataclass(frozen=True, eq=False)
+class Fold:
+    """The ``q = 0`` sector of a U(1) model folded in half by a symmetry that reverses the charge.
+
+    ``P`` (a basis permutation, ``P^2 = 1``, ``N_i + N_{P(i)} = c0``) is a weak symmetry of the
+    model, so ``rho -> P rho P`` maps the ``q = 0`` sector (blocks ``rho_nn`` of charge ``n``) onto
+    itself, and a unique steady state is even: ``rho_{c0-n} = P rho_n P``. The even states are
+    the block-diagonal operators ``rho~`` on the folded space ``K`` (the blocks ``2 n > c0``, and
+    the block ``2 n = c0`` split into ``P``'s even and odd subspaces), with ``rho~_n = 2 rho_nn``
+    above the middle and ``rho~_+- = W_+-^T rho_mid W_+-`` in it (``Tr rho~ = Tr rho``). Their
+    dynamics is a Lindblad equation on ``K``: the Hamiltonian's blocks, and each jump split by the
+    block it acts on, its image folded back through ``P`` when it lands below the middle and split
+    by parity when it lands in it (the jump set is ``P``-invariant, so the images below the middle
+    are those of the mirrored blocks). :attr:`model` is that Lindblad equation, with each block a
+    charge of its own, so its steady sector holds exactly the folded blocks: about half the
+    unknowns, and a middle block of half the size.
+
+    Only the even part is solved: the odd states (``rho_{c0-n} = -P rho_n P``) must be checked for a
+    zero mode separately (:func:`qness.steady_state` checks the whole sector).
+
+    Attributes
+    ----------
+    model : LindbladModel
+        The folded Lindblad equation (``dims = (dim K,)``, its block charges declared).
+    sector : Sector
+        Its steady sector.
+    name : str
+        The symmetry (``"level flip x reflection"``, ...).
+    """
+
+    model: LindbladModel
+    sector: Sector
+    name: str
+    perm: np.ndarray  # P as a permutation of the original basis
+    c0: int  # N_i + N_P(i)
+    mid_basis: np.ndarray  # W_mid: columns the even then the odd eigenvectors of P on the middle block
+    # per jump of the original model: R L E on K (all blocks), and the labels of the source blocks
+    # whose image lies below the middle (folded back through P)
+    images: tuple = ()
+
+    def odd_sector(self) -> Sector | None:
+        """The odd states (``rho_{c0-n} = -P rho_n P``) on the folded space: the blocks above the
+        middle and the middle block's two blocks across parities (``None`` if that is empty)."""
+        sec = self.sector
+        labels = np.asarray(sec.block_labels)
+        diag = [(b, b) for b in range(len(labels)) if labels[b] > 0]
+        cross = []
+        if 0 in labels and -1 in labels:
+            e, o = int(np.flatnonzero(labels == 0)[0]), int(np.flatnonzero(labels == -1)[0])
+            cross = [(e, o), (o, e)]
+        pairs = np.array(sorted(diag + cross), dtype=np.int64).reshape(-1, 2)
+        if not len(pairs):
+            return None
+        sizes = [len(sec.blocks[a]) * len(sec.blocks[b]) for a, b in pairs]
+        pstart = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        return Sector(-1, "fold odd", sec.d, labels, sec.blocks, pairs, pstart)
+
+    def odd_operator(self, sector: Sector) -> spla.LinearOperator:
+        """The Liouvillian on the odd states (:meth:`odd_sector` ``sector``), block pair by block pair.
+
+        Not a Lindbladian: a jump's image folded back through ``P`` enters with a minus sign (the
+        odd states below the middle are ``-P rho P``), and the middle block's two parities mix.
+        """
+        model = self.model
+        A = sp.csr_array(-1j * model.H_eff())
+        data = _BlockData.__new__(_BlockData)
+        data.sector = sector
+        data.A = [sp.csr_array(A[idx][:, idx]) for idx in sector.blocks]
+        pair_index = {(int(a), int(b)): p for p, (a, b) in enumerate(sector.pairs)}
+        labels = np.asarray(sector.block_labels)
+        blk = np.empty(sector.d, dtype=np.int64)
+        loc = np.empty(sector.d, dtype=np.int64)
+        for b, idx in enumerate(sector.blocks):
+            blk[idx] = b
+            loc[idx] = np.arange(idx.size)
+        nb = len(sector.blocks)
+        data.terms = []
+        for T, folded in self.images:
+            # T's block (target c, source a), for each source block a
+            C = sp.coo_array(T)
+            key = blk[C.col] * nb + blk[C.row]
+            sub = {}
+            for k in np.unique(key):
+                sel = key == k
+                a, c = divmod(int(k), nb)
+                shape = (sector.blocks[c].size, sector.blocks[a].size)
+                part = sp.csr_array((C.data[sel], (loc[C.row[sel]], loc[C.col[sel]])), shape=shape)
+                sub.setdefault(a, []).append((c, part))
+            for p, (a, b) in enumerate(sector.pairs):
+                a, b = int(a), int(b)
+                sign = -1.0 if int(labels[a]) in folded else 1.0
+                for c, La in sub.get(a, []):
+                    for dd, Lb in sub.get(b, []):
+                        q = pair_index.get((c, dd))
+                        if q is not None:
+                            data.terms.append((p, q, sign * La, Lb))
+        return _SectorOperator(sector, model, data=data)
+
+    def _plan(self, full: Sector):
+        """Per block of the original ``q = 0`` sector ``full``: ``("up", folded pair)``, ``("down",
+        folded pair, index)``, or ``("mid", even pair, odd pair)``."""
+        cache = self.__dict__.setdefault("_plans", {})
+        key = id(full)
+        if key in cache and cache[key][0] is full:
+            return cache[key][1]
+        flab = {int(self.sector.block_labels[bl]): p for p, (bl, _) in enumerate(self.sector.pairs)}
+        plan = []
+        for bl, _ in full.pairs:
+            q = int(full.block_labels[bl])
+            states = full.blocks[bl]
+            if 2 * q > self.c0:
+                plan.append(("up", flab[2 * q - self.c0]))
+            elif 2 * q < self.c0:
+                mirror = full.blocks[int(np.flatnonzero(full.block_labels == self.c0 - q)[0])]
+                plan.append(("down", flab[self.c0 - 2 * q], np.searchsorted(mirror, self.perm[states])))
+            else:
+                plan.append(("mid", flab.get(0), flab.get(-1)))
+        cache[key] = (full, plan)
+        return plan
+
+    def unfold(self, xf: np.ndarray, full: Sector) -> np.ndarray:
+        """The even state of the original ``q = 0`` sector ``full`` whose folded vector is ``xf``."""
+        fb = self.sector.split(np.asarray(xf))
+        out = np.empty(full.size, dtype=np.result_type(xf, np.complex128))
+        ob = full.split(out)
+        W = self.mid_basis
+        for p, step in enumerate(self._plan(full)):
+            if step[0] == "up":
+                ob[p][...] = 0.5 * fb[step[1]]
+            elif step[0] == "down":
+                idx = step[2]
+                ob[p][...] = 0.5 * fb[step[1]][np.ix_(idx, idx)]
+            else:
+                ne = W.shape[1] - (0 if step[2] is None else fb[step[2]].shape[0])
+                tilde = np.zeros((W.shape[1], W.shape[1]), dtype=out.dtype)
+                if step[1] is not None:
+                    tilde[:ne, :ne] = fb[step[1]]
+                if step[2] is not None:
+                    tilde[ne:, ne:] = fb[step[2]]
+                ob[p][...] = W @ tilde @ W.T
+        return out
+
+    def fold(self, x: np.ndarray, full: Sector) -> np.ndarray:
+        """The folded vector of the even part of ``x`` (a vector of the original ``q = 0`` sector)."""
+        ob = full.split(np.asarray(x))
+        out = np.zeros(self.sector.size, dtype=np.result_type(x, np.complex128))
+        fb = self.sector.split(out)
+        W = self.mid_basis
+        for p, step in enumerate(self._plan(full)):
+            if step[0] == "up":
+                fb[step[1]] += ob[p]
+            elif step[0] == "down":
+                idx = step[2]
+                fb[step[1]][np.ix_(idx, idx)] += ob[p]
+            else:
+                tilde = W.T @ ob[p] @ W
+                ne = W.shape[1] - (0 if step[2] is None else fb[step[2]].shape[0])
+                if step[1] is not None:
+                    fb[step[1]][...] = tilde[:ne, :ne]
+                if step[2] is not None:
+                    fb[step[2]][...] = tilde[ne:, ne:]
+        return out
+
+
+def detect_fold(model, charges) -> Fold | None:
+    """A weak symmetry that reverses a U(1) charge, and the folded ``q = 0`` problem.
+
+    The candidates are :func:`detect_exchange`'s (reflection, level flip, both), taken when the
+    permutation reverses the charge (``N_i + N_P(i)`` the same for every basis state) and is a
+    weak symmetry in :func:`detect_exchange`'s sense. A boundary-driven spin chain with the same
+    rates at both ends (``mu = 1``, or ``mu`` with its mirror ``-mu`` for the other end: a flip of
+    every spin and a reflection map the left bath onto the right) has it.
+
+    Parameters
+    ----------
+    model : LindbladModel
+    charges : array_like of int, shape (d,)
+        The U(1) charge of each basis state (the model's steady sector's).
+
+    Returns
+    -------
+    Fold or None
+    """
+    model = as_model(model)
+    charges = np.asarray(charges, dtype=np.int64)
+    H, jumps = _exchange_operators(model)
+    for name, perm in _exchange_candidates(model.dims):
+        c = charges + charges[perm]
+        if np.any(c != c[0]) or _exchange_pairing(H, jumps, perm) is None:
+            continue
+        return _fold(model, H, jumps, charges, perm, int(c[0]), name)
+    return None
+
+
+def _fold(model, H, jumps, charges, perm, c0: int, name: str) -> Fold:
+    """:func:`detect_fold`'s folded model (see :class:`Fold`)."""
+    from .model import Jump
+
+    d = perm.size
+    two = 2 * charges
+    up = np.flatnonzero(two > c0)
+    mid = np.flatnonzero(two == c0)
+    fixed = mid[perm[mid] == mid]
+    first = mid[perm[mid] > mid]
+    r = 1.0 / np.sqrt(2.0)
+    # the middle block in P's eigenbasis: columns the even vectors, then the odd ones
+    pos = np.empty(d, dtype=np.int64)
+    pos[mid] = np.arange(mid.size)
+    nm, ne = mid.size, fixed.size + first.size
+    W = np.zeros((nm, nm))
+    W[pos[fixed], np.arange(fixed.size)] = 1.0
+    cols = fixed.size + np.arange(first.size)
+    W[pos[first], cols] = r
+    W[pos[perm[first]], cols] = r
+    W[pos[first], ne + np.arange(first.size)] = r
+    W[pos[perm[first]], ne + np.arange(first.size)] = -r
+    nu = up.size
+    dk = nu + nm
+    # E: K -> H (columns: the folded basis in H); R: H -> K (rows: the upper blocks, those below
+    # the middle reflected onto them by P, the middle in P's eigenbasis)
+    kindex = np.full(d, -1, dtype=np.int64)
+    kindex[up] = np.arange(nu)
+    Wc = sp.coo_array(W)
+    E = sp.csr_array(
+        (np.concatenate([np.ones(nu), Wc.data]),
+         (np.concatenate([up, mid[Wc.row]]), np.concatenate([np.arange(nu), nu + Wc.col]))),
+        shape=(d, dk),
+    )  # fmt: skip
+    down = np.flatnonzero(two < c0)
+    R = sp.csr_array(
+        (np.concatenate([np.ones(nu + down.size), Wc.data]),
+         (np.concatenate([np.arange(nu), kindex[perm[down]], nu + Wc.col]),
+          np.concatenate([up, down, mid[Wc.row]]))),
+        shape=(dk, d),
+    )  # fmt: skip
+    labels = np.concatenate([two[up] - c0, np.zeros(ne, dtype=np.int64), -np.ones(nm - ne, dtype=np.int64)])
+    # H on K: its blocks (the rounding of the middle block's rotation across parities dropped)
+    Hk = sp.coo_array(E.T @ H @ E)
+    keep = (labels[Hk.row] == labels[Hk.col]) & (Hk.data != 0)
+    Hk = sp.csr_array((Hk.data[keep], (Hk.row[keep], Hk.col[keep])), shape=(dk, dk))
+    new_jumps, jump_charges, images = [], [], []
+    for L in jumps:
+        T = sp.coo_array(R @ L @ E)
+        LE = sp.coo_array(L @ E)
+        folded = frozenset(int(v) for v in np.unique(labels[LE.col[two[LE.row] < c0]]))
+        tol = EXCHANGE_RTOL * max(float(np.max(np.abs(L.data), initial=0.0)), 1e-300)
+        big = np.abs(T.data) > tol
+        rows, colsT, vals = T.row[big], T.col[big], T.data[big]
+        # one jump per (source block, target block): the image of each block on its own
+        key = labels[colsT] * (2 * dk + 3) + labels[rows]
+        for k in np.unique(key):
+            sel = key == k
+            piece = sp.csr_array((vals[sel], (rows[sel], colsT[sel])), shape=(dk, dk))
+            new_jumps.append(Jump(op=piece, rate=1.0, label=f"fold {len(new_jumps)}"))
+            jump_charges.append(int(labels[rows[sel][0]] - labels[colsT[sel][0]]))
+        images.append((sp.csr_array((vals, (rows, colsT)), shape=(dk, dk)), folded))
+    sym = U1Symmetry(labels, tuple(jump_charges), f"detected {name} fold")
+    folded_model = LindbladModel(
+        dims=(dk,), H=Hk, jumps=tuple(new_jumps), symmetries=(sym,), name=f"{model.name} [folded]"
+    )
+    sector = steady_sector(folded_model, check=False)
+    return Fold(folded_model, sector, name, perm, c0, W, tuple(images))
 
 
 def detect_invariant_subspaces(model) -> list[np.ndarray]:
