@@ -128,3 +128,42 @@ def test_initial_state_with_other_tensor_factors_is_rejected():
     expect = qutip.tensor(qutip.fock_dm(2, 0), qutip.fock_dm(3, 0)).full()  # the cavity decays
     for rho0 in (right, qutip.Qobj(right.full()), right.full()):
         np.testing.assert_allclose(qness.asymptotic_state((Hq, cq), rho0).rho, expect, atol=1e-12)
+
+
+def slowly_dephased_pair(eps=1e-9):
+    """Two collectively driven and decaying qubits; local dephasing ``eps`` makes the singlet decay
+    at about 6.8e-10 (dense L: eigenvalues 1e-16, 6.8e-10, 0.48; ||L||_1 = 10)."""
+    sm1 = qutip.tensor(qutip.sigmam(), qutip.qeye(2))
+    sm2 = qutip.tensor(qutip.qeye(2), qutip.sigmam())
+    J = sm1 + sm2
+    H = J + J.dag() + 0.3 * (sm1.dag() * sm1 + sm2.dag() * sm2)
+    return H, [J, np.sqrt(eps) * sm1.dag() * sm1, np.sqrt(eps) * sm2.dag() * sm2]
+
+
+def test_a_slow_mode_the_gap_resolves_decays():
+    # with zero_tol = 1e-10 (1e-9 x ||L||_1 = 10) the 6.8e-10 mode counted as conserved: kernel_dim 2
+    # and a state 0.16 from the limit, silently (new-user review, session 12)
+    H, c_ops = slowly_dephased_pair()
+    model = qness.from_qutip(H, c_ops)
+    eg = qutip.tensor(qutip.basis(2, 0), qutip.basis(2, 1))
+    ness = qness.asymptotic_state(model, eg)
+    assert ness.info["kernel_dim"] == 1
+    np.testing.assert_allclose(ness.info["slowest_rate"], qness.liouvillian_gap(model), rtol=1e-6)
+    L = qness.liouvillian(model).toarray()
+    w, V = np.linalg.eig(L)
+    v = V[:, np.argmin(np.abs(w))].reshape((4, 4), order="F")
+    np.testing.assert_allclose(ness.rho, v / np.trace(v), atol=1e-6)  # the kernel's conditioning: 1/gap
+    # asked for, the metastable manifold: the slow mode kept
+    meta = qness.asymptotic_state(model, eg, zero_tol=1e-9)
+    assert meta.info["kernel_dim"] == 2
+
+
+def test_a_mode_near_the_threshold_is_flagged():
+    # Kerr cat, |alpha|^2 = 9: the bit flip decays at 4.68e-9 = 2.2e-12 x ||L||_1 (2125), within 10x
+    # of the default threshold; the state is the unique steady state, and the call says it was close
+    a = qutip.destroy(40)
+    H = -(a.dag() ** 2) * a**2 + 9 * (a**2 + a.dag() ** 2)
+    with pytest.warns(qness.UniquenessWarning, match="depends on zero_tol"):
+        ness = qness.asymptotic_state((H, [a]), qutip.coherent(40, 3.0))
+    assert ness.info["kernel_dim"] == 1
+    np.testing.assert_allclose(ness.rho, qness.steady_state(H, [a]).rho, atol=1e-7)

@@ -15,6 +15,7 @@ small shift ``s``), never from integrating over times of order ``1/gap``.
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 import scipy.linalg as sla
@@ -24,7 +25,7 @@ import scipy.sparse.linalg as spla
 from ..liouvillian import liouvillian
 from ..model import SuperoperatorModel, as_model
 from ..operators import _is_qobj
-from .errors import ConvergenceError, InsufficientMemoryError
+from .errors import ConvergenceError, InsufficientMemoryError, UniquenessWarning
 from .result import NESS
 
 __all__ = ["asymptotic_state"]
@@ -136,7 +137,20 @@ def _kernel(L, solve, n: int, threshold: float, block: int, rng, iterations: int
         p = min(2 * p, n)  # the whole block is kernel: the kernel may be larger
 
 
-def asymptotic_state(model, rho0, *, zero_tol: float = 1e-10, block: int = 4, iterations: int = 6) -> NESS:
+#: Default ``zero_tol`` of :func:`asymptotic_state`: the resolution at which :func:`qness.spectrum`
+#: calls an eigenvalue zero (``ZERO_TOLERANCE``) and above which the LU routes of
+#: :func:`qness.steady_state` certify uniqueness. It was 1e-10: a Kerr cat whose bit flip decays at
+#: 4.7e-9 (``||L||_1`` = 2000, so 2.3e-12 of it; found by ``liouvillian_gap``, and ``steady_state``
+#: certified the unique state) got two "conserved quantities" and a state 0.13 away from the limit
+#: (new-user review, session 12).
+ZERO_TOL = 1e-12
+
+#: A mode within this factor of the threshold (either side) is flagged: whether it counts as
+#: conserved depends on ``zero_tol``.
+ZERO_TOL_MARGIN = 10.0
+
+
+def asymptotic_state(model, rho0, *, zero_tol: float = ZERO_TOL, block: int = 4, iterations: int = 6) -> NESS:
     """The ``t -> infinity`` limit of ``rho(t) = exp(L t) rho0``, unique steady state or not.
 
     Computed from the kernels of ``L`` and of its adjoint (steady states
@@ -161,7 +175,11 @@ def asymptotic_state(model, rho0, *, zero_tol: float = 1e-10, block: int = 4, it
     zero_tol : float
         Eigenvalues with ``|lambda| <= zero_tol * ||L||_1`` count as zero
         (relaxation slower than ``1 / (zero_tol ||L||_1)`` is treated as
-        conservation).
+        conservation). The default, :data:`ZERO_TOL` = 1e-12, is the
+        resolution of :func:`qness.spectrum` and of the uniqueness checks of
+        :func:`qness.steady_state`, so the three agree on what is a steady
+        state. A larger value projects on a metastable manifold (modes slower
+        than the threshold kept, not decayed).
     block : int
         Initial block size of the inverse iteration (doubled while the whole
         block is kernel).
@@ -175,7 +193,9 @@ def asymptotic_state(model, rho0, *, zero_tol: float = 1e-10, block: int = 4, it
         ``.info`` with ``kernel_dim`` (number of independent steady states),
         ``steady`` (a basis of the kernel: ``d x d`` matrices, orthonormal as
         vectors, not normalised states), ``conserved`` (``d x d`` matrices
-        ``J_i`` with ``Tr(J_i^+ steady_j) = delta_ij``), ``time``.
+        ``J_i`` with ``Tr(J_i^+ steady_j) = delta_ij``), ``slowest_rate``
+        (``|lambda|`` of the slowest mode counted as decaying among those the
+        inverse iteration resolved, ``None`` if none), ``time``.
 
     Raises
     ------
@@ -191,6 +211,13 @@ def asymptotic_state(model, rho0, *, zero_tol: float = 1e-10, block: int = 4, it
     ConvergenceError
         If the kernels found do not satisfy ``||L R|| <= zero_tol ||L||_1``
         (increase ``iterations``).
+
+    Warns
+    -----
+    UniquenessWarning
+        When a mode's ``|lambda|`` lies within a factor
+        :data:`ZERO_TOL_MARGIN` of ``zero_tol * ||L||_1``: whether it counts
+        as conserved (and so the state returned) depends on ``zero_tol``.
 
     Notes
     -----
@@ -253,7 +280,7 @@ def asymptotic_state(model, rho0, *, zero_tol: float = 1e-10, block: int = 4, it
     B = sp.csr_array(L - shift * sp.eye_array(n, dtype=np.complex128, format="csr"))
     solve, solve_h = _factor(B)
     rng = np.random.default_rng(7)
-    R, _ = _kernel(L, solve, n, threshold, block, rng, iterations)
+    R, ritz = _kernel(L, solve, n, threshold, block, rng, iterations)
     LH = sp.csr_array(L.conj().T)
     W, _ = _kernel(LH, solve_h, n, threshold, block, rng, iterations)
     k = R.shape[1]
@@ -264,6 +291,20 @@ def asymptotic_state(model, rho0, *, zero_tol: float = 1e-10, block: int = 4, it
             f"asymptotic_state: found {k} right and {W.shape[1]} left kernel vectors with residuals "
             f"{res_r:.1e}, {res_l:.1e} (limit zero_tol x ||L||_1 = {threshold:.1e}); "
             "increase iterations or zero_tol"
+        )
+    rates = np.sort(np.abs(ritz))
+    slowest = rates[k] if rates.size > k else None
+    near = rates[(rates > threshold / ZERO_TOL_MARGIN) & (rates < threshold * ZERO_TOL_MARGIN)]
+    if near.size:
+        plural = "s" if k > 1 else ""
+        warnings.warn(
+            f"asymptotic_state: a mode decays at rate {near[0]:.2e}, within {ZERO_TOL_MARGIN:g}x of the "
+            f"threshold zero_tol x ||L||_1 = {threshold:.2e}, so whether it counts as conserved depends "
+            f"on zero_tol ({k} steady state{plural} found with zero_tol={zero_tol:g}); compare with "
+            "qness.liouvillian_gap(model) and steady_state, or set zero_tol below or above the rate "
+            "to decide",
+            UniquenessWarning,
+            stacklevel=2,
         )
     G = W.conj().T @ R  # biorthonormalise: J = W G^{-H}, so that J^H R = 1
     coeff = np.linalg.solve(G, W.conj().T @ rho0.ravel(order="F"))
@@ -282,6 +323,7 @@ def asymptotic_state(model, rho0, *, zero_tol: float = 1e-10, block: int = 4, it
         "steady": steady,
         "conserved": conserved,
         "zero_tol": zero_tol,
+        "slowest_rate": None if slowest is None else float(slowest),
         "shift": shift,
         "hermiticity_error": herm_err,
         "time": time.perf_counter() - t0,
