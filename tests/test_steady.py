@@ -557,3 +557,22 @@ def test_auto_small_lu_shortcut_only_for_sparse_liouvillians(monkeypatch):
     ness = qness.steady_state(model)
     assert "no estimate" not in ness.info["auto"]
     np.testing.assert_allclose(ness.rho, qness.steady_state(model, "dense").rho, atol=1e-10)
+
+
+def test_steady_states_does_not_recommend_itself():
+    # a dark singlet: one invariant subspace, two steady states; the error pointed to
+    # qness.steady_states(model), the call that raised it (new-user review, session 12)
+    sm = qutip.sigmam()
+    s1, s2 = qutip.tensor(sm, qutip.qeye(2)), qutip.tensor(qutip.qeye(2), sm)
+    H, c_ops = 0.35 * (s1 + s1.dag() + s2 + s2.dag()), [s1 + s2]
+    for model in [(H, c_ops), qutip.liouvillian(H, c_ops)]:
+        with pytest.raises(qness.NonUniqueSteadyStateError, match="asymptotic_state") as exc:
+            qness.steady_states(model)
+        assert "steady_states(model) for one" not in str(exc.value)
+        assert "singular" in str(exc.value)  # what the solve found is kept
+
+
+def test_liouvillian_blocks_point_to_asymptotic_state():
+    L = qutip.liouvillian(0 * qutip.sigmaz(), [qutip.sigmaz()])
+    with pytest.raises(qness.NonUniqueSteadyStateError, match=r"asymptotic_state\(L, rho0\)"):
+        qness.steady_state(L)

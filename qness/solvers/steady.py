@@ -14,6 +14,7 @@ the steady state is unique.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
@@ -633,14 +634,17 @@ def steady_states(model, *args, method=None, **options) -> list[NESS]:
     if isinstance(model, SuperoperatorModel):
         from .superop import solve_all
 
-        return solve_all(model, resolve_method(method, options))
+        with _within_subspace("a block of the Liouvillian"):
+            return solve_all(model, resolve_method(method, options))
     comps = detect_invariant_subspaces(model)
     if len(comps) == 1:
-        return [steady_state(model, method, **options)]
+        with _within_subspace("the model (one invariant subspace)"):
+            return [steady_state(model, method, **options)]
     out = []
-    for comp in comps:
+    for i, comp in enumerate(comps):
         sub = _restrict(model, comp)
-        ness = steady_state(sub, method, symmetry=None, **options)
+        with _within_subspace(f"invariant subspace {i} ({len(comp)} states)"):
+            ness = steady_state(sub, method, symmetry=None, **options)
         rho = np.zeros((model.dim, model.dim), dtype=np.complex128)
         rho[np.ix_(comp, comp)] = ness.rho
         info = dict(ness.info, subspace=comp)
@@ -649,6 +653,22 @@ def steady_states(model, *args, method=None, **options) -> list[NESS]:
             NESS(rho, model.dims, ness.residual, info, site_kinds=model.site_kinds, qobj_dims=model.qobj_dims)
         )
     return out
+
+
+@contextlib.contextmanager
+def _within_subspace(where: str):
+    """:func:`steady_states`: a subspace that still has several steady states raises an error that
+    points to :func:`qness.asymptotic_state` (the shared hint names ``steady_states`` itself)."""
+    try:
+        yield
+    except NonUniqueSteadyStateError as exc:
+        found = str(exc).split(": " + NON_UNIQUE_HINT)[0].split(": the steady state is not unique")[0]
+        raise NonUniqueSteadyStateError(
+            f"steady_states: {where} has more than one steady state although its states are connected "
+            "(a dark state or a conserved quantity in a rotated basis, which no split of the basis "
+            "separates); qness.asymptotic_state(model, rho0) gives the state reached from rho0, and its "
+            f'info["steady"] a basis of every steady state. The solve found: {found}'
+        ) from exc
 
 
 def _call_shape(model, args, method=None):

@@ -250,8 +250,8 @@ def steady_sector(model: SuperoperatorModel, symmetry="auto") -> GraphSector:
         raise NonUniqueSteadyStateError(
             f"the Liouvillian splits into {len(steady)} invariant blocks that each hold diagonal "
             f"elements (sizes {[len(c) for c in steady][:8]}), so it has at least {len(steady)} steady "
-            "states; use qness.steady_states(L) for one per block, or method=Evolve(rho0=...) for "
-            "the one reached from an initial state",
+            "states; use qness.steady_states(L) for one per block, or qness.asymptotic_state(L, rho0) "
+            "for the one reached from an initial state rho0",
             subspaces=steady,
         )
     return GraphSector(0, model.dim, steady[0])
