@@ -1093,7 +1093,12 @@ def from_liouvillian(L, c_ops=(), *, dims=None, name: str = "liouvillian") -> Su
             if flat is not None and math.prod(flat) == n:
                 dims = tuple(flat)
             else:
+                # not a plain tensor product (ENR space or nested dims): one flat space, and the
+                # operator dims kept for NESS.to_qobj, as from_qutip keeps H's (new-user review:
+                # the state of an ENR Liouvillian came back with dims [[10], [10]])
                 dims = (n,)
+                space = getattr(getattr(L, "_dims", None), "from_", None)
+                qobj_dims = getattr(space, "oper", None) or [hd, hd]
     M = as_csr(L, "L", allow_super=True)
     if M.shape[0] != M.shape[1]:
         raise ValueError(f"L must be square, got shape {M.shape}")

@@ -215,6 +215,23 @@ def test_enr_operators_solved_as_one_flat_space():
     assert ness.expect(n5) == pytest.approx(np.real(np.trace(n5.full() @ ref)), abs=1e-10)
 
 
+def test_enr_liouvillian_keeps_its_dims():
+    # the state of qutip.liouvillian(H, c_ops) on an ENR space came back with dims [[10], [10]], so
+    # qutip.expect with the model's own operators raised (new-user review, session 12)
+    a1, a2 = qutip.enr_destroy([4, 4], 3)
+    H = a1.dag() * a1 + 1.3 * a2.dag() * a2 + 0.4 * (a1.dag() * a2 + a2.dag() * a1) + 0.5 * (a1 + a1.dag())
+    c_ops = [math.sqrt(0.7) * a1, math.sqrt(0.3) * a2]
+    ref = qness.steady_state((H, c_ops)).to_qobj()
+    for ness in [
+        qness.steady_state(qutip.liouvillian(H, c_ops)),
+        qness.asymptotic_state(qutip.liouvillian(H, c_ops), ref),
+    ]:
+        q = ness.to_qobj()
+        assert q.dims == H.dims
+        n1 = a1.dag() * a1
+        assert qutip.expect(n1, q) == pytest.approx(qutip.expect(n1, ref), abs=1e-10)
+
+
 # ------------------------------------------------------------------ NaN inside a Qobj
 
 
