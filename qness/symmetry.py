@@ -1197,7 +1197,10 @@ class _BlockData:
 
 class _SectorOperator(spla.LinearOperator):
     def __init__(self, sector: Sector, model: LindbladModel, data: _BlockData | None = None):
+        """``data``: the blocks and jump terms, when they are not ``model``'s own (then the compiled
+        Liouvillian of ``model`` is never used in their place)."""
         self.sector = sector
+        own = data is None
         self.data = _BlockData(sector, model) if data is None else data
         self.Aconj = [sp.csr_array(a.conj()) for a in self.data.A]
         self.terms = [(p, q, Ll, sp.csr_array(Lr.conj())) for p, q, Ll, Lr in self.data.terms]
@@ -1225,6 +1228,7 @@ class _SectorOperator(spla.LinearOperator):
             and sector.size == d * d
             and np.array_equal(sector.blocks[0], np.arange(d))
             and isinstance(model, LindbladModel)
+            and own
         ):
             from .liouvillian import liouvillian_operator
 

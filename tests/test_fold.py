@@ -110,6 +110,58 @@ def test_odd_operator_is_the_odd_dynamics(n, kw):
     np.testing.assert_allclose(fold.odd_operator(odd) @ x, ref, atol=1e-13 * np.abs(ref).max())
 
 
+def qubit_and_ancilla(na=3):
+    """A qubit (the charge: its excitation) and an ``na``-level ancilla that hops symmetrically;
+    the level flip of both reverses the charge. The folded space is one block (the qubit up) and
+    has no middle, so the odd states are a single block pair of the whole folded space."""
+    k = np.arange(na)
+    A = qutip.Qobj(np.diag(np.ones(na - 1), 1) + np.diag(np.ones(na - 1), -1))
+    X = qutip.Qobj(np.diag(k - (na - 1) / 2))
+    H = qutip.tensor(qutip.qeye(2), A) + 0.5 * qutip.tensor(qutip.sigmaz(), X)
+    c_ops = [
+        qutip.tensor(qutip.sigmam(), qutip.qeye(na)),
+        qutip.tensor(qutip.sigmap(), qutip.qeye(na)),
+        0.7 * qutip.tensor(qutip.qeye(2), X),
+    ]
+    return qness.from_qutip(H, c_ops)
+
+
+def test_odd_operator_of_a_single_block():
+    # the odd states' operator was the compiled Liouvillian of the folded (even) model whenever
+    # their sector was one block holding the whole folded space (second review, session 12)
+    model = qubit_and_ancilla()
+    full, fold = folded(model)
+    assert fold.name == "level flip" and fold.model.dim == 3
+    odd = fold.odd_sector()
+    assert len(odd.pairs) == 1 and odd.size == 9
+    P, Eu, Em = embeddings(model, fold)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=9) + 1j * rng.normal(size=9)
+    up = Eu @ (odd.to_full(x) / 2) @ Eu.T
+    rho = up - P @ up @ P.T
+    d = model.dim
+    drho = (liouvillian(model) @ rho.ravel(order="F")).reshape((d, d), order="F")
+    ref = odd.from_full(Eu.T @ (drho - P @ drho @ P.T) @ Eu)
+    np.testing.assert_allclose(fold.odd_operator(odd) @ x, ref, atol=1e-13 * np.abs(ref).max())
+
+
+def test_single_block_fold_solves(small_folds):
+    model = qubit_and_ancilla()
+    ness = qness.steady_state(model, "krylov")
+    assert ness.info["fold"]["size"] == 9 and ness.info["uniqueness"]["odd_sector"]["verified"]
+    np.testing.assert_allclose(ness.rho, oracle(model), atol=1e-10)
+
+
+def test_ilu_preconditioner_is_not_folded(small_folds):
+    # the odd states' check built its incomplete LU from the folded model's matrix, the wrong
+    # operator: a false NonUniqueSteadyStateError (second review, session 12)
+    for kw in [{}, dict(mu=0.4, dephasing=0.1)]:
+        model = qness.models.boundary_driven_xxz(5, delta=0.5, **kw)
+        ness = qness.steady_state(model, qness.Krylov(preconditioner="ilu"))
+        assert "fold" not in ness.info
+        np.testing.assert_allclose(ness.rho, oracle(model), atol=1e-10)
+
+
 def test_no_fold_without_the_symmetry():
     # a field on one end spin breaks the flip x reflection (and every other candidate)
     model = qness.models.boundary_driven_xxz(6, delta=0.5)
@@ -127,8 +179,8 @@ def test_no_fold_without_the_symmetry():
 
 @pytest.fixture
 def small_folds(monkeypatch):
-    """Fold from d = 16 on (the default threshold is where the fold pays, d = 256)."""
-    monkeypatch.setattr(steady, "FOLD_MIN_DIM", 16)
+    """Fold at any size (the default threshold is where the fold pays, d = 256)."""
+    monkeypatch.setattr(steady, "FOLD_MIN_DIM", 2)
 
 
 def test_fold_threshold():

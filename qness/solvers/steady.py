@@ -1330,11 +1330,14 @@ def _solve_krylov(system: _System, method: Krylov, x0):
 FOLD_MIN_DIM = 256
 
 
-def _fold_of(system: _System):
+def _fold_of(system: _System, method: Krylov):
     """The :class:`qness.symmetry.Fold` of ``system``'s ``q = 0`` sector, or ``None`` (not a U(1)
-    sector chosen by ``symmetry="auto"``, too small, or no charge-reversing symmetry)."""
+    sector chosen by ``symmetry="auto"``, too small, an incomplete-LU preconditioner, which the odd
+    states' operator has no matrix for, or no charge-reversing symmetry)."""
     sector = system.sector
     if not getattr(system, "fold_allowed", False) or sector.kind != "u1" or sector.label != 0:
+        return None
+    if method.preconditioner == "ilu":
         return None
     if system.model.dim < FOLD_MIN_DIM or not isinstance(system.model, LindbladModel):
         return None
@@ -1346,7 +1349,7 @@ def _fold_of(system: _System):
 
 def _krylov_route(system: _System, method: Krylov, x0):
     """Krylov on ``system``, or on its folded form where :func:`_fold_of` finds one."""
-    fold = _fold_of(system)
+    fold = _fold_of(system, method)
     if fold is None:
         return _solve_krylov(system, method, x0)
     return _solve_folded(system, fold, method, x0)
