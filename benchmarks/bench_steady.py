@@ -32,13 +32,16 @@ QNESS = {
         "F=[0, 0.5, 0, 0], kappa=0.4)\n"
     ),
 }
-#: ``--variants``: the preconditioner rule as shipped ("auto") or the no-jump inverse alone ("jacobi")
+#: ``--variants``: the preconditioner rule as shipped ("auto"), the no-jump inverse alone ("jacobi"), ...,
+#: or the q = 0 sector unfolded ("unfolded")
 VARIANT = {
     "auto": "",
     "jacobi": "import qness.symmetry\nqness.symmetry.TWO_LEVEL_MIN_BLOCKS = 10**9\n",
     "two-step": "import qness.symmetry\nqness.symmetry.TWO_LEVEL_MIN_BLOCKS = 10**9\n"
     "qness.symmetry.ONE_BLOCK_VARIANT = 'two-step'\n",
     "two-level": "import qness.symmetry\nqness.symmetry.TWO_LEVEL_MIN_BLOCKS = 1\n",
+    # the q = 0 sector itself, not folded by a charge-reversing symmetry (qness.symmetry.detect_fold)
+    "unfolded": "import qness.solvers.steady\nqness.solvers.steady.FOLD_MIN_DIM = 10**9\n",
 }
 RUN_QNESS = (
     "ness = qness.steady_state(model)\n"
@@ -194,7 +197,7 @@ def compare(args):
                 e = best["extra"]
                 times = ", ".join(f"{r['time']:.2f}" for r in ok)
                 print(
-                    f"| {kind} | {n} | {e['sector']} | {e.get('variant')} | {th} | {best['time']:.2f} | {times} "
+                    f"| {kind} | {n} | {e['sector']} | {variant}: {e.get('variant')} | {th} | {best['time']:.2f} | {times} "
                     f"| {best['peak_mib']:.0f} | {steps(e)} | {e['residual']:.1e} "
                     f"| {best['load']:.1f} |",
                     flush=True,

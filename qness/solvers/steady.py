@@ -1195,10 +1195,7 @@ def _solve_direct(system: _System, method: Direct, x0):
     return x, info
 
 
-def _krylov_parts(system: _System, method: Krylov):
-    """The trace-augmented system ``A x = b`` of a Krylov solve of ``system`` and its preconditioner:
-    ``(method with its restart, A, b, M, Mrun, precision, flexible, use_matrix)``, ``Mrun`` the
-    preconditioner in the precision GMRES runs it in (``flexible``: the flexible GMRES's dtype)."""
+def _solve_krylov(system: _System, method: Krylov, x0):
     use_matrix = assembles(method, system.model, system.sector)
     # Trace row of the weight c of L's rows (as the LU routes) and b = c e_r: ||b - A x|| <= rtol
     # still bounds ||L x|| directly (the test is absolute), and the trace row is in the units of L
@@ -1236,17 +1233,11 @@ def _krylov_parts(system: _System, method: Krylov):
                 "get past it, or method='direct' (which also tells a steady state that is not unique)"
             ) from exc
         M = spla.LinearOperator(A.shape, matvec=ilu.solve, dtype=np.complex128)
-    precision, flexible = _settle_precision(system, method, M, precision)
-    Mrun = M.single() if precision == "single" else M
-    return method, A, b, M, Mrun, precision, flexible, use_matrix
-
-
-def _solve_krylov(system: _System, method: Krylov, x0):
-    method, A, b, M, Mrun, precision, flexible, use_matrix = _krylov_parts(system, method)
-    c = system.c
     if x0 is not None:
         tr = system.t @ x0
         x0 = x0 / tr if abs(tr) > 1e-14 else None
+    precision, flexible = _settle_precision(system, method, M, precision)
+    Mrun = M.single() if precision == "single" else M
     bar = Progress(system.progress, f"Krylov ({method.solver})", total=method.maxiter)
     try:
         # rtol is absolute (||b - A x|| <= rtol) and the solvers' is relative to ||b|| = c
@@ -1315,7 +1306,26 @@ def _solve_krylov(system: _System, method: Krylov, x0):
         )
     logger.info("Krylov: converged in %d iterations, linear residual %.2e", iterations, lin_res)
     _warn_loose_rtol(system, method)
-    _krylov_certify(system, method, A, Mrun, flexible, x, iterations, info)
+    if method.verify_unique is not False:
+        uniq = _krylov_uniqueness(system, method, A, Mrun, flexible, x, iterations)
+        info["uniqueness"] = uniq
+        logger.info(
+            "Krylov: uniqueness check sigma <= %.2e vs threshold %.2e (%s)",
+            uniq["sigma"],
+            uniq["threshold"],
+            "verified" if uniq["verified"] else "not verified",
+        )
+        if not uniq["verified"]:
+            warnings.warn(
+                f"Krylov: uniqueness of the steady state not verified ({method.solver.upper()} on a "
+                "random right-hand "
+                f"side stalled at residual {uniq['check_residual']:.1e} > {uniq['delta']:.1e} within "
+                f"{uniq['check_iterations']} iterations, yet no direction below rtol/||x|| was found); "
+                "check with Direct or asymptotic_state",
+                UniquenessWarning,
+                stacklevel=3,
+            )
+    info["uniqueness_checked"] = method.verify_unique is not False
     return x, info
 
 
@@ -1395,31 +1405,6 @@ def _solve_folded(system: _System, fold, method: Krylov, x0):
     x = fold.unfold(xf, system.sector)
     info["fold"] = {"symmetry": fold.name, "size": fold.sector.size, "time": time.perf_counter() - t0}
     return x, info
-
-
-def _krylov_certify(system: _System, method: Krylov, A, Mrun, flexible, x, iterations: int, info: dict):
-    """The uniqueness check of a converged Krylov solve (:func:`_krylov_uniqueness`), recorded in
-    ``info`` and warned about when inconclusive (unless ``method.verify_unique`` is False)."""
-    if method.verify_unique is not False:
-        uniq = _krylov_uniqueness(system, method, A, Mrun, flexible, x, iterations)
-        info["uniqueness"] = uniq
-        logger.info(
-            "Krylov: uniqueness check sigma <= %.2e vs threshold %.2e (%s)",
-            uniq["sigma"],
-            uniq["threshold"],
-            "verified" if uniq["verified"] else "not verified",
-        )
-        if not uniq["verified"]:
-            warnings.warn(
-                f"Krylov: uniqueness of the steady state not verified ({method.solver.upper()} on a "
-                "random right-hand "
-                f"side stalled at residual {uniq['check_residual']:.1e} > {uniq['delta']:.1e} within "
-                f"{uniq['check_iterations']} iterations, yet no direction below rtol/||x|| was found); "
-                "check with Direct or asymptotic_state",
-                UniquenessWarning,
-                stacklevel=4,
-            )
-    info["uniqueness_checked"] = method.verify_unique is not False
 
 
 def _krylov_uniqueness(
