@@ -860,10 +860,6 @@ def _exchange_basis(model, H, jumps, perm, partner, sign, name):
 
 
 # ---------------------------------------------------------------- charge reversal (fold)
-#: Names of the charge reversals :func:`detect_fold` recognises (the exchange candidates)
-FOLD_NAMES = ("reflection", "level flip", "level flip x reflection")
-
-
 @dataclass(frozen=True, eq=False)
 class Fold:
     """The ``q = 0`` sector of a U(1) model folded in half by a symmetry that reverses the charge.
@@ -881,8 +877,9 @@ class Fold:
     charge of its own, so its steady sector holds exactly the folded blocks: about half the
     unknowns, and a middle block of half the size.
 
-    Only the even part is solved: the odd states (``rho_{c0-n} = -P rho_n P``) must be checked for a
-    zero mode separately (:func:`qness.steady_state` checks the whole sector).
+    Only the even states are solved: the odd states (``rho_{c0-n} = -P rho_n P``), where a second
+    steady state that ``P`` exchanges with the first would lie, must be checked for a zero mode
+    separately (:meth:`odd_sector`, :meth:`odd_operator`; :func:`qness.steady_state` does).
 
     Attributes
     ----------
@@ -1033,9 +1030,10 @@ def detect_fold(model, charges) -> Fold | None:
 
     The candidates are :func:`detect_exchange`'s (reflection, level flip, both), taken when the
     permutation reverses the charge (``N_i + N_P(i)`` the same for every basis state) and is a
-    weak symmetry in :func:`detect_exchange`'s sense. A boundary-driven spin chain with the same
-    rates at both ends (``mu = 1``, or ``mu`` with its mirror ``-mu`` for the other end: a flip of
-    every spin and a reflection map the left bath onto the right) has it.
+    weak symmetry in :func:`detect_exchange`'s sense. A boundary-driven spin chain whose two baths
+    mirror each other (the left bath's pumping and loss rates equal to the right bath's loss and
+    pumping rates, as in :func:`qness.models.boundary_driven_xxz` for any ``mu``) has it: the flip of
+    every spin with the reflection of the chain.
 
     Parameters
     ----------
