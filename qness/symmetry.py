@@ -814,10 +814,10 @@ def _keep_parity(M, parities: np.ndarray, p: int) -> sp.csr_array:
     return out
 
 
-def _exchange_basis(model, H, jumps, perm, partner, sign, name):
-    """:func:`detect_exchange`'s change of basis and the model in it."""
-    from .model import Jump, LindbladModel, Z2Symmetry
-
+def _permutation_eigenbasis(perm: np.ndarray) -> tuple[sp.csr_array, int]:
+    """``(W, ne)``: the real orthogonal eigenbasis of the involutive permutation ``perm`` (columns:
+    the ``ne`` even vectors ``|s>`` for fixed states and ``(|s> + |P s>)/sqrt 2``, then the odd
+    ones ``(|s> - |P s>)/sqrt 2``)."""
     d = perm.size
     idx = np.arange(d)
     fixed = np.flatnonzero(perm == idx)
@@ -831,7 +831,16 @@ def _exchange_basis(model, H, jumps, perm, partner, sign, name):
     )  # fmt: skip
     vals = np.concatenate([np.ones(fixed.size), np.full(2 * first.size, r), np.full(first.size, r),
                            np.full(first.size, -r)])  # fmt: skip
-    W = sp.csr_array((vals, (rows, cols)), shape=(d, d))
+    return sp.csr_array((vals, (rows, cols)), shape=(d, d)), ne
+
+
+def _exchange_basis(model, H, jumps, perm, partner, sign, name):
+    """:func:`detect_exchange`'s change of basis and the model in it."""
+    from .model import Jump, LindbladModel, Z2Symmetry
+
+    d = perm.size
+    r = 1.0 / np.sqrt(2.0)
+    W, ne = _permutation_eigenbasis(perm)
     Wt = sp.csr_array(W.T)
     parities = np.concatenate([np.ones(ne, dtype=np.int64), -np.ones(d - ne, dtype=np.int64)])
     new_jumps, parity = [], []
@@ -1064,27 +1073,19 @@ def _fold(model, H, jumps, charges, perm, c0: int, name: str) -> Fold:
     two = 2 * charges
     up = np.flatnonzero(two > c0)
     mid = np.flatnonzero(two == c0)
-    fixed = mid[perm[mid] == mid]
-    first = mid[perm[mid] > mid]
-    r = 1.0 / np.sqrt(2.0)
     # the middle block in P's eigenbasis: columns the even vectors, then the odd ones
     pos = np.empty(d, dtype=np.int64)
     pos[mid] = np.arange(mid.size)
-    nm, ne = mid.size, fixed.size + first.size
-    W = np.zeros((nm, nm))
-    W[pos[fixed], np.arange(fixed.size)] = 1.0
-    cols = fixed.size + np.arange(first.size)
-    W[pos[first], cols] = r
-    W[pos[perm[first]], cols] = r
-    W[pos[first], ne + np.arange(first.size)] = r
-    W[pos[perm[first]], ne + np.arange(first.size)] = -r
+    Wm, ne = _permutation_eigenbasis(pos[perm[mid]])  # P maps the middle block onto itself
+    W = Wm.toarray()
+    nm = mid.size
     nu = up.size
     dk = nu + nm
     # E: K -> H (columns: the folded basis in H); R: H -> K (rows: the upper blocks, those below
     # the middle reflected onto them by P, the middle in P's eigenbasis)
     kindex = np.full(d, -1, dtype=np.int64)
     kindex[up] = np.arange(nu)
-    Wc = sp.coo_array(W)
+    Wc = sp.coo_array(Wm)
     E = sp.csr_array(
         (np.concatenate([np.ones(nu), Wc.data]),
          (np.concatenate([up, mid[Wc.row]]), np.concatenate([np.arange(nu), nu + Wc.col]))),
@@ -1104,8 +1105,8 @@ def _fold(model, H, jumps, charges, perm, c0: int, name: str) -> Fold:
     Hk = sp.csr_array((Hk.data[keep], (Hk.row[keep], Hk.col[keep])), shape=(dk, dk))
     new_jumps, jump_charges, images = [], [], []
     for L in jumps:
-        T = sp.coo_array(R @ L @ E)
         LE = sp.coo_array(L @ E)
+        T = sp.coo_array(R @ LE)
         folded = frozenset(int(v) for v in np.unique(labels[LE.col[two[LE.row] < c0]]))
         tol = EXCHANGE_RTOL * max(float(np.max(np.abs(L.data), initial=0.0)), 1e-300)
         big = np.abs(T.data) > tol
