@@ -27,6 +27,7 @@ from ..model import SuperoperatorModel, as_model
 from ..operators import _is_qobj
 from .errors import ConvergenceError, InsufficientMemoryError, UniquenessWarning
 from .result import NESS
+from .spectrum import ZERO_TOLERANCE
 
 __all__ = ["asymptotic_state"]
 
@@ -143,7 +144,7 @@ def _kernel(L, solve, n: int, threshold: float, block: int, rng, iterations: int
 #: 4.7e-9 (``||L||_1`` = 2000, so 2.3e-12 of it; found by ``liouvillian_gap``, and ``steady_state``
 #: certified the unique state) got two "conserved quantities" and a state 0.13 away from the limit
 #: (new-user review, session 12).
-ZERO_TOL = 1e-12
+ZERO_TOL = ZERO_TOLERANCE
 
 #: A mode within this factor of the threshold (either side) is flagged: whether it counts as
 #: conserved depends on ``zero_tol``.
