@@ -886,6 +886,9 @@ class Fold:
     charge of its own, so its steady sector holds exactly the folded blocks: about half the
     unknowns, and a middle block of half the size.
 
+    Conventions as for :class:`Sector` (hbar = 1, Lindblad form, ``vec`` by column stacking within
+    each block pair); :meth:`fold` and :meth:`unfold` map vectors of the original ``q = 0`` sector.
+
     Only the even states are solved: the odd states (``rho_{c0-n} = -P rho_n P``), where a second
     steady state that ``P`` exchanges with the first would lie, must be checked for a zero mode
     separately (:meth:`odd_sector`, :meth:`odd_operator`; :func:`qness.steady_state` does).
@@ -1053,9 +1056,21 @@ def detect_fold(model, charges) -> Fold | None:
     Returns
     -------
     Fold or None
+
+    Raises
+    ------
+    ValueError
+        If ``charges`` is not one integer per basis state.
     """
     model = as_model(model)
-    charges = np.asarray(charges, dtype=np.int64)
+    raw_charges = np.asarray(charges)
+    if raw_charges.shape != (model.dim,) or not np.all(raw_charges == np.round(raw_charges)):
+        raise ValueError(
+            f"charges must hold one integer charge per basis state (shape ({model.dim},)), got an array of "
+            f"shape {raw_charges.shape}"
+            + ("" if raw_charges.shape != (model.dim,) else " with non-integer entries")
+        )
+    charges = raw_charges.astype(np.int64)
     H, jumps = _exchange_operators(model)
     for name, perm in _exchange_candidates(model.dims):
         c = charges + charges[perm]

@@ -162,6 +162,14 @@ def test_ilu_preconditioner_is_not_folded(small_folds):
         np.testing.assert_allclose(ness.rho, oracle(model), atol=1e-10)
 
 
+def test_detect_fold_checks_its_charges():
+    model = qness.models.boundary_driven_xxz(4, delta=0.5)
+    with pytest.raises(ValueError, match=r"one integer charge per basis state \(shape \(16,\)\)"):
+        detect_fold(model, np.zeros(15))
+    with pytest.raises(ValueError, match="non-integer"):
+        detect_fold(model, np.full(16, 0.5))
+
+
 def test_no_fold_without_the_symmetry():
     # a field on one end spin breaks the flip x reflection (and every other candidate)
     model = qness.models.boundary_driven_xxz(6, delta=0.5)
