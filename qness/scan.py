@@ -442,6 +442,87 @@ def _describe_callable(f) -> object:
     return f"{mod}.{name}"
 
 
+def _digest_value(v, h, depth: int) -> None:
+    """Feed what ``v`` holds into the hash ``h``: arrays by their bytes, plain values by their
+    ``repr``, containers item by item, callables by :func:`_digest_callable`; any other object by
+    its type only (it has no representation that stays the same from one session to the next)."""
+    import functools
+    import types
+
+    if isinstance(v, np.ndarray):
+        h.update(f"array {v.dtype} {v.shape}".encode())
+        if v.dtype.hasobject:
+            for x in v.ravel():
+                _digest_value(x, h, depth)
+        else:
+            h.update(memoryview(np.ascontiguousarray(v)).cast("B"))
+    elif v is None or isinstance(v, (bool, int, float, complex, str, bytes, np.generic)):
+        h.update(f"{type(v).__name__} {v!r}".encode())
+    elif isinstance(v, (list, tuple, set, frozenset)):
+        items = sorted(v, key=repr) if isinstance(v, (set, frozenset)) else v
+        h.update(f"{type(v).__name__} {len(items)}".encode())
+        for x in items:
+            _digest_value(x, h, depth)
+    elif isinstance(v, dict):
+        h.update(f"dict {len(v)}".encode())
+        for k in sorted(v, key=repr):
+            _digest_value(k, h, depth)
+            _digest_value(v[k], h, depth)
+    elif isinstance(v, types.ModuleType):
+        h.update(f"module {v.__name__}".encode())
+    elif callable(v) or isinstance(v, functools.partial):
+        h.update(_digest_callable(v, depth + 1).encode())
+    else:
+        h.update(f"object {type(v).__module__}.{type(v).__qualname__}".encode())
+
+
+def _digest_callable(f, depth: int = 0) -> str:
+    """A hash of what the callable ``f`` computes: for a function of the user's code, its source
+    (or bytecode where there is none), defaults, the values its closure captures and the module
+    globals its code names; for a ``functools.partial``, the function and its arguments; for
+    qness's own functions and other callables, their name (a library's functions are identified by
+    their version, not their code). Two model builders with one name but different captured
+    values (``lambda F: kerr(F, U)`` for two ``U``) or array arguments then differ (by name alone a
+    scan store was resumed by the other: new-user review, session 13)."""
+    import functools
+    import hashlib
+    import inspect
+
+    h = hashlib.sha256()
+    if isinstance(f, functools.partial):
+        h.update(_digest_callable(f.func, depth).encode())
+        _digest_value(list(f.args), h, depth)
+        _digest_value(dict(f.keywords), h, depth)
+        return h.hexdigest()
+    code = getattr(f, "__code__", None)
+    module = getattr(f, "__module__", None) or ""
+    h.update(f"{module}.{getattr(f, '__qualname__', type(f).__qualname__)}".encode())
+    if code is None or module == "qness" or module.startswith("qness.") or depth > 4:
+        return h.hexdigest()
+    try:
+        h.update(inspect.getsource(f).encode())
+    except (OSError, TypeError):  # defined where no source is kept (python -c, exec)
+        h.update(code.co_code)
+        h.update(repr(code.co_consts).encode())
+    _digest_value(getattr(f, "__defaults__", None), h, depth)
+    _digest_value(getattr(f, "__kwdefaults__", None), h, depth)
+    for cell in getattr(f, "__closure__", None) or ():
+        try:
+            _digest_value(cell.cell_contents, h, depth)
+        except ValueError:  # an empty cell
+            h.update(b"empty cell")
+    names = set(code.co_names)
+    for const in code.co_consts:  # the names nested functions and lambdas use
+        if inspect.iscode(const):
+            names.update(const.co_names)
+    glob = getattr(f, "__globals__", {})
+    for name in sorted(names):
+        if name in glob:
+            h.update(f"global {name}".encode())
+            _digest_value(glob[name], h, depth)
+    return h.hexdigest()
+
+
 def _definition(factory, axes, size_name, sizes, quantities, solver, method) -> dict:
     return {
         "factory": _describe_callable(factory),
@@ -450,6 +531,12 @@ def _definition(factory, axes, size_name, sizes, quantities, solver, method) -> 
         "quantities": {name: _describe_callable(q) for name, q in quantities.items()},
         "solver": _describe_callable(solver),
         "method": repr(method),
+        # what the callables compute, beyond their names (older stores have no "code")
+        "code": {
+            "factory": _digest_callable(factory),
+            "quantities": {name: _digest_callable(q) for name, q in quantities.items() if callable(q)},
+            "solver": None if solver is None else _digest_callable(solver),
+        },
     }
 
 
@@ -654,6 +741,9 @@ class _Store:
                 f"{self.path} holds a scan with the axes in the order {', '.join(old['dims'])}, not "
                 f"{', '.join(dims)}; give the grid in the stored order"
             )
+        if "code" not in old["definition"]:  # a store written before the code digests
+            definition = {k: v for k, v in definition.items() if k != "code"}
+            text = json.dumps(definition, sort_keys=True)
         if json.dumps(old["definition"], sort_keys=True) != text:
             positions = self._extension(old["definition"], definition)
             if positions is None:
@@ -662,6 +752,11 @@ class _Store:
                 hint = ""
                 if diff == ["axes"]:
                     hint = " (a store is extended only by a grid that contains all its points)"
+                elif diff == ["code"]:
+                    hint = (
+                        " (the same names, but the code of the factory, a quantity or the solver, or "
+                        "the values they capture, changed)"
+                    )
                 raise ScanDefinitionError(
                     f"{self.path} holds a different scan (differs in: {', '.join(diff)}){hint}"
                 )

@@ -174,6 +174,29 @@ def test_quantum_detailed_balance_fails_out_of_equilibrium():
     assert bal.detailed_balance_defect(chain, rho) > 1e-3
 
 
+@pytest.mark.parametrize("unit", [1.0, 1e-3, 1e-9, 1e6])
+def test_quantum_detailed_balance_does_not_depend_on_the_unit_of_time(unit):
+    # every rate and energy times `unit` is the same physics in another time unit; the defects were
+    # divided by max(1, ||M||), absolute below ||M|| = 1, and at unit = 1e-9 a driven qubit, a
+    # 3-state cycle of affinity 3 ln 4 and a non-stationary state all passed (session-13 review)
+    def scaled(m):
+        return (unit * m.H, [math.sqrt(unit * j.rate) * j.op for j in m.jumps])
+
+    driven, thermal = _thermal_qubit(drive=0.4), _thermal_qubit()
+    rho_d, rho_t = dense_steady_state(driven), dense_steady_state(thermal)
+    ref = bal.detailed_balance_defect(driven, rho_d)
+    assert ref > 0.05
+    assert bal.detailed_balance_defect(scaled(driven), rho_d) == pytest.approx(ref, rel=1e-9)
+    assert not bal.quantum_detailed_balance(scaled(driven), rho_d)
+    assert bal.quantum_detailed_balance(scaled(thermal), rho_t)
+    assert not bal.quantum_detailed_balance(scaled(thermal), np.eye(2) / 2)  # not stationary
+    K = _three_cycle([2.0, 2.0, 2.0], [0.5, 0.5, 0.5])
+    cycle = qness.models.classical.markov_network(
+        {(i, j): unit * K[i, j] for i in range(3) for j in range(3) if K[i, j]}
+    )
+    assert not bal.quantum_detailed_balance(cycle, qness.steady_state(cycle))
+
+
 def test_quantum_detailed_balance_local_versus_global_two_qubits():
     from qness.models import two_node
 

@@ -148,3 +148,15 @@ def test_validation_regions_and_concurrence_shape():
         ent.concurrence(np.eye(3) / 3)
     with pytest.raises(ValueError, match="alpha"):
         ent.entropy(BELL, alpha=-1)
+
+
+def test_profile_log_negativity_in_the_base_asked_for():
+    # the log-negativity was always in bits, whatever `base` said (session-13 review)
+    bell = np.zeros((4, 4))
+    bell[np.ix_([0, 3], [0, 3])] = 0.5
+    bits = ent.entanglement_profile(bell, [2, 2])
+    nats = ent.entanglement_profile(bell, [2, 2], base=math.e)
+    assert bits.log_negativity[0] == pytest.approx(1.0)
+    assert nats.log_negativity[0] == pytest.approx(math.log(2))
+    assert nats.mutual_information[0] == pytest.approx(2 * math.log(2))
+    assert nats.log_negativity[0] == pytest.approx(ent.log_negativity(bell, [2, 2], [0]) * math.log(2))

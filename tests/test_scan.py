@@ -781,3 +781,42 @@ def test_forked_children_do_not_keep_the_store_lock(tmp_path):
     finally:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+
+
+def _closure_cavity(U):
+    return lambda F: cavity(F, U=U)
+
+
+def _cavity_from_array(F, Us):
+    return cavity(F, U=float(Us[1000]))
+
+
+def test_a_store_is_not_resumed_by_a_model_builder_with_other_captured_values(tmp_path):
+    # the same names, different physics: a closure over another U, or one element of a partial's
+    # large array argument (numpy abbreviates its repr) changed; the second scan reused the first's
+    # points (computed = 0) and returned the first model's <n> (session-13 review)
+    kw = dict(executor="serial", solver=dense_solver, progress=False)
+    path = tmp_path / "closure.h5"
+    scan(_closure_cavity(0.5), {"F": [0.3]}, ["expect:num"], store=path, **kw)
+    assert scan(_closure_cavity(0.5), {"F": [0.3]}, ["expect:num"], store=path, **kw).attrs["computed"] == 0
+    with pytest.raises(ScanDefinitionError, match="differs in: code"):
+        scan(_closure_cavity(3.0), {"F": [0.3]}, ["expect:num"], store=path, **kw)
+    path = tmp_path / "partial.h5"
+    Us = np.full(2000, 0.5)
+    scan(functools.partial(_cavity_from_array, Us=Us), {"F": [0.3]}, ["expect:num"], store=path, **kw)
+    Us2 = Us.copy()
+    Us2[1000] = 0.7
+    with pytest.raises(ScanDefinitionError, match="values they capture"):
+        scan(functools.partial(_cavity_from_array, Us=Us2), {"F": [0.3]}, ["expect:num"], store=path, **kw)
+
+
+def test_a_store_written_before_the_code_digests_still_resumes(tmp_path):
+    kw = dict(executor="serial", solver=dense_solver, progress=False)
+    path = tmp_path / "old.h5"
+    scan(cavity, {"F": [0.1, 0.2]}, ["purity"], store=path, **kw)
+    with h5py.File(path, "r+") as f:  # as written before the definition held "code"
+        definition = json.loads(f.attrs["definition"])
+        del definition["code"]
+        f.attrs["definition"] = json.dumps(definition, sort_keys=True)
+        f["done"][1] = 0
+    assert scan(cavity, {"F": [0.1, 0.2]}, ["purity"], store=path, **kw).attrs["computed"] == 1

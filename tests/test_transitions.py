@@ -223,3 +223,18 @@ def test_gap_scan_with_the_default_gap():
         tr.kerr_scaled, "F1", [2.0, 2.4, 2.8], [2, 3], size_name="N", executor="serial", progress=False
     )
     np.testing.assert_allclose(da.sel(N=3, F1=2.4), dense_gap(tr.kerr_scaled(3, F1=2.4)), rtol=1e-8)
+
+
+def test_locators_take_the_grid_in_any_order():
+    # a scan's grid may come unsorted: locate_minimum gave 2.106 instead of 2.243 and
+    # locate_crossings three crossings instead of one (session-13 review)
+    x = np.linspace(0.0, 3.0, 13)
+    y = np.exp((x - 2.2) ** 2)
+    ya, yb = x - 1.5, np.zeros_like(x)
+    perm = np.random.default_rng(2).permutation(x.size)
+    assert tr.locate_minimum(x[perm], y[perm]) == pytest.approx(tr.locate_minimum(x, y), rel=1e-12)
+    np.testing.assert_allclose(tr.locate_crossings(x[perm], ya[perm], yb[perm]), [1.5])
+    with pytest.raises(ValueError, match="repeated"):
+        tr.locate_minimum(np.r_[x, x[3]], np.r_[y, y[3]])
+    with pytest.raises(ValueError, match="same length"):
+        tr.locate_crossings(x, ya[:-1], yb)

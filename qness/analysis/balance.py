@@ -382,15 +382,19 @@ def _qdb_parts(model, ness):
     A4 = (-1j * A).reshape(d, d, d, d)
     Kh = np.einsum("jijk->ik", A4) / d
     deriv = 1j * (np.kron(np.eye(d), Kh) - np.kron(Kh.T, np.eye(d)))
-    scale = max(1.0, float(np.linalg.norm(M)))
-    kscale = max(1.0, float(np.linalg.norm(Kh)))
+    # every defect relative to the generator's own scale ||M|| (K has its units): the same for a
+    # model written in any time unit (a floor of 1 made them absolute below ||M|| = 1, so a
+    # driven cycle in units of 1e-9 passed at the default atol; new-user review, session 13)
+    scale = float(np.linalg.norm(M))
+    if scale == 0.0:
+        return 0.0  # L = 0: every state is stationary and every defect vanishes
     defect = max(
-        float(np.linalg.norm(A - deriv)) / scale,
-        float(np.linalg.norm(Kh - Kh.conj().T)) / kscale,
-        float(np.linalg.norm(Kh @ rho - rho @ Kh)) / kscale,
-        float(np.linalg.norm(L @ rho.ravel(order="F"))) / scale,
+        float(np.linalg.norm(A - deriv)),
+        float(np.linalg.norm(Kh - Kh.conj().T)),
+        float(np.linalg.norm(Kh @ rho - rho @ Kh)),
+        float(np.linalg.norm(L @ rho.ravel(order="F"))),
     )
-    return defect
+    return defect / scale
 
 
 def detailed_balance_defect(model, ness) -> float:
@@ -407,10 +411,11 @@ def detailed_balance_defect(model, ness) -> float:
     Returns
     -------
     float
-        The largest of the relative defects (Frobenius norms): of ``L(rho) =
-        0``; of ``(M - M~)/2`` being a derivation ``i[K, .]``; of ``K`` being
+        The largest of the defects (Frobenius norms) of ``L(rho) = 0``; of
+        ``(M - M~)/2`` being a derivation ``i[K, .]``; of ``K`` being
         Hermitian and of ``[K, rho] = 0`` (see
-        :func:`quantum_detailed_balance`). Zero for an exactly
+        :func:`quantum_detailed_balance`), relative to ``||M||_F``, so that it
+        does not depend on the unit of time. Zero for an exactly
         detailed-balanced model.
     """
     return _qdb_parts(model, ness)

@@ -460,7 +460,7 @@ def entanglement_profile(
         sl.append(_entropy_of_spectrum(ev_l, float(alpha), base))
         sr.append(_entropy_of_spectrum(ev_r, float(alpha), base))
         mi.append(_entropy_of_spectrum(ev_l, 1.0, base) + _entropy_of_spectrum(ev_r, 1.0, base) - s_tot)
-        en.append(max(0.0, math.log2(_trace_norm_pt(rho, dims, left))))
+        en.append(max(0.0, math.log(_trace_norm_pt(rho, dims, left), base)))  # in the same base
     return EntanglementProfile(
         cut=np.array(cuts),
         entropy_left=np.array(sl),

@@ -317,13 +317,35 @@ def finite_size_scaling(sizes, gaps) -> ScalingResult:
 
 
 # --------------------------------------------------------------------------- locating the transition
+def _increasing(x, *ys):
+    """``x`` and the curves ``ys`` as float arrays, sorted by ``x`` (a scan's grid may come in any
+    order; the interpolations below assume increasing ``x``). ``ValueError`` for shapes that do not
+    match, non-finite ``x`` or a repeated ``x``."""
+    x = np.asarray(x, dtype=float)
+    ys = [np.asarray(y, dtype=float) for y in ys]
+    if x.ndim != 1 or any(y.shape != x.shape for y in ys):
+        raise ValueError(
+            f"x and the curves must be 1-D of the same length; got shapes {x.shape} and "
+            f"{[y.shape for y in ys]}"
+        )
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x must be finite")
+    order = np.argsort(x, kind="stable")
+    x = x[order]
+    if x.size > 1 and np.any(np.diff(x) == 0):
+        raise ValueError(
+            f"x has repeated values ({x[:-1][np.diff(x) == 0][:3].tolist()}): average or drop them first"
+        )
+    return (x, *(y[order] for y in ys))
+
+
 def locate_minimum(x, y, *, log: bool = True) -> tuple[float, float]:
     """Where a sampled curve is smallest, refined by a parabola through the three nearest samples.
 
     Parameters
     ----------
     x, y : 1-D array_like
-        Sample points (increasing ``x``) and values; NaN values are ignored.
+        Sample points (in any order, without repeats) and values; NaN values are ignored.
     log : bool
         Fit the parabola to ``log y`` (for a positive quantity such as a
         gap, which is closer to a parabola on a log scale near its dip).
@@ -333,9 +355,14 @@ def locate_minimum(x, y, *, log: bool = True) -> tuple[float, float]:
     (x_min, y_min) : tuple of float
         The refined location and value; at an end of the range, the end
         sample itself.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` repeats a value or is not finite, the shapes differ, no value
+        is finite, or ``log=True`` meets a value ``<= 0``.
     """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
+    x, y = _increasing(x, y)
     ok = np.isfinite(y)
     x, y = x[ok], y[ok]
     if x.size == 0:
@@ -363,19 +390,22 @@ def locate_crossings(x, ya, yb) -> np.ndarray:
     Parameters
     ----------
     x : 1-D array_like
-        Common sample points, increasing.
+        Common sample points, in any order, without repeats.
     ya, yb : 1-D array_like
         The two curves.
 
     Returns
     -------
     numpy.ndarray
-        The ``x`` of every sign change of ``ya - yb`` (and of exact zeros).
+        The ``x`` of every sign change of ``ya - yb`` (and of exact zeros), increasing.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` repeats a value or is not finite, or the shapes differ.
     """
-    x = np.asarray(x, dtype=float)
-    d = np.asarray(ya, dtype=float) - np.asarray(yb, dtype=float)
-    if x.shape != d.shape:
-        raise ValueError("x, ya and yb must have the same shape")
+    x, ya, yb = _increasing(x, ya, yb)
+    d = ya - yb
     out = []
     for k in range(x.size - 1):
         d0, d1 = d[k], d[k + 1]
