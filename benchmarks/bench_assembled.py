@@ -7,8 +7,9 @@ Run: ``OPENBLAS_NUM_THREADS=1 python benchmarks/bench_assembled.py`` (``--only x
 For each model, in the sector ``qness.steady_state`` solves: the time of one application of
 ``L`` matrix-free (block pairs of sparse-times-dense products, or the compiled OpenMP kernel
 on a one-block sector: ``Sector.operator``) and as the assembled CSR matrix
-(``Sector.matrix``, a SciPy sparse product), best of ``--repeat`` rounds of 5, and the
-assembly time. Models: the Krylov rows of the corpus (``benchmarks/corpus.py``), the
+(``Sector.matrix``) by the compiled product Krylov applies it with
+(:class:`qness.liouvillian.CSROperator`: rows over the OpenMP threads, without the GIL) and by
+SciPy's sparse product, best of ``--repeat`` rounds of 5, and the assembly time. Models: the Krylov rows of the corpus (``benchmarks/corpus.py``), the
 boundary-driven XXZ chain (``delta=0.5, gamma=1``) and the dissipative Ising chain
 (``V=1, h=1, detuning=0, gamma=1``).
 """
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from corpus import CORPUS  # noqa: E402
 
 import qness  # noqa: E402
+from qness.liouvillian import CSROperator  # noqa: E402
 from qness.models import boundary_driven_xxz, dissipative_ising  # noqa: E402
 from qness.solvers.steady import ASSEMBLED_MAX, _choose_sector  # noqa: E402
 
@@ -54,16 +56,19 @@ def best(op, x, repeat, k=5):
 
 
 def main():
-    names = KRYLOV_ROWS + ["xxz8", "xxz9", "xxz10", "xxz11", "ising8", "ising9", "ising10"]
+    names = KRYLOV_ROWS + ["xxz8", "xxz9", "xxz10", "xxz11", "xxz12", "ising8", "ising9", "ising10"]
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="+", default=names)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--solve", action="store_true", help="also time whole steady_state calls")
     args = ap.parse_args()
     print(f"ASSEMBLED_MAX = {ASSEMBLED_MAX:,}")
-    head = "| model | unknowns | block pairs | entries per row | assembly (ms) | matrix-free (ms) | assembled (ms) | ratio |"
+    head = (
+        "| model | unknowns | block pairs | entries per row | assembly (ms) | matrix-free (ms) | "
+        "assembled (ms) | ratio | SciPy product (ms) |"
+    )
     print(head + (" solve matrix-free (s) | solve assembled (s) |" if args.solve else ""))
-    print("|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.solve else ""))
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.solve else ""))
     for name in args.only:
         model = build(name)
         sector = _choose_sector(model, "auto")
@@ -75,10 +80,11 @@ def main():
         x = rng.standard_normal(sector.size) + 1j * rng.standard_normal(sector.size)
         np.testing.assert_allclose(M @ x, op @ x, rtol=0, atol=1e-10 * np.abs(M @ x).max())
         t_free = best(op, x, args.repeat)
-        t_csr = best(M, x, args.repeat)
+        t_csr = best(CSROperator(M), x, args.repeat)
+        t_scipy = best(M, x, args.repeat)
         row = (
             f"| {name} | {sector.size:,} | {len(sector.pairs)} | {M.nnz / sector.size:.1f} | {t_asm * 1e3:.1f} | "
-            f"{t_free * 1e3:.3f} | {t_csr * 1e3:.3f} | {t_free / t_csr:.2f}x |"
+            f"{t_free * 1e3:.3f} | {t_csr * 1e3:.3f} | {t_free / t_csr:.2f}x | {t_scipy * 1e3:.3f} |"
         )
         if args.solve:
             times = {True: np.inf, False: np.inf}

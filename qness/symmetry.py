@@ -34,9 +34,9 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.linalg.lapack import ztrsyl as _ztrsyl
 
-from ._linalg import triangular_sylvester
+from ._linalg import lu_solve, triangular_sylvester
 from ._threads import one_blas_thread
-from .liouvillian import HAVE_KERNELS, kernel_threads, lindblad_arrays
+from .liouvillian import HAVE_KERNELS, fast_product, kernel_threads, lindblad_arrays, streams_alongside
 from .model import LindbladModel, U1Symmetry, Z2Symmetry, as_model, check_symmetry
 
 try:
@@ -1209,6 +1209,21 @@ class _BlockData:
                     self.terms.append((p, q, Lb[bl], Lb[br]))
 
 
+def has_compiled_action(sector: Sector, model) -> bool:
+    """Whether the matrix-free action of ``model`` on ``sector`` is the compiled OpenMP kernel
+    (:func:`qness.liouvillian.liouvillian_operator`): one block pair holding every state in its
+    natural order, so that the sector vector is ``vec(rho)`` itself. Other sectors are applied
+    block pair by block pair with sparse products (:class:`_SectorOperator`)."""
+    d = sum(len(b) for b in sector.blocks)
+    return (
+        HAVE_KERNELS
+        and len(sector.pairs) == 1
+        and sector.size == d * d
+        and np.array_equal(sector.blocks[0], np.arange(d))
+        and isinstance(model, LindbladModel)
+    )
+
+
 class _SectorOperator(spla.LinearOperator):
     def __init__(self, sector: Sector, model: LindbladModel, data: _BlockData | None = None):
         """``data``: the blocks and jump terms, when they are not ``model``'s own (then the compiled
@@ -1235,15 +1250,7 @@ class _SectorOperator(spla.LinearOperator):
         # faster than the sparse-times-dense products of _pair (measured: dissipative Ising, 10
         # spins, one application 0.32 s vs 1.6 s on one thread)
         self._kernel = None
-        d = sum(len(b) for b in sector.blocks)
-        if (
-            HAVE_KERNELS
-            and len(sector.pairs) == 1
-            and sector.size == d * d
-            and np.array_equal(sector.blocks[0], np.arange(d))
-            and isinstance(model, LindbladModel)
-            and own
-        ):
+        if own and has_compiled_action(sector, model):
             from .liouvillian import liouvillian_operator
 
             self._kernel = liouvillian_operator(model)
@@ -1699,12 +1706,12 @@ class _PairRunner:
         total = float(costs.sum())
         self.nthreads = block_threads(total) if nthreads is None else max(1, int(nthreads))
         self.npairs = costs.size
-        self.split_threads = 1
+        self._split = 1
         if self.nthreads == 1 or self.npairs == 0:
             self.groups = [list(range(self.npairs))]
             return
         if costs.max() > total / self.nthreads:
-            self.split_threads = self.nthreads
+            self._split = self.nthreads
             self.groups = [list(range(self.npairs))]
             return
         loads = np.zeros(self.nthreads)
@@ -1715,11 +1722,19 @@ class _PairRunner:
             loads[k] += costs[p]
         self.groups = [sorted(g) for g in groups if g]
 
+    @property
+    def split_threads(self) -> int:
+        """Threads each product of a pair is split over (1 while streams run alongside:
+        :func:`qness.liouvillian.one_thread_per_stream`)."""
+        return 1 if streams_alongside() else self._split
+
     def run(self, fn) -> None:
-        """Call ``fn(p)`` for every pair (``fn`` must write disjoint outputs)."""
-        if len(self.groups) == 1:
-            for p in self.groups[0]:
-                fn(p)
+        """Call ``fn(p)`` for every pair (``fn`` must write disjoint outputs); one after the other
+        in this thread while streams run alongside (:func:`qness.liouvillian.one_thread_per_stream`)."""
+        if len(self.groups) == 1 or streams_alongside():
+            for g in self.groups:
+                for p in g:
+                    fn(p)
             return
 
         def group(g):
@@ -1762,6 +1777,13 @@ def _preconditioner_rule(sector: Sector, precision: str = "double") -> str:
     return ONE_BLOCK_VARIANT_SINGLE if precision == "single" else ONE_BLOCK_VARIANT
 
 
+#: :meth:`_TwoLevelSylvester.single` runs the restriction and prolongation in complex64 only when
+#: the coarse matrix has ``cond_1(E)`` at most this (measured: 2e2-4e3 on boundary-driven XXZ
+#: chains of 6-10 spins; 1e18 with collective dark states, whose check then stalled with them in
+#: complex64 and found the dark states with them in double).
+COARSE_COND_SINGLE_MAX = 1e4
+
+
 class _TwoLevelSylvester(spla.LinearOperator):
     """Two-level preconditioner for the trace-augmented steady-state system ``A x = b``.
 
@@ -1786,6 +1808,7 @@ class _TwoLevelSylvester(spla.LinearOperator):
     """
 
     variant = "two-level"
+    _c64 = None  # complex64 copies of W, W^-1 and their conjugates, on views made by single()
 
     def __init__(self, sector: Sector, model: LindbladModel, S: _SylvesterInverse, trace_row, matrix=None):
         r, c = trace_row
@@ -1797,9 +1820,9 @@ class _TwoLevelSylvester(spla.LinearOperator):
         self.r, self.c = r, complex(c)
         self.t = sector.trace_vector()
         data = _BlockData(sector, model)
-        # L applied inside: the assembled sector matrix when the caller has it (a sparse product,
-        # faster on small sectors: qness.solvers.steady.ASSEMBLED_MAX), else matrix-free
-        self.op = matrix if matrix is not None else _SectorOperator(sector, model, data)
+        # L applied inside: the assembled sector matrix when the caller has it (the compiled
+        # product: qness.solvers.steady.assembles), else matrix-free
+        self.op = fast_product(matrix) if matrix is not None else _SectorOperator(sector, model, data)
         pairs = sector.pairs
         self.diag = [int(p) for p in range(len(pairs)) if pairs[p, 0] == pairs[p, 1]]
         self.coff = {}
@@ -1846,12 +1869,18 @@ class _TwoLevelSylvester(spla.LinearOperator):
             if q == pr:
                 ell[cols] -= LlW[i0] * LrW[i0].conj()
         E += np.outer(u, ell)
+        norm1 = float(np.linalg.norm(E, 1))
         with warnings.catch_warnings():
             warnings.simplefilter("error", sla.LinAlgWarning)
             try:
                 self.lu = sla.lu_factor(E, check_finite=False)
             except (sla.LinAlgWarning, sla.LinAlgError, ValueError) as exc:
                 raise ValueError(f"two-level preconditioner: singular coarse matrix ({exc})") from exc
+        gecon = sla.get_lapack_funcs("gecon", (self.lu[0],))
+        rcond, _ = gecon(self.lu[0], norm1, norm="1")
+        #: estimate of ``cond_1(E)`` (LAPACK ``gecon``): how much the coarse solve amplifies the
+        #: rounding of the restriction
+        self.coarse_cond = 1.0 / rcond if rcond > 0 else np.inf
         costs = np.zeros(len(pairs))
         for p in self.diag:
             m = self.W[p].shape[0]
@@ -1870,10 +1899,30 @@ class _TwoLevelSylvester(spla.LinearOperator):
         return y
 
     def single(self) -> _TwoLevelSylvester:
-        """This preconditioner with its no-jump solves in complex64 (see
-        :meth:`_SylvesterInverse.single`; for flexible GMRES only)."""
+        """This preconditioner with its no-jump solves (see :meth:`_SylvesterInverse.single`) and its
+        restriction and prolongation in complex64; for flexible GMRES only.
+
+        ``R`` and ``P`` are one dense product per diagonal block each, as costly as the two
+        no-jump solves together in double precision; in complex64 they lose about
+        ``1e-7 cond(W) cond(E)`` of a coarse correction (``cond(W) <= EIG_COND_MAX``, or 1 on the
+        Schur route; ``E`` the coarse matrix), which flexible GMRES absorbs where
+        ``cond_1(E) <= COARSE_COND_SINGLE_MAX``; above, ``R`` and ``P`` stay in double. A prolonged
+        block whose coarse values are real to :data:`HERMITIAN_RTOL` (every Krylov vector of the
+        steady-state solve) is made exactly Hermitian, as the no-jump solves' blocks are.
+        """
+        if self._c64 is not None or self.S._c64 is not None:
+            return self
         view = copy.copy(self)
         view.S = self.S.single()
+        if self.coarse_cond > COARSE_COND_SINGLE_MAX:
+            return view
+        view._c64 = {
+            p: tuple(
+                np.ascontiguousarray(a, dtype=np.complex64)
+                for a in (self.W[p], self.W[p].conj().T, self.Wi[p], self.Wi[p].conj())
+            )
+            for p in self.diag
+        }
         return view
 
     def _restrict(self, y):
@@ -1882,8 +1931,12 @@ class _TwoLevelSylvester(spla.LinearOperator):
         nth = self.runner.split_threads
 
         def one(p):
-            Wi = self.Wi[p]
-            out[self.coff[p] : self.coff[p] + Wi.shape[0]] = np.sum(_mm(Wi, Y[p], nth) * Wi.conj(), axis=1)
+            if self._c64 is not None:
+                _, _, Wi, Wic = self._c64[p]
+                Yp = Y[p].astype(np.complex64)
+            else:
+                Wi, Wic, Yp = self.Wi[p], self.Wi[p].conj(), Y[p]
+            out[self.coff[p] : self.coff[p] + Wi.shape[0]] = np.sum(_mm(Wi, Yp, nth) * Wic, axis=1)
 
         self.runner.run(one)
         return out
@@ -1894,8 +1947,23 @@ class _TwoLevelSylvester(spla.LinearOperator):
         nth = self.runner.split_threads
 
         def one(p):
-            W = self.W[p]
-            X[p][...] = _mm(W * pc[self.coff[p] : self.coff[p] + W.shape[1]], W.conj().T, nth)
+            cp = pc[self.coff[p] : self.coff[p] + self.W[p].shape[1]]
+            if self._c64 is None:
+                W = self.W[p]
+                X[p][...] = _mm(W * cp, W.conj().T, nth)
+                return
+            W, WH, _, _ = self._c64[p]
+            top = float(np.max(np.abs(cp), initial=0.0))
+            herm = float(np.max(np.abs(cp.imag), initial=0.0)) <= HERMITIAN_RTOL * top
+            Wp = W * (cp.real if herm else cp).astype(np.complex64)
+            if herm and W.shape[0] >= HERMITIAN_MIN_ROWS:
+                X[p][...] = _mm_hermitian(Wp, WH, nth)
+            else:
+                Xp = _mm(Wp, WH, nth)
+                if herm:
+                    Xp += Xp.conj().T
+                    Xp *= 0.5
+                X[p][...] = Xp
 
         self.runner.run(one)
         return x
@@ -1904,7 +1972,7 @@ class _TwoLevelSylvester(spla.LinearOperator):
         y = np.asarray(y, dtype=np.complex128).ravel()
         x = self.S @ y
         res = y - self._apply_A(x)
-        xc = self._prolong(sla.lu_solve(self.lu, self._restrict(res), check_finite=False))
+        xc = self._prolong(lu_solve(self.lu, self._restrict(res)))  # (threads share self.lu)
         x += xc
         res -= self._apply_A(xc)
         x += self.S @ res
@@ -1930,7 +1998,8 @@ class _TwoStepSylvester(spla.LinearOperator):
             raise ValueError(f"trace_row: row {r} outside the sector of {sector.size} unknowns")
         self.S, self.r, self.c = S, None if r is None else int(r), complex(c)
         self.t = sector.trace_vector()
-        self.op = matrix if matrix is not None else _SectorOperator(sector, model)  # as in two-level
+        # as in two-level
+        self.op = fast_product(matrix) if matrix is not None else _SectorOperator(sector, model)
         super().__init__(dtype=np.complex128, shape=(sector.size, sector.size))
 
     @property

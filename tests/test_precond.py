@@ -7,6 +7,7 @@ from helpers import dense_steady_state
 import qness
 import qness.symmetry as qsym
 from qness import operators as ops
+from qness.liouvillian import CSROperator
 from qness.model import as_model
 from qness.symmetry import full_sector, steady_sector
 
@@ -559,7 +560,7 @@ def test_single_precision_solve_takes_the_hermitian_products(monkeypatch):
 @pytest.mark.parametrize("name", list(MODELS))
 def test_preconditioner_with_the_assembled_matrix_equals_matrix_free(name, variant):
     # the two-level and two-step variants apply A inside; with the sector matrix passed they apply it
-    # as a sparse product: the same operator to rounding
+    # by the compiled sparse product (without the GIL): the same operator to rounding
     model = as_model(MODELS[name]())
     sector = steady_sector(model)
     t = np.flatnonzero(sector.trace_vector())
@@ -567,7 +568,8 @@ def test_preconditioner_with_the_assembled_matrix_equals_matrix_free(name, varia
     free = sector.sylvester_preconditioner(model, variant=variant, trace_row=row)
     M = sector.matrix(model)
     assembled = sector.sylvester_preconditioner(model, variant=variant, trace_row=row, matrix=M)
-    assert assembled.op is M and isinstance(free.op, qsym._SectorOperator)
+    assert assembled.op.matrix is M and isinstance(assembled.op, CSROperator)
+    assert isinstance(free.op, qsym._SectorOperator)
     rng = np.random.default_rng(4)
     y = rng.normal(size=sector.size) + 1j * rng.normal(size=sector.size)
     ref = free @ y
@@ -577,16 +579,21 @@ def test_preconditioner_with_the_assembled_matrix_equals_matrix_free(name, varia
 
 
 def test_krylov_assembles_the_sector_matrix_up_to_assembled_max(monkeypatch):
+    # up to ASSEMBLED_MAX every sector is assembled; above it only a sector whose matrix-free
+    # action is the compiled kernel (one block pair: Ising's whole space) stays matrix-free, since
+    # the block-pair action of a U(1) sector is slower than the assembled matrix's compiled product
     from qness.solvers import steady
 
-    model = xxz(6)
-    n = steady._choose_sector(model, "auto").size
-    assert qness.steady_state(model, "krylov").info["operator"] == "assembled"
-    monkeypatch.setattr(steady, "ASSEMBLED_MAX", n - 1)
-    ness = qness.steady_state(model, "krylov")
-    assert ness.info["operator"] == "matrix-free"
-    assert qness.steady_state(model, qness.Krylov(matrix_free=False)).info["operator"] == "assembled"
-    np.testing.assert_allclose(ness.rho, dense_steady_state(model), rtol=0, atol=1e-10)
+    for model, above in ((ising(4), "matrix-free"), (xxz(5), "assembled")):
+        n = steady._choose_sector(model, "auto").size
+        with monkeypatch.context() as m:
+            assert qness.steady_state(model, "krylov").info["operator"] == "assembled"
+            m.setattr(steady, "ASSEMBLED_MAX", n - 1)
+            ness = qness.steady_state(model, "krylov")
+            assert ness.info["operator"] == above
+            assert qness.steady_state(model, qness.Krylov(matrix_free=False)).info["operator"] == "assembled"
+            assert qness.steady_state(model, qness.Krylov(matrix_free=True)).info["operator"] == "matrix-free"
+        np.testing.assert_allclose(ness.rho, dense_steady_state(model), rtol=0, atol=1e-10)
     with pytest.raises(ValueError, match="matrix_free must be True, False or 'auto'"):
         qness.Krylov(matrix_free="yes")
 
@@ -658,3 +665,82 @@ def test_the_parity_minus_one_check_runs_on_the_solves_blas_threads(monkeypatch)
             ness = qness.steady_state(model, method)
             assert ness.info["sector"]["basis"] == "reflection"
     assert seen == [1, 1]
+
+
+def _two_level(model):
+    from qness.solvers.steady import _System
+
+    sec = steady_sector(model)
+    system = _System(model, sec)
+    return sec, sec.sylvester_preconditioner(model, variant="two-level", trace_row=(system.r, system.c))
+
+
+def test_single_two_level_restricts_and_prolongs_in_complex64():
+    sec, M = _two_level(xxz(6))
+    M1 = M.single()
+    assert M.coarse_cond < qsym.COARSE_COND_SINGLE_MAX
+    assert M._c64 is None and set(M1._c64) == set(M.diag) and M1.single() is M1
+    rng = np.random.default_rng(5)
+    y = rng.standard_normal(sec.size) + 1j * rng.standard_normal(sec.size)
+    r, r1 = M._restrict(y), M1._restrict(y)
+    assert 0 < np.linalg.norm(r1 - r) / np.linalg.norm(r) < 1e-5
+    pc = rng.standard_normal(M.nc) + 1j * rng.standard_normal(M.nc)
+    x, x1 = M._prolong(pc), M1._prolong(pc)
+    assert 0 < np.linalg.norm(x1 - x) / np.linalg.norm(x) < 1e-5
+    # real coarse values (a Hermitian residual): exactly Hermitian blocks, as in double to rounding
+    X1, X = M1._prolong(pc.real), M._prolong(pc.real)
+    for p in M.diag:
+        B1, B = sec.split(X1)[p], sec.split(X)[p]
+        np.testing.assert_array_equal(B1, B1.conj().T)
+        assert np.linalg.norm(B1 - B) <= 1e-5 * np.linalg.norm(B)
+
+
+def test_single_two_level_keeps_an_ill_conditioned_coarse_solve_in_double():
+    # collective decay of 4 qubits: dark states make the coarse matrix singular to rounding
+    # (cond 1e18); its solve amplifies the rounding of a complex64 restriction beyond use
+    import qutip
+
+    n = 4
+    sm = [qutip.tensor([qutip.sigmam() if k == i else qutip.qeye(2) for k in range(n)]) for i in range(n)]
+    S = sum(sm)
+    H = 0.7 * sum(sm[i].dag() * sm[j] + sm[j].dag() * sm[i] for i in range(n) for j in range(i + 1, n))
+    _, M = _two_level(qness.from_qutip(H + 0.3 * S.dag() * S, [S]))
+    M1 = M.single()
+    assert M.coarse_cond > qsym.COARSE_COND_SINGLE_MAX
+    assert M1._c64 is None and M1.S._c64 is not None and M1.single() is M1
+
+
+def test_compiled_csr_product_equals_scipy(monkeypatch):
+    import importlib
+
+    import scipy.sparse as sp
+
+    from qness.liouvillian import (
+        SERIAL_BELOW,
+        CSROperator,
+        fast_product,
+        kernel_threads,
+        one_thread_per_stream,
+    )
+
+    rng = np.random.default_rng(7)
+    n = 500
+    rows, cols = rng.integers(0, n, 4000), rng.integers(0, n, 4000)  # duplicates, empty rows
+    A = sp.csr_array((rng.normal(size=4000) + 1j * rng.normal(size=4000), (rows, cols)), shape=(n, n))
+    x = rng.normal(size=n) + 1j * rng.normal(size=n)
+    for index in (np.int32, np.int64):
+        B = sp.csr_array((A.data, A.indices.astype(index), A.indptr.astype(index)), shape=A.shape)
+        for threads in ("1", "2"):
+            monkeypatch.setenv("OMP_NUM_THREADS", threads)
+            monkeypatch.setattr(importlib.import_module("qness.liouvillian"), "SERIAL_BELOW", 1)
+            np.testing.assert_allclose(CSROperator(B) @ x, A @ x, rtol=0, atol=1e-13 * np.abs(A @ x).max())
+    np.testing.assert_allclose(CSROperator(A).H @ x, A.conj().T @ x, rtol=0, atol=1e-12)
+    assert not np.any(CSROperator(sp.csr_array((n, n), dtype=complex)) @ x)
+    monkeypatch.undo()
+    assert fast_product(A) is A  # below SERIAL_BELOW: SciPy's product
+    big = sp.identity(SERIAL_BELOW, format="csr", dtype=complex)
+    assert isinstance(fast_product(big), CSROperator) and fast_product(big).matrix is big
+    with one_thread_per_stream():
+        assert kernel_threads(10**7) == 1
+        assert qsym._PairRunner(np.full(4, 1e9), nthreads=2).split_threads == 1
+    assert kernel_threads(10**7) >= 1

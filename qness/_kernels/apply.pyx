@@ -91,3 +91,48 @@ def apply_lindblad(
         free(tmp)
     if err:
         raise MemoryError("could not allocate the work space")
+
+
+ctypedef fused csr_index_t:
+    int
+    long long
+
+
+def csr_matvec(
+    const csr_index_t[::1] indptr, const csr_index_t[::1] indices, const double complex[::1] data,
+    const double complex[::1] x, double complex[::1] y, int nthreads,
+):
+    """Write ``A @ x`` into ``y`` for the CSR matrix ``A = (data, indices, indptr)``.
+
+    The rows are split over ``nthreads`` OpenMP threads and the GIL is released throughout
+    (SciPy's sparse product holds it, so two Python threads applying sparse matrices at once run
+    one after the other). Products in real arithmetic (C99 complex multiplication calls
+    ``__muldc3``, which made this loop twice as slow as SciPy's). Reference twin:
+    ``scipy.sparse.csr_array((data, indices, indptr)) @ x``.
+    """
+    cdef Py_ssize_t n = y.shape[0], i
+    cdef csr_index_t t, c
+    cdef double ar, ai, xr, xi, sr, si
+    if nthreads < 1:
+        raise ValueError(f"nthreads must be positive, got {nthreads}")
+    if indptr.shape[0] != n + 1:
+        raise ValueError(f"indptr has {indptr.shape[0]} entries for {n} rows")
+    if n == 0:
+        return
+    cdef const double* dp = <const double*> &data[0] if data.shape[0] else NULL
+    cdef const double* xp = <const double*> &x[0]
+    cdef double* yp = <double*> &y[0]
+    with nogil:
+        for i in prange(n, num_threads=nthreads, schedule="static"):
+            sr = 0.0
+            si = 0.0
+            for t in range(indptr[i], indptr[i + 1]):
+                c = indices[t]
+                ar = dp[2 * t]
+                ai = dp[2 * t + 1]
+                xr = xp[2 * c]
+                xi = xp[2 * c + 1]
+                sr = sr + ar * xr - ai * xi
+                si = si + ar * xi + ai * xr
+            yp[2 * i] = sr
+            yp[2 * i + 1] = si

@@ -193,14 +193,17 @@ class Krylov:
     matrix_free : bool or "auto"
         ``True``: apply ``L`` without assembling it (block by block, or the
         compiled kernel on a one-block sector); ``False``: assemble the
-        sector matrix once and apply it as a sparse matrix (also inside the
-        two-level and two-step preconditioners). ``"auto"`` (default):
-        assembled up to ``qness.solvers.steady.ASSEMBLED_MAX`` unknowns and
-        ``ASSEMBLED_ROW_MAX`` entries per row (when the matrix also takes at
-        most a tenth of the available memory), where one sparse product was
-        measured 1.6-37x faster than the matrix-free one and the assembly
-        costs a few applications; else matrix-free (no gain per application
-        on larger or denser sectors, and no matrix in memory).
+        sector matrix once and apply it by a compiled sparse product (rows
+        over the OpenMP threads, without the GIL; also inside the two-level
+        and two-step preconditioners). ``"auto"`` (default): assembled where
+        it has at most ``qness.solvers.steady.ASSEMBLED_ROW_MAX`` entries per
+        row and takes at most a tenth of the available memory, and either
+        has at most ``ASSEMBLED_MAX`` unknowns (one sparse product measured
+        1.6-37x faster than the matrix-free one) or several block pairs (a
+        U(1) sector, whose block-by-block action was 1.4-3.6x slower than
+        the assembled product at 184,756-705,432 unknowns); a one-block
+        sector above ``ASSEMBLED_MAX`` stays on the compiled matrix-free
+        kernel (as fast, and no matrix in memory).
         ``NESS.info["operator"]`` says which ran.
     ilu_fill : float
         ``fill_factor`` of SciPy's ``spilu`` (``preconditioner="ilu"`` only).
@@ -219,7 +222,12 @@ class Krylov:
         :mod:`qness.solvers.uniqueness`. Result in ``NESS.info["uniqueness"]``.
         With ``restart`` below 100 the check's GMRES restarts after 100 steps
         where that basis fits in memory (short restarts stagnate on its
-        random right-hand side).
+        random right-hand side). From 20,000 unknowns
+        (``qness.solvers.steady.CHECKS_ALONGSIDE_MIN``) the check's GMRES runs
+        on a second thread while the solve runs, where two CPUs are free
+        (neither ``QNESS_BLOCK_THREADS`` nor ``OMP_NUM_THREADS`` is 1) and
+        both bases fit in memory (``info["uniqueness"]["alongside"]``); only
+        its judgement waits for the solve.
     precision : {"auto", "double", "single"}
         Arithmetic of the Sylvester preconditioner's dense products
         (``solver="gmres"``, ``preconditioner="sylvester"`` only; the

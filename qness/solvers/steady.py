@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import functools
 import os
+import threading
 import time
 import warnings
 from typing import NamedTuple
@@ -28,16 +29,19 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .._threads import limit_blas
+from ..liouvillian import fast_product, one_thread_per_stream
 from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
 from ..symmetry import (
     SINGLE_MIN_GAP,
     Sector,
     _preconditioner_rule,
+    block_threads,
     detect_exchange,
     detect_fold,
     detect_invariant_subspaces,
     detect_symmetry,
     full_sector,
+    has_compiled_action,
     is_exchange_basis,
     odd_sector,
     shared_block_eig,
@@ -56,7 +60,7 @@ from .krylov import gmres, idrs
 from .methods import Auto, Dense, Direct, Evolve, Krylov, resolve_method
 from .progress import Progress, logger
 from .result import NESS
-from .uniqueness import LU_ROUNDING_RTOL, NON_UNIQUE_HINT, krylov_check, lu_check
+from .uniqueness import LU_ROUNDING_RTOL, NON_UNIQUE_HINT, krylov_check, lu_check, random_rhs_solve
 
 __all__ = [
     "steady_state",
@@ -204,13 +208,17 @@ MIN_RESTART, MAX_RESTART = 10, 100
 #: Fraction of the available memory a Krylov basis may take when its size is chosen from it.
 MEMORY_FRACTION = 0.5
 
-#: ``Krylov(matrix_free="auto")`` assembles the sector matrix up to this many unknowns. Measured
-#: (one application of ``L``, SciPy's sparse product on one thread against the matrix-free action,
-#: whose block loops and compiled kernel use both cores; ``benchmarks/bench_assembled.py``,
-#: benchmarks/RESULTS.md, issue 12, session 9): 37x faster on the 8 block pairs of the corpus's
-#: XXZ + dephasing sector (3,432 unknowns), 1.6-2.7x on the corpus's other Krylov rows
-#: (4,096-22,500, compiled kernel), 3.5x on XXZ 8 (12,870), 1.9x on XXZ 9 (48,620); 1.09x on XXZ
-#: 10 (184,756), and slower above: Ising 8 (65,536) 0.83x, XXZ 11 0.71x, Ising 10 0.56x.
+#: ``Krylov(matrix_free="auto")`` assembles the sector matrix up to this many unknowns, and above
+#: it the sectors of several block pairs (:func:`assembles`). Measured (one application of ``L``
+#: against the matrix-free action, whose block loops and compiled kernel use both cores;
+#: ``benchmarks/bench_assembled.py``, benchmarks/RESULTS.md): session 9, with SciPy's sparse product
+#: on one thread, 37x faster on the 8 block pairs of the corpus's XXZ + dephasing sector (3,432
+#: unknowns), 1.6-2.7x on the corpus's other Krylov rows (4,096-22,500, compiled kernel), 3.5x on
+#: XXZ 8 (12,870), 1.9x on XXZ 9 (48,620), and slower above on one block pair (Ising 8, 65,536,
+#: 0.83x; Ising 10 0.56x). Session 13, with the compiled product on both cores
+#: (:class:`qness.liouvillian.CSROperator`): XXZ 10-12 (184,756-2,704,156 unknowns, 11-13 pairs)
+#: 1.48-1.61x, Ising 9-10 (one pair) 1.36x and 1.20x; a one-pair sector stays matrix-free above
+#: this size (no matrix in memory; its assembly, 0.9 s at Ising 10, costs what the products save).
 ASSEMBLED_MAX = 50_000
 #: ... and up to this many entries per row of the sector matrix (:func:`entries_per_row`): a dense
 #: ``H`` (noise, an eigenbasis) gave 400 per row at d = 200, where the assembled product was no
@@ -260,7 +268,10 @@ def assembles(method: Krylov, model, sector: Sector) -> bool:
     # and the block action is slower than the product with the assembled matrix at any size: the
     # parity +1 sector of Ising 9 (131,584 unknowns) 13 against 4.9 ms, of Ising 10 (524,800) 72
     # against 38 ms (one thread; assembly 0.12 / 0.78 s, once per solve and check)
-    if sector.size > ASSEMBLED_MAX and not is_exchange_basis(model):
+    # the block-pair action of a sector with several pairs (a U(1) charge) is slower than the
+    # assembled matrix's compiled product at every size measured (CSROperator): above
+    # ASSEMBLED_MAX only the compiled whole-space action stays matrix-free
+    if sector.size > ASSEMBLED_MAX and has_compiled_action(sector, model) and not is_exchange_basis(model):
         return False
     row = entries_per_row(model)
     return row <= ASSEMBLED_ROW_MAX and 20.0 * row * sector.size <= 0.1 * available_memory()
@@ -343,6 +354,10 @@ class _System:
         self.fold_allowed = False  # Krylov may fold a U(1) sector (_fold_of), set by steady_state
         # set by Auto: a stalled Krylov solve falls back to the LU where it fits (see stall_check_runs)
         self.lu_fallback = False
+        # the states beyond the solved sector whose uniqueness a Krylov solve also checks:
+        # "auto" (those of the sector's parity, _odd_spec) or (sector, what, kind, operator)
+        self.odd_spec = "auto"
+        self.checks = None  # _ChecksAlongside of a Krylov solve, while its checks may still run
         if weight is None:
             # Scale of L's rows (largest |2 H_eff_ii|) keeps the LU pivots balanced.
             weight = 2.0 * float(np.max(np.abs(model.H_eff().diagonal()), initial=0.0))
@@ -369,7 +384,7 @@ class _System:
         return b
 
     def replaced_operator(self, use_matrix: bool, c: float | None = None) -> spla.LinearOperator:
-        L = self.matrix() if use_matrix else self.operator()
+        L = fast_product(self.matrix()) if use_matrix else self.operator()
         r, t = self.r, self.t
         c = self.c if c is None else c
 
@@ -580,6 +595,13 @@ EXCHANGE_MIN_DIM = 100
 def _solve(model: LindbladModel, system: _System, method, x0, t0: float) -> NESS:
     """:func:`steady_state` from the sector problem on: the method's route (Auto's choice, and its
     fallback), the parity -1 sector's check, the result."""
+    try:
+        return _solve_route(model, system, method, x0, t0)
+    finally:
+        _close_checks(system)
+
+
+def _solve_route(model: LindbladModel, system: _System, method, x0, t0: float) -> NESS:
     if not isinstance(method, Auto):
         x, info = _DISPATCH[type(method)](system, method, x0)
         _odd_sector_check(system, method, x, info)
@@ -600,6 +622,7 @@ def _solve(model: LindbladModel, system: _System, method, x0, t0: float) -> NESS
             raise
         note["auto"] += f"; Krylov failed after {time.perf_counter() - t1:.3g} s ({exc}), fell back to Direct"
         logger.info("steady_state: Krylov failed (%s); Auto falls back to Direct", exc)
+        _close_checks(system)
         chosen = Direct()
         x, info = _solve_direct(system, chosen, x0)
     _odd_sector_check(system, chosen, x, info)
@@ -1238,16 +1261,24 @@ def _solve_krylov(system: _System, method: Krylov, x0):
         x0 = x0 / tr if abs(tr) > 1e-14 else None
     precision, flexible = _settle_precision(system, method, M, precision)
     Mrun = M.single() if precision == "single" else M
+    # (the odd states' check takes the precision recorded in info, double unless GMRES + Sylvester)
+    sylvester_gmres = method.solver == "gmres" and method.preconditioner == "sylvester"
+    checks = _checks_alongside(system, method, A, Mrun, flexible, precision if sylvester_gmres else "double")
     bar = Progress(system.progress, f"Krylov ({method.solver})", total=method.maxiter)
     try:
         # rtol is absolute (||b - A x|| <= rtol) and the solvers' is relative to ||b|| = c
         relative = dataclasses.replace(method, rtol=method.rtol / c)
         x, _flag, iterations = _krylov_run(relative, A, b, x0, Mrun, callback=bar, flexible=flexible)
+    except BaseException:
+        _close_checks(system)
+        raise
     finally:
         bar.close()
+    if checks is not None:
+        checks.solved(iterations)
     info = {"iterations": iterations, "solver": method.solver, "preconditioner": method.preconditioner}
     info["operator"] = "assembled" if use_matrix else "matrix-free"
-    if method.solver == "gmres" and method.preconditioner == "sylvester":
+    if sylvester_gmres:
         info["precision"] = precision
         info["flexible"] = np.dtype(flexible).name if flexible is not False else False
     if method.solver == "gmres":
@@ -1260,6 +1291,7 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     info["linear_residual"] = lin_res
     # judged by the tolerance asked for, whatever the solver's own flag says
     if not np.all(np.isfinite(x)) or not lin_res <= method.rtol:
+        _close_checks(system)  # a stall's own check follows, with its own budget
         stalled = iterations >= method.restart  # at least one full cycle (not a maxiter of 3)
         check = stalled and method.verify_unique is not False and np.all(np.isfinite(x))
         inconclusive = ""
@@ -1307,7 +1339,11 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     logger.info("Krylov: converged in %d iterations, linear residual %.2e", iterations, lin_res)
     _warn_loose_rtol(system, method)
     if method.verify_unique is not False:
-        uniq = _krylov_uniqueness(system, method, A, Mrun, flexible, x, iterations)
+        if checks is not None:
+            checks.help()  # this thread takes the checks the worker has not started
+        start = checks.take("main") if checks is not None else None
+        uniq = _krylov_uniqueness(system, method, A, Mrun, flexible, x, iterations, start=start)
+        uniq["alongside"] = start is not None
         info["uniqueness"] = uniq
         logger.info(
             "Krylov: uniqueness check sigma <= %.2e vs threshold %.2e (%s)",
@@ -1383,7 +1419,12 @@ def _solve_folded(system: _System, fold, method: Krylov, x0):
     fsys.lu_fallback = system.lu_fallback
     fsys.stall_check_runs = system.stall_check_runs  # Auto's fallback LU is the whole sector's
     xf0 = None if x0 is None else fold.fold(x0, system.sector)
-    with shared_block_eig(fold.model):
+    odd = fold.odd_sector()
+    what = f"the Liouvillian on the states odd under the {fold.name} (which reverses the charge)"
+    # (the operator is built where the check runs: alongside the solve when it can)
+    fsys.odd_spec = None if odd is None else (odd, what, "odd", lambda: fold.odd_operator(odd))
+    with shared_block_eig(fold.model), contextlib.ExitStack() as stack:
+        stack.callback(_close_checks, fsys)
         try:
             xf, info = _solve_krylov(fsys, method, xf0)
         except ConvergenceError as exc:
@@ -1396,12 +1437,9 @@ def _solve_folded(system: _System, fold, method: Krylov, x0):
                 exc.residual = system.residual(x) if np.all(np.isfinite(x)) else np.inf
             exc.rho = rho
             raise
-        odd = fold.odd_sector()
         if odd is not None and method.verify_unique is not False:
             # strict: a zero mode raises, as the whole sector's check (and Auto's LU) would
-            what = f"the Liouvillian on the states odd under the {fold.name} (which reverses the charge)"
-            op = fold.odd_operator(odd)
-            _odd_sector_run(fsys, method, xf, info, odd, what, "odd", operator=op, strict=True)
+            _odd_sector_run(fsys, method, xf, info, odd, what, "odd", operator=fsys.odd_spec[3], strict=True)
     x = fold.unfold(xf, system.sector)
     info["fold"] = {"symmetry": fold.name, "size": fold.sector.size, "time": time.perf_counter() - t0}
     return x, info
@@ -1420,45 +1458,24 @@ def _krylov_uniqueness(
     sector: Sector | None = None,
     floor: float | None = None,
     what: str = "the trace-augmented Liouvillian",
+    start: dict | None = None,
 ) -> dict:
     """The uniqueness check of a Krylov solve (:func:`qness.solvers.uniqueness.krylov_check`) with
     the solve's operator and preconditioner; raises ``NonUniqueSteadyStateError``. ``budget``:
     GMRES steps (default twice the solve's, at least two restarts). ``sector``, ``floor``, ``what``:
     another sector's operator ``A`` (the parity -1 sector, :func:`_odd_sector_check`), the rounding
-    level of ``||A u||`` there, and its name (default: the solve's own system)."""
+    level of ``||A u||`` there, and its name (default: the solve's own system). ``start``: its
+    random-right-hand-side part when that ran already (alongside the solve, :class:`_ChecksAlongside`)."""
     c = system.c
     sector = system.sector if sector is None else sector
     n = sector.size
     if floor is None:
         floor = LU_ROUNDING_RTOL * c * float(np.linalg.norm(system.t))
-    # GMRES restarts of 3-20 stagnate on the check's random right-hand side and on the
-    # certificate solve (dark states then gave a UniquenessWarning instead of the error): the
-    # check takes a basis of CHECK_RESTART vectors where it fits in memory
-    restart = method.restart
-    if restart is None:  # Krylov(restart=None): fitted to the memory, as the solve's was
-        restart = fitted_restart(system.model, sector, method)
-    if isinstance(system.model, LindbladModel) and restart < CHECK_RESTART:
-        restart = max(
-            restart,
-            fitted_restart(system.model, sector, dataclasses.replace(method, restart=CHECK_RESTART)),
-        )
+    restart, check_gmres = _check_config(system, method, sector, flexible)
     # not capped by maxiter: Auto caps the solve itself at a few steps before falling back
     if budget is None:
-        budget = max(2 * iterations, 2 * restart)
-    check_gmres = functools.partial(gmres, flexible=flexible)
-    if method.solver == "idrs":
-        # IDR(s) on the random right-hand side can diverge on a singular system (to a residual of
-        # 1e10 with a dark state: a certificate too weak, a UniquenessWarning instead of the error;
-        # new-user review, session 9): GMRES wherever its basis of CHECK_RESTART vectors fits
-        # flexible, with complex128 vectors: IDR's route runs no precision rule, and plain GMRES
-        # derailed (residual 1e24) on a weakly damped oscillator (gap 1e-9; second review)
-        basis = (2 * CHECK_RESTART + 9) * 16.0 * n
-        if basis <= MEMORY_FRACTION * available_memory():
-            restart = CHECK_RESTART  # the basis the memory test counted, whatever the user's restart
-            check_gmres = functools.partial(gmres, flexible=np.complex128)
-        else:
-            check_gmres = _idrs_as_gmres(method.s)
-    bar = Progress(system.progress, "uniqueness check", total=budget)
+        budget = _check_budget(iterations, restart)
+    bar = Progress(system.progress and start is None, "uniqueness check", total=budget)
     xn = float(np.linalg.norm(x))
     try:
         uniq = krylov_check(
@@ -1474,6 +1491,7 @@ def _krylov_uniqueness(
             callback=bar,
             floor=floor,
             what=what,
+            start=start,
         )
     except NonUniqueSteadyStateError as exc:
         scale = _liouvillian_scale(system.model)
@@ -1496,6 +1514,236 @@ def _krylov_uniqueness(
     return uniq
 
 
+def _check_budget(iterations: int, restart: int) -> int:
+    """GMRES steps of each part of a Krylov uniqueness check: twice the solve's, at least two
+    restarts of the check's basis."""
+    return max(2 * iterations, 2 * restart)
+
+
+def _check_config(system: _System, method: Krylov, sector: Sector, flexible):
+    """``(restart, gmres)`` of the Krylov uniqueness check on ``sector``: its basis and solver."""
+    n = sector.size
+    # GMRES restarts of 3-20 stagnate on the check's random right-hand side and on the
+    # certificate solve (dark states then gave a UniquenessWarning instead of the error): the
+    # check takes a basis of CHECK_RESTART vectors where it fits in memory
+    restart = method.restart
+    if restart is None:  # Krylov(restart=None): fitted to the memory, as the solve's was
+        restart = fitted_restart(system.model, sector, method)
+    if isinstance(system.model, LindbladModel) and restart < CHECK_RESTART:
+        restart = max(
+            restart,
+            fitted_restart(system.model, sector, dataclasses.replace(method, restart=CHECK_RESTART)),
+        )
+    check_gmres = functools.partial(gmres, flexible=flexible)
+    if method.solver == "idrs":
+        # IDR(s) on the random right-hand side can diverge on a singular system (to a residual of
+        # 1e10 with a dark state: a certificate too weak, a UniquenessWarning instead of the error;
+        # new-user review, session 9): GMRES wherever its basis of CHECK_RESTART vectors fits
+        # flexible, with complex128 vectors: IDR's route runs no precision rule, and plain GMRES
+        # derailed (residual 1e24) on a weakly damped oscillator (gap 1e-9; second review)
+        basis = (2 * CHECK_RESTART + 9) * 16.0 * n
+        if basis <= MEMORY_FRACTION * available_memory():
+            restart = CHECK_RESTART  # the basis the memory test counted, whatever the user's restart
+            check_gmres = functools.partial(gmres, flexible=np.complex128)
+        else:
+            check_gmres = _idrs_as_gmres(method.s)
+    return restart, check_gmres
+
+
+#: A Krylov solve of at least this many unknowns runs its uniqueness checks' random-right-hand-side
+#: solves (:func:`qness.solvers.uniqueness.random_rhs_solve`) on a second thread, alongside the
+#: steady-state solve (:class:`_ChecksAlongside`), where two CPUs are available (and neither
+#: ``QNESS_BLOCK_THREADS`` nor ``OMP_NUM_THREADS`` is 1) and the checks' GMRES bases fit in memory
+#: next to the solve's.
+CHECKS_ALONGSIDE_MIN = 20_000
+
+
+#: While checks run alongside the solve, each of the two threads runs its kernels and block loops
+#: on one thread (:func:`qness.liouvillian.one_thread_per_stream`); after the checks the solve
+#: takes both cores again. Measured (XXZ 10, folded, best of 3 in one hour): 1.88 s against 2.32 s
+#: with each thread's OpenMP teams and split products on two threads (their threads waited for each
+#: other on the oversubscribed cores), 2.74 s with the checks after the solve (before session 13).
+ALONGSIDE_ONE_THREAD = True
+
+
+class _CheckCancelled(Exception):
+    """Stops a check running alongside a solve that failed or ended without it."""
+
+
+class _ChecksAlongside:
+    """Uniqueness checks run on a second thread while the Krylov solve runs.
+
+    The random-right-hand-side part of a check (most of its cost: 18-48 % of a solve's steps on
+    the corpus, more than the solve itself with a fold's two checks) needs nothing from the solve
+    but its operator and preconditioner, so it need not wait for it: the tasks (``"main"``, the
+    solved sector's check, and ``"odd"``, the states beyond it, :func:`_odd_spec`) run one after
+    the other on a worker thread from the start of the solve, and the thread that asks for a
+    result (:meth:`take`) runs a task itself if the worker has not started it. Their budgets are
+    fixed by the solve's iterations when it ends (:meth:`solved`); a solve that fails cancels them
+    (:meth:`close`). The judgement of each check (its threshold, which needs the solution's norm,
+    and the certificate solve of a stalled run) runs afterwards, as before. Both threads spend
+    their time in BLAS products and compiled kernels, which release the GIL.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._tasks = {}
+        self._cancel = threading.Event()
+        self._iterations = None
+        self._thread = None
+
+    def add(self, key: str, fn) -> None:
+        """Queue ``fn(self)`` under ``key`` (call before :meth:`start`)."""
+        self._tasks[key] = {"fn": fn, "state": "pending", "done": threading.Event()}
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._work, name="qness-uniqueness-check", daemon=True)
+        self._thread.start()
+
+    def _claim(self, key=None):
+        with self._lock:
+            for k, task in self._tasks.items():
+                if (key is None or k == key) and task["state"] == "pending":
+                    task["state"] = "running"
+                    return task
+        return None
+
+    def _run(self, task) -> None:
+        try:
+            task["result"] = task["fn"](self)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by take() in the caller's thread
+            task["error"] = exc
+        finally:
+            task["done"].set()
+
+    def _work(self) -> None:
+        with one_thread_per_stream() if ALONGSIDE_ONE_THREAD else contextlib.nullcontext():
+            while not self._cancel.is_set():
+                task = self._claim()
+                if task is None:
+                    return
+                self._run(task)
+
+    def help(self) -> None:
+        """Run, in the calling thread, the tasks the worker has not started."""
+        while not self._cancel.is_set():
+            task = self._claim()
+            if task is None:
+                return
+            self._run(task)
+
+    def solved(self, iterations: int) -> None:
+        """The solve ended after ``iterations`` steps: the checks' budgets follow."""
+        self._iterations = int(iterations)
+
+    def budget(self, restart: int):
+        """The budget of a check with GMRES restart ``restart`` (:func:`_check_budget`), as a
+        function read between its chunks: unbounded while the solve runs."""
+        return lambda: 2**62 if self._iterations is None else _check_budget(self._iterations, restart)
+
+    def callback(self, bar: Progress):
+        """A GMRES callback that records progress on ``bar`` and stops a cancelled check."""
+
+        def cb(res):
+            if self._cancel.is_set():
+                raise _CheckCancelled
+            bar(res)
+
+        return cb
+
+    def take(self, key: str):
+        """The result of task ``key`` (``None`` if there is none), run here if not yet started;
+        re-raises its error."""
+        task = self._tasks.get(key)
+        if task is None:
+            return None
+        mine = self._claim(key)
+        if mine is not None:
+            self._run(mine)
+        else:
+            task["done"].wait()
+        if "error" in task:
+            raise task["error"]
+        return task["result"]
+
+    def close(self) -> None:
+        """Cancel what still runs and wait for the worker."""
+        self._cancel.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def _close_checks(system: _System) -> None:
+    if system.checks is not None:
+        system.checks.close()
+        system.checks = None
+
+
+def _two_threads() -> bool:
+    """Whether a second thread may run: two CPUs for this process, and the block loops' thread
+    setting (``QNESS_BLOCK_THREADS``, else ``OMP_NUM_THREADS``: :func:`qness.symmetry.block_threads`)
+    not one."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return cpus >= 2 and block_threads(np.inf) >= 2
+
+
+def _checks_alongside(system: _System, method: Krylov, A, M, flexible, precision: str):
+    """Start the uniqueness checks of a Krylov solve on a second thread (:class:`_ChecksAlongside`),
+    or return ``None``: checks skipped, a sector below :data:`CHECKS_ALONGSIDE_MIN`, one CPU, or not
+    enough memory for their bases next to the solve's (they then run after it)."""
+    if method.verify_unique is False or system.n < CHECKS_ALONGSIDE_MIN or not _two_threads():
+        return None
+    spec = _odd_spec(system)
+    if spec is not None and method.preconditioner not in ("sylvester", None):
+        spec = None  # (an incomplete LU that breaks down falls back to the exact one: after the solve)
+    sectors = [system.sector] + ([spec[0]] if spec is not None else [])
+    need, _ = memory_estimate(system.model, system.sector, method)
+    for sec in sectors:
+        restart, _ = _check_config(system, method, sec, flexible)
+        need += (restart + 9 + (restart / 2 if flexible is not False else 0)) * 16.0 * sec.size
+        need += 6 * 16.0 * sec.size  # the odd sector's preconditioner (blocks of about its size)
+    if need > MEMORY_FRACTION * available_memory():
+        return None
+    checks = _ChecksAlongside()
+
+    def random_rhs(A, M, flexible, sec, what, label):
+        restart, check_gmres = _check_config(system, method, sec, flexible)
+        bar = Progress(system.progress, label, total=None)
+        try:
+            return random_rhs_solve(
+                A,
+                M,
+                sec.size,
+                chunk=restart,
+                budget=checks.budget(restart),
+                gmres=check_gmres,
+                callback=checks.callback(bar),
+                what=what,
+            )
+        finally:
+            bar.close()
+
+    checks.add("main", lambda _: random_rhs(A, M, flexible, system.sector, _AUGMENTED, "uniqueness check"))
+    if spec is not None:
+        sec, what, kind, operator = spec
+
+        def odd(_):
+            t0 = time.perf_counter()
+            parts = _odd_krylov_parts(system, method, sec, operator, precision)
+            setup = time.perf_counter() - t0
+            start = random_rhs(*parts, sec, what, f"uniqueness check ({kind} states)")
+            start["time"] += setup
+            return parts + (start,)
+
+        checks.add("odd", odd)
+    system.checks = checks
+    checks.start()
+    return checks
+
+
 def _odd_sector_check(system: _System, method, x: np.ndarray, info: dict) -> None:
     """Uniqueness beyond the solved sector: the parity ``-1`` sector of a Z2 symmetry has no zero mode.
 
@@ -1515,6 +1763,23 @@ def _odd_sector_check(system: _System, method, x: np.ndarray, info: dict) -> Non
     6e-13 at ``|alpha|^2 = 6``, which the full-space solve cannot resolve either), so a singular
     ``L_-`` gives a :class:`~qness.solvers.errors.UniquenessWarning` (``verified`` False), not an error.
     """
+    spec = _odd_spec(system)
+    if spec is None or (isinstance(method, Krylov) and method.verify_unique is False):
+        return
+    sec, what, kind, _ = spec
+    # on the BLAS threads of the solve's route (_DISPATCH): the check's products are as small as
+    # the solve's (with OpenBLAS's two threads, Bose-Hubbard 2 x 12 took 0.33 s against 0.15 s)
+    with limit_blas(sec.size if isinstance(method, Dense) else 0):
+        _odd_sector_run(system, method, x, info, sec, what, kind)
+
+
+def _odd_spec(system: _System):
+    """``(sector, what, kind, operator)`` of the states beyond ``system``'s sector whose uniqueness
+    a solve also checks (:func:`_odd_sector_check`), or ``None``. ``operator``: ``None`` (the
+    model's own sector operator) or a function building the Liouvillian on that sector (the odd
+    states of a fold: ``system.odd_spec``, set by :func:`_solve_folded`)."""
+    if system.odd_spec != "auto":
+        return system.odd_spec
     model = system.model
     if isinstance(model, SuperoperatorModel):
         from .superop import other_sector
@@ -1526,48 +1791,62 @@ def _odd_sector_check(system: _System, method, x: np.ndarray, info: dict) -> Non
         sec = odd_sector(system.sector)
         what = "the parity -1 sector of the Liouvillian"
         kind = "parity-odd"
-    if sec is None or (isinstance(method, Krylov) and method.verify_unique is False):
-        return
-    # on the BLAS threads of the solve's route (_DISPATCH): the check's products are as small as
-    # the solve's (with OpenBLAS's two threads, Bose-Hubbard 2 x 12 took 0.33 s against 0.15 s)
-    with limit_blas(sec.size if isinstance(method, Dense) else 0):
-        _odd_sector_run(system, method, x, info, sec, what, kind)
+    return None if sec is None else (sec, what, kind, None)
+
+
+def _odd_krylov_parts(system: _System, method: Krylov, sec, operator, precision: str):
+    """``(A, M, flexible)`` of the Krylov uniqueness check on the odd sector ``sec``: its operator
+    (``operator()`` when given), preconditioner and GMRES variant; ``None`` where the incomplete LU
+    breaks down (the caller then takes the exact LU)."""
+    model = system.model
+    n = sec.size
+    use_matrix = operator is None and assembles(method, model, sec)  # always for a matrix
+    matrix = sec.matrix(model) if use_matrix else None
+    A = operator() if operator is not None else fast_product(matrix) if use_matrix else sec.operator(model)
+    M, flexible = None, False
+    if method.preconditioner == "sylvester":
+        # the solve's rule, without the two-level variant (its coarse space is the
+        # populations, which this sector does not have); two-step applies the model's
+        # own sector operator, so not with another operator
+        rule = _preconditioner_rule(sec, precision)
+        variant = "two-step" if rule == "two-step" and operator is None else "jacobi"
+        M = sec.sylvester_preconditioner(model, variant=variant, matrix=matrix)
+        S = M.S if variant == "two-step" else M
+        if precision == "single" and S.single_pays():
+            M, flexible = M.single(), np.complex64
+        elif variant == "two-step":
+            M = S  # two-step pays only in complex64 (see Sector.sylvester_preconditioner)
+    elif method.preconditioner == "ilu":
+        try:
+            Ms = sp.csc_matrix(matrix)
+            ilu = spla.spilu(Ms, fill_factor=method.ilu_fill, drop_tol=method.ilu_drop)
+        except RuntimeError:  # a zero pivot of the incomplete LU proves nothing: the exact LU
+            return None
+        M = spla.LinearOperator((n, n), matvec=ilu.solve, dtype=np.complex128)
+    return A, M, flexible
 
 
 def _odd_sector_run(
     system: _System, method, x, info: dict, sec, what: str, kind: str, operator=None, strict=False
 ) -> None:
-    """:func:`_odd_sector_check` for the sector ``sec`` (named ``what``); ``operator``: the
-    Liouvillian on ``sec`` when it is not the model's (the odd states of a fold, Krylov only);
-    ``strict``: a zero mode raises ``NonUniqueSteadyStateError`` instead of warning."""
+    """:func:`_odd_sector_check` for the sector ``sec`` (named ``what``); ``operator``: a function
+    building the Liouvillian on ``sec`` when it is not the model's (the odd states of a fold,
+    Krylov only); ``strict``: a zero mode raises ``NonUniqueSteadyStateError`` instead of warning."""
     model = system.model
     t0 = time.perf_counter()
     n = sec.size
+    ran = None
     try:
         if isinstance(method, Krylov):
-            use_matrix = operator is None and assembles(method, model, sec)  # always for a matrix
-            A = operator if operator is not None else sec.matrix(model) if use_matrix else sec.operator(model)
-            M, flexible = None, False
-            if method.preconditioner == "sylvester":
-                # the solve's rule, without the two-level variant (its coarse space is the
-                # populations, which this sector does not have); two-step applies the model's
-                # own sector operator, so not with another operator
-                precision = info.get("precision", "double")
-                rule = _preconditioner_rule(sec, precision)
-                variant = "two-step" if rule == "two-step" and operator is None else "jacobi"
-                M = sec.sylvester_preconditioner(model, variant=variant, matrix=A if use_matrix else None)
-                S = M.S if variant == "two-step" else M
-                if precision == "single" and S.single_pays():
-                    M, flexible = M.single(), np.complex64
-                elif variant == "two-step":
-                    M = S  # two-step pays only in complex64 (see Sector.sylvester_preconditioner)
-            elif method.preconditioner == "ilu":
-                try:
-                    Ms = sp.csc_matrix(sec.matrix(model))
-                    ilu = spla.spilu(Ms, fill_factor=method.ilu_fill, drop_tol=method.ilu_drop)
-                except RuntimeError:  # a zero pivot of the incomplete LU proves nothing: the exact LU
+            checks = system.checks
+            ran = checks.take("odd") if checks is not None else None
+            if ran is not None:
+                A, M, flexible, start = ran
+            else:
+                parts = _odd_krylov_parts(system, method, sec, operator, info.get("precision", "double"))
+                if parts is None:
                     return _odd_sector_run(system, Direct(), x, info, sec, what, kind)
-                M = spla.LinearOperator((n, n), matvec=ilu.solve, dtype=np.complex128)
+                (A, M, flexible), start = parts, None
             record = _krylov_uniqueness(
                 system,
                 method,
@@ -1579,6 +1858,7 @@ def _odd_sector_run(
                 sector=sec,
                 floor=LU_ROUNDING_RTOL * _liouvillian_scale(model),
                 what=what,
+                start=start,
             )
             if not record["verified"]:
                 warnings.warn(
@@ -1613,7 +1893,11 @@ def _odd_sector_run(
             UniquenessWarning,
             stacklevel=3,
         )
-    record = dict(record, size=n, time=time.perf_counter() - t0)
+    elapsed = time.perf_counter() - t0
+    # a check that ran alongside the solve: its own work (set-up, both parts), not this thread's wait
+    record = dict(record, size=n, time=record.get("time", elapsed) if ran is not None else elapsed)
+    if isinstance(method, Krylov):
+        record["alongside"] = ran is not None
     uniq = info.setdefault("uniqueness", {})
     uniq["odd_sector"] = record
     if not record["verified"]:

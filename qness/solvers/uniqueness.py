@@ -45,7 +45,14 @@ import numpy as np
 
 from .errors import NonUniqueSteadyStateError, UniquenessWarning
 
-__all__ = ["LU_ROUNDING_RTOL", "LU_SINGULAR_RTOL", "NON_UNIQUE_HINT", "lu_check", "krylov_check"]
+__all__ = [
+    "LU_ROUNDING_RTOL",
+    "LU_SINGULAR_RTOL",
+    "NON_UNIQUE_HINT",
+    "lu_check",
+    "krylov_check",
+    "random_rhs_solve",
+]
 
 #: ``A`` is certified non-singular when ``sigma_min(A) > LU_SINGULAR_RTOL * ||A||_1`` (LU routes)
 LU_SINGULAR_RTOL = 1e-12
@@ -158,6 +165,79 @@ def lu_check(matvec, solve, solve_h, n: int, norm1: float, *, steps: int = 0, wh
     return info
 
 
+def random_rhs_solve(
+    A, M, n: int, *, chunk: int, budget, gmres, callback=None, what: str = _AUGMENTED
+) -> dict:
+    """The first part of :func:`krylov_check`: GMRES on ``A y = g`` for a random unit ``g``.
+
+    It needs nothing from the steady-state solve but ``A`` and ``M``, so it can run while that
+    solve runs (:mod:`qness.solvers.steady` does, on a second thread).
+
+    Parameters
+    ----------
+    A, M, n
+        As in :func:`krylov_check`.
+    chunk : int
+        GMRES restart length; the run stops as soon as a chunk fails to halve the residual (a
+        singular ``A`` stalls at once; a non-singular one keeps converging at the rate of the
+        steady-state solve).
+    budget : int or callable
+        Iteration budget, or a function returning it, read before each chunk (a run started
+        alongside the solve learns its budget from the solve's iterations when that ends).
+    gmres : callable
+        :func:`qness.solvers.krylov.gmres`.
+    callback : callable, optional
+        Passed to ``gmres`` (progress; it may raise to abandon the run).
+    what : str
+        What ``A`` is, for the messages.
+
+    Returns
+    -------
+    dict
+        ``y`` (the last iterate), ``residual`` (``||g - A y||``), ``delta`` (``1e-2 / sqrt(n)``),
+        ``iterations``, ``converged`` (residual at most ``delta``), ``gmres_converged``, ``time`` (s).
+
+    Raises
+    ------
+    NonUniqueSteadyStateError
+        If GMRES breaks down (a zero or non-finite iterate: ``A`` is singular).
+    """
+    t0 = time.perf_counter()
+    delta = max(1e-2 / np.sqrt(n), 1e-13)
+    g = _random_unit(n)
+    y, res, its, converged = None, 1.0, 0, False
+    ginfo = {"converged": False}
+    while True:
+        limit = budget() if callable(budget) else budget
+        if its >= limit:
+            break
+        m = min(chunk, limit - its)
+        y, ginfo = gmres(A, g, y, M=M, rtol=delta, restart=m, maxiter=m, callback=callback)
+        its += ginfo["iterations"]
+        ny = float(np.linalg.norm(y))
+        if not np.isfinite(ny) or ny == 0:
+            err = NonUniqueSteadyStateError(
+                f"GMRES on a random right-hand side broke down ({what} is singular): " + NON_UNIQUE_HINT
+            )
+            err.sigma = 0.0
+            raise err
+        new = float(np.linalg.norm(g - A @ y))
+        converged = new <= delta
+        if converged or new > 0.5 * res or ginfo["singular"]:
+            res = new
+            break
+        res = new
+    return {
+        "y": y,
+        "residual": res,
+        "delta": delta,
+        "iterations": its,
+        "converged": converged,
+        "gmres_converged": bool(ginfo["converged"]),
+        "time": time.perf_counter() - t0,
+    }
+
+
 def krylov_check(
     A,
     M,
@@ -172,6 +252,7 @@ def krylov_check(
     callback=None,
     floor: float = 0.0,
     what: str = _AUGMENTED,
+    start: dict | None = None,
 ) -> dict:
     """Uniqueness check for a Krylov solve, reusing its preconditioner ``M``.
 
@@ -202,13 +283,16 @@ def krylov_check(
         rates of a dark subspace).
     what : str
         What ``A`` is, for the messages.
+    start : dict, optional
+        The result of :func:`random_rhs_solve` with the same ``A``, ``M`` and ``chunk``, when it
+        ran already (alongside the solve); by default it runs here.
 
     Returns
     -------
     dict
         ``verified`` (bool), ``sigma`` (certified upper bound on
         ``sigma_min(A)``), ``threshold`` (``max(rtol / ||x||, floor)``), ``delta``,
-        ``check_residual``, ``check_iterations``, ``time`` (s).
+        ``check_residual``, ``check_iterations``, ``time`` (s: both parts, wherever they ran).
 
     Raises
     ------
@@ -217,28 +301,11 @@ def krylov_check(
     """
     t0 = time.perf_counter()
     threshold = max(rtol / max(x_norm, 1e-300), floor)
-    delta = max(1e-2 / np.sqrt(n), 1e-13)
-    g = _random_unit(n)
-    # GMRES in chunks: stop as soon as a chunk fails to halve the residual (a singular A stalls
-    # at once; a non-singular one keeps converging at the rate of the steady-state solve).
-    y, res, its, converged = None, 1.0, 0, False
-    while its < budget:
-        m = min(chunk, budget - its)
-        y, ginfo = gmres(A, g, y, M=M, rtol=delta, restart=m, maxiter=m, callback=callback)
-        its += ginfo["iterations"]
-        ny = float(np.linalg.norm(y))
-        if not np.isfinite(ny) or ny == 0:
-            err = NonUniqueSteadyStateError(
-                f"GMRES on a random right-hand side broke down ({what} is singular): " + NON_UNIQUE_HINT
-            )
-            err.sigma = 0.0
-            raise err
-        new = float(np.linalg.norm(g - A @ y))
-        converged = new <= delta
-        if converged or new > 0.5 * res or ginfo["singular"]:
-            res = new
-            break
-        res = new
+    if start is None:
+        start = random_rhs_solve(
+            A, M, n, chunk=chunk, budget=budget, gmres=gmres, callback=callback, what=what
+        )
+    y, res, its, converged, delta = (start[k] for k in ("y", "residual", "iterations", "converged", "delta"))
     info = {"threshold": threshold, "delta": delta, "check": "GMRES on a random right-hand side"}
     u = y / np.linalg.norm(y)
     sigma = res_u = float(np.linalg.norm(A @ u))
@@ -258,7 +325,7 @@ def krylov_check(
         check_residual=res,
         check_iterations=its,
         sigma_first=res_u,
-        time=time.perf_counter() - t0,
+        time=time.perf_counter() - t0 + start["time"],
     )
     if sigma <= threshold:
         below = "rtol / ||x||" if threshold > floor else "the rounding level of the trace row"
@@ -266,7 +333,8 @@ def krylov_check(
             f"found a direction u with ||A u|| <= {sigma:.1e} ||u|| (A: {what}), below {below} = "
             f"{threshold:.1e}: "
             "the steady state is not determined at this tolerance (GMRES on a random right-hand side "
-            f"{'reached' if ginfo['converged'] else 'stalled at'} residual {res:.1e}); " + NON_UNIQUE_HINT,
+            f"{'reached' if start['gmres_converged'] else 'stalled at'} residual {res:.1e}); "
+            + NON_UNIQUE_HINT,
         )
         err.sigma = sigma  # for callers that judge the tolerance (qness.solvers.steady)
         raise err
