@@ -116,6 +116,8 @@ def _parse_sets(items) -> dict:
         key, sep, val = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--set expects name=value, got {item!r}")
+        if key.strip() in out:  # the last one silently won
+            raise UsageError(f"parameter {key.strip()!r} given twice with --set")
         out[key.strip()] = _parse_value(val)
     return out
 
@@ -127,6 +129,8 @@ def _parse_vary(items) -> dict:
         parts = spec.split(":")
         if not sep or not key.strip() or len(parts) != 3:
             raise UsageError(f"--vary expects name=start:stop:num, got {item!r}")
+        if key.strip() in out:
+            raise UsageError(f"parameter {key.strip()!r} given twice with --vary")
         try:
             start, stop, num = float(parts[0]), float(parts[1]), int(parts[2])
         except ValueError:

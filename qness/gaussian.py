@@ -61,6 +61,7 @@ sector="even")`` returns ``2 min Re x``.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -86,9 +87,14 @@ def _rates(value, n: int, name: str) -> np.ndarray:
         for site, r in value.items():
             if isinstance(site, bool) or not isinstance(site, (int, np.integer)) or not 0 <= site < n:
                 raise ValueError(f"{name}: site {site!r} out of range for {n} sites")
+            if isinstance(r, (complex, np.complexfloating)) or not isinstance(r, (numbers.Real, np.number)):
+                raise TypeError(f"{name}: the rate of site {site} must be a real number, got {r!r}")
             out[int(site)] = float(r)
     else:
-        arr = np.asarray(value, dtype=float)
+        arr = np.asarray(value)
+        if np.iscomplexobj(arr) or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise TypeError(f"{name}: rates must be real numbers, got {value!r}")
+        arr = arr.astype(float)
         if arr.ndim == 0:
             arr = np.full(n, float(arr))
         if arr.shape != (n,):
@@ -106,7 +112,7 @@ class QuadraticModel:
 
     Parameters
     ----------
-    h : array_like, shape (n, n)
+    h : array_like, scipy sparse matrix or qutip.Qobj, shape (n, n)
         Hermitian single-particle Hamiltonian, ``H = sum_ij h_ij c_i^+ c_j``
         (energy units, hbar = 1).
     gain, loss : array_like of shape (n,), float or dict ``{site: rate}``
@@ -147,6 +153,10 @@ class QuadraticModel:
     def __init__(self, h, *, gain, loss, dephasing=None, statistics: str = "fermion"):
         if statistics not in _STATISTICS:
             raise ValueError(f"statistics must be 'fermion' or 'boson', got {statistics!r}")
+        if type(h).__name__ == "Qobj":  # qutip.Qobj, as everywhere in qness
+            h = h.full()
+        elif sp.issparse(h):
+            h = h.toarray()
         h = np.array(h, dtype=np.complex128)
         if h.ndim != 2 or h.shape[0] != h.shape[1] or h.shape[0] < 1:
             raise ValueError(f"h must be a square n x n matrix, got shape {h.shape}")

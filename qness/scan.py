@@ -1142,7 +1142,8 @@ def scan(
         ``grid`` not a mapping, ...), or the factory, a quantity or the
         solver cannot be pickled for a multi-process executor.
     ValueError
-        For an empty grid or sizes, an unknown quantity name, ...
+        For an empty grid or sizes, an unknown quantity name, a ``store`` in a
+        directory that does not exist, ...
     ScanDefinitionError
         If ``store`` holds a different scan.
     ScanStoreError
@@ -1219,6 +1220,9 @@ def scan(
     st = None
     lock = None
     if store is not None:
+        folder = os.path.dirname(os.path.abspath(os.fspath(store)))
+        if not os.path.isdir(folder):  # (the lock file's FileNotFoundError named "<store>.lock")
+            raise ValueError(f"store: the directory {folder} does not exist")
         lock = _Lock(os.fspath(store)).acquire()
         try:
             st = _Store(store, definition, dims, shape, qnames, overwrite, retry_failed)

@@ -93,6 +93,9 @@ def test_steady_reports_heat_currents_and_entropy_production():
         ),
         (["scan", "kerr", *KERR, "--vary", "F=0:1:3", "--out", "x.h5", "--workers", "0"], "--workers"),
         (["scan", "kerr", *KERR, "--vary", "F=0:1:3", "--out", "x.h5", "--size-name", "F"], "needs --size"),
+        # the last of two values silently won (session-13 review)
+        (["steady", "kerr", *KERR, "--set", "F=0.4", "--set", "F=0.5"], "'F' given twice with --set"),
+        (["scan", "kerr", *KERR, "--vary", "F=0:1:3", "--vary", "F=0:2:3", "--out", "x.h5"], "twice"),
     ],
 )
 def test_bad_arguments_exit_2_with_usage_and_one_message(args, message, tmp_path):

@@ -557,3 +557,11 @@ def test_counted_duplicates_and_grid_types():
         noise_spectrum(m, 1, "abc")
     with pytest.raises(TypeError, match="s must be real numbers"):
         scgf(m, 1, ["a"])
+
+
+def test_counted_jumps_given_as_the_state_are_named_in_the_error():
+    # scgf and noise_spectrum take counted second; cumulants(m, {1: 1}) said "counted must name at
+    # least one jump" (session-13 review)
+    m = qness.from_qutip(0 * qutip.sigmaz(), [qutip.sigmap(), 2**0.5 * qutip.sigmam()])
+    with pytest.raises(TypeError, match=r"counted=\{1: 1\}"):
+        cumulants(m, {1: 1})

@@ -255,3 +255,18 @@ def test_rates_as_dicts_and_validation():
         gap(QuadraticModel(h, gain={0: 1}, loss={2: 1}, dephasing=0.1))
     with pytest.raises(ValueError, match="cutoff"):
         QuadraticModel(h, gain=0, loss=1, statistics="boson").to_lindblad()
+
+
+def test_quadratic_model_takes_sparse_and_qutip_hopping_and_refuses_complex_rates():
+    # a sparse or Qobj h raised "must be real number, not csr_array"; a complex rate a bare float()
+    # error (session-13 review)
+    import qutip
+
+    h = -np.eye(4, k=1) - np.eye(4, k=-1)
+    ref = QuadraticModel(h, gain={0: 1.0}, loss={3: 1.0})
+    for hh in (sp.csr_array(h), qutip.Qobj(h)):
+        np.testing.assert_array_equal(QuadraticModel(hh, gain={0: 1.0}, loss={3: 1.0}).h, ref.h)
+    with pytest.raises(TypeError, match="gain: rates must be real"):
+        QuadraticModel(h, gain=0.1 + 0.1j, loss=0.1)
+    with pytest.raises(TypeError, match="loss: the rate of site 3 must be a real number"):
+        QuadraticModel(h, gain=0.1, loss={3: 1j})

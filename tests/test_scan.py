@@ -820,3 +820,9 @@ def test_a_store_written_before_the_code_digests_still_resumes(tmp_path):
         f.attrs["definition"] = json.dumps(definition, sort_keys=True)
         f["done"][1] = 0
     assert scan(cavity, {"F": [0.1, 0.2]}, ["purity"], store=path, **kw).attrs["computed"] == 1
+
+
+def test_a_store_in_a_missing_directory_is_named_clearly(tmp_path):
+    # the error was a FileNotFoundError about "<store>.lock" (session-13 review)
+    with pytest.raises(ValueError, match="store: the directory .*missing does not exist"):
+        scan(cavity, {"F": [0.1]}, ["purity"], store=tmp_path / "missing" / "x.h5", executor="serial")

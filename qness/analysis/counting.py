@@ -346,7 +346,8 @@ def cumulants(model, ness=None, counted=None, order: int = 3, *, symmetry="auto"
         other than 1, or not stationary.
     TypeError
         A weight or key of the wrong type, a non-integer ``order``, a model
-        without jump operators (a bare Liouvillian).
+        without jump operators (a bare Liouvillian), or the counted jumps
+        given as the second argument (``ness``) instead of ``counted=``.
     NonUniqueSteadyStateError
         If the steady state is not unique.
 
@@ -372,6 +373,13 @@ def cumulants(model, ness=None, counted=None, order: int = 3, *, symmetry="auto"
     """
     t0 = time.perf_counter()
     model = _lindblad(model)
+    if counted is None and isinstance(ness, (dict, str, numbers.Integral)):
+        # scgf and noise_spectrum take counted second; here the second argument is the state
+        raise TypeError(
+            f"cumulants(model, ness=None, counted=None, ...): the second argument is the steady state, "
+            f"got {type(ness).__name__} {ness!r}; name the counted jumps by keyword: "
+            f"cumulants(model, counted={ness!r})"
+        )
     order = _check_order(order)
     weights = _resolve_counted(model, counted)
     solver = drazin(model, symmetry=symmetry, method=method, **options) if order > 1 else None
