@@ -282,6 +282,13 @@ def test_krylov_refuses_liouvillian_only_model():
     res = qness.floquet_steady_state(L, qutip.sigmax(), 1.0)  # direct works on a bare Liouvillian
     ref = qness.floquet_steady_state((0.5 * qutip.sigmaz(), [qutip.sigmam()]), qutip.sigmax(), 1.0)
     assert np.max(np.abs(res.average - ref.average)) < 1e-13
+    # above the LU's default size too (the default took Krylov there, and raised: session 13)
+    a = qutip.destroy(12)
+    H, c = a.dag() * a, [0.6 * a]
+    big = qness.floquet_steady_state(qutip.liouvillian(H, c), 0.2 * (a + a.dag()), 0.8)
+    ref = qness.floquet_steady_state((H, c), 0.2 * (a + a.dag()), 0.8)
+    assert ref.info["backend"] == "gmres+sylvester" and big.info["backend"] != "gmres+sylvester"
+    assert np.max(np.abs(big.average - ref.average)) < 1e-10
 
 
 # ---------------------------------------------------------------- Floquet spectrum and gap
