@@ -65,11 +65,10 @@ def _cycle_message(exc) -> str:
 
 
 #: Hilbert-space dimension up to which the default method is the sparse LU (above it, and always for
-#: a model given by its Liouvillian only, Krylov). Measured (session 13, 16 harmonics, one BLAS
-#: thread; sparse LU against Krylov): driven Jaynes-Cummings d = 8 0.08 against 0.15 s, d = 16 1.0
-#: against 0.37 s, d = 32 20.7 against 2.4 s; boundary-driven XXZ d = 8 0.14 against 0.09 s, d = 16
-#: 0.97 against 0.12 s, d = 32 68 against 1.6 s (new-user review); driven Kerr d = 16 0.55 against
-#: 0.23 s, d = 32 6.5 against 1.3 s. (It was 32.)
+#: a model given by its Liouvillian only, Krylov). Measured (``benchmarks/bench_floquet_route.py``,
+#: benchmarks/RESULTS.md, session 13; LU against Krylov): d = 8 0.07-0.09 s against 0.14-0.23 s,
+#: d = 16 0.6-1.1 s against 0.13-0.39 s, d = 32 7-67 s against 0.3-3.2 s (driven Jaynes-Cummings,
+#: boundary-driven XXZ, driven Kerr). (It was 32.)
 _DIRECT_MAX_DIM = 8
 
 
@@ -555,7 +554,7 @@ def floquet_steady_state(
         truncations are warm-started. Default: direct up to
         ``d = 8`` (and for a model given by its Liouvillian only), krylov
         above (the LU of the harmonic system fills in fast: at ``d = 32``
-        20-68 s against 1.3-2.4 s by Krylov).
+        7-67 s against 0.3-3.2 s by Krylov).
     tol : float
         Truncation tolerance on the outermost harmonics (Frobenius norm).
     max_harmonics : int
