@@ -11,7 +11,7 @@ Examples
     qness plot kerr.h5 --out kerr.png
 
 ``MODEL`` is a name from ``qness models`` or ``module:function`` for any
-importable function returning a :class:`qness.LindbladModel`. Exit codes:
+importable function returning a :class:`qness.LindbladModel` (or QuTiP's ``(H, c_ops)``). Exit codes:
 0 success, 1 a computation failed, 2 bad arguments (unknown model,
 parameter, method or quantity, malformed value, a store that is not a
 readable scan store or is being written by another scan); every exit 2
@@ -177,17 +177,22 @@ def _describe_param(p) -> str:
 
 
 def _build(f, name, params):
-    from .model import LindbladModel
+    from .model import LindbladModel, as_model
 
     _check_params(f, name, set(params))
     try:
         model = f(**params)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"model {name!r} rejected the parameters: {exc}") from None
+    if isinstance(model, tuple):  # QuTiP's (H, c_ops), as Python's scan takes it
+        try:
+            model = as_model(model)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"model {name!r} returned a tuple that is not (H, c_ops): {exc}") from None
     if not isinstance(model, LindbladModel):
         raise UsageError(
             f"model {name!r} returned {type(model).__name__}, not a qness.LindbladModel; MODEL must be "
-            "a function that returns one"
+            "a function that returns one (or QuTiP's (H, c_ops))"
         )
     return model
 

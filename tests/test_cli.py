@@ -364,3 +364,24 @@ def test_plot_skips_the_fit_panel_without_three_sizes(tmp_path, cli):
     assert r.returncode == 0, r.stderr
     assert "no finite-size panel: fewer than 3 sizes have a positive gap" in r.stderr
     assert int.from_bytes((tmp_path / "s.png").read_bytes()[16:20], "big") < 800  # one panel
+
+
+def test_a_module_function_may_return_qutips_h_and_c_ops(tmp_path):
+    # Python's scan takes (H, c_ops); the command refused it as "not a qness.LindbladModel"
+    # (session-13 review)
+    (tmp_path / "mycavity.py").write_text(
+        "import qutip\n\n\ndef model(F, N=10):\n    a = qutip.destroy(N)\n"
+        "    return 0.5 * a.dag() * a + F * (a + a.dag()), [a]\n"
+    )
+    env = dict(ENV, PYTHONPATH=os.pathsep.join([str(tmp_path), ENV["PYTHONPATH"]]))
+    r = subprocess.run(
+        [sys.executable, "-m", "qness", "steady", "mycavity:model", "--set", "F=0.4", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["dim"] == 10 and out["residual"] < 1e-10
+    assert out["observables"]["sum <n>"] == pytest.approx(abs(0.4 / (0.5 + 0.5j)) ** 2, rel=1e-5)
