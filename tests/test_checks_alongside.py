@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import warnings
 
 import numpy as np
@@ -158,3 +159,54 @@ def test_lu_solve_shares_a_factorisation_between_threads():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "bad 0"
+
+
+def test_an_odd_check_stops_when_the_main_check_stalls_and_runs_again_if_needed():
+    # a model with a dark state: the main check stalls and its judgement raises, as checks after the
+    # solve do before they reach the odd states; the odd check started alongside ran its 100 steps
+    # to no purpose (45 % longer than before; session-13 review). It now stops, and runs again from
+    # the start if the main judgement does not raise.
+    checks = steady._ChecksAlongside()
+    steps = {"odd": 0}
+    main_done = threading.Event()
+
+    def main(_):
+        main_done.wait(5)
+        return {"converged": False}
+
+    def odd(c):
+        cb = c.callback(lambda res: None, "odd")
+        for _ in range(200):
+            cb(0.5)
+            steps["odd"] += 1
+            if steps["odd"] == 3:
+                main_done.set()  # the main check stalls while the odd one runs
+            time.sleep(0.002)
+        return {"converged": True}
+
+    checks.add("main", main)
+    checks.add("odd", odd)
+    checks.start()
+    checks.help()  # this thread takes the odd check, as after a solve
+    assert checks.take("main") == {"converged": False}
+    stopped = steps["odd"]
+    assert 3 <= stopped < 200
+    # the main judgement did not raise: the odd check runs again, to its end
+    assert checks.take("odd") == {"converged": True}
+    assert steps["odd"] == stopped + 200
+    checks.close()
+    assert not _check_threads()
+
+
+def test_the_judgement_of_a_check_alongside_logs_nothing_of_its_own(alongside, caplog):
+    # it logged "uniqueness check: start (at most 200 it)" and "done after 0 steps" (review)
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="qness"):
+        qness.steady_state(CASES["xxz-fold"](), qness.Krylov())
+    starts = [
+        r.getMessage()
+        for r in caplog.records
+        if "uniqueness check" in r.getMessage() and "start" in r.getMessage()
+    ]
+    assert len(starts) == 2 and all("at most" not in m for m in starts)  # the two runs alongside

@@ -1475,7 +1475,8 @@ def _krylov_uniqueness(
     # not capped by maxiter: Auto caps the solve itself at a few steps before falling back
     if budget is None:
         budget = _check_budget(iterations, restart)
-    bar = Progress(system.progress and start is None, "uniqueness check", total=budget)
+    # (a part that ran alongside the solve had its own bar and log; the judgement adds neither)
+    bar = Progress(system.progress, "uniqueness check", total=budget) if start is None else None
     xn = float(np.linalg.norm(x))
     try:
         uniq = krylov_check(
@@ -1510,7 +1511,8 @@ def _krylov_uniqueness(
             f"found: {exc}"
         ) from None
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     return uniq
 
 
@@ -1589,6 +1591,11 @@ class _ChecksAlongside:
         self._lock = threading.Lock()
         self._tasks = {}
         self._cancel = threading.Event()
+        # the main check stalled (a zero mode, most likely): its judgement will probably raise, as
+        # checks after the solve do before they reach the odd states, so an odd check under way
+        # stops (a dark state's model took 45 % longer than before; session-13 review) and runs
+        # again from the start if the judgement does not raise
+        self._main_stalled = threading.Event()
         self._iterations = None
         self._thread = None
 
@@ -1603,6 +1610,8 @@ class _ChecksAlongside:
     def _claim(self, key=None):
         with self._lock:
             for k, task in self._tasks.items():
+                if key is None and k != "main" and self._main_stalled.is_set():
+                    continue  # (left for take(), after the main check's judgement)
                 if (key is None or k == key) and task["state"] == "pending":
                     task["state"] = "running"
                     return task
@@ -1614,6 +1623,8 @@ class _ChecksAlongside:
         except BaseException as exc:  # noqa: BLE001 - re-raised by take() in the caller's thread
             task["error"] = exc
         finally:
+            if task is self._tasks.get("main") and ("error" in task or not task["result"]["converged"]):
+                self._main_stalled.set()
             task["done"].set()
 
     def _work(self) -> None:
@@ -1641,11 +1652,15 @@ class _ChecksAlongside:
         function read between its chunks: unbounded while the solve runs."""
         return lambda: 2**62 if self._iterations is None else _check_budget(self._iterations, restart)
 
-    def callback(self, bar: Progress):
-        """A GMRES callback that records progress on ``bar`` and stops a cancelled check."""
+    def callback(self, bar: Progress, key: str):
+        """A GMRES callback for task ``key`` that records progress on ``bar`` and stops a cancelled
+        check (and an odd check once the main one stalled, unless it runs again)."""
 
         def cb(res):
-            if self._cancel.is_set():
+            task = self._tasks[key]
+            if self._cancel.is_set() or (
+                key != "main" and self._main_stalled.is_set() and not task.get("again")
+            ):
                 raise _CheckCancelled
             bar(res)
 
@@ -1659,9 +1674,15 @@ class _ChecksAlongside:
             return None
         mine = self._claim(key)
         if mine is not None:
+            mine["again"] = True  # run for its result: the main check's stall no longer stops it
             self._run(mine)
         else:
             task["done"].wait()
+        if isinstance(task.get("error"), _CheckCancelled) and not self._cancel.is_set():
+            # stopped when the main check stalled, whose judgement did not raise: from the start
+            del task["error"]
+            task["again"] = True
+            self._run(task)
         if "error" in task:
             raise task["error"]
         return task["result"]
@@ -1709,7 +1730,7 @@ def _checks_alongside(system: _System, method: Krylov, A, M, flexible, precision
         return None
     checks = _ChecksAlongside()
 
-    def random_rhs(A, M, flexible, sec, what, label):
+    def random_rhs(A, M, flexible, sec, what, label, key):
         restart, check_gmres = _check_config(system, method, sec, flexible)
         bar = Progress(system.progress, label, total=None)
         try:
@@ -1720,13 +1741,15 @@ def _checks_alongside(system: _System, method: Krylov, A, M, flexible, precision
                 chunk=restart,
                 budget=checks.budget(restart),
                 gmres=check_gmres,
-                callback=checks.callback(bar),
+                callback=checks.callback(bar, key),
                 what=what,
             )
         finally:
             bar.close()
 
-    checks.add("main", lambda _: random_rhs(A, M, flexible, system.sector, _AUGMENTED, "uniqueness check"))
+    checks.add(
+        "main", lambda _: random_rhs(A, M, flexible, system.sector, _AUGMENTED, "uniqueness check", "main")
+    )
     if spec is not None:
         sec, what, kind, operator = spec
 
@@ -1734,7 +1757,7 @@ def _checks_alongside(system: _System, method: Krylov, A, M, flexible, precision
             t0 = time.perf_counter()
             parts = _odd_krylov_parts(system, method, sec, operator, precision)
             setup = time.perf_counter() - t0
-            start = random_rhs(*parts, sec, what, f"uniqueness check ({kind} states)")
+            start = random_rhs(*parts, sec, what, f"uniqueness check ({kind} states)", "odd")
             start["time"] += setup
             return parts + (start,)
 
