@@ -304,6 +304,14 @@ def finite_size_scaling(sizes, gaps) -> ScalingResult:
         transition (or spontaneous symmetry breaking); a power law
         ``N^-z`` a critical point with dynamical exponent ``z``.
 
+    Raises
+    ------
+    ValueError
+        With fewer than three sizes: two points fit both laws exactly, so
+        neither can be chosen (:func:`fit_power_law` and
+        :func:`fit_exponential` still give each law's exponent), or a
+        non-positive gap.
+
     Examples
     --------
     >>> import numpy as np
@@ -311,6 +319,12 @@ def finite_size_scaling(sizes, gaps) -> ScalingResult:
     >>> finite_size_scaling(N, 3.0 * np.exp(-N / 0.8)).best.law
     'exponential'
     """
+    if np.size(sizes) < 3:
+        # both two-parameter laws go through two points: "best" was decided by rounding (review)
+        raise ValueError(
+            f"finite_size_scaling needs at least three sizes to choose a law, got {np.size(sizes)}: two "
+            "points fit both exactly (fit_power_law and fit_exponential give each exponent)"
+        )
     p = fit_power_law(sizes, gaps)
     e = fit_exponential(sizes, gaps)
     return ScalingResult(p, e, e if e.rss < p.rss else p)
@@ -437,7 +451,7 @@ def transition_from_gap(gaps, parameter: str | None = None, size_name: str | Non
         ``sizes``, ``x_min`` (location of the smallest gap per size),
         ``gap_min`` (its value) and ``scaling``
         (:class:`ScalingResult` of ``gap_min`` versus size; ``None`` with
-        fewer than two sizes).
+        fewer than three sizes, where no law can be chosen).
     """
     if size_name is None or parameter is None:
         if gaps.ndim != 2:
@@ -451,7 +465,7 @@ def transition_from_gap(gaps, parameter: str | None = None, size_name: str | Non
         xm, gm = locate_minimum(x, gaps.sel({size_name: N}).values)
         xs.append(xm)
         gs.append(gm)
-    scaling = finite_size_scaling(sizes, gs) if len(sizes) >= 2 else None
+    scaling = finite_size_scaling(sizes, gs) if len(sizes) >= 3 else None
     return {"sizes": sizes, "x_min": np.array(xs), "gap_min": np.array(gs), "scaling": scaling}
 
 
