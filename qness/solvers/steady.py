@@ -1629,14 +1629,10 @@ class _ChecksAlongside:
 
     def _work(self) -> None:
         with one_thread_per_stream() if ALONGSIDE_ONE_THREAD else contextlib.nullcontext():
-            while not self._cancel.is_set():
-                task = self._claim()
-                if task is None:
-                    return
-                self._run(task)
+            self.help()
 
     def help(self) -> None:
-        """Run, in the calling thread, the tasks the worker has not started."""
+        """Run, in the calling thread, the tasks no thread has started (the worker's loop too)."""
         while not self._cancel.is_set():
             task = self._claim()
             if task is None:
@@ -1725,7 +1721,9 @@ def _checks_alongside(system: _System, method: Krylov, A, M, flexible, precision
     for sec in sectors:
         restart, _ = _check_config(system, method, sec, flexible)
         need += (restart + 9 + (restart / 2 if flexible is not False else 0)) * 16.0 * sec.size
-        need += 6 * 16.0 * sec.size  # the odd sector's preconditioner (blocks of about its size)
+        # a preconditioner's blocks per sector (the odd sector builds its own; the main one's is
+        # already in the solve's estimate, counted twice to err on the side of memory)
+        need += 6 * 16.0 * sec.size
     if need > MEMORY_FRACTION * available_memory():
         return None
     checks = _ChecksAlongside()
@@ -1803,6 +1801,11 @@ def _odd_spec(system: _System):
     states of a fold: ``system.odd_spec``, set by :func:`_solve_folded`)."""
     if system.odd_spec != "auto":
         return system.odd_spec
+    system.odd_spec = _odd_spec_of(system)  # once: the checks alongside and after both ask
+    return system.odd_spec
+
+
+def _odd_spec_of(system: _System):
     model = system.model
     if isinstance(model, SuperoperatorModel):
         from .superop import other_sector
