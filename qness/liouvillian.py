@@ -54,12 +54,16 @@ _streams = 0
 
 
 @contextlib.contextmanager
-def one_thread_per_stream():
-    """Inside the ``with`` body (on any thread) the kernels (:func:`kernel_threads`) and the block
-    loops (:class:`qness.symmetry._PairRunner`) of every thread take one thread each: a second
-    stream of work (a uniqueness check alongside the solve, :mod:`qness.solvers.steady`) already
-    occupies the other core, and OpenMP teams or split products whose threads wait for each other
-    stall when the cores are oversubscribed."""
+def work_stream():
+    """Count the calling thread as a stream of work for the ``with`` body.
+
+    While two or more streams run (a Krylov solve and the uniqueness check alongside it,
+    :mod:`qness.solvers.steady`), the kernels (:func:`kernel_threads`) and the block loops
+    (:class:`qness.symmetry._PairRunner`) of every thread take one thread each: each stream already
+    occupies a core, and OpenMP teams or split products whose threads wait for each other stall
+    when the cores are oversubscribed. A stream running alone (the other one ended, or waits for
+    it) takes the threads again from its next product.
+    """
     global _streams
     with _streams_lock:
         _streams += 1
@@ -71,15 +75,15 @@ def one_thread_per_stream():
 
 
 def streams_alongside() -> bool:
-    """Whether :func:`one_thread_per_stream` is in force."""
-    return _streams > 0
+    """Whether two or more :func:`work_stream` bodies run at this moment."""
+    return _streams >= 2
 
 
 def kernel_threads(unknowns: int) -> int:
     """Threads for a kernel call: 1 below :data:`SERIAL_BELOW` unknowns or while streams run
-    alongside (:func:`one_thread_per_stream`), else ``OMP_NUM_THREADS`` (default: the number of
+    alongside (:func:`streams_alongside`), else ``OMP_NUM_THREADS`` (default: the number of
     CPUs)."""
-    if unknowns < SERIAL_BELOW or _streams:
+    if unknowns < SERIAL_BELOW or _streams >= 2:
         return 1
     try:
         return max(1, int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))

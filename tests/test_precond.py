@@ -729,7 +729,7 @@ def test_compiled_csr_product_equals_scipy(monkeypatch):
         CSROperator,
         fast_product,
         kernel_threads,
-        one_thread_per_stream,
+        work_stream,
     )
 
     rng = np.random.default_rng(7)
@@ -749,7 +749,67 @@ def test_compiled_csr_product_equals_scipy(monkeypatch):
     assert fast_product(A) is A  # below SERIAL_BELOW: SciPy's product
     big = sp.identity(SERIAL_BELOW, format="csr", dtype=complex)
     assert isinstance(fast_product(big), CSROperator) and fast_product(big).matrix is big
-    with one_thread_per_stream():
-        assert kernel_threads(10**7) == 1
-        assert qsym._PairRunner(np.full(4, 1e9), nthreads=2).split_threads == 1
-    assert kernel_threads(10**7) >= 1
+    runner = qsym._PairRunner(np.array([1e9, 1.0, 1.0]), nthreads=2)  # one pair: split products
+    assert runner._split == 2
+    threads = kernel_threads(10**7)
+    with work_stream():  # one stream alone keeps its threads
+        assert kernel_threads(10**7) == threads and runner.split_threads == runner._split
+        with work_stream():  # two streams: one thread each
+            assert kernel_threads(10**7) == 1 and runner.split_threads == 1
+        assert kernel_threads(10**7) == threads
+    assert kernel_threads(10**7) == threads
+
+
+def dephased_chain(n=3, kappa=50.0):
+    # transverse-field chain with weak decay and strong sigma_z dephasing: the jumps flip the sign
+    # of every coherence, so -J L0^{-1} has eigenvalues near -1
+    sz, sx, sm = ops.sigmaz(), ops.sigmax(), ops.sigmam()
+
+    def site(o, i):
+        return ops.embed(o, i, (2,) * n)
+
+    H = sum(site(sz, i) @ site(sz, i + 1) for i in range(n - 1)) + sum(0.7 * site(sx, i) for i in range(n))
+    jumps = [qness.Jump(site(sm, i), 0.1) for i in range(n)]
+    jumps += [qness.Jump(site(sz, i), kappa) for i in range(n)]
+    return qness.LindbladModel(dims=(2,) * n, H=H, jumps=tuple(jumps))
+
+
+@pytest.mark.parametrize("weight", [1.0, qsym.SMOOTHING_WEIGHT])
+def test_two_step_spectrum_is_the_damped_polynomial_of_the_splitting(monkeypatch, weight):
+    # A M = B (1 + w (1 - B)) with B = A S = 1 - mu, mu the eigenvalues of -J L0^{-1}, a
+    # trace-preserving CP map (unit disk). Undamped (w = 1) the dephased coherences (mu ~ -1) give
+    # A M ~ 0; damped, |A M| >= 2 (1 - w) there.
+    monkeypatch.setattr(qsym, "SMOOTHING_WEIGHT", weight)
+    model = as_model(dephased_chain())
+    sec = full_sector(model.dim)
+    S = qsym._SylvesterInverse(sec, model, 0.0)
+    M = qsym._TwoStepSylvester(sec, model, S, None)
+    n = sec.size
+    A = sec.matrix(model).toarray()
+    eye = np.eye(n, dtype=complex)
+    Sd = np.column_stack([S @ eye[:, k] for k in range(n)])
+    AM = A @ np.column_stack([M @ eye[:, k] for k in range(n)])
+    mu = np.linalg.eigvals(-(A - np.linalg.inv(Sd)) @ Sd)  # -J L0^{-1}, J = A - L0
+    assert np.max(np.abs(mu)) <= 1 + 1e-8
+    assert np.min(mu.real) < -0.9  # the dephased coherences
+    expected = (1 - mu) * (1 + weight * mu)
+    got = np.linalg.eigvals(AM)
+    # the two spectra agree as multisets (match each expected eigenvalue to its nearest)
+    assert np.max(np.min(np.abs(got[:, None] - expected[None, :]), axis=0)) <= 1e-6
+    # the eigenvalues of A M that the dephased coherences give (the ones near 0 that slow modes,
+    # mu ~ 1, give are the coarse space's and GMRES's business)
+    flipped = np.abs(got[np.argmin(np.abs(got[:, None] - expected[mu.real < -0.5][None, :]), axis=0)])
+    if weight < 1:
+        assert np.min(flipped) >= 0.9 * 2 * (1 - weight) and np.min(flipped) > 0.3
+    else:
+        assert np.min(flipped) < 0.1  # what the damping removes
+
+
+def test_krylov_converges_under_strong_dephasing():
+    # the undamped two-level preconditioner stalled here (ConvergenceError after 2,000 steps;
+    # 320 steps with the damped last step)
+    model = qness.models.boundary_driven_xxz(8, delta=0.5, dephasing=10.0)
+    r = qness.steady_state(model, qness.Krylov())
+    assert r.info["preconditioner_variant"] == "two-level"
+    ref = qness.steady_state(model, qness.Direct())
+    assert np.max(np.abs(r.rho - ref.rho)) <= 1e-10

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .._threads import limit_blas
-from ..liouvillian import fast_product, one_thread_per_stream
+from ..liouvillian import fast_product, work_stream
 from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
 from ..symmetry import (
     SINGLE_MIN_GAP,
@@ -1268,7 +1268,9 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     try:
         # rtol is absolute (||b - A x|| <= rtol) and the solvers' is relative to ||b|| = c
         relative = dataclasses.replace(method, rtol=method.rtol / c)
-        x, _flag, iterations = _krylov_run(relative, A, b, x0, Mrun, callback=bar, flexible=flexible)
+        # (a stream beside the checks' thread: one thread each while both run)
+        with _stream() if checks is not None else contextlib.nullcontext():
+            x, _flag, iterations = _krylov_run(relative, A, b, x0, Mrun, callback=bar, flexible=flexible)
     except BaseException:
         _close_checks(system)
         raise
@@ -1561,10 +1563,11 @@ CHECKS_ALONGSIDE_MIN = 20_000
 
 
 #: While checks run alongside the solve, each of the two threads runs its kernels and block loops
-#: on one thread (:func:`qness.liouvillian.one_thread_per_stream`); after the checks the solve
-#: takes both cores again. Measured (XXZ 10, folded, best of 3 in one hour): 1.88 s against 2.32 s
-#: with each thread's OpenMP teams and split products on two threads (their threads waited for each
-#: other on the oversubscribed cores), 2.74 s with the checks after the solve (before session 13).
+#: on one thread (:func:`qness.liouvillian.work_stream`); a thread left alone (the solve ended
+#: and waits for a check, or the checks ended) takes both cores again. Measured (XXZ 10, folded,
+#: best of 3 in one hour): 1.88 s against 2.32 s with each thread's OpenMP teams and split products
+#: on two threads (their threads waited for each other on the oversubscribed cores), 2.74 s with
+#: the checks after the solve (before session 13).
 ALONGSIDE_ONE_THREAD = True
 
 
@@ -1619,7 +1622,8 @@ class _ChecksAlongside:
 
     def _run(self, task) -> None:
         try:
-            task["result"] = task["fn"](self)
+            with _stream():
+                task["result"] = task["fn"](self)
         except BaseException as exc:  # noqa: BLE001 - re-raised by take() in the caller's thread
             task["error"] = exc
         finally:
@@ -1628,8 +1632,7 @@ class _ChecksAlongside:
             task["done"].set()
 
     def _work(self) -> None:
-        with one_thread_per_stream() if ALONGSIDE_ONE_THREAD else contextlib.nullcontext():
-            self.help()
+        self.help()
 
     def help(self) -> None:
         """Run, in the calling thread, the tasks no thread has started (the worker's loop too)."""
@@ -1688,6 +1691,11 @@ class _ChecksAlongside:
         self._cancel.set()
         if self._thread is not None:
             self._thread.join()
+
+
+def _stream():
+    """:func:`qness.liouvillian.work_stream` (where :data:`ALONGSIDE_ONE_THREAD`)."""
+    return work_stream() if ALONGSIDE_ONE_THREAD else contextlib.nullcontext()
 
 
 def _close_checks(system: _System) -> None:
