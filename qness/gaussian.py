@@ -136,7 +136,8 @@ class QuadraticModel:
     Raises
     ------
     ValueError
-        If ``h`` is not square, Hermitian and finite, a rate is negative, or
+        If ``h`` is not square, Hermitian and finite (or is a ``Qobj`` with
+        tensor dims: a many-body operator), a rate is negative, or
         ``statistics`` is unknown.
 
     Examples
@@ -154,6 +155,15 @@ class QuadraticModel:
         if statistics not in _STATISTICS:
             raise ValueError(f"statistics must be 'fermion' or 'boson', got {statistics!r}")
         if type(h).__name__ == "Qobj":  # qutip.Qobj, as everywhere in qness
+            left = h.dims[0]
+            if any(isinstance(x, (list, tuple)) for x in left) or len(left) > 1:
+                # a many-body operator (tensor factors: qubits, modes) read as an n x n hopping
+                # matrix gave a model of prod(dims) modes silently
+                raise ValueError(
+                    f"h is a Qobj with tensor dims {h.dims}: a many-body operator, not the n x n "
+                    "single-particle matrix h_ij of H = sum_ij h_ij c_i^+ c_j; pass h_ij (an array, or "
+                    "a Qobj on one flat space of n modes)"
+                )
             h = h.full()
         elif sp.issparse(h):
             h = h.toarray()

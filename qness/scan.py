@@ -173,6 +173,19 @@ _BUILTIN_FUNCS = {
 _MODEL_ONLY = {"gap"}
 
 
+def _require_sites(model, quantity: str) -> None:
+    """Refuse a site-resolved quantity on a model whose space is not a tensor product of sites."""
+    qd = getattr(model, "qobj_dims", None)
+    if qd is not None:
+        qd = getattr(qd, "as_list", lambda: qd)()
+        raise ValueError(
+            f"quantity {quantity!r} acts on sites, but the model's space is not a tensor product of "
+            f"sites (QuTiP dims {qd}, e.g. an excitation-number restricted space); pass a "
+            "callable(model, ness) returning ness.expect(op) with the space's own operators "
+            "(qutip.enr_destroy)"
+        )
+
+
 @dataclass(frozen=True)
 class _Expect:
     op: str
@@ -182,7 +195,9 @@ class _Expect:
         from .model import as_model
         from .operators import chain_operator
 
-        dims = as_model(model).dims  # the factory may return (H, c_ops) or a Liouvillian
+        model = as_model(model)  # the factory may return (H, c_ops) or a Liouvillian
+        _require_sites(model, f"expect:{self.op}")
+        dims = model.dims
         n = len(dims)
         if self.site is not None and not 0 <= self.site < n:
             raise ValueError(f"site {self.site} out of range for a model of {n} sites")
@@ -257,7 +272,9 @@ class _Entanglement:
         from .analysis import entanglement as ent
         from .model import as_model
 
-        rho, dims = np.asarray(ness.rho), list(as_model(model).dims)
+        model = as_model(model)
+        _require_sites(model, self.measure)
+        rho, dims = np.asarray(ness.rho), list(model.dims)
         n = len(dims)
         for s in self.a + self.b:
             if s >= n:

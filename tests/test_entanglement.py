@@ -128,7 +128,7 @@ def test_xx_chain_ness_correlations_are_consistent():
 @pytest.mark.parametrize(
     "rho, dims, match",
     [
-        (np.eye(4) / 4, [2, 3], "rho has dimension 4"),
+        (np.eye(4) / 4, [2, 3], "has dimension 4 but dims"),
         (np.array([[0.5, 0.3], [0.0, 0.5]]), [2], "not Hermitian"),
         (np.eye(2), [2], "unit trace"),
         (np.ones((2, 3)), [2], "square"),
@@ -160,3 +160,52 @@ def test_profile_log_negativity_in_the_base_asked_for():
     assert nats.log_negativity[0] == pytest.approx(math.log(2))
     assert nats.mutual_information[0] == pytest.approx(2 * math.log(2))
     assert nats.log_negativity[0] == pytest.approx(ent.log_negativity(bell, [2, 2], [0]) * math.log(2))
+
+
+def qubit_cavity_ness():
+    a = qutip.tensor(qutip.qeye(2), qutip.destroy(4))
+    sm = qutip.tensor(qutip.sigmam(), qutip.qeye(4))
+    H = (
+        qutip.tensor(qutip.sigmaz(), qutip.qeye(4))
+        + 0.5 * (sm.dag() * a + sm * a.dag())
+        + 0.4 * (a + a.dag())
+    )
+    return qness.steady_state(qness.from_qutip(H, [sm, 0.5 * a])), qutip.steadystate(H, [sm, 0.5 * a])
+
+
+def test_dims_default_to_the_states_own_and_a_conflicting_order_is_refused():
+    # review (session 14): negativity(ness, (4, 2), [0]) on a (qubit, cavity) state read the
+    # factors in the wrong order and gave 0.073 for 0.0556 (mutual information 0.143 for 0.104)
+    ness, ref = qubit_cavity_ness()
+    want_n = 0.5 * (np.sum(np.abs(np.linalg.eigvalsh(qutip.partial_transpose(ref, [1, 0]).full()))) - 1)
+    S = [qutip.entropy_vn(ref.ptrace(k), base=2) for k in (0, 1)]
+    want_i = S[0] + S[1] - qutip.entropy_vn(ref, base=2)
+    for state in (ness, ness.to_qobj()):
+        assert ent.negativity(state, part=[0]) == pytest.approx(want_n, abs=1e-8)
+        assert ent.negativity(state, (2, 4), [0]) == pytest.approx(want_n, abs=1e-8)
+        assert ent.mutual_information(state, a=[0], b=[1]) == pytest.approx(want_i, abs=1e-8)
+        np.testing.assert_allclose(ent.ptrace(state, keep=[0]), ref.ptrace(0).full(), atol=1e-8)
+        for call, args in (
+            (ent.negativity, ((4, 2), [0])),
+            (ent.mutual_information, ((4, 2), [0], [1])),
+            (ent.entanglement_profile, ((4, 2),)),
+        ):
+            with pytest.raises(ValueError, match=r"conflict with the state's own dims \(2, 4\)"):
+                call(state, *args)
+    with pytest.raises(ValueError, match="QuTiP-style dims"):
+        ent.negativity(ness, [[2, 4], [2, 4]], [0])
+    with pytest.raises(TypeError, match="'keep'"):
+        ent.ptrace(ness)
+    # an array has no structure of its own: the dims given are taken
+    assert ent.negativity(ness.rho, (2, 4), [0]) == pytest.approx(want_n, abs=1e-8)
+
+
+def test_a_space_that_is_not_a_tensor_product_is_refused():
+    # an excitation-number restricted space (qutip.enr_destroy) has no sites to trace out
+    d, e = qutip.enr_destroy([3, 3], 2)
+    H = d.dag() * d + e.dag() * e + 0.3 * (d.dag() * e + e.dag() * d) + 0.4 * (d + d.dag())
+    ness = qness.steady_state((H, [np.sqrt(0.5) * d, np.sqrt(0.3) * e]))
+    for state in (ness, ness.to_qobj()):
+        with pytest.raises(ValueError, match="not a tensor product"):
+            ent.ptrace(state, keep=[0])
+    assert ent.entropy(ness) == pytest.approx(qutip.entropy_vn(ness.to_qobj(), base=2), abs=1e-10)

@@ -270,3 +270,14 @@ def test_quadratic_model_takes_sparse_and_qutip_hopping_and_refuses_complex_rate
         QuadraticModel(h, gain=0.1 + 0.1j, loss=0.1)
     with pytest.raises(TypeError, match="loss: the rate of site 3 must be a real number"):
         QuadraticModel(h, gain=0.1, loss={3: 1j})
+
+
+def test_a_many_body_qobj_is_not_taken_as_the_hopping_matrix():
+    qutip = pytest.importorskip("qutip")
+    with pytest.raises(ValueError, match="many-body operator"):
+        QuadraticModel(qutip.tensor(qutip.sigmaz(), qutip.qeye(2)), gain=0.1, loss=0.1)
+    h = -np.eye(3, k=1) - np.eye(3, k=-1)
+    flat = QuadraticModel(qutip.Qobj(h), gain={0: 1.0}, loss={2: 1.0})
+    np.testing.assert_allclose(
+        steady_state(flat).C, steady_state(QuadraticModel(h, gain={0: 1.0}, loss={2: 1.0})).C
+    )

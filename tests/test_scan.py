@@ -826,3 +826,18 @@ def test_a_store_in_a_missing_directory_is_named_clearly(tmp_path):
     # the error was a FileNotFoundError about "<store>.lock" (session-13 review)
     with pytest.raises(ValueError, match="store: the directory .*missing does not exist"):
         scan(cavity, {"F": [0.1]}, ["purity"], store=tmp_path / "missing" / "x.h5", executor="serial")
+
+
+def test_site_quantities_refuse_a_space_that_is_not_a_tensor_product():
+    # review (session 14): "expect:num@0" on an ENR model (qutip.enr_destroy) read the flat index as
+    # one Fock mode (0.512 for <d^+ d> = 0.169) and left the error column empty
+    qutip = pytest.importorskip("qutip")
+    d, e = qutip.enr_destroy([3, 3], 2)
+    H = d.dag() * d + e.dag() * e + 0.3 * (d.dag() * e + e.dag() * d) + 0.4 * (d + d.dag())
+
+    def factory(x):
+        return (H, [np.sqrt(x) * d, np.sqrt(0.3) * e])
+
+    ds = scan(factory, {"x": [0.5]}, ["expect:num@0", "entropy:0"], executor="serial", progress=False)
+    assert np.isnan(ds["expect:num@0"].values[0])
+    assert "not a tensor product" in ds["error"].values[0]

@@ -241,3 +241,27 @@ def test_locators_take_the_grid_in_any_order():
         tr.locate_minimum(np.r_[x, x[3]], np.r_[y, y[3]])
     with pytest.raises(ValueError, match="same length"):
         tr.locate_crossings(x, ya[:-1], yb)
+
+
+def test_mode_functions_refuse_a_space_that_is_not_a_tensor_product():
+    # review (session 14): on an excitation-number restricted space (qutip.enr_destroy) the flat
+    # index was read as one Fock mode: photon_number 0.512 for <d^+ d> = 0.169, g2 4.27 for 0.80
+    d, e = qutip.enr_destroy([3, 3], 2)
+    H = d.dag() * d + e.dag() * e + 0.3 * (d.dag() * e + e.dag() * d) + 0.4 * (d + d.dag())
+    ness = qness.steady_state((H, [np.sqrt(0.5) * d, np.sqrt(0.3) * e]))
+    for call in (tr.photon_number, tr.g2, tr.reduced_mode):
+        for state in (ness, ness.to_qobj(), qutip.enr_thermal_dm([3, 3], 2, 0.3)):
+            with pytest.raises(ValueError, match="not a tensor product"):
+                call(state)
+    # what the message recommends gives the right value
+    ref = qutip.steadystate(H, [np.sqrt(0.5) * d, np.sqrt(0.3) * e])
+    assert ness.expect(d.dag() * d) == pytest.approx(qutip.expect(d.dag() * d, ref), abs=1e-9)
+
+
+def test_mode_functions_check_dims_against_the_states_own():
+    rho = qutip.tensor(qutip.thermal_dm(5, 0.5), qutip.coherent_dm(8, 1.0))
+    assert tr.photon_number(rho, mode=1) == pytest.approx(
+        qutip.expect(qutip.num(8), rho.ptrace(1)), abs=1e-12
+    )
+    with pytest.raises(ValueError, match="conflict with the state's own dims"):
+        tr.photon_number(rho, mode=0, dims=(8, 5))

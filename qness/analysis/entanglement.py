@@ -15,6 +15,11 @@ Conventions
   ``prod(dims)``, be Hermitian and have unit trace (``ValueError`` naming
   the argument otherwise). NESS result objects (``.rho``), ``qutip.Qobj``
   and sparse matrices are accepted.
+* ``dims`` may be omitted for a NESS or a ``qutip.Qobj``, which carry their
+  own; given for one, it must agree with them (``ValueError`` otherwise: a
+  factor order given wrongly changed the numbers silently). A space that is
+  not a tensor product of sites (an excitation-number restricted space) is
+  refused.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import xlogy
+
+from ._dims import site_dims
 
 __all__ = [
     "ptrace",
@@ -63,13 +70,16 @@ def _as_rho(rho, name: str = "rho", *, check_trace: bool = True) -> np.ndarray:
     return 0.5 * (rho + rho.conj().T)
 
 
-def _check_dims(dims, d: int, name: str = "rho") -> tuple[int, ...]:
-    dims = tuple(int(x) for x in dims)
-    if not dims or any(x < 1 for x in dims):
-        raise ValueError(f"dims must be positive integers, got {dims}")
-    if math.prod(dims) != d:
-        raise ValueError(f"{name} has dimension {d} but dims {dims} give {math.prod(dims)}")
-    return dims
+def _check_dims(state, dims, d: int, what: str) -> tuple[int, ...]:
+    """``dims`` checked against ``d`` and against the structure ``state`` carries (a NESS or Qobj:
+    its own dims are the default, and a conflicting ``dims`` is refused)."""
+    return site_dims(state, d, dims, what)
+
+
+def _required(value, name: str, what: str):
+    if value is None:
+        raise TypeError(f"{what}() missing the sites argument {name!r}")
+    return value
 
 
 def _check_sites(sites, n: int, name: str) -> list[int]:
@@ -96,15 +106,17 @@ def _ptrace(rho: np.ndarray, dims: tuple[int, ...], keep: list[int]) -> np.ndarr
     return np.einsum("ijkj->ik", t)
 
 
-def ptrace(rho, dims: Sequence[int], keep) -> np.ndarray:
+def ptrace(rho, dims: Sequence[int] | None = None, keep=None) -> np.ndarray:
     """Reduced density matrix of the sites ``keep``.
 
     Parameters
     ----------
     rho : array_like, shape (d, d)
         Density matrix on the chain, ``d = prod(dims)``.
-    dims : sequence of int
-        Local dimensions (mixed allowed), site 0 leftmost.
+    dims : sequence of int, optional
+        Local dimensions (mixed allowed), site 0 leftmost; default: the
+        state's own (a NESS, a ``qutip.Qobj``), which a given ``dims`` must
+        match.
     keep : int or sequence of int
         Sites to keep (any order; the result is ordered by site index).
 
@@ -129,20 +141,21 @@ def ptrace(rho, dims: Sequence[int], keep) -> np.ndarray:
     array([[0.5, 0. ],
            [0. , 0.5]])
     """
-    rho = _as_rho(rho)
-    dims = _check_dims(dims, rho.shape[0])
+    keep = _required(keep, "keep", "ptrace")
+    state, rho = rho, _as_rho(rho)
+    dims = _check_dims(state, dims, rho.shape[0], "ptrace")
     return _ptrace(rho, dims, _check_sites(keep, len(dims), "keep"))
 
 
-def partial_transpose(rho, dims: Sequence[int], part) -> np.ndarray:
+def partial_transpose(rho, dims: Sequence[int] | None = None, part=None) -> np.ndarray:
     """Partial transpose of ``rho`` on the sites ``part`` (``<ij|rho^T_A|kl> = <kj|rho|il>``).
 
     Parameters
     ----------
     rho : array_like, shape (d, d)
         Density matrix.
-    dims : sequence of int
-        Local dimensions.
+    dims : sequence of int, optional
+        Local dimensions; default: the state's own (NESS, ``qutip.Qobj``).
     part : int or sequence of int
         Sites transposed.
 
@@ -151,8 +164,9 @@ def partial_transpose(rho, dims: Sequence[int], part) -> np.ndarray:
     numpy.ndarray
         ``rho^{T_part}`` (Hermitian, unit trace, possibly not positive).
     """
-    rho = _as_rho(rho)
-    dims = _check_dims(dims, rho.shape[0])
+    part = _required(part, "part", "partial_transpose")
+    state, rho = rho, _as_rho(rho)
+    dims = _check_dims(state, dims, rho.shape[0], "partial_transpose")
     return _partial_transpose(rho, dims, _check_sites(part, len(dims), "part"))
 
 
@@ -218,15 +232,15 @@ def entropy(rho, alpha: float = 1, base: float = 2) -> float:
     return _entropy_of_spectrum(np.linalg.eigvalsh(rho), float(alpha), float(base))
 
 
-def mutual_information(rho, dims: Sequence[int], a, b, *, base: float = 2) -> float:
+def mutual_information(rho, dims: Sequence[int] | None = None, a=None, b=None, *, base: float = 2) -> float:
     """Quantum mutual information ``I(a:b) = S(a) + S(b) - S(a u b)``.
 
     Parameters
     ----------
     rho : array_like, shape (d, d)
         Density matrix on the chain.
-    dims : sequence of int
-        Local dimensions.
+    dims : sequence of int, optional
+        Local dimensions; default: the state's own (NESS, ``qutip.Qobj``).
     a, b : int or sequence of int
         Disjoint regions (site indices).
     base : float
@@ -242,8 +256,10 @@ def mutual_information(rho, dims: Sequence[int], a, b, *, base: float = 2) -> fl
     ValueError
         For overlapping or empty regions, or an invalid ``rho``.
     """
-    rho = _as_rho(rho)
-    dims = _check_dims(dims, rho.shape[0])
+    a = _required(a, "a", "mutual_information")
+    b = _required(b, "b", "mutual_information")
+    state, rho = rho, _as_rho(rho)
+    dims = _check_dims(state, dims, rho.shape[0], "mutual_information")
     a = _check_sites(a, len(dims), "a")
     b = _check_sites(b, len(dims), "b")
     if not a or not b:
@@ -260,15 +276,15 @@ def _mi(rho, dims, a, b, base):
     return S(a) + S(b) - S(sorted(a + b))
 
 
-def mutual_information_matrix(rho, dims: Sequence[int], *, base: float = 2) -> np.ndarray:
+def mutual_information_matrix(rho, dims: Sequence[int] | None = None, *, base: float = 2) -> np.ndarray:
     """Pairwise mutual information ``I(i:j)`` between all sites of a chain.
 
     Parameters
     ----------
     rho : array_like, shape (d, d)
         Density matrix.
-    dims : sequence of int
-        Local dimensions.
+    dims : sequence of int, optional
+        Local dimensions; default: the state's own (NESS, ``qutip.Qobj``).
     base : float
         Logarithm base (bits by default).
 
@@ -277,8 +293,8 @@ def mutual_information_matrix(rho, dims: Sequence[int], *, base: float = 2) -> n
     numpy.ndarray, shape (n, n)
         Symmetric, zero diagonal.
     """
-    rho = _as_rho(rho)
-    dims = _check_dims(dims, rho.shape[0])
+    state, rho = rho, _as_rho(rho)
+    dims = _check_dims(state, dims, rho.shape[0], "mutual_information_matrix")
     n = len(dims)
     s1 = [_entropy_of_spectrum(np.linalg.eigvalsh(_ptrace(rho, dims, [i])), 1.0, base) for i in range(n)]
     out = np.zeros((n, n))
@@ -293,15 +309,15 @@ def _trace_norm_pt(rho, dims, part) -> float:
     return float(np.sum(np.abs(np.linalg.eigvalsh(_partial_transpose(rho, dims, part)))))
 
 
-def negativity(rho, dims: Sequence[int], part) -> float:
+def negativity(rho, dims: Sequence[int] | None = None, part=None) -> float:
     """Negativity ``(||rho^{T_part}||_1 - 1) / 2`` (0.5 for a Bell pair).
 
     Parameters
     ----------
     rho : array_like, shape (d, d)
         Density matrix.
-    dims : sequence of int
-        Local dimensions.
+    dims : sequence of int, optional
+        Local dimensions; default: the state's own (NESS, ``qutip.Qobj``).
     part : int or sequence of int
         Sites partially transposed (one side of the bipartition; the rest
         of the chain is the other side).
@@ -311,20 +327,21 @@ def negativity(rho, dims: Sequence[int], part) -> float:
     float
         The negativity, ``>= 0``.
     """
-    rho = _as_rho(rho)
-    dims = _check_dims(dims, rho.shape[0])
+    part = _required(part, "part", "negativity")
+    state, rho = rho, _as_rho(rho)
+    dims = _check_dims(state, dims, rho.shape[0], "negativity")
     return 0.5 * (_trace_norm_pt(rho, dims, _check_sites(part, len(dims), "part")) - 1.0)
 
 
-def log_negativity(rho, dims: Sequence[int], part) -> float:
+def log_negativity(rho, dims: Sequence[int] | None = None, part=None) -> float:
     """Logarithmic negativity ``E_N = log2 ||rho^{T_part}||_1`` (Vidal and Werner, PRA 65, 032314 (2002)).
 
     Parameters
     ----------
     rho : array_like, shape (d, d)
         Density matrix.
-    dims : sequence of int
-        Local dimensions.
+    dims : sequence of int, optional
+        Local dimensions; default: the state's own (NESS, ``qutip.Qobj``).
     part : int or sequence of int
         Sites transposed; the bipartition is ``part`` versus the rest.
         To measure entanglement between two regions of a larger chain, trace
@@ -336,8 +353,9 @@ def log_negativity(rho, dims: Sequence[int], part) -> float:
         ``E_N >= 0`` in bits (ebits): 1 for a Bell pair, 0 for a product or
         any PPT state.
     """
-    rho = _as_rho(rho)
-    dims = _check_dims(dims, rho.shape[0])
+    part = _required(part, "part", "log_negativity")
+    state, rho = rho, _as_rho(rho)
+    dims = _check_dims(state, dims, rho.shape[0], "log_negativity")
     tn = _trace_norm_pt(rho, dims, _check_sites(part, len(dims), "part"))
     return float(max(0.0, math.log2(tn)))
 
@@ -422,7 +440,7 @@ class EntanglementProfile:
 
 
 def entanglement_profile(
-    rho, dims: Sequence[int], *, alpha: float = 1, base: float = 2
+    rho, dims: Sequence[int] | None = None, *, alpha: float = 1, base: float = 2
 ) -> EntanglementProfile:
     """Sweep the bipartition ``[0, l) | [l, n)`` along the chain.
 
@@ -430,8 +448,9 @@ def entanglement_profile(
     ----------
     rho : array_like, shape (d, d)
         Density matrix.
-    dims : sequence of int
-        Local dimensions (at least two sites).
+    dims : sequence of int, optional
+        Local dimensions (at least two sites); default: the state's own
+        (NESS, ``qutip.Qobj``).
     alpha : float
         Renyi index of the block entropies.
     base : float
@@ -445,8 +464,8 @@ def entanglement_profile(
         measure; the mutual information bounds all correlations and the
         log-negativity bounds the distillable entanglement.
     """
-    rho = _as_rho(rho)
-    dims = _check_dims(dims, rho.shape[0])
+    state, rho = rho, _as_rho(rho)
+    dims = _check_dims(state, dims, rho.shape[0], "entanglement_profile")
     n = len(dims)
     if n < 2:
         raise ValueError("dims must describe at least two sites")

@@ -30,6 +30,8 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.optimize as sopt
 
+from ._dims import site_dims
+
 __all__ = [
     "kerr_scaled",
     "gap_scan",
@@ -486,21 +488,12 @@ def _density_matrix(state) -> np.ndarray:
     return rho
 
 
-def _state_dims(state, rho: np.ndarray, dims) -> tuple[tuple[int, ...], tuple]:
-    """``(dims, site_kinds)``: given dims, else the state's own (NESS or Qobj), else one site."""
+def _state_dims(state, rho: np.ndarray, dims, what: str) -> tuple[tuple[int, ...], tuple]:
+    """``(dims, site_kinds)``: given dims (checked against the state's own), else the state's own
+    (NESS or Qobj), else one site; a space that is not a tensor product (ENR) is refused
+    (:func:`qness.analysis._dims.site_dims`)."""
     kinds = tuple(getattr(state, "site_kinds", ()) or ())
-    if dims is None:
-        if hasattr(state, "rho") and hasattr(state, "dims"):
-            dims = tuple(state.dims)
-        elif hasattr(state, "full") and hasattr(state, "dims"):  # qutip.Qobj
-            qd = state.dims[0]
-            flat = [int(x) for x in np.ravel(qd)] if not any(isinstance(x, list) for x in qd) else []
-            dims = tuple(flat) if flat and math.prod(flat) == rho.shape[0] else (rho.shape[0],)
-        else:
-            dims = (rho.shape[0],)
-    dims = tuple(int(d) for d in dims)
-    if math.prod(dims) != rho.shape[0]:
-        raise ValueError(f"dims {dims} do not match the state's dimension {rho.shape[0]}")
+    dims = site_dims(state, rho.shape[0], dims, what)
     if kinds and len(kinds) != len(dims):
         kinds = ()
     return dims, kinds
@@ -555,7 +548,7 @@ def reduced_mode(state, mode: int | None = None, dims: Sequence[int] | None = No
         ``mode`` is out of range.
     """
     rho = _density_matrix(state)
-    dims, _ = _state_dims(state, rho, dims)
+    dims, _ = _state_dims(state, rho, dims, "reduced_mode")
     mode = _mode_index(mode, dims, (), "reduced_mode")
     return _reduce(rho, dims, mode)
 
@@ -577,7 +570,7 @@ def _reduce(rho, dims, mode):
 
 def _boson_mode(state, mode, dims, what) -> np.ndarray:
     rho = _density_matrix(state)
-    dims, kinds = _state_dims(state, rho, dims)
+    dims, kinds = _state_dims(state, rho, dims, what)
     return _reduce(rho, dims, _mode_index(mode, dims, kinds, what))
 
 
