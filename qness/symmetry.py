@@ -937,6 +937,14 @@ class Fold:
         Not a Lindbladian: a jump's image folded back through ``P`` enters with a minus sign (the
         odd states below the middle are ``-P rho P``), and the middle block's two parities mix.
         """
+        return _SectorOperator(sector, self.model, data=self._odd_data(sector))
+
+    def odd_matrix(self, sector: Sector) -> sp.csr_array:
+        """:meth:`odd_operator` assembled (a sparse matrix, for the compiled product and the
+        preconditioners that apply the operator)."""
+        return _assemble_block_data(self._odd_data(sector))
+
+    def _odd_data(self, sector: Sector) -> _BlockData:
         model = self.model
         A = sp.csr_array(-1j * model.H_eff())
         data = _BlockData.__new__(_BlockData)
@@ -970,7 +978,7 @@ class Fold:
                         q = pair_index.get((c, dd))
                         if q is not None:
                             data.terms.append((p, q, sign * La, Lb))
-        return _SectorOperator(sector, model, data=data)
+        return data
 
     def _plan(self, full: Sector):
         """Per block of the original ``q = 0`` sector ``full``: ``("up", folded pair)``, ``("down",
@@ -1208,6 +1216,38 @@ class _BlockData:
                     if q is None:
                         raise ValueError(f"jump {j.label} leaves the sector: symmetry broken")
                     self.terms.append((p, q, Lb[bl], Lb[br]))
+
+
+def _assemble_block_data(data: _BlockData) -> sp.csr_array:
+    """The sector matrix of the block data ``data`` (its blocks of ``A = -i H_eff`` and jump terms).
+
+    Pair ``q = (bl, br)`` (vectors column-stacked within the pair): ``A_bl X + X A_br^+`` is
+    ``I (x) A_bl + conj(A_br) (x) I``, and a jump term ``L_l X_p L_r^+`` from pair ``p`` is
+    ``conj(L_r) (x) L_l`` in the rows of ``q`` and the columns of ``p``. For operators that are not
+    a model's own (:meth:`Fold.odd_matrix`); a model's sector has the compiled :meth:`Sector.matrix`.
+    """
+    sec = data.sector
+    rows, cols, vals = [], [], []
+
+    def put(block, r0, c0):
+        block = block.tocoo()
+        rows.append(block.row.astype(np.int64) + r0)
+        cols.append(block.col.astype(np.int64) + c0)
+        vals.append(block.data)
+
+    for q, (bl, br) in enumerate(sec.pairs):
+        ml, mr = len(sec.blocks[bl]), len(sec.blocks[br])
+        o = int(sec.pstart[q])
+        put(sp.kron(sp.identity(mr, format="csr"), data.A[bl], format="coo"), o, o)
+        put(sp.kron(data.A[br].conj(), sp.identity(ml, format="csr"), format="coo"), o, o)
+    for p, q, Ll, Lr in data.terms:
+        put(sp.kron(Lr.conj(), Ll, format="coo"), int(sec.pstart[q]), int(sec.pstart[p]))
+    n = sec.size
+    M = sp.coo_array(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    ).tocsr()
+    M.sum_duplicates()
+    return M
 
 
 def has_compiled_action(sector: Sector, model) -> bool:

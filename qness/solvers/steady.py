@@ -1424,7 +1424,8 @@ def _solve_folded(system: _System, fold, method: Krylov, x0):
     odd = fold.odd_sector()
     what = f"the Liouvillian on the states odd under the {fold.name} (which reverses the charge)"
     # (the operator is built where the check runs: alongside the solve when it can)
-    fsys.odd_spec = None if odd is None else (odd, what, "odd", lambda: fold.odd_operator(odd))
+    operator = (lambda: fold.odd_matrix(odd)) if ODD_TWO_STEP else (lambda: fold.odd_operator(odd))
+    fsys.odd_spec = None if odd is None else (odd, what, "odd", operator)
     with shared_block_eig(fold.model), contextlib.ExitStack() as stack:
         stack.callback(_close_checks, fsys)
         try:
@@ -1828,22 +1829,37 @@ def _odd_spec_of(system: _System):
     return None if sec is None else (sec, what, kind, None)
 
 
+#: The odd states' check takes the two-step preconditioner (damped, SMOOTHING_WEIGHT) wherever the
+#: no-jump solves run in complex64, not only on one-block sectors as the solve's rule does; a
+#: fold's odd states are assembled for it (Fold.odd_matrix).
+ODD_TWO_STEP = True
+
+
 def _odd_krylov_parts(system: _System, method: Krylov, sec, operator, precision: str):
     """``(A, M, flexible)`` of the Krylov uniqueness check on the odd sector ``sec``: its operator
     (``operator()`` when given), preconditioner and GMRES variant; ``None`` where the incomplete LU
     breaks down (the caller then takes the exact LU)."""
     model = system.model
     n = sec.size
-    use_matrix = operator is None and assembles(method, model, sec)  # always for a matrix
-    matrix = sec.matrix(model) if use_matrix else None
-    A = operator() if operator is not None else fast_product(matrix) if use_matrix else sec.operator(model)
+    if operator is not None:
+        built = operator()  # (a fold's odd states: their assembled matrix)
+        matrix = built if sp.issparse(built) else None
+        A = fast_product(matrix) if matrix is not None else built
+    else:
+        use_matrix = assembles(method, model, sec)  # always for a matrix
+        matrix = sec.matrix(model) if use_matrix else None
+        A = fast_product(matrix) if use_matrix else sec.operator(model)
     M, flexible = None, False
     if method.preconditioner == "sylvester":
-        # the solve's rule, without the two-level variant (its coarse space is the
-        # populations, which this sector does not have); two-step applies the model's
-        # own sector operator, so not with another operator
-        rule = _preconditioner_rule(sec, precision)
-        variant = "two-step" if rule == "two-step" and operator is None else "jacobi"
+        # no two-level variant (its coarse space is the populations, which this sector does not
+        # have); two-step (ODD_TWO_STEP) where the no-jump solves run in complex64, and with the
+        # sector's own operator or an assembled one (it applies the operator)
+        applies = operator is None or matrix is not None
+        if ODD_TWO_STEP:
+            two_step = precision == "single" and applies
+        else:
+            two_step = _preconditioner_rule(sec, precision) == "two-step" and operator is None
+        variant = "two-step" if two_step else "jacobi"
         M = sec.sylvester_preconditioner(model, variant=variant, matrix=matrix)
         S = M.S if variant == "two-step" else M
         if precision == "single" and S.single_pays():
