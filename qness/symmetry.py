@@ -34,6 +34,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.linalg.lapack import ztrsyl as _ztrsyl
 
+from ._blas import matmul
 from ._linalg import lu_solve, triangular_sylvester
 from ._threads import one_blas_thread
 from .liouvillian import HAVE_KERNELS, fast_product, kernel_threads, lindblad_arrays, streams_alongside
@@ -1639,15 +1640,16 @@ def block_threads(work: float) -> int:
 
 def _mm(a, b, nthreads: int):
     """``a @ b``, the rows of ``a`` split over ``nthreads`` threads (each product on one BLAS
-    thread releases the GIL) when ``a`` is tall enough; a plain product otherwise."""
+    thread releases the GIL) when ``a`` is tall enough; a plain product otherwise (complex64
+    products by BLAS's 3M method, :func:`qness._blas.matmul`)."""
     n = a.shape[0]
     if nthreads <= 1 or n < SPLIT_MIN_ROWS:
-        return a @ b
+        return matmul(a, b)
     out = np.empty((n, b.shape[1]), dtype=np.result_type(a, b))
     cuts = np.linspace(0, n, nthreads + 1).astype(int)
 
     def part(k):
-        np.matmul(a[cuts[k] : cuts[k + 1]], b, out=out[cuts[k] : cuts[k + 1]])
+        matmul(a[cuts[k] : cuts[k + 1]], b, out=out[cuts[k] : cuts[k + 1]])
 
     futures = [_executor(nthreads).submit(part, k) for k in range(1, nthreads)]
     part(0)
@@ -1699,7 +1701,7 @@ def _mm_hermitian(a, b, nthreads: int):
     out = np.empty((n, b.shape[1]), dtype=np.result_type(a, b))
 
     def strip(i):
-        np.matmul(a[c[i] : c[i + 1]], b[:, : c[i + 1]], out=out[c[i] : c[i + 1], : c[i + 1]])
+        matmul(a[c[i] : c[i + 1]], b[:, : c[i + 1]], out=out[c[i] : c[i + 1], : c[i + 1]])
 
     groups = [[] for _ in range(max(1, min(nthreads, k)))]
     loads = np.zeros(len(groups))

@@ -813,3 +813,38 @@ def test_krylov_converges_under_strong_dephasing():
     assert r.info["preconditioner_variant"] == "two-level"
     ref = qness.steady_state(model, qness.Direct())
     assert np.max(np.abs(r.rho - ref.rho)) <= 1e-10
+
+
+def test_3m_products_agree_with_numpy_on_every_layout():
+    from qness import _blas
+
+    rng = np.random.default_rng(11)
+
+    def c64(*shape):
+        return (rng.normal(size=shape) + 1j * rng.normal(size=shape)).astype(np.complex64)
+
+    a, b = c64(130, 100), c64(100, 120)
+    big = np.empty((140, 130), dtype=np.complex64)
+    cases = [
+        (a, b, None),
+        (np.asfortranarray(a), b, None),
+        (a, np.asfortranarray(b), None),
+        (a[10:], b[:, 7:], None),
+        (a[:, :60], b[:60], None),
+        (a, b, big[5:135, 3:123]),  # into a slice of a larger array
+        (a.T, a, None),  # a transposed view
+        (a[::2], b, None),  # every other row: a leading dimension of twice the width
+        (a.astype(np.complex128), b, None),  # not complex64: NumPy's product
+        (a[:20], b, None),  # below GEMM3M_MIN rows
+    ]
+    for x, y, out in cases:
+        ref = x.astype(np.complex128) @ y.astype(np.complex128)
+        got = _blas.matmul(x, y, out=out)
+        assert got.shape == ref.shape
+        # normwise (3M: Higham, sec. 23.2.4): k u of |x| |y|, u the complex64 unit roundoff
+        bound = x.shape[1] * 6e-8 * (np.abs(x).astype(float) @ np.abs(y).astype(float)).max()
+        assert np.abs(got - ref).max() <= bound
+        if out is not None:
+            assert got is out and np.array_equal(big[5:135, 3:123], got)
+    with pytest.raises(ValueError):
+        _blas.matmul(a, a)  # mismatched inner dimensions: NumPy's error
