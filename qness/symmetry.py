@@ -1219,6 +1219,20 @@ class _BlockData:
                     self.terms.append((p, q, Lb[bl], Lb[br]))
 
 
+class _TraceRow:
+    """``x -> t @ x`` for a trace vector ``t`` (:meth:`Sector.trace_vector`), from its nonzero
+    entries only: ``t`` is nonzero on the ``d`` diagonal elements of an ``n``-unknown sector, and the
+    dense product converted ``t`` to complex and read all ``n`` entries at every Krylov step."""
+
+    def __init__(self, t: np.ndarray):
+        t = np.asarray(t)
+        self.index = np.flatnonzero(t)
+        self.weights = np.ascontiguousarray(t[self.index])
+
+    def __call__(self, x: np.ndarray) -> complex:
+        return self.weights @ x[self.index]
+
+
 def _assemble_block_data(data: _BlockData) -> sp.csr_array:
     """The sector matrix of the block data ``data`` (its blocks of ``A = -i H_eff`` and jump terms).
 
@@ -1877,6 +1891,7 @@ class _TwoLevelSylvester(spla.LinearOperator):
         self.S = S
         self.r, self.c = r, complex(c)
         self.t = sector.trace_vector()
+        self.trace = _TraceRow(self.t)
         data = _BlockData(sector, model)
         # L applied inside: the assembled sector matrix when the caller has it (the compiled
         # product: qness.solvers.steady.assembles), else matrix-free
@@ -1953,7 +1968,7 @@ class _TwoLevelSylvester(spla.LinearOperator):
 
     def _apply_A(self, x):
         y = self.op @ x
-        y[self.r] = self.c * (self.t @ x)
+        y[self.r] = self.c * self.trace(x)
         return y
 
     def single(self) -> _TwoLevelSylvester:
@@ -2059,6 +2074,7 @@ class _TwoStepSylvester(spla.LinearOperator):
             raise ValueError(f"trace_row: row {r} outside the sector of {sector.size} unknowns")
         self.S, self.r, self.c = S, None if r is None else int(r), complex(c)
         self.t = sector.trace_vector()
+        self.trace = _TraceRow(self.t)
         # as in two-level
         self.op = fast_product(matrix) if matrix is not None else _SectorOperator(sector, model)
         super().__init__(dtype=np.complex128, shape=(sector.size, sector.size))
@@ -2080,6 +2096,6 @@ class _TwoStepSylvester(spla.LinearOperator):
         x = self.S @ y
         res = y - self.op @ x
         if self.r is not None:
-            res[self.r] = y[self.r] - self.c * (self.t @ x)
+            res[self.r] = y[self.r] - self.c * self.trace(x)
         x += SMOOTHING_WEIGHT * (self.S @ res)
         return x

@@ -35,6 +35,7 @@ from ..symmetry import (
     SINGLE_MIN_GAP,
     Sector,
     _preconditioner_rule,
+    _TraceRow,
     block_threads,
     detect_exchange,
     detect_fold,
@@ -385,12 +386,12 @@ class _System:
 
     def replaced_operator(self, use_matrix: bool, c: float | None = None) -> spla.LinearOperator:
         L = fast_product(self.matrix()) if use_matrix else self.operator()
-        r, t = self.r, self.t
+        r, trace = self.r, _TraceRow(self.t)
         c = self.c if c is None else c
 
         def mv(x):
             y = np.asarray(L @ x).ravel().astype(np.complex128, copy=False)
-            y[r] = c * (t @ x)
+            y[r] = c * trace(x)
             return y
 
         return spla.LinearOperator((self.n, self.n), matvec=mv, dtype=np.complex128)
