@@ -693,9 +693,11 @@ def from_qutip(
         ``L_k = sqrt(rate_k) A_k``), unless ``rates`` is given. Each entry
         may also be a list of ``Qobj`` (summed) or a constant ``QobjEvo``.
     dims : sequence of int, optional
-        Local dimensions; taken from ``H.dims`` for a Qobj, else ``(d,)``.
-        Given with a ``Qobj`` of several tensor factors, they must equal
-        the ``Qobj``'s (they may split a ``Qobj`` on one flat space).
+        Local dimensions; taken from the ``Qobj`` among ``H`` and ``c_ops``,
+        else ``(d,)``; QuTiP's ``[[2, 4], [2, 4]]`` is read as ``(2, 4)``.
+        Every ``Qobj`` given must have the same dims as the others and, with
+        several tensor factors, as ``dims``; a ``Qobj`` on one flat space
+        (like an array) is split by an explicit ``dims``.
         A ``Qobj`` whose dims are not a tensor product (an
         excitation-number restricted space, :func:`qutip.enr_destroy`) is
         solved as one flat space of its dimension, and results convert
@@ -753,42 +755,20 @@ def from_qutip(
     from .operators import time_dependence
 
     H = _static_operator(H, "H")
-    if dims is not None:
-        if isinstance(dims, (str, bytes)) or not hasattr(dims, "__iter__"):
-            hint = f"; for one site pass dims=({dims!r},)" if isinstance(dims, (int, np.integer)) else ""
-            raise TypeError(
-                f"dims must be a sequence of local dimensions (site 0 first), got {type(dims).__name__} "
-                f"{dims!r}{hint}"
-            )
-        dims = tuple(dims)
-        if _is_qobj(H) and getattr(H, "type", "oper") == "oper" and not _nested(H.dims[0]):
-            own = [int(x) for x in H.dims[0]]
-            if len(own) > 1 and own != [int(x) for x in dims]:
-                raise ValueError(
-                    f"dims {dims} conflict with H's own dims {H.dims}: a Qobj's tensor factors are kept; "
-                    "drop dims= (they are taken from the Qobj), or pass H as an array or a Qobj on one "
-                    "flat space to impose others"
-                )
-    qobj_dims = None
-    if dims is None and _is_qobj(H) and getattr(H, "type", "oper") == "oper":
-        qdims = H.dims[0]
-        if _nested(qdims) or math.prod(int(x) for x in np.ravel(qdims)) != H.shape[0]:
-            # not a plain tensor product (ENR space or nested dims): one flat space
-            dims = (int(H.shape[0]),)
-            qobj_dims = getattr(H, "_dims", None) or H.dims
-        else:
-            dims = tuple(int(x) for x in qdims)
+    dims = _dims_argument(dims)
     Hm = as_csr(H, "H")
     if Hm.shape[0] != Hm.shape[1]:
         raise ValueError(f"H must be square, got shape {Hm.shape}")
-    if dims is None:
-        dims = (Hm.shape[0],)
     reason = time_dependence(c_ops)
     if reason is not None and not isinstance(c_ops, (list, tuple)):
         raise TypeError(f"c_ops is time-dependent ({reason}); {_time_hint()}")
     if _is_qobj(c_ops) or isinstance(c_ops, (str, bytes)) or not hasattr(c_ops, "__iter__"):
         raise TypeError(f"c_ops must be a list of operators, got {type(c_ops).__name__}")
     c_ops = [_static_operator(c, f"c_ops[{k}]") for k, c in enumerate(c_ops)]
+    named = [("H", H)] + [(f"c_ops[{k}]", c) for k, c in enumerate(c_ops)]
+    dims, qobj_dims = _qobj_space(named, dims)
+    if dims is None:
+        dims = (Hm.shape[0],)
     if isinstance(baths, (list, tuple)) and bath_labels is None:
         baths, bath_labels = None, baths
     if bath_labels is not None:
@@ -799,12 +779,7 @@ def from_qutip(
             if lab is not None and not isinstance(lab, str):
                 raise TypeError(f"bath_labels[{k}] must be a str or None, got {type(lab).__name__}")
     bath_map = _bath_mapping(baths)
-    ops = []
-    for k, c in enumerate(c_ops):
-        op = as_csr(c, f"c_ops[{k}]")
-        if _is_qobj(c) and _is_qobj(H) and c.dims != H.dims:
-            raise ValueError(f"c_ops[{k}] has dims {c.dims}, H has {H.dims}")
-        ops.append(op)
+    ops = [as_csr(c, f"c_ops[{k}]") for k, c in enumerate(c_ops)]
     labels = [None] * len(ops) if bath_labels is None else bath_labels
     if rates is not None and np.ndim(rates) == 2:
         jumps = _kossakowski_jumps(ops, rates, labels)
@@ -860,6 +835,97 @@ def _static_operator(obj, name: str):
                 total = total + x
             return total
     return obj
+
+
+def _dims_argument(dims) -> tuple[int, ...] | None:
+    """``dims=`` as a tuple of local dimensions (``None`` stays ``None``).
+
+    QuTiP's operator dims ``[[2, 4], [2, 4]]`` are taken as ``(2, 4)`` when
+    both halves agree.
+    """
+    if dims is None:
+        return None
+    if isinstance(dims, (str, bytes)) or not hasattr(dims, "__iter__"):
+        hint = f"; for one site pass dims=({dims!r},)" if isinstance(dims, (int, np.integer)) else ""
+        raise TypeError(
+            f"dims must be a sequence of local dimensions (site 0 first), got {type(dims).__name__} "
+            f"{dims!r}{hint}"
+        )
+    dims = list(dims)
+    if len(dims) == 2 and all(isinstance(x, (list, tuple)) for x in dims):
+        rows, cols = list(dims[0]), list(dims[1])
+        if rows != cols:
+            raise ValueError(
+                f"dims {dims} (QuTiP's [rows, columns]) has different row and column factors; an operator "
+                f"on the model's space has equal ones: pass the local dimensions, e.g. dims={tuple(rows)}"
+            )
+        dims = rows
+    for x in dims:
+        if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
+            raise TypeError(
+                f"dims must be a sequence of local dimensions (positive ints, site 0 first), e.g. (2, 4), "
+                f"got {dims!r}"
+            )
+    return _check_dims(dims)
+
+
+@dataclass(frozen=True)
+class _OperatorSpace:
+    """The operator dims of a ``Qobj`` (or of the space a superoperator acts on), for :func:`_qobj_space`."""
+
+    dims: list
+    size: int
+    qutip_dims: object = None
+
+
+def _qobj_space(named, dims):
+    """``(dims, qobj_dims)`` of the space every operator ``Qobj`` in ``named`` acts on.
+
+    ``named`` holds ``(name, value)`` pairs (``H``, the jumps, ...). Every
+    ``Qobj`` with several tensor factors (or with dims that are not a tensor
+    product, ENR) must have the same dims as the others and as ``dims=``; a
+    ``Qobj`` on one flat space, like an array, may be split by them.
+    ``dims`` is returned unchanged (possibly ``None``) when no ``Qobj``
+    fixes the factors. Sizes are checked by the caller.
+    """
+    ref = None
+    for name, q in named:
+        if not isinstance(q, _OperatorSpace):
+            if not _is_qobj(q) or getattr(q, "type", "oper") != "oper":
+                continue  # not an operator Qobj: refused or converted elsewhere
+            q = _OperatorSpace(q.dims, q.shape[0], getattr(q, "_dims", None))
+        left, right = q.dims
+        if left != right:
+            raise ValueError(
+                f"{name} has dims {q.dims}: its row and column factors differ, so it is not an operator "
+                f"on one space; build it with dims [f, f] (e.g. [{left}, {left}])"
+            )
+        if dims is not None and not _nested(left) and len(left) == 1:
+            continue  # one flat space: split by dims=, as an array is
+        if ref is None:
+            ref = (name, q)
+        elif q.dims != ref[1].dims:
+            raise ValueError(
+                f"{name} has dims {q.dims}, {ref[0]} has {ref[1].dims}: every Qobj of a model must act on "
+                "the same tensor factors; build them with one factor order (site 0 leftmost), or give "
+                "arrays (or Qobj on one flat space) with dims="
+            )
+    if ref is None:
+        return dims, None
+    name, q = ref
+    left = q.dims[0]
+    if _nested(left) or math.prod(int(x) for x in np.ravel(left)) != q.size:
+        # not a plain tensor product (ENR space or nested dims): one flat space, its own dims kept
+        own, qobj_dims = (int(q.size),), q.qutip_dims or q.dims
+    else:
+        own, qobj_dims = tuple(int(x) for x in left), None
+    if dims is not None and tuple(dims) != own:
+        raise ValueError(
+            f"dims {tuple(dims)} conflict with {name}'s own dims {q.dims}: a Qobj's tensor factors are kept; "
+            "drop dims= (they are taken from the Qobj), or pass it as an array or a Qobj on one flat "
+            "space to impose others"
+        )
+    return own, qobj_dims
 
 
 def _time_hint() -> str:
@@ -1052,10 +1118,13 @@ def from_liouvillian(L, c_ops=(), *, dims=None, name: str = "liouvillian") -> Su
         ``Qobj`` (summed, as QuTiP does) also.
     c_ops : sequence of operators, optional
         Jump operators whose dissipators ``D[c] = c . c^+ - 1/2 {c^+ c, .}``
-        are added to ``L`` (as ``qutip.steadystate(L, c_ops)`` does).
+        are added to ``L`` (as ``qutip.steadystate(L, c_ops)`` does). A
+        ``Qobj`` among them must act on the same tensor factors as ``L``.
     dims : sequence of int, optional
         Local Hilbert-space dimensions; from the ``Qobj`` (else ``(d,)`` with
-        ``d = sqrt(L.shape[0])``).
+        ``d = sqrt(L.shape[0])``). With a ``Qobj`` of several tensor factors
+        they must equal its own; they may split a matrix or a ``Qobj`` on
+        one flat space.
     name : str
         Model name.
 
@@ -1068,8 +1137,9 @@ def from_liouvillian(L, c_ops=(), *, dims=None, name: str = "liouvillian") -> Su
     TypeError
         If ``L`` is time-dependent or an operator ``Qobj`` (not ``"super"``).
     ValueError
-        On a non-square size, non-finite entries or a generator that does
-        not preserve the trace.
+        On a non-square size, non-finite entries, a generator that does
+        not preserve the trace, or dims that disagree between ``L``,
+        ``c_ops`` and ``dims``.
 
     Examples
     --------
@@ -1079,26 +1149,24 @@ def from_liouvillian(L, c_ops=(), *, dims=None, name: str = "liouvillian") -> Su
     -0.111111
     """
     L = _static_operator(L, "L")  # a constant QobjEvo or a list of Qobj: one matrix
-    qobj_dims = None
+    dims = _dims_argument(dims)
+    named = []
     if _is_qobj(L):
         if getattr(L, "type", None) != "super":
             raise TypeError(
                 f"L must be a superoperator (Qobj of type 'super'), got a Qobj of type {L.type!r}; "
                 "for a Hamiltonian pass (H, c_ops) as one tuple"
             )
-        if dims is None:
-            hd = L.dims[0][0]
-            flat = [int(x) for x in np.ravel(hd)] if not _nested(hd) else None
-            n = int(round(math.isqrt(L.shape[0])))
-            if flat is not None and math.prod(flat) == n:
-                dims = tuple(flat)
-            else:
-                # not a plain tensor product (ENR space or nested dims): one flat space, and the
-                # operator dims kept for NESS.to_qobj, as from_qutip keeps H's (new-user review:
-                # the state of an ENR Liouvillian came back with dims [[10], [10]])
-                dims = (n,)
-                space = getattr(getattr(L, "_dims", None), "from_", None)
-                qobj_dims = getattr(space, "oper", None) or [hd, hd]
+        # the operator space L acts on: its dims (ENR: QuTiP's own, kept for NESS.to_qobj)
+        space = getattr(getattr(L, "_dims", None), "from_", None)
+        named.append(("L", _OperatorSpace(L.dims[0], math.isqrt(L.shape[0]), getattr(space, "oper", None))))
+    if c_ops is None:
+        c_ops = ()
+    if _is_qobj(c_ops) or isinstance(c_ops, (str, bytes)) or not hasattr(c_ops, "__iter__"):
+        raise TypeError(f"c_ops must be a list of operators, got {type(c_ops).__name__}")
+    c_ops = [_static_operator(c, f"c_ops[{k}]") for k, c in enumerate(c_ops)]
+    named += [(f"c_ops[{k}]", c) for k, c in enumerate(c_ops)]
+    dims, qobj_dims = _qobj_space(named, dims)
     M = as_csr(L, "L", allow_super=True)
     if M.shape[0] != M.shape[1]:
         raise ValueError(f"L must be square, got shape {M.shape}")
@@ -1110,10 +1178,10 @@ def from_liouvillian(L, c_ops=(), *, dims=None, name: str = "liouvillian") -> Su
                 "d-dimensional space"
             )
         dims = (n,)
-    if c_ops is not None and len(c_ops):
+    if c_ops:
         from .liouvillian import liouvillian
 
-        d = math.prod(_check_dims(dims))
+        d = math.prod(dims)
         zero = sp.csr_array((d, d), dtype=np.complex128)
         extra = liouvillian(from_qutip(zero, c_ops, dims=tuple(dims)))
         if extra.shape != M.shape:

@@ -19,6 +19,7 @@ complex128.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from functools import reduce
 
@@ -217,6 +218,55 @@ def _qobj_matrix(q, name: str, allow_super: bool):
 
 def _is_qobj(obj) -> bool:
     return type(obj).__name__ == "Qobj" and hasattr(obj, "dims")
+
+
+def check_qobj_dims(op, dims, qobj_dims=None, *, name: str = "op", owner: str = "the state") -> None:
+    """ValueError if the ``Qobj`` ``op`` has the right size but other tensor factors than ``dims``.
+
+    The one dims check of operators handed to a state or a model (``NESS.expect``,
+    ``FloquetNESS.expect``, ``correlation``, ``asymptotic_state``'s ``rho0``), as
+    ``qutip.expect`` refuses such a pair. A ``Qobj`` on one flat space of the
+    right size is accepted on a chain and vice versa (it is split as an array
+    would be); a space with its own QuTiP dims (``qobj_dims``, e.g. ENR) must be
+    matched exactly. Anything other than an operator or ket ``Qobj`` passes:
+    shapes and types are checked by the caller.
+
+    Parameters
+    ----------
+    op : object
+        The operator (or ket) given by the user.
+    dims : sequence of int
+        Local dimensions of the state or model.
+    qobj_dims : object, optional
+        QuTiP dims of a space that is not a tensor product (else ``None``).
+    name, owner : str
+        How the message names ``op`` and what it is checked against.
+    """
+    qtype = getattr(op, "type", "oper")
+    if not _is_qobj(op) or qtype not in ("oper", "ket"):
+        return
+    d = math.prod(int(x) for x in dims)
+    if op.shape[0] != d:
+        return  # a size mismatch: the caller's shape check says so
+    if qobj_dims is not None:
+        mine = getattr(qobj_dims, "as_list", lambda: qobj_dims)()
+        want = mine if qtype == "oper" else [mine[0], [1]]
+        if op.dims != want:
+            raise ValueError(f"{name} has dims {op.dims}, {owner} has dims {want}")
+        return
+    want = [int(x) for x in dims]
+    sides = op.dims if qtype == "oper" else op.dims[:1]
+    for side in sides:
+        if any(isinstance(x, (list, tuple)) for x in side):
+            return
+        side = [int(x) for x in side]
+        if side != want and len(side) > 1 and len(want) > 1:
+            full = [want, want] if qtype == "oper" else [want, [1]]
+            raise ValueError(
+                f"{name} has dims {op.dims}, {owner} has dims {full}: the tensor factors differ (same "
+                f"total size, another order or split?); build {name} with the same factor order "
+                "(site 0 leftmost)"
+            )
 
 
 def identity(d: int) -> sp.csr_array:

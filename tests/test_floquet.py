@@ -253,6 +253,19 @@ def test_drive_dims_mismatch():
         qness.floquet_steady_state((H0, c), wrong, 1.0)
 
 
+def test_expect_checks_qobj_dims_as_ness_expect():
+    # review 14b: FloquetNESS.expect took an operator on swapped factors silently
+    a = qutip.tensor(qutip.qeye(2), qutip.destroy(3))
+    sm = qutip.tensor(qutip.sigmam(), qutip.qeye(3))
+    H0 = a.dag() * a + 0.8 * sm.dag() * sm + 0.3 * (a.dag() * sm + a * sm.dag())
+    fl = qness.floquet_steady_state((H0, [0.7 * a, 0.4 * sm]), 0.3 * (a + a.dag()), 1.1)
+    with pytest.raises(ValueError, match=r"op has dims \[\[3, 2\], \[3, 2\]\], the state has dims .*differ"):
+        fl.expect(qutip.tensor(qutip.num(3), qutip.qeye(2)), 0.3)
+    n = fl.expect(a.dag() * a, 0.3)
+    assert n == pytest.approx(np.trace((a.dag() * a).full() @ fl.rho(0.3)).real, abs=1e-14)
+    assert fl.expect(qutip.Qobj((a.dag() * a).full()), 0.3) == pytest.approx(n, abs=1e-14)  # one flat space
+
+
 # ---------------------------------------------------------------- the Krylov route
 def test_krylov_matches_direct_and_exact_oscillator():
     res, a, A, B = _oscillator(nc=12, f=0.2, method="krylov")

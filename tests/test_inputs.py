@@ -573,6 +573,57 @@ def test_dims_must_be_a_sequence_and_agree_with_a_qobj():
     assert qness.from_qutip(qutip.Qobj(H6), [qutip.Qobj(np.eye(6))], dims=(3, 2)).dims == (3, 2)
 
 
+def test_every_qobj_of_a_model_must_agree_on_dims():
+    # review 14b: c_ops on other tensor factors were accepted whenever H was not a Qobj
+    H = qutip.tensor(qutip.sigmaz(), qutip.qeye(3)) + qutip.tensor(qutip.qeye(2), qutip.num(3))
+    c23 = [qutip.tensor(qutip.sigmam(), qutip.qeye(3)), qutip.tensor(qutip.qeye(2), qutip.destroy(3))]
+    c32 = qutip.tensor(qutip.qeye(3), qutip.sigmam())  # 6 x 6, factors swapped
+    with pytest.raises(ValueError, match=r"c_ops\[0\] has dims \[\[3, 2\], \[3, 2\]\], L has \[\[2, 3\]"):
+        qness.from_liouvillian(qutip.liouvillian(H, c23), [c32])
+    L22 = qutip.liouvillian(qutip.tensor(qutip.sigmaz(), qutip.qeye(2)), [])
+    with pytest.raises(ValueError, match=r"c_ops\[0\] has dims \[\[4\], \[4\]\], L has"):
+        qness.from_liouvillian(L22, [qutip.destroy(4)])
+    with pytest.raises(ValueError, match=r"c_ops\[1\] has dims \[\[3, 2\], \[3, 2\]\], c_ops\[0\] has"):
+        qness.from_qutip(H.full(), [c23[0], c32])
+    with pytest.raises(ValueError, match=r"dims \(4, 2\) conflict with c_ops\[0\]'s own dims"):
+        qness.from_qutip(H.full(), [qutip.tensor(qutip.sigmam(), qutip.qeye(4))], dims=(4, 2))
+    # agreeing ones pass, and a flat Qobj is split by an explicit dims= (as an array is)
+    ref = qness.steady_state((H, c23))
+    m = qness.from_liouvillian(qutip.liouvillian(H, c23[:1]), c23[1:])
+    assert m.dims == (2, 3)
+    np.testing.assert_allclose(qness.steady_state(m).rho, ref.rho, atol=1e-12)
+    assert qness.from_qutip(H.full(), [c23[0]]).dims == (2, 3)
+    flat = qutip.Qobj(c23[1].full())
+    assert qness.from_liouvillian(qutip.liouvillian(H, c23[:1]), [flat], dims=(2, 3)).dims == (2, 3)
+    with pytest.raises(ValueError, match="row and column factors differ"):
+        qness.from_qutip(qutip.Qobj(np.eye(6), dims=[[2, 3], [3, 2]]), [])
+
+
+def test_from_liouvillian_dims_must_agree_with_the_qobj():
+    H = qutip.tensor(qutip.sigmaz(), qutip.qeye(3))
+    L = qutip.liouvillian(H, [qutip.tensor(qutip.sigmam(), qutip.destroy(3))])
+    with pytest.raises(ValueError, match=r"dims \(3, 2\) conflict with L's own dims"):
+        qness.from_liouvillian(L, dims=(3, 2))
+    assert qness.from_liouvillian(L, dims=(2, 3)).dims == (2, 3)
+    assert qness.from_liouvillian(sp.csr_array(L.full()), dims=(3, 2)).dims == (3, 2)  # an array: split
+
+
+def test_qutip_style_and_integer_dims():
+    H = qutip.tensor(qutip.sigmaz(), qutip.qeye(4))
+    c = [qutip.tensor(qutip.sigmam(), qutip.qeye(4))]
+    assert qness.from_qutip(H, c, dims=[[2, 4], [2, 4]]).dims == (2, 4)
+    with pytest.raises(ValueError, match=r"dims \[\[2, 4\], \[4, 2\]\] .*different row and column"):
+        qness.from_qutip(H.full(), [], dims=[[2, 4], [4, 2]])
+    L = qutip.liouvillian(qutip.num(4), [qutip.destroy(4)])
+    with pytest.raises(
+        TypeError, match=r"dims must be a sequence .* got int 4; for one site pass dims=\(4,\)"
+    ):
+        qness.from_liouvillian(L, dims=4)
+    assert qness.from_liouvillian(L, dims=[[4], [4]]).dims == (4,)
+    with pytest.raises(TypeError, match="dims must be a sequence of local dimensions"):
+        qness.from_qutip(H.full(), [], dims=(2.0, 4))
+
+
 def test_infinite_temperature_bath():
     # a qubit (energy 1) between a cold bath (T = 0.5, rates gamma (n + 1), gamma n) and an
     # infinite-temperature bath (equal up and down rates kappa): the hot bath takes no entropy,

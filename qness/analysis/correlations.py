@@ -38,7 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
-from ..operators import _is_qobj, as_csr
+from ..operators import _is_qobj, as_csr, check_qobj_dims
 from ..solvers.methods import Dense
 from ..solvers.resolvent import Schur, _prepare, drazin, resolvent
 from ..symmetry import DETECTED_NAMES, Sector, detect_symmetry, full_sector, sectors
@@ -114,17 +114,7 @@ def _check_ness(model, rho: np.ndarray, name: str = "ness") -> np.ndarray:
 def _operator(op, name: str, model) -> sp.csr_array:
     """``op`` as a ``d x d`` CSR matrix; ValueError naming ``name`` on wrong shape or dims."""
     d = model.dim
-    if _is_qobj(op) and getattr(op, "type", "oper") == "oper":
-        left = op.dims[0]
-        flat = not any(isinstance(x, (list, tuple)) for x in left)
-        want = [int(x) for x in model.dims]
-        if flat and getattr(model, "qobj_dims", None) is None and len(left) > 1 and len(want) > 1:
-            if [int(x) for x in left] != want and op.shape == (d, d):
-                raise ValueError(
-                    f"{name} has dims {op.dims}, the model has dims {[want, want]}: the tensor factors "
-                    "differ (same total size, another order or split?); build it with the model's "
-                    "factor order (site 0 leftmost)"
-                )
+    check_qobj_dims(op, model.dims, getattr(model, "qobj_dims", None), name=name, owner="the model")
     mat = as_csr(op, name)
     if mat.shape != (d, d):
         raise ValueError(f"{name} has shape {mat.shape}, but the model's Hilbert space has dimension {d}")

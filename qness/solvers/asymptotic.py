@@ -24,7 +24,7 @@ import scipy.sparse.linalg as spla
 
 from ..liouvillian import liouvillian
 from ..model import SuperoperatorModel, as_model
-from ..operators import _is_qobj
+from ..operators import check_qobj_dims
 from .errors import ConvergenceError, InsufficientMemoryError, UniquenessWarning
 from .result import NESS
 from .spectrum import ZERO_TOLERANCE
@@ -39,28 +39,7 @@ def _check_rho0_dims(rho0, model) -> None:
     flat space of the right size is accepted on a chain model and vice versa;
     a model with its own QuTiP dims (e.g. ENR) must match them exactly.
     """
-    if not _is_qobj(rho0) or getattr(rho0, "type", None) not in ("oper", "ket"):
-        return
-    d = model.dim
-    dims = rho0.dims
-    mine = getattr(model, "qobj_dims", None)
-    if mine is not None:
-        mine = getattr(mine, "as_list", lambda: mine)()
-        want = mine if rho0.type == "oper" else [mine[0], [1]]
-        if rho0.shape[0] == d and dims != want:
-            raise ValueError(f"rho0 has dims {dims}, the model has dims {want}")
-        return
-    left = dims[0]
-    if any(isinstance(x, (list, tuple)) for x in left):
-        return
-    want = [int(x) for x in model.dims]
-    left = [int(x) for x in left]
-    if rho0.shape[0] == d and left != want and len(left) > 1 and len(want) > 1:
-        full = [want, want] if rho0.type == "oper" else [want, [1]]
-        raise ValueError(
-            f"rho0 has dims {dims}, the model has dims {full}: the tensor factors differ (same total "
-            "size, another order or split?); build rho0 with the model's factor order (site 0 leftmost)"
-        )
+    check_qobj_dims(rho0, model.dims, getattr(model, "qobj_dims", None), name="rho0", owner="the model")
 
 
 def _memory_need(model, d: int) -> float:

@@ -37,7 +37,7 @@ import scipy.sparse.linalg as spla
 
 from ..liouvillian import liouvillian
 from ..model import SuperoperatorModel
-from ..operators import as_csr
+from ..operators import as_csr, check_qobj_dims
 from .errors import ConvergenceError, NonUniqueSteadyStateError, TruncationWarning, UniquenessWarning
 from .floquet_input import _check_omega, _parse
 from .result import _expect
@@ -324,8 +324,11 @@ class FloquetNESS:
         Raises
         ------
         TypeError, ValueError
-            For an operator of the wrong type or shape.
+            For an operator of the wrong type or shape, or (for a ``Qobj``)
+            dims that do not match the state's tensor factors, as
+            :meth:`NESS.expect <qness.NESS.expect>`.
         """
+        check_qobj_dims(op, self.dims, self.qobj_dims, name="op", owner="the state")
         mat = as_csr(op, "op")
         if mat.shape != (self.dim, self.dim):
             raise ValueError(f"op has shape {mat.shape}, the state is {self.dim} x {self.dim}")

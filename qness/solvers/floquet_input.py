@@ -16,8 +16,8 @@ import re
 import numpy as np
 import scipy.sparse as sp
 
-from ..model import LindbladModel, SuperoperatorModel, as_model, from_qutip
-from ..operators import _is_qobj, as_csr
+from ..model import as_model, from_qutip
+from ..operators import _is_qobj, as_csr, check_qobj_dims
 
 #: Samples per period used to read the Fourier coefficients of a coefficient function.
 _COEFF_SAMPLES = 64
@@ -156,15 +156,12 @@ def _fourier_coefficients(f, omega: float, label: str, coeff) -> dict:
     return keep
 
 
-def _op(x, label: str, d: int, model_dims) -> sp.csr_array:
+def _op(x, label: str, model) -> sp.csr_array:
+    check_qobj_dims(x, model.dims, getattr(model, "qobj_dims", None), name=label, owner="the model")
     op = as_csr(x, label)
+    d = model.dim
     if op.shape != (d, d):
         raise ValueError(f"{label} has shape {op.shape}, the model is {d} x {d}")
-    if _is_qobj(x) and getattr(x, "type", "oper") == "oper":
-        left = x.dims[0]
-        if not any(isinstance(v, (list, tuple)) for v in left):
-            if len(left) > 1 and len(model_dims) > 1 and [int(v) for v in left] != list(model_dims):
-                raise ValueError(f"{label} has dims {x.dims}, the model has dims {list(model_dims)}")
     return op
 
 
@@ -189,12 +186,6 @@ def _parse(model, drive, omega, args):
         model = from_qutip(H0, c_ops)
         terms += terms_h
     model = as_model(model)
-    if isinstance(model, LindbladModel):
-        d, dims = model.dim, tuple(model.dims)
-    elif isinstance(model, SuperoperatorModel):
-        d, dims = model.dim, tuple(model.dims)
-    else:  # pragma: no cover - as_model returns one of the two
-        raise TypeError(f"unsupported model {type(model).__name__}")
 
     fourier: dict[int, sp.csr_array] = {}
 
@@ -219,7 +210,7 @@ def _parse(model, drive, omega, args):
                     f"drive keys must be positive integers m >= 1 (H(t) = H + sum_m (V_m e^{{-i m omega t}} "
                     f"+ h.c.)), got {m}; put a static term into H"
                 )
-            Vm = _op(V, f"drive[{m}]", d, dims)
+            Vm = _op(V, f"drive[{m}]", model)
             add(-int(m), Vm)
             add(int(m), sp.csr_array(Vm.T.conj()))
     elif isinstance(drive, (list, tuple)) and (
@@ -237,7 +228,7 @@ def _parse(model, drive, omega, args):
             f"{type(drive).__name__} of {len(drive)} items that is none of these"
         )
     else:
-        op = _op(drive, "drive", d, dims)
+        op = _op(drive, "drive", model)
         if not _hermitian(op):
             raise ValueError(
                 "drive is not Hermitian: H(t) = H + drive cos(omega t) needs a Hermitian drive; for "
@@ -259,7 +250,7 @@ def _parse(model, drive, omega, args):
         omega = min(freqs)
     omega = _check_omega(omega)
     for op, c, label in terms:
-        opm = _op(op, label, d, dims)
+        opm = _op(op, label, model)
         if not _hermitian(opm):
             raise ValueError(f"{label}: the operator is not Hermitian (H(t) must be Hermitian)")
         f = _coefficient_function(c, label, args)

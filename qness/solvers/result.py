@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from ..operators import _is_qobj, as_csr
+from ..operators import _is_qobj, as_csr, check_qobj_dims
 
 __all__ = ["NESS"]
 
@@ -125,25 +125,7 @@ class NESS:
         return float(val.real) if herm else val
 
     def _check_qobj_dims(self, op) -> None:
-        if getattr(op, "type", "oper") != "oper":
-            return  # as_csr refuses it with its own message
-        if self.qobj_dims is not None:
-            mine = getattr(self.qobj_dims, "as_list", lambda: self.qobj_dims)()
-            if op.dims != mine and op.shape == (self.dim, self.dim):
-                raise ValueError(f"op has dims {op.dims}, the state has dims {mine}")
-            return
-        left, right = op.dims
-        if any(isinstance(x, (list, tuple)) for x in list(left) + list(right)):
-            return
-        want = [int(x) for x in self.dims]
-        for side in (left, right):
-            side = [int(x) for x in side]
-            if side != want and len(side) > 1 and len(want) > 1:
-                raise ValueError(
-                    f"op has dims {op.dims}, the state has dims {[want, want]}: the tensor factors "
-                    "differ (same total size, another order or split?); build op with the state's "
-                    "factor order (site 0 leftmost)"
-                )
+        check_qobj_dims(op, self.dims, self.qobj_dims, name="op", owner="the state")
 
     def to_qobj(self):
         """The state as a ``qutip.Qobj`` with chain dims (or the model's own QuTiP dims, e.g. ENR)."""
