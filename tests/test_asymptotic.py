@@ -87,12 +87,40 @@ def test_bad_initial_states_are_rejected():
     m = dark_singlet_qubits()
     with pytest.raises(ValueError, match="4 x 4"):
         qness.asymptotic_state(m, np.eye(3))
-    with pytest.raises(ValueError, match="non-zero trace"):
+    with pytest.raises(ValueError, match="rho0 is zero: it must have a non-zero trace"):
         qness.asymptotic_state(m, np.zeros((4, 4)))
     with pytest.raises(ValueError, match="zero_tol"):
         qness.asymptotic_state(m, np.eye(4), zero_tol=2.0)
     with pytest.raises(TypeError, match="rho0"):
         qness.asymptotic_state(m, object())
+
+
+def test_rho0_must_be_a_density_matrix_or_a_ket_in_both_entry_points():
+    # review 14b: a non-Hermitian rho0 gave a NESS with hermiticity_error 0.35, a non-positive one a
+    # NESS with min_eigenvalue -0.40, silently
+    m = dark_singlet_qubits()
+    S = np.array([0, 1, -1, 0]) / np.sqrt(2)
+    G = np.array([0, 0, 0, 1.0])
+    P = np.outer(S, S) + np.outer(G, G)
+    non_hermitian = 0.5 * P + 0.5 * np.outer(S, G)
+    non_positive = 0.5 * P + 0.9 * (np.outer(S, G) + np.outer(G, S))
+    for solve in (
+        lambda r: qness.asymptotic_state(m, r),
+        lambda r: qness.steady_state(m, method=qness.Evolve(rho0=r)),
+    ):
+        with pytest.raises(ValueError, match="rho0 is not Hermitian .*not a density matrix"):
+            solve(non_hermitian)
+        with pytest.raises(ValueError, match="rho0 is not positive semi-definite .*-0.4"):
+            solve(non_positive)
+    # a ket is |psi><psi| in both, an unnormalised state is normalised, rounding is tolerated
+    psi = qutip.tensor(qutip.basis(2, 0), qutip.basis(2, 1))
+    ref = qness.asymptotic_state(m, qutip.ket2dm(psi)).rho
+    np.testing.assert_allclose(qness.asymptotic_state(m, psi).rho, ref, atol=1e-12)
+    np.testing.assert_allclose(
+        qness.asymptotic_state(m, 3 * psi.proj().full() + 1e-13j * G[:, None]).rho, ref, atol=1e-10
+    )
+    ev = qness.steady_state(m, method=qness.Evolve(rho0=psi))
+    assert ev.residual < 1e-9 and abs(ev.rho - ref).max() < 1e-8
 
 
 def test_a_liouvillian_is_accepted_and_gives_the_same_limit():

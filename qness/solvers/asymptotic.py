@@ -54,24 +54,65 @@ def _memory_need(model, d: int) -> float:
     return memory_estimate(model, full_sector(d), Evolve())[0]
 
 
-def _as_density_matrix(rho0, d: int) -> np.ndarray:
+#: Largest ``||rho0 - rho0^+||_F`` and ``-lambda_min(rho0)``, relative to ``||rho0||_F``, accepted
+#: from an initial state: rounding of a state computed elsewhere (mesolve, a product of Qobj), not
+#: a coherence or population of the wrong sign.
+RHO0_TOLERANCE = 1e-8
+
+
+def initial_density_matrix(rho0, d: int, name: str = "rho0") -> np.ndarray:
+    """``rho0`` as a ``d x d`` density matrix of trace 1 (a ket ``psi`` as ``|psi><psi|``).
+
+    Shared by :func:`asymptotic_state` and ``Evolve(rho0=...)``. ``rho0`` must
+    be Hermitian and positive semi-definite up to :data:`RHO0_TOLERANCE`
+    relative to its Frobenius norm; its trace is then positive and it is
+    divided by it (an unnormalised state is accepted). The Hermitian part is
+    returned, so rounding does not leak into the result.
+
+    Raises
+    ------
+    TypeError
+        If ``rho0`` is not array-like.
+    ValueError
+        On a wrong shape, non-finite entries, a zero matrix, or a matrix that
+        is not Hermitian or not positive semi-definite (not a state: the
+        limit of ``exp(L t) rho0`` would not be one either).
+    """
     if hasattr(rho0, "full") and callable(rho0.full):
         rho0 = rho0.full()
     try:
         rho0 = np.asarray(rho0, dtype=np.complex128)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"rho0 must be a density matrix or a ket (array or Qobj), got {type(rho0)}") from exc
+        raise TypeError(
+            f"{name} must be a density matrix or a ket (array or Qobj), got {type(rho0)}"
+        ) from exc
     if rho0.shape in ((d,), (d, 1)):
         psi = rho0.ravel()
         rho0 = np.outer(psi, psi.conj())
     if rho0.shape != (d, d):
-        raise ValueError(f"rho0 must be a {d} x {d} density matrix or a ket of length {d}, got {rho0.shape}")
+        raise ValueError(
+            f"{name} must be a {d} x {d} density matrix or a ket of length {d}, got {rho0.shape}"
+        )
     if not np.all(np.isfinite(rho0)):
-        raise ValueError("rho0 has non-finite entries")
-    tr = np.trace(rho0)
-    if abs(tr) < 1e-14:
-        raise ValueError("rho0 must have a non-zero trace")
-    return rho0 / tr
+        raise ValueError(f"{name} has non-finite entries")
+    scale = float(np.linalg.norm(rho0))
+    if scale == 0.0:
+        raise ValueError(f"{name} is zero: it must have a non-zero trace (a density matrix)")
+    herm = float(np.linalg.norm(rho0 - rho0.conj().T))
+    if herm > RHO0_TOLERANCE * scale:
+        raise ValueError(
+            f"{name} is not Hermitian (||{name} - {name}^+|| = {herm:.3g} against ||{name}|| = {scale:.3g}), "
+            f"so it is not a density matrix; pass a state, e.g. |psi><psi| or a mixture of such, or "
+            "the ket psi itself"
+        )
+    rho0 = 0.5 * (rho0 + rho0.conj().T)
+    lmin = float(np.linalg.eigvalsh(rho0)[0])
+    if lmin < -RHO0_TOLERANCE * scale:
+        raise ValueError(
+            f"{name} is not positive semi-definite (smallest eigenvalue {lmin:.3g} against ||{name}|| = "
+            f"{scale:.3g}), so it is not a density matrix; pass a state (e.g. qutip.ket2dm(psi))"
+        )
+    return rho0 / np.trace(rho0).real
 
 
 def _factor(B: sp.csr_array):
@@ -149,7 +190,9 @@ def asymptotic_state(model, rho0, *, zero_tol: float = ZERO_TOL, block: int = 4,
         c_ops)``, a ``Qobj`` of type ``"super"`` or a ``d^2 x d^2`` matrix in
         column stacking; see :func:`qness.as_model`): only ``L`` is used.
     rho0 : array_like or qutip.Qobj
-        Initial density matrix (``d x d``) or ket (length ``d``); it is
+        Initial density matrix (``d x d``) or ket ``psi`` (length ``d``,
+        taken as ``|psi><psi|``). It must be Hermitian and positive
+        semi-definite (to :data:`RHO0_TOLERANCE` relative to its norm); it is
         normalised to trace 1. A ``Qobj`` must have the model's tensor
         factors (as ``NESS.expect`` requires).
     zero_tol : float
@@ -180,9 +223,10 @@ def asymptotic_state(model, rho0, *, zero_tol: float = ZERO_TOL, block: int = 4,
     Raises
     ------
     ValueError
-        If ``rho0`` has the wrong shape, non-finite entries or zero trace,
-        or is a ``Qobj`` whose tensor factors differ from the model's (e.g.
-        dims ``[[3, 2], [3, 2]]`` for a ``[2, 3]`` model).
+        If ``rho0`` has the wrong shape or non-finite entries, is zero, is not
+        Hermitian or not positive semi-definite, or is a ``Qobj`` whose
+        tensor factors differ from the model's (e.g. dims ``[[3, 2], [3, 2]]``
+        for a ``[2, 3]`` model).
     TypeError
         If ``rho0`` is not array-like, or ``model`` is not a model (see
         :func:`qness.as_model`).
@@ -242,7 +286,7 @@ def asymptotic_state(model, rho0, *, zero_tol: float = ZERO_TOL, block: int = 4,
             available=avail,
         )
     _check_rho0_dims(rho0, model)
-    rho0 = _as_density_matrix(rho0, d)
+    rho0 = initial_density_matrix(rho0, d)
     L = sp.csr_array(liouvillian(model))
     n = L.shape[0]
     _, mem = envelope_estimate(L)

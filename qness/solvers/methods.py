@@ -334,8 +334,10 @@ class Evolve:
 
     Attributes
     ----------
-    rho0 : array_like or None
-        Initial density matrix (``d x d``).
+    rho0 : array_like, qutip.Qobj or None
+        Initial density matrix (``d x d``) or ket ``psi`` (taken as
+        ``|psi><psi|``), checked and normalised as by
+        :func:`qness.asymptotic_state`.
     atol : float
         Target residual ``||L vec(rho)||_2``.
     t_max : float

@@ -2105,17 +2105,15 @@ def _evolve(model: LindbladModel, method: Evolve, x0, t0, progress: bool = False
     rho0 = method.rho0 if method.rho0 is not None else (getattr(x0, "rho", x0) if x0 is not None else None)
     if rho0 is None:
         rho0 = np.eye(d) / d
-    if hasattr(rho0, "full") and callable(rho0.full):
-        rho0 = rho0.full()
-    rho0 = np.asarray(rho0, dtype=np.complex128)
-    if rho0.shape != (d, d):
-        raise ValueError(f"rho0 must be {d} x {d}, got shape {rho0.shape}")
-    tr = np.trace(rho0)
-    if not np.isfinite(tr) or abs(tr) < 1e-14:
-        raise ValueError("rho0 must have a non-zero finite trace")
+    # the same initial states as asymptotic_state: a density matrix or a ket, checked and normalised
+    from ..operators import check_qobj_dims
+    from .asymptotic import initial_density_matrix
+
+    check_qobj_dims(rho0, model.dims, model.qobj_dims, name="rho0", owner="the model")
+    rho0 = initial_density_matrix(rho0, d)
     L = liouvillian(model)
     norm1 = float(spla.norm(L, 1))
-    x = rho0.ravel(order="F") / tr
+    x = rho0.ravel(order="F")
     t, dt, steps = 0.0, method.dt, 0
     res = float(np.linalg.norm(L @ x))
     bar = Progress(progress, "Evolve", unit="step")
