@@ -1027,7 +1027,11 @@ def _kossakowski_jumps(ops, rates, labels) -> list[Jump]:
 
 #: Largest ``max |vec(1)^T L|`` relative to ``max |L|`` accepted from a Liouvillian matrix. Not
 #: machine precision: ``qutip.piqs`` builds Dicke-basis Liouvillians that preserve the trace only
-#: to about 1e-8 relative; a matrix in row stacking or not a generator at all misses by O(1).
+#: to about 1e-8 relative; a matrix that is not a generator at all (a channel, a Hamiltonian)
+#: misses by O(1). The check cannot tell the stacking: a generator written in row stacking,
+#: ``P L P`` with ``P`` the swap ``vec(rho) <-> vec(rho^T)``, is itself a valid column-stacked
+#: generator (of ``-H^T`` and the jumps ``conj(c)``), so it passes and gives the transposed state.
+#: Column stacking is assumed, as QuTiP's superoperators are.
 TRACE_TOLERANCE = 1e-6
 
 
@@ -1059,7 +1063,15 @@ class SuperoperatorModel:
     ValueError
         If ``L`` is not square of size ``prod(dims)**2``, has non-finite
         entries, or does not preserve the trace (``vec(1)^T L != 0``: not a
-        Lindblad generator in column stacking).
+        Lindblad generator; a trace-preserving map, ``vec(1)^T L =
+        vec(1)^T``, is named as a channel).
+
+    Notes
+    -----
+    Column stacking is assumed and cannot be detected: a generator written
+    in row stacking is also a valid generator in column stacking (of
+    ``-H^T`` with jumps ``conj(c_k)``) and would be solved as such,
+    giving the transposed state. QuTiP's superoperators are column-stacked.
     """
 
     L: sp.csr_array
@@ -1081,10 +1093,20 @@ class SuperoperatorModel:
         scale = max(float(np.max(np.abs(L.data), initial=0.0)), 1e-300)
         err = float(np.max(np.abs(tL), initial=0.0))
         if err > TRACE_TOLERANCE * scale:
+            one = np.zeros(d * d)
+            one[diag_idx] = 1.0
+            if float(np.max(np.abs(tL - one))) <= TRACE_TOLERANCE * max(scale, 1.0):
+                raise ValueError(
+                    "L looks like a quantum channel (a propagator or map, e.g. L.expm() or "
+                    "qutip.to_super(U)), not a Liouvillian: it preserves the trace itself "
+                    "(vec(1)^T M = vec(1)^T) where a generator has vec(1)^T L = 0; pass the generator "
+                    "(e.g. qutip.liouvillian(H, c_ops)), or, for the fixed point of the channel M, the "
+                    "generator M - 1 (M minus the identity superoperator)"
+                )
             raise ValueError(
                 f"L does not preserve the trace (max |vec(1)^T L| = {err:.3g} against max |L| = "
-                f"{scale:.3g}): it is not a Lindblad generator in column stacking "
-                "(vec(rho) = rho.ravel(order='F')), or not a Liouvillian at all"
+                f"{scale:.3g}, where a Lindblad generator has vec(1)^T L = 0): it is not the generator "
+                "of a trace-preserving evolution; qutip.liouvillian(H, c_ops) makes one"
             )
         object.__setattr__(self, "L", L)
         object.__setattr__(self, "dims", dims)

@@ -163,6 +163,27 @@ def test_matrix_that_is_not_a_liouvillian_is_refused():
         qness.from_liouvillian(qutip.sigmaz())
 
 
+def test_a_channel_is_named_as_such_and_row_stacking_is_not_claimed_to_be_caught():
+    # review 14b: L.expm() and to_super(U) were refused with "L does not preserve the trace"
+    L = qutip.liouvillian(qutip.sigmax(), [qutip.sigmam()])
+    for M in ((0.1 * L).expm(), qutip.to_super(qutip.sigmax()), (0.1 * L).expm().full()):
+        with pytest.raises(ValueError, match="L looks like a quantum channel .* not a Liouvillian.*M - 1"):
+            qness.steady_state(M)
+    # its fixed point is the steady state of the generator M - 1, as the message says
+    M = (0.1 * L).expm()
+    np.testing.assert_allclose(qness.steady_state(M - 1).rho, qness.steady_state(L).rho, atol=1e-12)
+    with pytest.raises(ValueError, match="does not preserve the trace .*not the generator"):
+        qness.steady_state(np.diag([0.0, -1.0, -1.0, -1.0]))
+    # a row-stacked generator P L P passes the trace check (it generates rho^T): documented, not detected
+    P = np.zeros((4, 4))
+    for i in range(2):
+        for j in range(2):
+            P[i * 2 + j, j * 2 + i] = 1
+    ness = qness.steady_state(P @ L.full() @ P)
+    np.testing.assert_allclose(ness.rho, qness.steady_state(L).rho.T, atol=1e-12)
+    assert "Column stacking is assumed and cannot be detected" in qness.SuperoperatorModel.__doc__
+
+
 def test_liouvillian_krylov_preconditioner_routes():
     L = qutip.liouvillian(*detuned_cavity(N=10))
     with pytest.raises(ValueError, match="Sylvester"):
