@@ -812,16 +812,20 @@ def _static_operator(obj, name: str):
 
     A constant ``qutip.QobjEvo`` (``isconstant``) is evaluated (at ``t = 0``);
     a list whose entries are all ``Qobj`` is summed, as QuTiP does with
-    ``[H0, H1]``. Anything else is returned unchanged (a
-    list with an ``[op, coefficient]`` term stays time-dependent and is
-    refused later by :func:`~qness.operators.as_csr`).
+    ``[H0, H1]``. A term ``[op, c]`` (or ``(op, c)``) with a number ``c`` is
+    ``c * op``, as in QuTiP (``[H0, [H1, 0.5]]`` is ``H0 + 0.5 H1``; a jump
+    ``[a, 0.5]`` is ``0.5 a``). Anything else is returned unchanged (a list
+    with an ``[op, coefficient]`` term of a string, function or array stays
+    time-dependent and is refused later by :func:`~qness.operators.as_csr`).
     """
     if type(obj).__name__ == "QobjEvo":
         if getattr(obj, "isconstant", False):
             return obj(0.0)
         return obj
+    if _constant_pair(obj):
+        return obj[1] * obj[0]  # QuTiP's [op, 0.5]: a numeric coefficient is a constant factor
     if isinstance(obj, list) and obj:
-        terms = list(obj)
+        terms = [x[1] * x[0] if _constant_pair(x) else x for x in obj]
         if all(_is_qobj(x) for x in terms):
             first = terms[0]
             for k, x in enumerate(terms[1:], start=1):
@@ -926,6 +930,17 @@ def _qobj_space(named, dims):
             "space to impose others"
         )
     return own, qobj_dims
+
+
+def _constant_pair(x) -> bool:
+    """``x`` is QuTiP's ``[op, c]`` with a number ``c`` (a constant coefficient)."""
+    return (
+        isinstance(x, (list, tuple))
+        and len(x) == 2
+        and _is_qobj(x[0])
+        and isinstance(x[1], (int, float, complex, np.number))
+        and not isinstance(x[1], (bool, np.bool_))
+    )
 
 
 def _time_hint() -> str:

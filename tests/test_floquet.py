@@ -184,6 +184,56 @@ def test_qutip_list_formats():
     assert sq.info["drive_harmonics"] == [-2, 2]
 
 
+@pytest.mark.filterwarnings("ignore:`cython`:UserWarning")  # QuTiP compiling a string coefficient
+def test_qobjevo_and_qutip_coefficients_and_constant_terms():
+    # review 14b: qutip.coefficient(...) and a QobjEvo H were refused; [H1, 0.5] was "time-dependent"
+    H0, c = _qubit()
+    sx, w = qutip.sigmax(), 1.1
+    ref = qness.floquet_steady_state((H0 + 0.2 * sx, c), 0.6 * sx, w)
+    forms = [
+        (([H0, [0.6 * sx, qutip.coefficient("cos(w*t)", args={"w": w})], [sx, 0.2]], c), {"omega": w}),
+        ((qutip.QobjEvo([H0, [0.6 * sx, "cos(w*t)"]], args={"w": w}) + 0.2 * sx, c), {"omega": w}),
+        ((qutip.QobjEvo([H0 + 0.2 * sx, [0.6 * sx, lambda t: np.cos(w * t)]]), c), {"omega": w}),
+    ]
+    for model, kw in forms:
+        r = qness.floquet_steady_state(model, **kw)
+        assert np.max(np.abs(r.average - ref.average)) < 1e-13
+        assert abs(r.expect(qutip.sigmaz(), 0.4) - ref.expect(qutip.sigmaz(), 0.4)) < 1e-13
+
+
+@pytest.mark.filterwarnings("ignore:`cython`:UserWarning")
+def test_complex_terms_summing_to_a_hermitian_hamiltonian():
+    # review 14b: [a, 'exp(1j*w*t)'] + [a.dag(), 'exp(-1j*w*t)'] is Hermitian but was refused term by term
+    a = qutip.destroy(5)
+    H0, c, w = 0.3 * a.dag() * a, [np.sqrt(0.5) * a], 1.3
+    pair = qness.floquet_steady_state(
+        ([H0, [0.2 * a, "exp(1j*w*t)"], [0.2 * a.dag(), "exp(-1j*w*t)"]], c), args={"w": w}
+    )
+    ref = qness.floquet_steady_state((H0, c), {1: 0.2 * a.dag()}, w)  # V_1 e^{-iwt} + h.c.
+    for t in (0.0, 0.7, 2.1):
+        np.testing.assert_allclose(pair.rho(t), ref.rho(t), atol=1e-13)
+    with pytest.raises(
+        ValueError, match=r"H\(t\) from the terms model H\[1\] is not Hermitian .*drive=\{m: V_m\}"
+    ):
+        qness.floquet_steady_state(([H0, [a, "exp(1j*w*t)"]], c), args={"w": w})
+
+
+@pytest.mark.filterwarnings("ignore:`cython`:UserWarning")
+def test_time_dependent_input_it_cannot_take_is_refused_without_recommending_itself():
+    # review 14b: the refusal ended with "... use qness.floquet_steady_state(...)"
+    H0, c = _qubit()
+    sx = qutip.sigmax()
+    L = qutip.QobjEvo([qutip.liouvillian(H0, c), [qutip.liouvillian(sx), "cos(t)"]])
+    cases = [
+        (([H0, [sx, "cos(t)"]], [[c[0], "cos(t)"]]), "c_ops\\[0\\] is time-dependent"),
+        (L, "model is time"),
+    ]
+    for model, what in cases:
+        with pytest.raises(TypeError, match=what + ".*takes the time dependence on H only") as err:
+            qness.floquet_steady_state(model, omega=1.0)
+        assert "use the limit cycle" not in str(err.value)
+
+
 def test_state_properties():
     res, a, _, _ = _oscillator(nc=10, f=0.2)
     T = res.period
@@ -228,7 +278,11 @@ def test_commutator_superoperator_column_stacking():
         ({"drive": [qutip.sigmax(), "cos(1.5*t)"], "omega": 1.0}, ValueError, "not a periodic function"),
         ({"drive": [qutip.sigmax(), "t*cos(t)"], "omega": 1.0}, ValueError, "not a periodic function"),
         ({"drive": [qutip.sigmax(), lambda t: np.cos(t)]}, ValueError, "omega is not given"),
-        ({"drive": [qutip.sigmax(), np.ones(10)], "omega": 1.0}, TypeError, "not a periodic drive"),
+        (
+            {"drive": [qutip.sigmax(), np.ones(10)], "omega": 1.0},
+            TypeError,
+            "values in t .*not read as a periodic",
+        ),
         ({"drive": [qutip.sigmap(), "cos(t)"], "omega": 1.0}, ValueError, "not Hermitian"),
         ({"drive": [qutip.sigmax(), qutip.sigmay()], "omega": 1.0}, TypeError, "drive must be an operator"),
         ({"drive": 0 * qutip.sigmax(), "omega": 1.0}, ValueError, "the drive is zero"),

@@ -551,6 +551,20 @@ def test_time_independent_qutip_containers_are_accepted():
         qness.from_qutip([H0, qutip.sigmax()], [a])
 
 
+def test_numeric_list_coefficients_are_constants_as_in_qutip():
+    # review 14b: [H0, [H1, 0.5]], c_ops=[[a, 0.5]] and [(a, 0.5)] were called time-dependent
+    a = qutip.destroy(4)
+    H0, H1 = a.dag() * a, a + a.dag()
+    ref = qness.steady_state((H0 + 0.5 * H1, [0.5 * a]))
+    assert qutip.QobjEvo([H0, [H1, 0.5]])(0.7) == H0 + 0.5 * H1  # QuTiP's meaning
+    for model in (([H0, [H1, 0.5]], [0.5 * a]), (H0 + 0.5 * H1, [[a, 0.5]]), (H0 + 0.5 * H1, [(a, 0.5)])):
+        np.testing.assert_allclose(qness.steady_state(model).rho, ref.rho, atol=1e-13)
+    m = qness.from_qutip(H0, [[[a, 0.5], [a.dag(), 0.1]]])  # a list term of two constant pairs: summed
+    np.testing.assert_allclose(m.jumps[0].op.toarray(), (0.5 * a + 0.1 * a.dag()).full(), atol=1e-15)
+    with pytest.raises(TypeError, match="time-dependent"):  # a string stays a function of t
+        qness.steady_state(([H0, [H1, "0.5"]], [a]))
+
+
 def test_real_time_dependence_and_wrong_tuple_shapes_have_their_own_messages():
     a = qutip.destroy(3)
     H = a.dag() * a

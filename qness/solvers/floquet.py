@@ -521,11 +521,16 @@ def floquet_steady_state(
 
     * ``drive`` an operator: ``H(t) = H + drive cos(omega t)``;
     * ``drive={m: V_m}``: ``H(t) = H + sum_m (V_m e^{-i m omega t} + V_m^+ e^{i m omega t})``;
-    * QuTiP's list format, as ``model=([H0, [H1, "cos(2*t)"], ...], c_ops)`` or
+    * QuTiP's list format, as ``model=([H0, [H1, "cos(2*t)"], ...], c_ops)``
+      (or a ``qutip.QobjEvo`` of such terms as ``H``) or
       ``drive=[[H1, "cos(2*t)"], ...]``: each coefficient (a string in ``t``
-      and ``args``, or a function ``f(t, args)``) must be a real periodic
-      function with finitely many harmonics of ``omega``; its Fourier
-      coefficients are read off numerically and checked.
+      and ``args``, a function ``f(t)`` or ``f(t, args)``, or a
+      ``qutip.coefficient``; a number is a constant factor) must be a
+      periodic function with finitely many harmonics of ``omega``; its
+      Fourier coefficients are read off numerically and checked. A term may
+      be complex or non-Hermitian (``[a, "exp(1j*w*t)"]``) as long as the
+      terms sum to a Hermitian ``H(t)`` (with ``[a.dag(), "exp(-1j*w*t)"]``).
+      The jump operators are time-independent.
 
     Conventions: hbar = 1; ``rho(t) = sum_n rho_n e^{i n omega t}``;
     ``L(t) = sum_k L_k e^{i k omega t}`` with ``L_0`` the static Liouvillian
@@ -587,10 +592,12 @@ def floquet_steady_state(
     ------
     TypeError
         For a wrong type (``omega`` not a number, dict keys not integers,
-        a coefficient that is neither string nor function, ``QobjEvo``).
+        a coefficient that is neither string nor function nor
+        ``qutip.coefficient``), time-dependent jump operators or Liouvillian.
     ValueError
-        For ``omega <= 0``, a non-Hermitian ``drive`` (cosine form) or list
-        operator, an operator whose shape or dims differ from the model's, a
+        For ``omega <= 0``, a non-Hermitian ``drive`` (cosine form), list
+        terms that do not sum to a Hermitian ``H(t)``, an operator whose
+        shape or dims differ from the model's, a
         coefficient that is not periodic with period ``2 pi / omega``, a zero
         drive, a bad ``harmonics``/``tol``.
     NonUniqueSteadyStateError

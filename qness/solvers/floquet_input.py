@@ -1,7 +1,8 @@
 """Input of :func:`qness.floquet_steady_state`: periodic drives in every accepted form.
 
 Turns ``drive`` (an operator for ``cos(omega t)``, a dict ``{m: V_m}``, or
-QuTiP's list format with string or function coefficients) into the Fourier
+QuTiP's list format with string, function or ``qutip.coefficient``
+coefficients, also inside a ``qutip.QobjEvo``) into the Fourier
 components ``{k: H_k}`` of ``H(t) = sum_k H_k e^{i k omega t}``. A
 coefficient's harmonics are read off by FFT over one period and checked at
 off-grid times several periods later, so a non-periodic coefficient is
@@ -16,8 +17,17 @@ import re
 import numpy as np
 import scipy.sparse as sp
 
-from ..model import as_model, from_qutip
-from ..operators import _is_qobj, as_csr, check_qobj_dims
+from ..model import _constant_pair, as_model
+from ..operators import TIME_DEPENDENCE_HINT, _is_qobj, as_csr, check_qobj_dims
+
+#: What floquet_steady_state takes, for its refusals of other time-dependent input.
+FLOQUET_INPUT_HINT = (
+    "qness.floquet_steady_state takes the time dependence on H only: H in QuTiP's list format "
+    "[H0, [H1, coeff], ...] or a qutip.QobjEvo of such terms (coeff a string, a function of t or a "
+    "qutip.coefficient, periodic in t), or a static H with drive= (an operator for drive cos(omega t), "
+    "or {m: V_m}); the jump operators and a Liouvillian must be time-independent (a modulated "
+    "dissipator is not supported)"
+)
 
 #: Samples per period used to read the Fourier coefficients of a coefficient function.
 _COEFF_SAMPLES = 64
@@ -40,7 +50,9 @@ def _split_qutip_list(H, name: str):
     """``(static terms, [(op, coeff, label), ...])`` of QuTiP's list format."""
     static, terms = [], []
     for k, item in enumerate(H):
-        if _is_list_term(item):
+        if _constant_pair(item):
+            static.append(item[1] * item[0])  # [op, 0.5]: a constant factor, as in QuTiP
+        elif _is_list_term(item):
             terms.append((item[0], item[1], f"{name}[{k}]"))
         elif type(item).__name__ == "QobjEvo":
             raise TypeError(
@@ -114,9 +126,19 @@ def _coefficient_function(coeff, label: str, args: dict):
             return np.array([complex(call(float(t))) for t in ts])
 
         return f
+    if callable(coeff):  # a qutip.coefficient(...): its args are inside (args= replaces them)
+
+        def g(ts):
+            try:
+                return np.array([complex(coeff(float(t), args) if args else coeff(float(t))) for t in ts])
+            except Exception as exc:
+                raise ValueError(f"{label}: cannot evaluate the coefficient {coeff!r}: {exc}") from exc
+
+        return g
     raise TypeError(
-        f"{label}: the coefficient must be a string such as 'cos(2.0*t)' or a function f(t, args); "
-        f"got {type(coeff).__name__} (an array of values in t is not a periodic drive)"
+        f"{label}: the coefficient must be a string such as 'cos(2.0*t)', a function f(t) or f(t, args), "
+        f"or a qutip.coefficient(...); got {type(coeff).__name__}: an array of values in t (QuTiP's "
+        "interpolated coefficient) is not read as a periodic drive"
     )
 
 
@@ -128,12 +150,7 @@ def _fourier_coefficients(f, omega: float, label: str, coeff) -> dict:
     vals = f(ts)
     if not np.all(np.isfinite(vals)):
         raise ValueError(f"{label}: the coefficient {coeff!r} is not finite over one period")
-    if np.max(np.abs(vals.imag), initial=0.0) > 1e-12 * max(1.0, np.max(np.abs(vals))):
-        raise ValueError(
-            f"{label}: the coefficient {coeff!r} is complex; a Hermitian H(t) needs a real "
-            "coefficient times a Hermitian operator (use drive={m: V_m} for complex harmonics)"
-        )
-    c = np.fft.fft(vals.real) / M
+    c = np.fft.fft(vals) / M  # complex coefficients allowed: the sum of the terms must be Hermitian
     ks = np.fft.fftfreq(M, d=1.0 / M).astype(int)
     scale = max(float(np.max(np.abs(c))), 1e-300)
     keep = {int(k): complex(ck) for k, ck in zip(ks, c) if abs(ck) > 1e-14 * scale and abs(k) < M // 2}
@@ -142,7 +159,7 @@ def _fourier_coefficients(f, omega: float, label: str, coeff) -> dict:
     rng = np.random.default_rng(1234)
     probe = rng.uniform(0, T, 12) + T * rng.integers(1, 50, 12)
     approx = sum(ck * np.exp(1j * k * omega * probe) for k, ck in keep.items())
-    exact = f(probe).real
+    exact = f(probe)
     err = float(np.max(np.abs(approx - exact)))
     if not err <= 1e-9 * max(scale, float(np.max(np.abs(exact)))):
         raise ValueError(
@@ -175,17 +192,26 @@ def _parse(model, drive, omega, args):
     """``(model, static_extra, {k: H_k} for k != 0, omega)`` with ``H(t) = sum_k H_k e^{i k omega t}``."""
     args = dict(args or {})
     terms = []  # QuTiP list terms (op, coeff, label)
-    if isinstance(model, (list, tuple)) and len(model) == 2 and isinstance(model[0], list):
+    if isinstance(model, tuple) and len(model) == 2:
         H, c_ops = model
-        static, terms_h = _split_qutip_list(H, "model H")
-        if not static:
-            raise ValueError("model H in QuTiP's list format needs a time-independent part H0")
-        H0 = static[0]
-        for s in static[1:]:
-            H0 = H0 + s
-        model = from_qutip(H0, c_ops)
-        terms += terms_h
-    model = as_model(model)
+        if type(H).__name__ == "QobjEvo" and not getattr(H, "isconstant", False):
+            H = H.to_list()  # its terms: Qobj and [Qobj, qutip Coefficient] (args inside)
+        if isinstance(H, list):
+            static, terms_h = _split_qutip_list(H, "model H")
+            if not static:
+                raise ValueError("model H in QuTiP's list format needs a time-independent part H0")
+            H0 = static[0]
+            for s in static[1:]:
+                H0 = H0 + s
+            terms += terms_h
+            model = (H0, c_ops)
+    try:
+        model = as_model(model)
+    except TypeError as exc:
+        if TIME_DEPENDENCE_HINT not in str(exc):
+            raise
+        # the generic refusal recommends floquet_steady_state itself: say what it takes instead
+        raise TypeError(str(exc).replace(TIME_DEPENDENCE_HINT, FLOQUET_INPUT_HINT)) from None
 
     fourier: dict[int, sp.csr_array] = {}
 
@@ -251,18 +277,47 @@ def _parse(model, drive, omega, args):
     omega = _check_omega(omega)
     for op, c, label in terms:
         opm = _op(op, label, model)
-        if not _hermitian(opm):
-            raise ValueError(f"{label}: the operator is not Hermitian (H(t) must be Hermitian)")
         f = _coefficient_function(c, label, args)
         for k, ck in _fourier_coefficients(f, omega, label, c).items():
             if k == 0:
-                static_extra = ck.real * opm if static_extra is None else static_extra + ck.real * opm
+                static_extra = ck * opm if static_extra is None else static_extra + ck * opm
             else:
                 add(k, ck * opm)
+    if terms:
+        _check_hermitian_sum(static_extra, fourier, [label for _, _, label in terms])
+    if static_extra is not None:
+        static_extra = sp.csr_array(0.5 * (static_extra + static_extra.T.conj()))
     fourier = {k: sp.csr_array(v) for k, v in fourier.items() if v.nnz and abs(v).max() > 0}
     if not fourier:
         raise ValueError("the drive is zero: nothing depends on time (use qness.steady_state)")
     return model, static_extra, fourier, omega
+
+
+def _check_hermitian_sum(static, fourier, labels) -> None:
+    """ValueError unless ``H(t) = static + sum_k H_k e^{i k omega t}`` is Hermitian at every ``t``.
+
+    Each term ``op * c(t)`` need not be Hermitian (``[a, 'exp(1j*w*t)']`` with
+    ``[a.dag(), 'exp(-1j*w*t)']``), but their sum must be: ``H_0`` Hermitian
+    and ``H_{-k} = H_k^+``.
+    """
+    bad = []
+    if static is not None and not _hermitian(sp.csr_array(static)):
+        bad.append("its static part")
+    for k in sorted(fourier):
+        if k <= 0:
+            continue
+        Hk, Hmk = fourier[k], fourier.get(-k)
+        diff = Hk - (Hmk.T.conj() if Hmk is not None else 0 * Hk)
+        scale = max(1.0, abs(Hk).max() if Hk.nnz else 0.0)
+        if sp.csr_array(diff).nnz and abs(diff).max() > 1e-12 * scale:
+            bad.append(f"harmonic {k} (H_{k} != H_-{k}^+)")
+    if bad:
+        raise ValueError(
+            f"H(t) from the terms {', '.join(labels)} is not Hermitian ({'; '.join(bad)}): each term "
+            "op * c(t) may be complex or non-Hermitian, but together they must sum to a Hermitian H(t), "
+            "e.g. [a, 'exp(1j*w*t)'] with [a.dag(), 'exp(-1j*w*t)']; or give the Fourier components "
+            "as drive={m: V_m} (H + sum_m V_m e^{-i m omega t} + h.c.)"
+        )
 
 
 def _check_omega(omega) -> float:
