@@ -97,6 +97,27 @@ def test_expect_checks_the_tensor_order_like_qutip():
     assert ness.expect(right.full()) == pytest.approx(ness.expect(right), abs=1e-14)
 
 
+def test_expect_takes_a_list_of_operators_and_a_constant_qobjevo():
+    # review 14b: a list gave "op has shape (2,)", a constant QobjEvo "op has shape ()"
+    ness = qness.steady_state((qutip.sigmax(), [qutip.sigmam()]))
+    q = ness.to_qobj()
+    vals = ness.expect([qutip.sigmaz(), qutip.sigmax()])
+    assert vals.dtype == float and vals.shape == (2,)
+    np.testing.assert_allclose(vals, qutip.expect([qutip.sigmaz(), qutip.sigmax()], q), atol=1e-14)
+    both = ness.expect((qutip.sigmaz(), qutip.sigmam()))
+    assert both.dtype == complex
+    np.testing.assert_allclose(both, qutip.expect([qutip.sigmaz(), qutip.sigmam()], q), atol=1e-14)
+    assert ness.expect(qutip.QobjEvo(qutip.sigmaz())) == pytest.approx(
+        qutip.expect(qutip.sigmaz(), q), abs=1e-14
+    )
+    assert ness.expect([[1, 0], [0, -1]]) == pytest.approx(vals[0], abs=1e-14)  # nested numbers: one matrix
+    evo = qutip.QobjEvo([qutip.sigmaz(), [qutip.sigmax(), lambda t: np.cos(t)]])
+    with pytest.raises(TypeError, match=r"op is a time-dependent qutip.QobjEvo.*pass op\(t\)"):
+        ness.expect(evo)
+    with pytest.raises(TypeError, match=r"op must be a 2 x 2 operator .* got float of shape \(\)"):
+        ness.expect(3.0)
+
+
 def test_kerr_truncation_warns():
     # the example: a linear cavity driven to alpha = -i F / (kappa / 2) = -10i, <n> = 100,
     # in 5 Fock levels: the result (<n> = 2) has nothing to do with the physics

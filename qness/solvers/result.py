@@ -13,6 +13,32 @@ from ..operators import _is_qobj, as_csr, check_qobj_dims
 __all__ = ["NESS"]
 
 
+def _is_operator_list(op) -> bool:
+    """A list or tuple of operators (``[a, sm]``), as opposed to a nested list of numbers (one matrix)."""
+    return (
+        isinstance(op, (list, tuple))
+        and len(op) > 0
+        and all(
+            _is_qobj(x) or sp.issparse(x) or type(x).__name__ == "QobjEvo" or np.ndim(x) == 2
+            for x in op
+            if not isinstance(x, (str, bytes))
+        )
+        and not any(isinstance(x, (str, bytes)) for x in op)
+    )
+
+
+def _constant_operator(op, name: str = "op"):
+    """A constant ``qutip.QobjEvo`` as its ``Qobj``; a time-dependent one refused by name."""
+    if type(op).__name__ != "QobjEvo":
+        return op
+    if getattr(op, "isconstant", False):
+        return op(0.0)
+    raise TypeError(
+        f"{name} is a time-dependent qutip.QobjEvo; a steady state's expectation value takes a "
+        f"constant operator: pass {name}(t) at the time you mean (a Qobj)"
+    )
+
+
 def _expect(rho: np.ndarray, op, d: int):
     if isinstance(op, str):
         raise TypeError(
@@ -28,7 +54,15 @@ def _expect(rho: np.ndarray, op, d: int):
         val = np.sum(op.multiply(rho.T).data) if op.nnz else 0.0
         # Tr(op rho) = sum_ij op_ij rho_ji
         return complex(val)
-    arr = np.asarray(op)
+    try:
+        arr = np.asarray(op)
+    except ValueError:  # ragged nested lists
+        arr = np.asarray(None)
+    if arr.dtype.kind not in "biufc" or arr.ndim != 2:
+        what = type(op).__name__ + (f" of shape {arr.shape}" if arr.dtype.kind in "biufc" else "")
+        raise TypeError(
+            f"op must be a {d} x {d} operator (array, sparse or qutip.Qobj), or a list of them, got {what}"
+        )
     if arr.shape != (d, d):
         raise ValueError(f"op has shape {arr.shape}, the state is {d} x {d}")
     return complex(np.sum(arr * rho.T))
@@ -99,15 +133,18 @@ class NESS:
         return float(np.real(np.vdot(self.rho, self.rho)))
 
     def expect(self, op):
-        """``Tr(op rho)`` for an operator (array, sparse or ``qutip.Qobj``).
+        """``Tr(op rho)`` for an operator (array, sparse, ``qutip.Qobj`` or constant ``qutip.QobjEvo``).
 
         Returns a float when ``op`` is Hermitian (imaginary part below
-        1e-12), else a complex number.
+        1e-12), else a complex number. For a list or tuple of operators
+        (as ``qutip.expect`` takes), a 1-D array of their values: float when
+        all are Hermitian, else complex.
 
         Raises
         ------
         TypeError
-            If ``op`` is not an operator (e.g. a string such as ``"num"``).
+            If ``op`` is not an operator (e.g. a string such as ``"num"``, a
+            number, a time-dependent ``QobjEvo``).
         ValueError
             If ``op``'s shape differs from the state's, or (for a ``Qobj``)
             its dims do not match the state's tensor structure, e.g. the
@@ -115,6 +152,11 @@ class NESS:
             ``qutip.expect`` refuses. A ``Qobj`` on one flat space of the
             right size is accepted on a chain state and vice versa.
         """
+        if _is_operator_list(op):
+            vals = [self.expect(x) for x in op]
+            real = all(isinstance(v, float) for v in vals)
+            return np.array(vals, dtype=float if real else complex)
+        op = _constant_operator(op)
         if _is_qobj(op):
             self._check_qobj_dims(op)
         val = _expect(self.rho, op, self.dim)
