@@ -1232,9 +1232,10 @@ def as_model(obj) -> LindbladModel | SuperoperatorModel:
 
     Accepts a :class:`LindbladModel` or :class:`SuperoperatorModel`, a tuple
     ``(H, c_ops)`` of QuTiP objects, arrays or sparse matrices (see
-    :func:`from_qutip`), or a Liouvillian: a ``Qobj`` of type ``"super"`` or
-    a square matrix of size ``d^2`` (see :func:`from_liouvillian`; use that
-    function to give its ``dims``).
+    :func:`from_qutip`), or a Liouvillian: a ``Qobj`` of type ``"super"``, a
+    list of them (summed, e.g. ``[-1j * spre(H), 1j * spost(H),
+    lindblad_dissipator(a)]``) or a square matrix of size ``d^2`` (see
+    :func:`from_liouvillian`; use that function to give its ``dims``).
 
     Parameters
     ----------
@@ -1274,8 +1275,10 @@ def as_model(obj) -> LindbladModel | SuperoperatorModel:
         H, c_ops = obj
         if _is_qobj(H) and getattr(H, "type", None) == "super":
             raise TypeError(
-                "H is a superoperator (Qobj of type 'super'), not a Hamiltonian; pass the Liouvillian "
-                "alone, e.g. qness.steady_state(L), or qness.from_liouvillian(L, c_ops) to add jumps"
+                "the first entry of (H, c_ops) is a superoperator (a Liouvillian, Qobj of type 'super'), "
+                "not a Hamiltonian; pass the Liouvillian alone, e.g. qness.steady_state(L), or "
+                "qness.from_liouvillian(L, c_ops) (also qness.steady_state(L, c_ops), as "
+                "qutip.steadystate(L, c_ops)) to add the dissipators of c_ops"
             )
         return from_qutip(H, c_ops)
     if _is_qobj(obj):
@@ -1288,7 +1291,10 @@ def as_model(obj) -> LindbladModel | SuperoperatorModel:
     from .operators import time_dependence
 
     reason = time_dependence(obj)
-    if reason is not None and isinstance(obj, list) and _static_operator(obj, "model") is not obj:
+    summed = _static_operator(obj, "model") if reason is not None and isinstance(obj, list) else obj
+    if _is_qobj(summed) and getattr(summed, "type", None) == "super":
+        return from_liouvillian(summed)  # a list of superoperators: one Liouvillian, as QuTiP sums it
+    if summed is not obj:
         raise TypeError(
             "got a list of operators (QuTiP sums it as one Hamiltonian), not a model: pass (H, c_ops), "
             "e.g. ([H0, H1], c_ops)"

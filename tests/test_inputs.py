@@ -184,6 +184,30 @@ def test_a_channel_is_named_as_such_and_row_stacking_is_not_claimed_to_be_caught
     assert "Column stacking is assumed and cannot be detected" in qness.SuperoperatorModel.__doc__
 
 
+def test_qutip_steadystate_call_shape_with_a_liouvillian_and_c_ops():
+    # review 14b: steady_state(L, c_ops) said "H is a superoperator"; qutip.steadystate(L, c_ops) adds
+    # the dissipators of c_ops to L
+    H, c_ops = detuned_cavity(N=5)
+    ref = qutip.steadystate(H, c_ops).full()
+    L = qutip.liouvillian(H)
+    np.testing.assert_allclose(qutip.steadystate(L, c_ops).full(), ref, atol=1e-10)  # QuTiP's meaning
+    np.testing.assert_allclose(qness.steady_state(L, c_ops).rho, ref, atol=1e-10)
+    np.testing.assert_allclose(qness.steady_state(L, c_ops, "dense").rho, ref, atol=1e-10)
+    with pytest.raises(TypeError, match=r"first entry of \(H, c_ops\) is a superoperator \(a Liouvillian"):
+        qness.steady_state((L, c_ops))
+
+
+def test_a_list_of_superoperators_is_one_liouvillian():
+    # review 14b: "got a list of operators (QuTiP sums it as one Hamiltonian)" for superoperators
+    H, c_ops = detuned_cavity(N=5)
+    parts = [-1j * qutip.spre(H), 1j * qutip.spost(H), qutip.lindblad_dissipator(c_ops[0])]
+    ref = qness.steady_state((H, c_ops)).rho
+    np.testing.assert_allclose(qness.steady_state(parts).rho, ref, atol=1e-12)
+    assert qness.as_model(parts).dims == (5,)
+    with pytest.raises(TypeError, match="got a list of operators"):  # operators still are not a model
+        qness.steady_state([H, c_ops[0]])
+
+
 def test_liouvillian_krylov_preconditioner_routes():
     L = qutip.liouvillian(*detuned_cavity(N=10))
     with pytest.raises(ValueError, match="Sylvester"):

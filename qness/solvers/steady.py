@@ -30,7 +30,8 @@ import scipy.sparse.linalg as spla
 
 from .._threads import limit_blas
 from ..liouvillian import fast_product, work_stream
-from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
+from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model, from_liouvillian
+from ..operators import _is_qobj
 from ..symmetry import (
     SINGLE_MIN_GAP,
     Sector,
@@ -436,8 +437,10 @@ def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=F
         (hbar = 1, ``L_k = sqrt(rate_k) A_k``; QuTiP objects accepted), or
         its Liouvillian (a ``Qobj`` of type ``"super"``, a square matrix, a
         :class:`~qness.SuperoperatorModel`), solved directly (see
-        :mod:`qness.solvers.superop`). QuTiP's call shape
-        ``steady_state(H, c_ops, method=...)`` is accepted too.
+        :mod:`qness.solvers.superop`). QuTiP's call shapes
+        ``steady_state(H, c_ops, method=...)`` and ``steady_state(L, c_ops)``
+        (the dissipators of ``c_ops`` added to the Liouvillian ``Qobj``
+        ``L``, as ``qutip.steadystate`` does) are accepted too.
     method : Auto, Dense, Direct, Krylov, Evolve, str or None
         (May be given second, positionally: ``steady_state(model, "dense")``.)
         The algorithm (see :mod:`qness.solvers.methods`); ``None`` is
@@ -700,8 +703,10 @@ def _call_shape(model, args, method=None):
 
     A list (or a tuple that is not a method) second can only be ``c_ops``
     (a method is a name, an instance or ``None``), so ``steady_state(H,
-    c_ops)`` means ``steady_state((H, c_ops))``. A third positional argument
-    is then the method.
+    c_ops)`` means ``steady_state((H, c_ops))``; with a Liouvillian ``Qobj``
+    first, the dissipators of ``c_ops`` are added to it, as
+    ``qutip.steadystate(L, c_ops)`` does. A third positional argument is
+    then the method.
     """
     args = tuple(args)
     if len(args) > 2:
@@ -728,6 +733,9 @@ def _call_shape(model, args, method=None):
             "got a model and a list of c_ops; put the jumps into the model, or pass (H, c_ops) as one "
             "tuple (the second argument is the method: a name or a method instance)"
         )
+    if _is_qobj(model) and getattr(model, "type", None) == "super":
+        # qutip.steadystate(L, c_ops): the dissipators of c_ops are added to the Liouvillian
+        return from_liouvillian(model, c_ops), method
     return as_model((model, c_ops)), method
 
 
