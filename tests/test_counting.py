@@ -565,3 +565,20 @@ def test_counted_jumps_given_as_the_state_are_named_in_the_error():
     m = qness.from_qutip(0 * qutip.sigmaz(), [qutip.sigmap(), 2**0.5 * qutip.sigmam()])
     with pytest.raises(TypeError, match=r"counted=\{1: 1\}"):
         cumulants(m, {1: 1})
+
+
+def test_qutip_j_ops_style_lists_say_what_they_were_taken_as():
+    # review 14b: cumulants((H, c), [c0]) said "counted must name at least one jump", not that the list
+    # was taken as ness
+    sp_, sm = qutip.sigmap(), 2**0.5 * qutip.sigmam()
+    model = (0 * qutip.sigmaz(), [sp_, sm])
+    with pytest.raises(TypeError, match=r"operator\(s\) \(QuTiP's J_ops\?\), taken as ness.*counted=\[1\]"):
+        cumulants(model, [sm])
+    with pytest.raises(TypeError, match=r"got the list \[1\], taken as ness.*counted=\[1\]"):
+        cumulants(model, [1])
+    with pytest.raises(TypeError, match="not by its operator .*it is jump 1: pass 1"):
+        cumulants(model, counted=[sm])
+    # a state as a nested list is still a state
+    rho = qness.steady_state(model).rho
+    c = cumulants(model, rho.tolist(), counted=1, order=1)
+    assert c.current == pytest.approx(2 / 3, abs=1e-12)

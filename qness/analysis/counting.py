@@ -67,6 +67,7 @@ import scipy.sparse.linalg as spla
 
 from .._threads import one_blas_thread
 from ..model import LindbladModel, as_model
+from ..operators import _is_qobj, as_csr
 from ..solvers.methods import Auto, Dense, Direct, Krylov
 from ..solvers.resolvent import Schur, _auto_choice, _find_sector, _prepare, drazin, resolvent
 from .correlations import _check_ness
@@ -215,6 +216,26 @@ def _lindblad(model) -> LindbladModel:
     return model
 
 
+def _is_operator(x) -> bool:
+    return (_is_qobj(x) and getattr(x, "type", "oper") == "oper") or sp.issparse(x) or np.ndim(x) == 2
+
+
+def _jump_index(model: LindbladModel, op) -> int | None:
+    """The index of the jump whose operator (``sqrt(rate) A`` or ``A``) equals ``op``, else ``None``."""
+    try:
+        M = as_csr(op, "op")
+    except (TypeError, ValueError):
+        return None
+    for k, j in enumerate(model.jumps):
+        for ref in (j.L, j.op):
+            if ref.shape == M.shape:
+                diff = sp.csr_array(ref - M)
+                scale = max(1.0, float(np.max(np.abs(ref.data), initial=0.0)))
+                if float(np.max(np.abs(diff.data), initial=0.0)) <= 1e-12 * scale:
+                    return k
+    return None
+
+
 def _resolve_counted(model: LindbladModel, counted) -> dict:
     """``{jump index: weight}`` from ``{index or label: weight}``, a label, an index, or a list of them."""
     if counted is None:
@@ -248,6 +269,13 @@ def _resolve_counted(model: LindbladModel, counted) -> dict:
             if len(hits) > 1:
                 raise ValueError(f"counted: label {key!r} names {len(hits)} jumps {hits}; use their indices")
             k = hits[0]
+        elif _is_operator(key):
+            k = _jump_index(model, key)
+            where = f"it is jump {k}: pass {k}" if k is not None else "it matches none of the model's jumps"
+            raise TypeError(
+                f"counted: a jump is named by an int index (its place in c_ops) or a str label, not by "
+                f"its operator (as QuTiP's J_ops); {where}"
+            )
         else:
             raise TypeError(
                 f"counted: a jump is named by an int index or a str label, got {type(key).__name__}"
@@ -373,12 +401,25 @@ def cumulants(model, ness=None, counted=None, order: int = 3, *, symmetry="auto"
     """
     t0 = time.perf_counter()
     model = _lindblad(model)
-    if counted is None and isinstance(ness, (dict, str, numbers.Integral)):
-        # scgf and noise_spectrum take counted second; here the second argument is the state
+    names = isinstance(ness, (list, tuple)) and all(
+        isinstance(x, (str, numbers.Integral)) or _is_operator(x) for x in ness
+    )  # jump names or operators, not the rows of a density matrix
+    if counted is None and (isinstance(ness, (dict, str, numbers.Integral)) or names):
+        # scgf and noise_spectrum take counted second (and QuTiP's countstat takes J_ops there); here
+        # the second argument is the state
+        if isinstance(ness, (list, tuple)):
+            idx = [_jump_index(model, x) if _is_operator(x) else x for x in ness]
+            if any(_is_operator(x) for x in ness):
+                shown = f"a {type(ness).__name__} of {len(ness)} operator(s) (QuTiP's J_ops?)"
+            else:
+                shown = f"the {type(ness).__name__} {ness!r}"
+            suggestion = repr(idx) if None not in idx else "[index or label of each jump]"
+        else:
+            shown, suggestion = f"{type(ness).__name__} {ness!r}", repr(ness)
         raise TypeError(
-            f"cumulants(model, ness=None, counted=None, ...): the second argument is the steady state, "
-            f"got {type(ness).__name__} {ness!r}; name the counted jumps by keyword: "
-            f"cumulants(model, counted={ness!r})"
+            f"cumulants(model, ness=None, counted=None, ...): the second argument is the steady state "
+            f"(ness), and got {shown}, taken as ness; name the counted jumps by keyword, by their index "
+            f"in c_ops or label: cumulants(model, counted={suggestion})"
         )
     order = _check_order(order)
     weights = _resolve_counted(model, counted)
