@@ -514,9 +514,16 @@ class LindbladModel(LazyFieldsMixin):
         return LindbladModel(**kw)
 
     def to_qutip(self):
-        """``(H, c_ops)`` as ``qutip.Qobj`` with chain dims."""
+        """``(H, c_ops)`` as ``qutip.Qobj`` with chain dims, or the model's own QuTiP dims (ENR)."""
         from .operators import to_qobj
 
+        if self.qobj_dims is not None:  # e.g. an ENR space: the dims the state's to_qobj keeps too
+            import qutip
+
+            def conv(M):
+                return qutip.Qobj(sp.csr_matrix(M), dims=self.qobj_dims)
+
+            return conv(self.H), [conv(c) for c in self.c_ops]
         return to_qobj(self.H, self.dims), [to_qobj(c, self.dims) for c in self.c_ops]
 
     def __repr__(self) -> str:

@@ -277,6 +277,22 @@ def test_enr_liouvillian_keeps_its_dims():
         assert qutip.expect(n1, q) == pytest.approx(qutip.expect(n1, ref), abs=1e-10)
 
 
+def test_enr_model_to_qutip_keeps_its_dims():
+    # review 14b: model.to_qutip() on an ENR model gave dims [[6], [6]] while the state kept ENR dims
+    d, e = qutip.enr_destroy([3, 3], 2)
+    H = d.dag() * d + e.dag() * e + 0.3 * (d.dag() * e + e.dag() * d) + 0.2 * (d + d.dag())
+    c_ops = [math.sqrt(0.5) * d, math.sqrt(0.3) * e]
+    m = qness.from_qutip(H, c_ops)
+    H2, c2 = m.to_qutip()
+    assert H2.dims == H.dims and all(x.dims == H.dims for x in c2)
+    assert (H2 - H).norm() < 1e-14 and max((x - y).norm() for x, y in zip(c2, c_ops)) < 1e-14
+    ref = qutip.steadystate(H2, c2)  # QuTiP takes them back, with its own operators
+    assert qutip.expect(d.dag() * d, ref) == pytest.approx(
+        qness.steady_state(m).expect(d.dag() * d), abs=1e-9
+    )
+    assert qness.from_qutip(qutip.sigmaz(), [qutip.sigmam()]).to_qutip()[0].dims == [[2], [2]]
+
+
 # ------------------------------------------------------------------ NaN inside a Qobj
 
 
