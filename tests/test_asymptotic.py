@@ -195,3 +195,19 @@ def test_a_mode_near_the_threshold_is_flagged():
         ness = qness.asymptotic_state((H, [a]), qutip.coherent(40, 3.0))
     assert ness.info["kernel_dim"] == 1
     np.testing.assert_allclose(ness.rho, qness.steady_state(H, [a]).rho, atol=1e-7)
+
+
+def test_initial_state_positivity_check_on_a_rank_deficient_state():
+    # (a Cholesky factorisation of rho0 + tol 1: zero eigenvalues pass, a negative one does not)
+    from qness.solvers.asymptotic import initial_density_matrix
+
+    d = 300
+    rng = np.random.default_rng(5)
+    G = rng.normal(size=(d, 40)) + 1j * rng.normal(size=(d, 40))
+    rho = G @ G.conj().T  # rank 40: positive semi-definite, zero eigenvalues to rounding
+    out = initial_density_matrix(rho, d)
+    assert np.trace(out).real == pytest.approx(1.0)
+    v = rng.normal(size=d)
+    bad = rho / np.trace(rho).real - 0.01 * np.outer(v, v) / (v @ v)
+    with pytest.raises(ValueError, match="not positive semi-definite"):
+        initial_density_matrix(bad, d)
