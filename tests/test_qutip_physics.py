@@ -84,7 +84,9 @@ def test_degenerate_steady_states_from_an_initial_state():
     rho_r = qutip.thermal_dm(N, 0.8)
     with pytest.raises(qness.NonUniqueSteadyStateError):
         qness.steady_state((H, [a]))
-    ness = qness.steady_state((H, [a]), qness.Evolve(rho0=(rho_l & rho_r).full()))
+    with pytest.raises(qness.NonUniqueSteadyStateError, match="verify_unique=False"):
+        qness.steady_state((H, [a]), qness.Evolve(rho0=(rho_l & rho_r).full()))
+    ness = qness.steady_state((H, [a]), qness.Evolve(rho0=(rho_l & rho_r).full(), verify_unique=False))
     q = ness.to_qobj()
     np.testing.assert_allclose(q.ptrace(0).full(), rho_l.full(), atol=1e-9)
     np.testing.assert_allclose(q.ptrace(1).full(), qutip.fock_dm(N, 0).full(), atol=1e-9)

@@ -302,7 +302,10 @@ def test_evolve_reaches_the_state_of_its_initial_condition():
     psi = np.zeros(8)
     psi[3] = 1.0  # |up down down>... one-excitation sector: basis index 0b011 has one down? check via charge
     rho0 = np.outer(psi, psi)
-    ness = qness.steady_state(m, qness.Evolve(rho0=rho0, atol=1e-11))
+    with pytest.raises(qness.NonUniqueSteadyStateError):  # checked first, as on every route
+        qness.steady_state(m, qness.Evolve(rho0=rho0, atol=1e-11))
+    ness = qness.steady_state(m, qness.Evolve(rho0=rho0, atol=1e-11, verify_unique=False))
+    assert not ness.info["uniqueness_checked"]
     n_up = np.array([bin(7 - i).count("1") for i in range(8)])  # |0> is up: index bits 0 = up
     sector = np.flatnonzero(n_up == n_up[3])
     expect = np.zeros((8, 8))

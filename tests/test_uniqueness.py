@@ -508,3 +508,24 @@ def test_a_limit_cycle_with_a_parity_is_solved_in_the_full_space():
     H0, c0 = exchanged_copies(2, seed=4)
     with pytest.raises(qness.NonUniqueSteadyStateError):
         qness.floquet_steady_state(qness.from_qutip(H0, c0), drive, 1.3)
+
+
+def test_evolve_checks_uniqueness_first():
+    # review (session 14): Evolve returned a state for every non-unique model, silently
+    import qutip
+
+    sm = qutip.sigmam()
+    s1, s2 = qutip.tensor(sm, qutip.qeye(2)), qutip.tensor(qutip.qeye(2), sm)
+    dark = (0.35 * (s1 + s1.dag() + s2 + s2.dag()), [s1 + s2])
+    dephasing = (0 * qutip.sigmaz(), [qutip.sigmaz()])
+    for model in (dark, dephasing):
+        with pytest.raises(qness.NonUniqueSteadyStateError, match="Evolve.verify_unique=False"):
+            qness.steady_state(model, method="evolve")
+        ness = qness.steady_state(model, qness.Evolve(verify_unique=False))
+        assert not ness.info["uniqueness_checked"] and ness.residual < 1e-9
+    with pytest.raises(qness.ClosedSystemError, match="asymptotic_state"):
+        qness.steady_state((qutip.sigmax(), []), method="evolve")
+    ness = qness.steady_state((qutip.sigmax(), [qutip.sigmam()]), method="evolve")
+    assert ness.info["uniqueness_checked"] and ness.info["uniqueness"]["verified"]
+    ref = qness.steady_state((qutip.sigmax(), [qutip.sigmam()]), method="direct")
+    np.testing.assert_allclose(ness.rho, ref.rho, atol=1e-8)

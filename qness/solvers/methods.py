@@ -324,8 +324,15 @@ class Krylov:
 class Evolve:
     """Integrate ``d rho/dt = L rho`` from ``rho0`` until ``||L vec(rho)|| <= atol``.
 
-    For models with several steady states this returns the one reached from
-    ``rho0`` (default: the maximally mixed state). Uses ``expm_multiply`` on
+    Like the other routes it first checks that the steady state is unique
+    (an LU of the trace-augmented Liouvillian, as ``Direct``; where that LU
+    does not fit in memory, a :class:`~qness.UniquenessWarning` says the
+    check did not run) and raises ``NonUniqueSteadyStateError`` (or
+    ``ClosedSystemError`` without dissipation) when it is not. With
+    ``verify_unique=False`` it returns the state reached from ``rho0``
+    (default: the maximally mixed state), one of several where the steady
+    state is not unique; :func:`qness.asymptotic_state` gives that limit
+    exactly. Uses ``expm_multiply`` on
     the full Liouvillian with a step that doubles while it can; the cost
     grows like ``||L|| / gap`` (53 s for a 4-level oscillator at gap 5e-5),
     and a ``RuntimeWarning`` says so when the residual's decay predicts a
@@ -344,12 +351,16 @@ class Evolve:
         Largest total time before giving up (``ConvergenceError``).
     dt : float
         First time step.
+    verify_unique : bool or None
+        ``None`` or ``True``: check uniqueness first (see above);
+        ``False``: evolve without the check.
     """
 
     rho0: object = None
     atol: float = 1e-10
     t_max: float = 1e7
     dt: float = 1.0
+    verify_unique: bool | None = None
 
     def __post_init__(self):
         _positive("atol", self.atol)

@@ -81,15 +81,20 @@ __all__ = [
 # ------------------------------------------------------------------ methods
 @dataclass(frozen=True)
 class AutoEig:
-    """Per sector: dense below ``dense_max`` unknowns, shift-invert on a sparse LU where
+    """Per sector: dense below ``dense_max`` unknowns (and up to ``dense_fallback`` unknowns
+    when at least :data:`DENSE_FILL` of the sector matrix is nonzero; ``dense_max=0``: neither),
+    shift-invert on a sparse LU where
     the LU is cheap (envelope estimate below ``direct_flops``), inexact shift-invert with
     Sylvester-preconditioned GMRES (``ShiftInvert(inner="krylov")``) otherwise.
 
     Attributes
     ----------
     dense_fallback : int
-        A sector up to this size in which propagation sees a mode that
-        shift-invert missed is diagonalised densely instead.
+        A sector up to this size that the certificate could not certify is
+        diagonalised densely instead (a dense ``eig`` with vectors of 2,500
+        unknowns takes about a minute on one core; the uncertified
+        shift-invert result it replaces missed slow oscillating modes on
+        sectors of 1,024-1,296 unknowns: gaps 8-33 % too large).
     dense_max, direct_flops : float
         Size and LU-cost thresholds between the three routes: a sector of a
         many-body model takes the LU route when the envelope estimate of its
@@ -125,7 +130,7 @@ class AutoEig:
     """
 
     dense_max: int = 400
-    dense_fallback: int = 1000
+    dense_fallback: int = 2500
     direct_flops: float = 2e8
     tol: float = 1e-10
     certify: bool = True
@@ -626,6 +631,11 @@ def _krylov_sector(model, sector, k, method: ShiftInvert, vectors, left, M=None,
     )
 
 
+#: ``AutoEig`` diagonalises a sector of up to ``dense_fallback`` unknowns densely when its matrix
+#: has at least this fraction of nonzero entries.
+DENSE_FILL = 0.05
+
+
 def _auto_plan(model, sector, method: AutoEig, left):
     """``(route, M)``: ``"dense"``, ``"lu"`` or ``"krylov"`` for this sector, and its matrix."""
     from .steady import envelope_estimate
@@ -633,6 +643,12 @@ def _auto_plan(model, sector, method: AutoEig, left):
     if sector.size <= method.dense_max:
         return "dense", None
     M = sector.matrix(model)
+    dense_fill = method.dense_max > 0 and sector.size <= method.dense_fallback
+    if dense_fill and M.nnz >= DENSE_FILL * sector.size**2:
+        # dense jumps make L dense (conj(c) (x) c has all d^4 entries): the sparse routes cost more
+        # than the dense eig and may still need it (a model of dims [6, 6] with two dense jumps:
+        # gap 17 s, spectrum(k=6) 76 s, against a dense eig of its 1,296 unknowns in about 5 s)
+        return "dense", None
     if left or len(model.dims) == 1 or isinstance(model, SuperoperatorModel):
         # one mode: L's graph is a 2-D grid of (i, j) and a fill-reducing LU stays small;
         # a bare matrix (SuperoperatorModel) has no Sylvester preconditioner for the Krylov route
@@ -835,8 +851,10 @@ def _rightmost(
         if last.get("predicted_matvecs") is not None:
             pred = last["predicted_matvecs"]
             evidence += (
-                f"; no sign of a missing mode, but the certificate needs about {pred:.3g} products "
-                f"(pass method=qness.AutoEig(certify_matvecs={int(pred * 1.2)}) to run it)"
+                f"; the norm so far decays faster than the threshold, which does not exclude a slower "
+                f"mode of small weight in the start vector; the certificate needs about {pred:.3g} "
+                f"products (pass method=qness.AutoEig(certify_matvecs={int(pred * 1.2)}) to run it, or "
+                "method='dense' where the sector fits)"
             )
         info["evidence"] = evidence
         info["established"] = how + ", uncertified"

@@ -546,7 +546,8 @@ def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=F
         return solve(model, method, x0, symmetry, t0)
     if isinstance(method, Evolve):
         _memory_guard(model, full_sector(model.dim), method)
-        return _evolve(model, method, x0, t0, progress)
+        uniqueness = _evolve_uniqueness(model, method)
+        return _evolve(model, method, x0, t0, progress, uniqueness)
     _check_dissipative(model)
     comps = detect_invariant_subspaces(model)
     if len(comps) > 1:
@@ -744,7 +745,7 @@ def _check_dissipative(model: LindbladModel) -> None:
         raise ClosedSystemError(
             "the model has no jump operators (c_ops is empty or zero): a closed system, in which every "
             "function of H is stationary, so there is no unique steady state; add dissipation, or use "
-            "method=Evolve(rho0=...) to evolve a given state"
+            "qness.asymptotic_state(model, rho0) for the time average reached from a state rho0"
         )
 
 
@@ -2106,7 +2107,48 @@ def _krylov_run(method: Krylov, A, b, x0, M, callback=None, flexible=False):
     return x, flag, count[0]
 
 
-def _evolve(model: LindbladModel, method: Evolve, x0, t0, progress: bool = False) -> NESS:
+def _evolve_uniqueness(model: LindbladModel, method: Evolve) -> dict | None:
+    """Evolve's uniqueness check, before it integrates: :func:`_check_dissipative`, then the LU
+    check of the trace-augmented Liouvillian (:func:`qness.solvers.uniqueness.lu_check`, as
+    ``Direct``), where the LU fits in half the available memory; otherwise a ``UniquenessWarning``
+    and ``verified`` False. ``None`` with ``verify_unique=False``.
+
+    Raises
+    ------
+    ClosedSystemError, NonUniqueSteadyStateError
+    """
+    if method.verify_unique is False:
+        return None
+    _check_dissipative(model)
+    t0 = time.perf_counter()
+    system = _System(model, full_sector(model.dim))
+    if not _small_lu(system.n, 0.5):
+        _, mem = system.envelope()
+        if mem > 0.5 * available_memory():
+            warnings.warn(
+                f"Evolve: uniqueness not checked (the LU of the trace-augmented Liouvillian needs about "
+                f"{mem / 2**30:.3g} GiB); the state returned is the one reached from rho0, whether or not "
+                "it is the only steady state; method='krylov' checks it without an LU",
+                UniquenessWarning,
+                stacklevel=3,
+            )
+            return {"verified": False, "check": "not run (memory)"}
+    A = system.replaced_matrix()
+    backend, ordering = _direct_backend(system, Direct())
+    try:
+        solve, solve_h, _ = _sparse_factor(A, backend, ordering)
+        record = lu_check(lambda v: A @ v, solve, solve_h, A.shape[0], float(spla.norm(A, 1)))
+    except NonUniqueSteadyStateError as exc:
+        err = NonUniqueSteadyStateError(
+            f"{exc}; Evolve(verify_unique=False) integrates to the state reached from rho0 without this check"
+        )
+        err.sigma = getattr(exc, "sigma", None)
+        raise err from exc
+    record["time"] = time.perf_counter() - t0
+    return record
+
+
+def _evolve(model: LindbladModel, method: Evolve, x0, t0, progress: bool = False, uniqueness=None) -> NESS:
     from ..liouvillian import liouvillian
 
     d = model.dim
@@ -2149,7 +2191,10 @@ def _evolve(model: LindbladModel, method: Evolve, x0, t0, progress: bool = False
     finally:
         bar.close(f"t={t:g}, residual {res:.2e}")
     system = _System(model, full_sector(d))
-    return _finish(model, system, x, method, {"iterations": steps, "t_final": t}, t0, residual=res)
+    info = {"iterations": steps, "t_final": t, "uniqueness_checked": uniqueness is not None}
+    if uniqueness is not None:
+        info["uniqueness"] = uniqueness
+    return _finish(model, system, x, method, info, t0, residual=res)
 
 
 #: Evolve warns when the remaining run is predicted above this many ``||L||_1 t`` (about the number of
