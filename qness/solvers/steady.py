@@ -2132,7 +2132,7 @@ def _evolve_uniqueness(model: LindbladModel, method: Evolve) -> dict | None:
                 UniquenessWarning,
                 stacklevel=3,
             )
-            return {"verified": False, "check": "not run (memory)"}
+            return {"verified": False, "checked": False, "check": "not run (memory)"}
     A = system.replaced_matrix()
     backend, ordering = _direct_backend(system, Direct())
     try:
@@ -2191,7 +2191,8 @@ def _evolve(model: LindbladModel, method: Evolve, x0, t0, progress: bool = False
     finally:
         bar.close(f"t={t:g}, residual {res:.2e}")
     system = _System(model, full_sector(d))
-    info = {"iterations": steps, "t_final": t, "uniqueness_checked": uniqueness is not None}
+    checked = uniqueness is not None and uniqueness.get("checked", True)
+    info = {"iterations": steps, "t_final": t, "uniqueness_checked": checked}
     if uniqueness is not None:
         info["uniqueness"] = uniqueness
     return _finish(model, system, x, method, info, t0, residual=res)
