@@ -121,6 +121,10 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
         and (out is None or out.dtype == np.complex64)
     ):
         fn = _cgemm3m()
+        if out is not None and (
+            not out.flags.writeable or np.may_share_memory(out, a) or np.may_share_memory(out, b)
+        ):
+            fn = None  # NumPy handles an output that overlaps an input, and refuses a read-only one
         if fn is not None:
             if out is None:
                 out = np.empty((a.shape[0], b.shape[1]), dtype=np.complex64)

@@ -848,3 +848,21 @@ def test_3m_products_agree_with_numpy_on_every_layout():
             assert got is out and np.array_equal(big[5:135, 3:123], got)
     with pytest.raises(ValueError):
         _blas.matmul(a, a)  # mismatched inner dimensions: NumPy's error
+
+
+def test_3m_products_into_an_overlapping_or_read_only_output():
+    from qness import _blas
+
+    rng = np.random.default_rng(2)
+    a = (rng.normal(size=(80, 80)) + 1j * rng.normal(size=(80, 80))).astype(np.complex64)
+    b = (rng.normal(size=(80, 80)) + 1j * rng.normal(size=(80, 80))).astype(np.complex64)
+    ref = a.astype(np.complex128) @ b.astype(np.complex128)
+    for which in ("a", "b"):
+        x, y = a.copy(), b.copy()
+        out = x if which == "a" else y
+        got = _blas.matmul(x, y, out=out)
+        assert got is out and np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max()
+    ro = np.empty((80, 80), dtype=np.complex64)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError):
+        _blas.matmul(a, b, out=ro)

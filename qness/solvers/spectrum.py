@@ -631,9 +631,13 @@ def _krylov_sector(model, sector, k, method: ShiftInvert, vectors, left, M=None,
     )
 
 
-#: ``AutoEig`` diagonalises a sector of up to ``dense_fallback`` unknowns densely when its matrix
-#: has at least this fraction of nonzero entries.
+#: ``AutoEig`` diagonalises a sector of up to ``max(dense_fallback, DENSE_FILL_MAX)`` unknowns
+#: densely when its matrix has at least this fraction of nonzero entries: the sparse routes'
+#: products and LU then cost about as much as dense ones, and their certificate far more (a dense
+#: random model of 2,601 unknowns, just above dense_fallback, had not finished in 120 s; the dense
+#: eig of 2,500 took 36 s).
 DENSE_FILL = 0.05
+DENSE_FILL_MAX = 6000
 
 
 def _auto_plan(model, sector, method: AutoEig, left):
@@ -643,7 +647,7 @@ def _auto_plan(model, sector, method: AutoEig, left):
     if sector.size <= method.dense_max:
         return "dense", None
     M = sector.matrix(model)
-    dense_fill = method.dense_max > 0 and sector.size <= method.dense_fallback
+    dense_fill = method.dense_max > 0 and sector.size <= max(method.dense_fallback, DENSE_FILL_MAX)
     if dense_fill and M.nnz >= DENSE_FILL * sector.size**2:
         # dense jumps make L dense (conj(c) (x) c has all d^4 entries): the sparse routes cost more
         # than the dense eig and may still need it (a model of dims [6, 6] with two dense jumps:
