@@ -68,7 +68,10 @@ class Auto:
         ``s^3`` (``s`` the estimated top separator of the LU) below which
         ``Direct`` is taken without comparing with ``Krylov``.
     krylov_maxiter : int
-        Largest budget of GMRES steps (converging solves take 17-145).
+        Largest budget of GMRES steps (converging solves of the benchmarks
+        take 17-145; strongly dephased chains 650-960: boundary-driven XXZ 9
+        with ``Delta = 1`` and dephasing 10 needs 655, and with a budget of 500
+        fell back to an LU estimated at 2,400 s).
     rtol : float
         Tolerance of the Krylov solve.
     """
@@ -76,7 +79,7 @@ class Auto:
     dense_max: int = 200
     direct_max: int = 2_000_000
     direct_flops: float = 1e6
-    krylov_maxiter: int = 500
+    krylov_maxiter: int = 2000
     rtol: float = 1e-12
 
     def __post_init__(self):

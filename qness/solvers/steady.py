@@ -1278,17 +1278,28 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     try:
         # rtol is absolute (||b - A x|| <= rtol) and the solvers' is relative to ||b|| = c
         relative = dataclasses.replace(method, rtol=method.rtol / c)
+        notes = {}
         # (a stream beside the checks' thread: one thread each while both run)
         with _stream() if checks is not None else contextlib.nullcontext():
-            x, _flag, iterations = _krylov_run(relative, A, b, x0, Mrun, callback=bar, flexible=flexible)
+            x, _flag, iterations = _krylov_run(
+                relative, A, b, x0, Mrun, callback=bar, flexible=flexible, notes=notes
+            )
     except BaseException:
         _close_checks(system)
         raise
     finally:
         bar.close()
+    if "switched" in notes:
+        # restarts stagnated and the solve went on with the no-jump inverse alone: the checks' GMRES
+        # would stagnate with the first preconditioner too, so they run after the solve, with it
+        Mrun = notes["M"]
+        _close_checks(system)
+        checks = None
     if checks is not None:
         checks.solved(iterations)
     info = {"iterations": iterations, "solver": method.solver, "preconditioner": method.preconditioner}
+    if "switched" in notes:
+        info["preconditioner_fallback"] = {"step": notes["switched"], "variant": "jacobi"}
     info["operator"] = "assembled" if use_matrix else "matrix-free"
     if sylvester_gmres:
         info["precision"] = precision
@@ -2058,13 +2069,18 @@ def _idrs_as_gmres(s: int):
     return run
 
 
-def _krylov_run(method: Krylov, A, b, x0, M, callback=None, flexible=False):
+def _krylov_run(method: Krylov, A, b, x0, M, callback=None, flexible=False, notes=None):
     """One Krylov solve of ``A x = b``: ``(x, flag, iterations)``, flag 0 when converged.
+
+    GMRES with a two-level or two-step preconditioner falls back to its no-jump inverse alone
+    (``M.S``) when restarting stagnates (see :func:`qness.solvers.krylov.gmres`); ``notes`` (a
+    dict), if given, then receives ``"switched"`` (the step) and ``"M"`` (the preconditioner in use).
 
     Raises ``NonUniqueSteadyStateError`` when GMRES finds the projected system
     exactly singular (then ``A`` is singular).
     """
     if method.solver == "gmres":
+        fallback = getattr(M, "S", None) if getattr(M, "variant", None) in ("two-level", "two-step") else None
         x, ginfo = gmres(
             A,
             b,
@@ -2075,11 +2091,16 @@ def _krylov_run(method: Krylov, A, b, x0, M, callback=None, flexible=False):
             maxiter=method.maxiter,
             callback=callback,
             flexible=flexible,
+            fallback=fallback,
         )
         if ginfo["singular"]:
             raise NonUniqueSteadyStateError(
                 f"GMRES found the trace-augmented Liouvillian singular: {NON_UNIQUE_HINT}"
             )
+        if "switched" in ginfo:
+            logger.info("Krylov: restarts stagnated; no-jump inverse alone from step %d", ginfo["switched"])
+            if notes is not None:
+                notes.update(switched=ginfo["switched"], M=fallback)
         return x, 0 if ginfo["converged"] else 1, ginfo["iterations"]
     if method.solver == "idrs":
         x, iinfo = idrs(
