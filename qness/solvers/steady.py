@@ -35,7 +35,6 @@ from ..operators import _is_qobj
 from ..symmetry import (
     SINGLE_MIN_GAP,
     Sector,
-    _preconditioner_rule,
     _TraceRow,
     block_threads,
     detect_exchange,
@@ -1401,8 +1400,8 @@ FOLD_MIN_DIM = 256
 
 def _fold_of(system: _System, method: Krylov):
     """The :class:`qness.symmetry.Fold` of ``system``'s ``q = 0`` sector, or ``None`` (not a U(1)
-    sector chosen by ``symmetry="auto"``, too small, an incomplete-LU preconditioner, which the odd
-    states' operator has no matrix for, or no charge-reversing symmetry)."""
+    sector chosen by ``symmetry="auto"``, too small, an incomplete-LU preconditioner (not measured
+    on folded sectors), or no charge-reversing symmetry)."""
     sector = system.sector
     if not getattr(system, "fold_allowed", False) or sector.kind != "u1" or sector.label != 0:
         return None
@@ -1433,7 +1432,7 @@ def _solve_folded(system: _System, fold, method: Krylov, x0):
     (see :data:`FOLD_MIN_DIM`). A zero mode of the odd states (two steady states that the
     symmetry exchanges) is invisible to it: the odd states are checked as a parity's ``-1``
     sector is (:func:`_odd_sector_check`), with their own operator
-    (:meth:`qness.symmetry.Fold.odd_operator`, also half the size); a zero mode there raises
+    (:meth:`qness.symmetry.Fold.odd_matrix`, also half the size); a zero mode there raises
     ``NonUniqueSteadyStateError``, as the whole sector's check and the LU routes do.
     """
     t0 = time.perf_counter()
@@ -1445,8 +1444,7 @@ def _solve_folded(system: _System, fold, method: Krylov, x0):
     odd = fold.odd_sector()
     what = f"the Liouvillian on the states odd under the {fold.name} (which reverses the charge)"
     # (the operator is built where the check runs: alongside the solve when it can)
-    operator = (lambda: fold.odd_matrix(odd)) if ODD_TWO_STEP else (lambda: fold.odd_operator(odd))
-    fsys.odd_spec = None if odd is None else (odd, what, "odd", operator)
+    fsys.odd_spec = None if odd is None else (odd, what, "odd", lambda: fold.odd_matrix(odd))
     with shared_block_eig(fold.model), contextlib.ExitStack() as stack:
         stack.callback(_close_checks, fsys)
         try:
@@ -1827,8 +1825,9 @@ def _odd_sector_check(system: _System, method, x: np.ndarray, info: dict) -> Non
 def _odd_spec(system: _System):
     """``(sector, what, kind, operator)`` of the states beyond ``system``'s sector whose uniqueness
     a solve also checks (:func:`_odd_sector_check`), or ``None``. ``operator``: ``None`` (the
-    model's own sector operator) or a function building the Liouvillian on that sector (the odd
-    states of a fold: ``system.odd_spec``, set by :func:`_solve_folded`)."""
+    model's own sector operator) or a function assembling the Liouvillian's matrix on that sector
+    (the odd states of a fold, :meth:`qness.symmetry.Fold.odd_matrix`: ``system.odd_spec``, set by
+    :func:`_solve_folded`)."""
     if system.odd_spec != "auto":
         return system.odd_spec
     system.odd_spec = _odd_spec_of(system)  # once: the checks alongside and after both ask
@@ -1850,12 +1849,6 @@ def _odd_spec_of(system: _System):
     return None if sec is None else (sec, what, kind, None)
 
 
-#: The odd states' check takes the two-step preconditioner (damped, SMOOTHING_WEIGHT) wherever the
-#: no-jump solves run in complex64, not only on one-block sectors as the solve's rule does; a
-#: fold's odd states are assembled for it (Fold.odd_matrix).
-ODD_TWO_STEP = True
-
-
 def _odd_krylov_parts(system: _System, method: Krylov, sec, operator, precision: str):
     """``(A, M, flexible)`` of the Krylov uniqueness check on the odd sector ``sec``: its operator
     (``operator()`` when given), preconditioner and GMRES variant; ``None`` where the incomplete LU
@@ -1863,9 +1856,8 @@ def _odd_krylov_parts(system: _System, method: Krylov, sec, operator, precision:
     model = system.model
     n = sec.size
     if operator is not None:
-        built = operator()  # (a fold's odd states: their assembled matrix)
-        matrix = built if sp.issparse(built) else None
-        A = fast_product(matrix) if matrix is not None else built
+        matrix = operator()  # (a fold's odd states: Fold.odd_matrix)
+        A = fast_product(matrix)
     else:
         use_matrix = assembles(method, model, sec)  # always for a matrix
         matrix = sec.matrix(model) if use_matrix else None
@@ -1873,14 +1865,10 @@ def _odd_krylov_parts(system: _System, method: Krylov, sec, operator, precision:
     M, flexible = None, False
     if method.preconditioner == "sylvester":
         # no two-level variant (its coarse space is the populations, which this sector does not
-        # have); two-step (ODD_TWO_STEP) where the no-jump solves run in complex64, and with the
-        # sector's own operator or an assembled one (it applies the operator)
-        applies = operator is None or matrix is not None
-        if ODD_TWO_STEP:
-            two_step = precision == "single" and applies
-        else:
-            two_step = _preconditioner_rule(sec, precision) == "two-step" and operator is None
-        variant = "two-step" if two_step else "jacobi"
+        # have); the damped two-step one wherever the no-jump solves run in complex64, not only on
+        # one-block sectors as the solve's rule has it (a fold's odd states: 35 -> 19 GMRES steps
+        # at XXZ 12); it applies the sector's own operator or the matrix given
+        variant = "two-step" if precision == "single" else "jacobi"
         M = sec.sylvester_preconditioner(model, variant=variant, matrix=matrix)
         S = M.S if variant == "two-step" else M
         if precision == "single" and S.single_pays():
