@@ -70,12 +70,6 @@ def _as_rho(rho, name: str = "rho", *, check_trace: bool = True) -> np.ndarray:
     return 0.5 * (rho + rho.conj().T)
 
 
-def _check_dims(state, dims, d: int, what: str) -> tuple[int, ...]:
-    """``dims`` checked against ``d`` and against the structure ``state`` carries (a NESS or Qobj:
-    its own dims are the default, and a conflicting ``dims`` is refused)."""
-    return site_dims(state, d, dims, what)
-
-
 def _required(value, name: str, what: str):
     if value is None:
         raise TypeError(f"{what}() missing the sites argument {name!r}")
@@ -143,7 +137,7 @@ def ptrace(rho, dims: Sequence[int] | None = None, keep=None) -> np.ndarray:
     """
     keep = _required(keep, "keep", "ptrace")
     state, rho = rho, _as_rho(rho)
-    dims = _check_dims(state, dims, rho.shape[0], "ptrace")
+    dims = site_dims(state, rho.shape[0], dims, "ptrace")
     return _ptrace(rho, dims, _check_sites(keep, len(dims), "keep"))
 
 
@@ -166,7 +160,7 @@ def partial_transpose(rho, dims: Sequence[int] | None = None, part=None) -> np.n
     """
     part = _required(part, "part", "partial_transpose")
     state, rho = rho, _as_rho(rho)
-    dims = _check_dims(state, dims, rho.shape[0], "partial_transpose")
+    dims = site_dims(state, rho.shape[0], dims, "partial_transpose")
     return _partial_transpose(rho, dims, _check_sites(part, len(dims), "part"))
 
 
@@ -259,7 +253,7 @@ def mutual_information(rho, dims: Sequence[int] | None = None, a=None, b=None, *
     a = _required(a, "a", "mutual_information")
     b = _required(b, "b", "mutual_information")
     state, rho = rho, _as_rho(rho)
-    dims = _check_dims(state, dims, rho.shape[0], "mutual_information")
+    dims = site_dims(state, rho.shape[0], dims, "mutual_information")
     a = _check_sites(a, len(dims), "a")
     b = _check_sites(b, len(dims), "b")
     if not a or not b:
@@ -294,7 +288,7 @@ def mutual_information_matrix(rho, dims: Sequence[int] | None = None, *, base: f
         Symmetric, zero diagonal.
     """
     state, rho = rho, _as_rho(rho)
-    dims = _check_dims(state, dims, rho.shape[0], "mutual_information_matrix")
+    dims = site_dims(state, rho.shape[0], dims, "mutual_information_matrix")
     n = len(dims)
     s1 = [_entropy_of_spectrum(np.linalg.eigvalsh(_ptrace(rho, dims, [i])), 1.0, base) for i in range(n)]
     out = np.zeros((n, n))
@@ -329,7 +323,7 @@ def negativity(rho, dims: Sequence[int] | None = None, part=None) -> float:
     """
     part = _required(part, "part", "negativity")
     state, rho = rho, _as_rho(rho)
-    dims = _check_dims(state, dims, rho.shape[0], "negativity")
+    dims = site_dims(state, rho.shape[0], dims, "negativity")
     return 0.5 * (_trace_norm_pt(rho, dims, _check_sites(part, len(dims), "part")) - 1.0)
 
 
@@ -355,7 +349,7 @@ def log_negativity(rho, dims: Sequence[int] | None = None, part=None) -> float:
     """
     part = _required(part, "part", "log_negativity")
     state, rho = rho, _as_rho(rho)
-    dims = _check_dims(state, dims, rho.shape[0], "log_negativity")
+    dims = site_dims(state, rho.shape[0], dims, "log_negativity")
     tn = _trace_norm_pt(rho, dims, _check_sites(part, len(dims), "part"))
     return float(max(0.0, math.log2(tn)))
 
@@ -465,7 +459,7 @@ def entanglement_profile(
         log-negativity bounds the distillable entanglement.
     """
     state, rho = rho, _as_rho(rho)
-    dims = _check_dims(state, dims, rho.shape[0], "entanglement_profile")
+    dims = site_dims(state, rho.shape[0], dims, "entanglement_profile")
     n = len(dims)
     if n < 2:
         raise ValueError("dims must describe at least two sites")
