@@ -192,8 +192,15 @@ def test_dims_default_to_the_states_own_and_a_conflicting_order_is_refused():
         ):
             with pytest.raises(ValueError, match=r"conflict with the state's own dims \(2, 4\)"):
                 call(state, *args)
-    with pytest.raises(ValueError, match="QuTiP-style dims"):
-        ent.negativity(ness, [[2, 4], [2, 4]], [0])
+    # QuTiP's operator dims are read as a model's dims= are (one parser: they were refused here)
+    assert ent.negativity(ness, [[2, 4], [2, 4]], [0]) == pytest.approx(want_n, abs=1e-8)
+    assert ent.negativity(ness.rho, [[2, 4], [2, 4]], [0]) == pytest.approx(want_n, abs=1e-8)
+    with pytest.raises(ValueError, match="different row and column factors"):
+        ent.negativity(ness.rho, [[2, 4], [4, 2]], [0])
+    with pytest.raises(ValueError, match=r"conflict with the state's own dims \(2, 4\)"):
+        ent.negativity(ness, [[4, 2], [4, 2]], [0])
+    with pytest.raises(TypeError, match="local dimensions"):
+        ent.negativity(ness.rho, (2.0, 4.0), [0])
     with pytest.raises(TypeError, match="'keep'"):
         ent.ptrace(ness)
     # an array has no structure of its own: the dims given are taken

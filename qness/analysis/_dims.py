@@ -53,9 +53,10 @@ def own_dims(state):
 def site_dims(state, d: int, dims, what: str) -> tuple[int, ...]:
     """The local dimensions to use for ``state`` (dimension ``d``) in ``what``.
 
-    ``dims`` given: it must multiply to ``d``, and agree with the state's own structure when that
-    has several factors (a state on one flat space may be split by ``dims``). ``dims`` omitted: the
-    state's own, else one site.
+    ``dims`` given: local dimensions (site 0 first), or QuTiP's operator dims ``[[2, 4], [2, 4]]``,
+    read as a model's ``dims=`` is (:func:`qness.model._dims_argument`); it must multiply to ``d``,
+    and agree with the state's own structure when that has several factors (a state on one flat
+    space may be split by ``dims``). ``dims`` omitted: the state's own, else one site.
 
     Raises
     ------
@@ -65,6 +66,8 @@ def site_dims(state, d: int, dims, what: str) -> tuple[int, ...]:
     TypeError
         If ``dims`` is not a sequence of integers.
     """
+    from ..model import _dims_argument
+
     own, qd = own_dims(state)
     if own == NOT_A_PRODUCT:
         raise ValueError(
@@ -76,20 +79,7 @@ def site_dims(state, d: int, dims, what: str) -> tuple[int, ...]:
         )
     if dims is None:
         return own if own is not None else (int(d),)
-    if isinstance(dims, (str, bytes)) or not hasattr(dims, "__iter__"):
-        raise TypeError(f"dims must be a sequence of local dimensions, got {dims!r}")
-    items = list(dims)
-    if items and all(isinstance(x, (list, tuple)) for x in items):
-        raise ValueError(
-            f"dims must be the local dimensions, e.g. (2, 4), got QuTiP-style dims {dims!r}; "
-            "pass dims[0] (or omit dims for a Qobj or NESS, which carry their own)"
-        )
-    try:
-        out = tuple(int(x) for x in items)
-    except (TypeError, ValueError):
-        raise TypeError(f"dims must be a sequence of integers, got {dims!r}") from None
-    if not out or any(x < 1 for x in out):
-        raise ValueError(f"dims must be positive integers, got {out}")
+    out = _dims_argument(dims)  # (the parser of a model's dims=: one reading everywhere)
     if math.prod(out) != d:
         raise ValueError(f"{what}: the state has dimension {d} but dims {out} give {math.prod(out)}")
     if own is not None and len(own) > 1 and out != own:
