@@ -318,6 +318,19 @@ def test_expect_checks_qobj_dims_as_ness_expect():
     n = fl.expect(a.dag() * a, 0.3)
     assert n == pytest.approx(np.trace((a.dag() * a).full() @ fl.rho(0.3)).real, abs=1e-14)
     assert fl.expect(qutip.Qobj((a.dag() * a).full()), 0.3) == pytest.approx(n, abs=1e-14)  # one flat space
+    # a list of operators, as NESS.expect and qutip.expect take (session 15: refused before)
+    ts = np.array([0.0, 0.3, 1.7])
+    vals = fl.expect([a.dag() * a, sm.dag() * sm], ts)
+    assert vals.shape == (2, 3) and vals.dtype == float
+    np.testing.assert_allclose(vals[0], fl.expect(a.dag() * a, ts), atol=1e-14)
+    np.testing.assert_allclose(vals[1], fl.expect(sm.dag() * sm, ts), atol=1e-14)
+    both = fl.expect([a, a.dag() * a])
+    assert both.shape == (2,) and both.dtype == complex
+    assert both[0] == pytest.approx(fl.expect(a), abs=1e-14)
+    assert both[1].real == pytest.approx(fl.expect(a.dag() * a), abs=1e-14)
+    assert fl.expect(qutip.QobjEvo(a.dag() * a), 0.3) == pytest.approx(n, abs=1e-14)
+    with pytest.raises(TypeError, match="time-dependent qutip.QobjEvo"):
+        fl.expect(qutip.QobjEvo([a.dag() * a, lambda t: np.cos(t)]), 0.3)
 
 
 # ---------------------------------------------------------------- the Krylov route

@@ -40,7 +40,7 @@ from ..model import SuperoperatorModel
 from ..operators import as_csr, check_qobj_dims
 from .errors import ConvergenceError, NonUniqueSteadyStateError, TruncationWarning, UniquenessWarning
 from .floquet_input import _check_omega, _parse
-from .result import _expect
+from .result import _constant_operator, _expect, _is_operator_list
 from .uniqueness import NON_UNIQUE_HINT, krylov_check, lu_check
 
 __all__ = ["FloquetNESS", "floquet_steady_state", "commutator_superoperator", "LocalMasterEquationWarning"]
@@ -310,8 +310,9 @@ class FloquetNESS:
 
         Parameters
         ----------
-        op : array_like, sparse or qutip.Qobj
-            ``d x d`` operator.
+        op : array_like, sparse, qutip.Qobj, constant qutip.QobjEvo, or a list of these
+            ``d x d`` operator(s); a list or tuple of operators (as ``qutip.expect`` takes) gives
+            one value per operator, stacked along the first axis.
         t : float, array_like or None
             Time(s); ``None`` for the period average.
 
@@ -319,15 +320,22 @@ class FloquetNESS:
         -------
         float, complex or numpy.ndarray
             Real when ``op`` is Hermitian (imaginary part dropped), an array
-            for array ``t``.
+            for array ``t``; for a list of ``k`` operators an array of shape
+            ``(k,)`` (``t`` a number or ``None``) or ``(k,) + t.shape``, real when
+            all are Hermitian.
 
         Raises
         ------
         TypeError, ValueError
-            For an operator of the wrong type or shape, or (for a ``Qobj``)
-            dims that do not match the state's tensor factors, as
-            :meth:`NESS.expect <qness.NESS.expect>`.
+            For an operator of the wrong type or shape (a time-dependent ``QobjEvo``: pass its
+            value at a time), or (for a ``Qobj``) dims that do not match the state's tensor
+            factors, as :meth:`NESS.expect <qness.NESS.expect>`.
         """
+        if _is_operator_list(op):
+            vals = [self.expect(x, t) for x in op]
+            real = all(np.isrealobj(v) for v in vals)
+            return np.array(vals, dtype=float if real else complex)
+        op = _constant_operator(op)
         check_qobj_dims(op, self.dims, self.qobj_dims, name="op", owner="the state")
         mat = as_csr(op, "op")
         if mat.shape != (self.dim, self.dim):
