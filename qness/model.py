@@ -772,6 +772,15 @@ def from_qutip(
     if _is_qobj(c_ops) or isinstance(c_ops, (str, bytes)) or not hasattr(c_ops, "__iter__"):
         raise TypeError(f"c_ops must be a list of operators, got {type(c_ops).__name__}")
     c_ops = [_static_operator(c, f"c_ops[{k}]") for k, c in enumerate(c_ops)]
+    for k, c in enumerate(c_ops):
+        if _is_super(c):
+            raise TypeError(
+                f"c_ops[{k}] is a superoperator (Qobj of type 'super'); from_qutip builds a Lindblad "
+                "model from jump operators. For c_ops that mix jump operators and superoperators (as "
+                "qutip.mesolve takes them), pass (H, c_ops) to qness.steady_state or "
+                "qness.as_model (the superoperators are added to the Liouvillian), or use "
+                "qness.from_liouvillian(qutip.liouvillian(H), c_ops)"
+            )
     named = [("H", H)] + [(f"c_ops[{k}]", c) for k, c in enumerate(c_ops)]
     dims, qobj_dims = _qobj_space(named, dims)
     if dims is None:
@@ -887,6 +896,18 @@ class _OperatorSpace:
     dims: list
     size: int
     qutip_dims: object = None
+
+
+def _is_super(q) -> bool:
+    """A superoperator ``Qobj`` (type ``"super"``)."""
+    return _is_qobj(q) and getattr(q, "type", None) == "super"
+
+
+def _super_space(L) -> _OperatorSpace:
+    """The operator space a superoperator ``Qobj`` acts on: its dims (ENR: QuTiP's own, kept for
+    ``NESS.to_qobj``), for :func:`_qobj_space`."""
+    space = getattr(getattr(L, "_dims", None), "from_", None)
+    return _OperatorSpace(L.dims[0], math.isqrt(L.shape[0]), getattr(space, "oper", None))
 
 
 def _qobj_space(named, dims):
@@ -1152,7 +1173,7 @@ class SuperoperatorModel:
 
 
 def from_liouvillian(L, c_ops=(), *, dims=None, name: str = "liouvillian") -> SuperoperatorModel:
-    """Make a :class:`SuperoperatorModel` from a Liouvillian (and optional extra jumps).
+    """Make a :class:`SuperoperatorModel` from a Liouvillian (and optional extra jumps or superoperators).
 
     Parameters
     ----------
@@ -1162,8 +1183,10 @@ def from_liouvillian(L, c_ops=(), *, dims=None, name: str = "liouvillian") -> Su
         ``Qobj`` (summed, as QuTiP does) also.
     c_ops : sequence of operators, optional
         Jump operators whose dissipators ``D[c] = c . c^+ - 1/2 {c^+ c, .}``
-        are added to ``L`` (as ``qutip.steadystate(L, c_ops)`` does). A
-        ``Qobj`` among them must act on the same tensor factors as ``L``.
+        are added to ``L`` (as ``qutip.steadystate(L, c_ops)`` does); a
+        superoperator among them (``Qobj`` of type ``"super"``) is added as
+        it is, as in ``qutip.mesolve``. A ``Qobj`` among them must act
+        on the same tensor factors as ``L``.
     dims : sequence of int, optional
         Local Hilbert-space dimensions; from the ``Qobj`` (else ``(d,)`` with
         ``d = sqrt(L.shape[0])``). With a ``Qobj`` of several tensor factors
@@ -1201,17 +1224,23 @@ def from_liouvillian(L, c_ops=(), *, dims=None, name: str = "liouvillian") -> Su
                 f"L must be a superoperator (Qobj of type 'super'), got a Qobj of type {L.type!r}; "
                 "for a Hamiltonian pass (H, c_ops) as one tuple"
             )
-        # the operator space L acts on: its dims (ENR: QuTiP's own, kept for NESS.to_qobj)
-        space = getattr(getattr(L, "_dims", None), "from_", None)
-        named.append(("L", _OperatorSpace(L.dims[0], math.isqrt(L.shape[0]), getattr(space, "oper", None))))
+        named.append(("L", _super_space(L)))
     if c_ops is None:
         c_ops = ()
     if _is_qobj(c_ops) or isinstance(c_ops, (str, bytes)) or not hasattr(c_ops, "__iter__"):
         raise TypeError(f"c_ops must be a list of operators, got {type(c_ops).__name__}")
     c_ops = [_static_operator(c, f"c_ops[{k}]") for k, c in enumerate(c_ops)]
+    supers = [(k, c) for k, c in enumerate(c_ops) if _is_super(c)]
+    c_ops = [c for c in c_ops if not _is_super(c)]
+    named += [(f"c_ops[{k}]", _super_space(c)) for k, c in supers]
     named += [(f"c_ops[{k}]", c) for k, c in enumerate(c_ops)]
     dims, qobj_dims = _qobj_space(named, dims)
     M = as_csr(L, "L", allow_super=True)
+    for k, c in supers:
+        S = as_csr(c, f"c_ops[{k}]", allow_super=True)
+        if S.shape != M.shape:
+            raise ValueError(f"c_ops[{k}] is a superoperator of shape {S.shape}, L has shape {M.shape}")
+        M = sp.csr_array(M + S)
     if M.shape[0] != M.shape[1]:
         raise ValueError(f"L must be square, got shape {M.shape}")
     if dims is None:
@@ -1287,6 +1316,25 @@ def as_model(obj) -> LindbladModel | SuperoperatorModel:
                 "qness.from_liouvillian(L, c_ops) (also qness.steady_state(L, c_ops), as "
                 "qutip.steadystate(L, c_ops)) to add the dissipators of c_ops"
             )
+        if isinstance(c_ops, (list, tuple)) and any(_is_super(c) for c in c_ops):
+            # as qutip.mesolve takes c_ops: the jump operators' dissipators, the superoperators as
+            # they are
+            # (dims checked first, with the names the user gave)
+            named = [("H", H)] + [
+                (f"c_ops[{k}]", _super_space(c) if _is_super(c) else c) for k, c in enumerate(c_ops)
+            ]
+            dims, _ = _qobj_space(named, None)
+            base = from_qutip(H, [], dims=dims if dims is not None and len(dims) > 1 else None)
+            n = base.dim**2
+            for k, c in enumerate(c_ops):
+                if _is_super(c) and c.shape != (n, n):
+                    raise ValueError(
+                        f"c_ops[{k}] is a superoperator of shape {c.shape}; on the space of H (dimension "
+                        f"{base.dim}) it must be {n} x {n}"
+                    )
+            from .liouvillian import liouvillian
+
+            return from_liouvillian(liouvillian(base), c_ops, dims=dims, name=base.name)
         return from_qutip(H, c_ops)
     if _is_qobj(obj):
         if getattr(obj, "type", None) == "super":

@@ -132,14 +132,51 @@ def test_hermitian_superoperator_is_not_taken_as_a_hamiltonian():
     assert qness.liouvillian_gap(L, method="dense") == 0.0
 
 
-def test_superoperator_as_H_or_jump_is_refused():
+def test_superoperator_as_H_is_refused():
     L = qutip.liouvillian(qutip.sigmax(), [qutip.sigmam()])
     with pytest.raises(TypeError, match="superoperator"):
         qness.steady_state((L, []))
     with pytest.raises(TypeError, match="superoperator"):
-        qness.steady_state((qutip.sigmax(), [L]))
-    with pytest.raises(TypeError, match="superoperator"):
         qness.from_qutip(L, [])
+
+
+def test_superoperators_among_c_ops_are_added_as_qutip_mesolve_does():
+    # session 15: c_ops mixing jump operators and superoperators (qutip.mesolve takes them) were
+    # refused with "pass a Liouvillian alone"; they are added to the Liouvillian as they are
+    H, c, D = qutip.sigmax(), qutip.sigmam(), qutip.lindblad_dissipator(qutip.sigmaz())
+    want = qutip.steadystate(qutip.liouvillian(H, [c]) + D).full()
+    rho_t = qutip.mesolve(H, qutip.fock_dm(2, 0), [0, 60], [c, D]).states[-1].full()
+    assert np.abs(rho_t - want).max() < 1e-6  # the meaning qutip.mesolve gives them
+    for model in ((H, [c, D]), (H, [D, c]), (H.full(), [c.full(), D])):
+        ness = qness.steady_state(model)
+        assert isinstance(qness.as_model(model), qness.SuperoperatorModel)
+        np.testing.assert_allclose(ness.rho, want, atol=1e-12)
+    np.testing.assert_allclose(qness.steady_state(qutip.liouvillian(H, [c]), [D]).rho, want, atol=1e-12)
+    # tensor factors: from the Qobj, also when H and the jumps are arrays
+    a = qutip.tensor(qutip.destroy(3), qutip.qeye(2))
+    s = qutip.tensor(qutip.qeye(3), qutip.sigmam())
+    H2 = a.dag() * a + 0.5 * (a * s.dag() + a.dag() * s) + 0.3 * (a + a.dag())
+    D2 = qutip.lindblad_dissipator(0.4 * s.dag() * s)
+    want2 = qutip.steadystate(qutip.liouvillian(H2, [0.5 * a, s]) + D2).full()
+    for model in ((H2, [0.5 * a, D2, s]), (H2.full(), [(0.5 * a).full(), D2, s.full()])):
+        ness = qness.steady_state(model)
+        assert ness.dims == (3, 2)
+        np.testing.assert_allclose(ness.rho, want2, atol=1e-12)
+    # disagreements are named by the user's own indices
+    swapped = qutip.lindblad_dissipator(qutip.tensor(qutip.qeye(2), qutip.destroy(3)))
+    with pytest.raises(ValueError, match=r"c_ops\[1\] has dims \[\[2, 3\], \[2, 3\]\], H has \[\[3, 2\]"):
+        qness.steady_state((H2, [s, swapped]))
+    with pytest.raises(
+        ValueError,
+        match=r"c_ops\[1\] is a superoperator of shape \(9, 9\); on the space of H \(dimension 2\) "
+        r"it must be 4 x 4",
+    ):
+        qness.steady_state((H.full(), [c.full(), qutip.lindblad_dissipator(qutip.destroy(3))]))
+    # from_qutip builds a Lindblad model: it says where such c_ops go
+    with pytest.raises(
+        TypeError, match=r"c_ops\[1\] is a superoperator .*pass \(H, c_ops\) to qness.steady_state"
+    ):
+        qness.from_qutip(H, [c, D])
 
 
 def test_sparse_liouvillian_with_dims_and_extra_jumps():
