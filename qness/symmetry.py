@@ -1361,8 +1361,16 @@ def _pair_costs(sector: Sector) -> np.ndarray:
 #: solved through the complex Schur form instead (Bartels-Stewart).
 EIG_COND_MAX = 1e4
 #: ``_SylvesterInverse.single()`` runs a pair in complex64 only when ``cond_1(V_l) cond_1(V_r)``
-#: is at most this (its products then lose at most about ``1e-4`` relative).
-SINGLE_COND_MAX = 1e7
+#: is at most this: ``EIG_COND_MAX**2``, every pair of the eigenvector route. By the error law
+#: above, complex64 products lose up to about ``6e-8 (cond_l cond_r)^0.75``, 1e-2 relative at the
+#: bound, which flexible GMRES absorbs (it minimises over the vectors the inexact preconditioner
+#: gave). Measured (session 15) with the bound at 1e7 and at 1e8, on the models between the two:
+#: Bose-Hubbard 4 sites, cutoff 5 (cond product 1.6e7) 45 + 30 GMRES steps in complex128 (no-jump
+#: inverse alone, 12.3-13.8 s) against 29 + 18 two-step in complex64 (7.5 s); driven Kerr modes
+#: of 40 and 50 states (3.3e7) 185 + 193 and 293 + 160 against 87 + 74 and 149 + 68; Bose-Hubbard
+#: dimer, cutoff 10 (1.3e7) 34 + 30 against 23 + 19; the states agree with the LU's as closely in
+#: both precisions (2e-10 at Kerr 40, 6e-13 elsewhere), every check verified.
+SINGLE_COND_MAX = EIG_COND_MAX**2
 #: ... and the solves run in complex64 at all only when the no-jump part is this far from
 #: singular (``_SylvesterInverse.relative_gap``: smallest denominator over the largest eigenvalue
 #: of ``-i H_eff``). Nearer to singular the preconditioner's output spans many orders of magnitude

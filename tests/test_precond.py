@@ -469,6 +469,24 @@ def test_a_liouvillian_matrix_in_other_units_warns_too():
         qness.steady_state(1e6 * L, qness.Krylov(maxiter=100))
 
 
+def test_complex64_on_every_pair_of_the_eigenvector_route():
+    # session 15: pairs whose eigenvector matrices had cond_1(V_l) cond_1(V_r) above 1e7 stayed in
+    # complex128 with the no-jump inverse alone; in complex64 (two-step) they take half the steps
+    # (Bose-Hubbard 4 x 5: 45 -> 29, 1.8x faster). A driven Kerr mode with cond(V) = 5.7e3:
+    model = qness.models.kerr(40, detuning=-1.0, U=0.05, F=1.0, kappa=0.3)
+    S = model_sector_inverse(model)
+    assert not S.schur_pair[0] and 1e7 < S.cond[0] ** 2 <= qsym.SINGLE_COND_MAX
+    ness = qness.steady_state(model, "krylov")
+    assert (ness.info["precision"], ness.info["preconditioner_variant"]) == ("single", "two-step")
+    assert ness.info["iterations"] <= 120 and ness.info["uniqueness"]["verified"]  # (185 in complex128)
+    # (both precisions agree with the LU to 2e-10: the state's conditioning, not the precision)
+    np.testing.assert_allclose(ness.rho, qness.steady_state(model, "direct").rho, atol=1e-8)
+
+
+def model_sector_inverse(model):
+    return qsym._SylvesterInverse(qsym.full_sector(model.dim), model, 0.0)
+
+
 def test_auto_precision_stays_double_for_superradiant_qubits():
     # collective drive and decay with weak local decay 1e-3 (relative gap of the no-jump part 6.5e-4):
     # single took 24 steps (restart 100) and 549 (restart 10) against 10 in double (review)
