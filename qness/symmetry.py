@@ -32,6 +32,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from scipy.linalg.lapack import ctrsyl as _ctrsyl
 from scipy.linalg.lapack import ztrsyl as _ztrsyl
 
 from ._blas import matmul
@@ -1371,6 +1372,17 @@ EIG_COND_MAX = 1e4
 #: dimer, cutoff 10 (1.3e7) 34 + 30 against 23 + 19; the states agree with the LU's as closely in
 #: both precisions (2e-10 at Kerr 40, 6e-13 elsewhere), every check verified.
 SINGLE_COND_MAX = EIG_COND_MAX**2
+#: A pair on the Schur route runs in complex64 when, on a random right-hand side, its complex64
+#: solve agrees with the complex128 one to this relative accuracy (tested once per pair,
+#: :meth:`_SylvesterInverse._schur_single_ok`). The unitary transforms lose nothing, but the
+#: triangular solve's rounding is amplified by ``1 / sep(T_l, -T_r^+)``, which strong non-normality
+#: can make far larger than the inverse of the smallest denominator. Measured (session 15), one
+#: application's relative difference: driven Jaynes-Cummings with 40 and 150 photons (cond(V) 1.7e9,
+#: 4.6e15) 3.7e-7 and 5.1e-7, Tavis-Cummings (3 qubits, cavity of 20) 4.7e-7; `Krylov()` then takes
+#: two-step in complex64: JC 80 9.3 -> 3.1 s, JC 150 32 -> 23 s (their checks, which had stopped
+#: unverified after 400 steps, verified in 81 and 188), Tavis-Cummings 20 4.5 -> 4.0 s (223 -> 125
+#: steps), JC 40 0.64 -> 0.71 s.
+SCHUR_SINGLE_RTOL = 1e-3
 #: ... and the solves run in complex64 at all only when the no-jump part is this far from
 #: singular (``_SylvesterInverse.relative_gap``: smallest denominator over the largest eigenvalue
 #: of ``-i H_eff``). Nearer to singular the preconditioner's output spans many orders of magnitude
@@ -1439,6 +1451,7 @@ class _SylvesterInverse(spla.LinearOperator):
 
     variant = "jacobi"
     _c64 = None  # complex64 copies of the eigenvector route, on views made by single()
+    _c64_schur = None  # ... and of the Schur route's pairs that pass _schur_single_ok
 
     def __init__(self, sector: Sector, model: LindbladModel, shift: float):
         self.sector = sector
@@ -1491,6 +1504,7 @@ class _SylvesterInverse(spla.LinearOperator):
             den = np.abs(self.D[bl][:, None] + self.D[br].conj()[None, :] - shift)
             low = min(low, float(np.min(den, initial=np.inf)))
         self.relative_gap = low / top if top > 0 else 0.0
+        self._schur_tested = {}  # pair -> whether its complex64 solve passed (_schur_single_ok)
         self.scale = top
         self.runner_costs = _pair_costs(sector)
         self.runner = _PairRunner(self.runner_costs)
@@ -1554,13 +1568,68 @@ class _SylvesterInverse(spla.LinearOperator):
         return in_range and self.relative_gap >= SINGLE_MIN_GAP and bool(self._single_pairs())
 
     def _single_pairs(self) -> list[int]:
-        """The block pairs :meth:`single` runs in complex64 (eigenvector route, ``cond_1(V_l)
-        cond_1(V_r) <= SINGLE_COND_MAX``)."""
+        """The block pairs :meth:`single` runs in complex64: on the eigenvector route those with
+        ``cond_1(V_l) cond_1(V_r) <= SINGLE_COND_MAX``, on the Schur route those whose complex64
+        solve passes :meth:`_schur_single_ok`."""
         return [
             p
             for p, (bl, br) in enumerate(self.sector.pairs)
-            if not self.schur_pair[p] and self.cond[bl] * self.cond[br] <= SINGLE_COND_MAX
+            if (
+                self._schur_single_ok(p)
+                if self.schur_pair[p]
+                else self.cond[bl] * self.cond[br] <= SINGLE_COND_MAX
+            )
         ]
+
+    def _schur_arrays64(self, p: int) -> tuple:
+        """Complex64 copies for the Schur route of pair ``p`` (zero shift): ``U_l^+, U_r, U_l, U_r^+``,
+        the regularised ``T_l`` and ``T_r``."""
+        bl, br = self.sector.pairs[p]
+        T1 = self.tri[bl].copy()
+        den = self.den[p]
+        if np.any(den):
+            rows = np.flatnonzero(den)
+            T1[rows, rows] -= 2.0 * self.floor
+        c = np.complex64
+        Ul, Ur = self.U[bl], self.U[br]
+        return tuple(np.ascontiguousarray(a, dtype=c) for a in (Ul[1], Ur[0], Ul[0], Ur[1], T1, self.tri[br]))
+
+    def _schur_single_ok(self, p: int) -> bool:
+        """Whether the Schur-route pair ``p`` keeps :data:`SCHUR_SINGLE_RTOL` in complex64: its
+        complex64 and complex128 solves of one random right-hand side (Hermitian on a diagonal
+        pair, as the steady-state solve's), compared once (cached)."""
+        if self.shift != 0:
+            return False
+        if p not in self._schur_tested:
+            bl, br = self.sector.pairs[p]
+            rng = np.random.default_rng(p)
+            Y = rng.standard_normal((len(self.D[bl]), len(self.D[br]))) + 1j * rng.standard_normal(
+                (len(self.D[bl]), len(self.D[br]))
+            )
+            if bl == br:
+                Y = Y + Y.conj().T
+            want = np.empty_like(Y)
+            self._solve_pair(p, Y, want, None, 1)
+            got = np.empty_like(Y)
+            self._solve_schur64(self._schur_arrays64(p), Y, got, bl == br, 1)
+            err = np.linalg.norm(got - want) / max(np.linalg.norm(want), 1e-300)
+            self._schur_tested[p] = bool(err <= SCHUR_SINGLE_RTOL)
+        return self._schur_tested[p]
+
+    @staticmethod
+    def _solve_schur64(arrays, Yp, Xp, diagonal: bool, nthreads: int) -> None:
+        """The Schur route of one pair in complex64 (``arrays`` from :meth:`_schur_arrays64`); a
+        Hermitian right-hand side on a diagonal pair gives an exactly Hermitian result."""
+        UlH, Ur, Ul, UrH, T1, T2 = arrays
+        Y = Yp.astype(np.complex64)
+        herm = diagonal and _hermitian(Y)
+        G = _mm(_mm(UlH, Y, nthreads), Ur, nthreads)
+        Z = triangular_sylvester(_ctrsyl, T1, T2, G)
+        X = _mm(_mm(Ul, Z, nthreads), UrH, nthreads)
+        if herm:
+            X += X.conj().T
+            X *= 0.5
+        Xp[...] = X
 
     def single(self) -> _SylvesterInverse:
         """The same inverse with the eigenvector products in complex64 (a view sharing the set-up).
@@ -1568,8 +1637,10 @@ class _SylvesterInverse(spla.LinearOperator):
         Pairs on the eigenvector route whose two eigenvector matrices have
         ``cond_1(V_l) cond_1(V_r) <= SINGLE_COND_MAX`` run their four dense
         products in single precision (half the memory traffic, about twice
-        the BLAS speed); the others, and the Schur route, stay in double.
-        The result is only accurate to about ``1e-7`` relative: use it
+        the BLAS speed), and so do the Schur route's pairs whose complex64
+        solve was measured to keep :data:`SCHUR_SINGLE_RTOL` (their products
+        and triangular solve); the others stay in double.
+        The result is only accurate to about ``1e-7`` to ``1e-3`` relative: use it
         inside flexible GMRES (``gmres(..., flexible=True)``), which
         tolerates an inexact preconditioner, never where ``M`` must be one
         fixed linear map.
@@ -1577,18 +1648,25 @@ class _SylvesterInverse(spla.LinearOperator):
         if self._c64 is not None:
             return self
         view = copy.copy(self)
-        c64 = {}
+        c64, schur = {}, {}
         for p in self._single_pairs():
             bl, br = self.sector.pairs[p]
+            if self.schur_pair[p]:
+                schur[p] = self._schur_arrays64(p)
+                continue
             c64[p] = tuple(
                 np.ascontiguousarray(a, dtype=np.complex64)
                 for a in (self.Vinv[bl][0], self.Vinv[br][1], self.V[bl][0], self.V[br][1], 1.0 / self.den[p])
             )
         view._c64 = c64
+        view._c64_schur = schur
         return view
 
     def _solve_pair(self, p, Yp, Xp, shift, nthreads):
         bl, br = self.sector.pairs[p]
+        if shift is None and self._c64_schur is not None and p in self._c64_schur:
+            self._solve_schur64(self._c64_schur[p], Yp, Xp, bl == br, nthreads)
+            return
         if shift is None and self._c64 is not None and p in self._c64:
             Vil, Vir, Vl, Vr, iden = self._c64[p]
             Y = Yp.astype(np.complex64)

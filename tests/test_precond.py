@@ -365,12 +365,37 @@ def test_double_precision_runs_flexible_where_the_preconditioner_is_huge():
     np.testing.assert_allclose(ness.rho, qness.steady_state(model, "direct").rho, atol=1e-5)
 
 
-def test_precision_reported_is_the_one_used():
-    # the Schur route has no complex64 pairs: auto says (and runs) double
+def test_precision_reported_is_the_one_used(monkeypatch):
+    # a Schur-route pair whose complex64 solve fails its test has no complex64 copy: auto says (and
+    # runs) double
+    monkeypatch.setattr(qsym, "SCHUR_SINGLE_RTOL", 0.0)
     ness = qness.steady_state(driven_jc(30), "krylov")
     assert ness.info["precision"] == "double" and ness.info["flexible"] is False
+    monkeypatch.undo()
     ness = qness.steady_state(xxz(5), "krylov")
     assert (ness.info["precision"], ness.info["flexible"]) == ("single", "complex64")
+
+
+def test_schur_route_in_complex64_where_its_test_passes():
+    # session 15: the Schur route (strongly non-normal H_eff) ran in complex128 only. Its unitary
+    # transforms lose nothing in complex64; the triangular solve is tested on a random right-hand side
+    model = driven_jc(40)  # cond(V) = 1.7e9
+    S = model_sector_inverse(model)
+    assert S.route == "schur" and S._single_pairs() == [0] and S._schur_tested == {0: True}
+    rng = np.random.default_rng(3)
+    Y = rng.standard_normal((model.dim, model.dim)) + 1j * rng.standard_normal((model.dim, model.dim))
+    Y = Y + Y.conj().T
+    x = S.single() @ Y.ravel(order="F")
+    want = S @ Y.ravel(order="F")
+    assert np.linalg.norm(x - want) <= 1e-5 * np.linalg.norm(want)
+    X = x.reshape(model.dim, model.dim, order="F")
+    assert np.array_equal(X, X.conj().T)  # a Hermitian block stays exactly Hermitian
+    ness = qness.steady_state(model, "krylov")
+    assert (ness.info["precision"], ness.info["preconditioner_variant"]) == ("single", "two-step")
+    assert ness.info["uniqueness"]["verified"]
+    np.testing.assert_allclose(ness.rho, qness.steady_state(model, "direct").rho, atol=1e-10)
+    # a shifted inverse (spectra) keeps the Schur route in complex128
+    assert qsym._SylvesterInverse(qsym.full_sector(model.dim), model, 0.3)._single_pairs() == []
 
 
 def test_single_precision_survives_internal_method_changes(monkeypatch):
