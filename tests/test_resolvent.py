@@ -167,6 +167,58 @@ def test_non_unique_steady_state():
         drazin(model, method="dense", symmetry=None)
 
 
+def two_photon_loss(N=14):
+    # two-photon loss keeps the photon-number parity: two steady states, one per parity
+    a = qutip.destroy(N)
+    return 0.4 * a.dag() * a + 0.9 * (a * a + a.dag() * a.dag()), [a * a], a
+
+
+@pytest.mark.parametrize("method", ["dense", "direct", "krylov"])
+@pytest.mark.parametrize("symmetry", ["auto", None])
+def test_drazin_refuses_several_steady_states_whose_pivot_is_rounding(method, symmetry):
+    # review 15: the LU's pivot was rounding noise, not zero, so drazin returned a finite solution
+    # with residual 6e-14 that changed with symmetry= (max |x| 1.82 / 0.43): zero-frequency spectra,
+    # noise and cumulants silently wrong (C2 6.47 for 4.46, C3 -2.8e15 for 0.145)
+    H, c, _ = two_photon_loss()
+    with pytest.raises(NonUniqueSteadyStateError, match="more than one steady state .* Drazin inverse"):
+        solver = drazin((H, c), method=method, symmetry=symmetry)
+        y = np.zeros((14, 14), complex)
+        y[0, 0], y[2, 2] = 1, -1
+        solver.solve(y)  # (Krylov: checked after its first solve)
+
+
+def test_zero_frequency_quantities_refuse_a_state_of_several_and_others_stay_right():
+    # the NonUniqueSteadyStateError recommends asymptotic_state; its state passed as ness= gave the
+    # wrong numbers above without a word. Nonzero frequencies were right and stay so.
+    from qness.analysis import cumulants, emission_spectrum, noise_spectrum
+
+    H, c, a = two_photon_loss()
+    ness = qness.asymptotic_state((H, c), qutip.fock_dm(14, 0))
+    n = a.dag() * a
+    with pytest.raises(NonUniqueSteadyStateError, match="info\\['subspace'\\]"):
+        emission_spectrum((H, c), n, [0.0], ness=ness)
+    with pytest.raises(NonUniqueSteadyStateError, match="Drazin inverse"):
+        cumulants((H, c), ness, counted={0: 1}, order=2)
+    with pytest.raises(NonUniqueSteadyStateError, match="Drazin inverse"):
+        noise_spectrum((H, c), {0: 1}, [0.0], ness=ness)
+    # the even subspace's own model: the steady state is unique there, and w = 0.5 agrees with it
+    even = np.arange(0, 14, 2)
+    Hb = qutip.Qobj(H.full()[np.ix_(even, even)])
+    cb = [qutip.Qobj(c[0].full()[np.ix_(even, even)])]
+    nb = qutip.Qobj(n.full()[np.ix_(even, even)])
+    sub = [s for s in qness.steady_states((H, c)) if 0 in s.info["subspace"]][0]
+    assert np.array_equal(sub.info["subspace"], even)
+    want = emission_spectrum((Hb, cb), nb, [0.0, 0.5]).S
+    assert emission_spectrum((H, c), n, [0.5], ness=ness).S[0] == pytest.approx(want[1], rel=1e-9)
+    # (and the even model's w = 0 value is that of the dense resolvent of its own Liouvillian)
+    L = qutip.liouvillian(Hb, cb).full()
+    rho = qness.steady_state((Hb, cb)).rho
+    dn = nb.full() - np.trace(nb.full() @ rho) * np.eye(7)
+    x = np.linalg.lstsq(L, -(dn @ rho).ravel(order="F"), rcond=None)[0]
+    x -= np.trace(x.reshape(7, 7, order="F")) * rho.ravel(order="F")
+    assert want[0] == pytest.approx(2 * np.real(np.trace(dn.conj().T @ x.reshape(7, 7, order="F"))), rel=1e-8)
+
+
 @pytest.mark.parametrize("method", ["dense", "krylov"])
 def test_z2_sectors_match_dense(method):
     # two-photon driven Kerr resonator: parity sectors s = +1 (steady) and s = -1

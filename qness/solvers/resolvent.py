@@ -61,6 +61,19 @@ from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, a
 from ..symmetry import Sector, _SylvesterInverse, detect_symmetry, full_sector, sectors
 from .errors import ConvergenceError, NonUniqueSteadyStateError
 from .methods import Auto, Dense, Direct, Krylov, resolve_method
+from .uniqueness import lu_check
+
+#: What a Drazin solve on a model with several steady states says (the hint of the steady-state
+#: errors recommends ``asymptotic_state``, whose state a caller may then pass as ``ness=``: the
+#: zero-frequency quantities still need the one steady state of the dynamics they describe).
+DRAZIN_NON_UNIQUE = (
+    "the Liouvillian has more than one steady state in this sector, so its Drazin inverse (the "
+    "zero-frequency solve behind noise spectra and emission spectra at w = 0, cumulants and "
+    "correlation integrals) is not fixed by one trace condition, whatever state is passed as ness=; "
+    "where the model splits into invariant subspaces (qness.steady_states(model) lists them, each "
+    "NESS's info['subspace'] its basis states), build the model on the subspace that holds the "
+    "state, where the steady state is unique; nonzero frequencies do not need it"
+)
 
 __all__ = ["LinearSolver", "Schur", "drazin", "resolvent"]
 
@@ -358,6 +371,7 @@ class LinearSolver:
                 self._singular()
             self._solve = lambda b: sla.lu_solve(lu, b, check_finite=False)
             self.info["backend"] = "lapack"
+            self._certify_lu()
             return
         backend = method.backend
         if backend == "auto":
@@ -382,6 +396,20 @@ class LinearSolver:
                 self._singular()
             raise
         self._refine = method.refine
+        self._certify_lu()
+
+    def _certify_lu(self) -> None:
+        """Drazin solver: the trace-augmented system's uniqueness check on its LU (as the steady
+        state's ``Direct``, :func:`qness.solvers.uniqueness.lu_check`): a pivot that is rounding
+        noise, not zero, let a structurally singular system through (two-photon loss, whose
+        parity keeps two steady states: finite, wrong zero-frequency values). ``info["uniqueness"]``."""
+        if not self.drazin:
+            return
+        A = self._A
+        try:
+            self.info["uniqueness"] = lu_check(lambda v: A @ v, self._solve, None, self.n, self._norm1)
+        except NonUniqueSteadyStateError as exc:
+            self._singular(str(exc).split(":")[0])
 
     def _setup_umfpack_shifted(self, method: Direct) -> bool:
         """UMFPACK LU of ``M - z`` whose symbolic analysis is shared between shifts.
@@ -507,13 +535,36 @@ class LinearSolver:
                 T[idx, idx] = d0
         return sch["U"] @ Z
 
-    def _singular(self):
+    def _singular(self, found: str = "the trace-augmented Liouvillian is singular"):
         if self.drazin:
-            raise NonUniqueSteadyStateError(
-                "the trace-augmented Liouvillian is singular: the steady state is not unique, so the "
-                "Drazin inverse is not defined by one trace condition"
-            )
+            err = NonUniqueSteadyStateError(f"{DRAZIN_NON_UNIQUE} ({found})")
+            err.sigma = 0.0
+            raise err
         raise ValueError(f"L - z is singular in sector {self.sector.label}: z = {self.z} is an eigenvalue")
+
+    def _certify_krylov(self, method: Krylov, x: np.ndarray, its: int) -> None:
+        """Drazin solver on the Krylov route: the steady-state solve's check (GMRES on a random
+        right-hand side with the solve's preconditioner, :func:`qness.solvers.uniqueness.krylov_check`),
+        once, after the first solve (whose iterations set its budget and whose solution its scale)."""
+        from .krylov import gmres
+        from .uniqueness import krylov_check
+
+        restart = method.restart or 100
+        try:
+            self.info["uniqueness"] = krylov_check(
+                self._op,
+                self._prec,
+                self.n,
+                rtol=method.rtol,
+                x_norm=float(np.linalg.norm(x)),
+                restart=restart,
+                chunk=restart,
+                budget=max(2 * its, 2 * restart),
+                gmres=gmres,
+                what="the trace-augmented Liouvillian of the Drazin solve",
+            )
+        except NonUniqueSteadyStateError as exc:
+            self._singular(str(exc).split(":")[0])
 
     def _setup_krylov(self, method: Krylov):
         sec, model = self.sector, self.model
@@ -627,6 +678,8 @@ class LinearSolver:
             res = float(np.linalg.norm(b - self._op @ x)) / bnorm
         self.info["iterations"].append(its)
         self.info["residual"] = res
+        if self.drazin and "uniqueness" not in self.info and np.all(np.isfinite(x)) and res <= method.rtol:
+            self._certify_krylov(method, x, its)
         if not np.all(np.isfinite(x)) or not res <= method.rtol:
             raise ConvergenceError(
                 f"resolvent Krylov ({method.solver}, preconditioner={method.preconditioner}) did not reach "
@@ -801,7 +854,7 @@ def _prepare(model, method, options):
     if isinstance(model, SuperoperatorModel):
         raise TypeError(
             "the resolvent solvers need a LindbladModel (H and jump operators, for the sector blocks and "
-            "the Sylvester preconditioner); got a SuperoperatorModel"
+            f"the Sylvester preconditioner); got a SuperoperatorModel: {model.lindblad_hint()}"
         )
     if not isinstance(model, LindbladModel):  # pragma: no cover
         raise TypeError(f"model must be a LindbladModel, got {type(model).__name__}")
