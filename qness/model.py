@@ -1121,6 +1121,18 @@ class SuperoperatorModel:
     dims: tuple[int, ...]
     qobj_dims: object = None
     name: str = "liouvillian"
+    #: How the model was built, where that is why it has no jump operators (``(H, c_ops)`` with a
+    #: superoperator among ``c_ops``): said by the functions that need a LindbladModel
+    #: (:meth:`lindblad_hint`).
+    origin: str = ""
+
+    def lindblad_hint(self) -> str:
+        """Why this model has no Hamiltonian and jump operators, for the errors of the functions
+        that need them (currents, counting, the resolvent solvers)."""
+        return self.origin or (
+            "a bare Liouvillian has no Hamiltonian or jump operators (build the model with "
+            "qness.from_qutip(H, c_ops))"
+        )
 
     def __post_init__(self):
         L = as_csr(self.L, "L", allow_super=True)
@@ -1316,7 +1328,13 @@ def as_model(obj) -> LindbladModel | SuperoperatorModel:
                 "qness.from_liouvillian(L, c_ops) (also qness.steady_state(L, c_ops), as "
                 "qutip.steadystate(L, c_ops)) to add the dissipators of c_ops"
             )
-        if isinstance(c_ops, (list, tuple)) and any(_is_super(c) for c in c_ops):
+        statics = (
+            [_static_operator(c, f"c_ops[{k}]") for k, c in enumerate(c_ops)]
+            if isinstance(c_ops, (list, tuple))
+            else []
+        )
+        if any(_is_super(c) for c in statics):
+            c_ops = statics  # (a superoperator in a constant QobjEvo or a list, as qutip.mesolve takes it)
             # as qutip.mesolve takes c_ops: the jump operators' dissipators, the superoperators as
             # they are
             # (dims checked first, with the names the user gave)
@@ -1334,7 +1352,15 @@ def as_model(obj) -> LindbladModel | SuperoperatorModel:
                     )
             from .liouvillian import liouvillian
 
-            return from_liouvillian(liouvillian(base), c_ops, dims=dims, name=base.name)
+            model = from_liouvillian(liouvillian(base), c_ops, dims=dims, name=base.name)
+            k = next(k for k, c in enumerate(c_ops) if _is_super(c))
+            origin = (
+                f"(H, c_ops) has a superoperator in c_ops[{k}], so the model is the Liouvillian matrix they "
+                "make together, without jump operators; give that dissipator as jump operators (e.g. "
+                "qutip.lindblad_dissipator(b) is the jump operator b) to use this function"
+            )
+            object.__setattr__(model, "origin", origin)
+            return model
         return from_qutip(H, c_ops)
     if _is_qobj(obj):
         if getattr(obj, "type", None) == "super":
@@ -1982,11 +2008,7 @@ def check_symmetry(model: LindbladModel, sym, atol: float = 1e-10) -> None:
         raise TypeError(
             f"model must be a qness.LindbladModel (check_symmetry tests H and the jump operators), got "
             f"{type(model).__name__}"
-            + (
-                "; a bare Liouvillian has neither: build the model with qness.from_qutip(H, c_ops)"
-                if isinstance(model, SuperoperatorModel)
-                else ""
-            )
+            + (f"; {model.lindblad_hint()}" if isinstance(model, SuperoperatorModel) else "")
         )
     if isinstance(sym, U1Symmetry):
         local, mode = sym.local_charges, "sum"

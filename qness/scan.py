@@ -223,8 +223,9 @@ class _Current:
         if not isinstance(model, LindbladModel):
             raise TypeError(
                 f"quantity {self.kind} current of bath {self.bath!r} needs a qness.LindbladModel with "
-                f"baths, got {type(model).__name__}: build it with qness.from_qutip(H, c_ops, baths=..., "
-                "bath_labels=...)"
+                f"baths, got {type(model).__name__}"
+                + (f" ({model.lindblad_hint()})" if hasattr(model, "lindblad_hint") else "")
+                + ": build it with qness.from_qutip(H, c_ops, baths=..., bath_labels=...)"
             )
         if self.bath not in model.baths:
             raise KeyError(f"no bath {self.bath!r}; the model's baths are {sorted(model.baths)}")

@@ -172,6 +172,19 @@ def test_superoperators_among_c_ops_are_added_as_qutip_mesolve_does():
         r"it must be 4 x 4",
     ):
         qness.steady_state((H.full(), [c.full(), qutip.lindblad_dissipator(qutip.destroy(3))]))
+    # a superoperator in a constant QobjEvo or a list (review 15: "pass (H, c_ops) to steady_state")
+    for wrapped in (qutip.QobjEvo(D), [D]):
+        np.testing.assert_allclose(qness.steady_state((H, [c, wrapped])).rho, want, atol=1e-12)
+    # functions that need the jump operators say why the tuple gave none (review 15)
+    from qness.analysis import cumulants, emission_spectrum
+
+    why = r"c_ops\[1\], so the model is the Liouvillian matrix .* without jump operators"
+    with pytest.raises(TypeError, match=why):
+        cumulants((H, [c, D]), counted={0: 1})
+    with pytest.raises(TypeError, match=why):
+        emission_spectrum((H, [c, D]), c, [0.0, 1.0])
+    with pytest.raises(TypeError, match="a bare Liouvillian has no Hamiltonian or jump operators"):
+        cumulants(qutip.liouvillian(H, [c]), counted={0: 1})
     # from_qutip builds a Lindblad model: it says where such c_ops go
     with pytest.raises(
         TypeError, match=r"c_ops\[1\] is a superoperator .*pass \(H, c_ops\) to qness.steady_state"

@@ -617,7 +617,7 @@ def emission_spectrum(
     if isinstance(setting.model, SuperoperatorModel):
         raise TypeError(
             "emission_spectrum needs a LindbladModel (H and jump operators) for the resolvent engine; "
-            "got a Liouvillian matrix (SuperoperatorModel)"
+            f"got a Liouvillian matrix (SuperoperatorModel): {setting.model.lindblad_hint()}"
         )
     model, method = _prepare(setting.model, method, options)
     for s, a, y in setting.pieces(y_full, dAd):

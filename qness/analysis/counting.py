@@ -209,9 +209,10 @@ class GallavottiCohen:
 def _lindblad(model) -> LindbladModel:
     model = as_model(model)
     if not isinstance(model, LindbladModel):
+        hint = f": {model.lindblad_hint()}" if hasattr(model, "lindblad_hint") else ""
         raise TypeError(
             f"model must be a qness.LindbladModel (counting needs its jump operators), "
-            f"got {type(model).__name__}"
+            f"got {type(model).__name__}{hint}"
         )
     return model
 

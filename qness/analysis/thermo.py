@@ -88,8 +88,8 @@ class SecondLawWarning(UserWarning):
 def _model(model) -> LindbladModel:
     if not isinstance(model, LindbladModel):
         hint = (
-            ": a bare Liouvillian has no Hamiltonian, jumps or baths to split it by; build the model "
-            "with qness.from_qutip(H, c_ops, baths=..., bath_labels=...)"
+            f": {model.lindblad_hint()}; currents also need its baths: "
+            "qness.from_qutip(H, c_ops, baths=..., bath_labels=...)"
             if type(model).__name__ == "SuperoperatorModel"
             else ""
         )
