@@ -1100,6 +1100,11 @@ class SuperoperatorModel:
         product, else ``None``.
     name : str
         Model name.
+    origin : str
+        How the model was built, where that is why it has no jump operators
+        (``(H, c_ops)`` with a superoperator among ``c_ops``); empty otherwise.
+        The functions that need a :class:`LindbladModel` say it in their errors
+        (:meth:`lindblad_hint`).
 
     Raises
     ------
