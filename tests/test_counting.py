@@ -582,3 +582,18 @@ def test_qutip_j_ops_style_lists_say_what_they_were_taken_as():
     rho = qness.steady_state(model).rho
     c = cumulants(model, rho.tolist(), counted=1, order=1)
     assert c.current == pytest.approx(2 / 3, abs=1e-12)
+
+
+def test_fano_factor_of_a_zero_current_is_nan():
+    # review 15: the net count across one thermal bath is the change of the stored energy, bounded,
+    # so every scaled cumulant vanishes; C_1 = 6e-16 and C_2 = 3e-15 gave a "Fano factor" of 37.7
+    a = qutip.destroy(8)
+    c = cumulants((0.3 * a.dag() * a, [np.sqrt(1.3) * a, np.sqrt(0.4) * a.dag()]), counted={0: 1, 1: -1})
+    rho = qness.steady_state((0.3 * a.dag() * a, [np.sqrt(1.3) * a, np.sqrt(0.4) * a.dag()])).to_qobj()
+    activity = 1.3 * qutip.expect(a.dag() * a, rho) + 0.4 * qutip.expect(a * a.dag(), rho)
+    assert c.info["activity"] == pytest.approx(activity, rel=1e-10)
+    assert abs(c.cumulants[0]) <= 1e-14 * activity and abs(c.cumulants[1]) <= 1e-13 * activity
+    assert math.isnan(c.fano)
+    # a current of its own keeps its Fano factor: a coherently driven cavity is Poissonian
+    c = cumulants((0.3 * a.dag() * a + 0.2 * (a + a.dag()), [np.sqrt(1.3) * a]), counted={0: 1}, order=2)
+    assert c.fano == pytest.approx(1.0, abs=1e-6) and c.info["activity"] == pytest.approx(c.current)

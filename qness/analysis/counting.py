@@ -94,6 +94,12 @@ class FluctuationTheoremWarning(UserWarning):
 
 
 # ------------------------------------------------------------------ records
+#: :attr:`Cumulants.fano` is ``nan`` when ``|C_1|`` is at most this fraction of the counted activity
+#: (review 15: a net count across one thermal bath gave C_1 = -4e-16, C_2 = -1e-14 and a "Fano
+#: factor" of 37.7).
+ZERO_CURRENT_RTOL = 1e-10
+
+
 @dataclass(frozen=True, eq=False)
 class Cumulants:
     """Scaled cumulants of a counted current in the NESS.
@@ -108,7 +114,8 @@ class Cumulants:
     info : dict
         ``labels`` (counted jump labels), ``sector`` (kind, label, size),
         ``route`` (of the Drazin solves), ``solves``, ``imag`` (largest
-        imaginary part dropped, relative), ``time`` (s), the solver's info.
+        imaginary part dropped, relative), ``activity`` (``sum_k |w_k| <L_k^+ L_k>``,
+        the rate of counted jumps whatever their sign), ``time`` (s), the solver's info.
     """
 
     cumulants: np.ndarray
@@ -122,10 +129,14 @@ class Cumulants:
 
     @property
     def fano(self) -> float:
-        """The Fano factor ``C_2 / C_1`` (``nan`` when ``C_1 = 0``, or with ``order < 2``)."""
-        if len(self.cumulants) < 2 or self.cumulants[0] == 0:
+        """The Fano factor ``C_2 / C_1``: ``nan`` with ``order < 2`` or a zero current, i.e.
+        ``|C_1|`` at most :data:`ZERO_CURRENT_RTOL` of the counted activity ``sum_k |w_k| <L_k^+ L_k>``
+        (``info["activity"]``: a net current that cancels, as across one thermal bath, is zero to
+        rounding, and the ratio of two rounding errors is no Fano factor)."""
+        C = self.cumulants
+        if len(C) < 2 or C[0] == 0 or abs(C[0]) <= ZERO_CURRENT_RTOL * self.info.get("activity", 0.0):
             return float("nan")
-        return float(self.cumulants[1] / self.cumulants[0])
+        return float(C[1] / C[0])
 
 
 @dataclass(frozen=True, eq=False)
@@ -442,11 +453,13 @@ def cumulants(model, ness=None, counted=None, order: int = 3, *, symmetry="auto"
         rhos.append(-solver.solve_sector(rhs))
     C = np.array([math.factorial(n) * theta[n] for n in range(1, order + 1)])
     scale = np.maximum(np.abs(C), 1e-300)
+    activity = _jump_matrix(model, sector, {k: abs(w) for k, w in weights.items()})
     info = {
         "labels": [model.jumps[k].label for k in weights],
         "sector": {"kind": sector.kind, "label": sector.label, "size": sector.size},
         "imag": float(np.max(np.abs(C.imag) / scale)),
         "solves": order - 1,
+        "activity": float(np.real(t @ (activity @ rho0))),
     }
     if solver is not None:
         info.update(route=solver.info["route"], solver=dict(solver.info))
