@@ -331,6 +331,8 @@ def test_expect_checks_qobj_dims_as_ness_expect():
     assert fl.expect(qutip.QobjEvo(a.dag() * a), 0.3) == pytest.approx(n, abs=1e-14)
     with pytest.raises(TypeError, match="time-dependent qutip.QobjEvo"):
         fl.expect(qutip.QobjEvo([a.dag() * a, lambda t: np.cos(t)]), 0.3)
+    with pytest.raises(ValueError, match=r"op\[1\]: op has shape \(3, 3\)"):  # the entry is named
+        fl.expect([a, qutip.destroy(3)], 0.3)
 
 
 # ---------------------------------------------------------------- the Krylov route

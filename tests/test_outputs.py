@@ -111,6 +111,8 @@ def test_expect_takes_a_list_of_operators_and_a_constant_qobjevo():
         qutip.expect(qutip.sigmaz(), q), abs=1e-14
     )
     assert ness.expect([[1, 0], [0, -1]]) == pytest.approx(vals[0], abs=1e-14)  # nested numbers: one matrix
+    with pytest.raises(ValueError, match=r"op\[1\]: op has shape \(3, 3\)"):  # review 15: entry named
+        ness.expect([qutip.sigmaz(), qutip.destroy(3)])
     evo = qutip.QobjEvo([qutip.sigmaz(), [qutip.sigmax(), lambda t: np.cos(t)]])
     with pytest.raises(TypeError, match=r"op is a time-dependent qutip.QobjEvo.*pass op\(t\)"):
         ness.expect(evo)

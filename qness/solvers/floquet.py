@@ -40,7 +40,7 @@ from ..model import SuperoperatorModel
 from ..operators import as_csr, check_qobj_dims
 from .errors import ConvergenceError, NonUniqueSteadyStateError, TruncationWarning, UniquenessWarning
 from .floquet_input import _check_omega, _parse
-from .result import _constant_operator, _expect, _is_operator_list
+from .result import _constant_operator, _entry, _expect, _is_operator_list
 from .uniqueness import NON_UNIQUE_HINT, krylov_check, lu_check
 
 __all__ = ["FloquetNESS", "floquet_steady_state", "commutator_superoperator", "LocalMasterEquationWarning"]
@@ -332,7 +332,7 @@ class FloquetNESS:
             factors, as :meth:`NESS.expect <qness.NESS.expect>`.
         """
         if _is_operator_list(op):
-            vals = [self.expect(x, t) for x in op]
+            vals = [_entry(k, self.expect, x, t) for k, x in enumerate(op)]
             real = all(np.isrealobj(v) for v in vals)
             return np.array(vals, dtype=float if real else complex)
         op = _constant_operator(op)

@@ -27,6 +27,18 @@ def _is_operator_list(op) -> bool:
     )
 
 
+def _entry(k: int, fn, *args):
+    """``fn(*args)`` for entry ``k`` of a list of operators; an error names the entry."""
+    try:
+        return fn(*args)
+    except (TypeError, ValueError) as exc:
+        try:
+            named = type(exc)(f"op[{k}]: {exc}")
+        except Exception:  # noqa: BLE001 - an error class with other arguments: as it was
+            raise exc from None
+        raise named from exc
+
+
 def _constant_operator(op, name: str = "op"):
     """A constant ``qutip.QobjEvo`` as its ``Qobj``; a time-dependent one refused by name."""
     if type(op).__name__ != "QobjEvo":
@@ -153,7 +165,7 @@ class NESS:
             right size is accepted on a chain state and vice versa.
         """
         if _is_operator_list(op):
-            vals = [self.expect(x) for x in op]
+            vals = [_entry(k, self.expect, x) for k, x in enumerate(op)]
             real = all(isinstance(v, float) for v in vals)
             return np.array(vals, dtype=float if real else complex)
         op = _constant_operator(op)
