@@ -187,6 +187,18 @@ def test_drazin_refuses_several_steady_states_whose_pivot_is_rounding(method, sy
         solver.solve(y)  # (Krylov: checked after its first solve)
 
 
+def test_drazin_krylov_check_does_not_depend_on_the_scale_of_the_first_right_hand_side():
+    # the check's threshold is rtol per unit right-hand side: a first solve of a tiny y must not
+    # make a unique steady state look singular (with the unscaled norm of x it raised here)
+    model = qness.models.boundary_driven_xxz(5, delta=0.5, gamma=1.0)
+    y = np.zeros((32, 32), complex)
+    y[0, 0], y[31, 31] = 1e-14, -1e-14
+    solver = drazin(model, method="krylov")
+    x = solver.solve(y)
+    assert solver.info["uniqueness"]["verified"]
+    np.testing.assert_allclose(x * 1e14, drazin(model, method="dense").solve(y * 1e14), atol=1e-8)
+
+
 def test_zero_frequency_quantities_refuse_a_state_of_several_and_others_stay_right():
     # the NonUniqueSteadyStateError recommends asymptotic_state; its state passed as ness= gave the
     # wrong numbers above without a word. Nonzero frequencies were right and stay so.

@@ -59,7 +59,7 @@ from scipy.linalg.blas import ztrsv as _ztrsv
 from .._threads import limit_blas, one_blas_thread
 from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
 from ..symmetry import Sector, _SylvesterInverse, detect_symmetry, full_sector, sectors
-from .errors import ConvergenceError, NonUniqueSteadyStateError
+from .errors import ConvergenceError, NonUniqueSteadyStateError, UniquenessWarning
 from .methods import Auto, Dense, Direct, Krylov, resolve_method
 from .uniqueness import lu_check
 
@@ -545,7 +545,9 @@ class LinearSolver:
     def _certify_krylov(self, method: Krylov, x: np.ndarray, its: int) -> None:
         """Drazin solver on the Krylov route: the steady-state solve's check (GMRES on a random
         right-hand side with the solve's preconditioner, :func:`qness.solvers.uniqueness.krylov_check`),
-        once, after the first solve (whose iterations set its budget and whose solution its scale)."""
+        once, after the first solve (whose iterations set its budget and whose solution, per unit
+        right-hand side, its scale: a direction ``u`` with ``||A u|| <= rtol ||u|| / ||x||`` leaves the
+        solution undetermined at the tolerance asked for)."""
         from .krylov import gmres
         from .uniqueness import krylov_check
 
@@ -565,6 +567,15 @@ class LinearSolver:
             )
         except NonUniqueSteadyStateError as exc:
             self._singular(str(exc).split(":")[0])
+        if not self.info["uniqueness"]["verified"]:
+            warnings.warn(
+                "drazin: uniqueness of the steady state not verified (GMRES on a random right-hand side "
+                f"stalled at residual {self.info['uniqueness']['check_residual']:.1e} > "
+                f"{self.info['uniqueness']['delta']:.1e}); the zero-frequency values hold only if it is "
+                "unique: check with method='direct'",
+                UniquenessWarning,
+                stacklevel=4,
+            )
 
     def _setup_krylov(self, method: Krylov):
         sec, model = self.sector, self.model
@@ -679,7 +690,7 @@ class LinearSolver:
         self.info["iterations"].append(its)
         self.info["residual"] = res
         if self.drazin and "uniqueness" not in self.info and np.all(np.isfinite(x)) and res <= method.rtol:
-            self._certify_krylov(method, x, its)
+            self._certify_krylov(method, x / bnorm, its)
         if not np.all(np.isfinite(x)) or not res <= method.rtol:
             raise ConvergenceError(
                 f"resolvent Krylov ({method.solver}, preconditioner={method.preconditioner}) did not reach "
