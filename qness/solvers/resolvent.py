@@ -407,7 +407,9 @@ class LinearSolver:
             return
         A = self._A
         try:
-            self.info["uniqueness"] = lu_check(lambda v: A @ v, self._solve, None, self.n, self._norm1)
+            self.info["uniqueness"] = lu_check(
+                lambda v: A @ v, self._solve, None, self.n, self._norm1, matrix=A
+            )
         except NonUniqueSteadyStateError as exc:
             self._singular(str(exc).split(":")[0])
 
@@ -687,10 +689,16 @@ class LinearSolver:
             except NonUniqueSteadyStateError:
                 self._singular()
             res = float(np.linalg.norm(b - self._op @ x)) / bnorm
-        self.info["iterations"].append(its)
-        self.info["residual"] = res
-        if self.drazin and "uniqueness" not in self.info and np.all(np.isfinite(x)) and res <= method.rtol:
-            self._certify_krylov(method, x / bnorm, its)
+            self.info["iterations"].append(its)
+            self.info["residual"] = res
+            if (
+                self.drazin
+                and "uniqueness" not in self.info
+                and np.all(np.isfinite(x))
+                and res <= method.rtol
+            ):
+                # (its small Gram-Schmidt products on one BLAS thread, as the solve's: review 15b)
+                self._certify_krylov(method, x / bnorm, its)
         if not np.all(np.isfinite(x)) or not res <= method.rtol:
             raise ConvergenceError(
                 f"resolvent Krylov ({method.solver}, preconditioner={method.preconditioner}) did not reach "
