@@ -1339,10 +1339,10 @@ def as_model(obj) -> LindbladModel | SuperoperatorModel:
             else []
         )
         if any(_is_super(c) for c in statics):
-            c_ops = statics  # (a superoperator in a constant QobjEvo or a list, as qutip.mesolve takes it)
-            # as qutip.mesolve takes c_ops: the jump operators' dissipators, the superoperators as
-            # they are
-            # (dims checked first, with the names the user gave)
+            # as qutip.mesolve takes c_ops (a superoperator also inside a constant QobjEvo or a
+            # list): the jump operators' dissipators, the superoperators as they are; dims checked
+            # first, with the names the user gave
+            c_ops = statics
             named = [("H", H)] + [
                 (f"c_ops[{k}]", _super_space(c) if _is_super(c) else c) for k, c in enumerate(c_ops)
             ]

@@ -67,9 +67,10 @@ from .uniqueness import lu_check
 #: errors recommends ``asymptotic_state``, whose state a caller may then pass as ``ness=``: the
 #: zero-frequency quantities still need the one steady state of the dynamics they describe).
 DRAZIN_NON_UNIQUE = (
-    "the Liouvillian has more than one steady state in this sector, so its Drazin inverse (the "
-    "zero-frequency solve behind noise spectra and emission spectra at w = 0, cumulants and "
-    "correlation integrals) is not fixed by one trace condition, whatever state is passed as ness=; "
+    "the Liouvillian has more than one steady state in this sector (to working precision), so its "
+    "Drazin inverse (the zero-frequency solve behind noise spectra and emission spectra at w = 0, "
+    "cumulants and correlation integrals) is not fixed by one trace condition, whatever state is "
+    "passed as ness=; "
     "where the model splits into invariant subspaces (qness.steady_states(model) lists them, each "
     "NESS's info['subspace'] its basis states), build the model on the subspace that holds the "
     "state, where the steady state is unique; nonzero frequencies do not need it"
