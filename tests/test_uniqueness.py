@@ -532,3 +532,25 @@ def test_evolve_checks_uniqueness_first():
     assert ness.info["uniqueness_checked"] and ness.info["uniqueness"]["verified"]
     ref = qness.steady_state((qutip.sigmax(), [qutip.sigmam()]), method="direct")
     np.testing.assert_allclose(ness.rho, ref.rho, atol=1e-8)
+
+
+def test_huge_energies_of_unused_fock_states_do_not_make_a_unique_state_look_degenerate():
+    # review 15b: H = (a^+)^8 a^8 + 0.8 (a + a^+) + 0.2 a^+ a, c = [a], cutoff 60: ||A||_1 = 1.8e14 from
+    # the top Fock states, sigma = 1.6. steady_state (Direct) raised NonUniqueSteadyStateError (8.9e-15
+    # of the norm), the Drazin solves of cumulants / noise_spectrum then too, and Krylov's GMRES called
+    # its converged projected system singular (R's diagonal from 0.34 to 3.5e14)
+    from qness.analysis import cumulants
+
+    a = qutip.destroy(60)
+    H = a.dag() ** 8 * a**8 + 0.8 * (a + a.dag()) + 0.2 * a.dag() * a
+    ness = qness.steady_state((H, [a]), "direct")
+    u = ness.info["uniqueness"]
+    assert u["verified"] and u["sigma"] > 1e6 * u["threshold"]  # rows scaled: 1.5e-2 of the norm
+    np.testing.assert_allclose(ness.rho, qutip.steadystate(H, [a]).full(), atol=1e-10)
+    c = cumulants((H, [a]), ness, counted={0: 1.0}, order=2)
+    L = qutip.liouvillian(H, [a])
+    J = [qutip.sprepost(a, a.dag())]
+    current, noise = (np.ravel(v)[0] for v in qutip.countstat_current_noise(L, [], wlist=[0.0], J_ops=J)[:2])
+    assert c.cumulants == pytest.approx([current, noise], rel=1e-8)  # (2.1423, 1.8511, as at cutoffs 40-58)
+    off = qness.steady_state((H, [a]), qness.Krylov(verify_unique=False))
+    np.testing.assert_allclose(off.rho, ness.rho, atol=1e-10)
