@@ -554,3 +554,26 @@ def test_huge_energies_of_unused_fock_states_do_not_make_a_unique_state_look_deg
     assert c.cumulants == pytest.approx([current, noise], rel=1e-8)  # (2.1423, 1.8511, as at cutoffs 40-58)
     off = qness.steady_state((H, [a]), qness.Krylov(verify_unique=False))
     np.testing.assert_allclose(off.rho, ness.rho, atol=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_degenerate_blocks_of_very_different_scales_are_refused(seed):
+    # the LU check runs on rows scaled to a largest entry of 1 (session 15): two invariant blocks
+    # whose rates differ by up to 1e12, hidden by a random rotation or not, must still be refused
+    rng = np.random.default_rng(seed)
+
+    def op(d, s):
+        return s * (rng.standard_normal((d, d)) + 1j * rng.standard_normal((d, d)))
+
+    for _ in range(5):
+        d1, d2 = (int(x) for x in rng.integers(2, 6, size=2))
+        s2 = 10.0 ** rng.uniform(-6, 12)
+        h1, h2 = op(d1, 1.0), op(d2, s2)
+        H = sla.block_diag(h1 + h1.conj().T, h2 + h2.conj().T)
+        c1 = sla.block_diag(op(d1, 1.0), np.zeros((d2, d2)))
+        c2 = sla.block_diag(np.zeros((d1, d1)), op(d2, np.sqrt(s2)))
+        U = sla.qr(op(d1 + d2, 1.0))[0] if rng.random() < 0.5 else np.eye(d1 + d2)
+        model = (U @ H @ U.conj().T, [U @ c1 @ U.conj().T, U @ c2 @ U.conj().T])
+        for method in ("direct", "dense"):
+            with pytest.raises(qness.NonUniqueSteadyStateError):
+                qness.steady_state(model, method, symmetry=None)
