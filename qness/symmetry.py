@@ -1585,14 +1585,20 @@ class _SylvesterInverse(spla.LinearOperator):
         """Complex64 copies for the Schur route of pair ``p`` (zero shift): ``U_l^+, U_r, U_l, U_r^+``,
         the regularised ``T_l`` and ``T_r``."""
         bl, br = self.sector.pairs[p]
-        T1 = self.tri[bl].copy()
-        den = self.den[p]
-        if np.any(den):
-            rows = np.flatnonzero(den)
-            T1[rows, rows] -= 2.0 * self.floor
+        T1 = self._left_triangle(p, self.den[p], 0.0)
         c = np.complex64
         Ul, Ur = self.U[bl], self.U[br]
         return tuple(np.ascontiguousarray(a, dtype=c) for a in (Ul[1], Ur[0], Ul[0], Ur[1], T1, self.tri[br]))
+
+    def _left_triangle(self, p: int, den, s) -> np.ndarray:
+        """``T_l - s`` of Schur-route pair ``p``, its rows flagged in ``den`` (a near-zero
+        denominator) moved left by ``2 floor`` (see :meth:`_denominators`)."""
+        bl = self.sector.pairs[p][0]
+        T1 = self.tri[bl] - s * np.eye(len(self.D[bl]))
+        if np.any(den):
+            rows = np.flatnonzero(den)
+            T1[rows, rows] -= 2.0 * self.floor
+        return T1
 
     def _schur_single_ok(self, p: int) -> bool:
         """Whether the Schur-route pair ``p`` keeps :data:`SCHUR_SINGLE_RTOL` in complex64: its
@@ -1690,10 +1696,7 @@ class _SylvesterInverse(spla.LinearOperator):
         s = self.shift if shift is None else shift
         if self.schur_pair[p]:
             Ul, Ur = self.U[bl], self.U[br]
-            T1 = self.tri[bl] - s * np.eye(len(self.D[bl]))
-            if np.any(den):
-                rows = np.flatnonzero(den)
-                T1[rows, rows] -= 2.0 * self.floor
+            T1 = self._left_triangle(p, den, s)
             G = _mm(_mm(Ul[1], Yp, nthreads), Ur[0], nthreads)
             Z = triangular_sylvester(_ztrsyl, T1, self.tri[br], G)
             Xp[...] = _mm(_mm(Ul[0], Z, nthreads), Ur[1], nthreads)

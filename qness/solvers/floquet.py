@@ -422,7 +422,7 @@ def _solve_truncated(L0, Ls, omega, N, tpos, weight, backend):
     # A consistent singular system (a dark state) is solved without complaint: check the rank by
     # inverse iteration through the factorisation (qness.solvers.uniqueness.lu_check)
     try:
-        uniq = lu_check(lambda v: Ar @ v, solve, None, Ar.shape[0], float(spla.norm(Ar, 1)), matrix=Ar)
+        uniq = lu_check(Ar, solve)
     except NonUniqueSteadyStateError as exc:
         raise NonUniqueSteadyStateError(f"floquet_steady_state (N={N}): {_cycle_message(exc)}") from None
     x = solve(b)

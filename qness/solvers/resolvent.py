@@ -408,9 +408,7 @@ class LinearSolver:
             return
         A = self._A
         try:
-            self.info["uniqueness"] = lu_check(
-                lambda v: A @ v, self._solve, None, self.n, self._norm1, matrix=A
-            )
+            self.info["uniqueness"] = lu_check(A, self._solve)
         except NonUniqueSteadyStateError as exc:
             self._singular(str(exc).split(":")[0])
 
@@ -552,6 +550,7 @@ class LinearSolver:
         right-hand side, its scale: a direction ``u`` with ``||A u|| <= rtol ||u|| / ||x||`` leaves the
         solution undetermined at the tolerance asked for)."""
         from .krylov import gmres
+        from .steady import _check_budget
         from .uniqueness import krylov_check
 
         restart = method.restart or 100
@@ -564,7 +563,7 @@ class LinearSolver:
                 x_norm=float(np.linalg.norm(x)),
                 restart=restart,
                 chunk=restart,
-                budget=max(2 * its, 2 * restart),
+                budget=_check_budget(its, restart),
                 gmres=gmres,
                 what="the trace-augmented Liouvillian of the Drazin solve",
             )

@@ -1058,7 +1058,7 @@ def _solve_dense(system: _System, method: Dense, x0):
     solve, solve_h = _dense_lu(A)
     bar.step(stage="factorised")
     try:
-        uniq = lu_check(lambda v: A @ v, solve, solve_h, n, float(np.abs(A).sum(axis=0).max()), matrix=A)
+        uniq = lu_check(A, solve, solve_h)
         x = solve(system.rhs())
         bar.step(stage="solved")
     finally:
@@ -1204,7 +1204,7 @@ def _solve_direct(system: _System, method: Direct, x0):
         info["lu_nnz"] = lu_nnz
     try:
         norm1 = float(spla.norm(A, 1))
-        info["uniqueness"] = lu_check(lambda v: A @ v, solve, solve_h, A.shape[0], norm1, matrix=A)
+        info["uniqueness"] = lu_check(A, solve, solve_h)
         x = solve(b)
         refined = 0
         for _ in range(method.refine):
@@ -1929,13 +1929,12 @@ def _odd_sector_run(
                 )
         else:
             A = sec.matrix(model)
-            norm1 = float(spla.norm(A, 1))
             if isinstance(method, Dense) and n <= method.max_size:
                 solve, solve_h = _dense_lu(A.toarray())
             else:
                 backend = "umfpack" if _have_umfpack() else "superlu"
                 solve, solve_h, _ = _sparse_factor(A, backend, "MMD_AT_PLUS_A", what)
-            record = lu_check(lambda v: A @ v, solve, solve_h, n, norm1, what=what, matrix=A)
+            record = lu_check(A, solve, solve_h, what=what)
     except NonUniqueSteadyStateError as exc:
         if strict:
             raise
@@ -2146,7 +2145,7 @@ def _evolve_uniqueness(model: LindbladModel, method: Evolve) -> dict | None:
     backend, ordering = _direct_backend(system, Direct())
     try:
         solve, solve_h, _ = _sparse_factor(A, backend, ordering)
-        record = lu_check(lambda v: A @ v, solve, solve_h, A.shape[0], float(spla.norm(A, 1)), matrix=A)
+        record = lu_check(A, solve, solve_h)
     except NonUniqueSteadyStateError as exc:
         err = NonUniqueSteadyStateError(
             f"{exc}; Evolve(verify_unique=False) integrates to the state reached from rho0 without this check"
@@ -2390,7 +2389,7 @@ def _solve_grid(system: _System, method: Direct, x0):
         bar.close()
     info["backend"] = "superlu"
     info["nnz"] = int(A.nnz)
-    info["uniqueness"] = lu_check(lambda v: A @ v, solve, solve_h, n, float(spla.norm(A, 1)), matrix=A)
+    info["uniqueness"] = lu_check(A, solve, solve_h)
     if not np.all(np.isfinite(x)):
         raise NonUniqueSteadyStateError(
             "the sparse LU produced non-finite values: the trace-augmented Liouvillian is singular; "

@@ -19,12 +19,12 @@ such ratio found, a *certified* upper bound on the smallest singular value
   ``sigma > LU_SINGULAR_RTOL * ||A||_1`` and declared singular when
   ``sigma <= LU_ROUNDING_RTOL * ||A||_1`` (50x above the degeneracies); in between,
   double precision cannot tell, and the state is returned with a
-  :class:`~qness.solvers.errors.UniquenessWarning` (``verified`` False). Given the matrix, the
-  check runs on the row-scaled ``D A`` (each row divided by its largest entry; the same null
-  space), whose norm is not set by rows of huge entries that take no part in the steady state: a
-  driven mode with ``(a^+)^8 a^8`` terms at cutoff 60 has ``||A||_1 = 1.8e14`` from its top Fock
-  states and ``sigma = 1.6`` (``8.9e-15`` of the norm: declared singular, and at cutoffs 40-50
-  unverified), where ``D A`` gives ``1.5e-2`` of its norm (cutoffs 40-60, powers 8-12:
+  :class:`~qness.solvers.errors.UniquenessWarning` (``verified`` False). ``A`` here is the
+  row-scaled ``D A`` (each row divided by its largest entry; the same null space, the same LU),
+  whose norm is not set by rows of huge entries that take no part in the steady state: a driven
+  mode with ``(a^+)^8 a^8`` terms at cutoff 60 has ``||A||_1 = 1.8e14`` from its top Fock states
+  and ``sigma = 1.6`` (``8.9e-15`` of the norm: it was declared singular, and at cutoffs 40-50
+  unverified, before session 15), where ``D A`` gives ``1.5e-2`` of its norm (cutoffs 40-60, powers 8-12:
   1.5e-2 to 4.1e-2), against ``3e-17`` to ``3.4e-16`` on the exact degeneracies (dark singlet,
   dark cavity mode at cutoffs 6 and 12, two-photon loss at 14 and 30).
 * Krylov (:func:`krylov_check`): GMRES, with the solve's preconditioner, on
@@ -91,83 +91,63 @@ def row_scaling(A) -> np.ndarray:
     return 1.0 / np.where(top > 0, top, 1.0)
 
 
-def lu_check(
-    matvec,
-    solve,
-    solve_h,
-    n: int,
-    norm1: float,
-    *,
-    steps: int = 0,
-    what: str = _AUGMENTED,
-    matrix=None,
-) -> dict:
-    """Smallest singular value of ``A`` by inverse iteration through its LU.
+def lu_check(A, solve, solve_h=None, *, steps: int = 0, what: str = _AUGMENTED) -> dict:
+    """Smallest singular value of the row-scaled ``D A`` by inverse iteration through the LU of ``A``.
 
-    One solve ``y = A^{-1} v`` with a random ``v`` (then ``u = y / ||y||``
-    and ``sigma = ||A u||``): a singular ``A`` puts almost all of ``y`` on its
-    null vector, so ``sigma`` is at rounding level at once (measured
-    ``<= 1e-16 ||A||_1`` on the dark-state examples); ``steps`` more steps
-    of inverse iteration on ``A^H A`` (two solves each) sharpen the bound.
+    ``D`` divides each row of ``A`` by its largest entry (:func:`row_scaling`): the same null
+    space, inverse iteration through the same factorisation (``(D A)^{-1} = A^{-1} D^{-1}``), and a
+    norm not set by rows of huge entries that take no part in the steady state. One solve
+    ``y = (D A)^{-1} v`` with a random ``v`` (then ``u = y / ||y||`` and ``sigma = ||D A u||``): a
+    singular ``A`` puts almost all of ``y`` on its null vector, so ``sigma`` is at rounding level at
+    once (measured ``<= 3.4e-16 ||D A||_1`` on the dark-state examples); ``steps`` more steps of
+    inverse iteration on ``(D A)^H D A`` (two solves each) sharpen the bound.
 
     Parameters
     ----------
-    matvec : callable
-        ``v -> A v``.
+    A : scipy sparse matrix or numpy.ndarray, shape (n, n)
+        The factorised matrix.
     solve, solve_h : callable
-        ``b -> A^{-1} b`` and ``b -> A^{-H} b`` from the factorisation.
-    n : int
-        Size of ``A``.
-    norm1 : float
-        ``||A||_1`` (the scale of the threshold).
+        ``b -> A^{-1} b`` and ``b -> A^{-H} b`` from the factorisation (``solve_h`` only for
+        ``steps > 0``).
     steps : int
-        Extra steps of inverse iteration on ``A^H A``.
+        Extra steps of inverse iteration.
     what : str
         What ``A`` is, for the messages.
-    matrix : sparse matrix or numpy.ndarray, optional
-        ``A`` itself: the check then runs on the row-scaled ``D A`` (:func:`row_scaling`; the same
-        null space, inverse iteration through the same LU, ``(D A)^{-1} = A^{-1} D^{-1}``), and
-        ``norm1`` is replaced by ``||D A||_1``.
 
     Returns
     -------
     dict
-        ``sigma`` (``||A u|| / ||u||`` of the computed vector: an upper bound
-        on ``sigma_min(A)``), ``threshold`` (``LU_SINGULAR_RTOL * norm1``),
+        ``sigma`` (``||D A u|| / ||u||`` of the computed vector: an upper bound
+        on ``sigma_min(D A)``), ``threshold`` (``LU_SINGULAR_RTOL * ||D A||_1``),
         ``verified`` (``sigma > threshold``), ``check`` (a description), ``time`` (s).
 
     Raises
     ------
     NonUniqueSteadyStateError
-        If ``sigma <= LU_ROUNDING_RTOL * norm1`` or the solves overflow (``A`` singular).
+        If ``sigma <= LU_ROUNDING_RTOL * ||D A||_1`` or the solves overflow (``A`` singular).
 
     Warns
     -----
     UniquenessWarning
         If ``sigma`` is between the two thresholds (not certified either way).
     """
-    t0 = time.perf_counter()
-    if matrix is not None:
-        import scipy.sparse as sp
+    import scipy.sparse as sp
 
-        D = row_scaling(matrix)
-        DA = sp.diags_array(D) @ matrix if sp.issparse(matrix) else D[:, None] * matrix
-        norm1 = float(np.max(np.asarray(abs(DA).sum(axis=0)).ravel(), initial=0.0))
-        matvec = (lambda f: lambda v: D * f(v))(matvec)
-        solve = (lambda f: lambda b: f(b / D))(solve)
-        if solve_h is not None:
-            solve_h = (lambda f: lambda b: f(b) / D)(solve_h)
-        what = f"{what} (rows scaled to a largest entry of 1)"
+    t0 = time.perf_counter()
+    D = row_scaling(A)
+    DA = sp.csr_array(sp.diags_array(D) @ A) if sp.issparse(A) else D[:, None] * A
+    norm1 = float(np.max(np.asarray(abs(DA).sum(axis=0)).ravel(), initial=0.0))
+    what = f"{what} (rows scaled to a largest entry of 1)"
     threshold = LU_SINGULAR_RTOL * max(norm1, 1e-300)
-    u = _random_unit(n)
+    u = _random_unit(A.shape[0])
     sigma = np.inf
     with np.errstate(all="ignore"):
         for step in range(steps + 1):
             w = u
             if step > 0:
-                w = np.asarray(solve_h(u)).ravel()
+                w = np.asarray(solve_h(u)).ravel() / D  # (D A)^{-H} u
                 w /= np.linalg.norm(w)
-            y = np.asarray(solve(w)).ravel()
+            y = np.asarray(solve(w / D)).ravel()  # (D A)^{-1} w
             ny = np.linalg.norm(y)
             if not np.isfinite(ny) or ny == 0:
                 err = NonUniqueSteadyStateError(
@@ -176,7 +156,7 @@ def lu_check(
                 err.sigma = 0.0
                 raise err
             u = y / ny
-            sigma = float(np.linalg.norm(matvec(u)))
+            sigma = float(np.linalg.norm(DA @ u))
     info = {
         "sigma": sigma,
         "threshold": threshold,
