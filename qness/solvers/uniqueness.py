@@ -99,8 +99,9 @@ def lu_check(A, solve, solve_h=None, *, steps: int = 0, what: str = _AUGMENTED) 
     norm not set by rows of huge entries that take no part in the steady state. One solve
     ``y = (D A)^{-1} v`` with a random ``v`` (then ``u = y / ||y||`` and ``sigma = ||D A u||``): a
     singular ``A`` puts almost all of ``y`` on its null vector, so ``sigma`` is at rounding level at
-    once (measured ``<= 4.2e-16 ||D A||_1`` on the dark-state examples, ``benchmarks/bench_precision.py``); ``steps`` more steps of
-    inverse iteration on ``(D A)^H D A`` (two solves each) sharpen the bound.
+    once (measured ``<= 4.2e-16 ||D A||_1`` on the dark-state examples,
+    ``benchmarks/bench_precision.py``); ``steps`` more steps of inverse iteration on
+    ``(D A)^H D A`` (two solves each) sharpen the bound.
 
     Parameters
     ----------
