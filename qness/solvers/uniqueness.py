@@ -83,8 +83,18 @@ def _random_unit(n: int, seed: int = 20240531) -> np.ndarray:
 
 
 def row_scaling(A) -> np.ndarray:
-    """``D``: one over the largest modulus in each row of ``A`` (sparse or dense; 1 for an empty
-    row), the row scaling of :func:`lu_check`."""
+    """The row scaling of :func:`lu_check`: one over the largest modulus in each row of ``A``.
+
+    Parameters
+    ----------
+    A : scipy sparse matrix or numpy.ndarray, shape (n, m)
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+        ``D`` with ``max_j |D_i A_ij| = 1`` for every row with an entry (1 for an empty row), so
+        that ``D A`` has the null space of ``A`` and rows of comparable size.
+    """
     import scipy.sparse as sp
 
     top = np.asarray(abs(A).max(axis=1).todense() if sp.issparse(A) else np.abs(A).max(axis=1)).ravel()
