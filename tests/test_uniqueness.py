@@ -94,9 +94,11 @@ DETUNED_ROUTES = [qness.Krylov(), qness.Krylov(restart=10), None, qness.Krylov(m
 @pytest.mark.parametrize("D", [1e2, 1e4, 1e6])
 @pytest.mark.parametrize("method", DETUNED_ROUTES, ids=["krylov", "r10", "auto", "matrix-free"])
 def test_dark_states_with_a_large_trace_row_weight_are_found(D, method):
-    # the trace row is weighted by c = 2 max|H_eff,ii| (~4e4 at D = 1e4): the trace of a computed null
+    # the trace row was weighted by c = 2 max|H_eff,ii| (~4e4 at D = 1e4): the trace of a computed null
     # direction is zero to rounding only, and ||A u|| stayed above rtol / ||x|| (a UniquenessWarning and
-    # a state, found by the session-7 review); the check's threshold is floored at that rounding level
+    # a state, found by the session-7 review); the check's threshold is floored at that rounding level.
+    # Since session 16 the trace row has its own row's scale (about 1 here) and the floor is at L's
+    # scale (the rows of the detuned states, where the null direction lives, round at D)
     # With the assembled sector matrix (Krylov's default at this size) GMRES itself stalls at D = 1e4
     # (linear residual 7e-12 > rtol = 1e-12): a ConvergenceError hid the dark state until the check
     # ran before the convergence error as well
@@ -297,6 +299,11 @@ def test_idrs_check_verifies_a_weakly_damped_oscillator():
     np.testing.assert_allclose(np.diag(ness.rho).real, p / p.sum(), atol=1e-6)
 
 
+def scale_of_l_weight(model, sector):
+    # the trace row's weight before session 16: L's scale, 2 max |H_eff_ii|
+    return 2.0 * float(np.max(np.abs(model.H_eff().diagonal())))
+
+
 def test_auto_runs_the_stall_check_when_its_lu_fallback_cannot(monkeypatch):
     from qness.solvers import steady
 
@@ -304,8 +311,12 @@ def test_auto_runs_the_stall_check_when_its_lu_fallback_cannot(monkeypatch):
         return 1e30, 1e30
 
     monkeypatch.setattr(steady, "envelope_estimate", huge)
+    # the trace row at L's scale (its weight before session 16), where GMRES stalls on this dark
+    # state (at its own row's scale the solve converges and the check after it finds the state)
+    model = detuned_dark_singlet(1e4)
+    monkeypatch.setattr(steady, "trace_row_weight", scale_of_l_weight)
     with pytest.raises(qness.NonUniqueSteadyStateError, match="stalled at linear residual"):
-        qness.steady_state(detuned_dark_singlet(1e4), qness.Auto(dense_max=0, direct_max=0))
+        qness.steady_state(model, qness.Auto(dense_max=0, direct_max=0))
 
 
 def test_stall_check_is_bounded_by_maxiter(monkeypatch):
@@ -336,7 +347,9 @@ def test_auto_skips_the_stall_check_where_its_lu_fallback_runs(monkeypatch):
     monkeypatch.setattr(
         steady, "_krylov_uniqueness", lambda *a, **k: stall_checks.append(k.get("budget")) or check(*a, **k)
     )
-    # Auto's Krylov stalls on the dark singlet (a full restart cycle and more), then its LU says why
+    # Auto's Krylov stalls on the dark singlet (a full restart cycle and more; with the trace row
+    # at L's scale), then its LU says why
+    monkeypatch.setattr(steady, "trace_row_weight", scale_of_l_weight)
     with pytest.raises(qness.NonUniqueSteadyStateError):
         qness.steady_state(detuned_dark_singlet(1e4), qness.Auto(dense_max=0, direct_max=0))
     assert stall_checks == []
@@ -554,6 +567,46 @@ def test_huge_energies_of_unused_fock_states_do_not_make_a_unique_state_look_deg
     assert c.cumulants == pytest.approx([current, noise], rel=1e-8)  # (2.1423, 1.8511, as at cutoffs 40-58)
     off = qness.steady_state((H, [a]), qness.Krylov(verify_unique=False))
     np.testing.assert_allclose(off.rho, ness.rho, atol=1e-10)
+    # Krylov's own check: its trace row had the weight of L's scale (1.8e14), whose rounding level
+    # (14) lay above the model's rates, and it called the state degenerate (sigma 0.25); the trace
+    # row now has the scale of the row it replaces (1.0), and a direction is judged against the
+    # rounding level of the rows it lives on
+    kr = qness.steady_state((H, [a]), "krylov")
+    assert kr.info["uniqueness"]["verified"]
+    np.testing.assert_allclose(kr.rho, ness.rho, atol=1e-10)
+
+
+def _weight_cases():
+    corpus = corpus_module()
+    yield "xxz 6 (q = 0)", qness.models.boundary_driven_xxz(6, delta=0.5), None
+    yield "ising 5 (parity)", qness.models.dissipative_ising(5, V=1.0, h=1.0, detuning=0.0, gamma=1.0), None
+    yield "stiff mode", stiff_mode(30), None
+    yield "dark singlet", dark_singlet_qubits(), None
+    for name in ("jaynes_cummings", "lambda_atom", "thermal_machine", "kerr_parametric"):
+        yield name, qness.from_qutip(*getattr(corpus, name)(6)), None
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((2, 5, 5)) + 1j * rng.standard_normal((2, 5, 5))
+    yield "random, dense jumps", (X[0] + X[0].conj().T, [X[1], np.triu(X[0])]), "full"
+
+
+@pytest.mark.parametrize("case", list(_weight_cases()), ids=lambda c: c[0])
+def test_trace_row_weight_is_the_median_scale_of_the_population_rows(case):
+    from qness.solvers import steady
+    from qness.symmetry import full_sector, steady_sector
+
+    _, model, kind = case
+    model = qness.as_model(model)
+    sector = full_sector(model.dim) if kind == "full" else steady_sector(model)
+    system = steady._System(model, sector)
+    M = system.matrix()
+    rows = np.flatnonzero(system.t)  # the populations: oracle, the assembled sector matrix's rows
+    scales = np.array([np.max(np.abs(M[[r], :].toarray()), initial=0.0) for r in rows])
+    assert system.c == pytest.approx(np.median(scales[scales > 0]), rel=1e-12)
+    full = steady.population_row_scales(model)
+    L = qness.liouvillian(model)
+    every = [np.max(np.abs(L[[i * (model.dim + 1)], :].toarray()), initial=0.0) for i in range(model.dim)]
+    np.testing.assert_allclose(full, every, rtol=1e-12)
+    assert system.scale == pytest.approx(2 * np.max(np.abs(model.H_eff().diagonal())), rel=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(4))

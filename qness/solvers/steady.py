@@ -317,6 +317,78 @@ def swap_row(M, r: int, cols: np.ndarray, value: complex) -> sp.csr_array:
     return A
 
 
+def population_row_scales(model: LindbladModel) -> np.ndarray:
+    """Largest modulus in each population row of the Liouvillian: row ``(i, i)`` of ``L``, for every ``i``.
+
+    The entries of row ``(i, i)`` come from row ``i`` of ``H_eff`` and of the jumps
+    ``L_k = sqrt(rate_k) A_k`` alone::
+
+        d rho_ii / dt = -i sum_a H_eff[i, a] rho_ai + i sum_b conj(H_eff[i, b]) rho_ib
+                        + sum_k sum_ab L_k[i, a] conj(L_k[i, b]) rho_ab,
+
+    so the coefficient of ``rho_ai`` (``a != i``) is ``C[i, a]`` with ``C = -i H_eff + sum_k
+    conj(diag L_k) L_k`` (that of ``rho_ia`` its conjugate), that of ``rho_ii`` is ``2 Im H_eff[i, i] +
+    sum_k |L_k[i, i]|^2``, and the largest of the others (``a, b != i``) is on the diagonal,
+    ``max_a sum_k |L_k[i, a]|^2`` (Cauchy-Schwarz). No real diagonal of ``H_eff`` enters: a population
+    row is not set by the energies of the states, only by the couplings and rates.
+
+    Parameters
+    ----------
+    model : LindbladModel
+
+    Returns
+    -------
+    numpy.ndarray, shape (d,)
+        The scales (0 for a population without dynamics).
+    """
+    d = model.dim
+    H = sp.csr_array(model.H_eff(), dtype=np.complex128)
+    C = sp.csr_array(-1j * H)
+    P = sp.csr_array((d, d), dtype=np.float64)
+    diag = 2.0 * H.diagonal().imag
+    for j in model.jumps:
+        if j.rate <= 0:
+            continue
+        Lk = sp.csr_array(np.sqrt(j.rate) * sp.csr_array(j.op), dtype=np.complex128)
+        dk = Lk.diagonal()
+        C = C + sp.diags_array(dk.conj()) @ Lk
+        P = P + abs(Lk).power(2)
+        diag = diag + np.abs(dk) ** 2
+
+    def off_max(M):
+        M = sp.csr_array(M - sp.diags_array(M.diagonal()))
+        return np.asarray(abs(M).max(axis=1).todense()).ravel() if M.nnz else np.zeros(d)
+
+    return np.maximum(np.maximum(off_max(C), off_max(P)), np.abs(diag))
+
+
+def trace_row_weight(model: LindbladModel, sector: Sector) -> float:
+    """Weight ``c`` of the trace row of the steady-state systems: a typical population row's scale.
+
+    The median of :func:`population_row_scales` over the sector's populations (those with
+    dynamics), so that the trace row ``c t`` is of the size of the rows it sits among. ``L``'s scale
+    (``2 max |H_eff_ii|``, used before session 16) is set by the energies of the highest states,
+    which need not take part in the steady state: a mode with ``(a^+)^8 a^8`` at cutoff 60 has
+    1.8e14 there against rates of order one, and Krylov's uniqueness check then called the unique
+    state degenerate (the rounding level of such a trace row is above the model's rates). The
+    population row the trace row replaces (the first) can itself be atypical: a boundary-driven
+    chain's fully polarised state has only the driving rates in its row (1e-9 x the hopping with
+    ``gamma = 1e-9``), and a trace row that small makes a Krylov solve stop before the state is
+    resolved. Returns 0 when no population has dynamics.
+
+    Parameters
+    ----------
+    model : LindbladModel
+    sector : Sector
+        Its blocks on the diagonal hold the populations counted.
+    """
+    scales = population_row_scales(model)
+    states = [sector.blocks[bl] for bl, br in sector.pairs if bl == br]
+    inside = scales[np.concatenate(states)] if states else scales[:0]
+    live = inside[inside > 0]
+    return float(np.median(live)) if live.size else 0.0
+
+
 def _dense_lu(A: np.ndarray):
     """``(solve, solve_h)`` (``A^{-1} b``, ``A^{-H} b``) from a dense LU of ``A``; an exactly singular
     ``A`` is left to the uniqueness check (:func:`qness.solvers.uniqueness.lu_check`) to report."""
@@ -359,9 +431,16 @@ class _System:
         # "auto" (those of the sector's parity, _odd_spec) or (sector, what, kind, operator)
         self.odd_spec = "auto"
         self.checks = None  # _ChecksAlongside of a Krylov solve, while its checks may still run
+        # Scale of L (largest |2 H_eff_ii|): the accuracy a stable LU reaches (RESIDUAL_GUARD)
+        scale = weight
         if weight is None:
-            # Scale of L's rows (largest |2 H_eff_ii|) keeps the LU pivots balanced.
-            weight = 2.0 * float(np.max(np.abs(model.H_eff().diagonal()), initial=0.0))
+            scale = 2.0 * float(np.max(np.abs(model.H_eff().diagonal()), initial=0.0))
+        self.scale = scale if np.isfinite(scale) and scale > 0 else 1.0
+        if weight is None:
+            # a typical population row's scale (it was L's scale: see trace_row_weight)
+            weight = trace_row_weight(model, sector)
+            if not (np.isfinite(weight) and weight > 0):
+                weight = self.scale
         self.c = weight if np.isfinite(weight) and weight > 0 else 1.0
 
     def matrix(self) -> sp.csr_array:
@@ -417,6 +496,23 @@ class _System:
         states) before its convergence error: always, except where ``Auto``'s fallback LU will run
         (that LU checks uniqueness itself)."""
         return not self.lu_fallback or self.lu_fallback_impossible()
+
+    def rounding_level(self, u: np.ndarray) -> float | None:
+        """``LU_ROUNDING_RTOL * || |A| |u| ||_2``: the rounding level of ``A u`` (``A`` the sector
+        matrix with the trace row) where ``u`` lives, or ``None`` if the matrix is not assembled.
+
+        Componentwise: rows of huge entries where ``u`` is zero add nothing (a mode's Fock states the
+        steady state never reaches); the normwise level ``||A|| ||u||`` counts them.
+        """
+        if self._M is None:
+            return None
+        M, au = self._M, np.abs(u)
+        v = np.empty(self.n)
+        step = 1 << 18  # (row slices: no copy of the whole matrix)
+        for s0 in range(0, self.n, step):
+            v[s0 : s0 + step] = abs(M[s0 : s0 + step]) @ au
+        v[self.r] = self.c * float(np.abs(self.t) @ au)
+        return LU_ROUNDING_RTOL * float(np.linalg.norm(v))
 
     def residual(self, x: np.ndarray) -> float:
         """``||L x||_2`` for the sector vector ``x`` (the full residual: zeros elsewhere), with the
@@ -1491,8 +1587,10 @@ def _krylov_uniqueness(
     c = system.c
     sector = system.sector if sector is None else sector
     n = sector.size
+    refine = None
     if floor is None:
-        floor = LU_ROUNDING_RTOL * c * float(np.linalg.norm(system.t))
+        floor = LU_ROUNDING_RTOL * max(c, system.scale) * float(np.linalg.norm(system.t))
+        refine = system.rounding_level
     restart, check_gmres = _check_config(system, method, sector, flexible)
     # not capped by maxiter: Auto caps the solve itself at a few steps before falling back
     if budget is None:
@@ -1513,6 +1611,7 @@ def _krylov_uniqueness(
             gmres=check_gmres,
             callback=bar,
             floor=floor,
+            refine_floor=refine,
             what=what,
             start=start,
         )
@@ -2417,10 +2516,10 @@ _DISPATCH = {
     Krylov: _one_blas_thread_for_small_blocks(_krylov_route, dense=False),
 }
 
-#: Dense and Direct (which take no tolerance) must return ``||L vec(rho)||_2 <= RESIDUAL_GUARD * max(1, c)``
-#: (``c`` the scale of ``L``'s diagonal): a backward-stable LU with refinement reaches far below it
-#: on a problem whose uniqueness check passed. Krylov and Evolve are judged by their own ``rtol`` /
-#: ``atol`` only (checked where they stop).
+#: Dense and Direct (which take no tolerance) must return ``||L vec(rho)||_2 <= RESIDUAL_GUARD * max(1, s)``
+#: (``s`` the scale of ``L``'s diagonal, ``_System.scale``): a backward-stable LU with refinement
+#: reaches far below it on a problem whose uniqueness check passed. Krylov and Evolve are judged by
+#: their own ``rtol`` / ``atol`` only (checked where they stop).
 RESIDUAL_GUARD = 1e-8
 
 
@@ -2442,7 +2541,7 @@ def _finish(model, system, x, method, info, t0, residual=None) -> NESS:
         rho = np.asarray(basis @ (basis @ rho).T).T
     # Never return a state that is not stationary: a direct solver that "succeeded" with a large
     # residual (breakdown) is reported, with its iterate and the tolerance it missed.
-    bound = RESIDUAL_GUARD * max(1.0, system.c) if isinstance(method, (Dense, Direct)) else np.inf
+    bound = RESIDUAL_GUARD * max(1.0, system.scale) if isinstance(method, (Dense, Direct)) else np.inf
     if not np.isfinite(residual) or residual > bound:
         raise ConvergenceError(
             f"{type(method).__name__} returned a state with ||L vec(rho)|| = {residual:.2e} > {bound:.1e} "
