@@ -616,7 +616,11 @@ def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=F
         too slow to resolve (a cat qubit's bit flip); the returned state is a
         steady state either way (``info["uniqueness"]["odd_sector"]``).
     AccuracyWarning
-        When Krylov's absolute ``rtol`` is loose for the model's units.
+        When Krylov's absolute ``rtol`` is loose for the model's units, or
+        when its state's error estimate (linear residual over the uniqueness
+        check's smallest singular value, ``info["uniqueness"]["error_estimate"]``)
+        exceeds ``KRYLOV_ERROR_WARN`` = 1e-8: a relaxation so slow that
+        ``rtol`` does not fix the state.
 
     Notes
     -----
@@ -1455,7 +1459,7 @@ def _solve_krylov(system: _System, method: Krylov, x0):
             iterations=iterations,
         )
     logger.info("Krylov: converged in %d iterations, linear residual %.2e", iterations, lin_res)
-    _warn_loose_rtol(system, method)
+    warned = _warn_loose_rtol(system, method)
     if method.verify_unique is not False:
         if checks is not None:
             checks.help()  # this thread takes the checks the worker has not started
@@ -1479,8 +1483,39 @@ def _solve_krylov(system: _System, method: Krylov, x0):
                 UniquenessWarning,
                 stacklevel=3,
             )
+        _warn_inaccurate(method, uniq, lin_res, warned=warned)
     info["uniqueness_checked"] = method.verify_unique is not False
     return x, info
+
+
+#: :class:`AccuracyWarning` when a Krylov state's error estimate (linear residual over the check's
+#: ``sigma``) exceeds this (the state has trace 1). Measured (session 16): 8e-17 to 4e-11 on the
+#: corpus and the named chains, where the error from Direct was 4e-17 to 4e-11 (within 3x of the
+#: estimate); 3e-4 on a chain driven at 1e-9 of its hopping (error 1.6e-4), and a qubit with
+#: strong dephasing and weak coupling (gap 8e-11) had an error of 1.8e-3 with no warning.
+KRYLOV_ERROR_WARN = 1e-8
+
+
+def _warn_inaccurate(method: Krylov, uniq: dict, lin_res: float, *, warned: bool = False) -> None:
+    """Record ``error_estimate`` = ``lin_res / sigma`` in ``uniq`` and warn if it exceeds
+    :data:`KRYLOV_ERROR_WARN` under a tolerance meant as tight (``rtol <= 1e-10``).
+
+    ``||x - x_exact|| <= lin_res / sigma_min(A)``, and the check's ``sigma`` is an upper bound on
+    ``sigma_min(A)``: the estimate is a lower bound on that bound, and follows the error of states
+    of slow relaxation, which an absolute ``rtol`` does not fix (``rtol / gap``). ``warned``: the
+    loose-units warning (:func:`_warn_loose_rtol`, the same cause) was given already."""
+    sigma = float(uniq.get("sigma", np.inf))
+    est = lin_res / sigma if sigma > 0 else np.inf
+    uniq["error_estimate"] = est
+    if method.rtol <= 1e-10 and est > KRYLOV_ERROR_WARN and not warned:
+        warnings.warn(
+            f"Krylov: the state is certified only to about {est:.1e} (linear residual {lin_res:.1e} over "
+            f"the smallest singular value found, {sigma:.1e}: a relaxation this slow is not resolved by "
+            f"an absolute rtol={method.rtol:g}, and the error can reach that bound); pass a smaller rtol "
+            "(down to about 1e-15 x the scale of L) or use method='direct'",
+            AccuracyWarning,
+            stacklevel=4,
+        )
 
 
 #: ``steady_state(symmetry="auto")`` solves the ``q = 0`` sector of a U(1) model by Krylov in its
@@ -2100,10 +2135,12 @@ def _liouvillian_scale(model) -> float:
     return 2.0 * h + jumps
 
 
-def _warn_loose_rtol(system: _System, method: Krylov) -> None:
+def _warn_loose_rtol(system: _System, method: Krylov) -> bool:
+    """Warn (and return True) if a tight ``rtol`` is loose for the model's units."""
     scale = _liouvillian_scale(system.model)
     # only for a tolerance meant as tight (a loose rtol the user chose is what they asked for)
-    if scale > 0 and method.rtol <= 1e-10 and method.rtol > LOOSE_RTOL * scale:
+    loose = scale > 0 and method.rtol <= 1e-10 and method.rtol > LOOSE_RTOL * scale
+    if loose:
         warnings.warn(
             f"Krylov: rtol={method.rtol:g} bounds ||L rho|| absolutely, and this Liouvillian's scale is "
             f"only {scale:.2g} (a bound on ||L||_1): the state is determined to about "
@@ -2112,6 +2149,7 @@ def _warn_loose_rtol(system: _System, method: Krylov) -> None:
             AccuracyWarning,
             stacklevel=4,
         )
+    return loose
 
 
 def _settle_precision(system: _System, method: Krylov, M, precision: str):
