@@ -149,10 +149,15 @@ def _factor(B: sp.csr_array):
     return (lambda X: lu.solve(X)), (lambda X: lu.solve(X, trans="H"))
 
 
-def _kernel(L, solve, n: int, threshold: float, block: int, rng, iterations: int):
-    """Orthonormal basis of the kernel of ``L`` by block inverse iteration + ordered Schur form.
+def _kernel(L, absL, solve, n: int, zero_tol: float, block: int, rng, iterations: int, floor: float):
+    """Orthonormal basis of the kernel of ``L`` by block inverse iteration and the Ritz pairs of the block.
 
-    Returns ``(basis, ritz)`` with the Ritz values of the block (kernel ones first).
+    A Ritz pair ``(theta, v)`` (``||v|| = 1``) is a zero mode when ``|theta| <= zero_tol * ||(|L| |v|)||``:
+    its rate against the scale of ``L`` on the states where ``v`` lives (:func:`asymptotic_state`),
+    that scale taken at least ``floor`` (a state on which ``L`` has no terms at all: ``|L| |v| = 0``).
+
+    Returns ``(basis, ritz, local)``: the kernel basis, the block's Ritz values (kernel ones first)
+    and their local scales ``||(|L| |v|)||``.
     """
     p = min(block, n)
     while True:
@@ -161,10 +166,17 @@ def _kernel(L, solve, n: int, threshold: float, block: int, rng, iterations: int
         for _ in range(iterations):
             X, _ = sla.qr(solve(X), mode="economic")
         T = X.conj().T @ (L @ X)
-        S, Z, k = sla.schur(T, output="complex", sort=lambda z: abs(z) <= threshold)
-        ritz = np.diag(S)
+        ritz, Y = sla.eig(T)
+        V = X @ Y
+        V /= np.linalg.norm(V, axis=0)
+        local = np.linalg.norm(absL @ np.abs(V), axis=0)
+        zero = np.abs(ritz) <= zero_tol * np.maximum(local, floor)
+        order = np.argsort(~zero, kind="stable")
+        ritz, local, zero = ritz[order], local[order], zero[order]
+        k = int(np.count_nonzero(zero))
         if k < p or p == n:
-            return X @ Z[:, :k], ritz
+            basis = sla.qr(V[:, order[:k]], mode="economic")[0] if k else V[:, :0]
+            return basis, ritz, local
         p = min(2 * p, n)  # the whole block is kernel: the kernel may be larger
 
 
@@ -175,6 +187,10 @@ def _kernel(L, solve, n: int, threshold: float, block: int, rng, iterations: int
 #: certified the unique state) got two "conserved quantities" and a state 0.13 away from the limit
 #: (new-user review, session 12).
 ZERO_TOL = ZERO_TOLERANCE
+
+#: The scale of ``L`` on a mode is taken at least this fraction of a typical population row's largest
+#: entry (:func:`asymptotic_state`).
+LOCAL_FLOOR = 1e-3
 
 #: A mode within this factor of the threshold (either side) is flagged: whether it counts as
 #: conserved depends on ``zero_tol``.
@@ -206,12 +222,18 @@ def asymptotic_state(model, rho0, *, zero_tol: float = ZERO_TOL, block: int = 4,
         normalised to trace 1. A ``Qobj`` must have the model's tensor
         factors (as ``NESS.expect`` requires).
     zero_tol : float
-        Eigenvalues with ``|lambda| <= zero_tol * ||L||_1`` count as zero
-        (relaxation slower than ``1 / (zero_tol ||L||_1)`` is treated as
-        conservation). The default, :data:`ZERO_TOL` = 1e-12, is the
-        resolution of :func:`qness.spectrum` and of the uniqueness checks of
-        :func:`qness.steady_state`, so the three agree on what is a steady
-        state. A larger value projects on a metastable manifold (modes slower
+        A mode (Ritz pair ``(lambda, v)``, ``||v|| = 1``) counts as zero when
+        ``|lambda| <= zero_tol * s(v)``, with ``s(v) = || |L| |v| ||`` the
+        scale of ``L`` on the states where the mode lives (at least
+        :data:`LOCAL_FLOOR` times a typical population row's largest entry):
+        relaxation slower than ``zero_tol`` times the rates around it is
+        treated as conservation. Until session 16 the scale was ``||L||_1``,
+        which huge entries in rows the state never reaches (the energies of a
+        truncated mode's top Fock states) or strong dephasing of coherences
+        set: slow modes were taken for conserved quantities. The default,
+        :data:`ZERO_TOL` = 1e-12, is the resolution of the uniqueness checks
+        of :func:`qness.steady_state` (on rows scaled to a largest entry of
+        1). A larger value projects on a metastable manifold (modes slower
         than the threshold kept, not decayed).
     block : int
         Initial block size of the inverse iteration (doubled while the whole
@@ -228,7 +250,10 @@ def asymptotic_state(model, rho0, *, zero_tol: float = ZERO_TOL, block: int = 4,
         vectors, not normalised states), ``conserved`` (``d x d`` matrices
         ``J_i`` with ``Tr(J_i^+ steady_j) = delta_ij``), ``slowest_rate``
         (``|lambda|`` of the slowest mode counted as decaying among those the
-        inverse iteration resolved, ``None`` if none), ``time``.
+        inverse iteration resolved, ``None`` if none), ``slowest_scale`` (the
+        scale ``s(v)`` of ``L`` on that mode, see ``zero_tol``), ``shift``
+        (of the LU: ``10 zero_tol`` times a typical population row's largest
+        entry), ``time``.
 
     Raises
     ------
@@ -243,14 +268,17 @@ def asymptotic_state(model, rho0, *, zero_tol: float = ZERO_TOL, block: int = 4,
     InsufficientMemoryError
         If the sparse LU of the full ``d^2 x d^2`` Liouvillian would not fit.
     ConvergenceError
-        If the kernels found do not satisfy ``||L R|| <= zero_tol ||L||_1``
-        (increase ``iterations``).
+        If no mode is zero (the message gives the smallest ratio
+        ``|lambda| / s(v)`` found: rounding inside ``L``'s entries, e.g.
+        Hermitian jumps with large rates, can leave the steady state above
+        ``zero_tol``), or the kernels found do not satisfy
+        ``||L r|| <= 10 zero_tol s(r)`` (increase ``iterations``).
 
     Warns
     -----
     UniquenessWarning
         When a mode's ``|lambda|`` lies within a factor
-        :data:`ZERO_TOL_MARGIN` of ``zero_tol * ||L||_1``: whether it counts
+        :data:`ZERO_TOL_MARGIN` of ``zero_tol * s(v)``: whether it counts
         as conserved (and so the state returned) depends on ``zero_tol``.
 
     Notes
@@ -308,35 +336,55 @@ def asymptotic_state(model, rho0, *, zero_tol: float = ZERO_TOL, block: int = 4,
             required=mem,
             available=avail,
         )
-    norm1 = float(spla.norm(L, 1)) or 1.0
-    threshold = zero_tol * norm1
-    shift = 10 * threshold
+    # the shift (L - s is not singular) and the scale of "zero" follow the population rows of L,
+    # not ||L||_1: a mode with (a^+)^8 a^8 at cutoff 60 has ||L||_1 = 9e13 from Fock states its
+    # steady state never reaches, and a shift of 10 x 1e-12 x ||L||_1 = 894 mixed the kernel with
+    # every mode slower than that (116 "steady states", the vacuum returned; new-user review)
+    absL = sp.csr_array(abs(L))
+    pops = np.arange(d) * (d + 1)
+    rows = np.asarray(absL[pops].max(axis=1).todense()).ravel()
+    typical = float(np.median(rows[rows > 0])) if np.any(rows > 0) else float(spla.norm(L, 1)) or 1.0
+    shift = 10 * zero_tol * typical
+    floor = LOCAL_FLOOR * typical
     B = sp.csr_array(L - shift * sp.eye_array(n, dtype=np.complex128, format="csr"))
     solve, solve_h = _factor(B)
     rng = np.random.default_rng(7)
-    R, ritz = _kernel(L, solve, n, threshold, block, rng, iterations)
+    R, ritz, local = _kernel(L, absL, solve, n, zero_tol, block, rng, iterations, floor)
     LH = sp.csr_array(L.conj().T)
-    W, _ = _kernel(LH, solve_h, n, threshold, block, rng, iterations)
+    W, _, _ = _kernel(LH, sp.csr_array(absL.T), solve_h, n, zero_tol, block, rng, iterations, floor)
     k = R.shape[1]
-    res_r = float(np.linalg.norm(L @ R)) if k else 0.0
-    res_l = float(np.linalg.norm(LH @ W)) if W.shape[1] else 0.0
-    if k == 0 or W.shape[1] != k or max(res_r, res_l) > threshold * np.sqrt(k):
+    res_r = np.linalg.norm(L @ R, axis=0) if k else np.zeros(0)
+    lim_r = zero_tol * np.maximum(np.linalg.norm(absL @ np.abs(R), axis=0), floor) * ZERO_TOL_MARGIN
+    if k == 0:
+        scale = np.maximum(local, floor)
+        i = int(np.argmin(np.abs(ritz) / scale))
         raise ConvergenceError(
-            f"asymptotic_state: found {k} right and {W.shape[1]} left kernel vectors with residuals "
-            f"{res_r:.1e}, {res_l:.1e} (limit zero_tol x ||L||_1 = {threshold:.1e}); "
-            "increase iterations or zero_tol"
+            f"asymptotic_state: no mode at zero: the slowest found decays at rate {abs(ritz[i]):.2e}, "
+            f"{abs(ritz[i]) / scale[i]:.1e} of the scale of L on it ({scale[i]:.2e}), above zero_tol="
+            f"{zero_tol:g} (L's entries may carry rounding from the cancellation of large terms, e.g. "
+            "Hermitian jumps with large rates); compare with qness.steady_state(model), or pass a zero_tol "
+            "above that ratio if the mode is the steady state"
         )
-    rates = np.sort(np.abs(ritz))
-    slowest = rates[k] if rates.size > k else None
-    near = rates[(rates > threshold / ZERO_TOL_MARGIN) & (rates < threshold * ZERO_TOL_MARGIN)]
-    if near.size:
+    if W.shape[1] != k or np.any(res_r > lim_r):
+        raise ConvergenceError(
+            f"asymptotic_state: found {k} right and {W.shape[1]} left kernel vectors (largest residual "
+            f"{float(np.max(res_r, initial=0.0)):.1e}, limit {ZERO_TOL_MARGIN:g} x zero_tol x the scale of "
+            "L on them); increase iterations or zero_tol"
+        )
+    rates = np.abs(ritz)
+    slowest = int(k + np.argmin(rates[k:])) if rates.size > k else None
+    local = np.maximum(local, floor)
+    ratio = rates / (zero_tol * local)
+    near = (ratio > 1 / ZERO_TOL_MARGIN) & (ratio < ZERO_TOL_MARGIN)
+    if np.any(near):
+        i = int(np.flatnonzero(near)[0])
         plural = "s" if k > 1 else ""
         warnings.warn(
-            f"asymptotic_state: a mode decays at rate {near[0]:.2e}, within {ZERO_TOL_MARGIN:g}x of the "
-            f"threshold zero_tol x ||L||_1 = {threshold:.2e}, so whether it counts as conserved depends "
-            f"on zero_tol ({k} steady state{plural} found with zero_tol={zero_tol:g}); compare with "
-            "qness.liouvillian_gap(model) and steady_state, or set zero_tol below or above the rate "
-            "to decide",
+            f"asymptotic_state: a mode decays at rate {rates[i]:.2e}, within {ZERO_TOL_MARGIN:g}x of the "
+            f"threshold zero_tol x (the scale of L on it, {local[i]:.2e}) = {zero_tol * local[i]:.2e}, so "
+            f"whether it counts as conserved depends on zero_tol ({k} steady state{plural} found with "
+            f"zero_tol={zero_tol:g}); compare with qness.liouvillian_gap(model) and steady_state, or set "
+            "zero_tol below or above to decide",
             UniquenessWarning,
             stacklevel=2,
         )
@@ -357,7 +405,8 @@ def asymptotic_state(model, rho0, *, zero_tol: float = ZERO_TOL, block: int = 4,
         "steady": steady,
         "conserved": conserved,
         "zero_tol": zero_tol,
-        "slowest_rate": None if slowest is None else float(slowest),
+        "slowest_rate": None if slowest is None else float(rates[slowest]),
+        "slowest_scale": None if slowest is None else float(local[slowest]),
         "shift": shift,
         "hermiticity_error": herm_err,
         "time": time.perf_counter() - t0,
