@@ -175,6 +175,17 @@ def _kernel(L, absL, solve, n: int, zero_tol: float, block: int, rng, iterations
         ritz, local, zero = ritz[order], local[order], zero[order]
         k = int(np.count_nonzero(zero))
         if k < p or p == n:
+            # the basis from the ordered Schur form (stable for a degenerate kernel, where the
+            # eigenvectors of T can be nearly parallel), cut between the zero and the other moduli;
+            # where no cut separates them, the zero modes' eigenvectors orthonormalised
+            top = float(np.max(np.abs(ritz[:k]), initial=0.0))
+            low = float(np.min(np.abs(ritz[k:]), initial=np.inf))
+            sdim = -1
+            if k and top < low:
+                cut = np.sqrt(max(top, 1e-300) * low) if np.isfinite(low) else np.inf
+                _, Z, sdim = sla.schur(T, output="complex", sort=lambda z, cut=cut: abs(z) <= cut)
+            if sdim == k:
+                return X @ Z[:, :k], ritz, local
             basis = sla.qr(V[:, order[:k]], mode="economic")[0] if k else V[:, :0]
             return basis, ritz, local
         p = min(2 * p, n)  # the whole block is kernel: the kernel may be larger
