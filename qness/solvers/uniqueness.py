@@ -323,9 +323,9 @@ def krylov_check(
         Passed to ``gmres`` (progress).
     floor : float
         Lower bound of the threshold: the rounding level of ``||A u||`` (for the steady-state
-        solve, ``LU_ROUNDING_RTOL * c * ||t||`` with ``c t`` the trace row: the trace of a
-        computed null direction is zero only to rounding, and ``c`` can be large next to the
-        rates of a dark subspace).
+        solve, ``LU_ROUNDING_RTOL * max(c, s) * ||t||`` with ``c t`` the trace row and ``s`` the
+        scale of ``L``'s diagonal: the trace of a computed null direction is zero only to rounding,
+        and the rows of a detuned dark subspace round at ``s``).
     refine_floor : callable, optional
         ``u -> `` the rounding level of ``||A u||`` for a unit ``u``, componentwise (``None`` where
         it cannot tell). Asked only where the direction found lies between ``rtol / ||x||`` and
@@ -371,8 +371,9 @@ def krylov_check(
         its += einfo["iterations"]
         w = u - e
         nw = float(np.linalg.norm(w))
-        if np.isfinite(nw) and nw > 0 and float(np.linalg.norm(A @ w)) / nw < sigma:
-            sigma, best = float(np.linalg.norm(A @ w)) / nw, w / nw
+        sw = float(np.linalg.norm(A @ w)) / nw if np.isfinite(nw) and nw > 0 else np.inf
+        if sw < sigma:
+            sigma, best = sw, w / nw
     if refine_floor is not None and rtol / max(x_norm, 1e-300) < sigma <= threshold:
         local = refine_floor(best)
         if local is not None and local < floor:
