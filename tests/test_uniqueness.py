@@ -97,8 +97,8 @@ def test_dark_states_with_a_large_trace_row_weight_are_found(D, method):
     # the trace row was weighted by c = 2 max|H_eff,ii| (~4e4 at D = 1e4): the trace of a computed null
     # direction is zero to rounding only, and ||A u|| stayed above rtol / ||x|| (a UniquenessWarning and
     # a state, found by the session-7 review); the check's threshold is floored at that rounding level.
-    # Since session 16 the trace row has its own row's scale (about 1 here) and the floor is at L's
-    # scale (the rows of the detuned states, where the null direction lives, round at D)
+    # Since session 16 the trace row has a typical population row's scale (about 1 here); the floor is
+    # at L's scale (the rows of the detuned states, where the null direction lives, round at D)
     # With the assembled sector matrix (Krylov's default at this size) GMRES itself stalls at D = 1e4
     # (linear residual 7e-12 > rtol = 1e-12): a ConvergenceError hid the dark state until the check
     # ran before the convergence error as well
@@ -319,7 +319,7 @@ def test_auto_runs_the_stall_check_when_its_lu_fallback_cannot(monkeypatch):
 
     monkeypatch.setattr(steady, "envelope_estimate", huge)
     # the trace row at L's scale (its weight before session 16), where GMRES stalls on this dark
-    # state (at its own row's scale the solve converges and the check after it finds the state)
+    # state (at a typical population row's scale the solve converges and the check after it finds it)
     model = detuned_dark_singlet(1e4)
     monkeypatch.setattr(steady, "trace_row_weight", scale_of_l_weight)
     with pytest.raises(qness.NonUniqueSteadyStateError, match="stalled at linear residual"):
@@ -576,7 +576,7 @@ def test_huge_energies_of_unused_fock_states_do_not_make_a_unique_state_look_deg
     np.testing.assert_allclose(off.rho, ness.rho, atol=1e-10)
     # Krylov's own check: its trace row had the weight of L's scale (1.8e14), whose rounding level
     # (14) lay above the model's rates, and it called the state degenerate (sigma 0.25); the trace
-    # row now has the scale of the row it replaces (1.0), and a direction is judged against the
+    # row now has a typical population row's scale, and a direction is judged against the
     # rounding level of the rows it lives on
     kr = qness.steady_state((H, [a]), "krylov")
     assert kr.info["uniqueness"]["verified"]
