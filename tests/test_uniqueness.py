@@ -99,9 +99,9 @@ def test_dark_states_with_a_large_trace_row_weight_are_found(D, method):
     # a state, found by the session-7 review); the check's threshold is floored at that rounding level.
     # Since session 16 the trace row has a typical population row's scale (about 1 here); the floor is
     # at L's scale (the rows of the detuned states, where the null direction lives, round at D)
-    # With the assembled sector matrix (Krylov's default at this size) GMRES itself stalls at D = 1e4
-    # (linear residual 7e-12 > rtol = 1e-12): a ConvergenceError hid the dark state until the check
-    # ran before the convergence error as well
+    # With the assembled sector matrix (Krylov's default at this size) and L's scale as the weight
+    # GMRES stalled at D = 1e4 (linear residual 7e-12 > rtol = 1e-12): a ConvergenceError hid the
+    # dark state until the check ran before the convergence error as well
     with pytest.raises(qness.NonUniqueSteadyStateError):
         qness.steady_state(detuned_dark_singlet(D), method)
 
