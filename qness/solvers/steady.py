@@ -342,24 +342,38 @@ def population_row_scales(model: LindbladModel) -> np.ndarray:
         The scales (0 for a population without dynamics).
     """
     d = model.dim
-    H = sp.csr_array(model.H_eff(), dtype=np.complex128)
-    C = sp.csr_array(-1j * H)
-    P = sp.csr_array((d, d), dtype=np.float64)
-    diag = 2.0 * H.diagonal().imag
-    for j in model.jumps:
-        if j.rate <= 0:
-            continue
-        Lk = sp.csr_array(np.sqrt(j.rate) * sp.csr_array(j.op), dtype=np.complex128)
-        dk = Lk.diagonal()
-        C = C + sp.diags_array(dk.conj()) @ Lk
-        P = P + abs(Lk).power(2)
-        diag = diag + np.abs(dk) ** 2
-
-    def off_max(M):
-        M = sp.csr_array(M - sp.diags_array(M.diagonal()))
-        return np.asarray(abs(M).max(axis=1).todense()).ravel() if M.nnz else np.zeros(d)
-
-    return np.maximum(np.maximum(off_max(C), off_max(P)), np.abs(diag))
+    H = sp.coo_array(model.H_eff())
+    diag = np.zeros(d)
+    np.add.at(diag, H.row[H.row == H.col], 2.0 * H.data[H.row == H.col].imag)
+    # the jumps' entries at once (one array per jump took 10-20 ms of sparse calls on small models)
+    parts = [sp.csr_array(j.op) for j in model.jumps if j.rate > 0]
+    rates = [j.rate for j in model.jumps if j.rate > 0]
+    rows = [np.repeat(np.arange(d, dtype=np.int64), np.diff(q.indptr)) for q in parts]
+    row = np.concatenate(rows) if parts else np.zeros(0, np.int64)
+    col = np.concatenate([q.indices for q in parts]).astype(np.int64) if parts else np.zeros(0, np.int64)
+    val = (
+        np.concatenate([np.sqrt(r) * q.data.astype(np.complex128) for r, q in zip(rates, parts)])
+        if parts
+        else np.zeros(0, np.complex128)
+    )
+    jump = np.repeat(np.arange(len(parts)), [q.nnz for q in parts])
+    on = row == col
+    dk = np.zeros((len(parts), d), dtype=np.complex128)  # diag L_k
+    np.add.at(dk, (jump[on], row[on]), val[on])
+    np.add.at(diag, row[on], np.abs(val[on]) ** 2)
+    # C = -i H_eff + sum_k conj(diag L_k) L_k and P = sum_k |L_k|^2, entry by entry (duplicates summed)
+    C = sp.coo_array(
+        (np.concatenate([-1j * H.data, dk[jump, row].conj() * val]),
+         (np.concatenate([H.row, row]), np.concatenate([H.col, col]))),
+        shape=(d, d),
+    )  # fmt: skip
+    P = sp.coo_array((np.abs(val) ** 2, (row, col)), shape=(d, d))
+    out = np.abs(diag)
+    for M in (C, P):
+        M.sum_duplicates()
+        off = M.row != M.col
+        np.maximum.at(out, M.row[off], np.abs(M.data[off]))
+    return out
 
 
 def trace_row_weight(model: LindbladModel, sector: Sector) -> float:
