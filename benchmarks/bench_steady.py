@@ -39,6 +39,11 @@ VARIANT = {
     "jacobi": "import qness.symmetry\nqness.symmetry.TWO_LEVEL_MIN_BLOCKS = 10**9\n",
     "two-step": "import qness.symmetry\nqness.symmetry.TWO_LEVEL_MIN_BLOCKS = 10**9\n"
     "qness.symmetry.ONE_BLOCK_VARIANT = 'two-step'\n",
+    # two-step with three / four no-jump steps (qness.symmetry.POLYNOMIAL_STEPS; session 17)
+    "three-step": "import qness.symmetry\nqness.symmetry.TWO_LEVEL_MIN_BLOCKS = 10**9\n"
+    "qness.symmetry.POLYNOMIAL_STEPS = 3\n",
+    "four-step": "import qness.symmetry\nqness.symmetry.TWO_LEVEL_MIN_BLOCKS = 10**9\n"
+    "qness.symmetry.POLYNOMIAL_STEPS = 4\n",
     "two-level": "import qness.symmetry\nqness.symmetry.TWO_LEVEL_MIN_BLOCKS = 1\n",
     # the q = 0 sector itself, not folded by a charge-reversing symmetry (qness.symmetry.detect_fold)
     "unfolded": "import qness.solvers.steady\nqness.solvers.steady.FOLD_MIN_DIM = 10**9\n",

@@ -1938,6 +1938,15 @@ def _preconditioner_rule(sector: Sector, precision: str = "double") -> str:
 #: dephasing take 0-7 % more steps (XXZ 10: 37 -> 38, dissipative Ising 8: 30 -> 32).
 SMOOTHING_WEIGHT = 0.8
 
+#: No-jump steps of the two-step preconditioner (:class:`_TwoStepSylvester`): ``k`` steps of the
+#: splitting, the last damped by :data:`SMOOTHING_WEIGHT`, give
+#: ``A M = 1 - mu^(k-1) ((1 - w) + w mu)``, whose only zero on the closed unit disk is ``mu = 1``.
+#: Measured (benchmarks/RESULTS.md, session 17): three steps halve the steps of the no-jump
+#: inverse alone on dissipative Ising 9-10 (26/59, 29/64) and the 4-site Bose-Hubbard chain (22/45),
+#: four on the Bose-Hubbard ring (11/27), but the solves were as fast or up to 20 % slower (each step
+#: costs ``k`` no-jump solves; dephased chains gain no steps from a third), so 2 is kept.
+POLYNOMIAL_STEPS = 2
+
 
 #: :meth:`_TwoLevelSylvester.single` runs the restriction and prolongation in complex64 only when
 #: the coarse matrix has ``cond_1(E)`` at most this (measured: 2e2-4e3 on boundary-driven XXZ
@@ -2155,7 +2164,8 @@ class _TwoStepSylvester(spla.LinearOperator):
     twice the cost of each (the basis, and its Gram-Schmidt work, shrink).
     The second step is damped by ``w =`` :data:`SMOOTHING_WEIGHT`: undamped,
     ``A M = 1 - mu^2`` for the eigenvalues ``mu`` of ``-J L0^{-1}``, which vanishes
-    at ``mu = -1`` (strong dephasing).
+    at ``mu = -1`` (strong dephasing). :data:`POLYNOMIAL_STEPS` sets the number of
+    steps (two; more were measured and not kept).
     """
 
     variant = "two-step"
@@ -2186,8 +2196,10 @@ class _TwoStepSylvester(spla.LinearOperator):
     def _matvec(self, y):
         y = np.asarray(y, dtype=np.complex128).ravel()
         x = self.S @ y
-        res = y - self.op @ x
-        if self.r is not None:
-            res[self.r] = y[self.r] - self.c * self.trace(x)
-        x += SMOOTHING_WEIGHT * (self.S @ res)
+        steps = max(int(POLYNOMIAL_STEPS), 2)
+        for k in range(1, steps):
+            res = y - self.op @ x
+            if self.r is not None:
+                res[self.r] = y[self.r] - self.c * self.trace(x)
+            x += (SMOOTHING_WEIGHT if k == steps - 1 else 1.0) * (self.S @ res)
         return x

@@ -863,6 +863,29 @@ def test_two_step_spectrum_is_the_damped_polynomial_of_the_splitting(monkeypatch
         assert np.min(flipped) < 0.1  # what the damping removes
 
 
+@pytest.mark.parametrize("steps", [3, 4])
+def test_more_polynomial_steps_give_their_polynomial_of_the_splitting(monkeypatch, steps):
+    # POLYNOMIAL_STEPS = k (measured in session 17, not shipped): k steps of the splitting, the last
+    # damped by w, give A M = 1 - mu^(k-1) ((1 - w) + w mu), nonzero on the unit disk but at mu = 1
+    monkeypatch.setattr(qsym, "POLYNOMIAL_STEPS", steps)
+    w = qsym.SMOOTHING_WEIGHT
+    model = as_model(dephased_chain())
+    sec = full_sector(model.dim)
+    S = qsym._SylvesterInverse(sec, model, 0.0)
+    M = qsym._TwoStepSylvester(sec, model, S, None)
+    n = sec.size
+    A = sec.matrix(model).toarray()
+    eye = np.eye(n, dtype=complex)
+    Sd = np.column_stack([S @ eye[:, k] for k in range(n)])
+    AM = A @ np.column_stack([M @ eye[:, k] for k in range(n)])
+    mu = np.linalg.eigvals(-(A - np.linalg.inv(Sd)) @ Sd)
+    expected = 1 - mu ** (steps - 1) * ((1 - w) + w * mu)
+    got = np.linalg.eigvals(AM)
+    assert np.max(np.min(np.abs(got[:, None] - expected[None, :]), axis=0)) <= 1e-6
+    # the dephased coherences (mu ~ -1) stay well away from zero
+    assert np.min(np.abs(expected[mu.real < -0.5])) > 0.3
+
+
 def test_krylov_converges_under_strong_dephasing():
     # the undamped two-level preconditioner stalled here (ConvergenceError after 2,000 steps;
     # 320 steps with the damped last step)
