@@ -1,6 +1,7 @@
 """Liouvillian spectrum and gap: analytic references, dense diagonalisation, sectors."""
 
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -124,8 +125,13 @@ def test_random_models_against_numpy_eig(dims, seed):
     # ShiftInvert: the eigenvalues nearest its shift sigma (just right of zero); sectors too
     # small for Arnoldi (<= 64 unknowns) are diagonalised densely instead.
     for method in METHODS[1:3]:
-        s = qness.spectrum(m, k=3, method=method)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            s = qness.spectrum(m, k=3, method=method)
         sec = s.info["sectors"][0]
+        # an uncertified result says so (session 17: an explicit ShiftInvert had been silent)
+        said = [w for w in caught if "nearest its shift" in str(w.message)]
+        assert bool(said) == (sec["method"] != "DenseEig")
         if sec["method"] == "DenseEig":
             assert m.dim**2 <= 64
             # the top 3, and the conjugate partner of the third when it is one of a pair
@@ -142,7 +148,11 @@ def test_random_models_against_numpy_eig(dims, seed):
 def test_chain_gap_and_eigenmatrices(method):
     m = xxz(4)
     ref = dense_eigs(m)
-    spec = qness.spectrum(m, k=4, method=method)
+    if isinstance(method, qness.ShiftInvert):
+        with pytest.warns(qness.SpectrumWarning, match="nearest its shift"):
+            spec = qness.spectrum(m, k=4, method=method)
+    else:
+        spec = qness.spectrum(m, k=4, method=method)
     assert spec.gap == pytest.approx(-ref[1].real, abs=1e-8)
     match(spec.eigenvalues, ref, 1e-8)
     L = dense_liouvillian(m)
@@ -270,7 +280,8 @@ def sector_eigs(m, label=None):
 def test_krylov_route_gap_deflates_the_steady_state():
     # vectors=False: the steady sector is searched on trace-zero matrices and 0 added exactly
     m = xxz(5)
-    spec = qness.spectrum(m, k=1, method=qness.ShiftInvert(inner="krylov"), vectors=False)
+    with pytest.warns(qness.SpectrumWarning, match="nearest its shift"):
+        spec = qness.spectrum(m, k=1, method=qness.ShiftInvert(inner="krylov"), vectors=False)
     ref = sector_eigs(m)
     assert spec.gap == pytest.approx(-ref[1].real, abs=1e-10)
     info = spec.info["sectors"][0]
@@ -317,7 +328,9 @@ def test_exact_rightmost_when_every_sector_is_dense_or_certified():
     assert spec.info["sectors"][0]["certificate"]["method"] == "certified"
     assert spec.info["exact_rightmost"]
     uncertified = qness.AutoEig(dense_max=0, direct_flops=0, certify=False)
-    assert not qness.spectrum(m, k=2, method=uncertified, vectors=False).info["exact_rightmost"]
+    said = r"AutoEig returned the eigenvalues nearest its shift in sector\(s\) \[0\]"
+    with pytest.warns(qness.SpectrumWarning, match=said):
+        assert not qness.spectrum(m, k=2, method=uncertified, vectors=False).info["exact_rightmost"]
 
 
 def test_krylov_route_reports_no_convergence():
@@ -516,3 +529,28 @@ def test_dense_sectors_are_diagonalised_densely():
     ev = np.linalg.eigvals(dense_liouvillian(model))
     ev = ev[np.argsort(-ev.real)]
     assert qness.liouvillian_gap(model) == pytest.approx(-ev[1].real, rel=1e-9)
+
+
+def test_gap_does_not_depend_on_the_units():
+    # a three-level model with a slow leak (gap 7.9e-8 of its rates) written with rates 1 and with
+    # rates 1e-6: the gap scales with them (it was 0.0 in small units against an absolute 1e-12 floor)
+    P = lambda i, j: np.outer(np.eye(3)[i], np.eye(3)[j])  # noqa: E731
+    for s in (1.0, 1e-6):
+        H = s * 0.3 * (P(1, 2) + P(2, 1))
+        c = [np.sqrt(s) * P(1, 2), np.sqrt(s * 1e-7) * P(0, 1)]
+        L = dense_liouvillian(qness.from_qutip(H, c))
+        ev = np.linalg.eigvals(L)
+        ref = -np.sort(ev.real)[::-1][1]
+        assert qness.liouvillian_gap((H, c)) == pytest.approx(ref, rel=1e-6)
+        assert ref / s == pytest.approx(7.906977e-8, rel=1e-6)
+
+
+def test_shift_invert_gap_that_misses_an_oscillating_pair_warns():
+    # detuned driven cavity: the slowest modes are -kappa/2 +- 2i, farther from 0 than -kappa;
+    # the eigenvalues nearest the shift give the gap 1.0 (was silent), the default certifies 0.5
+    a = qutip.destroy(30)
+    H, c = 2.0 * a.dag() * a + 0.5 * (a + a.dag()), [a]
+    assert qness.liouvillian_gap((H, c)) == pytest.approx(0.5, abs=1e-9)
+    with pytest.warns(qness.SpectrumWarning, match="nearest its shift"):
+        g = qness.liouvillian_gap((H, c), method="shift-invert")
+    assert g == pytest.approx(1.0, abs=1e-9)  # the value the warning is about

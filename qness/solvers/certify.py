@@ -114,10 +114,10 @@ def close_under_conjugation(sector, values, vectors, zero_tol):
     new_vals, new_vecs = [], []
     pool = list(values)
     for j, lam in enumerate(values):
-        if abs(lam.imag) <= max(zero_tol, 1e-9 * (1.0 + abs(lam))):
+        if abs(lam.imag) <= max(zero_tol, 1e-9 * abs(lam)):
             continue
         partner = np.conj(lam)
-        if min(abs(np.asarray(pool) - partner)) <= 1e-8 * (1.0 + abs(lam)):
+        if min(abs(np.asarray(pool) - partner)) <= 1e-8 * abs(lam) + zero_tol:
             continue
         x = vectors[:, j]
         if np.any(x):
@@ -154,7 +154,7 @@ def missing_mode(M, snaps, threshold, found_values, max_residual=1e-2):
     best = None
     for th, y in zip(theta, Y.T):
         res = np.linalg.norm(MQ @ y - th * (Q @ y)) / np.linalg.norm(y)
-        near = found.size and np.min(np.abs(found - th)) <= 1e-6 * (1.0 + abs(th))
+        near = found.size and np.min(np.abs(found - th)) <= 1e-6 * abs(th) + 1e-9 * scale
         if th.real > threshold and res <= max_residual * scale and not near:
             best = th if best is None or th.real > best.real else best
     return None if best is None else complex(best)

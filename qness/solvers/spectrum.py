@@ -308,7 +308,7 @@ def _dense_sector(model, sector, k, method: DenseEig, vectors, left, M=None):
         # keep every value tied with the k-th in real part (partners of a pair cut at the k-th,
         # whose order among equal real parts rounding decides)
         cut = w.real[order[k - 1]]
-        tie = max(1e-9 * (1.0 + abs(cut)), 1e-13 * float(np.max(np.abs(w))))
+        tie = max(1e-9 * abs(cut), 1e-13 * float(np.max(np.abs(w))))
         k = int(np.count_nonzero(w.real >= cut - tie))
     order = order[:k]
     out = {"values": w[order]}
@@ -333,6 +333,16 @@ def _norm_scale(model) -> float:
         A = model.H_eff()
         factor = 2.0
     return factor * float(np.max(np.asarray(abs(sp.csr_array(A)).sum(axis=1)).ravel(), initial=0.0))
+
+
+def _zero_scale(model) -> float:
+    """The scale the zero tolerance multiplies: the larger of the diagonal scale and ``||L||``'s bound
+    (1 only for a Liouvillian that is zero)."""
+    if isinstance(model, SuperoperatorModel):
+        s = max(model.scale(), _norm_scale(model))
+    else:
+        s = max(2.0 * float(np.max(np.abs(model.H_eff().diagonal()), initial=0.0)), _norm_scale(model))
+    return s if s > 0 else 1.0
 
 
 def _scale(model: LindbladModel) -> float:
@@ -930,7 +940,10 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
     -----
     SpectrumWarning
         A sector whose result is not certified (``Spectrum.certified`` is
-        ``False``), with the sector and the evidence.
+        ``False``), with the sector and the evidence; with an explicit
+        ``ShiftInvert`` or ``AutoEig(certify=False)``, one warning naming the
+        sectors whose eigenvalues are those nearest the shift (when more
+        than one eigenvalue is returned).
 
     Notes
     -----
@@ -970,7 +983,9 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
     # other sectors be certified (AutoEig) instead of solved.
     order = sorted(range(len(secs)), key=lambda i: (secs[i].label != steady_label, abs(secs[i].label)))
     need = max(k, 2)  # the gap needs 0 and the slowest mode
-    zero_tol = ZERO_TOLERANCE * max(1.0, _scale(model), _norm_scale(model))
+    # relative to the model's own scale, with no absolute floor: the same physics in units where the
+    # rates are 1e-6 had its gap of 8e-14 reported as 0 against a floor of 1e-12 (session 17)
+    zero_tol = ZERO_TOLERANCE * _zero_scale(model)
     steady_sec = next((sec for sec in secs if sec.label == steady_label), None)
     plans = {}
     if steady_sec is not None and steady_sec.size > max(2 * need + 2, 64):
@@ -1078,6 +1093,19 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
             SpectrumWarning,
             stacklevel=2,
         )
+    nearest = [q for q, inf in infos.items() if "eigenvalues nearest sigma" in inf.get("established", "")]
+    if nearest and len(vals) > 1:
+        # an explicit ShiftInvert (or AutoEig(certify=False)) returns the eigenvalues nearest its shift:
+        # a slow oscillating pair (-kappa/2 +- 2i of a detuned cavity) is farther from zero than a
+        # faster real mode (-kappa), and its gap came out as 1.0 against 0.5 without a word (session 17)
+        warnings.warn(
+            f"spectrum: {type(method).__name__} returned the eigenvalues nearest its shift in sector(s) "
+            f"{sorted(nearest)}, not certified to be the rightmost: a slower mode far from zero (an "
+            "oscillating one) can be missing, and the gap with it; the default method, AutoEig(), "
+            "certifies them",
+            SpectrumWarning,
+            stacklevel=2,
+        )
     certified = all(v.get("certified", v["method"] == "certified") for v in infos.values())
     info = {"sectors": infos, "time": time.perf_counter() - t0, "slowest_index": slow,
             "method": type(method).__name__,
@@ -1114,8 +1142,10 @@ def liouvillian_gap(model, *args, method=None, symmetry="auto", **options) -> fl
         Minimum over sectors of the decay rate of the slowest mode; ``0.0``
         if the steady state is not unique, or if the gap is below the
         resolution ``spectrum(...).info["zero_tolerance"]`` (``1e-12`` times
-        the scale of ``L``'s diagonal; the residual tolerance ``tol`` times
-        that scale when the steady sector takes the Krylov route). With
+        the larger of the scale of ``L``'s diagonal and a bound on ``||L||``,
+        with no absolute floor: the same model in other units gives the same
+        gap in those units; the residual tolerance ``tol`` times the
+        diagonal's scale when the steady sector takes the Krylov route). With
         :class:`AutoEig` (the default) the slowest mode is the rightmost
         one, not the one nearest zero: each sector is dense, or certified by
         propagation, or completed by the propagator search (module notes).
@@ -1124,7 +1154,9 @@ def liouvillian_gap(model, *args, method=None, symmetry="auto", **options) -> fl
     -----
     SpectrumWarning
         When some sector could not be certified (``spectrum(...).certified``
-        is ``False``); the message names the sector and the evidence.
+        is ``False``); the message names the sector and the evidence. An
+        explicit ``ShiftInvert`` (or ``AutoEig(certify=False)``) is never
+        certified: its gap is that of the eigenvalues nearest the shift.
 
     Examples
     --------
@@ -1208,10 +1240,10 @@ def _with_partners(vals, keep, zero_tol) -> np.ndarray:
     idx = list(range(keep))
     for i in range(keep):
         lam = vals[i]
-        if abs(lam.imag) <= max(zero_tol, 1e-9 * (1.0 + abs(lam))):
+        if abs(lam.imag) <= max(zero_tol, 1e-9 * abs(lam)):
             continue
         d = np.abs(vals - np.conj(lam))
-        tol = 1e-8 * (1.0 + abs(lam))
+        tol = 1e-8 * abs(lam) + zero_tol
         if np.any(d[idx] <= tol):
             continue
         cand = [j for j in range(keep, len(vals)) if d[j] <= tol and j not in idx]
