@@ -723,11 +723,13 @@ def from_qutip(
         :mod:`qness.analysis.thermo`; ``T=None`` for a non-thermal bath,
         ``T=math.inf`` for an infinite-temperature one). For
         backward compatibility a sequence of str is taken as
-        ``bath_labels``.
+        ``bath_labels``. With a mapping, ``bath_labels`` is required and
+        may name only the baths declared here.
     bath_labels : sequence of str or None, optional
         The bath of each entry of ``c_ops`` (``None``: no bath). With a
         rate matrix, entries of different baths must not be correlated
-        (``gamma_ij = 0``).
+        (``gamma_ij = 0``). Without ``baths``, each label makes a bath with
+        no temperature.
     site_kinds : sequence of str, optional
         See :attr:`LindbladModel.site_kinds` (e.g. ``("boson", "spin")`` for
         a cavity and a qubit).
@@ -750,7 +752,8 @@ def from_qutip(
         On mismatched shapes or dims (also ``dims`` that contradict a
         ``Qobj``'s tensor factors), non-square or non-Hermitian ``H``,
         non-finite entries (NaN or inf, also inside a ``Qobj``), negative
-        rates or a rate matrix that is not Hermitian positive semi-definite.
+        rates or a rate matrix that is not Hermitian positive semi-definite;
+        ``baths`` declared without ``bath_labels``, or a label not among them.
 
     Examples
     --------
@@ -786,6 +789,11 @@ def from_qutip(
     if dims is None:
         dims = (Hm.shape[0],)
     if isinstance(baths, (list, tuple)) and bath_labels is None:
+        if not all(lab is None or isinstance(lab, str) for lab in baths):
+            raise TypeError(
+                f"baths: a sequence is read as the bath label (str or None) of each c_op, got {baths!r}; "
+                "to give temperatures, pass baths={name: T, ...} and bath_labels=[name of each c_op]"
+            )
         baths, bath_labels = None, baths
     if bath_labels is not None:
         bath_labels = list(bath_labels)
@@ -795,6 +803,19 @@ def from_qutip(
             if lab is not None and not isinstance(lab, str):
                 raise TypeError(f"bath_labels[{k}] must be a str or None, got {type(lab).__name__}")
     bath_map = _bath_mapping(baths)
+    if bath_map and bath_labels is None:
+        # every jump would be left out of its bath: zero heat currents and entropy production
+        raise ValueError(
+            f"baths declares {sorted(bath_map)} but bath_labels is not given, so no c_op belongs to any "
+            "of them; pass bath_labels=[the bath of each c_op, or None]"
+        )
+    if bath_map and bath_labels is not None:
+        unknown = sorted({lab for lab in bath_labels if lab is not None and lab not in bath_map})
+        if unknown:
+            raise ValueError(
+                f"bath_labels names {unknown}, not among the baths declared in baths ({sorted(bath_map)}); "
+                "a misspelt label would make a bath of its own with no temperature"
+            )
     ops = [as_csr(c, f"c_ops[{k}]") for k, c in enumerate(c_ops)]
     labels = [None] * len(ops) if bath_labels is None else bath_labels
     if rates is not None and np.ndim(rates) == 2:
