@@ -1391,9 +1391,14 @@ def as_model(obj) -> LindbladModel | SuperoperatorModel:
     if _is_qobj(obj):
         if getattr(obj, "type", None) == "super":
             return from_liouvillian(obj)
+        hint = (
+            " with no c_ops (a Hamiltonian alone is a closed system, with no unique steady state)"
+            if getattr(obj, "type", None) == "oper"
+            else ""
+        )
         raise TypeError(
-            f"got a single Qobj of type {obj.type!r}; pass (H, c_ops) as one tuple, or a Liouvillian "
-            "(Qobj of type 'super')"
+            f"got a single Qobj of type {obj.type!r}{hint}; pass H with its jump operators, "
+            "steady_state(H, c_ops) or steady_state((H, c_ops)), or a Liouvillian (Qobj of type 'super')"
         )
     from .operators import time_dependence
 

@@ -480,6 +480,20 @@ def test_entropy_production_does_not_depend_on_the_units(s):
 # ------------------------------------------------------------------ call shapes and types
 
 
+def test_one_collapse_operator_not_in_a_list():
+    # qutip.steadystate(H, c) takes a single collapse operator; an array second was read as the
+    # method (and H as a Liouvillian: "L does not preserve the trace"), a Qobj was refused
+    H, c_ops = detuned_cavity(N=20)
+    (c,) = c_ops
+    ref = qness.steady_state(H, c_ops).rho
+    for args in ((H, c), (H.full(), c.full()), (H.full(), sp.csr_matrix(c.full()))):
+        assert np.abs(qness.steady_state(*args).rho - ref).max() < 1e-12
+    assert qness.steady_state(H, c, "direct").info["method"] == "Direct"
+    assert qness.liouvillian_gap(H, c) == pytest.approx(qness.liouvillian_gap(H, c_ops), rel=1e-12)
+    with pytest.raises(TypeError, match=r"type 'oper' with no c_ops .* steady_state\(H, c_ops\)"):
+        qness.steady_state(H, None)
+
+
 def test_qutip_call_shape_works():
     H, c_ops = detuned_cavity(N=20)
     a = qness.steady_state(H, c_ops)

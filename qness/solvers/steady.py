@@ -812,12 +812,18 @@ def _within_subspace(where: str):
         ) from exc
 
 
+def _single_operator(obj) -> bool:
+    """A ``Qobj``, a 2-D array or a sparse matrix: one operator, never a method."""
+    return _is_qobj(obj) or sp.issparse(obj) or (isinstance(obj, np.ndarray) and obj.ndim == 2)
+
+
 def _call_shape(model, args, method=None):
     """``(model, method)`` from qness's ``f(model, method)`` or QuTiP's ``f(H, c_ops, method=...)``.
 
     A list (or a tuple that is not a method) second can only be ``c_ops``
     (a method is a name, an instance or ``None``), so ``steady_state(H,
-    c_ops)`` means ``steady_state((H, c_ops))``; with a Liouvillian ``Qobj``
+    c_ops)`` means ``steady_state((H, c_ops))``; a single operator second
+    (``Qobj``, 2-D array, sparse matrix) is one collapse operator, as in QuTiP; with a Liouvillian ``Qobj``
     first, the dissipators of ``c_ops`` are added to it, as
     ``qutip.steadystate(L, c_ops)`` does. A third positional argument is
     then the method.
@@ -832,6 +838,11 @@ def _call_shape(model, args, method=None):
         isinstance(args[0], list) or (isinstance(args[0], tuple) and not dataclasses.is_dataclass(args[0]))
     ):
         c_ops, args = args[0], args[1:]
+    elif args and _single_operator(args[0]):
+        # qutip.steadystate(H, c) with one collapse operator, not in a list (QuTiP 5 takes it): an
+        # operator is never a method (an array second was read as the method, and the first as a
+        # Liouvillian, and the error spoke of trace preservation)
+        c_ops, args = [args[0]], args[1:]
     elif len(args) == 2:
         raise TypeError(
             f"the second argument must be c_ops (a list) when three are given, got {type(args[0]).__name__}"
