@@ -356,6 +356,12 @@ def test_bad_input():
     m = resonant_level(1.0, 2.0)
     with pytest.raises(ValueError, match="unknown jump label 'nope'"):
         cumulants(m, counted={"nope": 1})
+    # a bath's name: its jumps are named, with how to weight them
+    mb = qness.from_qutip(
+        qutip.sigmaz(), [qutip.sigmam(), 0.1 * qutip.sigmap()], baths={"h": 1.0}, bath_labels=["h", "h"]
+    )
+    with pytest.raises(ValueError, match=r"'h' is a bath, not a jump label; count its jumps \[0, 1\]"):
+        cumulants(mb, counted="h")
     with pytest.raises(ValueError, match="order must be >= 1"):
         cumulants(m, counted={1: 1}, order=0)
     with pytest.raises(TypeError, match="order must be an int"):

@@ -216,3 +216,15 @@ def test_a_space_that_is_not_a_tensor_product_is_refused():
         with pytest.raises(ValueError, match="not a tensor product"):
             ent.ptrace(state, keep=[0])
     assert ent.entropy(ness) == pytest.approx(qutip.entropy_vn(ness.to_qobj(), base=2), abs=1e-10)
+
+
+def test_kets_are_taken_as_pure_states():
+    # QuTiP's concurrence / entropy_vn / ptrace take a ket; these refused (4, 1) as "not square"
+    from qness.analysis import entanglement as E
+
+    bell = qutip.bell_state("00")
+    dm = qutip.ket2dm(bell)
+    assert E.concurrence(bell) == pytest.approx(1.0, abs=1e-12) == E.concurrence(dm)
+    assert E.negativity(bell, part=[0]) == pytest.approx(E.negativity(dm, part=[0]), abs=1e-14)
+    assert E.negativity(bell.full().ravel(), dims=(2, 2), part=[0]) == pytest.approx(0.5, abs=1e-12)
+    assert E.entropy(bell) == pytest.approx(0.0, abs=1e-12)

@@ -494,6 +494,20 @@ def test_one_collapse_operator_not_in_a_list():
         qness.steady_state(H, None)
 
 
+def test_qutip_method_names_and_ket_warm_start():
+    H, c_ops = detuned_cavity(N=12)
+    with pytest.raises(
+        ValueError, match=r"unknown method 'iterative-gmres'.* QuTiP's 'iterative-gmres' is qness's 'krylov'"
+    ):
+        qness.steady_state(H, c_ops, method="iterative-gmres")
+    with pytest.raises(ValueError, match=r"QuTiP's 'svd' is qness's 'dense'"):
+        qness.steady_state(H, c_ops, method="svd")
+    # a ket as warm start, as Evolve's rho0 takes one (Krylov refused its shape (d, 1))
+    ref = qness.steady_state(H, c_ops).rho
+    got = qness.steady_state(H, c_ops, method="krylov", x0=qutip.basis(12, 0))
+    assert np.abs(got.rho - ref).max() < 1e-9
+
+
 def test_qutip_call_shape_works():
     H, c_ops = detuned_cavity(N=20)
     a = qness.steady_state(H, c_ops)

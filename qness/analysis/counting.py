@@ -276,6 +276,13 @@ def _resolve_counted(model: LindbladModel, counted) -> dict:
         elif isinstance(key, str):
             hits = [i for i, lab in enumerate(labels) if lab == key]
             if not hits:
+                in_bath = [i for i, j in enumerate(model.jumps) if j.bath == key]
+                if in_bath:
+                    raise ValueError(
+                        f"counted: {key!r} is a bath, not a jump label; count its jumps {in_bath} (labels "
+                        f"{[labels[i] for i in in_bath]}) with a weight each, e.g. +1 for a quantum given "
+                        f"to the bath and -1 for one taken from it: counted={{{in_bath[0]}: 1, ...}}"
+                    )
                 shown = ", ".join(repr(x) for x in labels[:12]) + (", ..." if len(labels) > 12 else "")
                 raise ValueError(f"counted: unknown jump label {key!r}; the model's jumps are {shown}")
             if len(hits) > 1:

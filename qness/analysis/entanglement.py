@@ -58,8 +58,11 @@ def _as_rho(rho, name: str = "rho", *, check_trace: bool = True) -> np.ndarray:
     if sp.issparse(rho):
         rho = rho.toarray()
     rho = np.asarray(rho, dtype=np.complex128)
+    if rho.ndim == 1 or (rho.ndim == 2 and rho.shape[1] == 1 and rho.shape[0] > 1):
+        psi = rho.reshape(-1)  # a ket (QuTiP's entropy_vn, concurrence and ptrace take one too)
+        rho = np.outer(psi, psi.conj())
     if rho.ndim != 2 or rho.shape[0] != rho.shape[1]:
-        raise ValueError(f"{name} must be a square matrix, got shape {rho.shape}")
+        raise ValueError(f"{name} must be a square matrix (a density matrix) or a ket, got shape {rho.shape}")
     if not np.all(np.isfinite(rho)):
         raise ValueError(f"{name} has non-finite entries")
     scale = max(1.0, float(np.abs(rho).max()))
@@ -105,7 +108,7 @@ def ptrace(rho, dims: Sequence[int] | None = None, keep=None) -> np.ndarray:
 
     Parameters
     ----------
-    rho : array_like, shape (d, d)
+    rho : array_like, shape (d, d), or a ket of shape (d,) or (d, 1)
         Density matrix on the chain, ``d = prod(dims)``.
     dims : sequence of int, optional
         Local dimensions (mixed allowed), site 0 leftmost; default: the
@@ -146,7 +149,7 @@ def partial_transpose(rho, dims: Sequence[int] | None = None, part=None) -> np.n
 
     Parameters
     ----------
-    rho : array_like, shape (d, d)
+    rho : array_like, shape (d, d), or a ket of shape (d,) or (d, 1)
         Density matrix.
     dims : sequence of int, optional
         Local dimensions; default: the state's own (NESS, ``qutip.Qobj``).
@@ -192,7 +195,7 @@ def entropy(rho, alpha: float = 1, base: float = 2) -> float:
 
     Parameters
     ----------
-    rho : array_like, shape (d, d)
+    rho : array_like, shape (d, d), or a ket of shape (d,) or (d, 1)
         Density matrix (Hermitian, unit trace).
     alpha : float
         Renyi index ``>= 0``: ``S_alpha = log(Tr rho^alpha) / (1 - alpha)``;
@@ -231,7 +234,7 @@ def mutual_information(rho, dims: Sequence[int] | None = None, a=None, b=None, *
 
     Parameters
     ----------
-    rho : array_like, shape (d, d)
+    rho : array_like, shape (d, d), or a ket of shape (d,) or (d, 1)
         Density matrix on the chain.
     dims : sequence of int, optional
         Local dimensions; default: the state's own (NESS, ``qutip.Qobj``).
@@ -275,7 +278,7 @@ def mutual_information_matrix(rho, dims: Sequence[int] | None = None, *, base: f
 
     Parameters
     ----------
-    rho : array_like, shape (d, d)
+    rho : array_like, shape (d, d), or a ket of shape (d,) or (d, 1)
         Density matrix.
     dims : sequence of int, optional
         Local dimensions; default: the state's own (NESS, ``qutip.Qobj``).
@@ -308,7 +311,7 @@ def negativity(rho, dims: Sequence[int] | None = None, part=None) -> float:
 
     Parameters
     ----------
-    rho : array_like, shape (d, d)
+    rho : array_like, shape (d, d), or a ket of shape (d,) or (d, 1)
         Density matrix.
     dims : sequence of int, optional
         Local dimensions; default: the state's own (NESS, ``qutip.Qobj``).
@@ -332,7 +335,7 @@ def log_negativity(rho, dims: Sequence[int] | None = None, part=None) -> float:
 
     Parameters
     ----------
-    rho : array_like, shape (d, d)
+    rho : array_like, shape (d, d), or a ket of shape (d,) or (d, 1)
         Density matrix.
     dims : sequence of int, optional
         Local dimensions; default: the state's own (NESS, ``qutip.Qobj``).
@@ -440,7 +443,7 @@ def entanglement_profile(
 
     Parameters
     ----------
-    rho : array_like, shape (d, d)
+    rho : array_like, shape (d, d), or a ket of shape (d,) or (d, 1)
         Density matrix.
     dims : sequence of int, optional
         Local dimensions (at least two sites); default: the state's own

@@ -374,6 +374,20 @@ class Evolve:
 METHODS = {"auto": Auto, "dense": Dense, "direct": Direct, "krylov": Krylov, "evolve": Evolve}
 
 
+#: ``qutip.steadystate``'s method names and the qness method that does their job.
+_QUTIP_METHODS = {
+    "eigen": "dense",
+    "svd": "dense",
+    "power": "direct",
+    "power-gmres": "krylov",
+    "power-lgmres": "krylov",
+    "power-bicgstab": "krylov",
+    "iterative-gmres": "krylov",
+    "iterative-lgmres": "krylov",
+    "iterative-bicgstab": "krylov",
+}
+
+
 def resolve_method(method, options: dict, registry: dict | None = None, what: str = "method"):
     """Turn ``method`` (instance, name or None) plus keyword ``options`` into an instance.
 
@@ -403,7 +417,9 @@ def resolve_method(method, options: dict, registry: dict | None = None, what: st
     if isinstance(method, str):
         key = method.lower()
         if key not in registry:
-            raise ValueError(f"unknown {what} {method!r}; valid methods: {', '.join(registry)}")
+            qutip_name = _QUTIP_METHODS.get(key) if registry is METHODS else None
+            hint = f" (QuTiP's {method!r} is qness's {qutip_name!r})" if qutip_name else ""
+            raise ValueError(f"unknown {what} {method!r}; valid methods: {', '.join(registry)}{hint}")
         method = registry[key]()
     if not dataclasses.is_dataclass(method) or type(method) not in registry.values():
         raise TypeError(

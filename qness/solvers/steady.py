@@ -557,7 +557,7 @@ def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=F
         a Krylov solve of the steady-state sector, and the memory available
         (the reason is in ``info["auto"]``).
     x0 : array_like or NESS, optional
-        Warm start (``d x d`` density matrix or a previous result), used by
+        Warm start (``d x d`` density matrix, a ket, or a previous result), used by
         the iterative methods; ``Evolve`` starts from it if its ``rho0`` is
         not set.
     symmetry : "auto", None, U1Symmetry or Z2Symmetry
@@ -584,7 +584,8 @@ def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=F
         bar is shown (see :mod:`qness.solvers.progress`).
     **options
         Settings of the method, e.g. ``rtol=1e-10`` for ``Krylov``; an
-        unknown name raises ``ValueError`` listing the valid ones.
+        unknown name raises ``TypeError`` listing the valid ones (as Python
+        does for an unexpected keyword).
 
     Returns
     -------
@@ -612,9 +613,12 @@ def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=F
         large is allocated, see :func:`memory_estimate`; carries the
         required and available bytes, the message says what to try).
     ValueError
-        On bad input (see :func:`qness.from_qutip`) or bad options.
+        On bad input (see :func:`qness.from_qutip`), bad option values or an
+        unknown method name (QuTiP's names, e.g. ``"iterative-gmres"``, get
+        the qness method that does their job).
     TypeError
-        If ``progress`` is not a bool.
+        If ``progress`` is not a bool, or for an option the method does not
+        take.
 
     Warns
     -----
@@ -908,8 +912,11 @@ def _warm_start(x0, sector: Sector, model: LindbladModel, basis=None):
         rho0 = rho0.full()
     rho0 = np.asarray(rho0, dtype=np.complex128)
     d = model.dim
+    if rho0.shape in ((d,), (d, 1)):  # a ket, as Evolve's rho0 and asymptotic_state take one
+        psi = rho0.reshape(d)
+        rho0 = np.outer(psi, psi.conj())
     if rho0.shape != (d, d):
-        raise ValueError(f"x0 must be a {d} x {d} density matrix, got shape {rho0.shape}")
+        raise ValueError(f"x0 must be a {d} x {d} density matrix or a ket of length {d}, got {rho0.shape}")
     if not np.all(np.isfinite(rho0)):
         raise ValueError("x0 has non-finite entries")
     if basis is not None:  # into the eigenbasis of an exchange symmetry (real orthogonal W)
