@@ -497,7 +497,7 @@ def test_one_collapse_operator_not_in_a_list():
 def test_qutip_method_names_and_ket_warm_start():
     H, c_ops = detuned_cavity(N=12)
     with pytest.raises(
-        ValueError, match=r"unknown method 'iterative-gmres'.* QuTiP's 'iterative-gmres' is qness's 'krylov'"
+        ValueError, match=r"unknown method 'iterative-gmres'.*QuTiP's 'iterative-gmres' is qness's 'krylov'"
     ):
         qness.steady_state(H, c_ops, method="iterative-gmres")
     with pytest.raises(ValueError, match=r"QuTiP's 'svd' is qness's 'dense'"):
