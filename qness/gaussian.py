@@ -172,7 +172,7 @@ class QuadraticModel:
             raise ValueError(f"h must be a square n x n matrix, got shape {h.shape}")
         if not np.all(np.isfinite(h)):
             raise ValueError("h has non-finite entries")
-        scale = max(1.0, float(np.abs(h).max()))
+        scale = float(np.abs(h).max())
         if np.abs(h - h.conj().T).max() > 1e-12 * scale:
             raise ValueError("h is not Hermitian")
         n = h.shape[0]
@@ -436,7 +436,7 @@ def gaussian_entropy(C, statistics: str = "fermion", base: float = 2.0) -> float
 
 
 def _check_damped(qm: QuadraticModel, x: np.ndarray) -> None:
-    scale = max(1.0, float(np.abs(qm.h).max()), float(np.max(qm.gain + qm.loss + qm.dephasing)))
+    scale = max(float(np.abs(qm.h).max()), float(np.max(qm.gain + qm.loss + qm.dephasing))) or 1.0
     if qm.statistics == "boson" and np.any(x.real <= 0):
         raise ValueError("no steady state: the bosonic gain is not compensated by loss (Re x <= 0)")
     if np.min(x.real) <= 1e-13 * scale:
@@ -524,7 +524,7 @@ def steady_state(qm: QuadraticModel, *, rtol: float = 1e-12) -> GaussianNESS:
         C = solve(P)
     C = 0.5 * (C + C.conj().T)
     R = X @ C + C @ X.conj().T - P - np.diag(g * np.diag(C))
-    residual = float(np.linalg.norm(R) / max(1.0, np.linalg.norm(P)))
+    residual = float(np.linalg.norm(R) / (np.linalg.norm(P) or 1.0))
     return GaussianNESS(C=C, model=qm, residual=residual, info=info)
 
 

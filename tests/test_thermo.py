@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 import pytest
+import qutip
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from helpers import dense_steady_state
@@ -316,3 +317,37 @@ def test_rejects_bad_inputs():
         heat_currents("not a model", np.eye(2) / 2)
     with pytest.raises(ValueError, match="kind"):
         bond_currents(_xx_chain(3), np.eye(8) / 8, "spin")
+
+
+def test_global_chain_and_its_thermodynamics_do_not_depend_on_the_units():
+    # session 17: tolerances with an absolute floor of 1 (Bohr frequencies grouped within 1e-9,
+    # Hermiticity within 1e-10, sigma's zero currents within 1e-10) changed the physics of a model
+    # written in small units; here every energy, rate and temperature is times s
+    from qness.analysis import entropy_production, heat_currents
+
+    def build(s):
+        return qness.models.xxz_thermal_chain(
+            3,
+            T_l=2.0 * s,
+            T_r=0.5 * s,
+            J=s,
+            delta=0.4,
+            h=1.3 * s,
+            gamma_l=0.1 * s,
+            gamma_r=0.1 * s,
+            form="global",
+        )
+
+    ref, small = build(1.0), build(1e-10)
+    assert len(small.jumps) == len(ref.jumps)
+    r1, r2 = qness.steady_state(ref), qness.steady_state(small)
+    assert np.abs(r1.rho - r2.rho).max() < 1e-9
+    J1, J2 = heat_currents(ref, r1), heat_currents(small, r2)
+    assert J1["left"] > 0 and J2["left"] == pytest.approx(1e-20 * J1["left"], rel=1e-6)
+    assert entropy_production(small, r2) == pytest.approx(1e-10 * entropy_production(ref, r1), rel=1e-6)
+
+
+def test_non_hermitian_hamiltonian_is_refused_in_any_units():
+    H = 1e-12 * (qutip.sigmax() + 0.1j * qutip.sigmay())  # 10 % anti-Hermitian, in units of 1e-12
+    with pytest.raises(ValueError, match="H is not Hermitian"):
+        qness.from_qutip(H, [1e-6 * qutip.sigmam()])

@@ -242,7 +242,7 @@ def _jump_index(model: LindbladModel, op) -> int | None:
         for ref in (j.L, j.op):
             if ref.shape == M.shape:
                 diff = sp.csr_array(ref - M)
-                scale = max(1.0, float(np.max(np.abs(ref.data), initial=0.0)))
+                scale = float(np.max(np.abs(ref.data), initial=0.0))
                 if float(np.max(np.abs(diff.data), initial=0.0)) <= 1e-12 * scale:
                     return k
     return None
@@ -1185,7 +1185,7 @@ def gallavotti_cohen(
     mirror = np.array([lookup[x] for x in (-s - affinity).tolist()])
     dev = float(np.max(np.abs(th - mirror)))
     if atol is None:
-        atol = 1e-8 * max(1.0, float(np.max(np.abs(res.theta))))
+        atol = 1e-8 * float(np.max(np.abs(res.theta)))
     holds = dev <= atol
     if not holds:
         warnings.warn(

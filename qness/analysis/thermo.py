@@ -495,7 +495,7 @@ def local_terms(op, dims, *, atol: float = 1e-10):
     for i in range(n - 1):
         rec = rec + _embed_block(bonds[i], dims, i)
     diff = sp.csr_array(rec - opm)
-    scale = max(1.0, float(np.abs(opm.data).max()) if opm.nnz else 1.0)
+    scale = (float(np.abs(opm.data).max()) if opm.nnz else 0.0) or 1.0
     err = float(np.abs(diff.data).max()) if diff.nnz else 0.0
     if err > atol * scale:
         raise ValueError(
@@ -534,11 +534,11 @@ def _left_operators(model: LindbladModel, kind: str, density):
         q = [local_op(density, dd).toarray() for dd in dims]
     _, onsite, bonds = local_terms(model.H0, dims)
     for i in range(n):
-        if np.abs(onsite[i] @ q[i] - q[i] @ onsite[i]).max() > 1e-10 * max(1.0, np.abs(onsite[i]).max()):
+        if np.abs(onsite[i] @ q[i] - q[i] @ onsite[i]).max() > 1e-10 * np.abs(onsite[i]).max():
             raise ValueError(f"density: the on-site term of site {i} does not conserve it; no bond current")
     for i in range(n - 1):
         Q2 = np.kron(q[i], np.eye(dims[i + 1])) + np.kron(np.eye(dims[i]), q[i + 1])
-        if np.abs(bonds[i] @ Q2 - Q2 @ bonds[i]).max() > 1e-10 * max(1.0, np.abs(bonds[i]).max()):
+        if np.abs(bonds[i] @ Q2 - Q2 @ bonds[i]).max() > 1e-10 * np.abs(bonds[i]).max():
             raise ValueError(f"density: the bond ({i}, {i + 1}) does not conserve it; no bond current")
     out = []
     acc = sp.csr_array((model.dim, model.dim), dtype=np.complex128)

@@ -177,7 +177,7 @@ def bohr_decomposition(H, A, *, atol: float = 1e-9) -> list[tuple[float, sp.csr_
         raise ValueError(f"H and A must be square of the same shape, got {Hd.shape} and {Ad.shape}")
     E, V = sla.eigh(Hd)
     At = V.conj().T @ Ad @ V
-    scale = max(1.0, float(np.max(np.abs(E))) if E.size else 1.0)
+    scale = (float(np.max(np.abs(E))) if E.size else 0.0) or 1.0
     amax = float(np.max(np.abs(At))) if At.size else 0.0
     if amax == 0:
         return []
@@ -399,7 +399,7 @@ def _normal_mode_jumps(M, site: int, cutoff: int):
     eps, U = np.linalg.eigh(M)
     dims = (cutoff,) * n
     a = [ops.embed("destroy", j, dims) for j in range(n)]
-    scale = max(1.0, float(np.max(np.abs(eps))))
+    scale = float(np.max(np.abs(eps))) or 1.0
     out = []
     k = 0
     while k < n:

@@ -389,7 +389,7 @@ def gaussian_mps(C, *, cutoff=1e-14, eps=1e-12) -> qtn.MatrixProductState:
     C = np.asarray(C, dtype=np.complex128)
     if C.ndim != 2 or C.shape[0] != C.shape[1] or C.shape[0] < 2:
         raise ValueError(f"C must be a square n x n matrix with n >= 2, got shape {C.shape}")
-    if not np.all(np.isfinite(C)) or np.abs(C - C.conj().T).max() > 1e-10 * max(1.0, np.abs(C).max()):
+    if not np.all(np.isfinite(C)) or np.abs(C - C.conj().T).max() > 1e-10 * np.abs(C).max():
         raise ValueError("C must be finite and Hermitian")
     C = 0.5 * (C + C.conj().T)
     nu = np.linalg.eigvalsh(C)

@@ -350,7 +350,7 @@ class _Measure:
 
 def _is_hermitian(op) -> bool:
     op = np.asarray(op)
-    return bool(np.allclose(op, op.conj().T, atol=1e-12 * max(1.0, float(np.abs(op).max(initial=0.0)))))
+    return bool(np.allclose(op, op.conj().T, atol=1e-12 * float(np.abs(op).max(initial=0.0))))
 
 
 class TNSteadyState:
@@ -491,14 +491,14 @@ class TNSteadyState:
                 bonds[t.sites[0]] += t.coeff * np.kron(*t.ops)
         for i in range(n):
             c = onsite[i] @ q[i] - q[i] @ onsite[i]
-            if np.abs(c).max() > 1e-10 * max(1.0, np.abs(onsite[i]).max()):
+            if np.abs(c).max() > 1e-10 * np.abs(onsite[i]).max():
                 raise ValueError(
                     f"density: the on-site term of site {i} does not conserve it; no bond current"
                 )
         out = []
         for i in range(n - 1):
             Q2 = np.kron(q[i], np.eye(dims[i + 1])) + np.kron(np.eye(dims[i]), q[i + 1])
-            if np.abs(bonds[i] @ Q2 - Q2 @ bonds[i]).max() > 1e-10 * max(1.0, np.abs(bonds[i]).max()):
+            if np.abs(bonds[i] @ Q2 - Q2 @ bonds[i]).max() > 1e-10 * np.abs(bonds[i]).max():
                 raise ValueError(f"density: the bond ({i}, {i + 1}) does not conserve it; no bond current")
             qi = np.kron(q[i], np.eye(dims[i + 1]))
             jop = 1j * (qi @ bonds[i] - bonds[i] @ qi)

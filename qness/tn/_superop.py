@@ -102,7 +102,7 @@ def _operator_schmidt(M: np.ndarray, D1: int, D2: int, rtol: float = 1e-13):
     """``M = sum_k A_k kron B_k`` (``A_k``: ``D1 x D1``, ``B_k``: ``D2 x D2``) by an SVD."""
     T = M.reshape(D1, D2, D1, D2).transpose(0, 2, 1, 3).reshape(D1 * D1, D2 * D2)
     U, s, Vh = np.linalg.svd(T, full_matrices=False)
-    keep = s > rtol * max(1.0, s[0] if s.size else 0.0)
+    keep = s > rtol * (s[0] if s.size else 0.0)
     U, s, Vh = U[:, keep], s[keep], Vh[keep]
     A = (U * np.sqrt(s)).T.reshape(-1, D1, D1)
     B = (np.sqrt(s)[:, None] * Vh).reshape(-1, D2, D2)
