@@ -2586,8 +2586,24 @@ _DISPATCH = {
     Krylov: _one_blas_thread_for_small_blocks(_krylov_route, dense=False),
 }
 
-#: Dense and Direct (which take no tolerance) must return ``||L vec(rho)||_2 <= RESIDUAL_GUARD * max(1, s)``
-#: (``s`` the scale of ``L``'s diagonal, ``_System.scale``): a backward-stable LU with refinement
+def _guard_scale(system) -> float:
+    """The scale :data:`RESIDUAL_GUARD` multiplies: the larger of the diagonal's scale and a bound on
+    ``||L||`` (twice the largest absolute row sum of ``H_eff``), in the model's own units (it was floored
+    at 1, which let a state of a model written in units of 1e-9 be off by the model's whole scale)."""
+    model = system.model
+    try:
+        A = model.H_eff()
+        factor = 2.0
+    except AttributeError:  # a bare Liouvillian
+        A, factor = model.L, 1.0
+    a = abs(sp.csr_array(A))
+    bound = factor * float(np.max(np.asarray(a.sum(axis=1)).ravel(), initial=0.0))
+    s = max(system.scale, bound)
+    return s if np.isfinite(s) and s > 0 else 1.0
+
+
+#: Dense and Direct (which take no tolerance) must return ``||L vec(rho)||_2 <= RESIDUAL_GUARD * s``
+#: (``s`` from :func:`_guard_scale`, in the model's units): a backward-stable LU with refinement
 #: reaches far below it on a problem whose uniqueness check passed. Krylov and Evolve are judged by
 #: their own ``rtol`` / ``atol`` only (checked where they stop).
 RESIDUAL_GUARD = 1e-8
@@ -2611,11 +2627,11 @@ def _finish(model, system, x, method, info, t0, residual=None) -> NESS:
         rho = np.asarray(basis @ (basis @ rho).T).T
     # Never return a state that is not stationary: a direct solver that "succeeded" with a large
     # residual (breakdown) is reported, with its iterate and the tolerance it missed.
-    bound = RESIDUAL_GUARD * max(1.0, system.scale) if isinstance(method, (Dense, Direct)) else np.inf
+    bound = RESIDUAL_GUARD * _guard_scale(system) if isinstance(method, (Dense, Direct)) else np.inf
     if not np.isfinite(residual) or residual > bound:
         raise ConvergenceError(
             f"{type(method).__name__} returned a state with ||L vec(rho)|| = {residual:.2e} > {bound:.1e} "
-            f"(= {RESIDUAL_GUARD:g} x the scale of L's diagonal, the accuracy a stable LU reaches): "
+            f"(= {RESIDUAL_GUARD:g} x the scale of L, the accuracy a stable LU reaches): "
             "not a steady state; try Krylov with an explicit rtol",
             rho=rho,
             residual=float(residual),
