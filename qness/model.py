@@ -1135,7 +1135,8 @@ class SuperoperatorModel:
         If ``L`` is not square of size ``prod(dims)**2``, has non-finite
         entries, or does not preserve the trace (``vec(1)^T L != 0``: not a
         Lindblad generator; a trace-preserving map, ``vec(1)^T L =
-        vec(1)^T``, is named as a channel).
+        vec(1)^T``, is named as a channel) or Hermiticity (``L(X^+) !=
+        L(X)^+``).
 
     Notes
     -----
@@ -1190,6 +1191,20 @@ class SuperoperatorModel:
                 f"L does not preserve the trace (max |vec(1)^T L| = {err:.3g} against max |L| = "
                 f"{scale:.3g}, where a Lindblad generator has vec(1)^T L = 0): it is not the generator "
                 "of a trace-preserving evolution; qutip.liouvillian(H, c_ops) makes one"
+            )
+        # Hermiticity preserved, L(X^+) = L(X)^+: with P the transpose of vec (column stacking),
+        # conj(L) = P L P. A trace-preserving matrix without it (a Lindbladian plus -i[X, rho] with X
+        # not Hermitian) was accepted, and the spectrum then added conjugate partners that are not
+        # eigenvalues (session 17)
+        idx = np.arange(d * d)
+        perm = (idx % d) * d + idx // d
+        herr = float(np.max(np.abs((L[perm][:, perm] - L.conj()).data), initial=0.0))
+        if herr > TRACE_TOLERANCE * scale:
+            raise ValueError(
+                f"L does not preserve Hermiticity (max |conj(L) - P L P| = {herr:.3g} against max |L| = "
+                f"{scale:.3g}, P the transpose of vec(rho)): L(X^+) != L(X)^+, so it is not the generator "
+                "of a physical evolution (a Hamiltonian part -i[X, rho] with X not Hermitian?); "
+                "qutip.liouvillian(H, c_ops) makes one"
             )
         object.__setattr__(self, "L", L)
         object.__setattr__(self, "dims", dims)

@@ -924,3 +924,15 @@ def test_chemical_potential_without_u1_says_how_to_declare_it():
     p = (gL * fL + gR * fR) / (gL + gR)
     IL = gL * (fL - p)
     assert entropy_production(m, ness) == pytest.approx(IL * (muL - muR) / T, abs=1e-12)
+
+
+def test_liouvillian_that_does_not_preserve_hermiticity_is_refused():
+    # trace-preserving but L(X^+) != L(X)^+ (a Lindbladian plus -i[X, rho] with X not Hermitian):
+    # it was accepted, and the spectrum added conjugate "partners" that are not eigenvalues
+    H, c_ops = detuned_cavity(N=6)
+    X = qutip.destroy(6)  # not Hermitian
+    good = qutip.liouvillian(H, c_ops)
+    bad = good - 1j * (qutip.spre(X) - qutip.spost(X))
+    qness.from_liouvillian(good)  # fine
+    with pytest.raises(ValueError, match="does not preserve Hermiticity"):
+        qness.from_liouvillian(bad)

@@ -2586,6 +2586,7 @@ _DISPATCH = {
     Krylov: _one_blas_thread_for_small_blocks(_krylov_route, dense=False),
 }
 
+
 def _guard_scale(system) -> float:
     """The scale :data:`RESIDUAL_GUARD` multiplies: the larger of the diagonal's scale and a bound on
     ``||L||`` (twice the largest absolute row sum of ``H_eff``), in the model's own units (it was floored
