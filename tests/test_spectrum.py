@@ -569,3 +569,25 @@ def test_left_eigenmatrices_belong_to_their_eigenvalue():
         for lam, lm in zip(s.eigenvalues, s.left_eigenmatrices):
             lv = lm.ravel(order="F")
             assert np.linalg.norm(Lh @ lv - np.conj(lam) * lv) <= 1e-8 * np.linalg.norm(lv)
+
+
+def test_repeated_eigenvalue_gets_independent_left_eigenmatrices():
+    # two identical driven Kerr cavities: -0.09994 and its partners are double; matching left
+    # vectors by eigenvalue gave both copies the same one (rank 7 of 8, no dual basis)
+    a = qutip.tensor(qutip.destroy(7), qutip.qeye(7))
+    b = qutip.tensor(qutip.qeye(7), qutip.destroy(7))
+    H = (
+        (a.dag() * a + b.dag() * b)
+        + 0.2 * (a + a.dag() + b + b.dag())
+        + 0.05 * (a.dag() ** 2 * a**2 + b.dag() ** 2 * b**2)
+    )
+    c = [np.sqrt(0.1) * a, np.sqrt(0.1) * b]
+    Lh = qutip.liouvillian(H, c).full().conj().T
+    with pytest.warns(qness.SpectrumWarning, match="nearest its shift"):
+        s = qness.spectrum((H, c), k=8, vectors=True, left=True, method="shift-invert")
+    vals = s.eigenvalues
+    assert np.sum(np.abs(vals - vals[1]) < 1e-8) == 2  # the double eigenvalue
+    Lm = np.column_stack([lm.ravel(order="F") for lm in s.left_eigenmatrices])
+    assert np.linalg.matrix_rank(Lm, tol=1e-8) == len(vals)
+    for lam, lv in zip(vals, Lm.T):
+        assert np.linalg.norm(Lh @ lv - np.conj(lam) * lv) <= 1e-9 * np.linalg.norm(lv)

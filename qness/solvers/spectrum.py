@@ -523,7 +523,7 @@ def _shift_invert_sector(model, sector, k, method: ShiftInvert, vectors, left, M
             if np.linalg.norm(Mh @ lv - np.conj(lam) * lv) > 1e-8 * scale:
                 lv = _left_vector(M, lam, rng)
             cols.append(lv)
-        out["left"] = np.column_stack(cols)
+        out["left"] = _independent_left(M, out["values"], np.column_stack(cols), rng, scale)
     out["info"] = {"method": "ShiftInvert", "inner": method.inner, "size": n, "sigma": sigma}
     return out
 
@@ -726,6 +726,32 @@ def _refiner(model, sector, route, M, tol):
     return refine
 
 
+def _independent_left(M, values, left, rng, scale):
+    """``left`` with every cluster of equal eigenvalues given independent left vectors.
+
+    Matching by eigenvalue gives each copy of a repeated eigenvalue the same left vector (two
+    identical cavities: rank 7 of 8, no dual basis; session 17). Where a cluster's vectors are
+    dependent, they are replaced by inverse iteration from independent random starts, orthonormalised.
+    """
+    values = np.asarray(values)
+    left = np.array(left, dtype=np.complex128)
+    done = np.zeros(len(values), dtype=bool)
+    for i in range(len(values)):
+        if done[i]:
+            continue
+        group = np.flatnonzero(np.abs(values - values[i]) <= 1e-8 * scale)
+        done[group] = True
+        m = len(group)
+        if m < 2 or np.linalg.matrix_rank(left[:, group], tol=1e-6 * np.linalg.norm(left[:, group], 2)) == m:
+            continue
+        lam = complex(np.mean(values[group]))
+        W = np.column_stack([_left_vector(M, lam, rng) for _ in range(m)])
+        Q, R = np.linalg.qr(W)
+        if np.min(np.abs(np.diag(R))) > 1e-6 * np.max(np.abs(np.diag(R))):
+            left[:, group] = Q
+    return left
+
+
 def _left_vector(M, lam, rng):
     """A unit left eigenvector of ``M`` for ``lam`` (``M^+ w = conj(lam) w``) by inverse iteration."""
     n = M.shape[0]
@@ -891,7 +917,8 @@ def _rightmost(
         rng = np.random.default_rng(7)
         lv = [res["left"][:, j] for j in range(res["left"].shape[1])]
         lv += [_left_vector(M, lam, rng) for lam in vals[len(lv) :]]
-        res["left"] = np.column_stack(lv)[:, order]
+        scale = max(float(np.max(np.abs(vals), initial=0.0)), _scale(model))
+        res["left"] = _independent_left(M, vals[order], np.column_stack(lv)[:, order], rng, scale)
     return res
 
 
