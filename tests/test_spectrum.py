@@ -591,3 +591,20 @@ def test_repeated_eigenvalue_gets_independent_left_eigenmatrices():
     assert np.linalg.matrix_rank(Lm, tol=1e-8) == len(vals)
     for lam, lv in zip(vals, Lm.T):
         assert np.linalg.norm(Lh @ lv - np.conj(lam) * lv) <= 1e-9 * np.linalg.norm(lv)
+
+
+def test_zeno_gap_below_the_zero_tolerance_is_said():
+    # driven qubit under dephasing gamma: the gap is 2/gamma (exact); at gamma = 1e7 it is 1e-14 of
+    # ||L||, below the zero tolerance, and 0.0 came back silently while steady_state found the state
+    # unique; the mode itself is resolved (the computed zero is 1e-16)
+    sx = np.array([[0, 1], [1, 0]], complex)
+    sz = np.diag([1.0, -1.0]).astype(complex)
+    assert qness.liouvillian_gap((sx, [np.sqrt(1e6) * sz])) == pytest.approx(2e-6, rel=1e-6)
+    with pytest.warns(qness.SpectrumWarning, match="rate 2e-07 lies below the zero tolerance"):
+        s = qness.spectrum((sx, [np.sqrt(1e7) * sz]), k=2, vectors=False)
+    assert s.gap == 0.0
+    assert s.eigenvalues[1].real == pytest.approx(-2e-7, rel=1e-6)
+    # a true degeneracy (dephasing alone: two exact zero modes) stays 0.0 without a word
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert qness.liouvillian_gap((0 * sx, [np.sqrt(1e7) * sz])) == 0.0

@@ -1116,6 +1116,22 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
     mats = [mats[i] for i in order] if vectors else []
     lmats = [lmats[i] for i in order] if left else []
     gap, slow = _gap(vals, labs, steady_label, zero_tol)
+    if gap == 0.0 and slow is not None:
+        zero = complex(vals[np.flatnonzero((labs == steady_label) & (np.abs(vals) <= zero_tol))[0]])
+        rate = abs(float(vals[slow].real))
+        if rate > 1e3 * abs(zero):
+            # a mode below the zero tolerance yet far from the computed zero: a real but tiny gap (a
+            # Zeno-limited qubit, gap 2e-7 under ||L|| ~ 2e7) or a second steady state computed
+            # inexactly; 0.0 alone read as "not unique" while steady_state found the state unique
+            warnings.warn(
+                f"spectrum: the slowest mode's rate {rate:.3g} lies below the zero tolerance "
+                f"{zero_tol:.2g} (1e-12 of the scale of L), so the gap is reported as 0.0; it is "
+                f"{rate / max(abs(zero), 1e-300):.2g} times the computed zero eigenvalue ({abs(zero):.2g}), "
+                "so it may be a real gap that double precision resolves here: if steady_state finds "
+                "the steady state unique, the gap is that rate (spectrum(...).eigenvalues holds the mode)",
+                SpectrumWarning,
+                stacklevel=2,
+            )
     if slow is None and len(vals) > 1:
         near = float(np.min(np.abs(vals[labs == steady_label]), initial=np.inf))
         warnings.warn(
@@ -1196,7 +1212,11 @@ def liouvillian_gap(model, *args, method=None, symmetry="auto", **options) -> fl
         When some sector could not be certified (``spectrum(...).certified``
         is ``False``); the message names the sector and the evidence. An
         explicit ``ShiftInvert`` (or ``AutoEig(certify=False)``) is never
-        certified: its gap is that of the eigenvalues nearest the shift.
+        certified: its gap is that of the eigenvalues nearest the shift. Also
+        when the gap is reported as ``0.0`` though the slowest mode lies far
+        (1000x) from the computed zero eigenvalue, below the zero tolerance
+        (a real but tiny gap, as in the Zeno limit, or an inexact second
+        steady state).
 
     Examples
     --------
