@@ -832,22 +832,27 @@ def dephased_chain(n=3, kappa=50.0):
     return qness.LindbladModel(dims=(2,) * n, H=H, jumps=tuple(jumps))
 
 
+def _splitting_spectrum():
+    """Eigenvalues ``mu`` of ``-J L0^{-1}`` and the matrix ``A M`` of the two-step preconditioner, on
+    the dephased chain (dense, column by column)."""
+    model = as_model(dephased_chain())
+    sec = full_sector(model.dim)
+    S = qsym._SylvesterInverse(sec, model, 0.0)
+    M = qsym._TwoStepSylvester(sec, model, S, None)
+    A = sec.matrix(model).toarray()
+    eye = np.eye(sec.size, dtype=complex)
+    Sd = np.column_stack([S @ eye[:, k] for k in range(sec.size)])
+    AM = A @ np.column_stack([M @ eye[:, k] for k in range(sec.size)])
+    return np.linalg.eigvals(-(A - np.linalg.inv(Sd)) @ Sd), AM  # -J L0^{-1}, J = A - L0
+
+
 @pytest.mark.parametrize("weight", [1.0, qsym.SMOOTHING_WEIGHT])
 def test_two_step_spectrum_is_the_damped_polynomial_of_the_splitting(monkeypatch, weight):
     # A M = B (1 + w (1 - B)) with B = A S = 1 - mu, mu the eigenvalues of -J L0^{-1}, a
     # trace-preserving CP map (unit disk). Undamped (w = 1) the dephased coherences (mu ~ -1) give
     # A M ~ 0; damped, |A M| >= 2 (1 - w) there.
     monkeypatch.setattr(qsym, "SMOOTHING_WEIGHT", weight)
-    model = as_model(dephased_chain())
-    sec = full_sector(model.dim)
-    S = qsym._SylvesterInverse(sec, model, 0.0)
-    M = qsym._TwoStepSylvester(sec, model, S, None)
-    n = sec.size
-    A = sec.matrix(model).toarray()
-    eye = np.eye(n, dtype=complex)
-    Sd = np.column_stack([S @ eye[:, k] for k in range(n)])
-    AM = A @ np.column_stack([M @ eye[:, k] for k in range(n)])
-    mu = np.linalg.eigvals(-(A - np.linalg.inv(Sd)) @ Sd)  # -J L0^{-1}, J = A - L0
+    mu, AM = _splitting_spectrum()
     assert np.max(np.abs(mu)) <= 1 + 1e-8
     assert np.min(mu.real) < -0.9  # the dephased coherences
     expected = (1 - mu) * (1 + weight * mu)
@@ -869,16 +874,7 @@ def test_more_polynomial_steps_give_their_polynomial_of_the_splitting(monkeypatc
     # damped by w, give A M = 1 - mu^(k-1) ((1 - w) + w mu), nonzero on the unit disk but at mu = 1
     monkeypatch.setattr(qsym, "POLYNOMIAL_STEPS", steps)
     w = qsym.SMOOTHING_WEIGHT
-    model = as_model(dephased_chain())
-    sec = full_sector(model.dim)
-    S = qsym._SylvesterInverse(sec, model, 0.0)
-    M = qsym._TwoStepSylvester(sec, model, S, None)
-    n = sec.size
-    A = sec.matrix(model).toarray()
-    eye = np.eye(n, dtype=complex)
-    Sd = np.column_stack([S @ eye[:, k] for k in range(n)])
-    AM = A @ np.column_stack([M @ eye[:, k] for k in range(n)])
-    mu = np.linalg.eigvals(-(A - np.linalg.inv(Sd)) @ Sd)
+    mu, AM = _splitting_spectrum()
     expected = 1 - mu ** (steps - 1) * ((1 - w) + w * mu)
     got = np.linalg.eigvals(AM)
     assert np.max(np.min(np.abs(got[:, None] - expected[None, :]), axis=0)) <= 1e-6
