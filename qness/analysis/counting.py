@@ -1158,7 +1158,9 @@ def gallavotti_cohen(
         ``A`` (1 for entropy counting; for a single heat current between two
         baths counted in energy, ``1/T_c - 1/T_h``).
     atol : float, optional
-        Tolerance of the check; default ``1e-8 * max(1, max |theta|)``.
+        Tolerance of the check; default ``1e-8`` times the larger of
+        ``max |theta|`` and the largest jump rate ``gamma_k ||L_k||^2`` (in
+        the model's units: no floor of 1).
     symmetry : "auto", None, U1Symmetry or Z2Symmetry
         Sector for the eigenvalue problems.
 
@@ -1185,7 +1187,11 @@ def gallavotti_cohen(
     mirror = np.array([lookup[x] for x in (-s - affinity).tolist()])
     dev = float(np.max(np.abs(th - mirror)))
     if atol is None:
-        atol = 1e-8 * float(np.max(np.abs(res.theta)))
+        rates = [
+            abs(j.rate) * float(np.max(np.abs(sp.csr_array(j.op).data), initial=0.0)) ** 2
+            for j in model.jumps
+        ]
+        atol = 1e-8 * max(float(np.max(np.abs(res.theta))), max(rates, default=0.0))
     holds = dev <= atol
     if not holds:
         warnings.warn(
