@@ -686,3 +686,12 @@ def test_unique_limit_cycle_passes_the_rank_check(method):
     u = r.info["uniqueness"]
     assert u["sigma"] > u["threshold"]
     assert r.time_residual < 1e-8
+
+
+def test_arnoldi_refuses_more_exponents_than_it_can_give():
+    # k = d**2 on a qubit: 2 exponents came back for 4, certified, silently (session 17)
+    H0, V = 0.5 * qutip.sigmaz(), 0.8 * qutip.sigmax()
+    c = [np.sqrt(0.1) * qutip.sigmam()]
+    with pytest.raises(ValueError, match=r"k = 4: method='arnoldi' gives at most d\*\*2 - 2 = 2"):
+        qness.floquet_spectrum((H0, c), V, 1.3, k=4, method="arnoldi")
+    assert len(qness.floquet_spectrum((H0, c), V, 1.3, k=4, method="dense").exponents) == 4

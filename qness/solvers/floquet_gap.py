@@ -165,7 +165,8 @@ def floquet_spectrum(
     ------
     ValueError
         For ``method="dense"`` with ``d > 32`` (the dense propagator has
-        ``d^4`` entries), a bad ``k``/``method``/``tol``/``max_periods``,
+        ``d^4`` entries), a bad ``k``/``method``/``tol``/``max_periods``
+        (``method="arnoldi"`` with ``k > d**2 - 2``: ARPACK gives no more),
         and as :func:`qness.floquet_steady_state` for bad drives.
     TypeError
         For ``k`` or ``max_periods`` not an int.
@@ -206,6 +207,12 @@ def floquet_spectrum(
         L0 = L0 + commutator_superoperator(static_extra)
     Ls = {kk: commutator_superoperator(Hk) for kk, Hk in fourier.items()}
     if method == "arnoldi":
+        if k is not None and int(k) > d * d - 2:
+            # ARPACK computes at most d**2 - 2 of the d**2 exponents; they came back short silently
+            raise ValueError(
+                f"k = {k}: method='arnoldi' gives at most d**2 - 2 = {d * d - 2} of the {d * d} Floquet "
+                "exponents; method='dense' gives them all"
+            )
         return _arnoldi_spectrum(L0, Ls, omega, d, 6 if k is None else int(k), rtol, atol, tol,
                                  int(max_periods), t0)  # fmt: skip
     D = d * d
