@@ -2589,17 +2589,11 @@ _DISPATCH = {
 
 def _guard_scale(system) -> float:
     """The scale :data:`RESIDUAL_GUARD` multiplies: the larger of the diagonal's scale and a bound on
-    ``||L||`` (twice the largest absolute row sum of ``H_eff``), in the model's own units (it was floored
+    ``||L||`` (:func:`qness.solvers.spectrum._norm_scale`), in the model's own units (it was floored
     at 1, which let a state of a model written in units of 1e-9 be off by the model's whole scale)."""
-    model = system.model
-    try:
-        A = model.H_eff()
-        factor = 2.0
-    except AttributeError:  # a bare Liouvillian
-        A, factor = model.L, 1.0
-    a = abs(sp.csr_array(A))
-    bound = factor * float(np.max(np.asarray(a.sum(axis=1)).ravel(), initial=0.0))
-    s = max(system.scale, bound)
+    from .spectrum import _norm_scale
+
+    s = max(system.scale, _norm_scale(system.model))
     return s if np.isfinite(s) and s > 0 else 1.0
 
 
