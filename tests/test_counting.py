@@ -603,3 +603,57 @@ def test_fano_factor_of_a_zero_current_is_nan():
     # a current of its own keeps its Fano factor: a coherently driven cavity is Poissonian
     c = cumulants((0.3 * a.dag() * a + 0.2 * (a + a.dag()), [np.sqrt(1.3) * a]), counted={0: 1}, order=2)
     assert c.fano == pytest.approx(1.0, abs=1e-6) and c.info["activity"] == pytest.approx(c.current)
+
+
+def test_coherent_cavity_is_poissonian():
+    """A coherently driven damped cavity: its NESS is a coherent state, photon counting Poissonian
+    (every cumulant kappa |alpha|^2 = F^2 / (Delta^2 + kappa^2 / 4), Fano 1, theta(s) = C (e^s - 1)),
+    and its incoherent emission spectrum zero. The Drazin right-hand sides J rho - <J> rho nearly
+    cancel here; they were refused as not trace-zero (session-18 review) at cutoffs >= 15."""
+    import qutip
+
+    from qness.analysis.correlations import emission_spectrum
+
+    N, det, F, kappa = 15, 0.3, 0.5, 1.0
+    a = qutip.destroy(N)
+    m = qness.from_qutip(det * a.dag() * a + F * (a + a.dag()), [np.sqrt(kappa) * a])
+    C = F**2 / (det**2 + kappa**2 / 4)
+    cu = cumulants(m, counted=0, order=3)
+    assert np.allclose(cu.cumulants, C, rtol=1e-8)
+    assert abs(cu.fano - 1.0) < 1e-8
+    assert np.allclose(noise_spectrum(m, 0, [0.0, 0.7]), C, rtol=1e-8)
+    s = np.array([-1.0, 0.5])
+    assert np.allclose(scgf(m, 0, s).theta, C * np.expm1(s), rtol=1e-6)  # (truncation: 4e-8)
+    assert np.all(np.abs(emission_spectrum(m, a, [0.0, 0.3]).S) < 1e-9 * C)
+
+
+def test_spectra_at_frequencies_that_are_rounding_of_zero():
+    """np.arange(-1, 1.05, 0.1) holds -2.2e-16, not 0: both spectra were refused there ("z is an
+    eigenvalue") and noise_spectrum was 3e-3 off S(0) at 5e-14 (the rho_ss component, amplified by
+    1/w); S(w) = S(0) + O(w^2)."""
+    from qness.analysis.correlations import emission_spectrum
+
+    m = qness.models.mollow(detuning=0.7, omega=3.0, gamma=1.0)
+    ws = np.arange(-1.0, 1.05, 0.1)
+    assert ws[10] != 0.0 and abs(ws[10]) < 1e-15
+    S = noise_spectrum(m, 0, ws)
+    S0, Ssmall = noise_spectrum(m, 0, [0.0, 1e-13])
+    assert S[10] == pytest.approx(S0, rel=1e-12)
+    assert Ssmall == pytest.approx(S0, rel=1e-10)
+    assert noise_spectrum(m, 0, [5e-14, 1e-11])[0] == pytest.approx(S0, rel=1e-10)
+    E = emission_spectrum(m, qness.operators.sigmam(), ws).S
+    E0 = emission_spectrum(m, qness.operators.sigmam(), [0.0]).S[0]
+    assert E[10] == pytest.approx(E0, rel=1e-12)
+    assert noise_spectrum(m, 0, []).shape == (0,)
+
+
+def test_drazin_solves_take_a_state_normalised_to_1e_8():
+    """A user's NESS with trace 1 + 5e-9 (within the documented 1e-8) was accepted, then its Drazin
+    right-hand side refused; the results now move by the state's own error only."""
+    m = qness.models.mollow(detuning=0.7, omega=3.0, gamma=1.0)
+    ness = qness.steady_state(m)
+    ref = cumulants(m, counted=0, order=2).cumulants
+    off = cumulants(m, counted=0, order=2, ness=ness.rho * (1 + 5e-9)).cumulants
+    assert np.allclose(off, ref, rtol=2e-8)
+    S = noise_spectrum(m, 0, [0.0], ness=ness.rho * (1 + 5e-9))
+    assert S[0] == pytest.approx(noise_spectrum(m, 0, [0.0])[0], rel=2e-8)

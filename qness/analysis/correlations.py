@@ -40,7 +40,8 @@ import scipy.sparse as sp
 from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model
 from ..operators import _is_qobj, as_csr, check_qobj_dims
 from ..solvers.methods import Dense
-from ..solvers.resolvent import Schur, _prepare, drazin, resolvent
+from ..solvers.resolvent import ZERO_OMEGA_RTOL, Schur, _prepare, drazin, resolvent, trace_free
+from ..solvers.spectrum import _zero_scale
 from ..symmetry import DETECTED_NAMES, Sector, detect_symmetry, full_sector, sectors
 
 __all__ = ["correlation", "g2", "emission_spectrum", "EmissionSpectrum"]
@@ -620,18 +621,21 @@ def emission_spectrum(
             f"got a Liouvillian matrix (SuperoperatorModel): {setting.model.lindblad_hint()}"
         )
     model, method = _prepare(setting.model, method, options)
+    zero_w = ZERO_OMEGA_RTOL * _zero_scale(model)
     for s, a, y in setting.pieces(y_full, dAd):
         steady = s is setting.steady
         entry = {"label": s.label, "size": s.size, "routes": set(), "iterations": 0}
-        at_zero = (w == 0) if steady else np.zeros(w.size, dtype=bool)
+        # (a frequency below the rounding of L's entries, an np.arange grid's 2.2e-16, is zero)
+        at_zero = (np.abs(w) <= zero_w) if steady else np.zeros(w.size, dtype=bool)
         if np.any(at_zero):
             # L is singular here: the trace-zero (Drazin) solution; dA rho has trace zero
             # (a Schur form of the singular L is of no use for the trace-zero solve: dense LU)
             solver = drazin(model, symmetry=sym, method=Dense() if isinstance(method, Schur) else method)
             if solver.sector.size != s.size:  # pragma: no cover - same symmetry, same sectors
                 raise AssertionError("drazin solved in another sector")
-            x = solver.solve_sector(y)
-            x = x - (s.trace_vector() @ x) * s.from_full(rho)
+            r_ss = s.from_full(rho)
+            x = solver.solve_sector(trace_free(y, s.trace_vector(), r_ss))
+            x = x - (s.trace_vector() @ x) * r_ss
             S[at_zero] += -2.0 * np.real(a @ x)
             entry["routes"].add(solver.info["route"])
             entry["iterations"] += int(np.sum(solver.info["iterations"]))

@@ -69,7 +69,17 @@ from .._threads import one_blas_thread
 from ..model import LindbladModel, as_model
 from ..operators import _is_qobj, as_csr
 from ..solvers.methods import Auto, Dense, Direct, Krylov
-from ..solvers.resolvent import Schur, _auto_choice, _find_sector, _prepare, drazin, resolvent
+from ..solvers.resolvent import (
+    ZERO_OMEGA_RTOL,
+    Schur,
+    _auto_choice,
+    _find_sector,
+    _prepare,
+    drazin,
+    resolvent,
+    trace_free,
+)
+from ..solvers.spectrum import _zero_scale
 from .correlations import _check_ness
 
 __all__ = [
@@ -457,7 +467,8 @@ def cumulants(model, ness=None, counted=None, order: int = 3, *, symmetry="auto"
         if n == order:
             break
         rhs = sum(V[m] @ rhos[n - m] - theta[m] * rhos[n - m] for m in range(1, n + 1))
-        rhos.append(-solver.solve_sector(rhs))
+        # (trace zero up to the rounding of its terms, which nearly cancel for a coherent state)
+        rhos.append(-solver.solve_sector(trace_free(rhs, t, rho0)))
     C = np.array([math.factorial(n) * theta[n] for n in range(1, order + 1)])
     scale = np.maximum(np.abs(C), 1e-300)
     activity = _jump_matrix(model, sector, {k: abs(w) for k, w in weights.items()})
@@ -1272,14 +1283,16 @@ def noise_spectrum(
     J1 = _jump_matrix(model, sector, weights)
     J2 = _jump_matrix(model, sector, {k: v * v for k, v in weights.items()})
     K = float((t @ (J2 @ rho)).real)
-    y = J1 @ rho
-    y = y - (t @ y) * rho
+    y = trace_free(J1 @ rho, t, rho)
     out = np.empty(flat.size)
     _, method = _prepare(model, method, options)
     left = J1.T @ t  # t @ (J1 @ x) = left @ x
+    # a frequency below the rounding of L's entries is zero to working precision (an np.arange
+    # grid's 2.2e-16): L - i w is then singular as computed, and S(w) = S(0) + O(w^2) to all digits
+    flat = np.where(flat <= ZERO_OMEGA_RTOL * _zero_scale(model), 0.0, flat)
     uniq = np.unique(flat)
     vals = {}
-    if uniq[0] == 0.0:
+    if uniq.size and uniq[0] == 0.0:
         x = drazin(model, symmetry=symmetry, method=Dense() if isinstance(method, Schur) else method)
         x = x.solve_sector(y)
         vals[0.0] = float((left @ x).real)
@@ -1288,7 +1301,10 @@ def noise_spectrum(
         # one solver for all frequencies: the Schur form of a small sector, or the Sylvester
         # preconditioner's block decompositions, made once
         solver = resolvent(model, 1j * nonzero[0], sector=sector, method=method, shifts=nonzero.size)
-        for om, v in zip(nonzero, solver.solve_sector_shifts(y, 1j * nonzero, left=left)):
+        # no component along rho (exact: Tr y = 0); drop what rounding puts there near w = 0, where
+        # it is amplified by 1/w (S(1e-13) was 5e-4 off S(0))
+        lx, tx = solver.solve_sector_shifts(y, 1j * nonzero, left=np.stack([left, t])).T
+        for om, v in zip(nonzero, lx - tx * (left @ rho)):
             vals[float(om)] = float(v.real)
     for i, om in enumerate(flat):
         out[i] = K - 2.0 * vals[float(om)]

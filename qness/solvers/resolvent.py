@@ -121,6 +121,38 @@ _T_SOLVER = 1e-3
 #: by :func:`drazin` solves.
 TRACE_TOL = 1e-9
 
+#: Frequencies ``|w| <= ZERO_OMEGA_RTOL * ||L||`` (a bound on the norm,
+#: :func:`qness.solvers.spectrum._zero_scale`) are solved as ``w = 0`` by the spectra of
+#: :mod:`qness.analysis` (about 50 times the rounding of ``L``'s entries: ``L - i w`` is ``L`` to
+#: working precision, singular as computed, and the spectra are ``S(0) + O(w^2)`` there).
+ZERO_OMEGA_RTOL = 1e-14
+
+
+def trace_free(y: np.ndarray, t: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """``Q y = y - Tr(y) rho / Tr(rho)``, the trace-zero part of ``y`` for a Drazin solve, applied twice.
+
+    A right-hand side formed as a difference (``J rho - Tr(J rho) rho``, ``dA rho``) keeps a trace of
+    the rounding of its *terms*, which can be far above ``TRACE_TOL`` times its own size where
+    the terms nearly cancel (a coherent state, whose jumps barely change it: ``J rho ~ <J> rho``);
+    the second projection brings it to the rounding of ``y`` itself, and dividing by ``Tr(rho)``
+    makes it exact for a state normalised only to ``1e-8``.
+
+    Parameters
+    ----------
+    y, rho : numpy.ndarray, shape (n,)
+        Sector vectors (``rho`` the steady state, ``Tr rho`` not zero).
+    t : numpy.ndarray, shape (n,)
+        The sector's trace vector (``Tr x = t @ x``).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+    """
+    tr_rho = t @ rho
+    for _ in range(2):
+        y = y - ((t @ y) / tr_rho) * rho
+    return y
+
 
 def _find_sector(model: LindbladModel, sector, symmetry) -> Sector:
     """The sector asked for: ``"steady"``, a label (charge ``q`` or parity ``±1``), or a Sector."""
@@ -849,7 +881,9 @@ class LinearSolver:
             R = np.asarray(getattr(rho_ss, "rho", rho_ss), dtype=np.complex128)
             if R.shape != (d, d):
                 raise ValueError(f"rho_ss must be {d} x {d}, got {R.shape}")
-            Y = Y - np.trace(Y) * R / np.trace(R)
+            Y = trace_free(Y.ravel(order="F"), np.eye(d).ravel(order="F"), R.ravel(order="F")).reshape(
+                (d, d), order="F"
+            )
         ys = self.sector.from_full(Y) if self.sector.kind != "full" else Y.ravel(order="F")
         if self.sector.kind != "full":
             if getattr(self, "_idx", None) is None:
