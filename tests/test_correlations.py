@@ -391,3 +391,22 @@ def test_non_stationary_ness_is_refused():
     rho = np.diag([1 / 3, 2 / 3])
     c = correlation(m, qutip.sigmap(), qutip.sigmam(), [0.0], ness=rho)
     np.testing.assert_allclose(c, [1 / 3], rtol=0, atol=1e-14)
+
+
+def test_correlation_cost_and_values_are_unit_free():
+    """Every energy and rate times f, every time over f: the same g2 in the same number of operator
+    products. The Chebyshev substep was floored at 6 time units, so the cost grew as 1/f (23 s and a
+    million products at f = 1e-6; session-18 review)."""
+    N = 10
+    a = qutip.destroy(N)
+    H = 0.5 * a.dag() * a + 0.4 * a.dag() ** 2 * a**2 + 1.2 * (a + a.dag())
+    ref, counts = None, []
+    for f in (1.0, 1e-6):
+        mf = qness.from_qutip(f * H, [np.sqrt(0.7 * f) * a])
+        v = g2(mf, a, np.array([0.0, 2.0]) / f)
+        info = {}
+        correlation(mf, a.dag(), a, [2.0 / f], info=info)
+        counts.append(info["sectors"][0]["matvecs"])
+        ref = v if ref is None else ref
+        assert np.allclose(v, ref, rtol=1e-10)
+    assert counts[1] == counts[0]

@@ -61,9 +61,10 @@ class ChebyshevPropagator:
     tol : float
         Truncation tolerance of each substep's series, relative to ``||v||``.
     growth : float
-        Longest substep ``h`` as ``h * max(right, 1) = growth``, ``right`` the
-        ellipse's rightmost real part: rounding in the recurrence grows by at
-        most ``exp(growth)`` (``e^6 ~ 400`` by default, ``~4e-14`` relative).
+        Longest substep ``h`` as ``h * right = growth``, ``right`` the
+        ellipse's rightmost real part (floored at ``1e-3`` of the box's size):
+        rounding in the recurrence grows by at most ``exp(growth)`` (``e^6 ~ 400``
+        by default, ``~4e-14`` relative).
         A certificate, which needs only ``|p(lambda)| ~ exp(h lambda)`` at the
         eigenvalues and is not fooled by rounding that adds to the vector,
         runs with ``tol=1e-10, growth=8`` (12% fewer products).
@@ -84,7 +85,11 @@ class ChebyshevPropagator:
             self.box = numerical_range_box(self.M)
         a, b, c1, c2 = self.box
         self.center = complex(0.5 * (a + b), 0.5 * (c1 + c2))
-        hx, hy = max(0.5 * (b - a), 1e-12), max(0.5 * (c2 - c1), 1e-12)
+        # (floors relative to the box, not in absolute units: a model in slow units has a small box)
+        size = max(0.5 * (b - a), 0.5 * (c2 - c1), abs(self.center))
+        size = size if size > 0 else 1.0
+        hx, hy = max(0.5 * (b - a), 1e-12 * size), max(0.5 * (c2 - c1), 1e-12 * size)
+        self._size = size
         # An ellipse through the box's corners, stretched 25% along its long side;
         # foci on the long axis at distance f from the centre.
         if hy >= hx:
@@ -129,8 +134,13 @@ class ChebyshevPropagator:
 
     @property
     def max_step(self) -> float:
-        """The longest substep, ``h * max(right, 1) = growth``: rounding grows at most ``e^growth``."""
-        return self.growth / max(self.right, 1.0)
+        """The longest substep, ``h * right = growth``: rounding grows at most ``e^growth``.
+
+        ``right`` is floored at ``1e-3`` of the box's size (an ellipse reaching barely right of
+        zero), not at 1 in absolute units: in slow units (every rate times ``1e-6``) the substep
+        stayed at 6 time units and the cost grew as ``1/f`` (a g2 took 23 s at ``f = 1e-6``).
+        """
+        return self.growth / max(self.right, 1e-3 * self._size)
 
     def substep(self, t: float) -> tuple[float, int]:
         """Substep ``h <= max_step`` and count covering ``t``."""
