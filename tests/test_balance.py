@@ -235,3 +235,23 @@ def test_quantum_test_needs_a_faithful_state():
     m = _thermal_qubit()
     with pytest.raises(ValueError, match="full rank"):
         bal.quantum_detailed_balance(m, np.diag([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("eps", [1e-11, 1e-12, 1e-30])
+def test_stationary_distribution_of_stiff_irreducible_networks(eps):
+    """An irreducible chain whose rates span 12-30 decades has one stationary distribution; the SVD
+    null space with a 1e-12 cut called it not unique (and lost digits at 1e-11). Detailed balance
+    gives pi ~ (1, e, e^2) exactly (session-18 review)."""
+    K = np.array([[0, 1.0, 0], [np.exp(-1), 0, eps], [0, eps * np.exp(-1), 0]])
+    exact = np.array([1.0, np.e, np.e**2]) / (1 + np.e + np.e**2)
+    assert np.allclose(bal.stationary_distribution(K), exact, rtol=1e-14, atol=0)
+
+
+def test_stationary_distribution_transient_states_and_closed_classes():
+    K = np.zeros((3, 3))
+    K[0, 1], K[1, 2], K[2, 1] = 1.0, 1.0, 2.0  # state 0 transient
+    assert np.allclose(bal.stationary_distribution(K), [0.0, 2 / 3, 1 / 3], rtol=1e-15)
+    K = np.zeros((4, 4))
+    K[0, 1] = K[1, 0] = K[2, 3] = K[3, 2] = 1.0
+    with pytest.raises(ValueError, match="not unique .2 closed classes"):
+        bal.stationary_distribution(K)
