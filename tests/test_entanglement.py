@@ -228,3 +228,18 @@ def test_kets_are_taken_as_pure_states():
     assert E.negativity(bell, part=[0]) == pytest.approx(E.negativity(dm, part=[0]), abs=1e-14)
     assert E.negativity(bell.full().ravel(), dims=(2, 2), part=[0]) == pytest.approx(0.5, abs=1e-12)
     assert E.entropy(bell) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_entropies_refuse_matrices_that_are_not_states():
+    """diag(1.2, -0.2) has unit trace and is Hermitian, but is no state: its entropy was 0 (the
+    negative eigenvalue clipped), and a Bell state's partial transpose got entropy log2(3)."""
+    from qness.analysis import entanglement as E
+
+    with pytest.raises(ValueError, match="not positive semidefinite"):
+        E.entropy(np.diag([1.2, -0.2]))
+    bell = np.array([1, 0, 0, 1]) / np.sqrt(2)
+    pt = E.partial_transpose(np.outer(bell, bell), [2, 2], 0)
+    with pytest.raises(ValueError, match="not positive semidefinite"):
+        E.mutual_information(pt, [2, 2], 0, 1)
+    # rounding-level negative eigenvalues of a computed state are accepted
+    assert E.entropy(np.diag([1.0 + 1e-13, -1e-13])) == pytest.approx(0.0, abs=1e-11)

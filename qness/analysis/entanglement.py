@@ -13,7 +13,8 @@ Conventions
   nats (``k_B = 1``), as heat over temperature.
 * Every function validates its input: ``rho`` must be square, match
   ``prod(dims)``, be Hermitian and have unit trace (``ValueError`` naming
-  the argument otherwise). NESS result objects (``.rho``), ``qutip.Qobj``
+  the argument otherwise); the entropies also refuse an eigenvalue below
+  ``-1e-8`` (not a state). NESS result objects (``.rho``), ``qutip.Qobj``
   and sparse matrices are accepted.
 * ``dims`` may be omitted for a NESS or a ``qutip.Qobj``, which carry their
   own; given for one, it must agree with them (``ValueError`` otherwise: a
@@ -177,6 +178,13 @@ def _partial_transpose(rho, dims, part):
 
 
 def _entropy_of_spectrum(p: np.ndarray, alpha: float, base: float) -> float:
+    if p.size and p.real.min() < -_ATOL * max(1.0, float(np.abs(p).max())):
+        # (a reduced state of a positive state is positive: the input was not a state; clipping
+        # its negative eigenvalues gave diag(1.2, -0.2) the entropy of a pure state)
+        raise ValueError(
+            "rho is not positive semidefinite (an eigenvalue of the state or of its reduced state is "
+            f"{p.real.min():.3g}): not a density matrix"
+        )
     p = np.clip(p.real, 0.0, None)
     p = p / p.sum()
     if alpha == 1:
