@@ -718,7 +718,8 @@ def from_qutip(
         ``sum_ij gamma_ij (A_i rho A_j^+ - 1/2 {A_j^+ A_i, rho})``; ``gamma``
         must be Hermitian positive semi-definite and is diagonalised,
         ``gamma = U diag(g) U^+``, into jumps ``sqrt(g_k) sum_i U_ik A_i``
-        (labelled ``"gamma_k"``; zero eigenvalues are dropped).
+        (labelled ``"gamma_k"``; zero eigenvalues are dropped); a diagonal
+        ``gamma`` keeps the order of ``c_ops``.
     baths : mapping or sequence of str, optional
         A mapping ``{name: T}``, ``{name: (T, mu)}``, ``{name: {"T": T, "mu": mu}}``
         or ``{name: qness.Bath}`` declaring the reservoirs (temperatures for
@@ -1075,7 +1076,13 @@ def _kossakowski_jumps(ops, rates, labels) -> list[Jump]:
                 )
     jumps = []
     for lab, idx in groups.items():
-        g, U = np.linalg.eigh(G[np.ix_(idx, idx)])
+        block = G[np.ix_(idx, idx)]
+        if np.count_nonzero(block - np.diag(np.diag(block))) == 0:
+            # diagonal: the c_ops in their own order (eigh sorts by rate, and a counted index into
+            # c_ops then named another jump)
+            g, U = np.diag(block).real.copy(), np.eye(len(idx))
+        else:
+            g, U = np.linalg.eigh(block)
         if g.min() < -1e-12 * scale:
             raise ValueError(
                 f"rates (a Kossakowski matrix) must be positive semi-definite; it has the eigenvalue "

@@ -936,3 +936,16 @@ def test_liouvillian_that_does_not_preserve_hermiticity_is_refused():
     qness.from_liouvillian(good)  # fine
     with pytest.raises(ValueError, match="does not preserve Hermiticity"):
         qness.from_liouvillian(bad)
+
+
+def test_diagonal_kossakowski_matrix_keeps_the_c_ops_order():
+    """rates=diag(2, 0.5) is c_ops[0] at rate 2 and c_ops[1] at 0.5, in that order: eigh sorted them by
+    rate, so counted=0 counted sigma+ (current 0.364) where the user meant c_ops[0] = sigma- (0.545)."""
+    from qness.analysis.counting import cumulants
+
+    c_ops = [qutip.sigmam(), qutip.sigmap()]
+    m = qness.from_qutip(0.5 * qutip.sigmax(), c_ops, rates=np.diag([2.0, 0.5]))
+    assert [j.rate for j in m.jumps] == [2.0, 0.5]
+    assert np.allclose(m.jumps[0].op.toarray(), qutip.sigmam().full())
+    same = qness.from_qutip(0.5 * qutip.sigmax(), c_ops, rates=[2.0, 0.5])
+    assert cumulants(m, counted=0).current == pytest.approx(cumulants(same, counted=0).current, rel=1e-12)
