@@ -726,3 +726,30 @@ def test_two_site_updates_run_on_one_blas_thread(monkeypatch):
         res = tn.steady_state(boundary_driven_xxz(4, delta=0.5, mu=0.1), max_bond=8, tol=1e-3)
     assert res.residual < 1e-2
     assert len(seen) > 10 and set(seen) == {1}
+
+
+@pytest.mark.parametrize("s", [1e-6, 1e3])
+def test_tolerance_is_unit_free(s):
+    """Every energy and rate times s leaves the NESS unchanged (times scale by 1/s): the same state,
+    residual and ``converged`` as s = 1. The residual was in absolute rate units: at s = 1e-6 the
+    infinite-temperature start (profile 0) already met tol = 1e-6 and was returned as converged; at
+    s = 1e3 the residual was 1e3 times the s = 1 one and tol was never met."""
+    kw = dict(delta=0.5, mu=0.5)
+    exact = qness.steady_state(boundary_driven_xxz(4, **kw)).rho
+    ref_prof = np.real(
+        [np.trace(np.kron(np.kron(np.eye(2**i), SZ), np.eye(2 ** (3 - i))) @ exact) for i in range(4)]
+    )
+    runs = {}
+    for x in (1.0, s):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", tn.TNConvergenceWarning)
+            runs[x] = tn.steady_state(boundary_driven_xxz(4, J=x, gamma=x, **kw), tol=1e-5)
+    one, scaled = runs[1.0], runs[s]
+    assert one.converged and scaled.converged
+    assert scaled.info["returned"] == one.info["returned"] != "initial"
+    assert scaled.info["liouvillian_scale"] == pytest.approx(s * one.info["liouvillian_scale"], rel=1e-12)
+    assert scaled.residual == pytest.approx(one.residual, rel=1e-6) and scaled.residual <= 1e-5
+    err_one = np.abs(one.profile(SZ) - ref_prof).max()
+    assert err_one < 1e-4
+    assert np.abs(scaled.profile(SZ) - ref_prof).max() < 1.01 * err_one + 1e-12
+    np.testing.assert_allclose(scaled.profile(SZ), one.profile(SZ), atol=1e-10)

@@ -364,8 +364,12 @@ class TNSteadyState:
     terms : qness.terms.ChainTerms
         The model solved.
     residual : float
-        ``||L vec(rho)||_2 / ||vec(rho)||_2`` (Frobenius norms), from the
-        Liouvillian MPO contracted exactly.
+        ``||L vec(rho)||_2 / (s ||vec(rho)||_2)`` (Frobenius norms), from the
+        Liouvillian MPO contracted exactly, relative to the Liouvillian's
+        scale ``s = max_i ||L_(i,i+1)||_2`` (the largest spectral norm of the
+        two-site bond generators, ``info["liouvillian_scale"]``; the unit of
+        the default time step too): unit-free, unchanged when every energy
+        and rate of the model is multiplied by the same factor.
     converged : bool
         ``residual <= tol`` and neither the bond cap nor the time limit was
         binding. A run that stops at its bond cap or time limit has
@@ -376,15 +380,18 @@ class TNSteadyState:
         ``discarded_weight`` (sum of relative discarded weights ``sum s_cut^2 /
         sum s^2`` over all gates of the run) and ``discarded_weight_last``
         (over the last stage), ``dt_schedule`` (list of stages: ``dt``,
-        evolution time, steps, bond cap, residual, ``drift`` and
-        ``local_drift``: the last change per unit time of ``vec(rho)``,
-        relative, and of the one-site density matrices, largest Frobenius
-        norm), ``symmetry`` (``"U(1)"`` or ``None``), ``richardson`` (whether
-        the returned state is the Richardson combination of the last two
-        stages), ``stalled`` (halving ``dt`` stopped helping), ``drift_floor``
-        (a stage ended because its drift stopped falling, e.g. at a binding
-        cap), ``relaxation_rate`` and ``distance_estimate`` (slowest decay rate
-        seen and ``drift / rate``), ``time`` (wall seconds), ``order``, ``tol``.
+        evolution time, steps, bond cap, residual (relative, as
+        ``residual``), ``drift`` and ``local_drift``: the last change of
+        ``vec(rho)``, relative, and of the one-site density matrices, largest
+        Frobenius norm, per time ``1 / s``: the rate divided by ``s``),
+        ``liouvillian_scale`` (``s``), ``symmetry`` (``"U(1)"`` or
+        ``None``), ``richardson`` (whether the returned state is the
+        Richardson combination of the last two stages), ``stalled`` (halving
+        ``dt`` stopped helping), ``drift_floor`` (a stage ended because its
+        drift stopped falling, e.g. at a binding cap), ``relaxation_rate``
+        and ``distance_estimate`` (slowest decay rate seen, in the model's
+        rate units, and the relative distance ``s drift / rate``), ``time``
+        (wall seconds), ``order``, ``tol``.
     """
 
     def __init__(self, mps, terms, residual, converged, info):
@@ -640,10 +647,15 @@ def steady_state(
         Bond-dimension cap (default 128). The run starts at ``min(16,
         max_bond)`` and doubles the bond dimension while it is binding.
     tol : float, optional
-        Target relative residual ``||L vec(rho)|| / ||vec(rho)||`` (default
-        ``1e-6``). Also sets the SVD truncation (singular values below
-        ``min(1e-6, tol / 1000)`` times the largest are dropped) and the
-        stage criterion (drift below ``tol / 30``).
+        Target residual ``||L vec(rho)|| / (s ||vec(rho)||)`` (default
+        ``1e-6``), relative to the Liouvillian's scale ``s = max_i
+        ||L_(i,i+1)||_2`` (largest norm of the two-site bond generators,
+        ``info["liouvillian_scale"]``): unit-free, so a model with every
+        energy and rate multiplied by a factor gives the same state with the
+        same ``converged`` (its times divided by the factor). Also sets the
+        SVD truncation (singular values below ``min(1e-6, tol / 1000)`` times
+        the largest are dropped) and the stage criterion (drift per time
+        ``1 / s`` below ``tol / 30``).
     dt : float, optional
         First (largest) time step; default ``0.5 / max_i ||L_(i,i+1)||_2``.
         Later stages halve it. ``dt * max_i ||L_(i,i+1)||_2`` must lie in
@@ -725,7 +737,7 @@ def steady_state(
     completely positive). ``vec(rho)`` is evolved with even/odd Trotter
     layers (quimb's ``trotter_schedule``), truncating each two-site update by
     an SVD in the canonical form. From a product start, a warm-up at ``4 dt`` runs until the drift
-    (change of ``vec(rho)`` per unit time, relative) is a tenth of that coarse
+    (change of ``vec(rho)`` per time ``1 / s``, relative) is a tenth of that coarse
     fixed point's residual; then each stage (``dt``, ``dt/2``, ...) runs
     until the drift is below ``tol / 30``, or stops falling (flag
     ``drift_floor``); the bond cap doubles whenever it binds. A drift is
@@ -780,12 +792,16 @@ def steady_state(
         )
     dt0 = 0.5 / scale if dt is None else dt
     cutoff = min(1e-6, tol / 1000)
+
+    def residual_of(p):  # unit-free: in units of the Liouvillian's scale (the time step's too)
+        return _mps_residual(L, p) / scale
+
     # the two-site SVDs and QRs are of (bond x d^2)-row matrices: on one BLAS thread below
     # SMALL_BLOCK rows (a busy second core made OpenBLAS's spinning threads slow the 6-site
     # runs of examples/tn_transport.ipynb 10-20x: 29-48 s against 1.4-2.7 s each)
     with limit_blas(max_bond * max(dims2)):
         psi, start = _initial_state(terms, initial, cutoff)
-        res_start = _mps_residual(L, psi)
+        res_start = residual_of(psi)
         full_rank = max(
             min(math.prod(dims2[: b + 1]), math.prod(dims2[b + 1 :])) for b in range(len(dims2) - 1)
         )
@@ -834,9 +850,10 @@ def steady_state(
                 t_evol += T
                 ev.normalise_trace()
                 cur = ev.mps()
-                drift = _distance(old, cur) / T
+                # drifts per unit of the fastest time scale 1 / scale (unit-free, compared with tol)
+                drift = _distance(old, cur) / (T * scale)
                 loc_old, loc = loc, ev.local_states()
-                local_drift = max(float(np.linalg.norm(a - b)) for a, b in zip(loc, loc_old)) / T
+                local_drift = max(float(np.linalg.norm(a - b)) for a, b in zip(loc, loc_old)) / (T * scale)
                 local_hist.append((t_evol, local_drift))
                 drift_hist.append((t_evol, drift))
                 binding = ev.cap_hits > 0  # the cap dropped singular values above the cutoff
@@ -847,11 +864,11 @@ def steady_state(
                 capped = binding and chi >= max_bond
                 if prev_drift is not None and 0 < drift < prev_drift:
                     rate = math.log(prev_drift / drift) / T
-                    dist = drift / rate
+                    dist = drift * scale / rate
                 prev_drift = drift
                 if stage < 0 and drift < next_check:
                     # warm-up: relax until the drift is well below this coarse step's own residual (its bias)
-                    target = max(0.03 * tol, 0.1 * _mps_residual(L, cur))
+                    target = max(0.03 * tol, 0.1 * residual_of(cur))
                     next_check = drift / 4
                 if pbar is not None:
                     pbar.set_postfix(
@@ -872,7 +889,7 @@ def steady_state(
                 if since_best >= 12 and not falling:
                     drift_floor = True
                     break
-            res = _mps_residual(L, cur)
+            res = residual_of(cur)
             stages.append(
                 {
                     "dt": h,
@@ -903,7 +920,7 @@ def steady_state(
                 comb = comb * (2**p / (2**p - 1))
                 comb.compress(cutoff=cutoff * 1e-2, cutoff_mode="rel", max_bond=max_bond)
                 _normalise(comb, dims)
-                r_comb = _mps_residual(L, comb)
+                r_comb = residual_of(comb)
                 stages[-1]["residual_richardson"] = r_comb
                 cands.append((r_comb, comb, "richardson"))
             cand = min(cands, key=lambda c: c[0])
@@ -944,6 +961,7 @@ def steady_state(
             "order": order,
             "symmetry": "U(1)" if ev.symmetric else None,
             "tol": tol,
+            "liouvillian_scale": scale,
             "cutoff": cutoff,
             "time": time.perf_counter() - t_start,
         }
