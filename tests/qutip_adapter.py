@@ -18,8 +18,8 @@ QuTiP                                  qness
                                        solve's, not the result's accuracy
 ``"iterative-gmres/lgmres/bicgstab"``  ``Krylov(solver=..., rtol=rtol)``
 ``"propagator"``                       ``Evolve(rho0=rho, dt=propagator_T,
-                                       t_max=propagator_T * 2**propagator_max_iter,
-                                       atol=min(propagator_tol, 1e-10))``
+                                       t_max=propagator_T * 2**propagator_max_iter)``
+                                       (residual to qness's default ``rtol``)
 =====================================  ==============================================
 
 Orderings and preconditioner switches (``use_rcm``, ``use_wbm``, ``use_precond``,
@@ -90,9 +90,8 @@ def steadystate(A, c_ops=(), *, method="direct", solver=None, **kwargs):
             rho0=None if rho0 is None else rho0.full(),
             dt=T,
             t_max=T * 2.0 ** int(prop.get("propagator_max_iter", 30)),
-            # QuTiP's tolerance bounds the change of the state per (doubled) period, qness's
-            # the residual ||L vec(rho)||: keep qness's default unless QuTiP asks for less
-            atol=min(float(prop.get("propagator_tol", 1e-5)), qness.Evolve().atol),
+            # QuTiP's tolerance bounds the change of the state per (doubled) period, qness's the
+            # residual ||L vec(rho)||: qness's default (1e-12 of ||L||_1), tighter than QuTiP's
         )
     else:
         qmethod = method  # qness refuses an unknown name with ValueError, as QuTiP does

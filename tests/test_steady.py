@@ -313,6 +313,24 @@ def test_evolve_reaches_the_state_of_its_initial_condition():
     np.testing.assert_allclose(ness.rho, expect, atol=1e-9)
 
 
+@pytest.mark.parametrize("s", [1e-6, 1e3, 1e6])
+def test_evolve_is_unit_free(s):
+    """Every energy and rate times s: the same NESS, reached in the same steps at times / s. The step
+    and atol were absolute: at s = 1e-6 the run stopped 3.8e-6 from the state (no warning), at s = 1e3
+    the first step (dt = 1) was 1e3 relaxation times long, at s = 1e6 the run took over 10 minutes."""
+    kw = dict(delta=0.5, mu=0.5)
+    ref = qness.steady_state(qness.models.boundary_driven_xxz(4, dephasing=0.1, **kw), method="dense").rho
+    one = qness.steady_state(qness.models.boundary_driven_xxz(4, dephasing=0.1, **kw), method="evolve")
+    m = qness.models.boundary_driven_xxz(4, J=s, gamma=s, dephasing=0.1 * s, **kw)
+    ness = qness.steady_state(m, method="evolve")
+    assert np.abs(one.rho - ref).max() < 1e-12
+    assert np.abs(ness.rho - ref).max() < 1e-12
+    assert ness.info["iterations"] == one.info["iterations"]
+    assert ness.info["t_final"] == pytest.approx(one.info["t_final"] / s, rel=1e-12)
+    assert ness.info["scale"] == pytest.approx(s * one.info["scale"], rel=1e-12)
+    assert ness.residual <= qness.Evolve().rtol * ness.info["scale"] == ness.info["target"]
+
+
 def test_numerically_singular_is_reported():
     # A qubit with no dynamics at all: every state is stationary (no structure to detect
     # when H is diagonal with a coupling through a zero-rate channel).
@@ -579,3 +597,30 @@ def test_liouvillian_blocks_point_to_asymptotic_state():
     L = qutip.liouvillian(0 * qutip.sigmaz(), [qutip.sigmaz()])
     with pytest.raises(qness.NonUniqueSteadyStateError, match=r"asymptotic_state\(L, rho0\)"):
         qness.steady_state(L)
+
+
+def test_steady_states_one_state_subspaces():
+    """A one-state invariant subspace has one steady state, |i><i|, whether or not a jump touches
+    it; it was solved as a closed system and refused as having "more than one steady state"
+    (session-18 review). A larger subspace that no jump touches is named as closed."""
+    H = np.diag([0.5, -0.5])
+    P = np.sqrt(0.3) * np.diag([1.0, 0.0])  # dephasing by a projector: both levels invariant
+    states = qness.steady_states((H, [P]))
+    assert [np.allclose(s.rho, np.diag(v)) for s, v in zip(states, ([1, 0], [0, 1]))] == [True, True]
+    assert all(s.residual == 0.0 for s in states)
+    # a decaying qubit and a level no jump reaches
+    L = np.zeros((3, 3))
+    L[1, 0] = 1.0
+    states = qness.steady_states((np.diag([0.5, -0.5, 0.0]), [L]))
+    assert len(states) == 2
+    assert np.allclose(states[0].rho, np.diag([0.0, 1.0, 0.0]), atol=1e-12)
+    assert np.allclose(states[1].rho, np.diag([0.0, 0.0, 1.0]))
+    # the asymptotic kernel agrees: two steady states
+    assert qness.asymptotic_state((np.diag([0.5, -0.5, 0.0]), [L]), np.eye(3) / 3).info["kernel_dim"] == 2
+    # a three-state block with hopping and no jump: closed, named
+    H3 = np.zeros((4, 4))
+    H3[1, 2] = H3[2, 1] = H3[2, 3] = H3[3, 2] = 1.0
+    J = np.zeros((4, 4))
+    J[0, 0] = 1.0
+    with pytest.raises(qness.ClosedSystemError, match=r"subspace 1 \(3 states: 1, 2, 3\) has no jump"):
+        qness.steady_states((H3, [J]))

@@ -325,7 +325,7 @@ class Krylov:
 
 @dataclass(frozen=True)
 class Evolve:
-    """Integrate ``d rho/dt = L rho`` from ``rho0`` until ``||L vec(rho)|| <= atol``.
+    """Integrate ``d rho/dt = L rho`` from ``rho0`` until ``||L vec(rho)||_2 <= rtol ||L||_1`` (or ``atol``).
 
     Like the other routes it first checks that the steady state is unique
     (an LU of the trace-augmented Liouvillian, as ``Direct``; where that LU
@@ -342,6 +342,11 @@ class Evolve:
     long run. :func:`qness.asymptotic_state` gives the same ``t -> infinity``
     limit from a few solves, whatever the gap.
 
+    The default tolerance (``rtol``) and time scales are relative to
+    ``||L||_1`` (the largest absolute column sum of the Liouvillian, about
+    its fastest rate): multiplying every energy and rate of a model by ``s``
+    gives the same state in the same steps, at times divided by ``s``.
+
     Attributes
     ----------
     rho0 : array_like, qutip.Qobj or None
@@ -349,26 +354,41 @@ class Evolve:
         ``|psi><psi|``), checked and normalised as by
         :func:`qness.asymptotic_state`.
     atol : float
-        Target residual ``||L vec(rho)||_2``.
-    t_max : float
-        Largest total time before giving up (``ConvergenceError``).
-    dt : float
-        First time step.
+        Absolute target residual ``||L vec(rho)||_2``, in the model's rate
+        units; ``0`` (the default): none, ``rtol`` decides. When positive it
+        is the target and ``rtol`` is not used.
+    rtol : float
+        Target residual relative to the Liouvillian's scale, used when
+        ``atol`` is 0: the run stops when ``||L vec(rho)||_2 <= rtol *
+        ||L||_1`` (default ``1e-12``). Unit-free. The returned
+        ``NESS.residual`` is ``||L vec(rho)||_2`` itself;
+        ``info["scale"]`` holds ``||L||_1`` and ``info["target"]`` the
+        absolute target used.
+    t_max : float or None
+        Largest total time before giving up (``ConvergenceError``), in the
+        model's time units. Default ``1e9 / ||L||_1`` (about ``1e9``
+        operator applications of ``expm_multiply``).
+    dt : float or None
+        First time step, in the model's time units. Default ``1 / ||L||_1``.
     verify_unique : bool or None
         ``None`` or ``True``: check uniqueness first (see above);
         ``False``: evolve without the check.
     """
 
     rho0: object = None
-    atol: float = 1e-10
-    t_max: float = 1e7
-    dt: float = 1.0
+    atol: float = 0.0
+    rtol: float = 1e-12
+    t_max: float | None = None
+    dt: float | None = None
     verify_unique: bool | None = None
 
     def __post_init__(self):
-        _positive("atol", self.atol)
-        _positive("t_max", self.t_max)
-        _positive("dt", self.dt)
+        _positive("atol", self.atol, allow_zero=True)
+        _positive("rtol", self.rtol)
+        if self.t_max is not None:
+            _positive("t_max", self.t_max)
+        if self.dt is not None:
+            _positive("dt", self.dt)
 
 
 METHODS = {"auto": Auto, "dense": Dense, "direct": Direct, "krylov": Krylov, "evolve": Evolve}

@@ -773,7 +773,15 @@ def steady_states(model, *args, method=None, **options) -> list[NESS]:
     Returns
     -------
     list of NESS
-        One state per component, in order of the components' first index.
+        One state per component, in order of the components' first index
+        (a one-state component gives ``|i><i|``, ``info["method"] == "one state"``).
+
+    Raises
+    ------
+    ClosedSystemError
+        If a component of more than one state has no jump acting in it.
+    NonUniqueSteadyStateError
+        If a component still has several steady states (see above).
     """
     model, method = _call_shape(model, args, method)
     if isinstance(model, SuperoperatorModel):
@@ -787,10 +795,25 @@ def steady_states(model, *args, method=None, **options) -> list[NESS]:
             return [steady_state(model, method, **options)]
     out = []
     for i, comp in enumerate(comps):
-        sub = _restrict(model, comp)
-        with _within_subspace(f"invariant subspace {i} ({len(comp)} states)"):
-            ness = steady_state(sub, method, symmetry=None, **options)
         rho = np.zeros((model.dim, model.dim), dtype=np.complex128)
+        if len(comp) == 1:
+            # one state: |i><i| is its only density matrix, stationary with or without jumps (a
+            # level no jump touches was refused as a closed system with "more than one steady state")
+            rho[comp[0], comp[0]] = 1.0
+            info = {"method": "one state", "subspace": comp, "time": 0.0}
+            kinds = {"site_kinds": model.site_kinds, "qobj_dims": model.qobj_dims}
+            out.append(NESS(rho, model.dims, 0.0, info, **kinds))
+            continue
+        sub = _restrict(model, comp)
+        where = f"invariant subspace {i} ({len(comp)} states: {_states(comp)})"
+        if not any(j.rate > 0 and j.op.nnz for j in sub.jumps):
+            raise ClosedSystemError(
+                f"steady_states: {where} has no jump acting in it: a closed system of {len(comp)} states, "
+                "in which every function of its H is stationary; qness.asymptotic_state(model, rho0) "
+                "gives the time average reached from rho0"
+            )
+        with _within_subspace(where):
+            ness = steady_state(sub, method, symmetry=None, **options)
         rho[np.ix_(comp, comp)] = ness.rho
         info = dict(ness.info, subspace=comp)
         info.pop("_blocks", None)
@@ -798,6 +821,12 @@ def steady_states(model, *args, method=None, **options) -> list[NESS]:
             NESS(rho, model.dims, ness.residual, info, site_kinds=model.site_kinds, qobj_dims=model.qobj_dims)
         )
     return out
+
+
+def _states(comp) -> str:
+    """The basis states of a component, for messages (the first few)."""
+    shown = ", ".join(str(int(k)) for k in comp[:6])
+    return f"{shown}, ..." if len(comp) > 6 else shown
 
 
 @contextlib.contextmanager
@@ -2339,18 +2368,24 @@ def _evolve(model: LindbladModel, method: Evolve, x0, t0, progress: bool = False
     check_qobj_dims(rho0, model.dims, model.qobj_dims, name="rho0", owner="the model")
     rho0 = initial_density_matrix(rho0, d)
     L = liouvillian(model)
+    # the scale of the rates: the tolerance and the default step and time limit are relative to it, so
+    # a model with every energy and rate times s gives the same state (times / s)
     norm1 = float(spla.norm(L, 1))
+    scale = norm1 if norm1 > 0 else 1.0
+    target = method.atol if method.atol > 0 else method.rtol * scale
+    t_max = method.t_max if method.t_max is not None else 1e9 / scale
     x = rho0.ravel(order="F")
-    t, dt, steps = 0.0, method.dt, 0
+    t, dt, steps = 0.0, (method.dt if method.dt is not None else 1.0 / scale), 0
     res = float(np.linalg.norm(L @ x))
     bar = Progress(progress, "Evolve", unit="step")
     warned, rates = False, []
     try:
-        while res > method.atol:
-            if t >= method.t_max:
+        while res > target:
+            if t >= t_max:
                 raise ConvergenceError(
-                    f"Evolve: residual {res:.2e} above atol={method.atol:g} at t={t:g} >= "
-                    f"t_max={method.t_max:g}; "
+                    f"Evolve: residual {res:.2e} above "
+                    + (f"atol={method.atol:g}" if method.atol > 0 else f"rtol * ||L||_1 = {target:.3g}")
+                    + f" at t={t:g} >= t_max={t_max:g}; "
                     "qness.asymptotic_state(model, rho0) gives the t -> infinity limit from a few solves",
                     rho=x.reshape((d, d), order="F"),
                     residual=res,
@@ -2362,14 +2397,20 @@ def _evolve(model: LindbladModel, method: Evolve, x0, t0, progress: bool = False
             prev, res = res, float(np.linalg.norm(L @ x))
             bar.step(res, t=t)
             rates.append(np.log(prev / res) / dt if 0 < res < prev else 0.0)
-            if not warned and res > method.atol:
-                warned = _warn_slow_evolve(rates, res, method.atol, t, norm1)
+            if not warned and res > target:
+                warned = _warn_slow_evolve(rates, res, target, t, norm1)
             dt *= 2
     finally:
         bar.close(f"t={t:g}, residual {res:.2e}")
     system = _System(model, full_sector(d))
     checked = uniqueness is not None and uniqueness.get("checked", True)
-    info = {"iterations": steps, "t_final": t, "uniqueness_checked": checked}
+    info = {
+        "iterations": steps,
+        "t_final": t,
+        "scale": scale,
+        "target": target,
+        "uniqueness_checked": checked,
+    }
     if uniqueness is not None:
         info["uniqueness"] = uniqueness
     return _finish(model, system, x, method, info, t0, residual=res)
@@ -2384,22 +2425,26 @@ def _warn_slow_evolve(rates: list, res: float, atol: float, t: float, norm1: flo
     """Warn when the decay of the residual predicts a very long run.
 
     ``rates`` holds the decay rates ``-ln(res_k / res_{k-1}) / dt_k`` of the
-    residual over the steps so far. When the last two agree within a factor
-    of 2 (one slow mode dominates), reaching ``atol`` takes
-    ``ln(res / atol) / rate`` more; ``expm_multiply`` costs about
-    ``||L||_1 t`` operator applications for a time ``t``.
+    residual over the steps so far. When the last three agree within a
+    factor of 2 (one slow mode dominates; two agreed by chance on the plateau
+    of an oscillator's residual, whose coherences relax at rate 0.05 while
+    the residual fell at 0.0027 over two steps), reaching ``atol`` (the
+    absolute target residual) takes ``ln(res / atol) / rate`` more;
+    ``expm_multiply`` costs about ``||L||_1 t`` operator applications for a
+    time ``t``.
     """
-    if len(rates) < 2:
+    if len(rates) < 3:
         return False
-    r1, r2 = rates[-2], rates[-1]
-    if not (r1 > 0 and r2 > 0 and 0.5 <= r2 / r1 <= 2.0):
+    r0, r1, r2 = rates[-3:]
+    if not (r0 > 0 and r1 > 0 and r2 > 0 and max(r0, r1, r2) <= 2.0 * min(r0, r1, r2)):
         return False
     remaining = np.log(res / atol) / r2
     if norm1 * remaining <= EVOLVE_WARN_COST:
         return False
     warnings.warn(
         f"Evolve: at t={t:g} the residual {res:.2e} decays at a rate of about {r2:.2g}; reaching "
-        f"atol={atol:g} needs t ~ {remaining:.2g} more (~{norm1 * remaining:.1g} operator applications). "
+        f"the target residual {atol:.2g} needs t ~ {remaining:.2g} more "
+        f"(~{norm1 * remaining:.1g} operator applications). "
         "qness.asymptotic_state(model, rho0) gives the t -> infinity limit from a few solves",
         RuntimeWarning,
         stacklevel=4,
@@ -2635,7 +2680,9 @@ def _finish(model, system, x, method, info, t0, residual=None) -> NESS:
     info = dict(info)
     info.update(
         method=type(method).__name__,
-        options=dataclasses.asdict(method) if not isinstance(method, Evolve) else {"atol": method.atol},
+        options=dataclasses.asdict(method)
+        if not isinstance(method, Evolve)
+        else {"atol": method.atol, "rtol": method.rtol},
         sector={"kind": sector.kind, "label": sector.label, "size": sector.size}
         | ({"basis": system.model.z2().name.removeprefix("detected ")} if basis is not None else {}),
         time=time.perf_counter() - t0,
