@@ -26,6 +26,7 @@ import functools
 import importlib
 import inspect
 import json
+import os
 import sys
 import time
 
@@ -78,6 +79,10 @@ def resolve_model(name: str):
     """The model function for a registry name or ``module:function``."""
     if ":" in name:
         mod, _, attr = name.partition(":")
+        # the current directory first, as `python -m qness` has it (the console script does not:
+        # a factory file beside the user's shell was "No module named ...")
+        if os.getcwd() not in sys.path and "" not in sys.path:
+            sys.path.insert(0, os.getcwd())
         try:
             f = getattr(importlib.import_module(mod), attr)
         except (ImportError, AttributeError) as exc:

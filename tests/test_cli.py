@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -385,3 +386,25 @@ def test_a_module_function_may_return_qutips_h_and_c_ops(tmp_path):
     out = json.loads(r.stdout)
     assert out["dim"] == 10 and out["residual"] < 1e-10
     assert out["observables"]["sum <n>"] == pytest.approx(abs(0.4 / (0.5 + 0.5j)) ** 2, rel=1e-5)
+
+
+def test_the_console_script_imports_module_function_from_the_current_directory(tmp_path):
+    """`python -m qness` puts the current directory on sys.path, the installed `qness` script did
+    not: a factory file beside the user's shell was 'No module named ...' (session-18 review)."""
+    script = Path(sys.executable).parent / "qness"
+    if not script.exists():
+        pytest.skip("the qness console script is not installed beside this interpreter")
+    (tmp_path / "herecavity.py").write_text(
+        "import qutip\n\n\ndef model(F, N=8):\n    a = qutip.destroy(N)\n"
+        "    return 0.5 * a.dag() * a + F * (a + a.dag()), [a]\n"
+    )
+    r = subprocess.run(
+        [str(script), "steady", "herecavity:model", "--set", "F=0.4", "--json"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["dim"] == 8
