@@ -695,3 +695,18 @@ def test_arnoldi_refuses_more_exponents_than_it_can_give():
     with pytest.raises(ValueError, match=r"k = 4: method='arnoldi' gives at most d\*\*2 - 2 = 2"):
         qness.floquet_spectrum((H0, c), V, 1.3, k=4, method="arnoldi")
     assert len(qness.floquet_spectrum((H0, c), V, 1.3, k=4, method="dense").exponents) == 4
+
+
+def test_many_harmonics_are_named_and_the_dict_drive_is_offered():
+    """A square wave is periodic with the right omega; it was refused as 'not a periodic function ...
+    give the right omega'. It is now named as having too many harmonics, with the {m: V_m} remedy,
+    which does solve a truncated series (session-18 review)."""
+    H0, c = 0.5 * qutip.sigmaz(), [np.sqrt(0.3) * qutip.sigmam()]
+    with pytest.raises(ValueError, match="is periodic with period .* but not a sum of at most 16 harmonics"):
+        qness.floquet_steady_state((H0, c), [0.4 * qutip.sigmax(), lambda t: np.sign(np.cos(t))], 1.0)
+    with pytest.raises(ValueError, match=r"needs more than 16 harmonics .*\{m: V_m\}"):
+        qness.floquet_steady_state((H0, c), [0.4 * qutip.sigmax(), lambda t: 1 / (1.5 + np.cos(t))], 1.0)
+    # the square wave's first harmonics (4/pi) sum_odd (-1)^((m-1)/2) cos(m t) / m, as a dict
+    drive = {m: 0.4 * (4 / np.pi) * (-1) ** ((m - 1) // 2) / m / 2 * qutip.sigmax() for m in (1, 3, 5)}
+    r = qness.floquet_steady_state((H0, c), drive, 1.0)
+    assert r.residual < 1e-8

@@ -161,7 +161,21 @@ def _fourier_coefficients(f, omega: float, label: str, coeff) -> dict:
     approx = sum(ck * np.exp(1j * k * omega * probe) for k, ck in keep.items())
     exact = f(probe)
     err = float(np.max(np.abs(approx - exact)))
-    if not err <= 1e-9 * max(scale, float(np.max(np.abs(exact)))):
+    remedy = (
+        "; give its Fourier series truncated as you judge right instead: the drive as a dict "
+        "{m: V_m} over harmonics m >= 1 (any m), H(t) = H + sum_m (V_m e^{-i m omega t} + h.c.), "
+        "e.g. floquet_steady_state(model, {1: V_1, 3: V_3, 5: V_5}, omega)"
+    )
+    tol = 1e-9 * max(scale, float(np.max(np.abs(exact))))
+    if not err <= tol:
+        shifted = f(probe - T * np.round(probe / T))  # the same times, one period back
+        if float(np.max(np.abs(shifted - exact))) <= tol:
+            # periodic, but not a short Fourier series: a square wave, a pulse train
+            raise ValueError(
+                f"{label}: the coefficient {coeff!r} is periodic with period 2*pi/omega = {T:.6g} but not "
+                f"a sum of at most {M // 4} harmonics (mismatch {err:.2e} of its {M}-sample Fourier "
+                "series: a jump or a sharp peak, as in a square wave or a pulse train)" + remedy
+            )
         raise ValueError(
             f"{label}: the coefficient {coeff!r} is not a periodic function of period 2*pi/omega = {T:.6g} "
             f"with a few harmonics (mismatch {err:.2e} of its Fourier series); a limit cycle needs a "
@@ -169,7 +183,9 @@ def _fourier_coefficients(f, omega: float, label: str, coeff) -> dict:
             "(or in args)"
         )
     if max((abs(k) for k in keep), default=0) > M // 4:
-        raise ValueError(f"{label}: the coefficient {coeff!r} needs more than {M // 4} harmonics of omega")
+        raise ValueError(
+            f"{label}: the coefficient {coeff!r} needs more than {M // 4} harmonics of omega" + remedy
+        )
     return keep
 
 
