@@ -710,3 +710,14 @@ def test_many_harmonics_are_named_and_the_dict_drive_is_offered():
     drive = {m: 0.4 * (4 / np.pi) * (-1) ** ((m - 1) // 2) / m / 2 * qutip.sigmax() for m in (1, 3, 5)}
     r = qness.floquet_steady_state((H0, c), drive, 1.0)
     assert r.residual < 1e-8
+
+
+def test_non_hermitian_drive_refused_in_any_unit():
+    """A drive 10 % non-Hermitian in units of 1e-12 passed the Hermiticity check (floored at 1 in
+    absolute units); the check is relative to the harmonic's own size."""
+    H0, c = 0.5e-12 * qutip.sigmaz(), [np.sqrt(0.3e-12) * qutip.sigmam()]
+    bad = [1e-12 * (qutip.sigmap() + 0.9 * qutip.sigmam()), "cos(t)"]
+    with pytest.raises(ValueError, match="is not Hermitian"):
+        qness.floquet_steady_state((H0, c), bad, 1.0)
+    good = [1e-12 * qutip.sigmax(), "cos(t)"]
+    assert qness.floquet_steady_state((H0, c), good, 1.0).residual < 1e-10

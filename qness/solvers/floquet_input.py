@@ -201,7 +201,7 @@ def _op(x, label: str, model) -> sp.csr_array:
 def _hermitian(op: sp.csr_array) -> bool:
     if op.nnz == 0:
         return True
-    return abs(op - op.T.conj()).max() <= 1e-12 * max(1.0, abs(op).max())
+    return abs(op - op.T.conj()).max() <= 1e-12 * abs(op).max()  # (relative: no floor of 1 in any unit)
 
 
 def _parse(model, drive, omega, args):
@@ -324,7 +324,9 @@ def _check_hermitian_sum(static, fourier, labels) -> None:
             continue
         Hk, Hmk = fourier[k], fourier.get(-k)
         diff = Hk - (Hmk.T.conj() if Hmk is not None else 0 * Hk)
-        scale = max(1.0, abs(Hk).max() if Hk.nnz else 0.0)
+        # relative to the harmonic's own size, with no floor of 1 (a drive in units of 1e-12 that is
+        # 10 % non-Hermitian passed)
+        scale = max(abs(Hk).max() if Hk.nnz else 0.0, abs(Hmk).max() if Hmk is not None and Hmk.nnz else 0.0)
         if sp.csr_array(diff).nnz and abs(diff).max() > 1e-12 * scale:
             bad.append(f"harmonic {k} (H_{k} != H_-{k}^+)")
     if bad:
