@@ -806,7 +806,7 @@ def steady_states(model, *args, method=None, **options) -> list[NESS]:
             continue
         sub = _restrict(model, comp)
         where = f"invariant subspace {i} ({len(comp)} states: {_states(comp)})"
-        if not any(j.rate > 0 and j.op.nnz for j in sub.jumps):
+        if not _dissipative(sub):
             raise ClosedSystemError(
                 f"steady_states: {where} has no jump acting in it: a closed system of {len(comp)} states, "
                 "in which every function of its H is stationary; qness.asymptotic_state(model, rho0) "
@@ -897,8 +897,13 @@ def _call_shape(model, args, method=None):
     return as_model((model, c_ops)), method
 
 
+def _dissipative(model: LindbladModel) -> bool:
+    """Whether some jump of ``model`` has a positive rate and a non-zero operator."""
+    return any(j.rate > 0 and j.op.nnz for j in model.jumps)
+
+
 def _check_dissipative(model: LindbladModel) -> None:
-    if not any(j.rate > 0 and j.op.nnz for j in model.jumps):
+    if not _dissipative(model):
         raise ClosedSystemError(
             "the model has no jump operators (c_ops is empty or zero): a closed system, in which every "
             "function of H is stationary, so there is no unique steady state; add dissipation, or use "
