@@ -351,3 +351,167 @@ def test_non_hermitian_hamiltonian_is_refused_in_any_units():
     H = 1e-12 * (qutip.sigmax() + 0.1j * qutip.sigmay())  # 10 % anti-Hermitian, in units of 1e-12
     with pytest.raises(ValueError, match="H is not Hermitian"):
         qness.from_qutip(H, [1e-6 * qutip.sigmam()])
+
+
+# ----------------------------------------------------- session 19 review: inputs the thermo trusted
+
+
+def _qubit_two_baths(T_h, T_c, *, gamma=1.0, offset=0.0):
+    b = qness.ModelBuilder(2, n=1)
+    b.add_onsite(0.5, "sigmaz")
+    if offset:
+        b.add_onsite(offset, np.eye(2))
+    b.add_thermal_bath("h", 0, omega=1.0, gamma=gamma, T=T_h, lower="sigmam")
+    b.add_thermal_bath("c", 0, omega=1.0, gamma=gamma, T=T_c, lower="sigmam")
+    return b.build()
+
+
+def _qubit_two_baths_exact(T_h, T_c, gamma=1.0):
+    """``J_h = w g g (n_h - n_c) / (g (2 n_h + 1) + g (2 n_c + 1))`` and ``sigma = J_h (1/T_c - 1/T_h)``."""
+    nh, nc = 1 / math.expm1(1 / T_h), 1 / math.expm1(1 / T_c)
+    J = gamma * gamma * (nh - nc) / (gamma * (2 * nh + 1) + gamma * (2 * nc + 1))
+    return J, J * (1 / T_c - 1 / T_h)
+
+
+@pytest.mark.parametrize("T_h", [0.2, 0.04, 0.035])
+def test_entropy_production_resolves_small_currents_at_finite_temperature(T_h):
+    # the default atol (1e-10 of the flow scale) zeroed currents of finite-temperature baths:
+    # sigma = 0.0 at T_h = 0.04, T_c = 0.03, where it is 5.785e-11 (session 19)
+    m = _qubit_two_baths(T_h, 0.75 * T_h)
+    rho = dense_steady_state(m)
+    J, sigma = _qubit_two_baths_exact(T_h, 0.75 * T_h)
+    assert heat_currents(m, rho)["h"] == pytest.approx(J, rel=1e-9)
+    assert entropy_production(m, rho) == pytest.approx(sigma, rel=1e-9)
+    assert sigma > 0
+
+
+def test_entropy_production_ignores_a_constant_energy():
+    # the flow scale used ||H0|| with the constant: an offset of 1e9 made sigma 0.0 (exact 2.41e-3)
+    J, sigma = _qubit_two_baths_exact(0.3, 0.2, gamma=0.1)
+    for offset in (0.0, 1e9):
+        m = _qubit_two_baths(0.3, 0.2, gamma=0.1, offset=offset)
+        rho = dense_steady_state(m)
+        assert entropy_production(m, rho) == pytest.approx(sigma, rel=1e-6)
+
+
+def test_a_bath_label_without_temperature_that_exchanges_energy_warns():
+    # a misspelt label ("Hot" for "hot") made a bath without temperature, silently left out of sigma
+    b = qness.ModelBuilder(2, n=1)
+    b.add_onsite(0.5, "sigmaz")
+    b.add_bath("hot", T=2.0).add_bath("cold", T=0.5)
+    nh, nc = 1 / math.expm1(0.5), 1 / math.expm1(2.0)
+    b.add_jump("sigmam", 0.1 * (nh + 1), bath="hot").add_jump("sigmap", 0.1 * nh, bath="Hot")
+    b.add_jump("sigmam", 0.1 * (nc + 1), bath="cold").add_jump("sigmap", 0.1 * nc, bath="cold")
+    m = b.build()
+    rho = dense_steady_state(m)
+    with pytest.warns(UserWarning, match=r"no bath with a temperature .*: 'Hot' \(J = "):
+        entropy_production(m, rho)
+    # an infinite-temperature bath declared as such (T = inf) is counted (Q / T = 0), without warning
+    b2 = qness.ModelBuilder(2, n=1)
+    b2.add_onsite(0.5, "sigmaz")
+    b2.add_thermal_bath("c", 0, omega=1.0, gamma=0.1, T=0.5, lower="sigmam")
+    b2.add_bath("dephasing", T=math.inf).add_jump("sigmax", 0.05, bath="dephasing")
+    m2 = b2.build()
+    rho2 = dense_steady_state(m2)
+    J = heat_currents(m2, rho2)
+    assert J["dephasing"] > 0  # sigma_x noise heats the qubit
+    assert entropy_production(m2, rho2) == pytest.approx(-J["c"] / 0.5, rel=1e-12)
+
+
+def test_one_bath_name_with_two_temperatures_is_refused():
+    # the second add_thermal_bath("env", ...) overwrote the first T: sigma 0.0 for 0.013968
+    b = qness.ModelBuilder(2, n=2)
+    b.add_thermal_bath("env", 0, omega=1.0, gamma=0.1, T=3.0, lower="sigmam")
+    with pytest.raises(ValueError, match="'env' is already declared with T=3.0"):
+        b.add_thermal_bath("env", 1, omega=1.0, gamma=0.1, T=0.3, lower="sigmam")
+    with pytest.raises(ValueError, match="needs a name of its own"):
+        b.add_bath("env")
+    # the same reservoir on another site, and a temperature given to a bath a jump created, are fine
+    b.add_thermal_bath("env", 1, omega=1.0, gamma=0.1, T=3.0, lower="sigmam")
+    b.add_jump("sigmaz", 0.1, sites=[0], bath="deph").add_bath("deph", T=math.inf)
+    assert b.build().baths["deph"].T == math.inf
+
+
+def _exchange(dims):
+    b = qness.ModelBuilder(dims)
+    b.add_onsite([1.0, 0.7], "num")
+    b.add_coupling(0.2, "create", "destroy", plus_hc=True)
+    b.add_thermal_bath("h", 0, omega=1.0, gamma=0.05, T=1.5)
+    b.add_thermal_bath("c", 1, omega=0.7, gamma=0.05, T=0.2)
+    return b.build()
+
+
+def test_a_state_of_another_model_or_not_a_state_is_refused():
+    # a NESS of dims (3, 2) gave currents 0.0251 / -0.0230 for a (2, 3) model (right: +-0.007783)
+    mA, mB = _exchange((3, 2)), _exchange((2, 3))
+    nA = qness.steady_state(mA)
+    for f in (heat_currents, particle_currents, drive_power, first_law_residual, entropy_production):
+        with pytest.raises(ValueError, match=r"ness has dims \(3, 2\) but the model has dims \(2, 3\)"):
+            f(mB, nA)
+    with pytest.raises(ValueError, match="ness has dims"):
+        heat_currents(mB, nA.to_qobj())
+    nB = qness.steady_state(mB)
+    rq = qutip.steadystate(*mB.to_qutip()).full()  # the oracle: QuTiP's state, currents by hand
+    H0 = mB.H0.toarray()
+    hand = {"h": 0.0, "c": 0.0}
+    for j in mB.jumps:
+        A = j.op.toarray()
+        D = j.rate * (A @ rq @ A.conj().T - 0.5 * (A.conj().T @ A @ rq + rq @ A.conj().T @ A))
+        hand[j.bath] += np.trace(H0 @ D).real
+    assert heat_currents(mB, nB) == pytest.approx(hand, abs=1e-12)
+    assert hand["h"] == pytest.approx(0.007783, rel=1e-3)
+    # not a density matrix
+    m = _thermal_qubit()
+    with pytest.raises(TypeError, match="ness must be a qness.NESS or a 2 x 2 density matrix"):
+        heat_currents(m, "rho")
+    with pytest.raises(ValueError, match="ness is not Hermitian"):
+        heat_currents(m, np.array([[0.5, 0.3], [0.0, 0.5]]))
+    with pytest.raises(ValueError, match="ness must have trace 1"):
+        heat_currents(m, np.eye(2))
+
+
+def test_particle_currents_take_a_local_density_by_name():
+    # bond_currents(density="num") took a name, particle_currents(N="num") refused it
+    b = qness.ModelBuilder(3, n=2)
+    b.add_onsite([1.0, 0.7], "num")
+    b.add_coupling(0.2, "create", "destroy", plus_hc=True)
+    b.add_thermal_bath("h", 0, omega=1.0, gamma=0.05, T=1.5)
+    b.add_thermal_bath("c", 1, omega=0.7, gamma=0.05, T=0.2)
+    m = b.build()
+    rho = dense_steady_state(m)
+    N = sum(qness.operators.embed("num", i, m.dims) for i in range(2))
+    I = particle_currents(m, rho, N=N)
+    assert I["h"] > 1e-3
+    assert particle_currents(m, rho, N="num") == pytest.approx(I, abs=1e-15)
+    with pytest.raises(ValueError, match="unknown local operator 'bogus'"):
+        particle_currents(m, rho, N="bogus")
+
+
+def test_maser_in_the_lab_frame_reaches_scovil_schulz_dubois():
+    # docs/guide/thermodynamics.rst "Models in a rotating frame": the frame term declared with the
+    # drive gives lab-frame heat and power; efficiency -P/J_h = 1 - w_c/w_h (SSDB)
+    wc, wh, Th, Tc, gh, gc, Om = 1.0, 3.0, 5.0, 0.5, 0.02, 0.03, 0.05
+    wd = wh - wc
+
+    def P(i, j):
+        return np.outer(np.eye(3)[i], np.eye(3)[j])
+
+    def occ(w, T):
+        return 1 / math.expm1(w / T)
+
+    b = qness.ModelBuilder(3, n=1)
+    b.add_onsite(1.0, np.diag([0.0, wc, wh]))
+    b.add_drive(1.0, Om * (P(1, 2) + P(2, 1)) - wd * P(2, 2), label="laser")
+    b.add_bath("h", T=Th).add_bath("c", T=Tc)
+    b.add_jump(P(0, 2), gh * (occ(wh, Th) + 1), bath="h").add_jump(P(2, 0), gh * occ(wh, Th), bath="h")
+    b.add_jump(P(0, 1), gc * (occ(wc, Tc) + 1), bath="c").add_jump(P(1, 0), gc * occ(wc, Tc), bath="c")
+    m = b.build()
+    rho = dense_steady_state(m)
+    J, power = heat_currents(m, rho), drive_power(m, rho)["laser"]
+    # by hand: J_h = -w_h x the net rate down the hot transition
+    net_down = gh * (occ(wh, Th) + 1) * rho[2, 2].real - gh * occ(wh, Th) * rho[0, 0].real
+    assert J["h"] == pytest.approx(-wh * net_down, rel=1e-12)
+    assert J["h"] > 0 and power < 0
+    assert -power / J["h"] == pytest.approx(1 - wc / wh, rel=1e-12)
+    assert abs(first_law_residual(m, rho)) < 1e-15
+    assert entropy_production(m, rho) == pytest.approx(-(J["h"] / Th + J["c"] / Tc), rel=1e-12)

@@ -57,7 +57,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..model import LindbladModel, U1Symmetry
-from ..operators import as_csr, local_op
+from ..operators import as_csr, embed, local_op
+from ._dims import own_dims
 
 __all__ = [
     "SecondLawWarning",
@@ -97,17 +98,43 @@ def _model(model) -> LindbladModel:
     return model
 
 
-def _rho(ness, d: int) -> np.ndarray:
+def _rho(ness, model: LindbladModel) -> np.ndarray:
+    """The state ``ness`` (a NESS, a ``qutip.Qobj``, an array or sparse matrix) as a dense ``d x d``
+    density matrix of ``model``: its own tensor factors (a NESS's or a Qobj's ``dims``) must be the
+    model's, it must be Hermitian and have trace 1 (to 1e-8); it need not be stationary (the currents
+    of any state are its instantaneous flows)."""
+    d = model.dim
+    own, _ = own_dims(ness)
+    if isinstance(own, tuple) and len(own) > 1 and own != tuple(model.dims):
+        raise ValueError(
+            f"ness has dims {own} but the model has dims {tuple(model.dims)} (site 0 leftmost): it is a "
+            "state of another model (its tensor factors differ, in order or in size); pass this "
+            "model's steady state"
+        )
     rho = getattr(ness, "rho", ness)
     if type(rho).__name__ == "Qobj":
         rho = rho.full()
     if sp.issparse(rho):
         rho = rho.toarray()
-    rho = np.asarray(rho, dtype=np.complex128)
+    try:
+        rho = np.asarray(rho, dtype=np.complex128)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"ness must be a qness.NESS or a {d} x {d} density matrix (array, sparse matrix or "
+            f"qutip.Qobj), got {type(ness).__name__}; a Gaussian or tensor-network state has its own "
+            "currents (GaussianNESS.energy_currents, TNSteadyState.bond_currents)"
+        ) from None
     if rho.shape != (d, d):
         raise ValueError(f"ness: expected a {d} x {d} density matrix, got shape {rho.shape}")
     if not np.all(np.isfinite(rho)):
         raise ValueError("ness has non-finite entries")
+    top = float(np.abs(rho).max(initial=0.0))
+    herm = float(np.abs(rho - rho.conj().T).max(initial=0.0))
+    if herm > 1e-8 * top:
+        raise ValueError(f"ness is not Hermitian (max |rho - rho^+| = {herm:.3g}, max |rho| = {top:.3g})")
+    tr = np.trace(rho)
+    if abs(tr - 1) > 1e-8:
+        raise ValueError(f"ness must have trace 1, got {tr:.6g} (a state is not renormalised silently)")
     return rho
 
 
@@ -205,7 +232,7 @@ def heat_currents(model, ness) -> dict:
     True
     """
     model = _model(model)
-    rho = _rho(ness, model.dim)
+    rho = _rho(ness, model)
     H0 = model.H0
     return {k: _expect(H0, dissipator(js, rho)).real for k, js in _groups(model).items()}
 
@@ -228,6 +255,8 @@ def _charge_operator(model: LindbladModel, N):
         return sp.csr_array(sp.diags_array(np.asarray(sym.charges, dtype=np.complex128)))
     if isinstance(N, U1Symmetry):
         return sp.csr_array(sp.diags_array(np.asarray(N.charges, dtype=np.complex128)))
+    if isinstance(N, str):  # a local density by name, summed over the sites (as bond_currents' density=)
+        return sp.csr_array(sum(embed(N, i, model.dims) for i in range(len(model.dims))), dtype=np.complex128)
     Nm = as_csr(N, "N")
     if Nm.shape != (model.dim, model.dim):
         raise ValueError(f"N has shape {Nm.shape}, expected ({model.dim}, {model.dim})")
@@ -243,9 +272,12 @@ def particle_currents(model, ness, N=None) -> dict:
         The model.
     ness : NESS or array_like, shape (d, d)
         Steady state (object with ``.rho`` or the matrix).
-    N : array_like, sparse, qness.U1Symmetry, optional
-        Particle-number (charge) operator; by default the charge of the
-        model's first declared U(1) symmetry.
+    N : array_like, sparse, qness.U1Symmetry or str, optional
+        Particle-number (charge) operator; a local operator's name
+        (e.g. ``"num"``, from :data:`qness.operators.LOCAL_OPERATORS`)
+        means its sum over the sites, as ``density=`` does in
+        :func:`bond_currents`; by default the charge of the model's first declared U(1)
+        symmetry.
 
     Returns
     -------
@@ -260,7 +292,7 @@ def particle_currents(model, ness, N=None) -> dict:
         shape mismatch.
     """
     model = _model(model)
-    rho = _rho(ness, model.dim)
+    rho = _rho(ness, model)
     Nm = _charge_operator(model, N)
     return {k: _expect(Nm, dissipator(js, rho)).real for k, js in _groups(model).items()}
 
@@ -283,7 +315,7 @@ def drive_power(model, ness) -> dict:
         when there are no drives.
     """
     model = _model(model)
-    rho = _rho(ness, model.dim)
+    rho = _rho(ness, model)
     H0 = model.H0
     out: dict = {}
     for dr in model.drives:
@@ -326,7 +358,9 @@ def _flow_scale(model) -> float:
         return math.sqrt(rows * cols)
 
     rates = [abs(j.rate) * norm(j.op) ** 2 for j in model.jumps if j.bath is not None]
-    return norm(model.H0) * max(rates, default=0.0)
+    H0 = sp.csr_array(model.H0)
+    shift = complex(H0.diagonal().sum()) / model.dim  # a constant energy carries no heat
+    return norm(H0 - shift * sp.eye_array(model.dim, format="csr")) * max(rates, default=0.0)
 
 
 def entropy_production(model, ness, *, atol: float | None = None) -> float:
@@ -341,11 +375,16 @@ def entropy_production(model, ness, *, atol: float | None = None) -> float:
     ness : NESS or array_like
         Steady state.
     atol : float, optional
-        Currents with ``|J_k - mu_k I_k| <= atol`` count as zero (needed for
-        baths at ``T = 0``), and ``sigma < -atol`` triggers the warning.
+        At a bath with ``T = 0``, ``|J_k - mu_k I_k| <= atol`` counts as
+        zero (rounding, not an infinite ``sigma``); ``sigma < -atol``
+        triggers the second-law warning, and a bath without temperature
+        whose ``|J_k| > atol`` the left-out warning. Finite temperatures
+        enter unthresholded (at equilibrium ``sigma`` is then rounding,
+        about 1e-16 of the flows, rather than exactly 0).
         Default ``1e-10`` times the model's energy-flow scale, in its own
-        units: the largest of ``||H0|| max_k gamma_k ||L_k||^2`` (norms
-        bounded by row and column sums) and ``max_k |J_k|``.
+        units: the largest of ``||H0 - Tr(H0)/d|| max_k gamma_k ||L_k||^2``
+        (norms bounded by row and column sums; a constant energy carries no
+        heat) and ``max_k |J_k|``.
 
     Returns
     -------
@@ -365,6 +404,10 @@ def entropy_production(model, ness, *, atol: float | None = None) -> float:
         If ``sigma < 0`` beyond ``atol``: heat flows from cold to hot, as a
         local master equation can at strong coupling (Levy and Kosloff,
         EPL 107, 20004 (2014)).
+    UserWarning
+        If jumps that exchange energy (``|J_k| > atol``) belong to a bath
+        without temperature or to none: ``sigma`` then leaves them out
+        (give an infinite-temperature bath ``T=math.inf``).
     """
     model = _model(model)
     J = heat_currents(model, ness)
@@ -383,13 +426,28 @@ def entropy_production(model, ness, *, atol: float | None = None) -> float:
         # relative to the model's own energy flows: an absolute floor of 1e-10 (energy per time) gave
         # sigma = 0 for the same two-bath machine written in units of 1e-5 (session 17)
         atol = 1e-10 * max(_flow_scale(model), max((abs(v) for v in J.values()), default=0.0))
+    left_out = {k: v for k, v in J.items() if k not in thermal and abs(v) > atol}
+    if left_out:
+        names = ", ".join(f"{k!r} (J = {v:.3g})" for k, v in left_out.items())
+        warnings.warn(
+            f"entropy_production: jumps that exchange energy with the system belong to no bath with a "
+            f"temperature and are left out of sigma: {names}; sigma counts {thermal} only. Declare "
+            "their bath's temperature (T=math.inf for an infinite-temperature bath such as "
+            "dephasing, which adds no Q/T), or check the label (a misspelt bath label makes a bath "
+            "of its own, without temperature)",
+            UserWarning,
+            stacklevel=2,
+        )
     sigma = 0.0
     for k in thermal:
         b = model.baths[k]
         q = J[k] - (b.mu or 0.0) * I.get(k, 0.0)
-        if abs(q) <= atol:
-            continue
-        sigma += -q / b.T if b.T > 0 else (math.inf if q < 0 else -math.inf)
+        if b.T > 0:
+            # no threshold at finite temperature: a small current is a small sigma (a two-level
+            # machine at T = 0.04 / 0.03 has sigma = 5.8e-11, which atol made 0.0; session 19)
+            sigma += -q / b.T
+        elif abs(q) > atol:
+            sigma += math.inf if q < 0 else -math.inf
     if sigma < -atol:
         warnings.warn(
             f"negative entropy production sigma = {sigma:.3g}: heat flows against the temperature "
@@ -608,7 +666,7 @@ def bond_currents(model, ness, kind: str = "particle", *, density=None) -> np.nd
     :func:`bond_current_operators`.
     """
     model = _model(model)
-    rho = _rho(ness, model.dim)
+    rho = _rho(ness, model)
     return np.array([_expect(j, rho).real for j in bond_current_operators(model, kind, density=density)])
 
 
@@ -627,7 +685,7 @@ def continuity_residual(model, ness, kind: str = "particle", *, density=None) ->
         cut (units of the current).
     """
     model = _model(model)
-    rho = _rho(ness, model.dim)
+    rho = _rho(ness, model)
     J = bond_currents(model, rho, kind, density=density)
     Drho = dissipator(model.jumps, rho)
     V = _drive_op(model)
