@@ -1621,6 +1621,7 @@ class ModelBuilder:
 
         The model is then matrix-based (its :attr:`~LindbladModel.terms` is ``None``).
         """
+        self._check_factors(H, "H term")
         Hm = as_csr(H, "H term")
         if Hm.shape != (self.dim, self.dim):
             raise ValueError(f"H term has shape {Hm.shape}, expected ({self.dim}, {self.dim})")
@@ -1755,6 +1756,7 @@ class ModelBuilder:
         The model is then matrix-based (its :attr:`~LindbladModel.terms` is
         ``None``); for a product of local operators use :meth:`add_local_jump`.
         """
+        self._check_factors(op, "op")
         mat = as_csr(op, "op")
         if mat.shape != (self.dim, self.dim):
             raise ValueError(f"op has shape {mat.shape}, expected ({self.dim}, {self.dim})")
@@ -1763,9 +1765,45 @@ class ModelBuilder:
             self._baths[bath] = Bath(bath)
         return self
 
+    def _check_factors(self, op, name: str) -> None:
+        """A full-space ``Qobj`` with several tensor factors must have the builder's, in its order (its
+        matrix is read in the builder's order: dims [3, 2] on a (2, 3) builder built another model)."""
+        if not _is_qobj(op) or getattr(op, "type", "oper") != "oper":
+            return
+        left = op.dims[0]
+        if not _nested(left) and len(left) == 1:
+            return  # one flat space, read as an array is
+        if _nested(left) or tuple(int(x) for x in left) != self.dims:
+            raise ValueError(
+                f"{name} is a Qobj with dims {op.dims} but the builder's sites have dims {self.dims} "
+                "(site 0 leftmost): its matrix would be read in the builder's factor order; build it "
+                "with the builder's order, or pass it as an array (or a Qobj on one flat space) if "
+                "its matrix is already in that order"
+            )
+
     def add_bath(self, name: str, *, T: float | None = None, mu: float | None = None) -> ModelBuilder:
-        """Declare a bath with temperature ``T`` and chemical potential ``mu``."""
-        self._baths[name] = Bath(name, None if T is None else float(T), None if mu is None else float(mu))
+        """Declare a bath with temperature ``T`` and chemical potential ``mu``.
+
+        Declaring a name again with the same ``T`` and ``mu`` (or giving a
+        temperature to a bath that jumps created without one) is allowed.
+
+        Raises
+        ------
+        ValueError
+            If ``name`` already has another ``T`` or ``mu``: two reservoirs
+            under one name would share one temperature in the thermodynamics
+            (:func:`qness.analysis.thermo.entropy_production`); give each its
+            own name.
+        """
+        T = None if T is None else float(T)
+        mu = None if mu is None else float(mu)
+        old = self._baths.get(name)
+        if old is not None and old.T is not None and (old.T, old.mu or 0.0) != (T, mu or 0.0):
+            raise ValueError(
+                f"bath {name!r} is already declared with T={old.T!r}, mu={old.mu!r}; a second reservoir "
+                f"(T={T!r}, mu={mu!r}) needs a name of its own"
+            )
+        self._baths[name] = Bath(name, T, mu)
         return self
 
     def add_thermal_bath(
