@@ -265,3 +265,20 @@ def test_mode_functions_check_dims_against_the_states_own():
     )
     with pytest.raises(ValueError, match="conflict with the state's own dims"):
         tr.photon_number(rho, mode=0, dims=(8, 5))
+
+
+def test_metastable_states_of_a_z2_model_looks_past_the_other_sector():
+    # two-photon Kerr resonator: the slowest mode (-0.005) is in the odd sector, so k = 3 held only
+    # two even modes and metastable_states(model) asked the user for "a larger k" it never took
+    from qness.models import kerr
+
+    m = kerr(16, detuning=0.0, U=1.0, F=0.0, G=4.0, kappa=1.0, eta=1.0)
+    r = tr.metastable_states(m)
+    L = qness.liouvillian(m).toarray()
+    ev = np.linalg.eigvals(L)
+    # the dense oracle: the slowest even mode is real, -3.6034...; the odd one, -0.0050, is skipped
+    even_real = ev[np.abs(ev.imag) < 1e-9].real
+    assert np.any(np.abs(even_real + 0.004995721) < 1e-6)
+    assert r.lambda1 == pytest.approx(-3.6034087593, abs=1e-8)
+    assert np.min(np.abs(ev - r.lambda1)) < 1e-9 and np.min(np.abs(ev - r.lambda2)) < 1e-9
+    assert not r.bistable

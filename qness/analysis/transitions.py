@@ -738,6 +738,17 @@ def _extremal_c(rho, K, sign, atol):
     return sign * sopt.brentq(lambda t: f(sign * t), 0.0, hi, xtol=1e-14, rtol=1e-12)
 
 
+def _sector_modes(spectrum) -> np.ndarray:
+    """Indices of the modes in the steady state's (first mode's) sector: metastable states mix
+    populations, so they live there."""
+    n = len(spectrum.eigenvalues)
+    modes = np.arange(n)
+    sectors = getattr(spectrum, "sectors", None)
+    if sectors is not None and len(sectors) == n:
+        modes = modes[np.asarray(sectors) == np.asarray(sectors)[0]]
+    return modes
+
+
 def metastable_states(
     model=None,
     *,
@@ -798,23 +809,31 @@ def metastable_states(
     instead, and is not a mixture of two states of this form; inspect
     ``spectrum.sectors`` for it.
     """
+    given = spectrum is not None
     if spectrum is None:
         if model is None:
             raise ValueError("give a model or a precomputed spectrum")
         import qness
 
-        spectrum = qness.spectrum(model, k=3)
+        # the slowest modes may lie in other sectors (the odd sector of the two-photon Kerr mode):
+        # widen k until the steady state's sector holds three (the user has no k to change here)
+        for k in (3, 6, 12, 24):
+            spectrum = qness.spectrum(model, k=k)
+            if _sector_modes(spectrum).size >= 3:
+                break
     ev = np.asarray(spectrum.eigenvalues)
     mats = list(spectrum.eigenmatrices)
-    modes = np.arange(ev.size)
-    sectors = getattr(spectrum, "sectors", None)
-    if sectors is not None and len(sectors) == ev.size:
-        # metastable states mix populations: keep the steady state's own sector
-        modes = modes[np.asarray(sectors) == np.asarray(sectors)[0]]
+    modes = _sector_modes(spectrum)
     if modes.size < 3 or len(mats) <= modes[1]:
         raise ValueError(
             "the spectrum needs the steady state and at least two more modes in its symmetry sector "
-            "(with eigenmatrices); compute it with a larger k"
+            "(with eigenmatrices); "
+            + (
+                "pass one computed with a larger k (spectrum=qness.spectrum(model, k=...))"
+                if given
+                else f"the {ev.size} rightmost modes hold {modes.size}; pass spectrum=qness.spectrum(model, "
+                "k=...) with a larger k"
+            )
         )
     j1, j2 = int(modes[1]), int(modes[2])
     if ness is None:
