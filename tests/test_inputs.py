@@ -949,3 +949,26 @@ def test_diagonal_kossakowski_matrix_keeps_the_c_ops_order():
     assert np.allclose(m.jumps[0].op.toarray(), qutip.sigmam().full())
     same = qness.from_qutip(0.5 * qutip.sigmax(), c_ops, rates=[2.0, 0.5])
     assert cumulants(m, counted=0).current == pytest.approx(cumulants(same, counted=0).current, rel=1e-12)
+
+
+def test_builder_refuses_a_full_space_qobj_with_other_tensor_factors():
+    # ModelBuilder([2, 3]).add_hamiltonian(Qobj with dims [[3, 2], [3, 2]]) read its matrix in the
+    # builder's (2, 3) order: another model, silently (from_qutip refused the same mismatch)
+    H_wrong = qutip.tensor(qutip.num(3), qutip.sigmaz())
+    L_wrong = qutip.tensor(qutip.destroy(3), qutip.qeye(2))
+    b = qness.ModelBuilder([2, 3])
+    with pytest.raises(ValueError, match=r"H term is a Qobj with dims \[\[3, 2\], \[3, 2\]\] but"):
+        b.add_hamiltonian(H_wrong)
+    with pytest.raises(ValueError, match="op is a Qobj with dims"):
+        b.add_collective_jump(L_wrong, 1.0)
+    # the builder's order, a flat Qobj and an array are taken, and give the same model
+    H = qutip.tensor(qutip.sigmaz(), qutip.num(3))
+    L = qutip.tensor(qutip.qeye(2), qutip.destroy(3))
+    models = []
+    for h, c in ((H, L), (qutip.Qobj(H.full()), qutip.Qobj(L.full())), (H.full(), L.full())):
+        b = qness.ModelBuilder([2, 3]).add_hamiltonian(h).add_collective_jump(c, 0.5)
+        models.append(b.add_jump("sigmam", 0.5, sites=[0]).build())
+    rhos = [qness.steady_state(m, method="dense").rho for m in models]
+    ref = qutip.steadystate(H, [np.sqrt(0.5) * L, np.sqrt(0.5) * qutip.tensor(qutip.sigmam(), qutip.qeye(3))])
+    for rho in rhos:
+        assert np.abs(rho - ref.full()).max() < 1e-10
