@@ -608,3 +608,13 @@ def test_zeno_gap_below_the_zero_tolerance_is_said():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert qness.liouvillian_gap((0 * sx, [np.sqrt(1e7) * sz])) == 0.0
+    # nor does a rounding-level mode beside an exactly-0 computed zero (a Lambda atom with a shelving
+    # level as qutip.liouvillian, four steady states): its 6e-18 was "6e+282 times the zero" (session 19)
+    k = [qutip.basis(4, i) for i in range(4)]
+    H = 0.5 * (k[2] * k[0].dag() + k[0] * k[2].dag()) + 0.8 * (k[2] * k[1].dag() + k[1] * k[2].dag())
+    c = [np.sqrt(r) * k[i] * k[2].dag() for i, r in ((0, 0.6), (1, 0.4), (3, 0.3))]
+    assert np.sum(np.abs(np.linalg.eigvals(qutip.liouvillian(H, c).full())) < 1e-12) == 4  # the oracle
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert qness.liouvillian_gap(qutip.liouvillian(H, c)) == 0.0
+        assert qness.liouvillian_gap((H, c)) == 0.0

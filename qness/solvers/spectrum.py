@@ -1119,7 +1119,10 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
     if gap == 0.0 and slow is not None:
         zero = complex(vals[np.flatnonzero((labs == steady_label) & (np.abs(vals) <= zero_tol))[0]])
         rate = abs(float(vals[slow].real))
-        if rate > 1e3 * abs(zero):
+        # and above rounding: an exact 0 as the computed zero made any rounding-level rate (6e-18 of
+        # a scale of 4: a second steady state) look "1e282 times" it (session 19)
+        rounding = 10 * np.finfo(float).eps * _zero_scale(model)
+        if rate > 1e3 * abs(zero) and rate > rounding:
             # a mode below the zero tolerance yet far from the computed zero: a real but tiny gap (a
             # Zeno-limited qubit, gap 2e-7 under ||L|| ~ 2e7) or a second steady state computed
             # inexactly; 0.0 alone read as "not unique" while steady_state found the state unique
