@@ -533,15 +533,14 @@ class LindbladModel(LazyFieldsMixin):
         )
 
 
-def _check_hermitian(H, name):
+def _check_hermitian(H, name, hint: str = "put dissipation into jump operators, not into H"):
     if isinstance(H, LocalSum):
         _check_hermitian_local(H, name)
         return
     err, scale = _local_hermitian_error(H)
     if err > 1e-10 * scale:
         raise ValueError(
-            f"{name} is not Hermitian: max |{name} - {name}^+| = {err:.3g}; "
-            "put dissipation into jump operators, not into H"
+            f"{name} is not Hermitian: max |h - h^+| = {err:.3g} (max |h| = {scale:.3g}); {hint}"
         )
 
 
@@ -859,7 +858,7 @@ def _static_operator(obj, name: str):
     time-dependent and is refused later by :func:`~qness.operators.as_csr`).
     """
     if type(obj).__name__ == "QobjEvo":
-        if getattr(obj, "isconstant", False):
+        if getattr(obj, "isconstant", False) or _constant_terms(obj):
             return obj(0.0)
         return obj
     if _constant_pair(obj):
@@ -879,6 +878,19 @@ def _static_operator(obj, name: str):
                 total = total + x
             return total
     return obj
+
+
+def _constant_terms(evo) -> bool:
+    """Every term of the ``QobjEvo`` is a ``Qobj`` or carries a ``ConstantCoefficient``
+    (``QobjEvo([[H, 2.0]])``, which QuTiP 5 does not flag ``isconstant``)."""
+    try:
+        terms = evo.to_list()
+    except Exception:  # not QuTiP 5's QobjEvo: judged by isconstant alone
+        return False
+    return all(
+        _is_qobj(t) or (isinstance(t, (list, tuple)) and type(t[1]).__name__ == "ConstantCoefficient")
+        for t in terms
+    )
 
 
 def _dims_argument(dims) -> tuple[int, ...] | None:
@@ -1600,7 +1612,7 @@ class ModelBuilder:
 
         return get
 
-    def _add_local(self, sites, ops, coeff, plus_hc, what) -> list[int]:
+    def _add_local(self, sites, ops, coeff, plus_hc, what, *, hc_hint: bool = True) -> list[int]:
         """Append ``coeff prod ops (+ h.c.)`` after checking it is Hermitian; return the term indices."""
         order = sorted(range(len(sites)), key=sites.__getitem__)
         sites = tuple(int(sites[k]) for k in order)
@@ -1608,7 +1620,10 @@ class ModelBuilder:
         P = coeff * local_product(ops)
         if plus_hc:
             P = P + P.conj().T
-        _check_hermitian(P, what)
+        hint = "put dissipation into jump operators, not into H"
+        if hc_hint:
+            hint = f"use plus_hc=True to add the Hermitian conjugate (e.g. of sigmap x sigmam), or {hint}"
+        _check_hermitian(P, what, hint)
         idx = [len(self._hterms)]
         self._hterms.append((sites, ops, coeff))
         if plus_hc:
@@ -1636,7 +1651,7 @@ class ModelBuilder:
         loc = self._resolver(op)
         for h, i in zip(s, sites):
             if h != 0:
-                self._add_local((i,), (loc(i),), h, False, f"onsite term on site {i}")
+                self._add_local((i,), (loc(i),), h, False, f"the onsite term on site {i}", hc_hint=False)
         return self
 
     def add_coupling(
@@ -1663,7 +1678,7 @@ class ModelBuilder:
         for h, (i, j) in zip(s, bonds):
             if h == 0:
                 continue
-            what = f"coupling on bond ({i}, {j}); use plus_hc=True for non-Hermitian pairs"
+            what = f"the coupling on bond ({i}, {j})"
             self._add_local((i, j), (loc1(i), loc2(j)), h, plus_hc, what)
         return self
 
@@ -1675,7 +1690,7 @@ class ModelBuilder:
         for h, i in zip(s, sites):
             if h == 0:
                 continue
-            what = f"drive on site {i}; use plus_hc=True for a non-Hermitian op"
+            what = f"the drive on site {i}"
             idx = self._add_local((i,), (loc(i),), h, plus_hc, what)
             self._drives.append((label or f"drive_{i}", idx))
         return self

@@ -730,6 +730,12 @@ def test_numeric_list_coefficients_are_constants_as_in_qutip():
     np.testing.assert_allclose(m.jumps[0].op.toarray(), (0.5 * a + 0.1 * a.dag()).full(), atol=1e-15)
     with pytest.raises(TypeError, match="time-dependent"):  # a string stays a function of t
         qness.steady_state(([H0, [H1, "0.5"]], [a]))
+    # the same list as a QobjEvo: QuTiP 5 does not flag it isconstant (ConstantCoefficient terms),
+    # and it was refused as "H is time-dependent" (session 19)
+    evo = qutip.QobjEvo([H0, [H1, 0.5]])
+    assert not evo.isconstant
+    for model in ((evo, [0.5 * a]), (H0 + 0.5 * H1, [qutip.QobjEvo([[a, 0.5]])])):
+        np.testing.assert_allclose(qness.steady_state(model).rho, ref.rho, atol=1e-13)
 
 
 def test_real_time_dependence_and_wrong_tuple_shapes_have_their_own_messages():
@@ -972,3 +978,27 @@ def test_builder_refuses_a_full_space_qobj_with_other_tensor_factors():
     ref = qutip.steadystate(H, [np.sqrt(0.5) * L, np.sqrt(0.5) * qutip.tensor(qutip.sigmam(), qutip.qeye(3))])
     for rho in rhos:
         assert np.abs(rho - ref.full()).max() < 1e-10
+
+
+@pytest.mark.parametrize("method", ["dense", "direct", "krylov", "evolve", None])
+def test_a_one_state_space_has_its_one_density_matrix(method):
+    # d = 1: [[1]] is the only density matrix; without jumps it was refused as a closed system, and
+    # Krylov's uniqueness check broke down (NonUniqueSteadyStateError) with a jump [[1]]
+    for model in ((qutip.Qobj([[0.5]]), []), (qutip.Qobj([[0.5]]), [qutip.Qobj([[1.0]])]), np.zeros((1, 1))):
+        ness = qness.steady_state(model, method=method)
+        assert ness.rho.shape == (1, 1) and ness.rho[0, 0] == 1.0
+        assert ness.residual == 0.0
+
+
+def test_builder_hermiticity_messages_name_the_term_once():
+    # the hint was pasted three times into the operator's name ("... - coupling on bond ...^+| = 1")
+    b = qness.ModelBuilder(2, n=2)
+    with pytest.raises(ValueError) as err:
+        b.add_coupling(1.0, "sigmap", "sigmam")
+    msg = str(err.value)
+    assert msg.startswith("the coupling on bond (0, 1) is not Hermitian: max |h - h^+| = 1")
+    assert msg.count("bond") == 1 and "plus_hc=True" in msg
+    with pytest.raises(ValueError) as err:
+        b.add_onsite(1.0, "sigmap")  # add_onsite has no plus_hc: not offered
+    assert "the onsite term on site 0 is not Hermitian" in str(err.value)
+    assert "plus_hc" not in str(err.value)

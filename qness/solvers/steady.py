@@ -657,6 +657,14 @@ def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=F
         raise TypeError(f"progress must be a bool, got {type(progress).__name__}")
     model, method = _call_shape(model, args, method)
     method = resolve_method(method, options)
+    if model.dim == 1:
+        # one state: [[1]] is the only density matrix, stationary under any generator (a closed
+        # system was refused, and Krylov's uniqueness check broke down on the empty complement)
+        info = {"method": "one state", "time": time.perf_counter() - t0}
+        kinds = {"qobj_dims": model.qobj_dims}
+        if isinstance(model, LindbladModel):
+            kinds["site_kinds"] = model.site_kinds
+        return NESS(np.ones((1, 1), dtype=np.complex128), model.dims, 0.0, info, **kinds)
     if isinstance(model, SuperoperatorModel):
         from .superop import solve
 
@@ -903,7 +911,7 @@ def _dissipative(model: LindbladModel) -> bool:
 
 
 def _check_dissipative(model: LindbladModel) -> None:
-    if not _dissipative(model):
+    if not _dissipative(model) and model.dim > 1:  # (one state: [[1]] is the only density matrix)
         raise ClosedSystemError(
             "the model has no jump operators (c_ops is empty or zero): a closed system, in which every "
             "function of H is stationary, so there is no unique steady state; add dissipation, or use "
