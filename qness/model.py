@@ -694,12 +694,17 @@ def from_qutip(
     H : qutip.Qobj, numpy.ndarray or scipy sparse
         Hermitian Hamiltonian (hbar = 1), time-independent. QuTiP's
         time-independent containers are accepted: a list of ``Qobj``
-        ``[H0, H1, ...]`` (summed, as QuTiP does) and a constant
-        ``qutip.QobjEvo`` (``isconstant``; evaluated).
+        ``[H0, H1, ...]`` (summed, as QuTiP does), terms ``[H1, c]`` with a
+        number ``c`` (``c * H1``, as in QuTiP's list format) and a constant
+        ``qutip.QobjEvo`` (``isconstant``, or every coefficient a constant;
+        evaluated).
     c_ops : sequence
         Jump operators ``L_k`` in the form QuTiP uses (rates already inside,
         ``L_k = sqrt(rate_k) A_k``), unless ``rates`` is given. Each entry
         may also be a list of ``Qobj`` (summed) or a constant ``QobjEvo``.
+        An entry ``[A, c]`` or ``(A, c)`` with a number ``c`` is QuTiP's
+        list format, the jump ``L = c A`` (rate ``|c|**2``, **not** rate
+        ``c``); give rates with ``rates=``.
     dims : sequence of int, optional
         Local dimensions; taken from the ``Qobj`` among ``H`` and ``c_ops``,
         else ``(d,)``; QuTiP's ``[[2, 4], [2, 4]]`` is read as ``(2, 4)``.

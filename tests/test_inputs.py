@@ -736,6 +736,7 @@ def test_numeric_list_coefficients_are_constants_as_in_qutip():
     assert not evo.isconstant
     for model in ((evo, [0.5 * a]), (H0 + 0.5 * H1, [qutip.QobjEvo([[a, 0.5]])])):
         np.testing.assert_allclose(qness.steady_state(model).rho, ref.rho, atol=1e-13)
+    assert ref.expect(evo) == pytest.approx(ref.expect(H0 + 0.5 * H1), abs=1e-14)
 
 
 def test_real_time_dependence_and_wrong_tuple_shapes_have_their_own_messages():

@@ -43,7 +43,9 @@ def _constant_operator(op, name: str = "op"):
     """A constant ``qutip.QobjEvo`` as its ``Qobj``; a time-dependent one refused by name."""
     if type(op).__name__ != "QobjEvo":
         return op
-    if getattr(op, "isconstant", False):
+    from ..model import _constant_terms
+
+    if getattr(op, "isconstant", False) or _constant_terms(op):
         return op(0.0)
     raise TypeError(
         f"{name} is a time-dependent qutip.QobjEvo; a steady state's expectation value takes a "
@@ -101,6 +103,11 @@ class NESS:
         The model's :attr:`~qness.LindbladModel.site_kinds` (empty if unknown).
     qobj_dims : object
         QuTiP dims of a non-tensor-product space (ENR), else ``None``.
+
+    Properties (attributes, not methods: ``ness.purity``, not ``ness.purity()``):
+    ``dim``, ``trace``, ``hermiticity_error``, ``eigenvalues`` (of ``rho``,
+    ascending), ``min_eigenvalue``, ``purity``. Methods: :meth:`expect`,
+    :meth:`to_qobj`. A ``NESS`` pickles (``pickle.dump``) with its ``info``.
     """
 
     rho: np.ndarray
