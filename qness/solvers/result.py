@@ -104,10 +104,13 @@ class NESS:
     qobj_dims : object
         QuTiP dims of a non-tensor-product space (ENR), else ``None``.
 
-    Properties (attributes, not methods: ``ness.purity``, not ``ness.purity()``):
+    Notes
+    -----
     ``dim``, ``trace``, ``hermiticity_error``, ``eigenvalues`` (of ``rho``,
-    ascending), ``min_eigenvalue``, ``purity``. Methods: :meth:`expect`,
-    :meth:`to_qobj`. A ``NESS`` pickles (``pickle.dump``) with its ``info``.
+    ascending), ``min_eigenvalue`` and ``purity`` are properties (attributes,
+    not methods: ``ness.purity``, not ``ness.purity()``); :meth:`expect` and
+    :meth:`to_qobj` are methods. A ``NESS`` pickles (``pickle.dump``) with
+    its ``info``.
     """
 
     rho: np.ndarray
