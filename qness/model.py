@@ -1484,7 +1484,10 @@ def bose_occupation(omega: float, T: float, mu: float = 0.0) -> float:
         raise ValueError(f"bosonic bath needs omega > mu, got omega={omega!r}, mu={mu!r}")
     if T == 0:
         return 0.0
-    return 1.0 / math.expm1((omega - mu) / T)
+    x = (omega - mu) / T
+    if x > 700:  # (math.expm1 overflows above 709.78; the occupation is e^-x there)
+        return math.exp(-x)
+    return 1.0 / math.expm1(x)
 
 
 def fermi_occupation(omega: float, T: float, mu: float = 0.0) -> float:

@@ -515,3 +515,75 @@ def test_maser_in_the_lab_frame_reaches_scovil_schulz_dubois():
     assert -power / J["h"] == pytest.approx(1 - wc / wh, rel=1e-12)
     assert abs(first_law_residual(m, rho)) < 1e-15
     assert entropy_production(m, rho) == pytest.approx(-(J["h"] / Th + J["c"] / Tc), rel=1e-12)
+
+
+def test_states_and_names_on_an_enr_space_are_checked():
+    # session-20 review: an ENR state on a product model of the same size gave currents (0.00221,
+    # -0.02318) that do not even balance, and N="num" on an ENR model summed diag(0..5) (currents
+    # +-0.0361 / -0.0133 for +-0.013323). Oracle: the ENR model's own state, currents by hand
+    a, b = qutip.enr_destroy([3, 3], 2)
+    H = 1.0 * a.dag() * a + 0.7 * b.dag() * b + 0.2 * (a.dag() * b + b.dag() * a)
+    nh, nc = 0.5, 0.1
+    c = [
+        np.sqrt(0.1 * (1 + nh)) * a,
+        np.sqrt(0.1 * nh) * a.dag(),
+        np.sqrt(0.2 * (1 + nc)) * b,
+        np.sqrt(0.2 * nc) * b.dag(),
+    ]
+    baths = {"h": dict(T=1 / np.log(1 + 1 / nh)), "c": dict(T=0.7 / np.log(1 + 1 / nc))}
+    labels = ["h", "h", "c", "c"]
+    enr = qness.from_qutip(H, c, baths=baths, bath_labels=labels)
+    ness = qness.steady_state(enr)
+    rq = qutip.steadystate(H, c).full()
+    Ntot = (a.dag() * a + b.dag() * b).full()
+    hand = {"h": 0.0, "c": 0.0}
+    for A, lab in zip(c, labels):
+        A = A.full()
+        D = A @ rq @ A.conj().T - 0.5 * (A.conj().T @ A @ rq + rq @ A.conj().T @ A)
+        hand[lab] += np.trace(Ntot @ D).real
+    assert hand["h"] == pytest.approx(0.013323, rel=1e-4)
+    assert particle_currents(enr, ness, N=a.dag() * a + b.dag() * b) == pytest.approx(hand, abs=1e-12)
+    with pytest.raises(ValueError, match=r"N='num': the model's space is not a tensor product of sites"):
+        particle_currents(enr, ness, N="num")
+    # the same operators on the product space (2, 3): neither state is the other model's
+    A2 = qutip.tensor(qutip.destroy(2), qutip.qeye(3))
+    B2 = qutip.tensor(qutip.qeye(2), qutip.destroy(3))
+    H2 = A2.dag() * A2 + 0.7 * B2.dag() * B2 + 0.2 * (A2.dag() * B2 + B2.dag() * A2)
+    c2 = [
+        np.sqrt(0.1 * (1 + nh)) * A2,
+        np.sqrt(0.1 * nh) * A2.dag(),
+        np.sqrt(0.2 * (1 + nc)) * B2,
+        np.sqrt(0.2 * nc) * B2.dag(),
+    ]
+    prod = qness.from_qutip(H2, c2, baths=baths, bath_labels=labels)
+    for state in (ness, ness.to_qobj()):
+        with pytest.raises(
+            ValueError,
+            match=r"ness lives on a space that is not a tensor product .* the model has dims \(2, 3\)",
+        ):
+            heat_currents(prod, state)
+    with pytest.raises(
+        ValueError, match=r"ness has dims \(2, 3\) but the model's space is not a tensor product"
+    ):
+        heat_currents(enr, qness.steady_state(prod))
+
+
+def test_a_limit_cycle_is_refused_with_what_to_pass():
+    b = qness.ModelBuilder(2, n=1).add_onsite(0.5, "sigmaz")
+    m = b.add_thermal_bath("h", 0, omega=1.0, gamma=0.1, T=1.0, lower="sigmam").build()
+    cycle = qness.floquet_steady_state(m, 0.2 * qutip.sigmax().full(), 1.0)
+    with pytest.raises(TypeError, match=r"FloquetNESS, a limit cycle .* ness.rho\(t\) .* energy_balance"):
+        heat_currents(m, cycle)
+    assert math.isfinite(heat_currents(m, cycle.rho(0.3))["h"])
+
+
+def test_bose_occupation_far_below_the_level_spacing():
+    # math.expm1 overflowed above (omega - mu) / T = 709.78: T = 1e-3 crashed add_thermal_bath
+    from qness.model import bose_occupation
+
+    assert bose_occupation(1.0, 1e-3) == 0.0
+    assert bose_occupation(1.0, 1.0 / 700.5) == pytest.approx(math.exp(-700.5), rel=1e-12)
+    assert bose_occupation(1.0, 1.0 / 699.5) == pytest.approx(1 / math.expm1(699.5), rel=1e-12)
+    b = qness.ModelBuilder(3, n=1).add_onsite(1.0, "num")
+    m = b.add_thermal_bath("h", 0, omega=1.0, gamma=0.1, T=1e-3).build()
+    assert sorted(j.rate for j in m.jumps) == pytest.approx([0.0, 0.1])

@@ -58,7 +58,7 @@ import scipy.sparse as sp
 
 from ..model import LindbladModel, U1Symmetry
 from ..operators import as_csr, embed, local_op
-from ._dims import own_dims
+from ._dims import NOT_A_PRODUCT, own_dims
 
 __all__ = [
     "SecondLawWarning",
@@ -98,19 +98,46 @@ def _model(model) -> LindbladModel:
     return model
 
 
+def _check_space(ness, model: LindbladModel) -> None:
+    """ValueError where ``ness`` carries tensor factors (a NESS's or a Qobj's dims) that are not the
+    model's: another order or split of the same size, or an excitation-number restricted (ENR) space
+    on a tensor-product model and vice versa. A state without dims of its own (an array), or a
+    state on one flat space, is taken as it is."""
+    own, qd = own_dims(ness)
+    mq = getattr(model, "qobj_dims", None)
+    mq = None if mq is None else getattr(mq, "as_list", lambda: mq)()
+    if mq is not None:
+        where = f"the model's space is not a tensor product (QuTiP dims {mq}, e.g. an ENR space)"
+    else:
+        where = f"the model has dims {tuple(model.dims)} (site 0 leftmost)"
+    if own == NOT_A_PRODUCT:
+        qd = getattr(qd, "as_list", lambda: qd)()
+        if qd == mq or (mq is None and len(model.dims) == 1):
+            return
+        raise ValueError(
+            f"ness lives on a space that is not a tensor product (QuTiP dims {qd}, e.g. an ENR space) "
+            f"but {where}: it is a state of another model; pass this model's steady state"
+        )
+    if isinstance(own, tuple) and len(own) > 1 and (mq is not None or own != tuple(model.dims)):
+        raise ValueError(
+            f"ness has dims {own} but {where}: it is a state of another model (its tensor factors "
+            "differ, in order or in size); pass this model's steady state"
+        )
+
+
 def _rho(ness, model: LindbladModel) -> np.ndarray:
     """The state ``ness`` (a NESS, a ``qutip.Qobj``, an array or sparse matrix) as a dense ``d x d``
     density matrix of ``model``: its own tensor factors (a NESS's or a Qobj's ``dims``) must be the
     model's, it must be Hermitian and have trace 1 (to 1e-8); it need not be stationary (the currents
     of any state are its instantaneous flows)."""
     d = model.dim
-    own, _ = own_dims(ness)
-    if isinstance(own, tuple) and len(own) > 1 and own != tuple(model.dims):
-        raise ValueError(
-            f"ness has dims {own} but the model has dims {tuple(model.dims)} (site 0 leftmost): it is a "
-            "state of another model (its tensor factors differ, in order or in size); pass this "
-            "model's steady state"
+    if callable(getattr(ness, "rho", None)):  # FloquetNESS: rho(t), no one state
+        raise TypeError(
+            f"ness is a {type(ness).__name__}, a limit cycle rho(t) with no single state: pass "
+            "ness.rho(t) for the instantaneous flows at time t (in the frame of its model), or use "
+            "its energy_balance() for the flows averaged over a period"
         )
+    _check_space(ness, model)
     rho = getattr(ness, "rho", ness)
     if type(rho).__name__ == "Qobj":
         rho = rho.full()
@@ -256,6 +283,14 @@ def _charge_operator(model: LindbladModel, N):
     if isinstance(N, U1Symmetry):
         return sp.csr_array(sp.diags_array(np.asarray(N.charges, dtype=np.complex128)))
     if isinstance(N, str):  # a local density by name, summed over the sites (as bond_currents' density=)
+        qd = getattr(model, "qobj_dims", None)
+        if qd is not None:
+            raise ValueError(
+                f"N={N!r}: the model's space is not a tensor product of sites (QuTiP dims "
+                f"{getattr(qd, 'as_list', lambda: qd)()}, e.g. an ENR space), so a local operator's name "
+                "has no sites to sum over; pass the number operator itself, e.g. "
+                "sum(a.dag() * a for a in qutip.enr_destroy(dims, excitations))"
+            )
         return sp.csr_array(sum(embed(N, i, model.dims) for i in range(len(model.dims))), dtype=np.complex128)
     Nm = as_csr(N, "N")
     if Nm.shape != (model.dim, model.dim):
