@@ -282,3 +282,17 @@ def test_metastable_states_of_a_z2_model_looks_past_the_other_sector():
     assert r.lambda1 == pytest.approx(-3.6034087593, abs=1e-8)
     assert np.min(np.abs(ev - r.lambda1)) < 1e-9 and np.min(np.abs(ev - r.lambda2)) < 1e-9
     assert not r.bistable
+
+
+@pytest.mark.parametrize("s", [1.0, 1e-6, 1e-9, 1e-12])
+def test_metastable_states_judge_a_real_lambda_1_in_any_units(s):
+    # session-20 review: imag_tol was absolute, so the slowest mode s (-0.025 +- 1.0001 i) of a driven
+    # damped oscillator counted as real at s = 1e-9 and gave metastable states (weights 1/2 each)
+    a = qutip.destroy(4)
+    m = qness.from_qutip(s * (a.dag() * a + 0.2 * (a + a.dag())), [np.sqrt(s * 0.05) * a])
+    ev = np.linalg.eigvals(qness.liouvillian(m).toarray())
+    slow = ev[np.argsort(-ev.real)][1]
+    assert abs(slow.imag) > 30 * abs(slow.real)  # the oracle: lambda_1 oscillates
+    r = tr.metastable_states(m)
+    assert r.lambda1 == pytest.approx(slow, rel=1e-8) or r.lambda1 == pytest.approx(np.conj(slow), rel=1e-8)
+    assert r.rho_plus is None and not r.bistable

@@ -785,7 +785,9 @@ def metastable_states(
     ratio : float
         Minimum ``Re lambda_2 / Re lambda_1`` for ``bistable``.
     imag_tol : float
-        ``lambda_1`` counts as real if ``|Im lambda_1| <= imag_tol + 1e-3 |lambda_1|``.
+        ``lambda_1`` counts as real if ``|Im lambda_1| <= imag_tol s + 1e-3 |lambda_1|``, with ``s``
+        the scale of the Liouvillian (the bound on ``||L||_1`` from ``model``'s operators, else the
+        largest ``|lambda|`` of ``spectrum``), so that the answer is the same in every unit.
     atol : float
         Eigenvalues above ``-atol`` count as non-negative (the truncated
         high-Fock tail of ``rho_ss`` has eigenvalues at rounding level).
@@ -850,7 +852,13 @@ def metastable_states(
     rho = 0.5 * (rho + rho.conj().T)
     lam1, lam2 = complex(ev[j1]), complex(ev[j2])
     separation = lam2.real / lam1.real if lam1.real != 0 else math.inf
-    is_real = abs(lam1.imag) <= imag_tol + 1e-3 * abs(lam1)
+    if model is not None:
+        from ..solvers.steady import _liouvillian_scale
+
+        scale = _liouvillian_scale(model)
+    else:
+        scale = float(np.max(np.abs(ev[np.isfinite(ev)]), initial=0.0))
+    is_real = abs(lam1.imag) <= imag_tol * scale + 1e-3 * abs(lam1)
     K = _hermitian_eigenmatrix(mats[j1])
     if is_real:
         cp = _extremal_c(rho, K, +1, atol)
