@@ -149,15 +149,15 @@ def _factor(B: sp.csr_array):
     return (lambda X: lu.solve(X)), (lambda X: lu.solve(X, trans="H"))
 
 
-def _kernel(L, absL, solve, n: int, zero_tol: float, block: int, rng, iterations: int, floor: float):
+def _kernel(L, threshold, solve, n: int, block: int, rng, iterations: int):
     """Orthonormal basis of the kernel of ``L`` by block inverse iteration and the Ritz pairs of the block.
 
-    A Ritz pair ``(theta, v)`` (``||v|| = 1``) is a zero mode when ``|theta| <= zero_tol * ||(|L| |v|)||``:
-    its rate against the scale of ``L`` on the states where ``v`` lives (:func:`asymptotic_state`),
-    that scale taken at least ``floor`` (a state on which ``L`` has no terms at all: ``|L| |v| = 0``).
+    A Ritz pair ``(theta, v)`` (``||v|| = 1``) is a zero mode when ``|theta| <= threshold(V)`` for its
+    column of ``V`` (:func:`_thresholds`: ``zero_tol`` times the scale of ``L`` on the states where ``v``
+    lives, at least the rounding of ``L``'s entries there).
 
-    Returns ``(basis, ritz, local)``: the kernel basis, the block's Ritz values (kernel ones first)
-    and their local scales ``||(|L| |v|)||``.
+    Returns ``(basis, ritz, thr, local)``: the kernel basis, the block's Ritz values (kernel ones
+    first), their thresholds and the scales of ``L`` on them (``threshold``'s two outputs).
     """
     p = min(block, n)
     while True:
@@ -169,10 +169,10 @@ def _kernel(L, absL, solve, n: int, zero_tol: float, block: int, rng, iterations
         ritz, Y = sla.eig(T)
         V = X @ Y
         V /= np.linalg.norm(V, axis=0)
-        local = np.linalg.norm(absL @ np.abs(V), axis=0)
-        zero = np.abs(ritz) <= zero_tol * np.maximum(local, floor)
+        thr, local = threshold(V)
+        zero = np.abs(ritz) <= thr
         order = np.argsort(~zero, kind="stable")
-        ritz, local, zero = ritz[order], local[order], zero[order]
+        ritz, thr, local, zero = ritz[order], thr[order], local[order], zero[order]
         k = int(np.count_nonzero(zero))
         if k < p or p == n:
             # the basis from the ordered Schur form (stable for a degenerate kernel, where the
@@ -185,10 +185,40 @@ def _kernel(L, absL, solve, n: int, zero_tol: float, block: int, rng, iterations
                 cut = np.sqrt(max(top, 1e-300) * low) if np.isfinite(low) else np.inf
                 _, Z, sdim = sla.schur(T, output="complex", sort=lambda z, cut=cut: abs(z) <= cut)
             if sdim == k:
-                return X @ Z[:, :k], ritz, local
+                return X @ Z[:, :k], ritz, thr, local
             basis = sla.qr(V[:, order[:k]], mode="economic")[0] if k else V[:, :0]
-            return basis, ritz, local
+            return basis, ritz, thr, local
         p = min(2 * p, n)  # the whole block is kernel: the kernel may be larger
+
+
+def _uncancelled(model, absL):
+    """``|L|`` before its terms cancel: ``|H| x I + I x |H| + sum_k rate_k (|A_k| x |A_k| + 1/2 I x M_k
+    + 1/2 M_k x I)`` with ``M_k = |A_k|^T |A_k|`` (Kronecker products in column stacking, entries
+    taken in modulus), which bounds the rounding of every entry of the assembled ``L``: a Hermitian
+    jump's ``A x A`` and anticommutator cancel on the populations (dephasing ``sigma_z`` at rate
+    ``1e5``: ``L`` is zero there but carries rounding of ``eps x 1e5``). ``|L|`` itself for a
+    Liouvillian given as a matrix."""
+    if isinstance(model, SuperoperatorModel):
+        return absL
+    d = model.dim
+    eye = sp.eye_array(d, dtype=float, format="csr")
+    aH = sp.csr_array(abs(sp.csr_array(model.H)))
+    U = sp.kron(eye, aH) + sp.kron(aH.T, eye)
+    for j in model.jumps:
+        if j.rate > 0:
+            a = sp.csr_array(abs(sp.csr_array(j.op)))
+            M = sp.csr_array(a.T @ a)
+            U = U + j.rate * (sp.kron(a, a) + 0.5 * sp.kron(eye, M) + 0.5 * sp.kron(M.T, eye))
+    return sp.csr_array(U)
+
+
+#: A Ritz value within ``ROUNDING_FACTOR x eps x || U |v| ||`` of zero (``U`` the modulus of ``L``'s
+#: terms before they cancel, :func:`_uncancelled`) is zero to the precision ``L``'s entries carry.
+#: Measured on the XX chain of 4 sites with dephasing ``sigma_z`` at rate ``g`` (session-20 review:
+#: refused before for ``g >= 1e5``): the exact zero modes at ``0.16 eps || U |v| ||`` (``g = 1e5``),
+#: the slowest true rate ``3e-7`` at ``g = 1e6`` 16x above the threshold; at ``g = 1e7`` the true
+#: rate ``3e-8`` is at the rounding itself (flagged by the UniquenessWarning).
+ROUNDING_FACTOR = 10.0
 
 
 #: Default ``zero_tol`` of :func:`asymptotic_state`: the resolution at which :func:`qness.spectrum`
@@ -262,7 +292,9 @@ def asymptotic_state(model, rho0, *, zero_tol: float = ZERO_TOL, block: int = 4,
         ``J_i`` with ``Tr(J_i^+ steady_j) = delta_ij``), ``slowest_rate``
         (``|lambda|`` of the slowest mode counted as decaying among those the
         inverse iteration resolved, ``None`` if none), ``slowest_scale`` (the
-        scale ``s(v)`` of ``L`` on that mode, see ``zero_tol``), ``shift``
+        scale ``s(v)`` of ``L`` on that mode, see ``zero_tol``), ``slowest_threshold`` (the rate
+        below which it would have counted as zero: ``zero_tol s(v)``, or the rounding of ``L``'s
+        entries on it where that is larger, see Notes), ``shift``
         (of the LU: ``10 zero_tol`` times a typical population row's largest
         entry), ``time``.
 
@@ -298,6 +330,14 @@ def asymptotic_state(model, rho0, *, zero_tol: float = ZERO_TOL, block: int = 4,
     sectors). If ``L`` has eigenvalues ``i omega != 0`` (persistent
     oscillations, e.g. an undamped mode), ``rho(t)`` has no limit and the
     result is its time average ``lim (1/T) int_0^T rho(t) dt``.
+
+    A mode also counts as zero when its rate is within the rounding that
+    ``L``'s entries carry on it, ``ROUNDING_FACTOR x eps x || U |v| ||``
+    with ``U`` the modulus of ``L``'s terms before they cancel
+    (:data:`ROUNDING_FACTOR`): strong dephasing ``sigma_z`` at rate ``g``
+    leaves ``L`` zero on the populations up to ``eps g``, above ``zero_tol``
+    times the hopping that moves them once ``g / J > 1e4``; a slower true
+    rate cannot be told from zero in double precision.
 
     Examples
     --------
@@ -359,47 +399,76 @@ def asymptotic_state(model, rho0, *, zero_tol: float = ZERO_TOL, block: int = 4,
     floor = LOCAL_FLOOR * typical
     B = sp.csr_array(L - shift * sp.eye_array(n, dtype=np.complex128, format="csr"))
     solve, solve_h = _factor(B)
+    eps = np.finfo(float).eps
+    U = _uncancelled(model, absL)
+
+    def thresholds(absM, absU, band):
+        # zero_tol x the scale of L on the mode; with band, at least the rounding L's entries carry there
+        def thr(V):
+            aV = np.abs(V)
+            local = np.maximum(np.linalg.norm(absM @ aV, axis=0), floor)
+            if not band:
+                return zero_tol * local, local
+            rounding = ROUNDING_FACTOR * eps * np.linalg.norm(absU @ aV, axis=0)
+            return np.maximum(zero_tol * local, rounding), local
+
+        return thr
+
+    absLH, UH = sp.csr_array(absL.T), sp.csr_array(U.T)
     rng = np.random.default_rng(7)
-    R, ritz, local = _kernel(L, absL, solve, n, zero_tol, block, rng, iterations, floor)
+    R, ritz, thr, local = _kernel(L, thresholds(absL, U, False), solve, n, block, rng, iterations)
+    banded = R.shape[1] == 0
+    if banded:
+        # no mode at zero_tol: those within the rounding of L's entries (strong dephasing: L is zero on
+        # the populations only up to eps x its rate), with a warning, rather than no answer
+        R, ritz, thr, local = _kernel(L, thresholds(absL, U, True), solve, n, block, rng, iterations)
     LH = sp.csr_array(L.conj().T)
-    W, _, _ = _kernel(LH, sp.csr_array(absL.T), solve_h, n, zero_tol, block, rng, iterations, floor)
+    W, _, _, _ = _kernel(LH, thresholds(absLH, UH, banded), solve_h, n, block, rng, iterations)
     k = R.shape[1]
     res_r = np.linalg.norm(L @ R, axis=0) if k else np.zeros(0)
-    lim_r = zero_tol * np.maximum(np.linalg.norm(absL @ np.abs(R), axis=0), floor) * ZERO_TOL_MARGIN
+    lim_r = thresholds(absL, U, True)(R)[0] * ZERO_TOL_MARGIN if k else np.zeros(0)
     if k == 0:
-        scale = np.maximum(local, floor)
-        i = int(np.argmin(np.abs(ritz) / scale))
+        i = int(np.argmin(np.abs(ritz) / thr))
         raise ConvergenceError(
             f"asymptotic_state: no mode at zero: the slowest found decays at rate {abs(ritz[i]):.2e}, "
-            f"{abs(ritz[i]) / scale[i]:.1e} of the scale of L on it ({scale[i]:.2e}), above zero_tol="
-            f"{zero_tol:g} (L's entries may carry rounding from the cancellation of large terms, e.g. "
-            "Hermitian jumps with large rates); compare with qness.steady_state(model), or pass a zero_tol "
-            "above that ratio if the mode is the steady state"
+            f"{abs(ritz[i]) / local[i]:.1e} of the scale of L on it ({local[i]:.2e}), above zero_tol="
+            f"{zero_tol:g} and above the rounding of L's entries there ({thr[i]:.1e}); compare with "
+            "qness.steady_state(model), or pass a zero_tol above that ratio if the mode is the steady state"
+        )
+    if banded:
+        warnings.warn(
+            f"asymptotic_state: no mode is zero at zero_tol={zero_tol:g} of the scale of L on it, but {k} "
+            f"lie within the rounding of L's entries there (large terms that cancel, e.g. Hermitian jumps "
+            f"with large rates; largest rate {float(np.max(np.abs(ritz[:k]))):.1e}, rounding "
+            f"{float(np.max(thr[:k])):.1e}): counted as steady states; a true rate below that rounding "
+            "cannot be told from zero in double precision (compare with qness.liouvillian_gap(model), "
+            "or pass a zero_tol that decides)",
+            UniquenessWarning,
+            stacklevel=2,
         )
     if W.shape[1] != k or np.any(res_r > lim_r):
         raise ConvergenceError(
             f"asymptotic_state: found {k} right and {W.shape[1]} left kernel vectors (largest residual "
             f"{float(np.max(res_r, initial=0.0)):.1e}, limit {ZERO_TOL_MARGIN:g} x zero_tol x the scale of "
-            "L on them); increase iterations or zero_tol"
+            "L on them, or the rounding of L's entries there); increase iterations or zero_tol"
         )
     rates = np.abs(ritz)
     slowest = int(k + np.argmin(rates[k:])) if rates.size > k else None
-    local = np.maximum(local, floor)
-    ratio = rates / (zero_tol * local)
+    ratio = rates / thr
     # a rate at the rounding of the Ritz values themselves (eps x the largest scale of L on the block)
     # is no mode that zero_tol decides: pure dephasing's exactly conserved populations (L has no terms
     # on them, so their scale is the floor) came out at 2.3e-16 and were flagged (session 19)
-    rounding = 10 * np.finfo(float).eps * float(np.max(local, initial=0.0))
+    rounding = 10 * eps * float(np.max(local, initial=0.0))
     near = (ratio > 1 / ZERO_TOL_MARGIN) & (ratio < ZERO_TOL_MARGIN) & (rates > rounding)
     if np.any(near):
         i = int(np.flatnonzero(near)[0])
         plural = "s" if k > 1 else ""
         warnings.warn(
             f"asymptotic_state: a mode decays at rate {rates[i]:.2e}, within {ZERO_TOL_MARGIN:g}x of the "
-            f"threshold zero_tol x (the scale of L on it, {local[i]:.2e}) = {zero_tol * local[i]:.2e}, so "
-            f"whether it counts as conserved depends on zero_tol ({k} steady state{plural} found with "
-            f"zero_tol={zero_tol:g}); compare with qness.liouvillian_gap(model) and steady_state, or set "
-            "zero_tol below or above to decide",
+            f"threshold {thr[i]:.2e} (zero_tol x the scale of L on it, or the rounding of L's entries "
+            f"there), so whether it counts as conserved depends on zero_tol and on the precision of L "
+            f"({k} steady state{plural} found with zero_tol={zero_tol:g}); compare with "
+            "qness.liouvillian_gap(model) and steady_state, or set zero_tol below or above to decide",
             UniquenessWarning,
             stacklevel=2,
         )
@@ -422,6 +491,7 @@ def asymptotic_state(model, rho0, *, zero_tol: float = ZERO_TOL, block: int = 4,
         "zero_tol": zero_tol,
         "slowest_rate": None if slowest is None else float(rates[slowest]),
         "slowest_scale": None if slowest is None else float(local[slowest]),
+        "slowest_threshold": None if slowest is None else float(thr[slowest]),
         "shift": shift,
         "hermiticity_error": herm_err,
         "time": time.perf_counter() - t0,
