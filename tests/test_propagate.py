@@ -78,3 +78,21 @@ def test_fused_chebyshev_kernel_matches_reference_and_numpy_path():
     assert fused.matvecs == plain.matvecs
     with pytest.raises(ValueError, match="inconsistent sizes"):
         chebyshev_term(M.indptr, M.indices, M.data, cur, prev[:-1], nxt, acc, *args, 1)
+
+
+def test_long_substeps_do_not_overflow_the_series():
+    # session-20 review: a spectrum in the left half plane whose ellipse reaches barely right of zero
+    # took substeps h with h (right - Re z0) ~ 6000: the series' terms overflowed (NaN, RuntimeWarnings
+    # from spectrum's certificate on a dephased XX chain). Oracle: exp(t lambda) on a diagonal M
+    import scipy.sparse as sp
+
+    lam = np.array([-1.0, -4.0, -2.5 + 2.0j, -2.5 - 2.0j])
+    prop = ChebyshevPropagator(sp.csr_array(sp.diags(lam)))
+    assert prop.max_step * (prop.right - prop.center.real) <= 600.0
+    v = np.ones(4, dtype=complex)
+    h, s = prop.substep(40.0)
+    for _ in range(s):
+        v = prop.step(v, h)
+    assert np.all(np.isfinite(v))
+    np.testing.assert_allclose(v, np.exp(40.0 * lam), rtol=1e-10, atol=1e-13)  # (tol: of ||v(0)||)
+    assert abs(v[0] - np.exp(-40.0)) < 1e-10 * np.exp(-40.0)

@@ -19,6 +19,7 @@ against 4.0 ms with NumPy for a 168,000-unknown sector of a 10-spin chain.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,11 @@ def numerical_range_box(M) -> tuple[float, float, float, float]:
         radius = np.asarray(abs(part).sum(axis=1)).ravel() - np.abs(d)
         out += [float(np.min(d - radius)), float(np.max(d + radius))]
     return out[0], out[1], out[2], out[3]
+
+
+#: Longest substep ``h`` of :class:`ChebyshevPropagator` also has ``h (right - Re z0) <= OVERFLOW_SPAN``,
+#: so that the series' terms stay below ``exp(600)`` (the double range ends at ``exp(709)``).
+OVERFLOW_SPAN = 600.0
 
 
 @dataclass
@@ -122,8 +128,11 @@ class ChebyshevPropagator:
             # I_k(x) for complex x; for x = i y this is i^k J_k(y) (ive scales by exp(-|Re x|))
             c = ssp.ive(k, x) * np.exp(abs(x.real))
             c[1:] *= 2.0
-            size = np.abs(c) * self.rho ** k.astype(float)
-            tail = np.flatnonzero(size > self.tol * 1e-2)
+            # |c_k| rho^k in logarithms: rho^k overflows where c_k underflows (0 x inf: NaN and
+            # RuntimeWarnings from spectrum's certificate on a dephased XX chain, session-20 review)
+            with np.errstate(divide="ignore"):
+                size = np.log(np.abs(c)) + k * math.log(self.rho)
+            tail = np.flatnonzero(size > math.log(self.tol * 1e-2))
             last = int(tail[-1]) if tail.size else 0
             if last < kmax - 5:
                 break
@@ -140,7 +149,12 @@ class ChebyshevPropagator:
         zero), not at 1 in absolute units: in slow units (every rate times ``1e-6``) the substep
         stayed at 6 time units and the cost grew as ``1/f`` (a g2 took 23 s at ``f = 1e-6``).
         """
-        return self.growth / max(self.right, 1e-3 * self._size)
+        step = self.growth / max(self.right, 1e-3 * self._size)
+        # the recurrence's terms (before the factor exp(h z0)) reach |c_k| rho^k <= 2 exp(h (right -
+        # Re z0)): past exp(709) they overflow, though exp(h right) is small (a dephased XX chain's
+        # sector gave NaN and RuntimeWarnings in spectrum's certificate, session-20 review)
+        span = self.right - self.center.real
+        return min(step, OVERFLOW_SPAN / span) if span > 0 else step
 
     def substep(self, t: float) -> tuple[float, int]:
         """Substep ``h <= max_step`` and count covering ``t``."""
