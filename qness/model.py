@@ -1372,7 +1372,7 @@ def as_model(obj) -> LindbladModel | SuperoperatorModel:
     """
     if isinstance(obj, (LindbladModel, SuperoperatorModel)):
         return obj
-    if type(obj).__name__ == "QobjEvo" and getattr(obj, "isconstant", False):
+    if type(obj).__name__ == "QobjEvo" and (getattr(obj, "isconstant", False) or _constant_terms(obj)):
         obj = obj(0.0)  # a constant QobjEvo: its one value (a Liouvillian, or refused below)
     if isinstance(obj, tuple) and len(obj) != 2:
         if len(obj) == 1:
@@ -1388,6 +1388,9 @@ def as_model(obj) -> LindbladModel | SuperoperatorModel:
         raise TypeError(f"a model tuple must be (H, c_ops), got a tuple of {n}; {hint}")
     if isinstance(obj, tuple):
         H, c_ops = obj
+        if type(H).__name__ == "QobjEvo" and (getattr(H, "isconstant", False) or _constant_terms(H)):
+            if getattr(H, "type", None) == "super":
+                H = H(0.0)  # (the message below names the superoperator, not its QobjEvo wrapper)
         if _is_qobj(H) and getattr(H, "type", None) == "super":
             raise TypeError(
                 "the first entry of (H, c_ops) is a superoperator (a Liouvillian, Qobj of type 'super'), "

@@ -1003,3 +1003,32 @@ def test_builder_hermiticity_messages_name_the_term_once():
         b.add_onsite(1.0, "sigmap")  # add_onsite has no plus_hc: not offered
     assert "the onsite term on site 0 is not Hermitian" in str(err.value)
     assert "plus_hc" not in str(err.value)
+
+
+def test_a_liouvillian_in_a_qobjevo_of_constant_coefficients():
+    # session-20 review: QobjEvo([[L, 3.0]]) (QuTiP 5 does not flag it isconstant) was refused as
+    # time-dependent by steady_state, spectrum and liouvillian_gap, and steady_state(QobjEvo(L), c_ops)
+    # said "pass the Liouvillian alone". Oracle: the dense null vector of L (and of L + D[c1])
+    a = qutip.destroy(3)
+    H = a.dag() * a + 0.3 * (a + a.dag())
+    c = [np.sqrt(0.2) * a, np.sqrt(0.05) * a.dag()]
+    L = qutip.liouvillian(H, c)
+
+    def null(M):
+        w, v = np.linalg.eig(M)
+        x = v[:, np.argmin(abs(w))].reshape(3, 3, order="F")
+        return x / np.trace(x)
+
+    exact = null(L.full())
+    for evo in (qutip.QobjEvo([[L, 3.0]]), qutip.QobjEvo([L, [L, 1.0]])):
+        assert np.abs(qness.steady_state(evo).rho - exact).max() < 1e-12
+    scaled = qutip.QobjEvo([[L, 3.0]])
+    w = np.linalg.eigvals(3.0 * L.full())
+    gap = -np.sort(w.real)[-2]
+    assert qness.liouvillian_gap(scaled) == pytest.approx(gap, rel=1e-10)
+    assert qness.spectrum(scaled, k=3).eigenvalues[1].real == pytest.approx(-gap, rel=1e-10)
+    L1 = qutip.liouvillian(H, [c[0]])
+    for evo in (qutip.QobjEvo(L1), qutip.QobjEvo([[L1, 1.0]])):
+        assert np.abs(qness.steady_state(evo, [c[1]]).rho - exact).max() < 1e-12
+    with pytest.raises(TypeError, match="time-dependent"):
+        qness.steady_state(qutip.QobjEvo([[L1, lambda t: np.cos(t)]]), [c[1]])

@@ -899,8 +899,9 @@ def _call_shape(model, args, method=None):
             "got a model and a list of c_ops; put the jumps into the model, or pass (H, c_ops) as one "
             "tuple (the second argument is the method: a name or a method instance)"
         )
-    if _is_qobj(model) and getattr(model, "type", None) == "super":
-        # qutip.steadystate(L, c_ops): the dissipators of c_ops are added to the Liouvillian
+    if (_is_qobj(model) or type(model).__name__ == "QobjEvo") and getattr(model, "type", None) == "super":
+        # qutip.steadystate(L, c_ops): the dissipators of c_ops are added to the Liouvillian (a
+        # QobjEvo of constant coefficients too: from_liouvillian evaluates it, or says it is not)
         return from_liouvillian(model, c_ops), method
     return as_model((model, c_ops)), method
 
