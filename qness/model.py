@@ -1796,10 +1796,14 @@ class ModelBuilder:
         matrix is read in the builder's order: dims [3, 2] on a (2, 3) builder built another model)."""
         if not _is_qobj(op) or getattr(op, "type", "oper") != "oper":
             return
-        left = op.dims[0]
-        if not _nested(left) and len(left) == 1:
+        left, right = op.dims
+        flat = [not _nested(side) and len(side) == 1 for side in (left, right)]
+        if all(flat):
             return  # one flat space, read as an array is
-        if _nested(left) or tuple(int(x) for x in left) != self.dims:
+        if any(
+            not f and (_nested(side) or tuple(int(x) for x in side) != self.dims)
+            for f, side in zip(flat, (left, right))
+        ) or (any(flat) and not all(flat)):
             raise ValueError(
                 f"{name} is a Qobj with dims {op.dims} but the builder's sites have dims {self.dims} "
                 "(site 0 leftmost): its matrix would be read in the builder's factor order; build it "
@@ -1815,20 +1819,44 @@ class ModelBuilder:
 
         Raises
         ------
+        TypeError
+            If ``name`` is not a string (``None`` is how unlabelled jumps are
+            grouped, not a bath).
         ValueError
-            If ``name`` already has another ``T`` or ``mu``: two reservoirs
-            under one name would share one temperature in the thermodynamics
-            (:func:`qness.analysis.thermo.entropy_production`); give each its
-            own name.
+            If ``name`` is empty, ``T`` is negative or NaN, ``mu`` is not
+            finite, or ``name`` already has another ``T`` or ``mu``: two
+            reservoirs under one name would share one temperature in the
+            thermodynamics (:func:`qness.analysis.thermo.entropy_production`);
+            give each its own name.
         """
+        if not isinstance(name, str):
+            raise TypeError(
+                f"name must be a string (the label jumps refer to with bath=), got {type(name).__name__}; "
+                "unlabelled jumps belong to no bath and have no temperature"
+            )
+        if not name:
+            raise ValueError("name must be a non-empty string")
         T = None if T is None else float(T)
         mu = None if mu is None else float(mu)
+        if T is not None and (math.isnan(T) or T < 0):
+            raise ValueError(f"bath {name!r}: T must be >= 0 (math.inf allowed), got {T!r}")
+        if mu is not None and not math.isfinite(mu):
+            raise ValueError(f"bath {name!r}: mu must be finite, got {mu!r}")
         old = self._baths.get(name)
-        if old is not None and old.T is not None and (old.T, old.mu or 0.0) != (T, mu or 0.0):
-            raise ValueError(
-                f"bath {name!r} is already declared with T={old.T!r}, mu={old.mu!r}; a second reservoir "
-                f"(T={T!r}, mu={mu!r}) needs a name of its own"
-            )
+        if old is not None:
+            # a bath with a temperature is declared again only as it is; one without (created by a
+            # jump's bath=, or given only mu) may receive one, and keeps its mu
+            if old.T is not None:
+                clash = (old.T, old.mu or 0.0) != (T, mu or 0.0)
+            else:
+                clash = old.mu is not None and mu is not None and old.mu != mu
+            if clash:
+                raise ValueError(
+                    f"bath {name!r} is already declared with T={old.T!r}, mu={old.mu!r}; a second "
+                    f"reservoir (T={T!r}, mu={mu!r}) needs a name of its own"
+                )
+            T = old.T if T is None else T
+            mu = old.mu if mu is None else mu
         self._baths[name] = Bath(name, T, mu)
         return self
 

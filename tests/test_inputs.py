@@ -968,6 +968,11 @@ def test_builder_refuses_a_full_space_qobj_with_other_tensor_factors():
         b.add_hamiltonian(H_wrong)
     with pytest.raises(ValueError, match="op is a Qobj with dims"):
         b.add_collective_jump(L_wrong, 1.0)
+    # a column side of other factors (session-20 review: only the row side was checked)
+    M = qutip.tensor(qutip.destroy(2), qutip.qeye(3)).full()
+    for dims in ([[2, 3], [3, 2]], [[2, 3], [6]], [[6], [3, 2]]):
+        with pytest.raises(ValueError, match=r"op is a Qobj with dims"):
+            b.add_collective_jump(qutip.Qobj(M, dims=dims), 1.0)
     # the builder's order, a flat Qobj and an array are taken, and give the same model
     H = qutip.tensor(qutip.sigmaz(), qutip.num(3))
     L = qutip.tensor(qutip.qeye(2), qutip.destroy(3))

@@ -430,6 +430,21 @@ def test_one_bath_name_with_two_temperatures_is_refused():
     b.add_thermal_bath("env", 1, omega=1.0, gamma=0.1, T=3.0, lower="sigmam")
     b.add_jump("sigmaz", 0.1, sites=[0], bath="deph").add_bath("deph", T=math.inf)
     assert b.build().baths["deph"].T == math.inf
+    # session-20 review: add_bath(None, T=1.0) was taken and its T ignored by the thermodynamics
+    # (sigma 0.04395 for 0.03516); mu then T dropped mu; T = nan twice said "a name of its own"
+    with pytest.raises(TypeError, match="name must be a string"):
+        b.add_bath(None, T=1.0)
+    with pytest.raises(ValueError, match="non-empty"):
+        b.add_bath("", T=1.0)
+    for _ in range(2):
+        with pytest.raises(ValueError, match=r"bath 'x': T must be >= 0"):
+            b.add_bath("x", T=math.nan)
+    with pytest.raises(ValueError, match=r"bath 'x': mu must be finite"):
+        b.add_bath("x", T=1.0, mu=math.inf)
+    b.add_bath("lead", mu=0.5).add_bath("lead", T=1.0)
+    assert b.build().baths["lead"] == qness.Bath("lead", 1.0, 0.5)
+    with pytest.raises(ValueError, match="needs a name of its own"):
+        b.add_bath("lead", T=1.0, mu=0.2)
 
 
 def _exchange(dims):
