@@ -618,3 +618,20 @@ def test_zeno_gap_below_the_zero_tolerance_is_said():
         warnings.simplefilter("error")
         assert qness.liouvillian_gap(qutip.liouvillian(H, c)) == 0.0
         assert qness.liouvillian_gap((H, c)) == 0.0
+
+
+def test_default_k_on_spaces_with_fewer_than_six_modes():
+    # session-20 review: spectrum(qubit) raised "k = 6 exceeds the 4 eigenvalues" (k was not given);
+    # a one-state space has no gap (nan, documented) and no metastable states (said so)
+    import qutip
+
+    spec = qness.spectrum((qutip.sigmaz(), [qutip.sigmam()]))
+    np.testing.assert_allclose(
+        np.sort_complex(spec.eigenvalues), np.sort_complex([0, -0.5 - 2j, -0.5 + 2j, -1]), atol=1e-12
+    )
+    with pytest.raises(ValueError, match="k = 6 exceeds the 4 eigenvalues"):
+        qness.spectrum((qutip.sigmaz(), [qutip.sigmam()]), k=6)
+    one = qness.as_model((qutip.Qobj([[0.5]]), [qutip.Qobj([[1.0]])]))
+    assert np.isnan(qness.liouvillian_gap(one))
+    with pytest.raises(ValueError, match="the model's 1 modes hold only 1 there"):
+        qness.analysis.transitions.metastable_states(one)

@@ -819,9 +819,10 @@ def metastable_states(
 
         # the slowest modes may lie in other sectors (the odd sector of the two-photon Kerr mode):
         # widen k until the steady state's sector holds three (the user has no k to change here)
+        n = qness.as_model(model).dim ** 2
         for k in (3, 6, 12, 24):
-            spectrum = qness.spectrum(model, k=k)
-            if _sector_modes(spectrum).size >= 3:
+            spectrum = qness.spectrum(model, k=min(k, n))
+            if _sector_modes(spectrum).size >= 3 or k >= n:
                 break
     ev = np.asarray(spectrum.eigenvalues)
     mats = list(spectrum.eigenmatrices)
@@ -833,6 +834,8 @@ def metastable_states(
             + (
                 "pass one computed with a larger k (spectrum=qness.spectrum(model, k=...))"
                 if given
+                else f"the model's {ev.size} modes hold only {modes.size} there"
+                if ev.size >= n
                 else f"the {ev.size} rightmost modes hold {modes.size}; pass spectrum=qness.spectrum(model, "
                 "k=...) with a larger k"
             )

@@ -930,8 +930,8 @@ _SECTOR_SOLVERS = {
 
 
 # ------------------------------------------------------------------ public API
-def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool = True, left: bool = False,
-             **options) -> Spectrum:  # fmt: skip
+def spectrum(model, k: int | None = None, method=None, *, symmetry="auto", vectors: bool = True,
+             left: bool = False, **options) -> Spectrum:  # fmt: skip
     """The ``k`` eigenvalues of the Liouvillian with the largest real part, by sector.
 
     Parameters
@@ -943,8 +943,9 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
         connected components of its graph (label 0 holds the components
         with diagonal elements), and large sectors take the LU shift-invert
         route (no Sylvester preconditioner without ``H``).
-    k : int
-        Number of eigenvalues returned (over all sectors). Each sector is
+    k : int, optional
+        Number of eigenvalues returned (over all sectors); default 6, or all
+        ``d**2`` where there are fewer (a qubit has 4). Each sector is
         asked for ``k`` (the steady-state sector for at least 2), so the
         result is exact for the top ``k`` and the gap is the minimum over
         sectors.
@@ -1006,6 +1007,8 @@ def spectrum(model, k: int = 6, method=None, *, symmetry="auto", vectors: bool =
             "tuple, spectrum((H, c_ops), k=...)"
         )
     model = as_model(model)
+    if k is None:
+        k = min(6, model.dim**2)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise TypeError(f"k must be a positive integer, got {type(k).__name__} {k!r}")
     if k < 1:
@@ -1208,6 +1211,8 @@ def liouvillian_gap(model, *args, method=None, symmetry="auto", **options) -> fl
         :class:`AutoEig` (the default) the slowest mode is the rightmost
         one, not the one nearest zero: each sector is dense, or certified by
         propagation, or completed by the propagator search (module notes).
+        ``nan`` for a one-state space (``d = 1``: no mode but the steady
+        state, so no slowest one).
 
     Warns
     -----
