@@ -602,3 +602,31 @@ def test_bose_occupation_far_below_the_level_spacing():
     b = qness.ModelBuilder(3, n=1).add_onsite(1.0, "num")
     m = b.add_thermal_bath("h", 0, omega=1.0, gamma=0.1, T=1e-3).build()
     assert sorted(j.rate for j in m.jumps) == pytest.approx([0.0, 0.1])
+
+
+def test_a_strong_unlabelled_dephasing_that_exchanges_no_energy_does_not_warn():
+    # session-20 review: a dephasing A (commuting with H0 = A) at rate 1e8 rounds to J = -2.2e-8; it
+    # warned as "left out" without a bath label and not with one (the scale counted labelled jumps)
+    import warnings
+
+    rng = np.random.default_rng(1)
+    d = 4
+    X = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
+    A = (X + X.conj().T) / 2
+    _, V = np.linalg.eigh(A)
+    a = V @ np.diag(np.ones(d - 1), 1) @ V.conj().T
+    sigmas = []
+    for bath in (None, "deph"):
+        b = qness.ModelBuilder((d,)).add_hamiltonian(A).add_bath("hot", T=2.0).add_bath("cold", T=0.5)
+        b.add_collective_jump(a, 0.1, bath="hot").add_collective_jump(a.conj().T, 0.05, bath="hot")
+        b.add_collective_jump(a, 0.1, bath="cold").add_collective_jump(a.conj().T, 0.01, bath="cold")
+        m = b.add_collective_jump(A, 1e8, bath=bath).build()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            sigmas.append(entropy_production(m, qness.steady_state(m, method="dense")))
+    assert sigmas[0] == pytest.approx(sigmas[1], rel=1e-12)
+    # the oracle without the dephasing (it commutes with H0 and the jumps' energy eigenbasis): the same
+    b = qness.ModelBuilder((d,)).add_hamiltonian(A).add_bath("hot", T=2.0).add_bath("cold", T=0.5)
+    b.add_collective_jump(a, 0.1, bath="hot").add_collective_jump(a.conj().T, 0.05, bath="hot")
+    m0 = b.add_collective_jump(a, 0.1, bath="cold").add_collective_jump(a.conj().T, 0.01, bath="cold").build()
+    assert sigmas[0] == pytest.approx(entropy_production(m0, dense_steady_state(m0)), rel=1e-4)
