@@ -580,8 +580,8 @@ def emission_spectrum(
     relative to the laser, a cavity with ``H = Delta a^+ a`` at ``Delta``).
     It equals ``qutip.spectrum(H, omegas, c_ops, A.dag(), A)`` (QuTiP:
     ``S(w) = int e^{-i w tau} <a_op(tau) b_op(0)> dtau``, with the product of
-    the means removed). The issue text's
-    ``2 Re int_0^oo e^{+i w tau} <dA^+(tau) dA(0)> dtau`` is the mirror image
+    the means removed). The form
+    ``2 Re int_0^oo e^{+i w tau} <dA^+(tau) dA(0)> dtau`` found in some texts is the mirror image
     ``S(-omega)`` of this one.
 
     The coherent part ``2 pi |<A>|^2 delta(omega)`` is excluded and

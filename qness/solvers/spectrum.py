@@ -958,7 +958,7 @@ def spectrum(model, k: int | None = None, method=None, *, symmetry="auto", vecto
     left : bool
         Also return left eigenmatrices (dense and shift-invert only).
     **options
-        Settings of the method (unknown names raise ``ValueError``).
+        Settings of the method (unknown names raise ``TypeError``).
 
     Returns
     -------
@@ -973,9 +973,11 @@ def spectrum(model, k: int | None = None, method=None, *, symmetry="auto", vecto
 
     Raises
     ------
+    TypeError
+        ``k`` not an integer; unknown method options.
     ValueError
-        ``k`` not a positive integer or larger than ``d**2``; a model with
-        non-finite entries; unknown method options.
+        ``k`` below 1 or larger than ``d**2``; a model with non-finite
+        entries.
 
     Warns
     -----
