@@ -153,8 +153,8 @@ def _kernel(L, threshold, solve, n: int, block: int, rng, iterations: int):
     """Orthonormal basis of the kernel of ``L`` by block inverse iteration and the Ritz pairs of the block.
 
     A Ritz pair ``(theta, v)`` (``||v|| = 1``) is a zero mode when ``|theta| <= threshold(V)`` for its
-    column of ``V`` (:func:`_thresholds`: ``zero_tol`` times the scale of ``L`` on the states where ``v``
-    lives, at least the rounding of ``L``'s entries there).
+    column of ``V`` (:func:`asymptotic_state`: ``zero_tol`` times the scale of ``L`` on the states where
+    ``v`` lives, or at least the rounding of ``L``'s entries there).
 
     Returns ``(basis, ritz, thr, local)``: the kernel basis, the block's Ritz values (kernel ones
     first), their thresholds and the scales of ``L`` on them (``threshold``'s two outputs).
@@ -331,13 +331,15 @@ def asymptotic_state(model, rho0, *, zero_tol: float = ZERO_TOL, block: int = 4,
     oscillations, e.g. an undamped mode), ``rho(t)`` has no limit and the
     result is its time average ``lim (1/T) int_0^T rho(t) dt``.
 
-    A mode also counts as zero when its rate is within the rounding that
-    ``L``'s entries carry on it, ``ROUNDING_FACTOR x eps x || U |v| ||``
+    Where no mode is zero at ``zero_tol``, those within the rounding that
+    ``L``'s entries carry on them, ``ROUNDING_FACTOR x eps x || U |v| ||``
     with ``U`` the modulus of ``L``'s terms before they cancel
-    (:data:`ROUNDING_FACTOR`): strong dephasing ``sigma_z`` at rate ``g``
-    leaves ``L`` zero on the populations up to ``eps g``, above ``zero_tol``
-    times the hopping that moves them once ``g / J > 1e4``; a slower true
-    rate cannot be told from zero in double precision.
+    (:data:`ROUNDING_FACTOR`), are taken as the kernel, with a
+    ``UniquenessWarning``: strong dephasing ``sigma_z`` at rate ``g`` leaves
+    ``L`` zero on the populations only up to ``eps g``, above ``zero_tol``
+    times the hopping that moves them once ``g / J > 1e4``; a true rate
+    below that rounding cannot be told from zero in double precision. The
+    kernel vectors' residuals are judged against the same rounding.
 
     Examples
     --------
