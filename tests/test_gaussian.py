@@ -248,7 +248,7 @@ def test_rates_as_dicts_and_validation():
     with pytest.raises(ValueError, match="not damped"):
         # Antisymmetric mode (c_0 - c_2) of a 3-site ring with loss only on site 1 is dark.
         steady_state(QuadraticModel(h, gain=0, loss={1: 1.0}))
-    with pytest.raises(ValueError, match="not damped"):
+    with pytest.raises(ValueError, match="a particle number is conserved"):
         # Dephasing alone conserves the particle number: one NESS per sector.
         steady_state(QuadraticModel(h, gain=0, loss=0, dephasing=0.5))
     with pytest.raises(ValueError, match="dephasing"):
@@ -281,3 +281,35 @@ def test_a_many_body_qobj_is_not_taken_as_the_hopping_matrix():
     np.testing.assert_allclose(
         steady_state(flat).C, steady_state(QuadraticModel(h, gain={0: 1.0}, loss={2: 1.0})).C
     )
+
+
+def test_dephasing_couples_a_mode_the_leads_do_not_see():
+    # session-20 review: 3 sites, gain 0.4 and loss 0.6 on the middle one, dephasing 0.5 on site 0: the
+    # mode (1, 0, -1)/sqrt 2 is dark to the leads, but dephasing scatters particles into it and the
+    # NESS is unique (occupations 0.4 each); it was refused ("a mode of h is not damped"). Oracle: the
+    # Jordan-Wigner Lindblad model's dense null space (one-dimensional)
+    n = 3
+    h = -(np.eye(n, k=1) + np.eye(n, k=-1))
+    qm = QuadraticModel(h, gain={1: 0.4}, loss={1: 0.6}, dephasing={0: 0.5})
+    L = dense_liouvillian(qm.to_lindblad())
+    assert np.sum(np.linalg.svd(L, compute_uv=False) < 1e-10) == 1
+    rho = dense_steady_state(qm.to_lindblad())
+    C_dense = _two_point(rho, [fermion_annihilation(i, n) for i in range(n)])
+    ness = steady_state(qm)
+    assert np.max(np.abs(ness.C - C_dense)) < 1e-10
+    np.testing.assert_allclose(ness.occupations, [0.4, 0.4, 0.4], atol=1e-12)
+    # two chains, leads on one, dephasing on the other: the other's particle number is conserved
+    blocks = np.kron(np.eye(2), -(np.eye(2, k=1) + np.eye(2, k=-1)))
+    with pytest.raises(ValueError, match="a particle number is conserved"):
+        steady_state(QuadraticModel(blocks, gain={0: 0.3}, loss={0: 0.5}, dephasing={2: 0.5, 3: 0.5}))
+
+
+def test_spin_chain_gap_lies_between_the_fermionic_gaps():
+    # session-20 review: the docs said a spin chain with jumps on both ends has gap(qm, "even"); with
+    # loss only on both ends (2-4 sites) it is gap(qm), half of that. Oracle: dense spin Liouvillian
+    n = 3
+    h = np.eye(n, k=1) + np.eye(n, k=-1)
+    qm = QuadraticModel(h, gain=0, loss={0: 1.0, n - 1: 1.0})
+    spin_gap = _sorted_gap(dense_liouvillian(_spin_chain(qm, [0, n - 1])))
+    assert spin_gap == pytest.approx(gap(qm), rel=1e-9)
+    assert gap(qm) < gap(qm, sector="even")
