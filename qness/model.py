@@ -2187,6 +2187,9 @@ def check_symmetry(model: LindbladModel, sym, atol: float = 1e-10) -> None:
         qs, attr = sym.jump_parities, "parities"
     else:
         raise ValueError(f"unknown symmetry type {type(sym).__name__}")
+    # (a symmetry given to a solver, not declared on the model: its shapes were never checked, and 7
+    # charges on 8 states raised IndexError, session-20 review)
+    _check_symmetry_shape(sym, model.dim, len(model.jumps))
 
     dims = model.dims
 

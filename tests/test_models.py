@@ -901,3 +901,31 @@ def test_h_eff_follows_an_operator_changed_in_place():
     np.testing.assert_allclose(m.H_eff().toarray(), fresh.H_eff().toarray(), atol=1e-15)
     np.testing.assert_allclose(after, qness.steady_state(fresh, "direct").rho, atol=1e-12)
     assert np.abs(after - before).max() > 1e-3
+
+
+def test_named_models_refuse_strings_and_booleans_and_say_the_global_bound():
+    # session-20 review: collective_fluorescence(True) was j = 1, ("2") j = 2, kerr(kappa="1") a rate
+    # of 1; harmonic_chain's global bound was stated as |g| < omega/2 (it is omega / (2 cos(pi/(n+1))))
+    for j in (True, "2"):
+        with pytest.raises(ValueError, match="j must be a positive integer or half-integer"):
+            qm.collective_fluorescence(j, omega=1.0, gamma=1.0)
+    with pytest.raises(ValueError, match="kappa must be a real number"):
+        qm.kerr(3, detuning=0.0, U=0.0, F=1.0, kappa="1")
+    common = dict(cutoff=2, omega=1.0, gamma_l=1.0, gamma_r=1.0, T_l=1.0, T_r=1.0, form="global")
+    assert qm.harmonic_chain(2, g=0.99, **common).dims == (2, 2)  # omega - |g| > 0 at n = 2
+    with pytest.raises(ValueError, match=r"\|g\| < omega / \(2 cos\(pi/\(n\+1\)\)\) = 1\b"):
+        qm.harmonic_chain(2, g=1.01, **common)
+
+
+def test_a_symmetry_given_to_a_solver_is_checked_for_its_shape():
+    # a U1Symmetry with 7 charges on an 8-state model raised IndexError
+    m = qm.kerr(8, detuning=0.3, U=0.5, F=0.0, kappa=1.0)
+    with pytest.raises(ValueError, match=r"U1Symmetry.charges must have shape \(8,\), got \(7,\)"):
+        qness.spectrum(m, k=3, symmetry=qness.U1Symmetry(np.arange(7), (-1,)))
+    with pytest.raises(ValueError, match="jump_charges has 2 entries, the model has 1 jumps"):
+        qness.steady_state(m, symmetry=qness.U1Symmetry(np.arange(8), (-1, 1)))
+    ev = np.linalg.eigvals(dense_liouvillian(m))
+    spec = qness.spectrum(m, k=3, symmetry=qness.U1Symmetry(np.arange(8), (-1,)))
+    assert spec.eigenvalues[1] == pytest.approx(ev[np.argsort(-ev.real)][1], abs=1e-10) or spec.eigenvalues[
+        1
+    ] == pytest.approx(np.conj(ev[np.argsort(-ev.real)][1]), abs=1e-10)

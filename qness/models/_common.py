@@ -17,7 +17,7 @@ LINDBLAD_FORM = (
 
 def real(value, name: str) -> float:
     """``value`` as a finite float, or ``ValueError`` naming ``name``."""
-    if isinstance(value, bool):
+    if isinstance(value, (bool, str, bytes)):
         raise ValueError(f"{name} must be a real number, got {value!r}")
     try:
         v = float(value)

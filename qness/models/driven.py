@@ -509,6 +509,8 @@ def collective_fluorescence(j, *, omega: float, gamma: float) -> LindbladModel:
     (5,)
     """
     try:
+        if isinstance(j, (bool, str, bytes)):
+            raise ValueError
         S = ops.spin_ops(j)
     except ValueError:
         raise ValueError(f"j must be a positive integer or half-integer, got {j!r}") from None

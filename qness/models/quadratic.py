@@ -106,7 +106,11 @@ def harmonic_chain(
     form = choice(form, "form", ("local", "global"))
     M = omega * np.eye(n) + g * (np.eye(n, k=1) + np.eye(n, k=-1))
     if form == "global" and np.linalg.eigvalsh(M)[0] <= 0:
-        raise ValueError(f"g={g!r}: the global form needs positive normal-mode frequencies (|g| < omega/2)")
+        bound = omega / (2 * np.cos(np.pi / (n + 1)))
+        raise ValueError(
+            f"g={g!r}: the global form needs positive normal-mode frequencies omega + 2 g cos(k pi/(n+1)), "
+            f"k = 1..n: |g| < omega / (2 cos(pi/(n+1))) = {bound:.6g}"
+        )
 
     dims = (cutoff,) * n
     b = ModelBuilder(dims, name="harmonic_chain", site_kinds="boson")

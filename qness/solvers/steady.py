@@ -770,6 +770,14 @@ def steady_states(model, *args, method=None, **options) -> list[NESS]:
     when the degeneracy is hidden in a rotated basis (a dark state); the
     kernel is then in ``qness.asymptotic_state(model, rho0).info["steady"]``.
 
+    The states returned are the extreme ones, each living on its component;
+    the kernel of ``L`` can be larger: stationary coherences between two
+    components whose dynamics match (two qubits decaying in separate blocks,
+    ``1 -> 0`` and ``3 -> 2``: kernel of dimension 4, two states returned,
+    ``(|0> + |2>)/sqrt(2)`` stationary too) are not in the list.
+    ``asymptotic_state(model, rho0)`` gives the state reached from ``rho0``
+    with them, and ``info["kernel_dim"]`` the kernel's dimension.
+
     Parameters
     ----------
     model : LindbladModel, tuple (H, c_ops), or a Liouvillian
