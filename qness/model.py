@@ -1633,7 +1633,8 @@ class ModelBuilder:
             P = P + P.conj().T
         hint = "put dissipation into jump operators, not into H"
         if hc_hint:
-            hint = f"use plus_hc=True to add the Hermitian conjugate (e.g. of sigmap x sigmam), or {hint}"
+            example = "sigmap x sigmam" if len(sites) > 1 else "a drive on destroy or sigmam"
+            hint = f"use plus_hc=True to add the Hermitian conjugate (e.g. of {example}), or {hint}"
         _check_hermitian(P, what, hint)
         idx = [len(self._hterms)]
         self._hterms.append((sites, ops, coeff))
