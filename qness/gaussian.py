@@ -74,6 +74,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
+import scipy.sparse.csgraph as csgraph
 import scipy.sparse.linalg as spla
 from scipy.special import xlogy
 
@@ -454,16 +455,37 @@ def _check_damped(qm: QuadraticModel, x: np.ndarray) -> None:
         )
 
 
+def _check_closed_sites(qm: QuadraticModel) -> None:
+    """ValueError if a set of sites that the hopping closes has no gain or loss (with dephasing, which
+    conserves each site's occupation, its particle number is then conserved: no unique NESS). Exact,
+    from the connected components of ``h``'s graph; the random check after it covers the rest."""
+    ncomp, label = csgraph.connected_components(sp.csr_array(np.abs(qm.h) > 0), directed=False)
+    pumped = np.zeros(ncomp, dtype=bool)
+    np.logical_or.at(pumped, label, (qm.gain + qm.loss) > 0)
+    if not pumped.all():
+        sites = np.flatnonzero(label == int(np.flatnonzero(~pumped)[0]))
+        raise ValueError(
+            "no unique steady state: sites "
+            f"{sites.tolist() if sites.size <= 20 else sites[:20].tolist() + ['...']} exchange particles "
+            "with no bath and the hopping connects them to no site that does, so their particle number "
+            "is conserved"
+        )
+
+
 def _check_diagonal_map(op, n: int) -> None:
     """ValueError if the dephasing solve's map ``c -> c - diag S(diag(g o c))`` is singular (a conserved
     particle number: no unique NESS). GMRES on a random right-hand side ``r``: a singular map leaves
     the component of ``r`` on its left null vector, ``|<l, r>| ~ 1/sqrt(n)``, in every residual, so a
     residual below ``1e-2 / sqrt(n)`` shows it non-singular (as ``qness.solvers.uniqueness``)."""
-    r = np.random.default_rng(20240531).standard_normal(n) + 0j
-    r /= np.linalg.norm(r)
+    rng = np.random.default_rng(20240531)
     delta = 1e-2 / np.sqrt(n)
-    y, _ = spla.gmres(op, r, rtol=delta, atol=0.0, restart=min(n, 50), maxiter=200)
-    res = float(np.linalg.norm(r - op @ y))
+    for _ in range(2):  # (two vectors: a left null vector misses both with probability ~1e-8)
+        r = rng.standard_normal(n) + 1j * rng.standard_normal(n)
+        r /= np.linalg.norm(r)
+        y, _ = spla.gmres(op, r, rtol=delta, atol=0.0, restart=min(n, 50), maxiter=200)
+        res = float(np.linalg.norm(r - op @ y))
+        if not res <= delta:
+            break
     if not res <= delta:
         raise ValueError(
             "no unique steady state: with dephasing, a particle number is conserved (a random right-hand "
@@ -545,6 +567,7 @@ def steady_state(qm: QuadraticModel, *, rtol: float = 1e-12) -> GaussianNESS:
             callback=cb,
             callback_type="pr_norm",
         )
+        _check_closed_sites(qm)
         _check_diagonal_map(op, n)  # (first: a singular map is why a solve would not converge)
         if code != 0:
             raise RuntimeError(f"dephasing solve did not converge (GMRES code {code})")

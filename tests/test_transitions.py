@@ -296,3 +296,17 @@ def test_metastable_states_judge_a_real_lambda_1_in_any_units(s):
     r = tr.metastable_states(m)
     assert r.lambda1 == pytest.approx(slow, rel=1e-8) or r.lambda1 == pytest.approx(np.conj(slow), rel=1e-8)
     assert r.rho_plus is None and not r.bistable
+
+
+def test_metastable_states_of_a_pure_steady_state_are_one_state():
+    # session-20 review: two-photon loss with a weak one-photon loss (steady state: the vacuum) gave
+    # c_plus = c_minus = 0 and a ZeroDivisionError in the weights
+    N = 10
+    a = np.diag(np.sqrt(np.arange(1, N)), 1).astype(complex)
+    model = qness.as_model((1e-5 * a.conj().T @ a, [np.sqrt(1e-7) * a, a @ a]))
+    r = tr.metastable_states(model)
+    vacuum = np.zeros((N, N))
+    vacuum[0, 0] = 1.0
+    assert np.abs(r.rho_ss - vacuum).max() < 1e-8
+    assert r.c_plus == r.c_minus == 0.0 and r.trace_distance == 0.0
+    assert np.isnan(r.weights[0]) and not r.bistable

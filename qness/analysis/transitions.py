@@ -680,7 +680,8 @@ class Metastability:
     ----------
     bistable : bool
         ``lambda_1`` is real and well separated from the rest of the
-        spectrum (``Re lambda_2 / Re lambda_1 >= ratio``).
+        spectrum (``Re lambda_2 / Re lambda_1 >= ratio``), and the two
+        metastable states differ.
     lambda1, lambda2 : complex
         The two slowest non-zero eigenvalues.
     separation : float
@@ -690,9 +691,12 @@ class Metastability:
         eigenvalue, trace 1 (``None`` when ``lambda_1`` is not real).
     c_plus, c_minus : float
         The extremal coefficients (``c_minus < 0 < c_plus``) for
-        ``rho_1`` normalised to unit Frobenius norm.
+        ``rho_1`` normalised to unit Frobenius norm; both 0 where ``rho_ss``
+        lies on the boundary of the states along ``rho_1`` (a pure steady
+        state): then ``rho_plus = rho_minus = rho_ss``.
     weights : tuple of float
-        ``(p_plus, p_minus)`` with ``rho_ss = p_plus rho_plus + p_minus rho_minus``.
+        ``(p_plus, p_minus)`` with ``rho_ss = p_plus rho_plus + p_minus rho_minus``
+        (``nan`` where ``c_plus = c_minus``).
     trace_distance : float
         ``||rho_plus - rho_minus||_1 / 2``.
     rho_ss, rho_1 : numpy.ndarray
@@ -867,7 +871,10 @@ def metastable_states(
         cp = _extremal_c(rho, K, +1, atol)
         cm = _extremal_c(rho, K, -1, atol)
         rp, rm = rho + cp * K, rho + cm * K
-        pp, pm = -cm / (cp - cm), cp / (cp - cm)
+        if cp > cm:
+            pp, pm = -cm / (cp - cm), cp / (cp - cm)
+        else:  # rho_ss on the boundary along rho_1 (a pure steady state): one state, not two
+            pp = pm = math.nan
         td = 0.5 * float(np.sum(np.abs(sla.eigvalsh(rp - rm))))
     else:
         cp = cm = math.nan
@@ -875,7 +882,7 @@ def metastable_states(
         pp = pm = math.nan
         td = math.nan
     return Metastability(
-        bistable=bool(is_real and separation >= ratio),
+        bistable=bool(is_real and separation >= ratio and td > 0),
         lambda1=lam1,
         lambda2=lam2,
         separation=float(separation),
