@@ -329,3 +329,25 @@ def test_a_closed_set_of_sites_with_dephasing_only_is_found_whatever_its_shape()
     rho = qness.steady_state(qm.to_lindblad(), method="direct").rho
     C_dense = _two_point(rho, [fermion_annihilation(i, n) for i in range(n)])
     assert np.max(np.abs(steady_state(qm).C - C_dense)) < 1e-10
+
+
+def test_weak_leads_with_dephasing_are_solved_or_flagged():
+    # session-20 review: 60 sites, dephasing 1, leads 1e-4 at the ends: RuntimeError after 10,000 GMRES
+    # steps (25 s). Oracle: the n^2 x n^2 two-point equation solved densely
+    import warnings
+
+    n = 40
+    h = -(np.eye(n, k=1) + np.eye(n, k=-1))
+    for lead, warns in ((1e-4, False), (1e-6, True)):
+        qm = QuadraticModel(h, gain={0: lead}, loss={n - 1: lead}, dephasing=1.0)
+        X, P = qm.X, qm.P
+        A = np.kron(np.eye(n), X) + np.kron(X.conj(), np.eye(n))
+        diag = np.arange(n) * (n + 1)
+        A[diag, diag] -= qm.dephasing
+        C = np.linalg.solve(A, P.ravel(order="F")).reshape(n, n, order="F")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ness = steady_state(qm)
+        assert [w.category for w in caught] == ([qness.AccuracyWarning] if warns else [])
+        assert ness.info["dephasing_solver"].startswith("dense")
+        assert np.abs(ness.C - C).max() < (1e-8 if warns else 1e-10)

@@ -108,7 +108,12 @@ class UniquenessWarning(RuntimeWarning):
 
 
 class AccuracyWarning(RuntimeWarning):
-    """A Krylov tolerance that is loose for the model's units.
+    """A result less accurate than asked for; the result is returned.
+
+    :func:`qness.gaussian.steady_state`: an ill-conditioned two-point
+    equation (the relative residual and condition number are given).
+
+    A Krylov tolerance that is loose for the model's units:
 
     ``Krylov.rtol`` bounds ``||L vec(rho)||`` absolutely (trace row of
     weight 1). When ``rtol`` is meant as tight (``<= 1e-10``, the default
