@@ -284,6 +284,22 @@ def test_no_zero_mode_found_says_what_to_pass():
         qness.asymptotic_state(L - 1e-6 * np.eye(4), np.eye(2))
 
 
+def _chain_state_and_its_limit(n):
+    """A random state of ``n`` spins and its limit under strong dephasing with hopping: the populations
+    equalised within each particle-number sector (diagonal), the coherences gone."""
+    d = 2**n
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
+    rho0 = X @ X.conj().T
+    rho0 /= np.trace(rho0)
+    N = np.array([bin(i).count("1") for i in range(d)])
+    exact = np.zeros((d, d))
+    for q in range(n + 1):
+        idx = np.flatnonzero(N == q)
+        exact[idx, idx] = np.real(np.diag(rho0))[idx].sum() / idx.size
+    return rho0, exact
+
+
 def test_strong_dephasing_zero_modes_at_the_rounding_of_l():
     # session-20 review: an XX chain of 4 sites with dephasing sigma_z at rate g >= 1e5 (L is zero on
     # the populations only up to eps g) was refused ("no mode at zero", g = 1e5, 1e6) or ("found 5
@@ -292,16 +308,8 @@ def test_strong_dephasing_zero_modes_at_the_rounding_of_l():
     # only where no mode is zero at zero_tol (g = 1e5: Ritz values 2.9e-11; at g = 1e6 they are 0)
     import warnings
 
-    n, d = 4, 16
-    rng = np.random.default_rng(3)
-    X = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
-    rho0 = X @ X.conj().T
-    rho0 /= np.trace(rho0)
-    N = np.array([bin(i).count("1") for i in range(d)])
-    exact = np.zeros((d, d))
-    for q in range(n + 1):
-        idx = N == q
-        exact[idx, idx] = np.real(np.diag(rho0))[idx].sum() / idx.sum()
+    n = 4
+    rho0, exact = _chain_state_and_its_limit(n)
     for J, g, warns in [(1.0, 1e4, False), (1e-5, 1.0, False), (1.0, 1e5, True), (1.0, 1e6, False)]:
         model = (
             qness.ModelBuilder(2, n=n)
@@ -358,16 +366,8 @@ def test_a_block_with_an_exact_zero_mode_beside_one_at_the_rounding_warns():
     a = np.zeros((d, d), complex)
     a[0, 1] = 1.0
     cs.append(a)
-    rng = np.random.default_rng(3)
-    X = rng.normal(size=(dB, dB)) + 1j * rng.normal(size=(dB, dB))
-    rB = X @ X.conj().T
-    rB /= np.trace(rB)
-    N = np.array([bin(i).count("1") for i in range(dB)])
-    exact = np.zeros((d, d))
-    for q in range(n + 1):
-        idx = np.flatnonzero(N == q) + 2
-        exact[np.ix_(idx, idx)] = np.eye(idx.size) * np.real(np.diag(rB))[idx - 2].sum() / idx.size
-    rho0 = emb(rB)
+    rB, exactB = _chain_state_and_its_limit(n)
+    rho0, exact = emb(rB), emb(exactB).real
     with pytest.warns(qness.UniquenessWarning, match="counted as decaying lie within the rounding") as rec:
         qness.asymptotic_state((emb(HB), cs), rho0)
     zt = float(re.search(r"with zero_tol=([0-9.e+-]+) they count", str(rec[0].message)).group(1))
