@@ -863,7 +863,7 @@ def _static_operator(obj, name: str):
     time-dependent and is refused later by :func:`~qness.operators.as_csr`).
     """
     if type(obj).__name__ == "QobjEvo":
-        if getattr(obj, "isconstant", False) or _constant_terms(obj):
+        if _constant_evo(obj):
             return obj(0.0)
         return obj
     if _constant_pair(obj):
@@ -885,9 +885,11 @@ def _static_operator(obj, name: str):
     return obj
 
 
-def _constant_terms(evo) -> bool:
-    """Every term of the ``QobjEvo`` is a ``Qobj`` or carries a ``ConstantCoefficient``
-    (``QobjEvo([[H, 2.0]])``, which QuTiP 5 does not flag ``isconstant``)."""
+def _constant_evo(evo) -> bool:
+    """Whether the ``QobjEvo`` is constant: flagged ``isconstant``, or every term a ``Qobj`` or one
+    carrying a ``ConstantCoefficient`` (``QobjEvo([[H, 2.0]])``, which QuTiP 5 does not flag)."""
+    if getattr(evo, "isconstant", False):
+        return True
     try:
         terms = evo.to_list()
     except Exception:  # not QuTiP 5's QobjEvo: judged by isconstant alone
@@ -1372,7 +1374,7 @@ def as_model(obj) -> LindbladModel | SuperoperatorModel:
     """
     if isinstance(obj, (LindbladModel, SuperoperatorModel)):
         return obj
-    if type(obj).__name__ == "QobjEvo" and (getattr(obj, "isconstant", False) or _constant_terms(obj)):
+    if type(obj).__name__ == "QobjEvo" and _constant_evo(obj):
         obj = obj(0.0)  # a constant QobjEvo: its one value (a Liouvillian, or refused below)
     if isinstance(obj, tuple) and len(obj) != 2:
         if len(obj) == 1:
@@ -1388,9 +1390,8 @@ def as_model(obj) -> LindbladModel | SuperoperatorModel:
         raise TypeError(f"a model tuple must be (H, c_ops), got a tuple of {n}; {hint}")
     if isinstance(obj, tuple):
         H, c_ops = obj
-        if type(H).__name__ == "QobjEvo" and (getattr(H, "isconstant", False) or _constant_terms(H)):
-            if getattr(H, "type", None) == "super":
-                H = H(0.0)  # (the message below names the superoperator, not its QobjEvo wrapper)
+        if type(H).__name__ == "QobjEvo" and getattr(H, "type", None) == "super" and _constant_evo(H):
+            H = H(0.0)  # (the message below names the superoperator, not its QobjEvo wrapper)
         if _is_qobj(H) and getattr(H, "type", None) == "super":
             raise TypeError(
                 "the first entry of (H, c_ops) is a superoperator (a Liouvillian, Qobj of type 'super'), "

@@ -111,7 +111,6 @@ def _check_space(ness, model: LindbladModel) -> None:
     else:
         where = f"the model has dims {tuple(model.dims)} (site 0 leftmost)"
     if own == NOT_A_PRODUCT:
-        qd = getattr(qd, "as_list", lambda: qd)()
         if qd == mq or (mq is None and len(model.dims) == 1):
             return
         raise ValueError(
@@ -380,10 +379,10 @@ def first_law_residual(model, ness) -> float:
     return float(sum(J.values()) + sum(P.values()))
 
 
-def _flow_scale(model, every: bool = False) -> float:
+def _flow_scales(model) -> tuple[float, float]:
     """``||H0|| max_k gamma_k ||L_k||^2`` (2-norms bounded by the largest row and column sums): the
     size of the terms of ``Tr[H0 D_k(rho)]``, in the model's units of energy per time; over the jumps
-    with a bath, or ``every`` jump."""
+    with a bath, and over every jump."""
 
     def norm(op) -> float:
         a = abs(sp.csr_array(op))
@@ -393,10 +392,11 @@ def _flow_scale(model, every: bool = False) -> float:
         cols = float(np.max(a.sum(axis=0)))
         return math.sqrt(rows * cols)
 
-    rates = [abs(j.rate) * norm(j.op) ** 2 for j in model.jumps if every or j.bath is not None]
+    rates = [(abs(j.rate) * norm(j.op) ** 2, j.bath is not None) for j in model.jumps]
     H0 = sp.csr_array(model.H0)
     shift = complex(H0.diagonal().sum()) / model.dim  # a constant energy carries no heat
-    return norm(H0 - shift * sp.eye_array(model.dim, format="csr")) * max(rates, default=0.0)
+    h = norm(H0 - shift * sp.eye_array(model.dim, format="csr"))
+    return h * max((r for r, bath in rates if bath), default=0.0), h * max((r for r, _ in rates), default=0.0)
 
 
 def entropy_production(model, ness, *, atol: float | None = None) -> float:
@@ -458,13 +458,15 @@ def entropy_production(model, ness, *, atol: float | None = None) -> float:
             f"declares no U(1) charge (particle number); declare it: {_U1_HINT}"
         )
     I = particle_currents(model, ness) if need_I else {}
+    labelled, every = _flow_scales(model)
+    largest = max((abs(v) for v in J.values()), default=0.0)
     if atol is None:
         # relative to the model's own energy flows: an absolute floor of 1e-10 (energy per time) gave
         # sigma = 0 for the same two-bath machine written in units of 1e-5 (session 17)
-        atol = 1e-10 * max(_flow_scale(model), max((abs(v) for v in J.values()), default=0.0))
+        atol = 1e-10 * max(labelled, largest)
     # (a flow left out is judged on the scale of every jump's flows, labelled or not: an unlabelled
     # dephasing at rate 1e8 that commutes with H0 rounds to J = -2e-8 and warned, labelled it did not)
-    rounding = 1e-10 * max(_flow_scale(model, every=True), max((abs(v) for v in J.values()), default=0.0))
+    rounding = 1e-10 * max(every, largest)
     left_out = {k: v for k, v in J.items() if k not in thermal and abs(v) > max(atol, rounding)}
     if left_out:
         names = ", ".join(f"{k!r} (J = {v:.3g})" for k, v in left_out.items())

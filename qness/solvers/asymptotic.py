@@ -405,7 +405,7 @@ def asymptotic_state(model, rho0, *, zero_tol: float = ZERO_TOL, block: int = 4,
     eps = np.finfo(float).eps
     U = _uncancelled(model, absL)
 
-    norm1 = float(spla.norm(L, 1))
+    norm1 = float(spla.norm(L, 1)) if U is None else None
 
     def thresholds(absM, absU, band):
         # zero_tol x the scale of L on the mode; with band, at least the rounding L's entries carry there

@@ -43,9 +43,9 @@ def _constant_operator(op, name: str = "op"):
     """A constant ``qutip.QobjEvo`` as its ``Qobj``; a time-dependent one refused by name."""
     if type(op).__name__ != "QobjEvo":
         return op
-    from ..model import _constant_terms
+    from ..model import _constant_evo
 
-    if getattr(op, "isconstant", False) or _constant_terms(op):
+    if _constant_evo(op):
         return op(0.0)
     raise TypeError(
         f"{name} is a time-dependent qutip.QobjEvo; a steady state's expectation value takes a "
