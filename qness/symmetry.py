@@ -38,7 +38,17 @@ from scipy.linalg.lapack import ztrsyl as _ztrsyl
 from ._blas import matmul
 from ._linalg import lu_solve, triangular_sylvester
 from ._threads import one_blas_thread
-from .liouvillian import HAVE_KERNELS, fast_product, kernel_threads, lindblad_arrays, streams_alongside
+from .liouvillian import (
+    HAVE_KERNELS,
+    exact_diagonal,
+    fast_product,
+    is_diagonal,
+    kernel_threads,
+    lindblad_arrays,
+    set_diagonal,
+    split_diagonal,
+    streams_alongside,
+)
 from .model import LindbladModel, U1Symmetry, Z2Symmetry, as_model, check_symmetry
 
 try:
@@ -189,7 +199,10 @@ class Sector:
         n = self.size
         if n < 2**31 - 1 and indices.size < 2**31 - 1:
             indptr, indices = indptr.astype(np.int32), indices.astype(np.int32)
-        return sp.csr_array((data, indices, indptr), shape=(n, n))
+        # the diagonal without the kernel's cancellation (qness.liouvillian.exact_diagonal)
+        flat = self._flat
+        diag = exact_diagonal(model, flat % self.d, flat // self.d)
+        return set_diagonal(sp.csr_array((data, indices, indptr), shape=(n, n)), diag)
 
     def matrix_reference(self, model: LindbladModel) -> sp.csr_array:
         """Reference twin of :meth:`matrix`: slice the full ``L`` (tests only)."""
@@ -1191,7 +1204,18 @@ class _BlockData:
 
     def __init__(self, sector: Sector, model: LindbladModel):
         self.sector = sector
-        A = sp.csr_array(-1j * model.H_eff())
+        # the diagonal jumps and H's diagonal as an exactly computed diagonal (split_diagonal)
+        split = split_diagonal(model)
+        self.diag = None
+        if split is None:
+            A = sp.csr_array(-1j * model.H_eff())
+            jumps = [(j.label, np.sqrt(j.rate) * j.op) for j in model.jumps if j.rate != 0 and j.op.nnz]
+        else:
+            A, _, part = split
+            jumps = [(j.label, j.L) for j in model.jumps if j.rate != 0 and j.op.nnz]
+            jumps = [(label, L) for label, L in jumps if not is_diagonal(L)]
+            flat = sector.indices()
+            self.diag = part(flat % sector.d, flat // sector.d)
         self.A = []
         for idx in sector.blocks:
             self.A.append(sp.csr_array(A[idx][:, idx]))
@@ -1201,22 +1225,20 @@ class _BlockData:
         for b, idx in enumerate(sector.blocks):
             blk[idx] = b
         self.terms = []
-        for j in model.jumps:
-            if j.rate == 0 or j.op.nnz == 0:
-                continue
-            L = sp.csr_array(np.sqrt(j.rate) * j.op)
+        for label, L in jumps:
+            L = sp.csr_array(L)
             coo = L.tocoo()
             target = {}
             for r, c in zip(blk[coo.row], blk[coo.col]):
                 if target.setdefault(int(c), int(r)) != int(r):
-                    raise ValueError(f"jump {j.label} maps one block into several: symmetry broken")
+                    raise ValueError(f"jump {label} maps one block into several: symmetry broken")
             Lb = {c: sp.csr_array(L[sector.blocks[t]][:, sector.blocks[c]]) for c, t in target.items()}
             for p, (bl, br) in enumerate(sector.pairs):
                 bl, br = int(bl), int(br)
                 if bl in target and br in target:
                     q = pair_index.get((target[bl], target[br]))
                     if q is None:
-                        raise ValueError(f"jump {j.label} leaves the sector: symmetry broken")
+                        raise ValueError(f"jump {label} leaves the sector: symmetry broken")
                     self.terms.append((p, q, Lb[bl], Lb[br]))
 
 
@@ -1333,6 +1355,8 @@ class _SectorOperator(spla.LinearOperator):
         y = np.empty_like(x)
         Y = sec.split(y)
         self.runner.run(lambda q: self._pair(q, X, Y))
+        if getattr(self.data, "diag", None) is not None:
+            y += self.data.diag * x
         return y
 
     def matvec_serial(self, x):
@@ -1344,6 +1368,8 @@ class _SectorOperator(spla.LinearOperator):
         Y = sec.split(y)
         for q in range(len(sec.pairs)):
             self._pair(q, X, Y)
+        if getattr(self.data, "diag", None) is not None:
+            y += self.data.diag * x
         return y
 
 

@@ -246,11 +246,22 @@ def test_zero_is_judged_on_the_scale_of_l_where_the_mode_lives():
     assert 1e-11 < q.info["slowest_rate"] < 1e-9  # the slow mode, resolved and counted as decaying
 
 
+def _lumped_liouvillian(model):
+    """``L`` summed as ``I x A + conj(A) x I + sum_k conj(L_k) x L_k`` with ``A = -i H_eff`` (the
+    kernels' form, before session 21's exact diagonal): large terms that cancel leave rounding."""
+    from qness._kernels.reference import assemble_reference
+    from qness.liouvillian import lindblad_arrays
+
+    arr = lindblad_arrays(qness.as_model(model))
+    return assemble_reference(arr.A, arr.jumps)
+
+
 def test_no_zero_mode_found_says_what_to_pass():
-    # Hermitian jumps with rates up to 1e6 and a weak H: L(1) is 8e-10 from rounding inside L's entries
-    # while the scale of L on the populations is 3.5, so no mode is zero at 1e-12 of it: an error that
-    # names the ratio, 1.8e-11 (in the fuzzing's model of this kind, before session 16: 12 "steady
-    # states" and a state 0.26 off, with a warning)
+    # Hermitian jumps with rates up to 1e6 and a weak H. Until session 21 L(1) was 8e-10 from rounding
+    # inside L's entries (-1/2 sum_k L_k^+ L_k summed over the jumps before each jump's own term
+    # cancelled it) while the scale of L on the populations is 3.5: asymptotic_state took the mode
+    # within that rounding with a warning, and steady_state returned a state 6e-7 from the exact I/d.
+    # L's diagonal is now computed without cancellation (qness.liouvillian.exact_diagonal)
     rng = np.random.default_rng(47)
     d = 13
     G = rng.standard_normal((d, d)) + 1j * rng.standard_normal((d, d))
@@ -262,18 +273,23 @@ def test_no_zero_mode_found_says_what_to_pass():
         np.sqrt(9.1e5) * np.diag(rng.standard_normal(d)),
     ]
     c = [0.5 * (x + x.conj().T) for x in c]
-    assert np.linalg.norm(qness.liouvillian((H, c)) @ np.eye(d).ravel()) > 1e-11  # rounding in L
-    # since session 20 the mode within the rounding of L's entries (6.3e-11 against 1e-8) is taken,
-    # with a warning that says so, rather than no answer; the state is the rounded L's (steady_state
-    # gives the same, 6e-7 from the exact I/d: what double precision holds of this L)
+    assert np.linalg.norm(qness.liouvillian((H, c)) @ np.eye(d).ravel()) < 1e-13
+    ness = qness.asymptotic_state((H, c), np.eye(d))  # (no warning: the suite's warnings are errors)
+    assert ness.info["kernel_dim"] == 1
+    np.testing.assert_allclose(ness.rho, np.eye(d) / d, atol=1e-14)
+    for method in ("dense", "direct"):
+        np.testing.assert_allclose(qness.steady_state((H, c), method).rho, np.eye(d) / d, atol=1e-14)
+    # the same L given as a matrix with the old rounding (8e-10): the mode within the rounding of L's
+    # entries (6.3e-11 against 2e-8) is taken, with a warning that says so, rather than no answer
+    Lr = _lumped_liouvillian((H, c))
+    assert np.linalg.norm(Lr @ np.eye(d).ravel()) > 1e-11
     with pytest.warns(
         qness.UniquenessWarning, match=r"no mode is zero at zero_tol=1e-12 .* but 1 lie within the rounding"
     ):
-        ness = qness.asymptotic_state((H, c), np.eye(d))
+        ness = qness.asymptotic_state(Lr, np.eye(d))
     assert ness.info["kernel_dim"] == 1
     np.testing.assert_allclose(ness.rho, np.eye(d) / d, atol=1e-6)
-    np.testing.assert_allclose(ness.rho, qness.steady_state((H, c)).rho, atol=1e-6)
-    ness = qness.asymptotic_state((H, c), np.eye(d), zero_tol=1e-9)  # as the warning suggests
+    ness = qness.asymptotic_state(Lr, np.eye(d), zero_tol=1e-9)  # as the warning suggests
     assert ness.info["kernel_dim"] == 1
     np.testing.assert_allclose(ness.rho, np.eye(d) / d, atol=1e-6)
     # a matrix with no mode at zero at all (every rate >= 1e-6): the error names the ratio
@@ -305,12 +321,23 @@ def test_strong_dephasing_zero_modes_at_the_rounding_of_l():
     # the populations only up to eps g) was refused ("no mode at zero", g = 1e5, 1e6) or ("found 5
     # right and 5 left kernel vectors", J = 1e-5, g = 1: residual 3.1e-16). Oracle: the populations
     # equalise within each particle-number sector (5 conserved quantities), coherences die. A warning
-    # only where no mode is zero at zero_tol (g = 1e5: Ritz values 2.9e-11; at g = 1e6 they are 0)
+    # only where no mode is zero at zero_tol (g = 1e5: Ritz values 2.9e-11; at g = 1e6 they are 0).
+    # Since session 21 L's diagonal is exact (qness.liouvillian.exact_diagonal): no warning at 1e5;
+    # at g = 1e7 the true Zeno rates (2.9e-8) lie within the rounding of the solves with L's 1e7
+    # entries, and the warning says so (the limit is still exact); as a matrix with the old rounding,
+    # 1e5 warns as before
     import warnings
 
     n = 4
     rho0, exact = _chain_state_and_its_limit(n)
-    for J, g, warns in [(1.0, 1e4, False), (1e-5, 1.0, False), (1.0, 1e5, True), (1.0, 1e6, False)]:
+    for J, g, warns, lumped in [
+        (1.0, 1e4, False, False),
+        (1e-5, 1.0, False, False),
+        (1.0, 1e5, False, False),
+        (1.0, 1e6, False, False),
+        (1.0, 1e7, True, False),
+        (1.0, 1e5, True, True),
+    ]:
         model = (
             qness.ModelBuilder(2, n=n)
             .add_coupling(J, "sigmap", "sigmam", plus_hc=True)
@@ -320,7 +347,7 @@ def test_strong_dephasing_zero_modes_at_the_rounding_of_l():
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            ness = qness.asymptotic_state(model, rho0)
+            ness = qness.asymptotic_state(_lumped_liouvillian(model) if lumped else model, rho0)
         assert bool(caught) == warns, [str(w.message) for w in caught]
         assert ness.info["kernel_dim"] == n + 1
         assert np.abs(ness.rho - exact).max() < 1e-12
@@ -368,9 +395,16 @@ def test_a_block_with_an_exact_zero_mode_beside_one_at_the_rounding_warns():
     cs.append(a)
     rB, exactB = _chain_state_and_its_limit(n)
     rho0, exact = emb(rB), emb(exactB).real
+    # since session 21 L's diagonal is exact (qness.liouvillian.exact_diagonal): the chain's zero
+    # modes are exact too, and the model's limit comes without a warning
+    ness = qness.asymptotic_state((emb(HB), cs), rho0)
+    assert ness.info["kernel_dim"] == n + 2
+    assert np.abs(ness.rho - exact).max() < 1e-12
+    # the same Liouvillian summed with the rounding of the old assembly, given as a matrix
+    Lr = _lumped_liouvillian((emb(HB), cs))
     with pytest.warns(qness.UniquenessWarning, match="counted as decaying lie within the rounding") as rec:
-        qness.asymptotic_state((emb(HB), cs), rho0)
+        qness.asymptotic_state(Lr, rho0)
     zt = float(re.search(r"with zero_tol=([0-9.e+-]+) they count", str(rec[0].message)).group(1))
-    ness = qness.asymptotic_state((emb(HB), cs), rho0, zero_tol=zt)
+    ness = qness.asymptotic_state(Lr, rho0, zero_tol=zt)
     assert ness.info["kernel_dim"] == n + 2
     assert np.abs(ness.rho - exact).max() < 1e-12

@@ -283,3 +283,71 @@ def test_liouvillian_preserves_trace_and_hermiticity():
     out = (L @ r.ravel(order="F")).reshape((d, d), order="F")
     assert abs(np.trace(out)) < 1e-10
     np.testing.assert_allclose(out, out.conj().T, atol=1e-10)
+
+
+def _dephased_model(seed, g=1.0):
+    """A random model with complex diagonal jumps (dephasing) beside general ones, on (2, 3)."""
+    rng = np.random.default_rng(seed)
+    m = random_model((2, 3), n_jumps=2, seed=seed, density=0.6)
+    d = m.dim
+    Hq, cq = m.to_qutip()
+    diag = [np.sqrt(g) * np.diag(rng.normal(size=d) + 1j * rng.normal(size=d)) for _ in range(2)]
+    return qness.from_qutip(Hq.full(), [c.full() for c in cq] + diag, dims=(2, 3))
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_exact_diagonal_and_split_action_equal_the_kron_formula(seed):
+    # L's diagonal is computed without cancellation (exact_diagonal) and the matrix-free actions add
+    # the diagonal jumps' part exactly (split_diagonal): the same L as the kron formula and QuTiP's
+    m = _dephased_model(seed)
+    arr = lindblad_arrays(m)
+    ref = assemble_reference(arr.A, arr.jumps).toarray()
+    L = qness.liouvillian(m)
+    np.testing.assert_allclose(L.toarray(), ref, atol=1e-12, rtol=0)
+    Hq, cq = m.to_qutip()
+    np.testing.assert_allclose(L.toarray(), qutip.liouvillian(Hq, cq).full(), atol=1e-12, rtol=0)
+    np.testing.assert_allclose(qness.liouvillian(m, use_kernel=False).toarray(), ref, atol=1e-12, rtol=0)
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(36, 2)) + 1j * rng.normal(size=(36, 2))
+    for use_kernel in (True, False):
+        op = qness.liouvillian_operator(m, use_kernel=use_kernel)
+        np.testing.assert_allclose(op @ X, ref @ X, atol=1e-11)
+        np.testing.assert_allclose(op.H @ X, ref.conj().T @ X, atol=1e-11)
+
+
+def test_sector_matrix_and_action_keep_the_exact_diagonal():
+    # a U(1) chain with dephasing: the sector matrix (compiled) and the block-pair action agree with
+    # the full L's sector block, and the populations' rows hold no rounding of the dephasing rate
+    from qness.symmetry import steady_sector
+
+    n, g = 4, 1e7
+    m = (
+        qness.ModelBuilder(2, n=n)
+        .add_coupling(1.0, "sigmap", "sigmam", plus_hc=True)
+        .add_onsite(0.3, "sigmaz")
+        .add_jump("sigmaz", g)
+        .add_jump("sigmam", 0.2, sites=0)
+        .add_jump("sigmap", 0.1, sites=n - 1)
+        .build()
+    )
+    sec = steady_sector(m, qness.symmetry.detect_symmetry(m))
+    assert sec.kind != "full" and sec.size < m.dim**2
+    M = sec.matrix(m)
+    full = qness.liouvillian(m)
+    idx = sec.indices()
+    np.testing.assert_allclose(M.toarray(), full[idx][:, idx].toarray(), atol=1e-9, rtol=0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=sec.size) + 1j * rng.normal(size=sec.size)
+    op = sec.operator(m)
+    np.testing.assert_allclose(op @ x, M @ x, atol=1e-13 * g)
+    np.testing.assert_allclose(op.matvec_serial(x), M @ x, atol=1e-13 * g)
+    # the populations: the dephasing adds exactly nothing to their diagonal entries (the kernels'
+    # sum had -4 g on each before the jumps cancelled it, leaving rounding of eps 4g = 9e-9 against
+    # the decay and pump rates 0.2 and 0.1): each is minus the jumps' escape rate, to the last digit
+    from qness.liouvillian import is_diagonal
+
+    d = m.dim
+    pops = np.arange(d) * (d + 1)
+    escape = sum(np.real((c.conj().T @ c).diagonal()) for c in m.c_ops if not is_diagonal(c))
+    assert np.count_nonzero(escape) > 0
+    np.testing.assert_allclose(full.diagonal()[pops], -escape, rtol=1e-15, atol=0)

@@ -624,3 +624,44 @@ def test_steady_states_one_state_subspaces():
     J[0, 0] = 1.0
     with pytest.raises(qness.ClosedSystemError, match=r"subspace 1 \(3 states: 1, 2, 3\) has no jump"):
         qness.steady_states((H3, [J]))
+
+
+def _zeno_chain(g, n=4):
+    """An XX chain with dephasing sigma_z at rate g on every site and sigma_x at 0.1 on site 0: every
+    jump is Hermitian, so the steady state is I/d, unique (the algebra is irreducible)."""
+    return (
+        qness.ModelBuilder(2, n=n)
+        .add_coupling(1.0, "sigmap", "sigmam", plus_hc=True)
+        .add_onsite(0.3, "sigmaz")
+        .add_jump("sigmaz", g)
+        .add_jump("sigmax", 0.1, sites=0)
+        .build()
+    )
+
+
+@pytest.mark.parametrize("g", [1e5, 1e7])
+def test_strong_dephasing_state_is_exact_on_every_lu_route(g):
+    # L's diagonal summed -1/2 sum_k L_k^+ L_k over all jumps before the dephasing's own term cancelled
+    # it: the populations' entries carried rounding of eps 4g against Zeno rates J^2 / g, and Dense,
+    # Direct and Auto returned states 4.4e-7 (g = 1e5) and 3.5e-2 (g = 1e7) from I/d without a warning
+    # (QuTiP's Liouvillian, one dissipator per jump, is exact there). Now 1e-13 and 3e-11
+    m = _zeno_chain(g)
+    d = m.dim
+    for method in (None, "dense", "direct"):
+        ness = qness.steady_state(m, method)
+        assert np.abs(ness.rho - np.eye(d) / d).max() < 1e-10
+
+
+def test_strong_dephasing_matrix_free_krylov_is_not_called_non_unique():
+    # matrix-free, the action rounded at eps g too: g = 1e5 stalled (ConvergenceError at residual
+    # 1.6e-11) and g = 1e7 was refused as not unique. Now the diagonal jumps' part is added exactly;
+    # the absolute rtol = 1e-12 against the smallest singular value 1.7e-7 leaves an error of about
+    # 1e-5, and the AccuracyWarning says so
+    m = _zeno_chain(1e7)
+    d = m.dim
+    with pytest.warns(qness.AccuracyWarning, match="certified only to about") as rec:
+        ness = qness.steady_state(m, qness.Krylov(matrix_free=True))
+    assert len(rec) == 1
+    assert ness.info["operator"] == "matrix-free" and ness.info["uniqueness"]["verified"]
+    err = np.abs(ness.rho - np.eye(d) / d).max()
+    assert err < 10 * ness.info["uniqueness"]["error_estimate"]

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .._threads import limit_blas
-from ..liouvillian import fast_product, work_stream
+from ..liouvillian import fast_product, is_diagonal, work_stream
 from ..model import LindbladModel, SuperoperatorModel, U1Symmetry, Z2Symmetry, as_model, from_liouvillian
 from ..operators import _is_qobj
 from ..symmetry import (
@@ -516,10 +516,19 @@ class _System:
         matrix with the trace row) where ``u`` lives, or ``None`` if the matrix is not assembled.
 
         Componentwise: rows of huge entries where ``u`` is zero add nothing (a mode's Fock states the
-        steady state never reaches); the normwise level ``||A|| ||u||`` counts them.
+        steady state never reaches); the normwise level ``||A|| ||u||`` counts them. A matrix-free
+        solve of a model with diagonal jumps, whose action adds their part exactly
+        (:func:`qness.liouvillian.split_diagonal`), assembles the matrix here where it takes at most
+        a tenth of the available memory (a chain dephased at ``g = 1e7``: its Zeno rates ``1e-7`` lie
+        below the normwise level ``eps g``, and a unique state was called non-unique); other
+        matrix-free actions round as the normwise level says.
         """
         if self._M is None:
-            return None
+            if not isinstance(self.model, LindbladModel) or not any(map(is_diagonal, self.model.c_ops)):
+                return None
+            if 20.0 * entries_per_row(self.model) * self.n > 0.1 * available_memory():
+                return None
+            self.matrix()
         M, au = self._M, np.abs(u)
         v = np.empty(self.n)
         step = 1 << 18  # (row slices: no copy of the whole matrix)
