@@ -665,3 +665,41 @@ def test_strong_dephasing_matrix_free_krylov_is_not_called_non_unique():
     assert ness.info["operator"] == "matrix-free" and ness.info["uniqueness"]["verified"]
     err = np.abs(ness.rho - np.eye(d) / d).max()
     assert err < 10 * ness.info["uniqueness"]["error_estimate"]
+
+
+def test_auto_leaves_a_krylov_solve_projected_far_beyond_its_budget():
+    # boundary-driven XXZ 7 with dephasing 10 on every site: the no-jump preconditioner leaves the
+    # populations almost unpreconditioned (GMRES needs 829 steps, an LU 0.5 s); Auto budgeted 356
+    # steps against its LU estimate and spent them all before falling back (1.8 s). Its GMRES now
+    # projects the steps from its rate and takes the LU at step 40 (8117 projected)
+    from qness.solvers.steady import PROJECTION_START
+
+    n = 7
+    m = (
+        qness.ModelBuilder(2, n=n)
+        .add_coupling(1.0, "sigmap", "sigmam", plus_hc=True)
+        .add_coupling(0.5, "sigmaz", "sigmaz")
+        .add_jump("sigmaz", 10.0)
+        .add_jump("sigmam", 1.0, sites=0)
+        .add_jump("sigmap", 1.0, sites=n - 1)
+        .build()
+    )
+    ness = qness.steady_state(m)
+    assert ness.info["method"] == "Direct"
+    assert f"after {PROJECTION_START} steps projects about" in ness.info["auto"]
+    np.testing.assert_allclose(ness.rho, qness.steady_state(m, "direct").rho, atol=1e-13)
+
+
+def test_stall_projection_waits_for_a_converging_solve():
+    from qness.solvers.errors import ConvergenceError
+    from qness.solvers.steady import _StallProjection
+
+    calls = []
+    fast = _StallProjection(calls.append, 1e-12, 100)
+    for k in range(80):  # 0.6 per step: 1e-12 reached at about step 54
+        fast(float(0.6**k))
+    assert len(calls) == 80
+    slow = _StallProjection(calls.append, 1e-12, 100)
+    with pytest.raises(ConvergenceError, match="projects about"):
+        for k in range(80):  # 0.98 per step: about 1370 steps
+            slow(float(0.98**k))

@@ -1466,6 +1466,9 @@ def _solve_krylov(system: _System, method: Krylov, x0):
     sylvester_gmres = method.solver == "gmres" and method.preconditioner == "sylvester"
     checks = _checks_alongside(system, method, A, Mrun, flexible, precision if sylvester_gmres else "double")
     bar = Progress(system.progress, f"Krylov ({method.solver})", total=method.maxiter)
+    callback = bar
+    if method.solver == "gmres" and system.lu_fallback and not system.lu_fallback_impossible():
+        callback = _StallProjection(bar, method.rtol, method.maxiter)  # Auto's budget, then the LU
     try:
         # rtol is absolute (||b - A x|| <= rtol) and the solvers' is relative to ||b|| = c
         relative = dataclasses.replace(method, rtol=method.rtol / c)
@@ -1473,7 +1476,7 @@ def _solve_krylov(system: _System, method: Krylov, x0):
         # (a stream beside the checks' thread: one thread each while both run)
         with _stream() if checks is not None else contextlib.nullcontext():
             x, _flag, iterations = _krylov_run(
-                relative, A, b, x0, Mrun, callback=bar, flexible=flexible, notes=notes
+                relative, A, b, x0, Mrun, callback=callback, flexible=flexible, notes=notes
             )
     except BaseException:
         _close_checks(system)
@@ -1578,6 +1581,51 @@ def _solve_krylov(system: _System, method: Krylov, x0):
         _warn_inaccurate(method, uniq, lin_res, warned=warned)
     info["uniqueness_checked"] = method.verify_unique is not False
     return x, info
+
+
+#: Auto's budgeted GMRES (:class:`_StallProjection`) gives up for its fallback LU once the steps
+#: projected from its convergence rate exceed this many times the budget, judged from step
+#: ``PROJECTION_START`` on, every ``PROJECTION_EVERY`` steps. GMRES accelerates, so an early
+#: projection overestimates: at step 40 by 1.2-10x on the chains measured (session 21: XXZ 7 with
+#: dephasing g = 0.1-10, actual 48-829 steps, projected 57-8117; XXZ 8 g = 1 682 / 858; a
+#: Bose-Hubbard trimer and Tavis-Cummings with dephasing 10, 215 / 165 and 132 / 165). With the
+#: factor 4, XXZ 7 at g = 3 and 10 (budget 356 steps; 491 and 829 needed, with an LU of 0.5 s)
+#: go to the LU after 40 steps instead of 356.
+PROJECTION_FACTOR = 4.0
+PROJECTION_START = 40
+PROJECTION_EVERY = 20
+
+
+class _StallProjection:
+    """Progress callback of Auto's budgeted GMRES: raises :class:`ConvergenceError` when the
+    residual's rate since step 10 projects more than :data:`PROJECTION_FACTOR` times the budget of
+    steps to reach ``tol`` (Auto then takes the LU it budgeted against, without spending the
+    budget first)."""
+
+    def __init__(self, bar, tol: float, budget: int):
+        self.bar, self.tol, self.budget = bar, tol, budget
+        self.history = []
+
+    def __call__(self, residual) -> None:
+        self.bar(residual)
+        if not isinstance(residual, float):
+            return
+        self.history.append(residual)
+        k = len(self.history)
+        if k < PROJECTION_START or (k - PROJECTION_START) % PROJECTION_EVERY:
+            return
+        first, now = self.history[9], self.history[-1]
+        if not (now > self.tol and first > 0 and 0 < now < first):
+            return
+        rate = np.log(now / first) / (k - 10)
+        projected = k + np.log(self.tol / now) / rate
+        if projected > PROJECTION_FACTOR * self.budget:
+            raise ConvergenceError(
+                f"GMRES at residual {now:.1e} after {k} steps projects about {projected:.0f} steps to "
+                f"rtol={self.tol:g}, more than {PROJECTION_FACTOR:g} x the budget of {self.budget} worth "
+                "the LU",
+                iterations=k,
+            )
 
 
 #: :class:`AccuracyWarning` when a Krylov state's error estimate (linear residual over the check's
