@@ -94,7 +94,7 @@ def main():
         H, c = m.to_qutip()
         Lq = qutip.liouvillian(H, c).to("csr").data_as("csr_matrix")
 
-        def res(rho):
+        def res(rho, Lq=Lq):
             return np.linalg.norm(Lq @ np.asarray(rho).ravel(order="F"))
 
         r, t, w = timed(qness.steady_state, m)
