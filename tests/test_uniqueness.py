@@ -651,3 +651,43 @@ def test_degenerate_blocks_of_very_different_scales_are_refused(seed):
         for method in ("direct", "dense"):
             with pytest.raises(qness.NonUniqueSteadyStateError):
                 qness.steady_state(model, method, symmetry=None)
+
+
+def _collective_decay(n, eps):
+    """``n`` driven qubits under collective decay, each with local decay ``eps`` too: unique, with a
+    relaxation of about ``eps`` (a dark subspace only weakly opened)."""
+    sm = [qutip.tensor([qutip.sigmam() if i == k else qutip.qeye(2) for i in range(n)]) for k in range(n)]
+    J = sum(sm)
+    H = 0.6 * (J + J.dag()) + 0.2 * sum(s.dag() * s for s in sm)
+    return H, [J] + [np.sqrt(eps) * s for s in sm]
+
+
+def test_lu_routes_flag_a_state_double_precision_cannot_pin_down():
+    # five qubits, eps = 1e-11 (session-21 review): Dense returned a state 1.6e-4 from an
+    # extended-precision solve with verified True and no warning. Now both LU routes refine with the
+    # residual in extended precision (2.5e-7 from it) and estimate the state's sensitivity to the
+    # rounding of L's own entries (perturbed at eps they move the state by 2e-6 to 8e-6; estimate
+    # 3.6e-7): an AccuracyWarning. At eps = 1e-6 nothing to say
+    H, c = _collective_decay(5, 1e-11)
+    states = []
+    for method in ("dense", "direct"):
+        with pytest.warns(qness.AccuracyWarning, match="certified only to about"):
+            ness = qness.steady_state(H, c, method=method)
+        assert 1e-8 < ness.info["uniqueness"]["error_estimate"] < 1e-5
+        states.append(ness.rho)
+    np.testing.assert_allclose(states[0], states[1], atol=1e-9)
+    H, c = _collective_decay(5, 1e-6)
+    ness = qness.steady_state(H, c, method="dense")  # (warnings are errors in this suite)
+    assert ness.info["uniqueness"]["error_estimate"] < 1e-10
+
+
+def test_a_loose_krylov_rtol_on_a_unique_slow_model_is_a_convergence_error():
+    # two qubits under collective decay with local decay 1e-6 (unique): Krylov(rtol=1e-4) raised
+    # NonUniqueSteadyStateError ("the steady state is not unique", "the scale is only 7.4"); the
+    # state is only not determined at that tolerance, and a tight check finds no second state
+    H, c = _collective_decay(2, 1e-6)
+    with pytest.raises(qness.ConvergenceError, match=r"rtol=0.0001 .* is loose") as exc:
+        qness.steady_state(H, c, method=qness.Krylov(rtol=1e-4))
+    assert not isinstance(exc.value, qness.NonUniqueSteadyStateError)
+    ref = qness.steady_state(H, c, method="direct").rho
+    np.testing.assert_allclose(qness.steady_state(H, c, method=qness.Krylov(rtol=1e-8)).rho, ref, atol=1e-8)

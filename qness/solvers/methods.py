@@ -98,7 +98,8 @@ class Dense:
     ----------
     max_size : int
         Largest sector dimension (``d^2`` in the full space) accepted; a
-        larger sector raises ``ValueError`` rather than allocate a dense
+        larger sector raises :class:`~qness.InsufficientMemoryError` (a
+        ``MemoryError``, not a ``ValueError``) rather than allocate a dense
         ``max_size x max_size`` complex matrix (6000: 576 MB).
     """
 

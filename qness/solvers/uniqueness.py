@@ -106,7 +106,7 @@ def row_scaling(A) -> np.ndarray:
     return 1.0 / np.where(top > 0, top, 1.0)
 
 
-def lu_check(A, solve, solve_h=None, *, steps: int = 0, what: str = _AUGMENTED) -> dict:
+def lu_check(A, solve, solve_h=None, *, steps: int = 0, what: str = _AUGMENTED, vector: bool = False) -> dict:
     """Smallest singular value of the row-scaled ``D A`` by inverse iteration through the LU of ``A``.
 
     ``D`` divides each row of ``A`` by its largest entry (:func:`row_scaling`): the same null
@@ -132,6 +132,9 @@ def lu_check(A, solve, solve_h=None, *, steps: int = 0, what: str = _AUGMENTED) 
         Extra steps of inverse iteration.
     what : str
         What ``A`` is, for the messages.
+    vector : bool
+        Also return the unit vector ``u`` found, under ``"_right"`` (for the caller's error
+        estimate, which removes it).
 
     Returns
     -------
@@ -189,6 +192,8 @@ def lu_check(A, solve, solve_h=None, *, steps: int = 0, what: str = _AUGMENTED) 
         "check": "LU inverse iteration",
         "time": time.perf_counter() - t0,
     }
+    if vector:
+        info["_right"] = u
     if not sigma > floor:
         err = NonUniqueSteadyStateError(
             f"{what} is numerically singular (smallest singular value "
