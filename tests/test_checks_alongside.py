@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pytest
 from test_fold import ferromagnet
-from test_uniqueness import _flags_a_second_state, dark_mode_cavities, dark_singlet_qubits, exchanged_copies
+from test_uniqueness import dark_mode_cavities, dark_singlet_qubits, exchanged_copies
 
 import qness
 from qness.solvers import steady
@@ -85,12 +85,11 @@ def test_dark_states_are_found_alongside(model, alongside, monkeypatch):
     assert started and not _check_threads()
 
 
-def test_exchanged_steady_states_are_flagged_alongside(alongside):
+def test_exchanged_steady_states_are_not_unique_alongside(alongside):
     H, c_ops = exchanged_copies(5, seed=5)
-    with pytest.warns(qness.UniquenessWarning, match="parity -1 sector"):
-        ness = qness.steady_state(qness.from_qutip(H, c_ops), qness.Krylov())
-    _flags_a_second_state(ness)
-    assert ness.info["uniqueness"]["odd_sector"]["alongside"] is True
+    with pytest.raises(qness.NonUniqueSteadyStateError, match="parity -1 sector"):
+        qness.steady_state(qness.from_qutip(H, c_ops), qness.Krylov())
+    assert not _check_threads()
 
 
 def test_states_the_fold_exchanges_are_not_unique_alongside(alongside):

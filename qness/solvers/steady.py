@@ -646,16 +646,18 @@ def steady_state(model, *args, method=None, x0=None, symmetry="auto", progress=F
         ``1e-14`` and ``1e-12`` of its norm, as for very stiff models.
         ``info["uniqueness"]["verified"]`` is then False. Also when the parity
         ``-1`` sector of a Z2 symmetry (declared, detected, or an exchange
-        symmetry) has a mode at zero to working precision: a second steady
-        state that the parity maps onto the returned one, or a parity-odd mode
-        too slow to resolve (a cat qubit's bit flip); the returned state is a
-        steady state either way (``info["uniqueness"]["odd_sector"]``).
+        symmetry) has a mode too slow to certify but not at zero (a cat
+        qubit's bit flip; ``info["uniqueness"]["odd_sector"]``); a mode at
+        zero there raises ``NonUniqueSteadyStateError``.
     AccuracyWarning
         When Krylov's absolute ``rtol`` is loose for the model's units, or
         when its state's error estimate (linear residual over the uniqueness
         check's smallest singular value, ``info["uniqueness"]["error_estimate"]``)
         exceeds ``KRYLOV_ERROR_WARN`` = 1e-8: a relaxation so slow that
-        ``rtol`` does not fix the state.
+        ``rtol`` does not fix the state. On Dense and Direct, when the
+        state's error estimate (after refinement in extended precision, and
+        its sensitivity to the rounding of L's entries) exceeds
+        ``LU_ERROR_WARN`` = 1e-8.
 
     Notes
     -----
@@ -1230,6 +1232,15 @@ def _auto_route(method: Auto, system: _System):
         return krylov, {
             "auto": f"krylov: LU envelope estimate {mem / 2**20:.0f} MiB above half the available memory",
             "auto_estimates": est,
+        }
+    if isinstance(system.model, SuperoperatorModel):
+        # a Liouvillian given as a matrix has no H_eff for the Sylvester preconditioner: Krylov would
+        # run on an incomplete LU, whose set-up costs about an LU and which stalled on spin chains
+        # (XXZ 7 as a QuTiP Liouvillian: no convergence in 2000 steps; a cavity with a qubit, 14,400
+        # unknowns: 1.1 s against the LU's 0.45 s and QuTiP's 0.7 s; session-21 review)
+        return Direct(), {
+            "auto": f"direct: a Liouvillian given as a matrix (no H_eff for the Krylov preconditioner), "
+            f"LU envelope {mem / 2**20:.0f} MiB fits"
         }
     figures = (
         f"estimated LU {t_dir:.2g} s (separator {est['separator']:.0f}, bandwidth {est['beta']}) "
@@ -2203,12 +2214,14 @@ def _odd_sector_check(system: _System, method, x: np.ndarray, info: dict) -> Non
     no-jump preconditioner (Krylov, as :func:`qness.solvers.uniqueness.krylov_check`; skipped with
     ``verify_unique=False``). The record goes to ``info["uniqueness"]["odd_sector"]``.
 
-    A zero mode found there does not make the returned state wrong: it is a steady state (the
-    ``+1`` sector's is exact whatever ``L_-`` holds), and the only question is whether it is the
-    only one. Double precision cannot tell a true second steady state (two exchanged copies) from
-    a parity-odd mode slower than ``1e-14`` of the Liouvillian's scale (a Kerr cat's bit flip, rate
-    6e-13 at ``|alpha|^2 = 6``, which the full-space solve cannot resolve either), so a singular
-    ``L_-`` gives a :class:`~qness.solvers.errors.UniquenessWarning` (``verified`` False), not an error.
+    A mode at zero there (by the thresholds of the whole space's check: ``sigma <= 1e-14`` of the
+    row-scaled norm on the LU routes) raises :class:`~qness.solvers.errors.NonUniqueSteadyStateError`,
+    as the full-space solve would: a second steady state that the parity maps onto the solved one
+    (two exchanged copies; a strong symmetry odd under the parity, such as ``prod_k X_k`` with
+    ``sigma_x`` dephasing). Until session 21 this was a warning and the symmetric mixture. A slow
+    parity-odd mode between the thresholds (a Kerr cat's bit flip, rate 6e-13 at ``|alpha|^2 = 6``,
+    4.7e-14 of the row-scaled norm) keeps the :class:`~qness.solvers.errors.UniquenessWarning` of an
+    uncertified check (``verified`` False) and the state.
     """
     spec = _odd_spec(system)
     if spec is None or (isinstance(method, Krylov) and method.verify_unique is False):
@@ -2336,19 +2349,21 @@ def _odd_sector_run(
     except NonUniqueSteadyStateError as exc:
         if strict:
             raise
-        record = {"verified": False, "sigma": float(getattr(exc, "sigma", 0.0)), "zero_mode": True}
-        warnings.warn(
-            f"the steady state may not be unique: {what} has a mode at zero to working precision "
-            f"({exc.args[0].split(': the steady state is not unique')[0]}). Either there is a second "
-            "steady state that the symmetry maps onto the returned one (two copies of a system that "
-            "keep no coherence between them: the returned state is then their symmetric mixture), or "
-            f"a {kind} mode decays more slowly than double precision resolves next to the "
-            "Liouvillian's scale (a metastable manifold, such as a cat qubit's bit flip: the returned "
-            "state is then the steady state). qness.asymptotic_state(model, rho0) gives the state "
-            "reached from rho0, exact either way",
-            UniquenessWarning,
-            stacklevel=3,
+        # a mode at zero to working precision, by the thresholds the whole space's check applies
+        # (a slow parity-odd mode within them, such as a Kerr cat's bit flip at 4.7e-14 of the
+        # row-scaled norm, gets lu_check's UniquenessWarning instead): an error, as the full-space
+        # solve and Evolve give (it was a warning and the symmetric mixture, session-21 review)
+        err = NonUniqueSteadyStateError(
+            f"the steady state is not unique: {what} has a mode at zero to working precision "
+            f"({exc.args[0].split(': the steady state is not unique')[0]}): a second steady state "
+            "that the symmetry maps onto the one in the solved sector (two copies of a system that keep "
+            "no coherence between them, or a strong symmetry odd under the parity), or a "
+            f"{kind} mode slower than double precision resolves next to the Liouvillian's scale; "
+            "use qness.asymptotic_state(model, rho0) for the state reached from an initial state "
+            "rho0 (exact either way)"
         )
+        err.sigma = float(getattr(exc, "sigma", 0.0))
+        raise err from None
     elapsed = time.perf_counter() - t0
     # a check that ran alongside the solve: its own work (set-up, both parts), not this thread's wait
     record = dict(record, size=n, time=record.get("time", elapsed) if ran is not None else elapsed)
@@ -2528,7 +2543,8 @@ def _evolve_uniqueness(model: LindbladModel, method: Evolve) -> dict | None:
     """
     if method.verify_unique is False:
         return None
-    _check_dissipative(model)
+    if isinstance(model, LindbladModel):
+        _check_dissipative(model)
     t0 = time.perf_counter()
     system = _System(model, full_sector(model.dim))
     if not _small_lu(system.n, 0.5):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 import weakref
 
 import numpy as np
@@ -29,7 +30,7 @@ import scipy.sparse.linalg as spla
 from scipy.sparse.csgraph import connected_components
 
 from ..model import SuperoperatorModel
-from .errors import ConvergenceError, NonUniqueSteadyStateError
+from .errors import ConvergenceError, NonUniqueSteadyStateError, UniquenessWarning
 from .methods import Auto, Dense, Direct, Evolve, Krylov
 
 __all__ = ["GraphSector", "graph_components", "other_sector", "steady_sector", "spectrum_sectors"]
@@ -203,6 +204,33 @@ def _charge_of_pairs(model: SuperoperatorModel) -> np.ndarray | None:
     return diff
 
 
+#: Largest ``d^2`` for which :func:`lindblad_form` checks a Liouvillian matrix's complete positivity
+#: (a dense Hermitian eigenproblem of that size, 0.2 s at 1024); above it the form is assumed.
+LINDBLAD_CHECK_MAX = 1024
+
+
+def lindblad_form(model: SuperoperatorModel) -> bool | None:
+    """Whether the matrix is of Lindblad form (generates completely positive maps), or ``None`` when
+    ``d^2`` exceeds :data:`LINDBLAD_CHECK_MAX`.
+
+    A Hermiticity-preserving ``L`` is of Lindblad form exactly when its Choi matrix
+    ``C = sum_{ce} |c><e| (x) L(|c><e|)`` is positive on the complement of the maximally entangled
+    vector ``omega = sum_i |i>|i>`` (conditional complete positivity; Wolf and Cirac, Commun. Math.
+    Phys. 279, 147 (2008)); judged to ``1e-10`` of ``||C||``.
+    """
+    d = model.dim
+    if d * d > LINDBLAD_CHECK_MAX:
+        return None
+    L = np.asarray(sp.csr_array(model.L).toarray()).reshape(d, d, d, d)  # [b, a, e, c] = L[a+db, c+de]
+    C = L.transpose(3, 1, 2, 0).reshape(d * d, d * d)  # rows (c, a), columns (e, b)
+    C = 0.5 * (C + C.conj().T)
+    omega = np.zeros(d * d)
+    omega[np.arange(d) * (d + 1)] = 1.0 / np.sqrt(d)
+    P = np.eye(d * d) - np.outer(omega, omega)
+    w = np.linalg.eigvalsh(P @ C @ P)
+    return bool(w[0] >= -1e-10 * max(float(np.max(np.abs(w))), 1e-300))
+
+
 def other_sector(model: SuperoperatorModel, sector: GraphSector) -> GraphSector | None:
     """The blocks of ``L`` outside ``sector`` that could hold a zero mode: checked for uniqueness.
 
@@ -215,7 +243,9 @@ def other_sector(model: SuperoperatorModel, sector: GraphSector) -> GraphSector 
     sector's steady state is unique (see :func:`qness.symmetry.odd_sector`), and are left out. That
     argument needs a Liouvillian of Lindblad form (the generator of completely positive maps); a
     matrix that is not one (a classical rate equation written on the populations, whose coherences
-    have zero rows) can have zero modes there that no check sees.
+    have zero rows) can have zero modes there: where :func:`lindblad_form` finds it is not, every
+    block is checked (such a 2-level matrix had a kernel of 3 and was solved silently, session-21
+    review); above :data:`LINDBLAD_CHECK_MAX` the form is assumed.
 
     Returns
     -------
@@ -230,6 +260,19 @@ def other_sector(model: SuperoperatorModel, sector: GraphSector) -> GraphSector 
         return None
     charge = _charge_of_pairs(model)
     keep = [c for c in other if charge is None or charge[c[0]] == 0.0]
+    if len(keep) < len(other) and lindblad_form(model) is False:
+        # the exempted blocks may hold zero modes: say so (a PIQS Dicke Liouvillian is such a
+        # matrix, its coherences between j blocks left as zero rows; a rate equation written on the
+        # populations with coherences that never decay had a kernel of 3, solved silently)
+        warnings.warn(
+            f"this Liouvillian matrix is not of Lindblad form (its Choi matrix is not positive off the "
+            f"maximally entangled state), so the {len(other) - len(keep)} blocks of coherences that a "
+            "U(1) of its pattern rules out for a Lindbladian are not ruled out, and were not checked: "
+            "the state returned is the only steady state of the blocks that hold populations, and "
+            "there may be stationary coherences besides (qness.asymptotic_state(L, rho0) keeps them)",
+            UniquenessWarning,
+            stacklevel=4,
+        )
     if not keep:
         return None
     return GraphSector(-1, model.dim, np.sort(np.concatenate(keep)))
@@ -287,7 +330,9 @@ def solve(model: SuperoperatorModel, method, x0, symmetry, t0, sector=None):
     from . import steady as _st
 
     if isinstance(method, Evolve):
-        return _st._evolve(model, method, x0, t0)
+        # the LU check of the trace-augmented matrix before integrating, as for a Lindblad model
+        # (a matrix with a kernel of 3 was integrated to one of its states silently, session 21)
+        return _st._evolve(model, method, x0, t0, uniqueness=_st._evolve_uniqueness(model, method))
     if sector is None:
         sector = steady_sector(model, symmetry)
     system = _st._System(model, sector, weight=model.scale())
