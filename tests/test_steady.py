@@ -703,3 +703,16 @@ def test_stall_projection_waits_for_a_converging_solve():
     with pytest.raises(ConvergenceError, match="projects about"):
         for k in range(80):  # 0.98 per step: about 1370 steps
             slow(float(0.98**k))
+
+
+def test_evolve_says_when_its_residual_does_not_decay():
+    # a coherence rotating at 0.7 forever (eigenvalues +-0.7i): Evolve(verify_unique=False) ran on
+    # towards t_max = 1e9 / scale (about 19 hours) without a word; now a RuntimeWarning after three
+    # steps without decay, and t_max ends it with the ConvergenceError
+    b = [qutip.basis(3, i) for i in range(3)]
+    H = 0.7 * b[1] * b[1].dag()
+    c = [(b[0] + b[1]) * b[2].dag() / np.sqrt(2)]
+    rho0 = np.full((3, 3), 1 / 3)
+    with pytest.warns(RuntimeWarning, match="has not decreased over the last three steps"):
+        with pytest.raises(qness.ConvergenceError, match="t_max"):
+            qness.steady_state(H, c, method=qness.Evolve(rho0=rho0, verify_unique=False, t_max=2e3))

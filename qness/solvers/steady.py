@@ -2597,7 +2597,7 @@ def _evolve(model: LindbladModel, method: Evolve, x0, t0, progress: bool = False
     t, dt, steps = 0.0, (method.dt if method.dt is not None else 1.0 / scale), 0
     res = float(np.linalg.norm(L @ x))
     bar = Progress(progress, "Evolve", unit="step")
-    warned, rates = False, []
+    warned, rates, history = False, [], [res]
     try:
         while res > target:
             if t >= t_max:
@@ -2616,8 +2616,9 @@ def _evolve(model: LindbladModel, method: Evolve, x0, t0, progress: bool = False
             prev, res = res, float(np.linalg.norm(L @ x))
             bar.step(res, t=t)
             rates.append(np.log(prev / res) / dt if 0 < res < prev else 0.0)
+            history.append(res)
             if not warned and res > target:
-                warned = _warn_slow_evolve(rates, res, target, t, norm1)
+                warned = _warn_slow_evolve(rates, res, target, t, norm1, t_max, history)
             dt *= 2
     finally:
         bar.close(f"t={t:g}, residual {res:.2e}")
@@ -2640,7 +2641,9 @@ def _evolve(model: LindbladModel, method: Evolve, x0, t0, progress: bool = False
 EVOLVE_WARN_COST = 1e5
 
 
-def _warn_slow_evolve(rates: list, res: float, atol: float, t: float, norm1: float) -> bool:
+def _warn_slow_evolve(
+    rates: list, res: float, atol: float, t: float, norm1: float, t_max: float, history: list
+) -> bool:
     """Warn when the decay of the residual predicts a very long run.
 
     ``rates`` holds the decay rates ``-ln(res_k / res_{k-1}) / dt_k`` of the
@@ -2650,11 +2653,31 @@ def _warn_slow_evolve(rates: list, res: float, atol: float, t: float, norm1: flo
     the residual fell at 0.0027 over two steps), reaching ``atol`` (the
     absolute target residual) takes ``ln(res / atol) / rate`` more;
     ``expm_multiply`` costs about ``||L||_1 t`` operator applications for a
-    time ``t``.
+    time ``t``. A residual that has not halved over the last three steps (``history``: the residual
+    after each step) warns too where converging would cost more than ``EVOLVE_WARN_COST`` at the
+    rate ``1/t`` (``t_max``: where the run would end).
     """
     if len(rates) < 3:
         return False
     r0, r1, r2 = rates[-3:]
+    flat = len(history) >= 4 and history[-1] >= 0.5 * history[-4]
+    # (flat over [t/8, t]: what is left decays at a rate below about 1/t, and converging costs at
+    # least ln(res / atol) times the applications spent so far)
+    if flat and norm1 * t * np.log(max(res / atol, 1.0)) > EVOLVE_WARN_COST:
+        # no decay at all over three doublings of the step: a persistent oscillation (stationary
+        # coherences at +-i omega, a limit cycle) never converges; the run goes on to t_max, at about
+        # ||L||_1 t_max applications (a 3-level model with a coherence rotating at 0.7: about 19 hours
+        # by default, without a word; session-21 review)
+        warnings.warn(
+            f"Evolve: at t={t:g} the residual {res:.2e} has not decreased over the last three steps: "
+            "rho(t) oscillates (stationary coherences or a limit cycle) or relaxes more slowly than "
+            f"the time run so far, and the run goes on to t_max (~{norm1 * t_max:.1g} operator "
+            "applications) unless it decays. qness.asymptotic_state(model, rho0) gives the t -> "
+            "infinity limit (the time average of an oscillation) from a few solves",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return True
     if not (r0 > 0 and r1 > 0 and r2 > 0 and max(r0, r1, r2) <= 2.0 * min(r0, r1, r2)):
         return False
     remaining = np.log(res / atol) / r2
