@@ -1202,10 +1202,12 @@ def detect_invariant_subspaces(model) -> list[np.ndarray]:
 class _BlockData:
     """Blocks of ``A = -i H_eff`` and of each jump, for one sector."""
 
-    def __init__(self, sector: Sector, model: LindbladModel):
+    def __init__(self, sector: Sector, model: LindbladModel, split: bool = True):
+        """``split``: the diagonal jumps and ``H``'s diagonal as an exactly computed diagonal
+        ``self.diag`` (:func:`qness.liouvillian.split_diagonal`, for the action); ``False`` keeps
+        ``A = -i H_eff`` and every jump (the two-level preconditioner's coarse space reads them)."""
         self.sector = sector
-        # the diagonal jumps and H's diagonal as an exactly computed diagonal (split_diagonal)
-        split = split_diagonal(model)
+        split = split_diagonal(model) if split else None
         self.diag = None
         if split is None:
             A = sp.csr_array(-1j * model.H_eff())
@@ -2019,10 +2021,10 @@ class _TwoLevelSylvester(spla.LinearOperator):
         self.r, self.c = r, complex(c)
         self.t = sector.trace_vector()
         self.trace = _TraceRow(self.t)
-        data = _BlockData(sector, model)
+        data = _BlockData(sector, model, split=False)  # (H_eff and every jump, for the coarse space)
         # L applied inside: the assembled sector matrix when the caller has it (the compiled
         # product: qness.solvers.steady.assembles), else matrix-free
-        self.op = fast_product(matrix) if matrix is not None else _SectorOperator(sector, model, data)
+        self.op = fast_product(matrix) if matrix is not None else _SectorOperator(sector, model)
         pairs = sector.pairs
         self.diag = [int(p) for p in range(len(pairs)) if pairs[p, 0] == pairs[p, 1]]
         self.coff = {}

@@ -669,9 +669,9 @@ def test_strong_dephasing_matrix_free_krylov_is_not_called_non_unique():
 
 def test_auto_leaves_a_krylov_solve_projected_far_beyond_its_budget():
     # boundary-driven XXZ 7 with dephasing 10 on every site: the no-jump preconditioner leaves the
-    # populations almost unpreconditioned (GMRES needs 829 steps, an LU 0.5 s); Auto budgeted 356
+    # populations almost unpreconditioned (GMRES needs 854 steps, an LU 0.5 s); Auto budgeted 356
     # steps against its LU estimate and spent them all before falling back (1.8 s). Its GMRES now
-    # projects the steps from its rate and takes the LU at step 40 (8117 projected)
+    # projects the steps from its rate and takes the LU at step 40 (2855 projected)
     from qness.solvers.steady import PROJECTION_START
 
     n = 7

@@ -1693,12 +1693,13 @@ def _solve_krylov(system: _System, method: Krylov, x0):
 #: Auto's budgeted GMRES (:class:`_StallProjection`) gives up for its fallback LU once the steps
 #: projected from its convergence rate exceed this many times the budget, judged from step
 #: ``PROJECTION_START`` on, every ``PROJECTION_EVERY`` steps. GMRES accelerates, so an early
-#: projection overestimates: at step 40 by 1.2-10x on the chains measured (session 21: XXZ 7 with
-#: dephasing g = 0.1-10, actual 48-829 steps, projected 57-8117; XXZ 8 g = 1 682 / 858; a
-#: Bose-Hubbard trimer and Tavis-Cummings with dephasing 10, 215 / 165 and 132 / 165). With the
-#: factor 4, XXZ 7 at g = 3 and 10 (budget 356 steps; 491 and 829 needed, with an LU of 0.5 s)
-#: go to the LU after 40 steps instead of 356.
-PROJECTION_FACTOR = 4.0
+#: projection tends to overestimate: at step 40, 0.8-3.3x on the models measured (session 21: XXZ 7
+#: with dephasing 1, 3, 10 needs 159, 620, 854 steps, projected 263, 912, 2855; XXZ 8 with dephasing 1
+#: 197 / 524; a Bose-Hubbard trimer and Tavis-Cummings with dephasing 10, 215 / 165 and 132 / 165).
+#: With the factor 2, XXZ 7 at dephasing 3 and 10 (budget 356 steps against an LU of 0.5 s) go to
+#: the LU after 40 steps instead of 356; a run left early would have needed at least 0.6 of its
+#: budget, which was sized to cost about the LU.
+PROJECTION_FACTOR = 2.0
 PROJECTION_START = 40
 PROJECTION_EVERY = 20
 
