@@ -621,9 +621,13 @@ def test_a_strong_unlabelled_dephasing_that_exchanges_no_energy_does_not_warn():
         b.add_collective_jump(a, 0.1, bath="hot").add_collective_jump(a.conj().T, 0.05, bath="hot")
         b.add_collective_jump(a, 0.1, bath="cold").add_collective_jump(a.conj().T, 0.01, bath="cold")
         m = b.add_collective_jump(A, 1e8, bath=bath).build()
+        # (the state itself is good to 5e-8 only, 1e8 dephasing against rates of 0.1: since session
+        # 21 the LU routes say so, estimate 1.3e-7)
+        with pytest.warns(qness.AccuracyWarning, match="certified only to about"):
+            ness = qness.steady_state(m, method="dense")
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            sigmas.append(entropy_production(m, qness.steady_state(m, method="dense")))
+            sigmas.append(entropy_production(m, ness))
     assert sigmas[0] == pytest.approx(sigmas[1], rel=1e-12)
     # the oracle without the dephasing (it commutes with H0 and the jumps' energy eigenbasis): the same
     b = qness.ModelBuilder((d,)).add_hamiltonian(A).add_bath("hot", T=2.0).add_bath("cold", T=0.5)
