@@ -2846,12 +2846,13 @@ def _solve_grid(system: _System, method: Direct, x0):
         bar.close()
     info["backend"] = "superlu"
     info["nnz"] = int(A.nnz)
-    info["uniqueness"] = lu_check(A, solve, solve_h)
+    info["uniqueness"] = lu_check(A, solve, solve_h, vector=True)
     if not np.all(np.isfinite(x)):
         raise NonUniqueSteadyStateError(
             "the sparse LU produced non-finite values: the trace-augmented Liouvillian is singular; "
             + NON_UNIQUE_HINT
         )
+    x = _lu_accuracy(A, system.rhs(), x, info["uniqueness"], solve, solve_h)
     info["iterations"] = 1 + info.pop("refined")
     return x, info
 
