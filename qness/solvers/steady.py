@@ -1312,9 +1312,10 @@ def _lu_accuracy(A, b, x, uniq: dict, solve, solve_h) -> np.ndarray:
     remove. The estimate is the larger. A near-degenerate model (five driven qubits under collective
     decay with local decay 1e-11: sigma 1.3e-11) gave a Dense state 1.6e-4 off with ``verified`` True
     and no warning (session-21 review): now 2.5e-7 (the refinement), and the model's entries perturbed
-    at ``eps`` move its state by 2e-6 to 8e-6 (estimate 1e-5, warned); a stiff mode with
-    ``(a^+)^8 a^8`` terms (sigma 8.8e-12 on rows of huge rates its state never reaches) moves by
-    2e-16 (estimate below 1e-12, no warning): the bound from ``sigma`` alone would have flagged both.
+    at ``eps`` move its state by 2e-6 to 8e-6 (estimate 3.6e-7, warned: a rough estimate, within
+    about 10x); a stiff mode with ``(a^+)^8 a^8`` terms (sigma 8.8e-12 on rows of huge rates its
+    state never reaches) moves by 2e-16 (estimate 1.9e-16, no warning): the bound from ``sigma``
+    alone (2.5e-5) would have flagged both.
     """
     eps = np.finfo(float).eps
     u = uniq.pop("_right", None)
@@ -1323,7 +1324,6 @@ def _lu_accuracy(A, b, x, uniq: dict, solve, solve_h) -> np.ndarray:
     cond = eps * norm1 / sigma if sigma > 0 else np.inf
     top = float(np.max(np.abs(x), initial=0.0))
     if cond <= 1e-10:
-        uniq.pop("_right", None)
         uniq["error_estimate"] = cond * top
         return x
     Al = A.astype(np.clongdouble)
