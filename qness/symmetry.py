@@ -1216,7 +1216,7 @@ class _BlockData:
             A, _, part = split
             jumps = [(j.label, j.L) for j in model.jumps if j.rate != 0 and j.op.nnz]
             jumps = [(label, L) for label, L in jumps if not is_diagonal(L)]
-            flat = sector.indices()
+            flat = sector._flat  # (Sector.indices, computed once)
             self.diag = part(flat % sector.d, flat // sector.d)
         self.A = []
         for idx in sector.blocks:

@@ -1273,11 +1273,10 @@ def _solve_dense(system: _System, method: Dense, x0):
         b = system.rhs()
         x = solve(b)
         refined = 0
+        floor = 8 * np.finfo(float).eps * float(np.abs(A).sum(axis=0).max())  # eps ||A||_1, as Direct
         for _ in range(DENSE_REFINE):  # (O(n^2) each: a near-singular A lost 10-20x without them)
             r = b - A @ x
-            if np.linalg.norm(r, 1) <= 8 * np.finfo(float).eps * np.abs(A).sum(axis=0).max() * np.linalg.norm(
-                x, 1
-            ):
+            if np.linalg.norm(r, 1) <= floor * np.linalg.norm(x, 1):
                 break
             x = x + solve(r)
             refined += 1
