@@ -71,7 +71,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
     sizes = QUICK if args.quick else SIZES
-    print("| model | stencil | Fock states | unknowns | grid ND (s) | SuperLU MMD (s) | UMFPACK (s) | Auto (s) | Auto's route |")
+    print(
+        "| model | stencil | Fock states | unknowns | grid ND (s) | SuperLU MMD (s) | UMFPACK (s) | Auto (s) | Auto's route |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for name in args.only or MODELS:
         width, code = MODELS[name]
