@@ -1193,16 +1193,16 @@ def _auto_route(method: Auto, system: _System):
         what = f"one mode of {grid.d} states" + (f" x {grid.q} other states" if grid.q > 1 else "")
         if need <= frac * avail and grid.width >= GRID_WIDTH_MAX + 1:
             # two-photon terms: separators two cells thick fill the grid's LU about 3x; UMFPACK's own
-            # ordering filled less and ran 1.3-2.4x faster (SuperLU/MMD 1.1-2.6x) on every such mode
+            # ordering ran 1.4-2.4x faster (SuperLU/MMD 1.2-2.6x) on every such mode
             # measured (benchmarks/bench_grid_orderings.py); the grid estimate, which bounded their
             # peak memory too (van der Pol, 600 states: 4.1 GiB estimated, 1.7 GiB UMFPACK, 1.9 GiB
-            # grid), stands in for Direct's envelope bound (64 GB at 1000 states, far above both)
+            # grid), stands in for Direct's envelope bound (which assumes a banded graph: far above both)
             backend = "umfpack" if _have_umfpack() else "superlu"
             return Direct(backend=backend, check_memory=False), {
-                "auto": f"direct ({backend}): {what} with a stencil of width {grid.width}, whose LU fills "
-                f"less in {'UMFPACK' if backend == 'umfpack' else 'SuperLU'}'s ordering than in the "
-                f"grid's nested dissection; estimated {need / 2**30:.3g} GiB <= {frac:g} x the available "
-                f"{avail / 2**30:.3g} GiB"
+                "auto": f"direct ({backend}): {what} with a stencil of width {grid.width} (two-photon "
+                f"terms), whose LU is faster in {'UMFPACK' if backend == 'umfpack' else 'SuperLU'}'s "
+                f"ordering than in the grid's nested dissection; estimated {need / 2**30:.3g} GiB <= "
+                f"{frac:g} x the available {avail / 2**30:.3g} GiB"
             }
         if need <= frac * avail:
             return Direct(ordering="GRID_ND"), {
@@ -2737,7 +2737,7 @@ GRID_CELL_MAX = 2
 #: the largest change of its Fock index by ``H`` or a jump) is at most this; wider stencils (two-photon
 #: loss or drive) go to UMFPACK. Measured (``benchmarks/bench_grid_orderings.py``, session 22, fresh
 #: processes): width 1, the grid 1.0-1.6x faster than UMFPACK (Kerr 150-600 states, Jaynes-Cummings
-#: 60-150); width 2, UMFPACK 1.3-2.4x faster than the grid (van der Pol oscillator and Kerr mode with
+#: 60-150); width 2, UMFPACK 1.4-2.4x faster than the grid (van der Pol oscillator and Kerr mode with
 #: two-photon loss, 150-600 states; a qubit with a mode and two-photon loss, 60-120).
 GRID_WIDTH_MAX = 1
 
