@@ -51,8 +51,9 @@ class Auto:
     ``Direct(ordering="GRID_ND")``, a nested-dissection LU of its ``d x d``
     grid, when its estimated fill fits in 80% of the available memory
     (the estimate is measured 10-15% high); a mode with two-photon terms (a
-    stencil two cells wide) takes ``Direct(backend="umfpack")`` instead,
-    within the same memory bound (1.4-2.4x faster there).
+    stencil two cells wide) takes ``Direct(backend="umfpack")`` instead
+    (SuperLU without cvxopt), within the same memory bound (1.4-2.4x
+    faster there).
     Whenever ``Krylov`` runs, its variant follows the memory: GMRES with
     ``restart=100`` if that fits in half the available memory, else GMRES
     with the longest restart that fits (at least 50), else IDR(s) with the
