@@ -480,7 +480,7 @@ def test_auto_takes_umfpack_for_a_mode_with_two_photon_terms():
     c_ops = [a.dag(), np.sqrt(0.1) * a * a]
     ness = qness.steady_state(H, c_ops)
     assert ness.info["method"] == "Direct" and ness.info["options"]["backend"] == "umfpack"
-    assert "one mode of 30 states with a stencil of width 2 (two-photon terms)" in ness.info["auto"]
+    assert "one mode of 30 states with a stencil of width 2 (multi-photon terms)" in ness.info["auto"]
     assert ness.info["uniqueness"]["verified"]
     grid = qness.steady_state(H, c_ops, method=qness.Direct(ordering="GRID_ND"))
     assert grid.info["stencil_width"] == 2
