@@ -1191,20 +1191,20 @@ def _auto_route(method: Auto, system: _System):
         need, avail = _grid_lu_bytes(n, grid.width, grid.q), available_memory()
         frac = GRID_LU_FRACTION
         what = f"one mode of {grid.d} states" + (f" x {grid.q} other states" if grid.q > 1 else "")
-        if need <= frac * avail and grid.width >= GRID_WIDTH_MAX + 1:
-            # two-photon terms: separators two cells thick fill the grid's LU about 3x; UMFPACK's own
-            # ordering ran 1.4-2.4x faster (SuperLU/MMD 1.2-2.6x) on every such mode
-            # measured (benchmarks/bench_grid_orderings.py); the grid estimate, which bounded their
-            # peak memory too (van der Pol, 600 states: 4.1 GiB estimated, 1.7 GiB UMFPACK, 1.9 GiB
-            # grid), stands in for Direct's envelope bound (which assumes a banded graph: far above both)
-            backend = "umfpack" if _have_umfpack() else "superlu"
-            return Direct(backend=backend, check_memory=False), {
-                "auto": f"direct ({backend}): {what} with a stencil of width {grid.width} (multi-photon "
-                f"terms), whose LU is faster in {'UMFPACK' if backend == 'umfpack' else 'SuperLU'}'s "
-                f"ordering than in the grid's nested dissection; estimated {need / 2**30:.3g} GiB <= "
-                f"{frac:g} x the available {avail / 2**30:.3g} GiB"
-            }
         if need <= frac * avail:
+            if grid.width > GRID_WIDTH_MAX:
+                # two-photon terms: separators two cells thick fill the grid's LU about 3x; UMFPACK's own
+                # ordering ran 1.4-2.4x faster (SuperLU/MMD 1.2-2.6x) on every such mode
+                # measured (benchmarks/bench_grid_orderings.py); the grid estimate, which bounded their
+                # peak memory too (van der Pol, 600 states: 4.1 GiB estimated, 1.7 GiB UMFPACK, 1.9 GiB
+                # grid), stands in for Direct's envelope bound (which assumes a banded graph: far above both)
+                backend = "umfpack" if _have_umfpack() else "superlu"
+                return Direct(backend=backend, check_memory=False), {
+                    "auto": f"direct ({backend}): {what} with a stencil of width {grid.width} (multi-photon "
+                    f"terms), whose LU is faster in {'UMFPACK' if backend == 'umfpack' else 'SuperLU'}'s "
+                    f"ordering than in the grid's nested dissection; estimated {need / 2**30:.3g} GiB <= "
+                    f"{frac:g} x the available {avail / 2**30:.3g} GiB"
+                }
             return Direct(ordering="GRID_ND"), {
                 "auto": f"direct (grid nested dissection): {what}, LU "
                 f"estimated {need / 2**30:.3g} GiB <= {frac:g} x the available {avail / 2**30:.3g} GiB"
