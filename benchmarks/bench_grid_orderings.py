@@ -5,9 +5,10 @@ Run: ``OPENBLAS_NUM_THREADS=1 PYTHONPATH=$PWD python benchmarks/bench_grid_order
 
 ``Auto`` solves a single mode (alone or with a few other states) in the full space by
 ``Direct(ordering="GRID_ND")`` (:mod:`qness.solvers.gridlu`). This script times that route against
-``Direct(backend="superlu", ordering="MMD_AT_PLUS_A")``, ``Direct(backend="umfpack")`` and ``Auto``,
-each in a fresh process (:mod:`_harness`), on modes whose stencil (the largest change of the photon
-number by ``H`` or a jump operator) is 1 (one-photon terms) or 2 (two-photon loss or drive), and
+``Direct(backend="superlu", ordering="MMD_AT_PLUS_A")``, ``Direct(backend="umfpack")``, ``Auto`` and
+``qutip.steadystate`` (its default), each in a fresh process (:mod:`_harness`), on modes whose stencil (the largest change of the photon
+number by ``H`` or a jump operator) is 1 (one-photon terms), 2 (two-photon loss or drive) or 4
+(``a^4`` loss), and
 prints what ``Auto`` chose.
 """
 
@@ -37,6 +38,11 @@ MODELS = {
         "m = qness.from_qutip(H, [a.dag(), 0.1**0.5 * a * a])",
     ),
     "kerr_2ph": (2, "m = qness.models.kerr({d}, detuning=-1.0, U=0.1, F=1.5, kappa=1.0, eta=0.2)"),
+    "a4_loss": (
+        4,
+        "import qutip as qt\na = qt.destroy({d})\n"
+        "m = qness.from_qutip(0.2 * a.dag() * a + 0.5 * (a + a.dag()), [a, 0.01 * a**4])",
+    ),
     "qubit_2ph": (
         2,
         "import qutip as qt\n"
@@ -52,9 +58,10 @@ SIZES = {
     "jc": [60, 150],
     "vdp": [150, 300, 600],
     "kerr_2ph": [150, 300, 600],
+    "a4_loss": [150, 300],
     "qubit_2ph": [60, 120],
 }
-QUICK = {"kerr": [150], "jc": [60], "vdp": [150], "kerr_2ph": [150], "qubit_2ph": [60]}
+QUICK = {"kerr": [150], "jc": [60], "vdp": [150], "kerr_2ph": [150], "a4_loss": [150], "qubit_2ph": [60]}
 
 METHODS = {
     "grid": 'qness.Direct(ordering="GRID_ND")',
@@ -62,6 +69,8 @@ METHODS = {
     "umfpack": 'qness.Direct(backend="umfpack")',
     "auto": "qness.Auto()",
 }
+#: QuTiP's default steady state of the same model (its operators built in the untimed set-up)
+QUTIP_SETUP, QUTIP_RUN = "import qutip\nH, c = m.to_qutip()", "qutip.steadystate(H, c)"
 
 
 def main() -> None:
@@ -72,9 +81,10 @@ def main() -> None:
     args = ap.parse_args()
     sizes = QUICK if args.quick else SIZES
     print(
-        "| model | stencil | Fock states | unknowns | grid ND (s) | SuperLU MMD (s) | UMFPACK (s) | Auto (s) | Auto's route |"
+        "| model | stencil | Fock states | unknowns | grid ND (s) | SuperLU MMD (s) | UMFPACK (s) | Auto (s) "
+        "| QuTiP (s) | Auto's route |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for name in args.only or MODELS:
         width, code = MODELS[name]
         for d in sizes[name]:
@@ -94,8 +104,10 @@ def main() -> None:
                 times[key] = best
                 if key == "auto" and "extra" in best:
                     route, n = best["extra"]["route"].split(":")[0], best["extra"]["n"]
+            times["qutip"] = measure(f"{setup}\n{QUTIP_SETUP}", QUTIP_RUN, timeout=900)
             cells = " | ".join(
-                f"{times[k]['time']:.3g}" if "error" not in times[k] else "failed" for k in METHODS
+                f"{times[k]['time']:.3g}" if "error" not in times[k] else "failed"
+                for k in [*METHODS, "qutip"]
             )
             print(f"| {name} | {width} | {d} | {n} | {cells} | {route} |", flush=True)
 
